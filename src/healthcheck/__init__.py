@@ -1,0 +1,1 @@
+"""kvrrp's checker side: IPVS tables kept true by health checks (keepalived's -C child)."""

@@ -1,0 +1,5 @@
+import sys
+
+from kvrrp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,24 @@
+"""Suite-wide fixtures and tier gating.
+
+The root tier (network namespaces, raw sockets) skips only when not root; CI runs as root,
+and `KVRRP_REQUIRE_ROOT_TIER=1` turns such a skip into a failure so it cannot pass silently.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def _require(reason: str) -> None:
+    if os.environ.get("KVRRP_REQUIRE_ROOT_TIER") == "1":
+        pytest.fail(f"root tier required but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("root") and os.geteuid() != 0:
+        _require("needs root for network namespaces")
+    if item.get_closest_marker("keepalived") and shutil.which("keepalived") is None:
+        _require("needs the keepalived binary (apt-get install keepalived)")
