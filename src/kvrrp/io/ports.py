@@ -1,0 +1,75 @@
+"""Narrow seams between the VRRP engine and the kernel.
+
+The engine (kvrrp.vrrp) only ever talks to these interfaces. Real adapters live beside this
+file (raw sockets, pyroute2 netlink, AF_PACKET announcements); tests use in-memory fakes and a
+fake clock. Addresses cross the seam as text (ipaddress-compatible strings) so fakes stay
+trivial; payloads are the VRRP message only (no IP header).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One VRRP message as it came off the wire, with what the IP header told us."""
+
+    ifname: str
+    family: int          # 4 or 6
+    src: str             # IP source address
+    dst: str             # IP destination (multicast group or our unicast address)
+    ttl: int             # IPv4 TTL or IPv6 hop limit
+    payload: bytes       # the VRRP message, IP header removed
+
+
+ReceiveCallback = Callable[[Received], None]
+
+
+class Transport(Protocol):
+    """One per (interface, family), shared by every instance on it."""
+
+    ifname: str
+    family: int
+
+    def send(self, payload: bytes, dst: str, src: str | None = None) -> None:
+        """Send one VRRP message with TTL/hop limit 255 to dst (multicast group or unicast peer)."""
+
+    def close(self) -> None: ...
+
+
+class TransportFactory(Protocol):
+    def open(self, ifname: str, family: int, on_receive: ReceiveCallback,
+             mcast_group: str | None) -> Transport: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AddressSpec:
+    """A virtual address to place on an interface, as `ip addr add` would take it."""
+
+    address: str                  # without prefix
+    prefixlen: int
+    ifname: str
+    family: int
+    broadcast: str | None = None
+    label: str | None = None
+    scope: str | None = None      # host | link | global | site | nowhere | number
+    peer: str | None = None
+    nodad: bool = False           # IPv6: skip duplicate address detection
+
+
+class AddressManager(Protocol):
+    def add(self, spec: AddressSpec) -> None: ...
+    def remove(self, spec: AddressSpec) -> None: ...
+    def present(self, spec: AddressSpec) -> bool: ...
+
+
+class Announcer(Protocol):
+    """Gratuitous ARP (IPv4, request form) and unsolicited neighbour advertisements (IPv6)."""
+
+    def gratuitous_arp(self, ifname: str, address: str) -> None: ...
+    def unsolicited_na(self, ifname: str, address: str) -> None: ...
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
