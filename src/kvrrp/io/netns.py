@@ -1,0 +1,41 @@
+"""Enter a named network namespace for the current thread (setns), and come back.
+
+Sockets (raw, AF_PACKET, netlink) stay bound to the namespace they were created in, so code
+can create them inside `entered(name)` and use them after leaving it. Used by tests and the lab;
+the daemon itself is started inside its namespace by `ip netns exec` and never needs this.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+CLONE_NEWNET = 0x40000000
+NETNS_RUN_DIR = "/run/netns"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+@contextmanager
+def entered(name: str) -> Iterator[None]:
+    """Run the body in network namespace `name` (as created by `ip netns add`)."""
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        target = os.open(os.path.join(NETNS_RUN_DIR, name), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(target)
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            _setns(original)
+    finally:
+        os.close(original)

@@ -1,0 +1,317 @@
+"""Raw IP sockets for VRRP (IP protocol 112): one per (interface, family), shared by all instances.
+
+IPv4: SOCK_RAW/112 bound to the device, TTL and multicast TTL 255, multicast loop off, only the
+groups this socket joined (IP_MULTICAST_ALL off), group joined on the interface by index. The
+kernel hands raw IPv4 sockets the whole datagram, so TTL, source and destination come from the IP
+header. Sends pin the source address and interface with IP_PKTINFO (the interface's primary
+address unless the caller names one, e.g. unicast_src_ip), so the v3 pseudo-header checksum the
+engine computed from local_address() matches what goes on the wire.
+
+IPv6: the same with hop limits, IPV6_RECVHOPLIMIT and IPV6_RECVPKTINFO (raw IPv6 sockets get no
+IP header), ff02::12 joined on the interface, and sends from the interface's link-local address
+(RFC 5798 section 5.1.2.1) through IPV6_PKTINFO. The checksum is left to the engine (no
+IPV6_CHECKSUM) so that a bad checksum reaches the engine and is counted, not silently dropped.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import struct
+import time
+from collections import Counter
+
+from kvrrp.io.ifinfo import primary_ipv4
+from kvrrp.io.netlink import Netlink
+from kvrrp.io.netns import entered
+from kvrrp.io.ports import ReceiveCallback, Received
+
+log = logging.getLogger("kvrrp.io")
+
+IPPROTO_VRRP = 112
+VRRP_GROUP4 = "224.0.0.18"
+VRRP_GROUP6 = "ff02::12"
+IP_MULTICAST_ALL = 49
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+MAX_READS_PER_WAKEUP = 64
+LOCAL_ADDRESS_TTL = 1.0  # seconds a looked-up source address is trusted before asking again
+
+
+class TransportError(OSError):
+    """The interface cannot carry VRRP (missing, no permission, ...)."""
+
+
+def _strip_scope(text: str) -> str:
+    return text.split("%", 1)[0]
+
+
+class _SharedSocket:
+    """The one raw socket of an (interface, family), with the handles that use it."""
+
+    def __init__(self, factory: "RawTransportFactory", ifname: str, family: int) -> None:
+        self.factory = factory
+        self.ifname = ifname
+        self.family = family
+        self.handles: list[RawTransport] = []
+        self.groups: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter()
+        self._local: str | None = None
+        self._local_at = -LOCAL_ADDRESS_TTL
+        af = socket.AF_INET if family == 4 else socket.AF_INET6
+        try:
+            with factory.namespace():
+                self.ifindex = socket.if_nametoindex(ifname)
+                sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
+        except OSError as exc:
+            raise TransportError(exc.errno, f"cannot open VRRP socket on {ifname}: {exc.strerror}") from exc
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            if family == 4:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                                struct.pack("4s4si", b"\0" * 4, b"\0" * 4, self.ifindex))
+            else:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise TransportError(exc.errno, f"cannot set up VRRP socket on {ifname}: {exc.strerror}") from exc
+        self.sock = sock
+        factory.loop.add_reader(sock.fileno(), self._readable)
+
+    # -- groups ---------------------------------------------------------------------------
+    def _membership(self, group: str, join: bool) -> None:
+        if self.family == 4:
+            opt = socket.IP_ADD_MEMBERSHIP if join else socket.IP_DROP_MEMBERSHIP
+            mreq = struct.pack("4s4si", socket.inet_aton(group), b"\0" * 4, self.ifindex)
+            self.sock.setsockopt(socket.IPPROTO_IP, opt, mreq)
+        else:
+            opt = socket.IPV6_JOIN_GROUP if join else socket.IPV6_LEAVE_GROUP
+            mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack("i", self.ifindex)
+            self.sock.setsockopt(socket.IPPROTO_IPV6, opt, mreq)
+
+    def join(self, group: str) -> None:
+        if self.groups[group] == 0:
+            try:
+                self._membership(group, True)
+            except OSError as exc:
+                raise TransportError(exc.errno, f"cannot join {group} on {self.ifname}: {exc.strerror}") from exc
+        self.groups[group] += 1
+
+    def leave(self, group: str) -> None:
+        self.groups[group] -= 1
+        if self.groups[group] <= 0:
+            del self.groups[group]
+            try:
+                self._membership(group, False)
+            except OSError:
+                log.debug("leaving %s on %s failed", group, self.ifname, exc_info=True)
+
+    # -- addresses ------------------------------------------------------------------------
+    def local_address(self) -> str | None:
+        now = time.monotonic()
+        if self._local is not None and now - self._local_at < LOCAL_ADDRESS_TTL:
+            return self._local
+        if self.family == 4:
+            found = primary_ipv4(self.sock, self.ifname)
+        else:
+            found = None
+            try:
+                for addr in self.factory.netlink().addresses(self.ifname, 6):
+                    if ipaddress.IPv6Address(addr.address).is_link_local and not addr.tentative:
+                        found = addr.address
+                        break
+            except Exception:  # noqa: BLE001 - netlink trouble means "unknown", counted
+                self.stats["local_address_errors"] += 1
+                log.debug("link-local lookup on %s failed", self.ifname, exc_info=True)
+        self._local, self._local_at = found, now
+        return found
+
+    # -- sending --------------------------------------------------------------------------
+    def send(self, payload: bytes, dst: str, src: str | None) -> None:
+        src = src or self.local_address()
+        try:
+            if self.family == 4:
+                anc = []
+                if src:
+                    pktinfo = struct.pack("i4s4s", self.ifindex, socket.inet_aton(src), b"\0" * 4)
+                    anc.append((socket.IPPROTO_IP, IP_PKTINFO, pktinfo))
+                self.sock.sendmsg([payload], anc, 0, (dst, 0))
+            else:
+                anc = []
+                if src:
+                    pktinfo = socket.inet_pton(socket.AF_INET6, src) + struct.pack("i", self.ifindex)
+                    anc.append((socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo))
+                self.sock.sendmsg([payload], anc, 0, (dst, 0, 0, self.ifindex))
+        except OSError as exc:
+            self.stats["send_errors"] += 1
+            self._local_at = -LOCAL_ADDRESS_TTL  # the source may have changed: look again next time
+            log.warning("sending VRRP advert on %s to %s failed: %s", self.ifname, dst, exc.strerror)
+            return
+        self.stats["sent"] += 1
+
+    # -- receiving ------------------------------------------------------------------------
+    def _readable(self) -> None:
+        for _ in range(MAX_READS_PER_WAKEUP):
+            try:
+                if self.family == 4:
+                    data = self.sock.recv(65535)
+                    received = self._parse4(data)
+                else:
+                    data, anc, _flags, addr = self.sock.recvmsg(65535, 256)
+                    received = self._parse6(data, anc, addr)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.stats["recv_errors"] += 1
+                log.debug("VRRP receive on %s failed: %s", self.ifname, exc)
+                return
+            if received is None:
+                continue
+            self.stats["received"] += 1
+            for handle in list(self.handles):
+                try:
+                    handle.on_receive(received)
+                except Exception:  # noqa: BLE001 - one bad consumer must not kill the socket
+                    self.stats["callback_errors"] += 1
+                    log.exception("VRRP receive handler failed on %s", self.ifname)
+
+    def _parse4(self, data: bytes) -> Received | None:
+        if len(data) < 20 or data[0] >> 4 != 4:
+            self.stats["drop_bad_ip_header"] += 1
+            return None
+        ihl = (data[0] & 0x0F) * 4
+        total = struct.unpack_from("!H", data, 2)[0]
+        if ihl < 20 or len(data) < ihl or total < ihl:
+            self.stats["drop_bad_ip_header"] += 1
+            return None
+        end = min(total, len(data))
+        return Received(self.ifname, 4, socket.inet_ntoa(data[12:16]), socket.inet_ntoa(data[16:20]),
+                        data[8], bytes(data[ihl:end]))
+
+    def _parse6(self, data: bytes, anc: list, addr: tuple) -> Received | None:
+        hops = -1
+        dst = ""
+        for level, kind, value in anc:
+            if level != socket.IPPROTO_IPV6:
+                continue
+            if kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
+                hops = struct.unpack_from("i", value)[0]
+            elif kind == socket.IPV6_PKTINFO and len(value) >= 16:
+                dst = socket.inet_ntop(socket.AF_INET6, value[:16])
+        if hops < 0 or not dst:
+            self.stats["drop_missing_ancillary"] += 1
+            return None
+        return Received(self.ifname, 6, _strip_scope(addr[0]), dst, hops, bytes(data))
+
+    def close(self) -> None:
+        try:
+            self.factory.loop.remove_reader(self.sock.fileno())
+        except (ValueError, RuntimeError):
+            pass
+        self.sock.close()
+
+
+class RawTransport:
+    """A handle on the shared socket of (ifname, family): what one instance (or engine) holds."""
+
+    def __init__(self, shared: _SharedSocket, on_receive: ReceiveCallback, group: str) -> None:
+        self._shared = shared
+        self.ifname = shared.ifname
+        self.family = shared.family
+        self.on_receive = on_receive
+        self.group = group
+        self.closed = False
+
+    def send(self, payload: bytes, dst: str, src: str | None = None) -> None:
+        if self.closed:
+            raise TransportError(9, f"VRRP transport on {self.ifname} is closed")
+        self._shared.send(payload, dst, src)
+
+    def local_address(self) -> str | None:
+        """Source address adverts leave from without an explicit src: primary IPv4 / link-local IPv6."""
+        return self._shared.local_address()
+
+    def stats(self) -> dict[str, int]:
+        return dict(self._shared.stats)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._shared.factory._release(self)
+
+
+class RawTransportFactory:
+    """Opens RawTransports; the sockets are created in `netns` when given (tests), else here."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None, netns: str | None = None,
+                 netlink: Netlink | None = None) -> None:
+        self.loop = loop or asyncio.get_running_loop()
+        self._netns = netns
+        self._netlink = netlink
+        self._own_netlink = netlink is None
+        self._sockets: dict[tuple[str, int], _SharedSocket] = {}
+
+    def namespace(self):  # noqa: ANN201 - a context manager
+        from contextlib import nullcontext
+
+        return entered(self._netns) if self._netns else nullcontext()
+
+    def netlink(self) -> Netlink:
+        if self._netlink is None:
+            self._netlink = Netlink(self._netns)
+        return self._netlink
+
+    def open(self, ifname: str, family: int, on_receive: ReceiveCallback,
+             mcast_group: str | None = None) -> RawTransport:
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        key = (ifname, family)
+        shared = self._sockets.get(key)
+        if shared is None:
+            shared = self._sockets[key] = _SharedSocket(self, ifname, family)
+        group = mcast_group or (VRRP_GROUP4 if family == 4 else VRRP_GROUP6)
+        try:
+            ipaddress.ip_address(group)
+        except ValueError as exc:
+            raise ValueError(f"bad multicast group {group!r}") from exc
+        shared.join(group)
+        handle = RawTransport(shared, on_receive, group)
+        shared.handles.append(handle)
+        return handle
+
+    def _release(self, handle: RawTransport) -> None:
+        shared = self._sockets.get((handle.ifname, handle.family))
+        if shared is None:
+            return
+        if handle in shared.handles:
+            shared.handles.remove(handle)
+        shared.leave(handle.group)
+        if not shared.handles:
+            shared.close()
+            del self._sockets[(handle.ifname, handle.family)]
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {f"{ifname}/v{family}": dict(s.stats) for (ifname, family), s in self._sockets.items()}
+
+    def close(self) -> None:
+        for shared in list(self._sockets.values()):
+            for handle in list(shared.handles):
+                handle.close()
+        self._sockets.clear()
+        if self._own_netlink and self._netlink is not None:
+            self._netlink.close()
+            self._netlink = None
+
