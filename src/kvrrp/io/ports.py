@@ -33,7 +33,14 @@ class Transport(Protocol):
     family: int
 
     def send(self, payload: bytes, dst: str, src: str | None = None) -> None:
-        """Send one VRRP message with TTL/hop limit 255 to dst (multicast group or unicast peer)."""
+        """Send one VRRP message with TTL/hop limit 255 to dst (multicast group or unicast peer).
+
+        Without src the message leaves from local_address(), pinned (IP_PKTINFO/IPV6_PKTINFO),
+        so a v3 checksum computed over local_address() matches the wire."""
+
+    def local_address(self) -> str | None:
+        """The source used when send() gets no src: the interface's primary IPv4 address, or its
+        IPv6 link-local address (RFC 5798 5.1.2.1); None while the interface has none."""
 
     def close(self) -> None: ...
 
