@@ -1,0 +1,1053 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Cython accelerator of the VRRP fast path. Same names, results and exceptions as
+`kvrrp._fastpath_py` (the readable reference; read that first, the algorithms are identical).
+
+Speed notes: payloads are read through a raw Py_buffer (no typed-memoryview setup cost), the
+checksum sums 64-bit words with end-around carry, encode writes into a stack buffer, and the
+timer wheel keeps its nodes, slot lists and key index in C arrays (an open-addressing hash
+table instead of a dict), so schedule/cancel touch no Python objects besides the arguments.
+"""
+cimport cython
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
+from cpython.long cimport PyLong_CheckExact, PyLong_AsLongAndOverflow
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.ref cimport Py_INCREF
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t
+from libc.string cimport memcpy, memset
+from libc.stdlib cimport malloc, realloc, free, qsort
+from libc.math cimport ceil, floor, isfinite, isnan
+
+import socket
+from kvrrp._fastpath_py import EncodeRequest
+
+cdef extern from *:
+    int __builtin_ctzll(unsigned long long) nogil
+    int __builtin_clzll(unsigned long long) nogil
+
+__all__ = [
+    "IMPLEMENTATION", "DROP_REASONS", "Advert", "Drop", "EncodeRequest", "TimerWheel",
+    "inet_checksum", "pseudo_sum_ipv4", "pseudo_sum_ipv6",
+    "decode_advert", "decode_batch", "encode_advert", "encode_batch",
+]
+
+IMPLEMENTATION = "cython"
+
+DEF VRRP_PROTOCOL = 112
+DEF HEADER_LEN = 8
+DEF AUTH_DATA_LEN = 8
+DEF MAX_ADDRESSES = 255
+DEF V3_MAX_ADVER_INT = 0x0FFF
+DEF MAX_MESSAGE = 8 + 255 * 16 + 8
+
+DROP_REASONS = (
+    "bad_family", "too_short", "bad_version", "bad_type", "bad_length", "count_mismatch",
+    "bad_pseudo_header", "bad_checksum", "bad_auth_type", "bad_vrid",
+)
+
+# --------------------------------------------------------------------------------------------
+# RFC 1071 Internet checksum
+# --------------------------------------------------------------------------------------------
+
+cdef inline bint _little_endian() noexcept nogil:
+    cdef uint16_t one = 1
+    return (<uint8_t*>&one)[0] == 1
+
+
+cdef inline uint64_t _fold16(uint64_t s) noexcept nogil:
+    s = (s & 0xFFFFFFFFULL) + (s >> 32)
+    s = (s & 0xFFFFFFFFULL) + (s >> 32)
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+cdef inline uint64_t _be_sum_folded(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    """Ones-complement sum of big-endian 16-bit words, folded to 16 bits. Sums native 64-bit
+    words with end-around carry (2**64-1 is a multiple of 2**16-1, so the congruence holds) and
+    swaps bytes at the end when the machine is little-endian (RFC 1071 section 2 (B))."""
+    cdef uint64_t acc = 0, w
+    cdef uint8_t tail[8]
+    cdef Py_ssize_t i = 0
+    while i + 8 <= n:
+        memcpy(&w, p + i, 8)
+        acc += w
+        if acc < w:
+            acc += 1
+        i += 8
+    if i < n:
+        memset(tail, 0, 8)
+        memcpy(tail, p + i, n - i)
+        memcpy(&w, tail, 8)
+        acc += w
+        if acc < w:
+            acc += 1
+    acc = _fold16(acc)
+    if _little_endian():
+        acc = ((acc >> 8) | (acc << 8)) & 0xFFFF
+    return acc
+
+
+cdef inline uint16_t _checksum(const uint8_t* p, Py_ssize_t n, uint64_t initial) noexcept nogil:
+    cdef uint64_t s = _be_sum_folded(p, n)
+    s += _fold16(initial)
+    return <uint16_t>(~_fold16(s) & 0xFFFF)
+
+
+cdef inline uint64_t _word_sum(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    """Unfolded sum of big-endian 16-bit words (used for the small pseudo-header parts, where
+    the exact unfolded value is part of the API)."""
+    cdef uint64_t s = 0
+    cdef Py_ssize_t i = 0
+    while i + 1 < n:
+        s += (<uint64_t>p[i] << 8) | p[i + 1]
+        i += 2
+    if n & 1:
+        s += <uint64_t>p[n - 1] << 8
+    return s
+
+
+def inet_checksum(data, unsigned long long initial=0):
+    """RFC 1071 checksum of `data` (any bytes-like) plus an unfolded partial sum `initial`."""
+    cdef Py_buffer view
+    cdef uint16_t result
+    if PyBytes_CheckExact(data):
+        return _checksum(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), initial)
+    _get_buffer(data, &view)
+    try:
+        result = _checksum(<const uint8_t*>view.buf, view.len, initial)
+    finally:
+        PyBuffer_Release(&view)
+    return result
+
+
+cdef int _get_buffer(object obj, Py_buffer* view) except -1:
+    """A contiguous byte view of obj; TypeError (like memoryview()) for non-buffers."""
+    try:
+        PyObject_GetBuffer(obj, view, PyBUF_SIMPLE)
+    except BufferError:
+        # Non-contiguous or non-byte buffers: go through memoryview like the reference does.
+        raise TypeError(f"a contiguous bytes-like object is required, not '{type(obj).__name__}'")
+    return 0
+
+
+cdef bytes _packed(object addr, Py_ssize_t length, str what):
+    cdef bytes raw = bytes(memoryview(addr).cast("B"))
+    if len(raw) != length:
+        raise ValueError(f"{what} must be {length} packed bytes, got {len(raw)}")
+    return raw
+
+
+cdef inline int64_t _index_range(object value, int64_t low, int64_t high, str message) except? -1:
+    import operator
+    cdef object v = operator.index(value)
+    if not low <= v <= high:
+        raise ValueError(message.format(v))
+    return v
+
+
+def pseudo_sum_ipv4(src, dst, length):
+    """Unfolded sum of the IPv4 pseudo-header (src, dst, zero, protocol 112, 16-bit length)."""
+    cdef int64_t n = _index_range(length, 0, 0xFFFF, "length {} out of range 0..65535")
+    cdef bytes s = _packed(src, 4, "src")
+    cdef bytes d = _packed(dst, 4, "dst")
+    return (_word_sum(<const uint8_t*>PyBytes_AS_STRING(s), 4)
+            + _word_sum(<const uint8_t*>PyBytes_AS_STRING(d), 4) + VRRP_PROTOCOL + <uint64_t>n)
+
+
+def pseudo_sum_ipv6(src, dst, length):
+    """Unfolded sum of the IPv6 pseudo-header (src, dst, 32-bit length, zeros, next header 112)."""
+    cdef int64_t n = _index_range(length, 0, 0xFFFFFFFF, "length {} out of range 0..2**32-1")
+    cdef bytes s = _packed(src, 16, "src")
+    cdef bytes d = _packed(dst, 16, "dst")
+    return (_word_sum(<const uint8_t*>PyBytes_AS_STRING(s), 16)
+            + _word_sum(<const uint8_t*>PyBytes_AS_STRING(d), 16)
+            + (<uint64_t>n >> 16) + (<uint64_t>n & 0xFFFF) + VRRP_PROTOCOL)
+
+
+cdef inline uint64_t _pseudo_sum(const uint8_t* src, const uint8_t* dst, int addr_len,
+                                 uint64_t length) noexcept nogil:
+    cdef uint64_t s = _word_sum(src, addr_len) + _word_sum(dst, addr_len) + VRRP_PROTOCOL
+    if addr_len == 4:
+        return s + length
+    return s + (length >> 16) + (length & 0xFFFF)
+
+
+# --------------------------------------------------------------------------------------------
+# Advertisements
+# --------------------------------------------------------------------------------------------
+
+cdef str _ntop(bytes packed):
+    return socket.inet_ntop(socket.AF_INET6 if len(packed) == 16 else socket.AF_INET, packed)
+
+
+@cython.freelist(64)
+cdef class Advert:
+    """A decoded, validated advertisement. `adver_int` is seconds (v2) or centiseconds (v3)."""
+
+    cdef readonly int version, type, vrid, priority, count, auth_type, adver_int, checksum
+    cdef readonly object checksum_ok
+    cdef readonly tuple addresses
+    cdef readonly bytes auth_data
+
+    def __init__(self, version, type, vrid, priority, count, auth_type, adver_int, checksum,
+                 checksum_ok, addresses, auth_data):
+        self.version = version
+        self.type = type
+        self.vrid = vrid
+        self.priority = priority
+        self.count = count
+        self.auth_type = auth_type
+        self.adver_int = adver_int
+        self.checksum = checksum
+        self.checksum_ok = checksum_ok
+        self.addresses = tuple(addresses)
+        self.auth_data = bytes(auth_data)
+
+    cdef tuple _fields(self):
+        return (self.version, self.type, self.vrid, self.priority, self.count, self.auth_type,
+                self.adver_int, self.checksum, self.checksum_ok, self.addresses, self.auth_data)
+
+    def __eq__(self, other):
+        if type(other) is not Advert:
+            return NotImplemented
+        return self._fields() == (<Advert>other)._fields()
+
+    def __hash__(self):
+        return hash(self._fields())
+
+    def __repr__(self):
+        return (f"Advert(version={self.version!r}, type={self.type!r}, vrid={self.vrid!r}, "
+                f"priority={self.priority!r}, count={self.count!r}, auth_type={self.auth_type!r}, "
+                f"adver_int={self.adver_int!r}, checksum={self.checksum!r}, "
+                f"checksum_ok={self.checksum_ok!r}, addresses={self.addresses!r}, "
+                f"auth_data={self.auth_data!r})")
+
+    def to_dict(self):
+        """JSON-ready fields: addresses as text, auth_data as hex."""
+        return {
+            "version": self.version,
+            "type": self.type,
+            "vrid": self.vrid,
+            "priority": self.priority,
+            "count": self.count,
+            "auth_type": self.auth_type,
+            "adver_int": self.adver_int,
+            "checksum": self.checksum,
+            "checksum_ok": self.checksum_ok,
+            "addresses": [_ntop(a) for a in self.addresses],
+            "auth_data": self.auth_data.hex(),
+        }
+
+
+cdef class Drop:
+    """Why a received message was discarded; `reason` is one of DROP_REASONS."""
+
+    cdef readonly str reason
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def __eq__(self, other):
+        if type(other) is not Drop:
+            return NotImplemented
+        return self.reason == (<Drop>other).reason
+
+    def __hash__(self):
+        return hash((self.reason,))
+
+    def __repr__(self):
+        return f"Drop(reason={self.reason!r})"
+
+
+cdef Drop D_BAD_FAMILY = Drop("bad_family")
+cdef Drop D_TOO_SHORT = Drop("too_short")
+cdef Drop D_BAD_VERSION = Drop("bad_version")
+cdef Drop D_BAD_TYPE = Drop("bad_type")
+cdef Drop D_BAD_LENGTH = Drop("bad_length")
+cdef Drop D_COUNT_MISMATCH = Drop("count_mismatch")
+cdef Drop D_BAD_PSEUDO = Drop("bad_pseudo_header")
+cdef Drop D_BAD_CHECKSUM = Drop("bad_checksum")
+cdef Drop D_BAD_AUTH_TYPE = Drop("bad_auth_type")
+cdef Drop D_BAD_VRID = Drop("bad_vrid")
+
+cdef bytes _EMPTY = b""
+
+
+cdef object _pseudo_address(object addr, int family):
+    """Packed address for the pseudo-header (text accepted), or None if unusable."""
+    cdef Py_ssize_t want = 4 if family == 4 else 16
+    if PyBytes_CheckExact(addr):
+        return addr if PyBytes_GET_SIZE(addr) == want else None
+    if isinstance(addr, str):
+        try:
+            return socket.inet_pton(socket.AF_INET if family == 4 else socket.AF_INET6, addr)
+        except OSError:
+            return None
+    try:
+        raw = bytes(memoryview(addr).cast("B"))
+    except TypeError:
+        return None
+    return raw if len(raw) == want else None
+
+
+cdef object _decode(const uint8_t* p, Py_ssize_t n, int family, object src, object dst):
+    cdef int version, count, addr_len, auth_len, auth_type, adver_int, vrid, i
+    cdef Py_ssize_t area
+    cdef object checksum_ok, psrc, pdst
+    cdef bytes auth_data
+    if n < HEADER_LEN:
+        return D_TOO_SHORT
+    version = p[0] >> 4
+    if version != 2 and version != 3:
+        return D_BAD_VERSION
+    if version == 2 and family == 6:
+        return D_BAD_VERSION
+    if (p[0] & 0x0F) != 1:
+        return D_BAD_TYPE
+    addr_len = 4 if family == 4 else 16
+    auth_len = AUTH_DATA_LEN if version == 2 else 0
+    if n < HEADER_LEN + auth_len:
+        return D_TOO_SHORT
+    area = n - HEADER_LEN - auth_len
+    if area % addr_len:
+        return D_BAD_LENGTH
+    count = p[3]
+    if area // addr_len != count:
+        return D_COUNT_MISMATCH
+    if version == 3:
+        if src is None or dst is None:
+            checksum_ok = None
+        else:
+            psrc = _pseudo_address(src, family)
+            pdst = _pseudo_address(dst, family)
+            if psrc is None or pdst is None:
+                return D_BAD_PSEUDO
+            if _checksum(p, n, _pseudo_sum(<const uint8_t*>PyBytes_AS_STRING(psrc),
+                                           <const uint8_t*>PyBytes_AS_STRING(pdst),
+                                           addr_len, <uint64_t>n)) != 0:
+                return D_BAD_CHECKSUM
+            checksum_ok = True
+        auth_type = 0
+        adver_int = ((p[4] << 8) | p[5]) & V3_MAX_ADVER_INT
+        auth_data = _EMPTY
+    else:
+        if _checksum(p, n, 0) != 0:
+            return D_BAD_CHECKSUM
+        checksum_ok = True
+        auth_type = p[4]
+        if auth_type > 2:
+            return D_BAD_AUTH_TYPE
+        adver_int = p[5]
+        auth_data = PyBytes_FromStringAndSize(<const char*>(p + n - AUTH_DATA_LEN), AUTH_DATA_LEN)
+    vrid = p[1]
+    if vrid == 0:
+        return D_BAD_VRID
+    cdef tuple addresses = PyTuple_New(count)
+    cdef object a
+    for i in range(count):
+        a = PyBytes_FromStringAndSize(<const char*>(p + HEADER_LEN + i * addr_len), addr_len)
+        Py_INCREF(a)
+        PyTuple_SET_ITEM(addresses, i, a)
+    cdef Advert adv = Advert.__new__(Advert)
+    adv.version = version
+    adv.type = 1
+    adv.vrid = vrid
+    adv.priority = p[2]
+    adv.count = count
+    adv.auth_type = auth_type
+    adv.adver_int = adver_int
+    adv.checksum = (p[6] << 8) | p[7]
+    adv.checksum_ok = checksum_ok
+    adv.addresses = addresses
+    adv.auth_data = auth_data
+    return adv
+
+
+cdef inline int _family_code(object family):
+    if family == 4:
+        return 4
+    if family == 6:
+        return 6
+    return 0
+
+
+def decode_advert(payload, family, src=None, dst=None):
+    """Validate and decode one VRRP message (the IP payload). Returns Advert or Drop; never raises
+    for any bytes-like payload. For v3 the checksum is verified only when src and dst are given
+    (checksum_ok is None otherwise)."""
+    cdef Py_buffer view
+    cdef int fam
+    if PyBytes_CheckExact(payload):
+        fam = _family_code(family)
+        if fam == 0:
+            return D_BAD_FAMILY
+        return _decode(<const uint8_t*>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload),
+                       fam, src, dst)
+    _get_buffer(payload, &view)
+    try:
+        fam = _family_code(family)
+        if fam == 0:
+            return D_BAD_FAMILY
+        return _decode(<const uint8_t*>view.buf, view.len, fam, src, dst)
+    finally:
+        PyBuffer_Release(&view)
+
+
+def decode_batch(payloads, family, srcs=None, dsts=None):
+    """decode_advert over many messages; srcs/dsts (if given) run parallel to payloads."""
+    cdef list items = list(payloads)
+    cdef Py_ssize_t n = len(items), i
+    cdef list out = PyList_New(n)
+    cdef object r, payload, s, d
+    cdef Py_buffer view
+    cdef list src_list = _parallel(srcs, n, "srcs")
+    cdef list dst_list = _parallel(dsts, n, "dsts")
+    cdef int fam = _family_code(family)
+    for i in range(n):
+        payload = items[i]
+        s = None if src_list is None else src_list[i]
+        d = None if dst_list is None else dst_list[i]
+        if fam == 0:
+            memoryview(payload)  # same TypeError as decode_advert for non-buffers
+            r = D_BAD_FAMILY
+        elif PyBytes_CheckExact(payload):
+            r = _decode(<const uint8_t*>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload),
+                        fam, s, d)
+        else:
+            _get_buffer(payload, &view)
+            try:
+                r = _decode(<const uint8_t*>view.buf, view.len, fam, s, d)
+            finally:
+                PyBuffer_Release(&view)
+        Py_INCREF(r)
+        PyList_SET_ITEM(out, i, r)
+    return out
+
+
+cdef list _parallel(object seq, Py_ssize_t n, str what):
+    if seq is None:
+        return None
+    cdef list items = list(seq)
+    if len(items) != n:
+        raise ValueError(f"{what} has {len(items)} entries for {n} payloads")
+    return items
+
+
+cdef long _int_field(str name, object value, long low, long high) except? -1:
+    cdef int overflow = 0
+    cdef long x
+    if PyLong_CheckExact(value):
+        x = PyLong_AsLongAndOverflow(value, &overflow)
+        if not overflow and low <= x <= high:
+            return x
+        raise ValueError(f"{name} {value} out of range {low}..{high}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} {value} out of range {low}..{high}")
+    return value
+
+
+cdef bytes _address_bytes(object addr, int family, str what):
+    """A packed address of the family; text is accepted and converted."""
+    cdef Py_ssize_t want = 4 if family == 4 else 16
+    if isinstance(addr, str):
+        try:
+            return socket.inet_pton(socket.AF_INET if family == 4 else socket.AF_INET6, addr)
+        except OSError:
+            raise ValueError(f"{what} {addr!r} is not an IPv{family} address") from None
+    try:
+        raw = bytes(memoryview(addr).cast("B"))
+    except TypeError:
+        raise ValueError(f"{what} must be packed bytes or text, got {type(addr).__name__}") from None
+    if len(raw) != want:
+        raise ValueError(f"{what} must be {want} packed bytes for IPv{family}, got {len(raw)}")
+    return raw
+
+
+cdef bytes _encode(object version_o, object vrid_o, object priority_o, object addresses,
+                   object adver_int_o, object family_o, object auth_type_o, object auth_data,
+                   object src, object dst, object type_o):
+    cdef uint8_t buf[MAX_MESSAGE]
+    cdef long version = _int_field("version", version_o, 2, 3)
+    cdef long family = _int_field("family", family_o, 4, 6)
+    if family == 5:
+        raise ValueError("family must be 4 or 6, got 5")
+    if version == 2 and family == 6:
+        raise ValueError("VRRPv2 (RFC 3768) is IPv4 only; use version 3 for IPv6")
+    cdef long typ = _int_field("type", type_o, 0, 15)
+    cdef long vrid = _int_field("vrid", vrid_o, 1, 255)
+    cdef long priority = _int_field("priority", priority_o, 0, 255)
+    cdef long adver_int = _int_field("adver_int", adver_int_o, 0,
+                                     255 if version == 2 else V3_MAX_ADVER_INT)
+    cdef Py_ssize_t addr_len = 4 if family == 4 else 16
+    cdef object seq
+    if type(addresses) is tuple or type(addresses) is list:
+        seq = addresses
+    else:
+        seq = list(addresses)
+    cdef Py_ssize_t count = len(seq), i, n, auth_n
+    if count > MAX_ADDRESSES:
+        raise ValueError(f"at most {MAX_ADDRESSES} addresses, got {count}")
+    cdef object a
+    for i in range(count):
+        a = seq[i]
+        if not (PyBytes_CheckExact(a) and PyBytes_GET_SIZE(a) == addr_len):
+            a = _address_bytes(a, family, "address")
+        memcpy(buf + HEADER_LEN + i * addr_len, PyBytes_AS_STRING(a), addr_len)
+    n = HEADER_LEN + count * addr_len
+    cdef long auth_type
+    cdef uint64_t pseudo = 0
+    cdef bytes raw, psrc, pdst
+    if version == 2:
+        auth_type = _int_field("auth_type", auth_type_o, 0, 2)
+        if PyBytes_CheckExact(auth_data):
+            raw = auth_data
+        else:
+            try:
+                raw = bytes(memoryview(auth_data).cast("B"))
+            except TypeError:
+                raise ValueError("auth_data must be bytes") from None
+        auth_n = PyBytes_GET_SIZE(raw)
+        if auth_n > AUTH_DATA_LEN:
+            raise ValueError(f"auth_data is at most {AUTH_DATA_LEN} bytes, got {auth_n}")
+        memset(buf + n, 0, AUTH_DATA_LEN)
+        memcpy(buf + n, PyBytes_AS_STRING(raw), auth_n)
+        n += AUTH_DATA_LEN
+        buf[4] = <uint8_t>auth_type
+        buf[5] = <uint8_t>adver_int
+    else:
+        if auth_type_o != 0:
+            raise ValueError("VRRPv3 has no authentication; auth_type must be 0")
+        if auth_data:
+            raise ValueError("VRRPv3 has no authentication; auth_data must be empty")
+        if src is None or dst is None:
+            raise ValueError("VRRPv3 needs src and dst for the checksum pseudo-header")
+        psrc = src if (PyBytes_CheckExact(src) and PyBytes_GET_SIZE(src) == addr_len) \
+            else _address_bytes(src, family, "src")
+        pdst = dst if (PyBytes_CheckExact(dst) and PyBytes_GET_SIZE(dst) == addr_len) \
+            else _address_bytes(dst, family, "dst")
+        buf[4] = <uint8_t>(adver_int >> 8)
+        buf[5] = <uint8_t>(adver_int & 0xFF)
+        pseudo = _pseudo_sum(<const uint8_t*>PyBytes_AS_STRING(psrc),
+                             <const uint8_t*>PyBytes_AS_STRING(pdst), addr_len, <uint64_t>n)
+    buf[0] = <uint8_t>((version << 4) | typ)
+    buf[1] = <uint8_t>vrid
+    buf[2] = <uint8_t>priority
+    buf[3] = <uint8_t>count
+    buf[6] = 0
+    buf[7] = 0
+    cdef uint16_t checksum = _checksum(buf, n, pseudo)
+    buf[6] = <uint8_t>(checksum >> 8)
+    buf[7] = <uint8_t>(checksum & 0xFF)
+    return PyBytes_FromStringAndSize(<const char*>buf, n)
+
+
+def encode_advert(version, vrid, priority, addresses, adver_int, *, family=4, auth_type=0,
+                  auth_data=b"", src=None, dst=None, type=1):
+    """Build one VRRP message with its checksum. v3 needs src/dst for the pseudo-header.
+    Addresses are packed bytes (or text). Bad field values raise ValueError."""
+    return _encode(version, vrid, priority, addresses, adver_int, family, auth_type, auth_data,
+                   src, dst, type)
+
+
+_ENCODE_DEFAULTS = (4, 0, b"", None, None, 1)
+
+
+def encode_batch(requests):
+    """encode_advert over many EncodeRequest tuples (plain tuples in that field order work too).
+    A bad request raises ValueError naming its index."""
+    cdef list out = []
+    cdef tuple req
+    cdef Py_ssize_t i = 0, k
+    for item in requests:
+        req = tuple(item)
+        k = len(req)
+        if k < 5 or k > 11:
+            EncodeRequest(*req)  # raises the same TypeError as the reference
+        if k < 11:
+            req = req + _ENCODE_DEFAULTS[k - 5:]
+        try:
+            out.append(_encode(req[0], req[1], req[2], req[3], req[4], req[5], req[6], req[7],
+                               req[8], req[9], req[10]))
+        except ValueError as exc:
+            raise ValueError(f"request {i}: {exc}") from None
+        i += 1
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Hashed hierarchical timer wheel
+# --------------------------------------------------------------------------------------------
+
+DEF LEVELS = 8
+DEF BITS = 8
+DEF SLOTS = 256
+DEF SLOT_MASK = 255
+DEF NIL = -1
+DEF IN_DUE = -1
+DEF MAX_TICK = 4611686018427387904      # 2**62
+DEF EXACT_TICK = 1125899906842624       # 2**50
+
+WHEEL_LEVELS = LEVELS
+WHEEL_BITS = BITS
+WHEEL_SLOTS = SLOTS
+
+cdef struct Node:
+    int64_t key
+    int64_t tick
+    uint64_t seq
+    int32_t prev
+    int32_t next
+    int32_t level      # IN_DUE for the due list
+    int32_t slot
+
+
+cdef struct Expired:
+    int64_t tick
+    uint64_t seq
+    int64_t key
+
+
+cdef int _cmp_expired(const void* a, const void* b) noexcept nogil:
+    cdef const Expired* x = <const Expired*>a
+    cdef const Expired* y = <const Expired*>b
+    if x.tick != y.tick:
+        return -1 if x.tick < y.tick else 1
+    if x.seq != y.seq:
+        return -1 if x.seq < y.seq else 1
+    return 0
+
+
+cdef inline uint64_t _hash(int64_t key) noexcept nogil:
+    return <uint64_t>key * 0x9E3779B97F4A7C15ULL
+
+
+cdef double _seconds(object value) except? -1.0:
+    return value   # Cython's double conversion: TypeError for text, like the reference
+
+
+cdef class TimerWheel:
+    """Hashed hierarchical timer wheel keyed by int ids; see kvrrp._fastpath_py.TimerWheel for
+    the algorithm and ordering guarantees (identical here)."""
+
+    cdef readonly double resolution
+    cdef readonly double start
+    cdef int64_t _cur
+    cdef Node* _nodes
+    cdef int32_t _node_cap
+    cdef int32_t _free
+    cdef int32_t _len
+    cdef int32_t* _table        # open addressing: node index or NIL
+    cdef uint64_t _table_mask
+    cdef int _table_shift
+    cdef int32_t _heads[LEVELS][SLOTS]
+    cdef uint64_t _bitmap[LEVELS][4]
+    cdef int64_t _level_count[LEVELS]
+    cdef int32_t _due_head
+    cdef uint64_t _seq
+    cdef int64_t _next_cache
+    cdef bint _next_valid
+    cdef Expired* _scratch
+    cdef Py_ssize_t _scratch_cap
+
+    def __cinit__(self, resolution=0.001, start=0.0):
+        cdef int i, j
+        self._nodes = NULL
+        self._table = NULL
+        self._scratch = NULL
+        for i in range(LEVELS):
+            for j in range(SLOTS):
+                self._heads[i][j] = NIL
+            for j in range(4):
+                self._bitmap[i][j] = 0
+            self._level_count[i] = 0
+        self._due_head = NIL
+        self._free = NIL
+        self._node_cap = 0
+        self._len = 0
+        self._seq = 0
+        self._cur = 0
+        self._next_valid = False
+        self._next_cache = 0
+        self._scratch_cap = 0
+        self._table_shift = 64 - 4
+        self._table_mask = 15
+        self._table = <int32_t*>malloc(16 * sizeof(int32_t))
+        if self._table == NULL:
+            raise MemoryError()
+        for i in range(16):
+            self._table[i] = NIL
+
+    def __init__(self, resolution=0.001, start=0.0):
+        cdef double r = _seconds(resolution)
+        cdef double s = _seconds(start)
+        if not (r > 0 and isfinite(r)):
+            raise ValueError(f"resolution must be a positive number of seconds, got {r!r}")
+        if not isfinite(s):
+            raise ValueError(f"start must be finite, got {s!r}")
+        self.resolution = r
+        self.start = s
+
+    def __dealloc__(self):
+        free(self._nodes)
+        free(self._table)
+        free(self._scratch)
+
+    # -- time <-> ticks ------------------------------------------------------------------
+    cdef inline double _time_of(self, int64_t tick) noexcept:
+        return self.start + <double>tick * self.resolution
+
+    cdef int64_t _tick_at_or_after(self, double t) except? -1:
+        cdef double x = (t - self.start) / self.resolution
+        cdef int64_t tick
+        if not isfinite(x):
+            raise ValueError(f"deadline must be finite, got {t!r}")
+        if x >= <double>MAX_TICK:
+            return MAX_TICK
+        if x <= -<double>MAX_TICK:
+            return -MAX_TICK
+        tick = <int64_t>ceil(x)
+        if -EXACT_TICK < tick < EXACT_TICK:
+            if self._time_of(tick - 1) >= t:
+                tick -= 1
+            elif self._time_of(tick) < t:
+                tick += 1
+        return tick
+
+    cdef int64_t _tick_at_or_before(self, double t) except? -1:
+        cdef double x = (t - self.start) / self.resolution
+        cdef int64_t tick
+        if not isfinite(x):
+            raise ValueError(f"time must be finite, got {t!r}")
+        if x >= <double>MAX_TICK:
+            return MAX_TICK
+        if x <= -<double>MAX_TICK:
+            return -MAX_TICK
+        tick = <int64_t>floor(x)
+        if -EXACT_TICK < tick < EXACT_TICK:
+            if self._time_of(tick + 1) <= t:
+                tick += 1
+            elif self._time_of(tick) > t:
+                tick -= 1
+        return tick
+
+    # -- key index (open addressing, linear probing, backward-shift deletion) ----------------
+    cdef inline int32_t _find(self, int64_t key) noexcept:
+        cdef uint64_t i = _hash(key) >> self._table_shift
+        cdef int32_t idx
+        while True:
+            idx = self._table[i]
+            if idx == NIL:
+                return NIL
+            if self._nodes[idx].key == key:
+                return idx
+            i = (i + 1) & self._table_mask
+
+    cdef int _grow_table(self) except -1:
+        cdef uint64_t old_size = self._table_mask + 1, new_size = old_size * 2, i, j
+        cdef int32_t* old = self._table
+        cdef int32_t* table = <int32_t*>malloc(new_size * sizeof(int32_t))
+        if table == NULL:
+            raise MemoryError()
+        for i in range(new_size):
+            table[i] = NIL
+        self._table = table
+        self._table_mask = new_size - 1
+        self._table_shift -= 1
+        for i in range(old_size):
+            if old[i] != NIL:
+                j = _hash(self._nodes[old[i]].key) >> self._table_shift
+                while table[j] != NIL:
+                    j = (j + 1) & self._table_mask
+                table[j] = old[i]
+        free(old)
+        return 0
+
+    cdef inline void _table_insert(self, int32_t idx) noexcept:
+        cdef uint64_t i = _hash(self._nodes[idx].key) >> self._table_shift
+        while self._table[i] != NIL:
+            i = (i + 1) & self._table_mask
+        self._table[i] = idx
+
+    cdef void _table_remove(self, int64_t key) noexcept:
+        cdef uint64_t i = _hash(key) >> self._table_shift, j, home
+        cdef int32_t idx
+        while True:
+            idx = self._table[i]
+            if idx == NIL:
+                return
+            if self._nodes[idx].key == key:
+                break
+            i = (i + 1) & self._table_mask
+        # Backward-shift: pull later entries of the probe run into the hole.
+        j = i
+        while True:
+            j = (j + 1) & self._table_mask
+            idx = self._table[j]
+            if idx == NIL:
+                break
+            home = _hash(self._nodes[idx].key) >> self._table_shift
+            # Move idx into the hole at i unless its home lies cyclically in (i, j].
+            if (j > i and (home <= i or home > j)) or (j < i and (home <= i and home > j)):
+                self._table[i] = idx
+                i = j
+        self._table[i] = NIL
+
+    # -- nodes -----------------------------------------------------------------------------
+    cdef int32_t _alloc_node(self) except -1:
+        cdef int32_t idx, i, new_cap
+        cdef Node* nodes
+        if self._free == NIL:
+            new_cap = self._node_cap * 2 if self._node_cap else 64
+            nodes = <Node*>realloc(self._nodes, new_cap * sizeof(Node))
+            if nodes == NULL:
+                raise MemoryError()
+            self._nodes = nodes
+            for i in range(self._node_cap, new_cap):
+                nodes[i].next = i + 1 if i + 1 < new_cap else NIL
+            self._free = self._node_cap
+            self._node_cap = new_cap
+        idx = self._free
+        self._free = self._nodes[idx].next
+        return idx
+
+    cdef inline void _free_node(self, int32_t idx) noexcept:
+        self._nodes[idx].next = self._free
+        self._free = idx
+
+    cdef inline void _link(self, int32_t* head, int32_t idx) noexcept:
+        cdef Node* n = &self._nodes[idx]
+        n.prev = NIL
+        n.next = head[0]
+        if head[0] != NIL:
+            self._nodes[head[0]].prev = idx
+        head[0] = idx
+
+    cdef void _place(self, int32_t idx) noexcept:
+        cdef Node* n = &self._nodes[idx]
+        cdef int level, slot
+        cdef uint64_t diff
+        if n.tick <= self._cur:
+            n.level = IN_DUE
+            self._link(&self._due_head, idx)
+            return
+        diff = <uint64_t>(n.tick ^ self._cur)
+        level = (63 - __builtin_clzll(diff)) >> 3
+        slot = (n.tick >> (level * BITS)) & SLOT_MASK
+        n.level = level
+        n.slot = slot
+        self._link(&self._heads[level][slot], idx)
+        self._bitmap[level][slot >> 6] |= 1ULL << (slot & 63)
+        self._level_count[level] += 1
+
+    cdef void _unplace(self, int32_t idx) noexcept:
+        cdef Node* n = &self._nodes[idx]
+        cdef int32_t* head
+        if n.level == IN_DUE:
+            head = &self._due_head
+        else:
+            head = &self._heads[n.level][n.slot]
+        if n.prev != NIL:
+            self._nodes[n.prev].next = n.next
+        else:
+            head[0] = n.next
+        if n.next != NIL:
+            self._nodes[n.next].prev = n.prev
+        if n.level != IN_DUE:
+            if head[0] == NIL:
+                self._bitmap[n.level][n.slot >> 6] &= ~(1ULL << (n.slot & 63))
+            self._level_count[n.level] -= 1
+
+    # -- public API ----------------------------------------------------------------------
+    def schedule(self, int64_t key, deadline):
+        """Arm (or re-arm, replacing any existing timer) `key` to expire at `deadline`."""
+        cdef int64_t tick = self._tick_at_or_after(_seconds(deadline))
+        cdef int32_t idx = self._find(key)
+        if idx != NIL:
+            self._unplace(idx)
+            if self._next_valid and self._next_cache == self._nodes[idx].tick:
+                self._next_valid = False
+        else:
+            if <uint64_t>(self._len + 1) * 2 > self._table_mask + 1:
+                self._grow_table()
+            idx = self._alloc_node()
+            self._nodes[idx].key = key
+            self._table_insert(idx)
+            self._len += 1
+        self._seq += 1
+        self._nodes[idx].tick = tick
+        self._nodes[idx].seq = self._seq
+        self._place(idx)
+        if self._next_valid and tick < self._next_cache:
+            self._next_cache = tick
+        elif self._len == 1:
+            self._next_cache = tick
+            self._next_valid = True
+
+    def cancel(self, int64_t key):
+        """Disarm `key`; True if it was armed."""
+        cdef int32_t idx = self._find(key)
+        if idx == NIL:
+            return False
+        self._unplace(idx)
+        if self._next_valid and self._next_cache == self._nodes[idx].tick:
+            self._next_valid = False
+        self._table_remove(key)
+        self._free_node(idx)
+        self._len -= 1
+        return True
+
+    cdef int _reserve_scratch(self, Py_ssize_t n) except -1:
+        cdef Expired* p
+        if n > self._scratch_cap:
+            p = <Expired*>realloc(self._scratch, n * sizeof(Expired))
+            if p == NULL:
+                raise MemoryError()
+            self._scratch = p
+            self._scratch_cap = n
+        return 0
+
+    cdef int _expire_list(self, int32_t head, list out) except -1:
+        """Remove every node of the chain starting at head, append keys in (tick, seq) order."""
+        cdef Py_ssize_t n = 0, i
+        cdef int32_t idx = head, nxt
+        while idx != NIL:
+            n += 1
+            idx = self._nodes[idx].next
+        self._reserve_scratch(n)
+        idx = head
+        i = 0
+        while idx != NIL:
+            nxt = self._nodes[idx].next
+            self._scratch[i].tick = self._nodes[idx].tick
+            self._scratch[i].seq = self._nodes[idx].seq
+            self._scratch[i].key = self._nodes[idx].key
+            self._table_remove(self._nodes[idx].key)
+            self._free_node(idx)
+            self._len -= 1
+            i += 1
+            idx = nxt
+        if n > 1:
+            qsort(self._scratch, n, sizeof(Expired), _cmp_expired)
+        for i in range(n):
+            out.append(self._scratch[i].key)
+        return 0
+
+    cdef bint _next_event(self, int64_t* event, int* level_out, int* slot_out) noexcept:
+        cdef int level, shift, digit, start, w, b
+        cdef uint64_t bits
+        for level in range(LEVELS):
+            if not self._level_count[level]:
+                continue
+            shift = level * BITS
+            digit = (self._cur >> shift) & SLOT_MASK
+            if digit == SLOT_MASK:
+                continue
+            start = digit + 1
+            w = start >> 6
+            bits = self._bitmap[level][w] & (~0ULL << (start & 63))
+            while not bits:
+                w += 1
+                if w == 4:
+                    break
+                bits = self._bitmap[level][w]
+            if not bits:
+                continue
+            b = (w << 6) + __builtin_ctzll(bits)
+            if level == LEVELS - 1:
+                event[0] = <int64_t>b << shift   # shifting by 64 would be undefined in C
+            else:
+                event[0] = ((self._cur >> (shift + BITS)) << (shift + BITS)) | (<int64_t>b << shift)
+            level_out[0] = level
+            slot_out[0] = b
+            return True
+        return False
+
+    def advance(self, now):
+        """Move the wheel to time `now`; return the keys that expired, in deadline-tick order,
+        ties in scheduling order."""
+        cdef int64_t target = self._tick_at_or_before(_seconds(now))
+        cdef list out = []
+        cdef int64_t event
+        cdef int level, slot
+        cdef int32_t idx, nxt, expired
+        self._next_valid = False
+        if self._due_head != NIL:
+            idx = self._due_head
+            self._due_head = NIL
+            self._expire_list(idx, out)
+        while target > self._cur:
+            if not self._next_event(&event, &level, &slot) or event > target:
+                self._cur = target
+                break
+            self._cur = event
+            idx = self._heads[level][slot]
+            self._heads[level][slot] = NIL
+            self._bitmap[level][slot >> 6] &= ~(1ULL << (slot & 63))
+            expired = NIL
+            while idx != NIL:
+                nxt = self._nodes[idx].next
+                self._level_count[level] -= 1
+                if self._nodes[idx].tick <= event:
+                    self._nodes[idx].next = expired
+                    expired = idx
+                else:
+                    self._place(idx)  # cascade to a lower level
+                idx = nxt
+            if expired != NIL:
+                self._expire_list(expired, out)
+        return out
+
+    def next_deadline(self):
+        """Time of the earliest armed timer's tick (may be in the past), or None if idle."""
+        if self._len == 0:
+            return None
+        if not self._next_valid:
+            self._next_cache = self._earliest_tick()
+            self._next_valid = True
+        return self._time_of(self._next_cache)
+
+    cdef int64_t _earliest_tick(self) noexcept:
+        cdef int32_t idx
+        cdef int64_t best = MAX_TICK + 1, event
+        cdef int level, slot
+        if self._due_head != NIL:
+            idx = self._due_head
+        else:
+            self._next_event(&event, &level, &slot)
+            idx = self._heads[level][slot]
+        while idx != NIL:
+            if self._nodes[idx].tick < best:
+                best = self._nodes[idx].tick
+            idx = self._nodes[idx].next
+        return best
+
+    def deadline(self, key):
+        """The armed tick time of `key`, or None."""
+        cdef int64_t k
+        cdef int32_t idx
+        try:
+            k = key
+        except OverflowError:
+            return None
+        idx = self._find(k)
+        return None if idx == NIL else self._time_of(self._nodes[idx].tick)
+
+    @property
+    def now(self):
+        """Time of the last tick advance() processed."""
+        return self._time_of(self._cur)
+
+    def __len__(self):
+        return self._len
+
+    def __contains__(self, key):
+        cdef int64_t k
+        try:
+            k = key
+        except (TypeError, OverflowError):
+            return False
+        return self._find(k) != NIL

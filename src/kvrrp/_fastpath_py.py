@@ -1,0 +1,600 @@
+"""Pure-Python reference of the VRRP fast path (the readable twin of `_fastpath.pyx`).
+
+Everything here has the same name, signature, results and exceptions as the Cython module;
+tests/fastpath runs every test against both. When changing an algorithm, change both files.
+
+Wire formats (network byte order):
+
+    VRRPv2 (RFC 3768)                        VRRPv3 (RFC 5798)
+    0: version(4) | type(4)                  0: version(4) | type(4)
+    1: VRID                                  1: VRID
+    2: priority                              2: priority
+    3: count IPvX addrs                      3: count IPvX addrs
+    4: auth type                             4-5: rsvd(4) | max adver int (12 bits, centiseconds)
+    5: adver int (seconds)
+    6-7: checksum (VRRP message only)        6-7: checksum (with IPv4/IPv6 pseudo-header, proto 112)
+    8..: count x 4-byte IPv4 addresses       8..: count x 4- or 16-byte addresses
+    then 8 bytes auth data
+"""
+from __future__ import annotations
+
+import math
+import operator
+import socket
+from dataclasses import dataclass
+from typing import Iterable, NamedTuple, Sequence
+
+__all__ = [
+    "IMPLEMENTATION", "DROP_REASONS", "Advert", "Drop", "EncodeRequest", "TimerWheel",
+    "inet_checksum", "pseudo_sum_ipv4", "pseudo_sum_ipv6",
+    "decode_advert", "decode_batch", "encode_advert", "encode_batch",
+]
+
+IMPLEMENTATION = "python"
+
+VRRP_PROTOCOL = 112
+HEADER_LEN = 8
+AUTH_DATA_LEN = 8
+MAX_ADDRESSES = 255
+V3_MAX_ADVER_INT = 0x0FFF
+
+# In validation order: decode_advert reports the first check that fails.
+DROP_REASONS = (
+    "bad_family",         # family argument is not 4 or 6
+    "too_short",          # shorter than the fixed header (8 bytes; 16 for v2 with its auth data)
+    "bad_version",        # version field not 2 or 3 (or v2 on IPv6, which RFC 3768 does not define)
+    "bad_type",           # type field not 1 (ADVERTISEMENT)
+    "bad_length",         # address area is not a whole number of addresses
+    "count_mismatch",     # count field disagrees with the number of addresses present
+    "bad_pseudo_header",  # v3 src/dst given but not packed addresses of the family
+    "bad_checksum",       # RFC 1071 checksum does not verify
+    "bad_auth_type",      # v2 auth type not 0 (none), 1 (simple password) or 2 (IP AH)
+    "bad_vrid",           # VRID 0 (valid VRIDs are 1..255)
+)
+
+_ADDR_LEN = {4: 4, 6: 16}
+_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+_MAX_TICK = 1 << 62
+_EXACT_TICK = 1 << 50  # below this, tick arithmetic in doubles is exact enough to correct rounding
+
+
+# --------------------------------------------------------------------------------------------
+# RFC 1071 Internet checksum
+# --------------------------------------------------------------------------------------------
+
+def _word_sum(data: bytes | bytearray | memoryview) -> int:
+    """Sum of the buffer as big-endian 16-bit words, odd last byte padded with zero; unfolded."""
+    n = len(data)
+    total = 0
+    for i in range(0, n - 1, 2):
+        total += (data[i] << 8) | data[i + 1]
+    if n & 1:
+        total += data[n - 1] << 8
+    return total
+
+
+def _fold(total: int) -> int:
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def inet_checksum(data, initial=0) -> int:
+    """RFC 1071 checksum of `data` (any bytes-like) plus an unfolded partial sum `initial`."""
+    initial = operator.index(initial)
+    if not 0 <= initial < 1 << 64:
+        raise OverflowError("initial must be in 0..2**64-1")
+    buf = memoryview(data).cast("B")
+    return ~_fold(_word_sum(buf) + initial) & 0xFFFF
+
+
+def _packed(addr, length: int, what: str) -> bytes:
+    raw = bytes(memoryview(addr).cast("B"))
+    if len(raw) != length:
+        raise ValueError(f"{what} must be {length} packed bytes, got {len(raw)}")
+    return raw
+
+
+def pseudo_sum_ipv4(src, dst, length) -> int:
+    """Unfolded sum of the IPv4 pseudo-header (src, dst, zero, protocol 112, 16-bit length)."""
+    length = operator.index(length)
+    if not 0 <= length <= 0xFFFF:
+        raise ValueError(f"length {length} out of range 0..65535")
+    return _word_sum(_packed(src, 4, "src")) + _word_sum(_packed(dst, 4, "dst")) + VRRP_PROTOCOL + length
+
+
+def pseudo_sum_ipv6(src, dst, length) -> int:
+    """Unfolded sum of the IPv6 pseudo-header (src, dst, 32-bit length, zeros, next header 112)."""
+    length = operator.index(length)
+    if not 0 <= length <= 0xFFFFFFFF:
+        raise ValueError(f"length {length} out of range 0..2**32-1")
+    return (_word_sum(_packed(src, 16, "src")) + _word_sum(_packed(dst, 16, "dst"))
+            + (length >> 16) + (length & 0xFFFF) + VRRP_PROTOCOL)
+
+
+# --------------------------------------------------------------------------------------------
+# Advertisements
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Advert:
+    """A decoded, validated advertisement. `adver_int` is seconds (v2) or centiseconds (v3)."""
+
+    version: int
+    type: int
+    vrid: int
+    priority: int
+    count: int
+    auth_type: int
+    adver_int: int
+    checksum: int
+    checksum_ok: bool | None
+    addresses: tuple[bytes, ...]
+    auth_data: bytes
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields: addresses as text, auth_data as hex."""
+        return {
+            "version": self.version,
+            "type": self.type,
+            "vrid": self.vrid,
+            "priority": self.priority,
+            "count": self.count,
+            "auth_type": self.auth_type,
+            "adver_int": self.adver_int,
+            "checksum": self.checksum,
+            "checksum_ok": self.checksum_ok,
+            "addresses": [_ntop(a) for a in self.addresses],
+            "auth_data": self.auth_data.hex(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Why a received message was discarded; `reason` is one of DROP_REASONS."""
+
+    reason: str
+
+
+def _ntop(packed: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6 if len(packed) == 16 else socket.AF_INET, packed)
+
+
+_DROPS = {reason: Drop(reason) for reason in DROP_REASONS}
+
+
+def _pseudo_address(addr, family: int) -> bytes | None:
+    """Packed address for the pseudo-header; text is accepted too. None if unusable."""
+    if isinstance(addr, str):
+        try:
+            return socket.inet_pton(_AF[family], addr)
+        except OSError:
+            return None
+    try:
+        raw = bytes(memoryview(addr).cast("B"))
+    except TypeError:
+        return None
+    return raw if len(raw) == _ADDR_LEN[family] else None
+
+
+def decode_advert(payload, family, src=None, dst=None):
+    """Validate and decode one VRRP message (the IP payload). Returns Advert or Drop; never raises
+    for any bytes-like payload. For v3 the checksum is verified only when src and dst are given
+    (checksum_ok is None otherwise)."""
+    buf = memoryview(payload).cast("B")
+    if family != 4 and family != 6:
+        return _DROPS["bad_family"]
+    n = len(buf)
+    if n < HEADER_LEN:
+        return _DROPS["too_short"]
+    version = buf[0] >> 4
+    if version != 2 and version != 3:
+        return _DROPS["bad_version"]
+    if version == 2 and family == 6:
+        return _DROPS["bad_version"]
+    if buf[0] & 0x0F != 1:
+        return _DROPS["bad_type"]
+    addr_len = _ADDR_LEN[family]
+    auth_len = AUTH_DATA_LEN if version == 2 else 0
+    if n < HEADER_LEN + auth_len:
+        return _DROPS["too_short"]
+    area = n - HEADER_LEN - auth_len
+    if area % addr_len:
+        return _DROPS["bad_length"]
+    count = buf[3]
+    if area // addr_len != count:
+        return _DROPS["count_mismatch"]
+    if version == 3:
+        if src is None or dst is None:
+            checksum_ok = None
+        else:
+            psrc = _pseudo_address(src, family)
+            pdst = _pseudo_address(dst, family)
+            if psrc is None or pdst is None:
+                return _DROPS["bad_pseudo_header"]
+            pseudo = pseudo_sum_ipv4(psrc, pdst, n) if family == 4 else pseudo_sum_ipv6(psrc, pdst, n)
+            checksum_ok = inet_checksum(buf, pseudo) == 0
+            if not checksum_ok:
+                return _DROPS["bad_checksum"]
+        auth_type = 0
+        adver_int = ((buf[4] << 8) | buf[5]) & V3_MAX_ADVER_INT
+        auth_data = b""
+    else:
+        if inet_checksum(buf) != 0:
+            return _DROPS["bad_checksum"]
+        checksum_ok = True
+        auth_type = buf[4]
+        if auth_type > 2:
+            return _DROPS["bad_auth_type"]
+        adver_int = buf[5]
+        auth_data = bytes(buf[n - AUTH_DATA_LEN:n])
+    vrid = buf[1]
+    if vrid == 0:
+        return _DROPS["bad_vrid"]
+    addresses = tuple(bytes(buf[i:i + addr_len])
+                      for i in range(HEADER_LEN, HEADER_LEN + count * addr_len, addr_len))
+    return Advert(version, 1, vrid, buf[2], count, auth_type, adver_int,
+                  (buf[6] << 8) | buf[7], checksum_ok, addresses, auth_data)
+
+
+def decode_batch(payloads, family, srcs=None, dsts=None) -> list:
+    """decode_advert over many messages; srcs/dsts (if given) run parallel to payloads."""
+    payloads = list(payloads)
+    n = len(payloads)
+    srcs = _parallel(srcs, n, "srcs")
+    dsts = _parallel(dsts, n, "dsts")
+    return [decode_advert(payloads[i], family, srcs[i], dsts[i]) for i in range(n)]
+
+
+def _parallel(seq, n: int, what: str) -> Sequence:
+    if seq is None:
+        return [None] * n
+    seq = list(seq)
+    if len(seq) != n:
+        raise ValueError(f"{what} has {len(seq)} entries for {n} payloads")
+    return seq
+
+
+def _int_field(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} {value} out of range {low}..{high}")
+    return value
+
+
+def _address_bytes(addr, family: int, what: str) -> bytes:
+    """A packed address of the family; text is accepted and converted."""
+    if isinstance(addr, str):
+        try:
+            return socket.inet_pton(_AF[family], addr)
+        except OSError:
+            raise ValueError(f"{what} {addr!r} is not an IPv{family} address") from None
+    try:
+        raw = bytes(memoryview(addr).cast("B"))
+    except TypeError:
+        raise ValueError(f"{what} must be packed bytes or text, got {type(addr).__name__}") from None
+    if len(raw) != _ADDR_LEN[family]:
+        raise ValueError(f"{what} must be {_ADDR_LEN[family]} packed bytes for IPv{family}, got {len(raw)}")
+    return raw
+
+
+def encode_advert(version, vrid, priority, addresses, adver_int, *, family=4, auth_type=0,
+                  auth_data=b"", src=None, dst=None, type=1) -> bytes:
+    """Build one VRRP message with its checksum. v3 needs src/dst for the pseudo-header.
+    Addresses are packed bytes (or text). Bad field values raise ValueError."""
+    _int_field("version", version, 2, 3)
+    _int_field("family", family, 4, 6)
+    if family == 5:
+        raise ValueError("family must be 4 or 6, got 5")
+    if version == 2 and family == 6:
+        raise ValueError("VRRPv2 (RFC 3768) is IPv4 only; use version 3 for IPv6")
+    _int_field("type", type, 0, 15)
+    _int_field("vrid", vrid, 1, 255)
+    _int_field("priority", priority, 0, 255)
+    _int_field("adver_int", adver_int, 0, 255 if version == 2 else V3_MAX_ADVER_INT)
+    addresses = list(addresses)
+    if len(addresses) > MAX_ADDRESSES:
+        raise ValueError(f"at most {MAX_ADDRESSES} addresses, got {len(addresses)}")
+    packed = [_address_bytes(a, family, "address") for a in addresses]
+    if version == 2:
+        _int_field("auth_type", auth_type, 0, 2)
+        try:
+            auth = bytes(memoryview(auth_data).cast("B"))
+        except TypeError:
+            raise ValueError("auth_data must be bytes") from None
+        if len(auth) > AUTH_DATA_LEN:
+            raise ValueError(f"auth_data is at most {AUTH_DATA_LEN} bytes, got {len(auth)}")
+        body = bytes([0x20 | type, vrid, priority, len(packed), auth_type, adver_int, 0, 0])
+        msg = bytearray(body + b"".join(packed) + auth.ljust(AUTH_DATA_LEN, b"\0"))
+        pseudo = 0
+    else:
+        if auth_type != 0:
+            raise ValueError("VRRPv3 has no authentication; auth_type must be 0")
+        if auth_data:
+            raise ValueError("VRRPv3 has no authentication; auth_data must be empty")
+        if src is None or dst is None:
+            raise ValueError("VRRPv3 needs src and dst for the checksum pseudo-header")
+        psrc = _address_bytes(src, family, "src")
+        pdst = _address_bytes(dst, family, "dst")
+        body = bytes([0x30 | type, vrid, priority, len(packed), adver_int >> 8, adver_int & 0xFF, 0, 0])
+        msg = bytearray(body + b"".join(packed))
+        n = len(msg)
+        pseudo = pseudo_sum_ipv4(psrc, pdst, n) if family == 4 else pseudo_sum_ipv6(psrc, pdst, n)
+    checksum = inet_checksum(msg, pseudo)
+    msg[6] = checksum >> 8
+    msg[7] = checksum & 0xFF
+    return bytes(msg)
+
+
+class EncodeRequest(NamedTuple):
+    """One advert for encode_batch: the arguments of encode_advert as a tuple."""
+
+    version: int
+    vrid: int
+    priority: int
+    addresses: Sequence
+    adver_int: int
+    family: int = 4
+    auth_type: int = 0
+    auth_data: bytes = b""
+    src: object = None
+    dst: object = None
+    type: int = 1
+
+
+def encode_batch(requests: Iterable) -> list[bytes]:
+    """encode_advert over many EncodeRequest tuples (plain tuples in that field order work too).
+    A bad request raises ValueError naming its index."""
+    out = []
+    for i, req in enumerate(requests):
+        req = EncodeRequest(*req)
+        try:
+            out.append(encode_advert(req.version, req.vrid, req.priority, req.addresses, req.adver_int,
+                                     family=req.family, auth_type=req.auth_type, auth_data=req.auth_data,
+                                     src=req.src, dst=req.dst, type=req.type))
+        except ValueError as exc:
+            raise ValueError(f"request {i}: {exc}") from None
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Hashed hierarchical timer wheel
+# --------------------------------------------------------------------------------------------
+
+WHEEL_LEVELS = 8
+WHEEL_BITS = 8
+WHEEL_SLOTS = 1 << WHEEL_BITS
+_SLOT_MASK = WHEEL_SLOTS - 1
+
+
+def _seconds(value) -> float:
+    """A real number of seconds, converted like a C double parameter would be (no text)."""
+    if isinstance(value, (str, bytes, bytearray)):
+        raise TypeError(f"must be real number, not {type(value).__name__}")
+    return float(value)
+
+
+class TimerWheel:
+    """Hashed hierarchical timer wheel keyed by int ids (one per VRRP instance timer).
+
+    Time is cut into ticks of `resolution` seconds counted from `start`. A deadline belongs to
+    the first tick whose time is >= the deadline, so a timer never fires early. The wheel has
+    8 levels of 256 slots; level k holds timers whose tick first differs from the current tick
+    in bits 8k..8k+7 (64-bit ticks, so every deadline fits without an overflow list). Deadlines
+    at or before the current tick wait in a due list and fire on the next advance().
+
+    advance(now) returns the expired keys ordered by deadline tick ascending, then by the order
+    they were scheduled (a reschedule counts as a new scheduling). It jumps over empty stretches
+    using per-level occupancy bitmaps, so a long gap costs O(levels x events), not O(ticks).
+    schedule() and cancel() are O(1).
+    """
+
+    __slots__ = ("resolution", "start", "_cur", "_timers", "_slots", "_bitmaps", "_level_count",
+                 "_due", "_seq", "_next_cache")
+
+    def __init__(self, resolution=0.001, start=0.0):
+        resolution = _seconds(resolution)
+        start = _seconds(start)
+        if not (resolution > 0 and math.isfinite(resolution)):
+            raise ValueError(f"resolution must be a positive number of seconds, got {resolution!r}")
+        if not math.isfinite(start):
+            raise ValueError(f"start must be finite, got {start!r}")
+        self.resolution = resolution
+        self.start = start
+        self._cur = 0                     # every tick <= _cur has been processed
+        self._timers: dict[int, list] = {}  # key -> [tick, seq, level, slot]; level -1 = due list
+        self._slots = [[{} for _ in range(WHEEL_SLOTS)] for _ in range(WHEEL_LEVELS)]
+        self._bitmaps = [0] * WHEEL_LEVELS  # bit s set <=> slot s of the level is non-empty
+        self._level_count = [0] * WHEEL_LEVELS
+        self._due: dict[int, None] = {}
+        self._seq = 0
+        self._next_cache: int | None = None  # earliest tick, when known
+
+    # -- time <-> ticks ------------------------------------------------------------------
+    def _time_of(self, tick: int) -> float:
+        return self.start + tick * self.resolution
+
+    def _tick_at_or_after(self, t: float) -> int:
+        x = (t - self.start) / self.resolution
+        if x != x or x in (math.inf, -math.inf):
+            raise ValueError(f"deadline must be finite, got {t!r}")
+        if x >= _MAX_TICK:
+            return _MAX_TICK
+        if x <= -_MAX_TICK:
+            return -_MAX_TICK
+        tick = math.ceil(x)
+        if -_EXACT_TICK < tick < _EXACT_TICK:
+            if self._time_of(tick - 1) >= t:
+                tick -= 1
+            elif self._time_of(tick) < t:
+                tick += 1
+        return tick
+
+    def _tick_at_or_before(self, t: float) -> int:
+        x = (t - self.start) / self.resolution
+        if x != x or x in (math.inf, -math.inf):
+            raise ValueError(f"time must be finite, got {t!r}")
+        if x >= _MAX_TICK:
+            return _MAX_TICK
+        if x <= -_MAX_TICK:
+            return -_MAX_TICK
+        tick = math.floor(x)
+        if -_EXACT_TICK < tick < _EXACT_TICK:
+            if self._time_of(tick + 1) <= t:
+                tick += 1
+            elif self._time_of(tick) > t:
+                tick -= 1
+        return tick
+
+    # -- placement -----------------------------------------------------------------------
+    def _place(self, key: int, entry: list) -> None:
+        tick = entry[0]
+        if tick <= self._cur:
+            entry[2] = -1
+            self._due[key] = None
+            return
+        level = ((tick ^ self._cur).bit_length() - 1) >> 3
+        slot = (tick >> (level * WHEEL_BITS)) & _SLOT_MASK
+        entry[2] = level
+        entry[3] = slot
+        self._slots[level][slot][key] = None
+        self._bitmaps[level] |= 1 << slot
+        self._level_count[level] += 1
+
+    def _unplace(self, key: int, entry: list) -> None:
+        level = entry[2]
+        if level < 0:
+            del self._due[key]
+            return
+        bucket = self._slots[level][entry[3]]
+        del bucket[key]
+        if not bucket:
+            self._bitmaps[level] &= ~(1 << entry[3])
+        self._level_count[level] -= 1
+
+    # -- public API ----------------------------------------------------------------------
+    def schedule(self, key, deadline) -> None:
+        """Arm (or re-arm, replacing any existing timer) `key` to expire at `deadline`."""
+        key = operator.index(key)
+        if not -(1 << 63) <= key < 1 << 63:
+            raise OverflowError("timer key must fit in a signed 64-bit integer")
+        tick = self._tick_at_or_after(_seconds(deadline))
+        entry = self._timers.get(key)
+        if entry is not None:
+            self._unplace(key, entry)
+            if self._next_cache == entry[0]:
+                self._next_cache = None
+        else:
+            entry = [0, 0, 0, 0]
+            self._timers[key] = entry
+        self._seq += 1
+        entry[0] = tick
+        entry[1] = self._seq
+        self._place(key, entry)
+        if self._next_cache is not None and tick < self._next_cache:
+            self._next_cache = tick
+        elif len(self._timers) == 1:
+            self._next_cache = tick
+
+    def cancel(self, key) -> bool:
+        """Disarm `key`; True if it was armed."""
+        key = operator.index(key)
+        if not -(1 << 63) <= key < 1 << 63:
+            raise OverflowError("timer key must fit in a signed 64-bit integer")
+        entry = self._timers.pop(key, None)
+        if entry is None:
+            return False
+        self._unplace(key, entry)
+        if self._next_cache == entry[0]:
+            self._next_cache = None
+        return True
+
+    def _expire(self, keys: list[int], out: list[int]) -> None:
+        timers = self._timers
+        keys.sort(key=lambda k: (timers[k][0], timers[k][1]))
+        for k in keys:
+            del timers[k]
+        out.extend(keys)
+
+    def advance(self, now) -> list[int]:
+        """Move the wheel to time `now`; return the keys that expired, in deadline-tick order,
+        ties in scheduling order."""
+        target = self._tick_at_or_before(_seconds(now))
+        out: list[int] = []
+        self._next_cache = None
+        if self._due:
+            due = list(self._due)
+            self._due.clear()
+            self._expire(due, out)
+        while target > self._cur:
+            event, level, slot = self._next_event()
+            if event is None or event > target:
+                self._cur = target
+                break
+            self._cur = event
+            bucket = self._slots[level][slot]
+            keys = list(bucket)
+            bucket.clear()
+            self._bitmaps[level] &= ~(1 << slot)
+            self._level_count[level] -= len(keys)
+            expired = []
+            for k in keys:
+                entry = self._timers[k]
+                if entry[0] <= event:
+                    expired.append(k)
+                else:
+                    self._place(k, entry)  # cascade to a lower level
+            if expired:
+                self._expire(expired, out)
+        return out
+
+    def _next_event(self):
+        """The next tick (> current) at which a slot must expire or cascade, with its slot."""
+        cur = self._cur
+        for level in range(WHEEL_LEVELS):
+            if not self._level_count[level]:
+                continue
+            shift = level * WHEEL_BITS
+            digit = (cur >> shift) & _SLOT_MASK
+            above = self._bitmaps[level] >> (digit + 1)
+            if above:
+                slot = digit + 1 + ((above & -above).bit_length() - 1)
+                base = (cur >> (shift + WHEEL_BITS)) << (shift + WHEEL_BITS)
+                return base | (slot << shift), level, slot
+        return None, 0, 0
+
+    def next_deadline(self) -> float | None:
+        """Time of the earliest armed timer's tick (may be in the past), or None if idle."""
+        if not self._timers:
+            return None
+        if self._next_cache is None:
+            self._next_cache = self._earliest_tick()
+        return self._time_of(self._next_cache)
+
+    def _earliest_tick(self) -> int:
+        if self._due:
+            return min(self._timers[k][0] for k in self._due)
+        event, level, slot = self._next_event()
+        # Lower levels always hold earlier ticks than higher ones, so the earliest timer sits
+        # in the first occupied slot of the lowest occupied level.
+        return min(self._timers[k][0] for k in self._slots[level][slot])
+
+    def deadline(self, key) -> float | None:
+        """The armed tick time of `key`, or None."""
+        entry = self._timers.get(operator.index(key))
+        return None if entry is None else self._time_of(entry[0])
+
+    @property
+    def now(self) -> float:
+        """Time of the last tick advance() processed."""
+        return self._time_of(self._cur)
+
+    def __len__(self) -> int:
+        return len(self._timers)
+
+    def __contains__(self, key) -> bool:
+        try:
+            return operator.index(key) in self._timers
+        except TypeError:
+            return False
