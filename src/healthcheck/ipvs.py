@@ -1,0 +1,430 @@
+"""Reconcile the kernel's IPVS table with the desired one, touching only what kvrrp owns.
+
+Three parts:
+
+* `IpvsKernel` - the narrow seam to the kernel (dump / add / set / delete / flush).
+  `PyrouteKernel` implements it with pyroute2's `AsyncIPVS` inside the event loop (no thread);
+  `healthcheck.fakekernel.FakeKernel` implements it in memory for tests.
+* `diff(current, desired, owned)` - pure: the operations that turn `current` into `desired`
+  without touching services or destinations kvrrp does not own.
+* `Reconciler` - keeps a mirror of the kernel table (dumped once at start, then updated by
+  every applied operation), applies diffs, tracks ownership across reloads, flushes or cleans
+  up on stop.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol
+
+from healthcheck.table import (
+    FWD_NAMES,
+    Dest,
+    DestKey,
+    Service,
+    ServiceKey,
+    Table,
+)
+
+log = logging.getLogger("kvrrp.healthcheck.ipvs")
+
+ADD_SERVICE = "add_service"
+SET_SERVICE = "set_service"
+DEL_SERVICE = "del_service"
+ADD_DEST = "add_dest"
+SET_DEST = "set_dest"
+DEL_DEST = "del_dest"
+_ORDER = {DEL_DEST: 0, DEL_SERVICE: 1, ADD_SERVICE: 2, SET_SERVICE: 3, ADD_DEST: 4, SET_DEST: 5}
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    kind: str
+    service: ServiceKey
+    svc: Service | None = None          # add/set service
+    dest: Dest | None = None            # add/set dest
+    dest_key: DestKey | None = None     # del dest
+
+    def __str__(self) -> str:
+        if self.kind in (ADD_DEST, SET_DEST):
+            assert self.dest is not None
+            return f"{self.kind} {self.dest.key} weight {self.dest.weight} to {self.service}"
+        if self.kind == DEL_DEST:
+            return f"{self.kind} {self.dest_key} from {self.service}"
+        return f"{self.kind} {self.service}"
+
+
+class IpvsKernel(Protocol):
+    async def dump(self) -> Table: ...
+    async def add_service(self, svc: Service) -> None: ...
+    async def set_service(self, svc: Service) -> None: ...
+    async def del_service(self, key: ServiceKey) -> None: ...
+    async def add_dest(self, svc: ServiceKey, dest: Dest) -> None: ...
+    async def set_dest(self, svc: ServiceKey, dest: Dest) -> None: ...
+    async def del_dest(self, svc: ServiceKey, dest: DestKey) -> None: ...
+    async def flush(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# pure diff
+
+
+@dataclass(slots=True)
+class Ownership:
+    services: set[ServiceKey] = field(default_factory=set)
+    dests: set[tuple[ServiceKey, DestKey]] = field(default_factory=set)
+
+    def union(self, other: Ownership) -> Ownership:
+        return Ownership(self.services | other.services, self.dests | other.dests)
+
+
+def diff(current: Table, desired: Table, owned: Ownership) -> list[Op]:
+    """Operations turning `current` into `desired`, leaving foreign entries alone.
+
+    A destination is deleted only when kvrrp owns it (declared by the config now or before a
+    reload), or when its whole service is kvrrp's and is being deleted anyway."""
+    ops: list[Op] = []
+    for key, want in desired.entries.items():
+        have = current.entries.get(key)
+        if have is None:
+            ops.append(Op(ADD_SERVICE, key, svc=want.service))
+            ops.extend(Op(ADD_DEST, key, dest=d) for d in want.dests.values())
+            continue
+        if not have.service.same_attrs(want.service):
+            ops.append(Op(SET_SERVICE, key, svc=want.service))
+        for dk, d in want.dests.items():
+            cur = have.dests.get(dk)
+            if cur is None:
+                ops.append(Op(ADD_DEST, key, dest=d))
+            elif not cur.same_attrs(d):
+                ops.append(Op(SET_DEST, key, dest=d))
+        for dk in have.dests:
+            if dk not in want.dests and (key, dk) in owned.dests:
+                ops.append(Op(DEL_DEST, key, dest_key=dk))
+    for key in current.entries:
+        if key not in desired.entries and key in owned.services:
+            ops.append(Op(DEL_SERVICE, key))
+    ops.sort(key=lambda op: _ORDER[op.kind])
+    return ops
+
+
+def apply_to_table(table: Table, op: Op) -> None:
+    """Mirror one applied operation into an in-memory table."""
+    if op.kind in (ADD_SERVICE, SET_SERVICE):
+        assert op.svc is not None
+        table.add_service(op.svc)
+    elif op.kind == DEL_SERVICE:
+        table.entries.pop(op.service, None)
+    elif op.kind in (ADD_DEST, SET_DEST):
+        assert op.dest is not None
+        table.entries[op.service].dests[op.dest.key] = op.dest
+    elif op.kind == DEL_DEST:
+        entry = table.entries.get(op.service)
+        if entry is not None:
+            entry.dests.pop(op.dest_key, None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# reconciler
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    applied: list[Op] = field(default_factory=list)
+    failed: list[tuple[Op, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class Reconciler:
+    """Applies desired tables to a kernel, owning only what configs declared.
+
+    In-process API (also what the VM tests drive):
+        rec = Reconciler(kernel)
+        await rec.start(flush=False)            # dump the kernel (or flush it: lvs_flush)
+        await rec.reconcile(desired, declared)  # -> ApplyResult; only the difference is applied
+        await rec.stop(keep=False)              # delete kvrrp's own services (or keep them)
+    """
+
+    def __init__(self, kernel: IpvsKernel) -> None:
+        self.kernel = kernel
+        self.mirror = Table()
+        self.owned = Ownership()
+        self.counters = {k: 0 for k in _ORDER} | {"errors": 0, "reconciles": 0}
+
+    async def start(self, *, flush: bool = False) -> None:
+        if flush:
+            log.info("Flushing IPVS table (lvs_flush)")
+            await self.kernel.flush()
+            self.mirror = Table()
+        else:
+            self.mirror = await self.kernel.dump()
+
+    async def resync(self) -> None:
+        """Re-read the kernel (after an error or on demand)."""
+        self.mirror = await self.kernel.dump()
+
+    def plan(self, desired: Table, declared: Ownership) -> list[Op]:
+        return diff(self.mirror, desired, self.owned.union(declared))
+
+    async def reconcile(self, desired: Table, declared: Ownership) -> ApplyResult:
+        """Apply the difference between the kernel and ``desired``.
+
+        ``declared`` is what the current config can put in the kernel; entries declared by an
+        earlier config (before a reload) are still owned, so they are removed when gone."""
+        self.counters["reconciles"] += 1
+        ops = self.plan(desired, declared)
+        result = await self.apply(ops)
+        if result.ok:
+            self.owned = Ownership(set(declared.services), set(declared.dests))
+        else:
+            # keep old ownership so the next pass retries removals; re-read the truth
+            self.owned = self.owned.union(declared)
+            try:
+                await self.resync()
+            except Exception as exc:  # noqa: BLE001 - a failed dump must not kill the checker
+                log.warning("IPVS dump after failed apply: %s", exc)
+        return result
+
+    async def apply(self, ops: Iterable[Op]) -> ApplyResult:
+        result = ApplyResult()
+        k = self.kernel
+        for op in ops:
+            try:
+                if op.kind == ADD_SERVICE:
+                    await k.add_service(op.svc)  # type: ignore[arg-type]
+                elif op.kind == SET_SERVICE:
+                    await k.set_service(op.svc)  # type: ignore[arg-type]
+                elif op.kind == DEL_SERVICE:
+                    await k.del_service(op.service)
+                elif op.kind == ADD_DEST:
+                    await k.add_dest(op.service, op.dest)  # type: ignore[arg-type]
+                elif op.kind == SET_DEST:
+                    await k.set_dest(op.service, op.dest)  # type: ignore[arg-type]
+                elif op.kind == DEL_DEST:
+                    await k.del_dest(op.service, op.dest_key)  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - netlink errors are counted and logged
+                self.counters["errors"] += 1
+                log.error("IPVS %s failed: %s", op, exc)
+                result.failed.append((op, str(exc)))
+                continue
+            self.counters[op.kind] += 1
+            apply_to_table(self.mirror, op)
+            result.applied.append(op)
+            _log_op(op)
+        return result
+
+    async def stop(self, *, keep: bool = False, flush: bool = False) -> ApplyResult:
+        """On shutdown: flush everything (lvs_flush_on_stop), delete kvrrp's own services
+        (default), or leave the table as it is (keep)."""
+        if flush:
+            log.info("Flushing IPVS table on stop (lvs_flush_on_stop)")
+            await self.kernel.flush()
+            self.mirror = Table()
+            return ApplyResult()
+        if keep:
+            return ApplyResult()
+        ops = [Op(DEL_SERVICE, key) for key in self.mirror.entries if key in self.owned.services]
+        return await self.apply(ops)
+
+
+def _log_op(op: Op) -> None:
+    if op.kind == ADD_DEST:
+        log.info("Adding service %s to VS %s", op.dest.key, op.service)  # type: ignore[union-attr]
+    elif op.kind == DEL_DEST:
+        log.info("Removing service %s from VS %s", op.dest_key, op.service)
+    elif op.kind == SET_DEST:
+        d = op.dest
+        log.info("Setting service %s of VS %s: weight %d, %s", d.key, op.service, d.weight,  # type: ignore[union-attr]
+                 FWD_NAMES.get(d.fwd, d.fwd))  # type: ignore[union-attr]
+    elif op.kind == ADD_SERVICE:
+        log.info("Adding VS %s", op.service)
+    elif op.kind == DEL_SERVICE:
+        log.info("Removing VS %s", op.service)
+    elif op.kind == SET_SERVICE:
+        log.info("Updating VS %s", op.service)
+
+
+# ---------------------------------------------------------------------------------------------
+# pyroute2 adapter
+
+_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+_FAMILY = {socket.AF_INET: 4, socket.AF_INET6: 6}
+
+
+def _netmask_nla(family: int, prefix: int) -> str:
+    """IPVS_SVC_ATTR_NETMASK travels as a raw u32: a dotted mask for IPv4, the prefix length in
+    host byte order for IPv6 (ipvsadm/keepalived do the same). pyroute2 encodes it as ip4addr."""
+    if family == 4:
+        return str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
+    return socket.inet_ntoa(struct.pack("=I", prefix))
+
+
+def _netmask_from_nla(family: int, value: str | None) -> int:
+    if value is None:
+        return 32 if family == 4 else 128
+    if family == 4:
+        return ipaddress.IPv4Network(f"0.0.0.0/{value}").prefixlen
+    return struct.unpack("=I", socket.inet_aton(value))[0]
+
+
+def service_fields(svc: Service) -> dict:
+    """pyroute2 IPVSService keyword arguments for a full service."""
+    fields = key_fields(svc.key)
+    fields.update(
+        sched_name=svc.sched,
+        flags={"flags": svc.flags, "mask": 0xFFFFFFFF},
+        timeout=svc.timeout,
+        netmask=_netmask_nla(svc.key.family, svc.netmask),
+    )
+    if svc.pe_name:
+        fields["pe_name"] = svc.pe_name
+    return fields
+
+
+def key_fields(key: ServiceKey) -> dict:
+    if key.fwmark:
+        return {"af": _AF[key.family], "fwmark": key.fwmark}
+    return {"af": _AF[key.family], "protocol": key.protocol, "addr": key.addr, "port": key.port}
+
+
+def dest_fields(dest: Dest) -> dict:
+    return {
+        "addr": dest.key.addr,
+        "port": dest.key.port,
+        "addr_family": _AF[dest.family],
+        "fwd_method": dest.fwd,
+        "weight": dest.weight,
+        "u_thresh": dest.u_thresh,
+        "l_thresh": dest.l_thresh,
+        "tun_type": dest.tun_type,
+        "tun_port": dest.tun_port,
+        "tun_flags": dest.tun_flags,
+    }
+
+
+def service_from_nla(svc_nla) -> Service:
+    """Parse an IPVS_CMD_ATTR_SERVICE nla (from a dump) into a Service."""
+    g = svc_nla.get_attr
+    family = _FAMILY.get(g("IPVS_SVC_ATTR_AF"), 4)
+    fwmark = g("IPVS_SVC_ATTR_FWMARK") or 0
+    if fwmark:
+        key = ServiceKey.fwm(family, fwmark)
+    else:
+        addr = str(ipaddress.ip_address(g("IPVS_SVC_ATTR_ADDR")))
+        key = ServiceKey(family=family, protocol=g("IPVS_SVC_ATTR_PROTOCOL") or 0, addr=addr,
+                         port=g("IPVS_SVC_ATTR_PORT") or 0)
+    flags = g("IPVS_SVC_ATTR_FLAGS")
+    flag_bits = flags["flags"] if flags is not None else 0
+    return Service(
+        key=key, sched=g("IPVS_SVC_ATTR_SCHED_NAME") or "", flags=flag_bits,
+        timeout=g("IPVS_SVC_ATTR_TIMEOUT") or 0,
+        netmask=_netmask_from_nla(family, g("IPVS_SVC_ATTR_NETMASK")),
+        pe_name=g("IPVS_SVC_ATTR_PE_NAME") or None,
+    )
+
+
+def dest_from_nla(dest_nla, svc_family: int) -> Dest:
+    g = dest_nla.get_attr
+    family = _FAMILY.get(g("IPVS_DEST_ATTR_ADDR_FAMILY"), svc_family)
+    return Dest(
+        key=DestKey(str(ipaddress.ip_address(g("IPVS_DEST_ATTR_ADDR"))), g("IPVS_DEST_ATTR_PORT") or 0),
+        family=family,
+        fwd=(g("IPVS_DEST_ATTR_FWD_METHOD") or 0) & 0x7,
+        weight=g("IPVS_DEST_ATTR_WEIGHT") or 0,
+        u_thresh=g("IPVS_DEST_ATTR_U_THRESH") or 0,
+        l_thresh=g("IPVS_DEST_ATTR_L_THRESH") or 0,
+        tun_type=g("IPVS_DEST_ATTR_TUN_TYPE") or 0,
+        tun_port=g("IPVS_DEST_ATTR_TUN_PORT") or 0,
+        tun_flags=g("IPVS_DEST_ATTR_TUN_FLAGS") or 0,
+    )
+
+
+class PyrouteKernel:
+    """`IpvsKernel` over pyroute2's AsyncIPVS (generic netlink family "IPVS"), in the loop.
+
+    Uses "set" (IPVS_CMD_SET_*) to change attributes: pyroute2's "update" verb deletes."""
+
+    def __init__(self) -> None:
+        self._sock = None
+
+    async def open(self) -> PyrouteKernel:
+        from pyroute2.ipvs import AsyncIPVS
+
+        sock = AsyncIPVS()
+        try:
+            await sock.setup_endpoint()
+        except Exception:
+            sock.close()
+            raise
+        self._sock = sock
+        return self
+
+    async def _s(self):
+        if self._sock is None:
+            await self.open()
+        return self._sock
+
+    @staticmethod
+    def _svc(fields: dict):
+        from pyroute2.ipvs import IPVSService
+
+        return IPVSService(**fields)
+
+    @staticmethod
+    def _dest(fields: dict):
+        from pyroute2.ipvs import IPVSDest
+
+        return IPVSDest(**fields)
+
+    async def dump(self) -> Table:
+        s = await self._s()
+        table = Table()
+        for msg in await s.service("dump"):
+            svc = service_from_nla(msg.get_attr("IPVS_CMD_ATTR_SERVICE"))
+            table.add_service(svc)
+            for dmsg in await s.dest("dump", service=self._svc(key_fields(svc.key))):
+                d = dest_from_nla(dmsg.get_attr("IPVS_CMD_ATTR_DEST"), svc.key.family)
+                table.add_dest(svc.key, d)
+        return table
+
+    async def add_service(self, svc: Service) -> None:
+        await (await self._s()).service("add", service=self._svc(service_fields(svc)))
+
+    async def set_service(self, svc: Service) -> None:
+        await (await self._s()).service("set", service=self._svc(service_fields(svc)))
+
+    async def del_service(self, key: ServiceKey) -> None:
+        await (await self._s()).service("del", service=self._svc(key_fields(key)))
+
+    async def add_dest(self, svc: ServiceKey, dest: Dest) -> None:
+        await (await self._s()).dest("add", service=self._svc(key_fields(svc)), dest=self._dest(dest_fields(dest)))
+
+    async def set_dest(self, svc: ServiceKey, dest: Dest) -> None:
+        await (await self._s()).dest("set", service=self._svc(key_fields(svc)), dest=self._dest(dest_fields(dest)))
+
+    async def del_dest(self, svc: ServiceKey, dest: DestKey) -> None:
+        fields = {"addr": dest.addr, "port": dest.port}
+        await (await self._s()).dest("del", service=self._svc(key_fields(svc)), dest=self._dest(fields))
+
+    async def flush(self) -> None:
+        from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
+        from pyroute2.netlink.generic import ipvs as genl
+
+        s = await self._s()
+        msg = genl.ipvsmsg()
+        msg["cmd"] = genl.IPVS_CMD_FLUSH
+        msg["version"] = genl.GENL_VERSION
+        msg["attrs"] = []
+        await s._do_request(msg, msg_flags=NLM_F_REQUEST | NLM_F_ACK)
+
+    async def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
