@@ -1,0 +1,66 @@
+"""The daemon's pid file: refuses a second copy, recovers from one left by a dead process.
+
+A running daemon holds an exclusive flock on its pid file for its whole life. A second copy
+that cannot take the lock refuses to start (and says which pid holds it). A file left behind by
+a process that died without cleaning up is not locked by anyone, so it is simply taken over and
+rewritten: no guessing from pids, which the kernel reuses.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+
+log = logging.getLogger("kvrrp.daemon")
+
+DEFAULT_PID_FILE = "/run/kvrrp.pid"
+
+
+class AlreadyRunning(RuntimeError):
+    """Another live daemon holds this pid file."""
+
+
+class PidFile:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise AlreadyRunning(f"daemon already running with pid {holder} (pid file {self.path})") from None
+        stale = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        if stale and stale != str(os.getpid()):
+            log.info("pid file %s was left by pid %s, which is gone; taking it over", self.path, stale)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def rewrite(self) -> None:
+        """Record the current pid (after daemonize forked away from the pid that took the lock)."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> "PidFile":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
