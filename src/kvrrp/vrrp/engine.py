@@ -1,0 +1,389 @@
+"""VrrpEngine: every VRRP instance of a config, one timer wheel, one socket per (interface, family).
+
+The engine owns the instances, routes each Received to its instance by (ifname, family, VRID),
+runs the receive checks, and executes the instances' actions through the io.ports seams
+(TransportFactory/Transport, AddressManager, Announcer, Clock). All timers of all instances
+live in ONE kvrrp.fastpath.TimerWheel; a single asyncio TimerHandle is armed for its earliest
+deadline (or, with drive_timers=False, the caller calls run_due() itself - tests do this with
+a fake clock). apply_config() implements SIGHUP: unchanged instances keep running untouched.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
+
+from kvrrp.vrrp._fp import fastpath
+from kvrrp.io.ports import AddressManager, AddressSpec, Announcer, Clock, Received, Transport, TransportFactory
+from kvrrp.vrrp.fsm import State
+from kvrrp.vrrp.instance import TIMER_SLOTS, TrackerStatus, VrrpInstanceRuntime
+from kvrrp.vrrp.receive import check_decoded, check_ttl, peek_vrid
+from kvrrp.vrrp.settings import EngineSettings, InstanceSettings, engine_settings
+from kvrrp.vrrp.sync import SyncGroup
+
+log = logging.getLogger("kvrrp.vrrp")
+
+TransitionListener = Callable[[str, State, State, str, int], None]
+SourceResolver = Callable[[str, int], "str | None"]
+_MAX_TIMER_ROUNDS = 64      # bound on re-running timers that handlers schedule at "now"
+
+
+class MonotonicClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadResult:
+    kept: tuple[str, ...]
+    restarted: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+def _routes_for(instances: Iterable[InstanceSettings]) -> dict[tuple[str, int, int], str]:
+    routes: dict[tuple[str, int, int], str] = {}
+    names: set[str] = set()
+    for s in instances:
+        if s.name in names:
+            raise ValueError(f"vrrp_instance {s.name} defined twice")
+        names.add(s.name)
+        key = (s.ifname, s.family, s.vrid)
+        if key in routes:
+            raise ValueError(f"({s.name}) VRID {s.vrid} on {s.ifname} IPv{s.family} already used by "
+                             f"({routes[key]})")
+        routes[key] = s.name
+    return routes
+
+
+class VrrpEngine:
+    """All VRRP instances of one configuration.
+
+    config: a kvrrp.config.model.Config or an EngineSettings.
+    transports / addresses / announcer: the io.ports adapters (fakes in tests).
+    clock: io.ports.Clock (default time.monotonic).
+    source_address(ifname, family) -> str | None: our primary address on an interface (IPv6:
+        the link-local one); used as the VRRPv3 checksum source, for own-packet detection and
+        the equal-priority tie-break when unicast_src_ip is not configured.
+    drive_timers: arm an asyncio TimerHandle (start() must then run inside a loop, or pass
+        loop=); False means the caller calls run_due() whenever next_deadline() is reached.
+    raise_errors: re-raise errors from adapters/listeners/instances instead of logging them
+        (tests use it so a bug cannot hide behind a log line).
+    """
+
+    def __init__(self, config, *, transports: TransportFactory, addresses: AddressManager,
+                 announcer: Announcer, clock: Clock | None = None,
+                 source_address: SourceResolver | None = None, drive_timers: bool = True,
+                 loop: asyncio.AbstractEventLoop | None = None, timer_resolution: float = 0.001,
+                 raise_errors: bool = False) -> None:
+        self._transport_factory = transports
+        self._address_manager = addresses
+        self._announcer = announcer
+        self._clock = clock or MonotonicClock()
+        self._resolve_source = source_address
+        self._drive = drive_timers
+        self._raise_errors = raise_errors
+        self._loop = loop
+        self._wheel = fastpath.TimerWheel(resolution=timer_resolution, start=self._clock.monotonic())
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed_at: float | None = None
+        self._listeners: list[TransitionListener] = []
+        self._transports: dict[tuple[str, int], Transport] = {}
+        self._instances: dict[str, VrrpInstanceRuntime] = {}
+        self._by_uid: dict[int, VrrpInstanceRuntime] = {}
+        self._routes: dict[tuple[str, int, int], VrrpInstanceRuntime] = {}
+        self._groups: dict[str, SyncGroup] = {}
+        self._next_uid = 0
+        self.started = False
+        self.drops: dict[str, int] = {}     # drops before an instance was identified
+        self.settings = engine_settings(config)
+        _routes_for(self.settings.instances)
+        for s in self.settings.instances:
+            self._new_instance(s)
+        self._rebuild_indexes()
+
+    # ================================================================== public API
+    @property
+    def instances(self) -> Mapping[str, VrrpInstanceRuntime]:
+        return self._instances
+
+    @property
+    def sync_groups(self) -> Mapping[str, SyncGroup]:
+        return self._groups
+
+    def instance(self, name: str) -> VrrpInstanceRuntime:
+        try:
+            return self._instances[name]
+        except KeyError:
+            raise KeyError(f"no vrrp_instance named {name!r}") from None
+
+    def add_transition_listener(self, callback: TransitionListener) -> None:
+        """callback(instance_name, old_state, new_state, reason, effective_priority), called
+        after the transition's actions ran (VIPs are present when it reports MASTER)."""
+        self._listeners.append(callback)
+
+    def remove_transition_listener(self, callback: TransitionListener) -> None:
+        self._listeners.remove(callback)
+
+    def start(self) -> None:
+        if self.started:
+            return
+        if self._drive and self._loop is None:
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:
+                raise RuntimeError("VrrpEngine.start() drives its timers with asyncio: call it inside a "
+                                   "running event loop, pass loop=, or use drive_timers=False") from None
+        self.started = True
+        self._sync_transports()
+        for inst in list(self._instances.values()):
+            self._start_instance(inst)
+        self._arm()
+
+    def stop(self) -> None:
+        """Masters send priority 0 and release their VIPs; every instance enters STOP."""
+        if not self.started:
+            return
+        for group in self._groups.values():
+            group.syncing = True        # a stopping group must not drag members around
+        for inst in list(self._instances.values()):
+            self._guard(inst.shutdown)
+        for transport in self._transports.values():
+            self._guard(transport.close)
+        self._transports.clear()
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = self._armed_at = None
+        self.started = False
+
+    def apply_config(self, config) -> ReloadResult:
+        """SIGHUP: keep unchanged instances as they are (state, timers, counters), restart
+        changed ones, stop (DELETED) removed ones, start new ones. A config that cannot be
+        applied raises ValueError before anything changes."""
+        new = engine_settings(config)
+        _routes_for(new.instances)
+        wanted = {s.name: s for s in new.instances}
+        kept, restarted, added = [], [], []
+        removed = [n for n in self._instances if n not in wanted]
+        for name, s in wanted.items():
+            cur = self._instances.get(name)
+            if cur is None:
+                added.append(name)
+            elif cur.settings == s:
+                kept.append(name)
+            else:
+                restarted.append(name)
+        for group in self._groups.values():
+            group.syncing = True
+        for name in removed:
+            self._retire(self._instances.pop(name), delete=True)
+        for name in restarted:
+            self._retire(self._instances.pop(name), delete=False)
+        ordered: dict[str, VrrpInstanceRuntime] = {}
+        for s in new.instances:
+            ordered[s.name] = self._instances.get(s.name) or self._new_instance(s, register=False)
+        self._instances = ordered
+        for inst in ordered.values():
+            self._by_uid[inst.uid] = inst
+        self.settings = new
+        self._rebuild_indexes()
+        for group in self._groups.values():
+            group.recompute_state()
+        if self.started:
+            self._sync_transports()
+            for name in restarted + added:
+                self._start_instance(self._instances[name])
+            self._arm()
+        log.info("reload: %d kept, %d restarted, %d added, %d removed",
+                 len(kept), len(restarted), len(added), len(removed))
+        return ReloadResult(tuple(kept), tuple(restarted), tuple(added), tuple(removed))
+
+    def set_tracker(self, instance_name: str, key: object, status: int | TrackerStatus) -> None:
+        """A tracker's state for one instance: an int weight delta (keepalived: the weight when
+        the script succeeds / fails as configured, already signed), or FAULT / OK."""
+        self.instance(instance_name).set_tracker(key, status)
+        self._arm()
+
+    def on_receive(self, rx: Received) -> None:
+        """Transport callback: validate one advert and hand it to its instance. Never raises."""
+        try:
+            self._receive(rx)
+        except Exception:      # a bug must not kill the socket reader
+            if self._raise_errors:
+                raise
+            log.exception("error handling VRRP packet from %s on %s", rx.src, rx.ifname)
+            self._count_drop("internal_error")
+        self._arm()
+
+    def run_due(self) -> int:
+        """Fire every timer due at the clock's current time; returns how many fired."""
+        fired = 0
+        for _ in range(_MAX_TIMER_ROUNDS):
+            keys = self._wheel.advance(self._clock.monotonic())
+            if not keys:
+                break
+            for key in keys:
+                inst = self._by_uid.get(key // TIMER_SLOTS)
+                if inst is not None:
+                    fired += 1
+                    self._guard(inst.on_timer, key % TIMER_SLOTS)
+        self._arm()
+        return fired
+
+    def next_deadline(self) -> float | None:
+        return self._wheel.next_deadline()
+
+    # ================================================================== InstanceContext
+    def now(self) -> float:
+        return self._clock.monotonic()
+
+    def schedule(self, key: int, deadline: float) -> None:
+        self._wheel.schedule(key, deadline)
+
+    def cancel(self, key: int) -> None:
+        self._wheel.cancel(key)
+
+    def send(self, inst: VrrpInstanceRuntime, payload: bytes, dst: str, src: str | None) -> None:
+        s = inst.settings
+        transport = self._transports.get((s.ifname, s.family))
+        if transport is None:
+            inst.stats.send_errors += 1
+            return
+        try:
+            transport.send(payload, dst, src)
+        except OSError as exc:
+            inst.stats.send_errors += 1
+            log.warning("(%s) Cant send advert to %s (%s)", inst.name, dst, exc)
+
+    def add_address(self, spec: AddressSpec) -> None:
+        self._guard(self._address_manager.add, spec)
+
+    def remove_address(self, spec: AddressSpec) -> None:
+        self._guard(self._address_manager.remove, spec)
+
+    def announce(self, ifname: str, family: int, address: str) -> None:
+        if family == 4:
+            self._guard(self._announcer.gratuitous_arp, ifname, address)
+        else:
+            self._guard(self._announcer.unsolicited_na, ifname, address)
+
+    def source_address(self, inst: VrrpInstanceRuntime) -> str | None:
+        if self._resolve_source is None:
+            return None
+        return self._resolve_source(inst.settings.ifname, inst.settings.family)
+
+    def transitioned(self, inst: VrrpInstanceRuntime, old: State, new: State, reason: str) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(inst.name, old, new, reason, inst.effective_priority)
+            except Exception:
+                if self._raise_errors:
+                    raise
+                log.exception("transition listener failed for (%s)", inst.name)
+        if inst.sync is not None:
+            inst.sync.follow(inst, new)
+
+    def sync_allows_master(self, inst: VrrpInstanceRuntime) -> bool:
+        return inst.sync is None or inst.sync.allows_master(inst)
+
+    def sync_allows_recover(self, inst: VrrpInstanceRuntime) -> bool:
+        return inst.sync is None or inst.sync.allows_recover(inst)
+
+    # ================================================================== internals
+    def _new_instance(self, s: InstanceSettings, register: bool = True) -> VrrpInstanceRuntime:
+        inst = VrrpInstanceRuntime(s, self._next_uid, self)
+        self._next_uid += 1
+        if register:
+            self._instances[s.name] = inst
+            self._by_uid[inst.uid] = inst
+        return inst
+
+    def _retire(self, inst: VrrpInstanceRuntime, delete: bool) -> None:
+        self._guard(inst.shutdown, delete)
+        self._by_uid.pop(inst.uid, None)
+
+    def _rebuild_indexes(self) -> None:
+        self._routes = {(i.settings.ifname, i.settings.family, i.settings.vrid): i
+                        for i in self._instances.values()}
+        for inst in self._instances.values():
+            inst.sync = None
+        self._groups = {}
+        for g in self.settings.sync_groups:
+            members = [self._instances[m] for m in g.members if m in self._instances]
+            self._groups[g.name] = SyncGroup(g.name, members)
+
+    def _start_instance(self, inst: VrrpInstanceRuntime) -> None:
+        group_fault = inst.sync is not None and inst.sync.any_own_fault()
+        self._guard(inst.start, group_fault)
+
+    def _sync_transports(self) -> None:
+        wanted: dict[tuple[str, int], str | None] = {}
+        for inst in self._instances.values():
+            s = inst.settings
+            key = (s.ifname, s.family)
+            group = None if s.is_unicast else s.group
+            if key not in wanted or (wanted[key] is None and group is not None):
+                wanted[key] = group
+            elif group is not None and wanted[key] != group:
+                log.warning("(%s) multicast group %s differs from %s already used on %s; "
+                            "one socket per interface listens to the first", s.name, group, wanted[key], s.ifname)
+        for key in [k for k in self._transports if k not in wanted]:
+            self._guard(self._transports.pop(key).close)
+        for key, group in wanted.items():
+            if key not in self._transports:
+                ifname, family = key
+                try:
+                    self._transports[key] = self._transport_factory.open(ifname, family, self.on_receive, group)
+                except Exception as exc:
+                    log.error("cannot open VRRP socket on %s IPv%d: %s", ifname, family, exc)
+
+    def _receive(self, rx: Received) -> None:
+        vrid = peek_vrid(rx.payload)
+        inst = self._routes.get((rx.ifname, rx.family, vrid)) if vrid is not None else None
+        reason = check_ttl(rx, inst.settings if inst is not None else None)
+        decoded = None
+        if reason is None:
+            decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst)
+            reason = check_decoded(decoded)
+            if reason is None and inst is None:
+                reason = "unknown_vrid"
+        if reason is not None:
+            if inst is not None:
+                inst.stats.count_drop(reason)
+            else:
+                self._count_drop(reason)
+            return
+        inst.on_advert(rx, decoded)
+
+    def _count_drop(self, reason: str) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + 1
+
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            if self._raise_errors:
+                raise
+            log.exception("error in %s", getattr(fn, "__qualname__", fn))
+
+    def _arm(self) -> None:
+        if not self._drive or self._loop is None or not self.started:
+            return
+        deadline = self._wheel.next_deadline()
+        if deadline == self._armed_at and self._handle is not None:
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._armed_at = deadline
+        if deadline is None:
+            return
+        delay = max(0.0, deadline - self._clock.monotonic())
+        self._handle = self._loop.call_later(delay, self._wake)
+
+    def _wake(self) -> None:
+        self._handle = None
+        self._armed_at = None
+        self.run_due()

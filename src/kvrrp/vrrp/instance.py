@@ -1,0 +1,501 @@
+"""One VRRP instance at run time: priorities, the state machine's actions, adverts, GARPs.
+
+The instance does no I/O itself. It talks to its engine through InstanceContext (clock,
+timers on the shared wheel, sending, addresses, announcements, transition reports) and turns
+every fsm.Action into calls on it. Timer keys are `uid * TIMER_SLOTS + kind`, so one wheel
+serves every instance and a key tells the engine whom to wake.
+"""
+from __future__ import annotations
+
+import enum
+import ipaddress
+import logging
+from collections import deque
+from typing import Protocol
+
+from kvrrp.vrrp._fp import fastpath
+from kvrrp.io.ports import AddressSpec, Received
+from kvrrp.vrrp import fsm, timers
+from kvrrp.vrrp.fsm import Action, Event, State
+from kvrrp.vrrp.receive import InstanceView, check_advert
+from kvrrp.vrrp.settings import OWNER_PRIORITY, InstanceSettings
+from kvrrp.vrrp.stats import InstanceStats
+
+log = logging.getLogger("kvrrp.vrrp")
+
+TIMER_SLOTS = 8
+T_PROTOCOL = 0          # Adver_Timer (master) or Master_Down_Timer (backup): never both
+T_PREEMPT = 1
+T_GARP_PACE = 2         # next queued GARP/NA when vrrp_garp_interval / vrrp_gna_interval > 0
+T_GARP_SECOND = 3       # second burst garp_master_delay after becoming master
+T_GARP_REFRESH = 4      # garp_master_refresh
+T_GARP_LOWER = 5        # second burst after answering a lower priority advert
+_EARLY_TOLERANCE = 0.0015   # the wheel rounds deadlines up to its 1 ms tick
+
+RUNNING = (State.BACKUP, State.MASTER, State.FAULT)
+
+
+class TrackerStatus(enum.Enum):
+    """A tracker that is not a weight: FAULT puts the instance in FAULT, OK clears it."""
+
+    OK = "OK"
+    FAULT = "FAULT"
+
+
+FAULT = TrackerStatus.FAULT
+OK = TrackerStatus.OK
+
+
+class _Preempt(enum.Enum):
+    IDLE = 0
+    RUNNING = 1
+    EXPIRED = 2
+
+
+class InstanceContext(Protocol):
+    def now(self) -> float: ...
+    def schedule(self, key: int, deadline: float) -> None: ...
+    def cancel(self, key: int) -> None: ...
+    def send(self, inst: "VrrpInstanceRuntime", payload: bytes, dst: str, src: str | None) -> None: ...
+    def add_address(self, spec: AddressSpec) -> None: ...
+    def remove_address(self, spec: AddressSpec) -> None: ...
+    def announce(self, ifname: str, family: int, address: str) -> None: ...
+    def source_address(self, inst: "VrrpInstanceRuntime") -> str | None: ...
+    def transitioned(self, inst: "VrrpInstanceRuntime", old: State, new: State, reason: str) -> None: ...
+    def sync_allows_master(self, inst: "VrrpInstanceRuntime") -> bool: ...
+    def sync_allows_recover(self, inst: "VrrpInstanceRuntime") -> bool: ...
+
+
+def effective_priority(base: int, weights: dict[object, int]) -> int:
+    """keepalived: base + sum of tracker weights, clamped to 1..254; the owner stays 255."""
+    if base == OWNER_PRIORITY:
+        return OWNER_PRIORITY
+    return max(1, min(OWNER_PRIORITY - 1, base + sum(weights.values())))
+
+
+class VrrpInstanceRuntime:
+    """Run-time state of one vrrp_instance."""
+
+    def __init__(self, settings: InstanceSettings, uid: int, ctx: InstanceContext) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.uid = uid
+        self.ctx = ctx
+        self.state = State.INIT
+        self.stats = InstanceStats()
+        self.tracker_weights: dict[object, int] = {}
+        self.tracker_faults: set[object] = set()
+        self.effective_priority = settings.priority
+        self.master_adver_int = settings.adver_int
+        self.master_address: str | None = None
+        self.master_priority: int | None = None
+        self.want_master = False            # down timer ran out but the sync group held us back
+        self.vips_set = False
+        self.last_transition: float | None = None
+        self.last_advert_sent: float | None = None
+        self.sync = None                    # kvrrp.vrrp.sync.SyncGroup, set by the engine
+        self._preempt = _Preempt.IDLE
+        self._deadlines: dict[int, float] = {}
+        self._down_started: float | None = None
+        self._down_skew_only = False
+        self._garp_queue: deque[tuple[str, int, str]] = deque()
+        self._rx_src: str | None = None
+        self._rx_advert = None
+        self._advert_cache: dict[tuple[int, str, str | None], bytes] = {}
+        self._wire_interval = timers.wire_interval(settings.adver_int, settings.version)
+        self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in settings.advert_addresses)
+        self._view: InstanceView | None = None
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def own_fault(self) -> bool:
+        return bool(self.tracker_faults)
+
+    @property
+    def own_address(self) -> str | None:
+        return self.settings.unicast_src_ip or self.ctx.source_address(self)
+
+    def master_down_interval(self) -> float:
+        s = self.settings
+        return timers.master_down_interval(self.effective_priority, self.master_adver_int, s.version,
+                                           s.down_timer_adverts)
+
+    def skew_time(self) -> float:
+        return timers.skew_time(self.effective_priority, self.master_adver_int, self.settings.version)
+
+    def deadline(self, kind: int = T_PROTOCOL) -> float | None:
+        return self._deadlines.get(kind)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, group_fault: bool = False) -> None:
+        if self.own_fault or group_fault:
+            self.dispatch(Event.STARTUP_FAULT)
+        elif self.settings.is_owner:
+            self.dispatch(Event.STARTUP_OWNER)
+        else:
+            self.dispatch(Event.STARTUP)
+
+    def shutdown(self, delete: bool = False) -> None:
+        if self.state in (State.STOP, State.DELETED):
+            return
+        self.dispatch(Event.DELETE if delete else Event.SHUTDOWN)
+        for kind in list(self._deadlines):
+            self._cancel(kind)
+        self._garp_queue.clear()
+
+    # ------------------------------------------------------------------ the state machine
+    def dispatch(self, event: Event) -> None:
+        old = self.state
+        new, actions = fsm.step(old, event)
+        if new is not old:
+            self.state = new
+            self._log_transition(old, new, event)
+        for action in actions:
+            self._ACTIONS[action](self)
+        if new is not old:
+            self.stats.transitions += 1
+            self.last_transition = self.ctx.now()
+            if new is State.MASTER:
+                self.stats.become_master += 1
+                self.want_master = False
+            elif old is State.MASTER:
+                self.stats.release_master += 1
+            self.ctx.transitioned(self, old, new, event.value)
+
+    def _log_transition(self, old: State, new: State, event: Event) -> None:
+        if new in (State.STOP, State.DELETED):
+            log.info("(%s) Entering %s STATE (%s)", self.name, new.value, event.value)
+        elif old is State.INIT and new is State.BACKUP:
+            log.info("(%s) Entering BACKUP STATE (init)", self.name)
+        elif old is State.INIT and new is State.FAULT:
+            log.info("(%s) Entering FAULT STATE (init)", self.name)
+        else:
+            log.info("(%s) Entering %s STATE", self.name, new.value)
+        log.debug("(%s) %s -> %s: %s", self.name, old.value, new.value, event.value)
+
+    # ------------------------------------------------------------------ timers
+    def _schedule(self, kind: int, delay: float) -> None:
+        deadline = self.ctx.now() + delay
+        self._deadlines[kind] = deadline
+        self.ctx.schedule(self.uid * TIMER_SLOTS + kind, deadline)
+
+    def _cancel(self, kind: int) -> None:
+        if self._deadlines.pop(kind, None) is not None:
+            self.ctx.cancel(self.uid * TIMER_SLOTS + kind)
+
+    def on_timer(self, kind: int) -> None:
+        deadline = self._deadlines.get(kind)
+        if deadline is None or deadline > self.ctx.now() + _EARLY_TOLERANCE:
+            return      # cancelled or rescheduled after the wheel handed it out
+        del self._deadlines[kind]
+        if kind == T_PROTOCOL:
+            self._protocol_timer()
+        elif kind == T_PREEMPT:
+            self.dispatch(Event.PREEMPT_DELAY_EXPIRED)
+        elif kind == T_GARP_PACE:
+            self._flush_garps()
+        elif kind == T_GARP_SECOND:
+            if self.state is State.MASTER:
+                self._queue_garps(self.settings.garp_master_repeat)
+        elif kind == T_GARP_REFRESH:
+            if self.state is State.MASTER:
+                self._queue_garps(self.settings.garp_master_refresh_repeat)
+                self._schedule(T_GARP_REFRESH, self.settings.garp_master_refresh)
+        elif kind == T_GARP_LOWER:
+            if self.state is State.MASTER:
+                self._queue_garps(self.settings.garp_lower_prio_repeat)
+
+    def _protocol_timer(self) -> None:
+        if self.state is State.MASTER:
+            self.dispatch(Event.ADVER_TIMER)
+        elif self.state is State.BACKUP:
+            if self.sync is not None and not self.ctx.sync_allows_master(self):
+                # keepalived vrrp_sync_can_goto_master: wait for the whole group to want MASTER
+                self.want_master = True
+                log.info("(%s) master down but sync group %s not ready, staying BACKUP", self.name, self.sync.name)
+                self._start_down_timer()
+                return
+            log.debug("(%s) Receive advertisement timeout", self.name)
+            self.dispatch(Event.MASTER_DOWN_TIMER)
+
+    # ------------------------------------------------------------------ trackers
+    def set_tracker(self, key: object, status: int | TrackerStatus) -> None:
+        """A tracker's state: an int weight delta (0 = no effect), FAULT or OK."""
+        was_fault = self.own_fault
+        if status is TrackerStatus.FAULT:
+            self.tracker_faults.add(key)
+            self.tracker_weights.pop(key, None)
+        elif status is TrackerStatus.OK:
+            self.tracker_faults.discard(key)
+            self.tracker_weights.pop(key, None)
+        elif isinstance(status, int) and not isinstance(status, bool):
+            self.tracker_faults.discard(key)
+            self.tracker_weights[key] = status
+        else:
+            raise ValueError(f"tracker status must be an int weight, FAULT or OK, got {status!r}")
+        old_prio = self.effective_priority
+        self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
+        if old_prio != self.effective_priority:
+            log.info("(%s) Changing effective priority from %d to %d", self.name, old_prio, self.effective_priority)
+            self._advert_cache.clear()
+        if self.state not in RUNNING:
+            return
+        if self.own_fault and not was_fault:
+            self.dispatch(Event.TRACK_FAULT)
+        elif was_fault and not self.own_fault and self.state is State.FAULT:
+            self.try_recover()
+        elif old_prio != self.effective_priority:
+            self.dispatch(Event.PRIORITY_CHANGED)
+
+    def try_recover(self) -> bool:
+        """Leave FAULT if our trackers and the sync group allow it."""
+        if self.state is not State.FAULT or self.own_fault:
+            return False
+        if self.sync is not None and not self.ctx.sync_allows_recover(self):
+            return False
+        self.dispatch(Event.TRACK_RECOVER_OWNER if self.settings.is_owner else Event.TRACK_RECOVER)
+        return True
+
+    # ------------------------------------------------------------------ receiving
+    def receive_view(self) -> InstanceView:
+        view = self._view
+        own = self.own_address
+        if view is None or view.master_address != self.master_address or (own is not None and own not in view.own_addresses):
+            s = self.settings
+            view = InstanceView(settings=s, vip_set=frozenset(self._advert_packed),
+                                wire_interval=self._wire_interval,
+                                own_addresses=frozenset(a for a in (own, s.unicast_src_ip) if a),
+                                master_address=self.master_address)
+            self._view = view
+        return view
+
+    def on_advert(self, rx: Received, advert) -> str | None:
+        """Run the per-instance receive checks and feed the advert to the FSM; returns the drop reason."""
+        reason = check_advert(rx, advert, self.receive_view())
+        if reason is not None:
+            self.stats.count_drop(reason)
+            log.debug("(%s) dropped advert from %s: %s", self.name, rx.src, reason)
+            return reason
+        if self.state not in RUNNING:
+            self.stats.count_drop("not_running")
+            return "not_running"
+        self.stats.advert_rcvd += 1
+        if advert.priority == 0:
+            self.stats.pri_zero_rcvd += 1
+        held = (not self.settings.preempt) or (self.settings.preempt_delay > 0 and self._preempt is not _Preempt.EXPIRED)
+        event = fsm.classify_advert(self.state, advert.priority, self.effective_priority, rx.src,
+                                    self.own_address, held)
+        self._rx_src, self._rx_advert = rx.src, advert
+        self._log_advert(event, rx.src, advert.priority)
+        try:
+            self.dispatch(event)
+        finally:
+            self._rx_src = self._rx_advert = None
+        return None
+
+    def _log_advert(self, event: Event, src: str, prio: int) -> None:
+        if self.state is State.MASTER:
+            if event is Event.ADVERT_HIGHER:
+                log.info("(%s) Master received advert from %s with higher priority %d, ours %d",
+                         self.name, src, prio, self.effective_priority)
+            elif event is Event.ADVERT_EQUAL_HIGHER_ADDR:
+                log.info("(%s) Master received advert from %s with same priority %d but higher IP address than ours",
+                         self.name, src, prio)
+            elif event in (Event.ADVERT_LOWER, Event.ADVERT_EQUAL_LOWER_ADDR):
+                log.info("(%s) Received advert from %s with lower priority %d, ours %d%s", self.name, src, prio,
+                         self.effective_priority, "" if self.settings.lower_prio_no_advert else ", forcing new election")
+            elif event is Event.ADVERT_PRIORITY_ZERO:
+                log.debug("(%s) Master received priority 0 message", self.name)
+        elif self.state is State.BACKUP:
+            if event is Event.ADVERT_LOWER:
+                log.info("(%s) received lower priority (%d) advert from %s - discarding", self.name, prio, src)
+            elif event is Event.ADVERT_PRIORITY_ZERO:
+                log.info("(%s) Backup received priority 0 advertisement", self.name)
+
+    # ------------------------------------------------------------------ sending
+    def advert_payload(self, priority: int, dst: str, src: str | None) -> bytes | None:
+        key = (priority, dst, src)
+        payload = self._advert_cache.get(key)
+        if payload is not None:
+            return payload
+        s = self.settings
+        if s.version == 3 and src is None:
+            return None
+        payload = fastpath.encode_advert(
+            s.version, s.vrid, priority, self._advert_packed, self._wire_interval, family=s.family,
+            auth_type=s.auth_type, auth_data=s.auth_pass if s.version == 2 else b"",
+            src=src if s.version == 3 else None, dst=dst if s.version == 3 else None)
+        if len(self._advert_cache) > 64:
+            self._advert_cache.clear()
+        self._advert_cache[key] = payload
+        return payload
+
+    def send_advert(self, priority: int) -> None:
+        s = self.settings
+        src = self.own_address
+        targets = s.unicast_peers if s.is_unicast else (s.group,)
+        sent = False
+        for dst in targets:
+            payload = self.advert_payload(priority, dst, src)
+            if payload is None:
+                self.stats.send_errors += 1
+                log.warning("(%s) no source address on %s yet, advert not sent", self.name, s.ifname)
+                continue
+            self.ctx.send(self, payload, dst, s.unicast_src_ip)
+            sent = True
+        if sent:
+            self.stats.advert_sent += 1
+            self.last_advert_sent = self.ctx.now()
+            if priority == 0:
+                self.stats.pri_zero_sent += 1
+
+    # ------------------------------------------------------------------ GARP / NA
+    def _queue_garps(self, repeat: int) -> None:
+        specs = self.settings.vips + self.settings.excluded_vips
+        for _ in range(repeat):
+            for spec in specs:
+                self._garp_queue.append((spec.ifname, spec.family, spec.address))
+        if T_GARP_PACE not in self._deadlines:
+            self._flush_garps()
+
+    def _flush_garps(self) -> None:
+        s = self.settings
+        queue = self._garp_queue
+        while queue:
+            ifname, family, address = queue.popleft()
+            self.ctx.announce(ifname, family, address)
+            if family == 4:
+                self.stats.garp_sent += 1
+            else:
+                self.stats.na_sent += 1
+            pace = s.garp_interval if family == 4 else s.gna_interval
+            if pace > 0 and queue:
+                self._schedule(T_GARP_PACE, pace)
+                return
+
+    # ------------------------------------------------------------------ actions
+    def _a_send_advert(self) -> None:
+        self.send_advert(self.effective_priority)
+
+    def _a_send_zero(self) -> None:
+        self.send_advert(0)
+        log.info("(%s) sent 0 priority", self.name)
+
+    def _a_answer_lower(self) -> None:
+        s = self.settings
+        if not s.lower_prio_no_advert:
+            self.send_advert(self.effective_priority)
+        if s.garp_lower_prio_repeat:
+            self._queue_garps(s.garp_lower_prio_repeat)
+            if s.garp_lower_prio_delay > 0:
+                self._schedule(T_GARP_LOWER, s.garp_lower_prio_delay)
+
+    def _a_yield_advert(self) -> None:
+        if self.settings.higher_prio_send_advert:
+            self.send_advert(self.effective_priority)
+
+    def _a_add_vips(self) -> None:
+        for spec in self.settings.vips + self.settings.excluded_vips:
+            self.ctx.add_address(spec)
+        self.vips_set = True
+
+    def _a_remove_vips(self) -> None:
+        if not self.vips_set:
+            return
+        for spec in self.settings.vips + self.settings.excluded_vips:
+            self.ctx.remove_address(spec)
+        self.vips_set = False
+
+    def _a_start_garp(self) -> None:
+        s = self.settings
+        self._queue_garps(s.garp_master_repeat)
+        if s.garp_master_delay > 0:
+            self._schedule(T_GARP_SECOND, s.garp_master_delay)
+        if s.garp_master_refresh > 0:
+            self._schedule(T_GARP_REFRESH, s.garp_master_refresh)
+
+    def _a_stop_garp(self) -> None:
+        self._garp_queue.clear()
+        for kind in (T_GARP_PACE, T_GARP_SECOND, T_GARP_REFRESH, T_GARP_LOWER):
+            self._cancel(kind)
+
+    def _a_start_adver_timer(self) -> None:
+        self._down_started = None
+        self._schedule(T_PROTOCOL, self.settings.adver_int)
+
+    def _start_down_timer(self) -> None:
+        self._down_started = self.ctx.now()
+        self._down_skew_only = False
+        self._schedule(T_PROTOCOL, self.master_down_interval())
+
+    def _a_start_skew_timer(self) -> None:
+        self._down_started = self.ctx.now()
+        self._down_skew_only = True
+        self._schedule(T_PROTOCOL, self.skew_time())
+
+    def _a_adjust_down_timer(self) -> None:
+        # keepalived vrrp_set_effective_priority: move the running timer by the Skew_Time change
+        if self._down_started is None or T_PROTOCOL not in self._deadlines:
+            return
+        interval = self.skew_time() if self._down_skew_only else self.master_down_interval()
+        deadline = self._down_started + interval
+        self._deadlines[T_PROTOCOL] = deadline
+        self.ctx.schedule(self.uid * TIMER_SLOTS + T_PROTOCOL, deadline)
+
+    def _a_cancel_protocol_timer(self) -> None:
+        self._down_started = None
+        self._cancel(T_PROTOCOL)
+
+    def _a_accept_master(self) -> None:
+        advert = self._rx_advert
+        if advert is None:
+            return
+        self.master_address = self._rx_src
+        self.master_priority = advert.priority
+        self.want_master = False
+        self.master_adver_int = timers.learned_master_interval(self.master_adver_int, advert.adver_int,
+                                                               self.settings.version)
+
+    def _a_reset_master_interval(self) -> None:
+        self.master_adver_int = self.settings.adver_int
+
+    def _a_start_preempt_delay(self) -> None:
+        delay = self.settings.preempt_delay
+        if delay > 0 and self._preempt is _Preempt.IDLE:
+            log.info("(%s) start preempt delay (%g s)", self.name, delay)
+            self._preempt = _Preempt.RUNNING
+            self._schedule(T_PREEMPT, delay)
+
+    def _a_cancel_preempt_delay(self) -> None:
+        if self._preempt is _Preempt.RUNNING:
+            log.debug("(%s) stop preempt delay", self.name)
+        self._preempt = _Preempt.IDLE
+        self._cancel(T_PREEMPT)
+
+    def _a_end_preempt_delay(self) -> None:
+        log.info("(%s) preempt delay expired", self.name)
+        self._preempt = _Preempt.EXPIRED
+
+    _ACTIONS = {
+        Action.SEND_ADVERT: _a_send_advert,
+        Action.SEND_PRIORITY_ZERO: _a_send_zero,
+        Action.ANSWER_LOWER_PRIORITY: _a_answer_lower,
+        Action.YIELD_ADVERT: _a_yield_advert,
+        Action.ADD_VIPS: _a_add_vips,
+        Action.REMOVE_VIPS: _a_remove_vips,
+        Action.START_GARP: _a_start_garp,
+        Action.STOP_GARP: _a_stop_garp,
+        Action.START_ADVER_TIMER: _a_start_adver_timer,
+        Action.START_MASTER_DOWN_TIMER: _start_down_timer,
+        Action.START_SKEW_TIMER: _a_start_skew_timer,
+        Action.ADJUST_MASTER_DOWN_TIMER: _a_adjust_down_timer,
+        Action.CANCEL_PROTOCOL_TIMER: _a_cancel_protocol_timer,
+        Action.ACCEPT_MASTER: _a_accept_master,
+        Action.RESET_MASTER_INTERVAL: _a_reset_master_interval,
+        Action.START_PREEMPT_DELAY: _a_start_preempt_delay,
+        Action.CANCEL_PREEMPT_DELAY: _a_cancel_preempt_delay,
+        Action.END_PREEMPT_DELAY: _a_end_preempt_delay,
+    }
+
+
+assert set(VrrpInstanceRuntime._ACTIONS) == set(Action), "every fsm.Action needs a handler"

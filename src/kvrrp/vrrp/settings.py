@@ -1,0 +1,194 @@
+"""What the engine needs to know about each instance, resolved from the config model.
+
+InstanceSettings is frozen and compares by value: a reload keeps an instance running exactly
+when its settings compare equal. All keepalived inheritance (global_defs defaults, IPv6
+forcing v3, state MASTER clearing nopreempt, min_garp, strict mode) is resolved here once.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from kvrrp.io.ports import AddressSpec
+
+AUTH_NONE = 0
+AUTH_PASS = 1
+AUTH_AH = 2
+OWNER_PRIORITY = 255
+
+
+class UnsupportedConfig(ValueError):
+    """A configuration the engine refuses with a clear message (e.g. IPSEC-AH)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceSettings:
+    name: str
+    ifname: str
+    vrid: int
+    family: int = 4
+    version: int = 2
+    priority: int = 100
+    adver_int: float = 1.0
+    vips: tuple[AddressSpec, ...] = ()
+    excluded_vips: tuple[AddressSpec, ...] = ()
+    unicast_peers: tuple[str, ...] = ()
+    unicast_src_ip: str | None = None
+    check_unicast_src: bool = False
+    mcast_group: str | None = None          # None: 224.0.0.18 / ff02::12
+    auth_type: int = AUTH_NONE
+    auth_pass: bytes = b""                   # 8 bytes, NUL padded, when auth_type is PASS
+    preempt: bool = True
+    preempt_delay: float = 0.0
+    skip_check_adv_addr: bool = False
+    lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = False
+    down_timer_adverts: int = 3
+    garp_master_delay: float = 5.0
+    garp_master_repeat: int = 5
+    garp_lower_prio_delay: float = 5.0
+    garp_lower_prio_repeat: int = 5
+    garp_master_refresh: float = 0.0
+    garp_master_refresh_repeat: int = 1
+    garp_interval: float = 0.0
+    gna_interval: float = 0.0
+    sync_group: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.vrid <= 255:
+            raise ValueError(f"({self.name}) virtual_router_id {self.vrid} outside 1..255")
+        if not 1 <= self.priority <= 255:
+            raise ValueError(f"({self.name}) priority {self.priority} outside 1..255")
+        if self.family not in (4, 6):
+            raise ValueError(f"({self.name}) family {self.family} is not 4 or 6")
+        if self.version not in (2, 3) or (self.family == 6 and self.version != 3):
+            raise ValueError(f"({self.name}) VRRP version {self.version} invalid for IPv{self.family}")
+        if self.auth_type not in (AUTH_NONE, AUTH_PASS):
+            raise UnsupportedConfig(f"({self.name}) authentication type {self.auth_type} is not supported "
+                                    "(only PASS; IPSEC-AH is not implemented)")
+        if self.auth_type == AUTH_PASS and len(self.auth_pass) != 8:
+            raise ValueError(f"({self.name}) auth_pass must be padded to 8 bytes")
+
+    @property
+    def is_unicast(self) -> bool:
+        return bool(self.unicast_peers)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.priority == OWNER_PRIORITY
+
+    @property
+    def group(self) -> str:
+        if self.mcast_group:
+            return self.mcast_group
+        return "224.0.0.18" if self.family == 4 else "ff02::12"
+
+    @property
+    def advert_addresses(self) -> tuple[str, ...]:
+        """The VIPs carried in adverts: those of the instance's family, in config order."""
+        return tuple(v.address for v in self.vips if v.family == self.family)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncGroupSettings:
+    name: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineSettings:
+    instances: tuple[InstanceSettings, ...] = ()
+    sync_groups: tuple[SyncGroupSettings, ...] = ()
+
+
+def pad_password(password: str) -> bytes:
+    """keepalived keeps the first 8 bytes of auth_pass in a zeroed 8-byte field."""
+    return password.encode()[:8].ljust(8, b"\0")
+
+
+def _broadcast(address: str, prefixlen: int, brd: str | None) -> str | None:
+    if brd is None or brd == "-":
+        return None
+    if brd == "+":
+        return str(ipaddress.ip_interface(f"{address}/{prefixlen}").network.broadcast_address)
+    return brd
+
+
+def address_spec(vip, default_ifname: str) -> AddressSpec:
+    """config.model.VirtualAddress -> AddressSpec (dev defaults to the instance interface)."""
+    return AddressSpec(
+        address=vip.address, prefixlen=vip.prefixlen, ifname=vip.dev or default_ifname,
+        family=vip.family, broadcast=_broadcast(vip.address, vip.prefixlen, vip.brd) if vip.family == 4 else None,
+        label=vip.label, scope=vip.scope, peer=vip.peer, nodad=vip.nodad)
+
+
+def _first(*values):
+    for v in values:
+        if v is not None:
+            return v
+    return None
+
+
+def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSettings:
+    """config.model.VrrpInstance + GlobalDefs -> InstanceSettings."""
+    family = inst.family or 4
+    version = 3 if family == 6 else (inst.version or g.vrrp_version)
+    if inst.interface is None and not inst.unicast_peers:
+        raise ValueError(f"({inst.name}) needs an interface")
+    if inst.vrid is None:
+        raise ValueError(f"({inst.name}) needs a virtual_router_id")
+    ifname = inst.interface or g.default_interface
+    auth_type, auth_pass = AUTH_NONE, b""
+    if inst.authentication is not None and version == 2:
+        kind = inst.authentication.auth_type.upper()
+        if kind == "AH":
+            raise UnsupportedConfig(f"({inst.name}) authentication AH is not supported; use PASS or none")
+        auth_type, auth_pass = AUTH_PASS, pad_password(inst.authentication.auth_pass)
+    strict = _first(inst.strict_mode, g.vrrp_strict)
+    nopreempt, preempt_delay = inst.nopreempt, inst.preempt_delay
+    if inst.state == "MASTER":
+        # keepalived: "nopreempt/preempt delay will not work with initial state MASTER - clearing"
+        nopreempt, preempt_delay = False, 0.0
+    master_delay = _first(inst.garp_master_delay, g.vrrp_garp_master_delay)
+    master_repeat = _first(inst.garp_master_repeat, g.vrrp_garp_master_repeat)
+    if g.vrrp_min_garp:
+        master_delay, master_repeat = 0.0, 1
+    return InstanceSettings(
+        name=inst.name, ifname=ifname, vrid=inst.vrid, family=family, version=version,
+        priority=inst.priority, adver_int=inst.advert_int,
+        vips=tuple(address_spec(v, ifname) for v in inst.virtual_ipaddress),
+        excluded_vips=tuple(address_spec(v, ifname) for v in inst.virtual_ipaddress_excluded),
+        unicast_peers=tuple(p.address for p in inst.unicast_peers if p.family == family),
+        unicast_src_ip=_first(inst.unicast_src_ip, inst.mcast_src_ip),
+        check_unicast_src=inst.check_unicast_src or g.vrrp_check_unicast_src,
+        mcast_group=inst.mcast_dst_ip or (g.vrrp_mcast_group4 if family == 4 else g.vrrp_mcast_group6),
+        auth_type=auth_type, auth_pass=auth_pass,
+        preempt=not nopreempt, preempt_delay=preempt_delay,
+        skip_check_adv_addr=bool(_first(inst.skip_check_adv_addr, g.vrrp_skip_check_adv_addr)),
+        lower_prio_no_advert=bool(_first(inst.lower_prio_no_advert, g.vrrp_lower_prio_no_advert, strict)),
+        higher_prio_send_advert=bool(_first(inst.higher_prio_send_advert, g.vrrp_higher_prio_send_advert)),
+        down_timer_adverts=_first(inst.down_timer_adverts, g.vrrp_down_timer_adverts),
+        garp_master_delay=master_delay, garp_master_repeat=master_repeat,
+        garp_lower_prio_delay=_first(inst.garp_lower_prio_delay, g.vrrp_garp_lower_prio_delay, master_delay),
+        garp_lower_prio_repeat=_first(inst.garp_lower_prio_repeat, g.vrrp_garp_lower_prio_repeat, master_repeat),
+        garp_master_refresh=_first(inst.garp_master_refresh, g.vrrp_garp_master_refresh),
+        garp_master_refresh_repeat=_first(inst.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat),
+        garp_interval=g.vrrp_garp_interval, gna_interval=g.vrrp_gna_interval,
+        sync_group=sync_group,
+    )
+
+
+def engine_settings(config) -> EngineSettings:
+    """config.model.Config -> EngineSettings (accepts an EngineSettings unchanged)."""
+    if isinstance(config, EngineSettings):
+        return config
+    g = config.global_defs
+    group_of: dict[str, str] = {}
+    groups = []
+    for sg in config.sync_groups:
+        members = tuple(m for m in sg.group if config.instance(m) is not None)
+        groups.append(SyncGroupSettings(name=sg.name, members=members))
+        for m in members:
+            group_of[m] = sg.name
+    instances = tuple(instance_settings(i, g, group_of.get(i.name)) for i in config.instances)
+    return EngineSettings(instances=instances, sync_groups=tuple(groups))

@@ -1,0 +1,98 @@
+"""Counters per VRRP instance (keepalived's vrrp_stats) and per drop reason."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+# Every reason a received advert can be dropped, in the order the receive checks run.
+DROP_REASONS: tuple[str, ...] = (
+    "ip_ttl",               # TTL / hop limit not 255 (multicast)
+    "packet_length",        # too short, bad length, address count does not fit
+    "version",              # not the instance's VRRP version (or not 2/3 at all)
+    "invalid_type",         # type is not ADVERTISEMENT
+    "checksum",             # VRRP checksum wrong
+    "family",               # address family not 4/6
+    "unknown_vrid",         # no instance for (interface, family, VRID) - engine counter
+    "invalid_auth_type",    # v2 auth type not 0/1/2
+    "auth_type_mismatch",   # v2 auth type differs from ours
+    "auth_failure",         # v2 PASS password differs
+    "advert_interval",      # v2 interval differs from ours
+    "destination",          # multicast received by a unicast instance or the reverse
+    "unicast_src",          # check_unicast_src: sender is not one of our peers
+    "address_list",         # virtual address list differs
+    "own_packet",           # our own advert came back
+    "not_running",          # instance is INIT/STOP/DELETED
+)
+
+# decode_advert's Drop reasons -> ours (keepalived counts them under these)
+FASTPATH_DROP_MAP: dict[str, str] = {
+    "too_short": "packet_length",
+    "bad_length": "packet_length",
+    "count_mismatch": "packet_length",
+    "bad_version": "version",
+    "bad_type": "invalid_type",
+    "bad_checksum": "checksum",
+    "bad_family": "family",
+    "bad_auth_type": "invalid_auth_type",
+    "bad_pseudo_header": "checksum",
+    "bad_vrid": "unknown_vrid",
+}
+
+
+@dataclass(slots=True)
+class InstanceStats:
+    """keepalived's per-instance statistics (vrrp_print_stats), plus drops by reason."""
+
+    advert_rcvd: int = 0
+    advert_sent: int = 0
+    become_master: int = 0
+    release_master: int = 0
+    packet_len_err: int = 0
+    ip_ttl_err: int = 0
+    invalid_type_rcvd: int = 0
+    advert_interval_err: int = 0
+    addr_list_err: int = 0
+    invalid_authtype: int = 0
+    authtype_mismatch: int = 0
+    auth_failure: int = 0
+    pri_zero_rcvd: int = 0
+    pri_zero_sent: int = 0
+    version_err: int = 0
+    checksum_err: int = 0
+    garp_sent: int = 0
+    na_sent: int = 0
+    transitions: int = 0
+    send_errors: int = 0                # adverts not sent: no source address yet for v3
+    drops: dict[str, int] = field(default_factory=dict)
+
+    def count_drop(self, reason: str) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + 1
+        attr = _KEEPALIVED_COUNTER.get(reason)
+        if attr is not None:
+            setattr(self, attr, getattr(self, attr) + 1)
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "drops"}
+        out["drops"] = dict(self.drops)
+        return out
+
+    def clear(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, {} if f.name == "drops" else 0)
+
+
+_KEEPALIVED_COUNTER = {
+    "ip_ttl": "ip_ttl_err",
+    "packet_length": "packet_len_err",
+    "version": "version_err",
+    "invalid_type": "invalid_type_rcvd",
+    "checksum": "checksum_err",
+    "invalid_auth_type": "invalid_authtype",
+    "auth_type_mismatch": "authtype_mismatch",
+    "auth_failure": "auth_failure",
+    "advert_interval": "advert_interval_err",
+    "address_list": "addr_list_err",
+    "destination": "addr_list_err",
+    "unicast_src": "addr_list_err",
+}
+assert set(_KEEPALIVED_COUNTER) <= set(DROP_REASONS)
+assert set(FASTPATH_DROP_MAP.values()) <= set(DROP_REASONS)
