@@ -1,0 +1,501 @@
+"""`kvrrp packet`: decode and encode VRRP advertisements for operators.
+
+    kvrrp packet decode HEX... [--src IP --dst IP] [--family 4|6] [--input auto|vrrp|ip|ether|sll]
+    kvrrp packet decode --pcap FILE          (every VRRP frame of a capture, one JSON per line)
+    kvrrp packet encode --version 2|3 --vrid N [--priority N] --addr IP ... [--adver-int S]
+                        [--auth-pass X | --auth-ah] [--src IP] [--dst IP] [--ip]
+
+HEX may be a bare VRRP message, a full IPv4/IPv6 packet (src, dst and TTL are then taken from
+its header, AH is stepped over), an Ethernet or Linux-cooked frame, or `tcpdump -x`/`-xx`
+output pasted as is (offsets and header lines are ignored); `-` or no HEX reads stdin.
+
+Exit status: 0 decoded an advertisement (or encoded one), 1 the message was dropped (its JSON
+still names the reason), 2 bad input or options (a message on stderr says what is wrong).
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import re
+import socket
+import struct
+import sys
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from kvrrp import fastpath
+
+PROTO_VRRP = 112
+PROTO_AH = 51
+IPV6_SKIPPABLE = (0, 43, 60)  # hop-by-hop, routing, destination options: walk past them
+ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
+ETHERTYPE_VLAN = (0x8100, 0x88A8)
+MCAST_GROUP = {4: "224.0.0.18", 6: "ff02::12"}
+_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+
+
+class InputError(ValueError):
+    """Operator input that cannot be used; the message is shown as is."""
+
+
+class NotThisFormat(InputError):
+    """The bytes do not even look like the format tried (auto-detection moves on)."""
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """The VRRP message found in some input, with what its IP header said (if there was one)."""
+
+    payload: bytes
+    family: int | None = None
+    src: bytes | None = None
+    dst: bytes | None = None
+    ttl: int | None = None
+    protocol: int | None = None    # 112 (VRRP) or 51 (AH carrying VRRP)
+    link: str | None = None        # "ether" or "sll" when a link-layer header was stripped
+
+
+# --------------------------------------------------------------------------------------------
+# hex input
+# --------------------------------------------------------------------------------------------
+
+_OFFSET_LINE = re.compile(r"^\s*0x[0-9a-fA-F]+:\s*(.*)$")
+_HEX_GROUP = re.compile(r"[0-9a-fA-F]{2}|[0-9a-fA-F]{4}")
+
+
+def parse_hex(text: str) -> bytes:
+    """Bytes from plain hex (spaces, ':' and '-' separators allowed, optional 0x) or from
+    `tcpdump -x/-xx/-X` output, whose offset prefixes, header lines and ASCII column are dropped."""
+    lines = text.splitlines()
+    dump = [m.group(1) for m in map(_OFFSET_LINE.match, lines) if m]
+    if dump:
+        digits = []
+        for rest in dump:
+            # At most 8 groups of 4 digits per line; -X appends an ASCII column after them.
+            for token in rest.split()[:8]:
+                if not _HEX_GROUP.fullmatch(token):
+                    break
+                digits.append(token)
+        cleaned = "".join(digits)
+    else:
+        cleaned = re.sub(r"[\s:\-]", "", text)
+        if cleaned[:2].lower() == "0x":
+            cleaned = cleaned[2:]
+    if not cleaned:
+        raise InputError("no hex bytes given")
+    bad = re.search(r"[^0-9a-fA-F]", cleaned)
+    if bad:
+        raise InputError(f"not hex: {bad.group(0)!r} at position {bad.start()}")
+    if len(cleaned) % 2:
+        raise InputError(f"odd number of hex digits ({len(cleaned)})")
+    return bytes.fromhex(cleaned)
+
+
+# --------------------------------------------------------------------------------------------
+# finding the VRRP message in a frame or packet
+# --------------------------------------------------------------------------------------------
+
+def _after_ah(data: bytes, what: str) -> tuple[int, bytes]:
+    """(next header, rest) after an IPsec AH header (RFC 4302: length in 32-bit words minus 2)."""
+    if len(data) < 12:
+        raise InputError(f"{what}: AH header truncated")
+    ah_len = (data[1] + 2) * 4
+    if len(data) < ah_len:
+        raise InputError(f"{what}: AH header says {ah_len} bytes, only {len(data)} present")
+    return data[0], data[ah_len:]
+
+
+def parse_ipv4(data: bytes) -> Extracted:
+    if len(data) < 20 or data[0] >> 4 != 4:
+        raise InputError("not an IPv4 packet (needs a 20-byte header starting with version 4)")
+    ihl = (data[0] & 0x0F) * 4
+    total = struct.unpack_from("!H", data, 2)[0]
+    if ihl < 20 or len(data) < ihl:
+        raise InputError(f"IPv4 header length {ihl} is invalid for {len(data)} bytes")
+    if total < ihl or total > len(data):
+        raise InputError(f"IPv4 total length {total} does not fit the {len(data)} bytes given")
+    proto = data[9]
+    body = data[ihl:total]  # total length also strips Ethernet padding
+    if proto == PROTO_AH:
+        inner, body = _after_ah(body, "IPv4")
+        if inner != PROTO_VRRP:
+            raise InputError(f"AH carries protocol {inner}, not VRRP (112)")
+    elif proto != PROTO_VRRP:
+        raise InputError(f"IPv4 protocol {proto} is not VRRP (112) or AH (51)")
+    return Extracted(body, 4, data[12:16], data[16:20], data[8], proto)
+
+
+def parse_ipv6(data: bytes) -> Extracted:
+    if len(data) < 40 or data[0] >> 4 != 6:
+        raise InputError("not an IPv6 packet (needs a 40-byte header starting with version 6)")
+    plen = struct.unpack_from("!H", data, 4)[0]
+    if 40 + plen > len(data):
+        raise InputError(f"IPv6 payload length {plen} does not fit the {len(data)} bytes given")
+    nh, hlim, src, dst = data[6], data[7], data[8:24], data[24:40]
+    body = data[40:40 + plen]
+    outer = nh
+    while nh in IPV6_SKIPPABLE:
+        if len(body) < 8 or len(body) < (body[1] + 1) * 8:
+            raise InputError("IPv6 extension header truncated")
+        nh, body = body[0], body[(body[1] + 1) * 8:]
+    if nh == PROTO_AH:
+        outer = PROTO_AH
+        nh, body = _after_ah(body, "IPv6")
+    if nh != PROTO_VRRP:
+        raise InputError(f"IPv6 next header {nh} is not VRRP (112) or AH (51)")
+    return Extracted(body, 6, src, dst, hlim, outer)
+
+
+def parse_ip(data: bytes) -> Extracted:
+    if data and data[0] >> 4 == 4:
+        return parse_ipv4(data)
+    if data and data[0] >> 4 == 6:
+        return parse_ipv6(data)
+    raise InputError("not an IP packet (first nibble is neither 4 nor 6)")
+
+
+def _link_payload(data: bytes, type_offset: int, link: str) -> Extracted:
+    offset = type_offset
+    if len(data) < offset + 2:
+        raise NotThisFormat(f"{link} header truncated")
+    ethertype = struct.unpack_from("!H", data, offset)[0]
+    while ethertype in ETHERTYPE_VLAN and len(data) >= offset + 6:
+        offset += 4
+        ethertype = struct.unpack_from("!H", data, offset)[0]
+    ip = data[offset + 2:]
+    if ethertype == ETHERTYPE_IPV4 and ip[:1] and ip[0] >> 4 == 4:
+        inner = parse_ipv4(ip)
+    elif ethertype == ETHERTYPE_IPV6 and ip[:1] and ip[0] >> 4 == 6:
+        inner = parse_ipv6(ip)
+    else:
+        raise NotThisFormat(f"{link} frame carries ethertype 0x{ethertype:04x}, not IPv4/IPv6")
+    return Extracted(inner.payload, inner.family, inner.src, inner.dst, inner.ttl, inner.protocol, link)
+
+
+def parse_ether(data: bytes) -> Extracted:
+    return _link_payload(data, 12, "ether")
+
+
+def parse_sll(data: bytes) -> Extracted:
+    """Linux cooked capture (tcpdump -i any): 16-byte header, protocol in its last 2 bytes."""
+    return _link_payload(data, 14, "sll")
+
+
+def extract(data: bytes, kind: str = "auto") -> Extracted:
+    """Find the VRRP message in `data`. `auto` tries link-layer frames, then IP, then bare VRRP
+    (a bare VRRP message starts with version 2 or 3, an IP packet with 4 or 6)."""
+    if kind == "vrrp":
+        return Extracted(data)
+    if kind == "ip":
+        return parse_ip(data)
+    if kind == "ether":
+        return parse_ether(data)
+    if kind == "sll":
+        return parse_sll(data)
+    for parser in (parse_ether, parse_sll):
+        try:
+            return parser(data)
+        except NotThisFormat:
+            pass
+    if data and data[0] >> 4 in (4, 6):
+        return parse_ip(data)
+    return Extracted(data)
+
+
+# --------------------------------------------------------------------------------------------
+# decode
+# --------------------------------------------------------------------------------------------
+
+def _packed(text: str, what: str) -> tuple[int, bytes]:
+    try:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not an IP address") from None
+    return addr.version, addr.packed
+
+
+def _text(packed: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6 if len(packed) == 16 else socket.AF_INET, packed)
+
+
+def _guess_family(payload: bytes) -> int:
+    """Family of a bare message: v2 is IPv4 only; for v3 the count field says which address size
+    makes the length add up (IPv4 when both or neither do)."""
+    if len(payload) >= 8 and payload[0] >> 4 == 3:
+        count = payload[3]
+        if count and len(payload) == 8 + 16 * count:
+            return 6
+    return 4
+
+
+def describe(result, family: int) -> dict:
+    """The operator-facing JSON of a decode result."""
+    if isinstance(result, fastpath.Drop):
+        return {"drop": result.reason}
+    out = {
+        "version": result.version,
+        "type": result.type,
+        "vrid": result.vrid,
+        "priority": result.priority,
+        "count": result.count,
+        "auth_type": result.auth_type,
+    }
+    if result.version == 2:
+        if result.auth_type == 1:
+            out["auth_data"] = result.auth_data.rstrip(b"\0").decode("utf-8", "backslashreplace")
+        out["adver_int"] = result.adver_int
+    else:
+        out["max_adver_int_cs"] = result.adver_int
+    out["checksum"] = result.checksum
+    out["checksum_hex"] = f"0x{result.checksum:04x}"
+    out["checksum_ok"] = result.checksum_ok
+    out["family"] = family
+    out["addresses"] = [_text(a) for a in result.addresses]
+    return out
+
+
+def decode_extracted(found: Extracted, src: str | None = None, dst: str | None = None,
+                     family: int | None = None) -> dict:
+    """Decode a located message; command-line src/dst/family override the IP header's."""
+    psrc, pdst = found.src, found.dst
+    fam = family or found.family
+    for text, what in ((src, "--src"), (dst, "--dst")):
+        if text is None:
+            continue
+        ver, packed = _packed(text, what)
+        if fam and ver != fam:
+            raise InputError(f"{what} {text} is IPv{ver} but the packet is IPv{fam}")
+        fam = ver
+        if what == "--src":
+            psrc = packed
+        else:
+            pdst = packed
+    if fam is None:
+        fam = _guess_family(found.payload)
+    if (psrc is None) != (pdst is None):
+        raise InputError("give both --src and --dst (the v3 checksum pseudo-header needs both)")
+    result = fastpath.decode_advert(found.payload, fam, psrc, pdst)
+    out = describe(result, fam)
+    if found.protocol is not None:
+        out["ip"] = {
+            "family": found.family,
+            "src": _text(found.src),
+            "dst": _text(found.dst),
+            "ttl": found.ttl,
+            "protocol": "ah" if found.protocol == PROTO_AH else "vrrp",
+        }
+        if found.link:
+            out["ip"]["link"] = found.link
+        if found.ttl != 255:
+            out.setdefault("warnings", []).append(
+                f"TTL/hop limit {found.ttl} is not 255: RFC 3768/5798 receivers discard this packet")
+    if isinstance(result, fastpath.Advert) and result.checksum_ok is None:
+        out.setdefault("warnings", []).append(
+            "v3 checksum not verified: give --src and --dst, or paste the whole IP packet")
+    return out
+
+
+def _decode_main(args: argparse.Namespace) -> int:
+    if args.pcap:
+        if args.hex:
+            raise InputError("give either HEX or --pcap, not both")
+        return _decode_pcap(args)
+    text = " ".join(args.hex) if args.hex and args.hex != ["-"] else sys.stdin.read()
+    found = extract(parse_hex(text), args.input)
+    out = decode_extracted(found, args.src, args.dst, args.family)
+    print(json.dumps(out, indent=None if args.compact else 2))
+    return 1 if "drop" in out else 0
+
+
+# --------------------------------------------------------------------------------------------
+# pcap files
+# --------------------------------------------------------------------------------------------
+
+_LINKTYPES = {1: "ether", 113: "sll", 101: "ip", 12: "ip", 228: "ip", 229: "ip"}
+
+
+def read_pcap(path: str):
+    """Yield (frame number, timestamp, link kind, bytes) from a classic libpcap file."""
+    try:
+        with open(path, "rb") as fh:
+            blob = fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    if len(blob) < 24:
+        raise InputError(f"{path}: not a pcap file (too short)")
+    magic = blob[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        endian = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        endian = ">"
+    elif magic == b"\x0a\x0d\x0d\x0a":
+        raise InputError(f"{path}: pcapng is not supported; convert with `editcap -F pcap`")
+    else:
+        raise InputError(f"{path}: not a pcap file (magic {magic.hex()})")
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    linktype = struct.unpack_from(endian + "I", blob, 20)[0] & 0x0FFFFFFF
+    kind = _LINKTYPES.get(linktype)
+    if kind is None:
+        raise InputError(f"{path}: link type {linktype} is not supported (Ethernet, Linux cooked, raw IP)")
+    offset, frame = 24, 0
+    while offset + 16 <= len(blob):
+        sec, frac, caplen, _ = struct.unpack_from(endian + "IIII", blob, offset)
+        offset += 16
+        data = blob[offset:offset + caplen]
+        offset += caplen
+        frame += 1
+        yield frame, sec + frac / (1e9 if nano else 1e6), kind, data
+
+
+def _decode_pcap(args: argparse.Namespace) -> int:
+    shown = dropped = skipped = 0
+    for frame, stamp, kind, data in read_pcap(args.pcap):
+        try:
+            found = extract(data, kind)
+        except InputError:
+            skipped += 1  # not VRRP (ARP, IGMP, MLD, ...)
+            continue
+        out = {"frame": frame, "time": round(stamp, 6)}
+        out.update(decode_extracted(found, args.src, args.dst, args.family))
+        print(json.dumps(out))
+        shown += 1
+        dropped += "drop" in out
+    print(f"kvrrp packet: {shown} VRRP frames ({dropped} dropped), {skipped} other frames skipped",
+          file=sys.stderr)
+    return 1 if dropped else 0
+
+
+# --------------------------------------------------------------------------------------------
+# encode
+# --------------------------------------------------------------------------------------------
+
+def _adver_int(version: int, seconds: str) -> int:
+    try:
+        value = Decimal(seconds)
+    except InvalidOperation:
+        raise InputError(f"--adver-int {seconds!r} is not a number of seconds") from None
+    if version == 2:
+        if value != value.to_integral_value() or not 1 <= value <= 255:
+            raise InputError(f"--adver-int for VRRPv2 is whole seconds 1..255, got {seconds}")
+        return int(value)
+    cs = value * 100
+    if cs != cs.to_integral_value() or not 1 <= cs <= 4095:
+        raise InputError(f"--adver-int for VRRPv3 is 0.01..40.95 seconds in 0.01 steps, got {seconds}")
+    return int(cs)
+
+
+def ip_header(family: int, src: bytes, dst: bytes, payload_len: int) -> bytes:
+    """A minimal IP header as keepalived sends it: TTL/hop limit 255, protocol 112 (IPv4 TOS
+    0xc0, internetwork control)."""
+    if family == 4:
+        hdr = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + payload_len, 0, 0, 255,
+                                    PROTO_VRRP, 0, src, dst))
+        csum = fastpath.inet_checksum(hdr)
+        hdr[10:12] = csum.to_bytes(2, "big")
+        return bytes(hdr)
+    return struct.pack("!IHBB16s16s", 6 << 28, payload_len, PROTO_VRRP, 255, src, dst)
+
+
+def _encode_main(args: argparse.Namespace) -> int:
+    family = args.family
+    addrs = []
+    for text in args.addr:
+        ver, packed = _packed(text, "--addr")
+        if family and ver != family:
+            raise InputError(f"--addr {text} is IPv{ver}, expected IPv{family}")
+        family = ver
+        addrs.append(packed)
+    if family is None:
+        family = 4
+    if args.version == 2 and family == 6:
+        raise InputError("VRRPv2 is IPv4 only (RFC 3768); use --version 3 for IPv6")
+    if len(addrs) > 255:
+        raise InputError(f"at most 255 --addr, got {len(addrs)}")
+    src = dst = None
+    if args.src:
+        ver, src = _packed(args.src, "--src")
+        if ver != family:
+            raise InputError(f"--src {args.src} is IPv{ver}, the addresses are IPv{family}")
+    dst_text = args.dst or MCAST_GROUP[family]
+    ver, dst = _packed(dst_text, "--dst")
+    if ver != family:
+        raise InputError(f"--dst {dst_text} is IPv{ver}, the addresses are IPv{family}")
+    auth_type, auth_data = 0, b""
+    if args.auth_pass is not None and args.auth_ah:
+        raise InputError("--auth-pass and --auth-ah exclude each other")
+    if args.version == 3 and (args.auth_pass is not None or args.auth_ah):
+        raise InputError("VRRPv3 has no authentication (RFC 5798); drop --auth-pass/--auth-ah")
+    if args.auth_pass is not None:
+        auth_type, auth_data = 1, args.auth_pass.encode()
+        if len(auth_data) > 8:
+            raise InputError(f"--auth-pass is at most 8 bytes (keepalived truncates longer ones), "
+                             f"got {len(auth_data)}")
+    elif args.auth_ah:
+        auth_type = 2
+    if args.version == 3 and src is None:
+        raise InputError("VRRPv3 needs --src for the checksum pseudo-header")
+    if args.ip and src is None:
+        raise InputError("--ip needs --src for the IP header")
+    if args.ip and auth_type == 2:
+        raise InputError("--ip cannot build an AH packet (that needs IPsec keys); encode the "
+                         "VRRP message alone")
+    try:
+        msg = fastpath.encode_advert(args.version, args.vrid, args.priority, addrs,
+                                     _adver_int(args.version, args.adver_int), family=family,
+                                     auth_type=auth_type, auth_data=auth_data, src=src, dst=dst)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if args.ip:
+        msg = ip_header(family, src, dst, len(msg)) + msg
+    print(msg.hex())
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kvrrp packet", description="Decode or encode VRRP advertisements.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("decode", help="decode hex (VRRP message, IP packet, frame or tcpdump -x) to JSON",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("hex", nargs="*", help="hex bytes; '-' or nothing reads stdin")
+    d.add_argument("--src", help="IP source for the v3 checksum pseudo-header (overrides the IP header)")
+    d.add_argument("--dst", help="IP destination for the v3 checksum pseudo-header")
+    d.add_argument("--family", type=int, choices=(4, 6), help="address family of a bare VRRP message")
+    d.add_argument("--input", choices=("auto", "vrrp", "ip", "ether", "sll"), default="auto",
+                   help="what the hex is (default: detect)")
+    d.add_argument("--pcap", help="decode every VRRP frame of a libpcap file (JSON lines)")
+    d.add_argument("--compact", action="store_true", help="one-line JSON")
+
+    e = sub.add_parser("encode", help="build an advertisement and print it as hex")
+    e.add_argument("--version", type=int, choices=(2, 3), default=2, help="VRRP version (default 2)")
+    e.add_argument("--vrid", type=int, required=True, help="virtual router id 1..255")
+    e.add_argument("--priority", type=int, default=100, help="priority 0..255 (default 100)")
+    e.add_argument("--addr", action="append", default=[], help="virtual address (repeat, up to 255)")
+    e.add_argument("--adver-int", default="1", help="advert interval in seconds (v3: 0.01 steps; default 1)")
+    e.add_argument("--auth-pass", help="v2 simple password (auth type 1), up to 8 bytes")
+    e.add_argument("--auth-ah", action="store_true", help="v2 auth type 2 (IPsec AH; zero auth data)")
+    e.add_argument("--family", type=int, choices=(4, 6), help="family when no --addr is given")
+    e.add_argument("--src", help="source address (v3 pseudo-header, --ip header)")
+    e.add_argument("--dst", help="destination (default: the VRRP multicast group)")
+    e.add_argument("--ip", action="store_true", help="prepend an IP header (TTL 255), as on the wire")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage or help
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        if args.command == "decode":
+            return _decode_main(args)
+        return _encode_main(args)
+    except InputError as exc:
+        print(f"kvrrp packet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
