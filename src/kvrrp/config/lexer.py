@@ -1,0 +1,511 @@
+"""keepalived.conf text -> logical lines of located tokens.
+
+Follows keepalived's lib/parser.c read_line() pipeline, per physical line:
+
+1. strip, then decomment: ``#`` / ``!`` outside double quotes start a comment (anywhere on
+   the line, also after a value); ``\\#`` / ``\\!`` outside quotes are literal;
+2. multi-line ``$NAME=value \\`` definitions collect continuation lines;
+3. ``@ID rest`` keeps ``rest`` only when ID equals the config id, ``@^ID rest`` when not;
+4. ``$NAME=value`` defines a parameter;
+5. ``~SEQ(var, start, step, end) rest`` / ``~SEQx`` / ``~LST(...)`` repeat ``rest``;
+6. ``$NAME`` / ``${NAME}`` / ``${NAME params}`` substitution, built-ins included, then the
+   line is decommented again (so ``${_HASH}`` starts a comment, as in keepalived);
+   a line that is exactly a multi-line parameter expands into its lines;
+7. ``include PATTERN`` (and includer/includem/includew/includeb/includea) reads the matching
+   files relative to the including file's directory, with glob and {a,b} brace expansion.
+
+Each resulting line is split into tokens (double-quoted strings are one token, quotes
+removed) and braces become lines of their own, as keepalived's line_residue handling does.
+Tokens keep file, line and column.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import random
+import re
+import socket
+from dataclasses import dataclass
+
+from kvrrp.config.diagnostics import Diagnostics
+from kvrrp.config.model import Location
+
+MAX_INCLUDE_DEPTH = 64
+MAX_SUBSTITUTIONS_PER_LINE = 64
+MAX_GENERATED_LINES = 5_000_000
+
+
+class Token:
+    """One word of a configuration line."""
+
+    __slots__ = ("text", "file", "line", "col", "quoted")
+
+    def __init__(self, text: str, file: str, line: int, col: int, quoted: bool = False) -> None:
+        self.text = text
+        self.file = file
+        self.line = line
+        self.col = col
+        self.quoted = quoted
+
+    @property
+    def loc(self) -> Location:
+        return Location(file=self.file, line=self.line, col=self.col)
+
+    def __repr__(self) -> str:
+        return f"Token({self.text!r} @ {self.file}:{self.line}:{self.col})"
+
+
+@dataclass(slots=True)
+class _Def:
+    value: str
+    multiline: bool
+    builtin: str | None = None      # name of a built-in generator
+
+
+_SPECIAL = re.compile(r'["\\#!]')
+_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)("?)|([{}])|([^\s"{}]+)')
+_DEF = re.compile(r'\$([A-Za-z_]\w*)=[ \t]*(.*)\Z', re.S)
+_PARAM = re.compile(r'\$(?:\{([A-Za-z_]\w*)((?:[ \t]+\w+)*)\}|([A-Za-z_]\w*)(?=[ \t,)]|\Z))')
+_INCLUDE = re.compile(r'include[rmwba]?\Z')
+_BRACE = re.compile(r'\{([^{}]*,[^{}]*)\}')
+
+
+def decomment(text: str) -> tuple[str, bool]:
+    """Remove a comment; return (text stripped, ends-with-continuation-backslash)."""
+    if _SPECIAL.search(text) is None:
+        return text.strip(), False
+    out: list[str] = []
+    quote = False
+    pos = 0
+    cont = False
+    n = len(text)
+    for m in _SPECIAL.finditer(text):
+        i = m.start()
+        if i < pos:
+            continue
+        ch = text[i]
+        if ch == '"':
+            quote = not quote
+            continue
+        if ch == "\\":
+            if i + 1 < n:
+                if not quote and text[i + 1] in "#!":
+                    out.append(text[pos:i])
+                    pos = i + 1        # keep the # or ! itself, drop the backslash
+                # skip the escaped character either way
+                continue
+            out.append(text[pos:i])
+            pos = n
+            cont = True
+            break
+        if not quote:            # '#' or '!'
+            out.append(text[pos:i])
+            pos = n
+            break
+    else:
+        pass
+    if pos < n:
+        out.append(text[pos:])
+    result = "".join(out).strip()
+    return result, cont
+
+
+def split_tokens(text: str, file: str, line: int, col0: int,
+                 diags: Diagnostics | None) -> list[list[Token]]:
+    """Tokenize one logical line; braces end up on lines of their own."""
+    lines: list[list[Token]] = []
+    cur: list[Token] = []
+    for m in _TOKEN.finditer(text):
+        col = col0 + m.start()
+        word = m.group(4)
+        if word is not None:
+            cur.append(Token(word, file, line, col))
+            continue
+        brace = m.group(3)
+        if brace is not None:
+            if cur:
+                lines.append(cur)
+                cur = []
+            lines.append([Token(brace, file, line, col)])
+            continue
+        if not m.group(2) and diags is not None:
+            diags.error(Location(file=file, line=line, col=col),
+                        "missing terminating '\"' in quoted string", "unmatched-quote")
+        cur.append(Token(m.group(1), file, line, col, True))
+    if cur:
+        lines.append(cur)
+    return lines
+
+
+def _brace_expand(pattern: str) -> list[str]:
+    m = _BRACE.search(pattern)
+    if m is None:
+        return [pattern]
+    out: list[str] = []
+    for alt in m.group(1).split(","):
+        out.extend(_brace_expand(pattern[: m.start()] + alt + pattern[m.end():]))
+    return out
+
+
+def default_config_id() -> str:
+    return socket.gethostname().split(".")[0]
+
+
+class Lexer:
+    """Reads a configuration (with its includes) into a list of token lines."""
+
+    def __init__(self, diags: Diagnostics, config_id: str | None = None,
+                 env: dict[str, str] | None = None, seed: int | None = None) -> None:
+        self.diags = diags
+        self.config_id = default_config_id() if config_id is None else config_id
+        self.env = os.environ if env is None else env
+        self.random = random.Random(seed)
+        self.defs: dict[str, _Def] = {
+            "_PWD": _Def("", False, "pwd"),
+            "_INSTANCE": _Def("", False, "instance"),
+            "_RANDOM": _Def("", False, "random"),
+            "_ENV": _Def("", False, "env"),
+            "_HASH": _Def("#", False),
+            "_BANG": _Def("!", False),
+        }
+        self.out: list[list[Token]] = []
+        self._stack: list[str] = []          # realpaths of files being read (loop detection)
+        self._generated = 0
+        self.files_read: list[str] = []
+
+    # -- entry points -----------------------------------------------------------------------
+
+    def read_file(self, path: str) -> list[list[Token]]:
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+                text = fh.read()
+        except OSError as exc:
+            self.diags.fatal(Location(file=path, line=0, col=0),
+                             f"cannot read configuration file: {exc.strerror or exc}", "file-not-found")
+            return self.out
+        self._feed(text, path)
+        return self.out
+
+    def read_text(self, text: str, filename: str = "<string>") -> list[list[Token]]:
+        self._feed(text, filename)
+        return self.out
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _feed(self, text: str, path: str) -> None:
+        real = os.path.realpath(path) if not path.startswith("<") else path
+        self._stack.append(real)
+        self.files_read.append(path)
+        try:
+            self._feed_lines(text.split("\n"), path)
+        finally:
+            self._stack.pop()
+
+    def _feed_lines(self, raw_lines: list[str], path: str) -> None:
+        pending: _Def | None = None            # multi-line definition being collected
+        for idx, raw in enumerate(raw_lines):
+            lineno = idx + 1
+            if "\x00" in raw:
+                self.diags.error(Location(file=path, line=lineno, col=1),
+                                 "line contains NUL characters - ignored", "nul")
+                continue
+            stripped = raw.rstrip("\r")
+            if pending is not None:
+                if not stripped.strip():
+                    pending = None
+                    continue
+                body, cont = decomment(stripped)
+                if cont:
+                    pending.value += ("\n" if pending.value else "") + body.rstrip()
+                else:
+                    if body:
+                        pending.value += ("\n" if pending.value else "") + body
+                    pending = None
+                continue
+            if not stripped:
+                continue
+            lead = len(stripped) - len(stripped.lstrip())
+            body, cont = decomment(stripped)
+            if not body and not cont:
+                continue
+            if cont and body.startswith("$"):
+                m = _DEF.match(body)
+                if m is not None:
+                    pending = self._define(m.group(1), m.group(2).rstrip(), multiline=True)
+                    continue
+            pending = self._line(body, path, lineno, lead + 1, 0)
+
+    def _define(self, name: str, value: str, multiline: bool) -> _Def:
+        d = _Def(value, multiline)
+        self.defs[name] = d
+        return d
+
+    def _loc(self, path: str, line: int, col: int) -> Location:
+        return Location(file=path, line=line, col=col)
+
+    def _line(self, body: str, path: str, lineno: int, col: int, depth: int) -> _Def | None:
+        """Process one decommented line. Returns a multi-line definition still collecting."""
+        if depth > MAX_SUBSTITUTIONS_PER_LINE:
+            self.diags.error(self._loc(path, lineno, col),
+                             "parameter substitution or ~SEQ nesting too deep (recursive definition?)",
+                             "recursion")
+            return None
+        # 3. conditional lines
+        if body[0] == "@":
+            neg = body.startswith("@^")
+            start = 2 if neg else 1
+            m = re.search(r"[ \t]", body)
+            if m is None:
+                return None
+            ident = body[start:m.start()]
+            if (ident == self.config_id) == neg:
+                return None
+            rest = body[m.end():].lstrip(" \t")
+            col += len(body) - len(rest)
+            body = rest
+            if not body:
+                return None
+        # 4. definitions
+        if body[0] == "$":
+            m = _DEF.match(body)
+            if m is not None:
+                value = m.group(2)
+                if value.endswith("\\"):
+                    return self._define(m.group(1), value[:-1].rstrip(), multiline=True)
+                self._define(m.group(1), value, multiline=False)
+                return None
+        # 5. generators
+        if body.startswith("~SEQ") or body.startswith("~LST"):
+            self._generator(body, path, lineno, col, depth)
+            return None
+        if body[0] == "~":
+            self.diags.error(self._loc(path, lineno, col),
+                             f"unknown line generator '{body.split()[0]}'", "bad-generator")
+            return None
+        # 6. substitution
+        if "$" in body:
+            whole = _PARAM.fullmatch(body)
+            if whole is not None:
+                name = whole.group(1) or whole.group(3)
+                d = self.defs.get(name)
+                if d is not None and d.multiline and not whole.group(2):
+                    for sub in d.value.split("\n"):
+                        sub_body, _ = decomment(sub)
+                        if sub_body:
+                            self._line(sub_body, path, lineno, col, depth + 1)
+                    return None
+            new = self._substitute(body, path, lineno, col)
+            if new != body:
+                new, _ = decomment(new)
+                if not new:
+                    return None
+                return self._line(new, path, lineno, col, depth + 1)
+        # 7. include
+        if body.startswith("include"):
+            parts = body.split(None, 1)
+            if _INCLUDE.match(parts[0]):
+                if len(parts) < 2:
+                    self.diags.error(self._loc(path, lineno, col), "include needs a file name",
+                                     "missing-parameter")
+                else:
+                    self._include(parts[1].strip(), path, lineno, col)
+                return None
+        self.out.extend(split_tokens(body, path, lineno, col, self.diags))
+        return None
+
+    def _builtin(self, d: _Def, params: str, loc: Location, path: str) -> str | None:
+        kind = d.builtin
+        args = params.split()
+        if kind == "pwd":
+            if path.startswith("<"):
+                return os.getcwd()
+            return os.path.dirname(os.path.abspath(path))
+        if kind == "instance":
+            return self.config_id
+        if kind == "random":
+            if not all(a.isdigit() for a in args) or len(args) > 2:
+                self.diags.error(loc, "${_RANDOM} takes up to two numbers: MIN MAX", "bad-parameter")
+                return None
+            lo = int(args[0]) if args else 0
+            hi = int(args[1]) if len(args) > 1 else 32767
+            if lo > hi:
+                self.diags.error(loc, f"${{_RANDOM}}: min {lo} exceeds max {hi}, using {lo}", "bad-parameter")
+                hi = lo
+            return str(self.random.randint(lo, hi))
+        if kind == "env":
+            if len(args) != 1:
+                self.diags.error(loc, "${_ENV} takes exactly one variable name", "bad-parameter")
+                return None
+            return self.env.get(args[0], "")
+        return d.value
+
+    def _substitute(self, body: str, path: str, lineno: int, col: int) -> str:
+        defs = self.defs
+
+        def repl(m: re.Match[str]) -> str:
+            name = m.group(1) or m.group(3)
+            d = defs.get(name)
+            if d is None or d.multiline:
+                return m.group(0)          # undefined: left verbatim, like keepalived
+            params = m.group(2) or ""
+            if d.builtin is not None:
+                value = self._builtin(d, params, self._loc(path, lineno, col + m.start()), path)
+                return m.group(0) if value is None else value
+            if params.strip():
+                return m.group(0)
+            return d.value
+
+        return _PARAM.sub(repl, body)
+
+    # -- ~SEQ / ~LST -------------------------------------------------------------------------
+
+    def _generator(self, body: str, path: str, lineno: int, col: int, depth: int) -> None:
+        loc = self._loc(path, lineno, col)
+        close = body.find(")")
+        if close < 0 or "(" not in body[:close]:
+            self.diags.error(loc, f"invalid {body[:4]} specification '{body}' (missing parentheses)",
+                             "bad-generator")
+            return
+        head = body[:body.index("(")].strip()
+        inner = body[body.index("(") + 1:close]
+        rest = body[close + 1:].strip()
+        if head in ("~SEQ", "~SEQx"):
+            values = self._seq_values(head, inner, body, loc)
+            if values is None:
+                return
+            var, seq, hexfmt = values
+            for v in seq:
+                if not self._count(loc):
+                    return
+                self.defs[var] = _Def(format(v, "x") if hexfmt else str(v), False)
+                if rest:
+                    self._line(rest, path, lineno, col, depth + 1)
+            return
+        if head == "~LST":
+            # The value list may contain {a,b} tuples and so ')' inside braces is not expected;
+            # the closing ')' is the first one after the last '}'.
+            lst = self._lst_values(inner, body, loc)
+            if lst is None:
+                return
+            names, rows = lst
+            for row in rows:
+                if not self._count(loc):
+                    return
+                for name, val in zip(names, row):
+                    self.defs[name] = _Def(val, False)
+                if rest:
+                    self._line(rest, path, lineno, col, depth + 1)
+            return
+        self.diags.error(loc, f"unknown line generator '{head}'", "bad-generator")
+
+    def _count(self, loc: Location) -> bool:
+        self._generated += 1
+        if self._generated > MAX_GENERATED_LINES:
+            if self._generated == MAX_GENERATED_LINES + 1:
+                self.diags.error(loc, f"line generators produced more than {MAX_GENERATED_LINES} lines",
+                                 "bad-generator")
+            return False
+        return True
+
+    def _seq_values(self, head: str, inner: str, body: str, loc: Location):
+        parts = [p.strip() for p in inner.split(",")]
+        if len(parts) < 2 or not parts[0] or not re.fullmatch(r"[A-Za-z_]\w*", parts[0]):
+            self.diags.error(loc, f"invalid ~SEQ definition '{body}'", "bad-generator")
+            return None
+        var = parts[0]
+        nums: list[int] = []
+        for p in parts[1:]:
+            p = self._substitute(p, loc.file, loc.line, loc.col)
+            try:
+                nums.append(int(p, 0))
+            except ValueError:
+                self.diags.error(loc, f"invalid ~SEQ number '{p}' in '{body}'", "bad-generator")
+                return None
+        if len(nums) == 1:
+            end = nums[0]
+            step = -1 if end < 1 else 1
+            start = -1 if end < 0 else 1
+        elif len(nums) == 2:
+            start, end = nums
+            step = 1 if start <= end else -1
+        elif len(nums) == 3:
+            start, step, end = nums
+            if step == 0 or (start < end and step < 0) or (start > end and step > 0):
+                self.diags.error(loc, f"invalid ~SEQ values '{body}'", "bad-generator")
+                return None
+        else:
+            self.diags.error(loc, f"invalid ~SEQ definition '{body}' (too many values)", "bad-generator")
+            return None
+        hexfmt = head == "~SEQx"
+        if hexfmt and (start < 0 or end < 0):
+            self.diags.error(loc, f"~SEQx is only valid for positive numbers '{body}'", "bad-generator")
+            return None
+        stop = end + (1 if step > 0 else -1)
+        return var, range(start, stop, step), hexfmt
+
+    def _lst_values(self, inner: str, body: str, loc: Location):
+        # inner: "var, v1, v2" or "{a,b},{1,2},{3,4}"
+        groups = re.findall(r"\{([^{}]*)\}|([^,{}]+)", inner)
+        items: list[list[str]] = []
+        for braced, plain in groups:
+            if braced or (braced == "" and plain == ""):
+                items.append([x.strip() for x in braced.split(",")])
+            elif plain.strip():
+                items.append([plain.strip()])
+        if len(items) < 2:
+            self.diags.error(loc, f"invalid ~LST specification '{body}'", "bad-generator")
+            return None
+        names = items[0]
+        if not all(re.fullmatch(r"[A-Za-z_]\w*", n) for n in names):
+            self.diags.error(loc, f"invalid ~LST variable names in '{body}'", "bad-generator")
+            return None
+        rows = []
+        for row in items[1:]:
+            if len(row) > len(names):
+                self.diags.error(loc, f"~LST specification has too many values '{body}'", "bad-generator")
+                return None
+            rows.append(row + [""] * (len(names) - len(row)))
+        return names, rows
+
+    # -- include --------------------------------------------------------------------------------
+
+    def _include(self, pattern: str, path: str, lineno: int, col: int) -> None:
+        loc = self._loc(path, lineno, col)
+        if pattern.startswith('"') and pattern.endswith('"') and len(pattern) >= 2:
+            pattern = pattern[1:-1]
+        base = os.getcwd() if path.startswith("<") else os.path.dirname(os.path.abspath(path))
+        matches: list[str] = []
+        for pat in _brace_expand(pattern):
+            full = pat if os.path.isabs(pat) else os.path.join(base, pat)
+            found = sorted(glob.glob(full))
+            if not found and not glob.has_magic(full) and os.path.exists(full):
+                found = [full]
+            matches.extend(found)
+        if not matches:
+            self.diags.warning(loc, f"include '{pattern}' matches no file", "include-missing")
+            return
+        if len(self._stack) >= MAX_INCLUDE_DEPTH:
+            self.diags.error(loc, f"includes nested more than {MAX_INCLUDE_DEPTH} deep", "include-depth")
+            return
+        for f in matches:
+            if os.path.isdir(f):
+                continue
+            real = os.path.realpath(f)
+            if real in self._stack:
+                chain = " -> ".join(self._stack[self._stack.index(real):] + [real])
+                self.diags.error(loc, f"include loop: {chain}", "include-loop")
+                continue
+            try:
+                with open(f, encoding="utf-8", errors="surrogateescape") as fh:
+                    text = fh.read()
+            except OSError as exc:
+                self.diags.error(loc, f"cannot read included file {f}: {exc.strerror or exc}",
+                                 "include-unreadable")
+                continue
+            shown = os.path.normpath(f)
+            self._stack.append(real)
+            self.files_read.append(shown)
+            try:
+                self._feed_lines(text.split("\n"), shown)
+            finally:
+                self._stack.pop()

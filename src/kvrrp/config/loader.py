@@ -1,0 +1,65 @@
+"""The public entry points: text or file in, (Config, diagnostics) out."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kvrrp.config.diagnostics import ERROR, FATAL, ConfigError, Diagnostic, Diagnostics
+from kvrrp.config.lexer import Lexer
+from kvrrp.config.model import Config
+from kvrrp.config.parser import Parser
+from kvrrp.config.tree import build_tree
+from kvrrp.config.validate import validate
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    config: Config
+    diagnostics: tuple[Diagnostic, ...] = ()
+    files: tuple[str, ...] = field(default=(), compare=False)   # every file read, includes too
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity in (ERROR, FATAL))
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity not in (ERROR, FATAL))
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _run(lexer: Lexer, diags: Diagnostics, lines) -> LoadResult:
+    tree = build_tree(lines, diags)
+    parser = Parser(diags)
+    cfg = parser.parse(tree)
+    cfg = validate(cfg, diags, parser.where)
+    return LoadResult(cfg, tuple(diags.items), tuple(lexer.files_read))
+
+
+def load(path: str, config_id: str | None = None, *, env: dict[str, str] | None = None,
+         seed: int | None = None) -> LoadResult:
+    """Read a keepalived.conf (and its includes). Never raises for bad content."""
+    diags = Diagnostics()
+    lexer = Lexer(diags, config_id=config_id, env=env, seed=seed)
+    lines = lexer.read_file(path)
+    return _run(lexer, diags, lines)
+
+
+def parse_text(text: str, filename: str = "<string>", config_id: str | None = None, *,
+               env: dict[str, str] | None = None, seed: int | None = None) -> LoadResult:
+    """Parse configuration text; includes are resolved relative to the current directory
+    (or to `filename`'s directory when it names a real path)."""
+    diags = Diagnostics()
+    lexer = Lexer(diags, config_id=config_id, env=env, seed=seed)
+    lines = lexer.read_text(text, filename)
+    return _run(lexer, diags, lines)
+
+
+def load_or_raise(path: str, config_id: str | None = None) -> Config:
+    """Strict variant: raise ConfigError carrying every diagnostic if any error was found."""
+    res = load(path, config_id)
+    if res.errors:
+        raise ConfigError(list(res.diagnostics))
+    return res.config

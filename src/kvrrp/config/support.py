@@ -1,0 +1,119 @@
+"""Keywords kvrrp recognises (they parse, and are kept in the model) but does not act on yet.
+
+`kvrrp -t` prints a warning naming each one it meets, so operators know that part of their
+keepalived.conf has no effect under kvrrp. This is the ONE place that list lives: an area that
+implements a feature deletes its entries here (and the warning disappears).
+
+Keys are (block, keyword); block is the parser's block name ("top", "global_defs",
+"vrrp_instance", "vrrp_sync_group", "virtual_server", "real_server", "checker"). A block name
+of "*" matches the keyword in any block.
+"""
+from __future__ import annotations
+
+NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
+    # process management and kernel tuning that a Python daemon does differently
+    ("top", "net_namespace"): "running inside another network namespace",
+    ("top", "net_namespace_ipvs"): "IPVS in another network namespace",
+    ("top", "namespace_with_ipsets"): "ipsets in namespaces",
+    ("top", "use_pid_dir"): "pid directory layout",
+    ("top", "linkbeat_use_polling"): "MII/ethtool link polling",
+    ("top", "linkbeat_interfaces"): "MII/ethtool link polling",
+    ("top", "child_wait_time"): "separate child processes",
+    ("top", "bfd_instance"): "BFD sessions",
+    ("top", "garp_group"): "per-switch GARP rate groups",
+    ("top", "interface_up_down_delays"): "interface up/down debounce",
+    ("global_defs", "process_names"): "process renaming",
+    ("global_defs", "process_name"): "process renaming",
+    ("global_defs", "vrrp_process_name"): "process renaming",
+    ("global_defs", "checker_process_name"): "process renaming",
+    ("global_defs", "lvs_process_name"): "process renaming",
+    ("global_defs", "bfd_process_name"): "process renaming",
+    ("global_defs", "max_auto_priority"): "real-time priority escalation",
+    ("global_defs", "min_auto_priority_delay"): "real-time priority escalation",
+    ("global_defs", "vrrp_priority"): "process nice values",
+    ("global_defs", "checker_priority"): "process nice values",
+    ("global_defs", "bfd_priority"): "process nice values",
+    ("global_defs", "vrrp_no_swap"): "mlockall",
+    ("global_defs", "checker_no_swap"): "mlockall",
+    ("global_defs", "bfd_no_swap"): "mlockall",
+    ("global_defs", "vrrp_rt_priority"): "SCHED_RR priorities",
+    ("global_defs", "checker_rt_priority"): "SCHED_RR priorities",
+    ("global_defs", "bfd_rt_priority"): "SCHED_RR priorities",
+    ("global_defs", "vrrp_cpu_affinity"): "CPU pinning",
+    ("global_defs", "checker_cpu_affinity"): "CPU pinning",
+    ("global_defs", "bfd_cpu_affinity"): "CPU pinning",
+    ("global_defs", "vrrp_rlimit_rttime"): "RLIMIT_RTTIME",
+    ("global_defs", "checker_rlimit_rttime"): "RLIMIT_RTTIME",
+    ("global_defs", "bfd_rlimit_rttime"): "RLIMIT_RTTIME",
+    ("global_defs", "vrrp_rlimit_rtime"): "RLIMIT_RTTIME",
+    ("global_defs", "checker_rlimit_rtime"): "RLIMIT_RTTIME",
+    ("global_defs", "bfd_rlimit_rtime"): "RLIMIT_RTTIME",
+    # SNMP / DBus
+    ("global_defs", "snmp_socket"): "SNMP",
+    ("global_defs", "enable_snmp_vrrp"): "SNMP",
+    ("global_defs", "enable_snmp_keepalived"): "SNMP",
+    ("global_defs", "enable_snmp_checker"): "SNMP",
+    ("global_defs", "enable_snmp_rfc"): "SNMP",
+    ("global_defs", "enable_snmp_rfcv2"): "SNMP",
+    ("global_defs", "enable_snmp_rfcv3"): "SNMP",
+    ("global_defs", "enable_traps"): "SNMP traps",
+    ("global_defs", "snmp_vs_stats_update_interval"): "SNMP",
+    ("global_defs", "snmp_rs_stats_update_interval"): "SNMP",
+    ("global_defs", "enable_dbus"): "DBus",
+    ("global_defs", "dbus_service_name"): "DBus",
+    ("global_defs", "dbus_no_interface_name"): "DBus",
+    # firewall integration for no_accept
+    ("global_defs", "vrrp_iptables"): "iptables rules for no_accept",
+    ("global_defs", "vrrp_ipsets"): "ipsets for no_accept",
+    ("global_defs", "nftables"): "nftables rules for no_accept",
+    ("global_defs", "nftables_priority"): "nftables rules for no_accept",
+    ("global_defs", "nftables_counters"): "nftables rules for no_accept",
+    ("global_defs", "nftables_ifindex"): "nftables rules for no_accept",
+    ("global_defs", "nftables_ipvs"): "nftables fwmarks for virtual_server_group",
+    ("global_defs", "nftables_ipvs_priority"): "nftables fwmarks for virtual_server_group",
+    ("global_defs", "nftables_ipvs_start_fwmark"): "nftables fwmarks for virtual_server_group",
+    ("global_defs", "disable_local_igmp"): "IGMP sysctl handling",
+    # netlink buffer sizing
+    ("global_defs", "vrrp_netlink_cmd_rcv_bufs"): "netlink buffer sizing",
+    ("global_defs", "vrrp_netlink_cmd_rcv_bufs_force"): "netlink buffer sizing",
+    ("global_defs", "vrrp_netlink_monitor_rcv_bufs"): "netlink buffer sizing",
+    ("global_defs", "vrrp_netlink_monitor_rcv_bufs_force"): "netlink buffer sizing",
+    ("global_defs", "lvs_netlink_cmd_rcv_bufs"): "netlink buffer sizing",
+    ("global_defs", "lvs_netlink_cmd_rcv_bufs_force"): "netlink buffer sizing",
+    ("global_defs", "lvs_netlink_monitor_rcv_bufs"): "netlink buffer sizing",
+    ("global_defs", "lvs_netlink_monitor_rcv_bufs_force"): "netlink buffer sizing",
+    ("global_defs", "process_monitor_rcv_bufs"): "netlink buffer sizing",
+    ("global_defs", "process_monitor_rcv_bufs_force"): "netlink buffer sizing",
+    ("global_defs", "vrrp_rx_bufs_policy"): "socket buffer sizing",
+    ("global_defs", "vrrp_rx_bufs_multiplier"): "socket buffer sizing",
+    # reload machinery / config copies
+    ("global_defs", "reload_time_file"): "scheduled reloads",
+    ("global_defs", "reload_repeat"): "scheduled reloads",
+    ("global_defs", "reload_file"): "reload lock file",
+    ("global_defs", "config_save_dir"): "saving config copies on reload",
+    ("global_defs", "tmp_config_directory"): "config copy directory",
+    ("global_defs", "include_check"): "include permission checks",
+    ("global_defs", "iproute_usr_dir"): "iproute2 table name files",
+    ("global_defs", "iproute_etc_dir"): "iproute2 table name files",
+    ("global_defs", "use_symlink_paths"): "script path symlink handling",
+    ("global_defs", "set_supplementary_groups"): "supplementary groups for scripts",
+    ("global_defs", "umask"): "umask for created files",
+    ("global_defs", "data_use_instance"): "instance names in dump file names",
+    ("global_defs", "lvs_timeouts"): "IPVS connection timeouts",
+    ("global_defs", "lvs_sync_daemon"): "IPVS connection sync daemon",
+    # VRRP instance features outside kvrrp's engine today
+    ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces",
+    ("vrrp_instance", "track_bfd"): "BFD tracking",
+    ("vrrp_instance", "auth_hmac"): "HMAC advert authentication",
+    ("vrrp_instance", "linkbeat_use_polling"): "MII/ethtool link polling",
+    ("vrrp_instance", "kernel_rx_buf_size"): "socket buffer sizing",
+    ("vrrp_instance", "debug"): "per-instance debug level (keepalived ignores it too)",
+    ("vrrp_instance", "lvs_sync_daemon_interface"): "IPVS connection sync daemon",
+    ("vrrp_sync_group", "track_bfd"): "BFD tracking",
+    ("real_server", "BFD_CHECK"): "BFD checker",
+}
+
+
+def not_implemented(block: str, keyword: str) -> str | None:
+    """Why `keyword` in `block` has no effect under kvrrp, or None if it is implemented."""
+    return NOT_IMPLEMENTED.get((block, keyword)) or NOT_IMPLEMENTED.get(("*", keyword))

@@ -1,0 +1,335 @@
+"""Cross-object rules, keepalived's (vrrp.c vrrp_complete_instance, vrrp_sync.c, vrrp_track.c,
+check_data.c), applied after parsing. Also resolves what keepalived resolves at that point:
+the effective VRRP version, the address family, and advert_int rounding, so the model holds
+the values the daemon will really use.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from kvrrp.config import model as m
+from kvrrp.config.diagnostics import Diagnostics
+
+Where = Callable[[object, str], "m.Location | None"]
+
+V2_MAX_ADVERT = 255.0
+V3_MAX_ADVERT = 40.95
+
+
+def validate(cfg: m.Config, diags: Diagnostics, where: Where) -> m.Config:
+    g = cfg.global_defs
+    scripts = {s.name for s in cfg.vrrp_scripts}
+    files = {t.name for t in cfg.track_files}
+    procs = {t.name for t in cfg.track_processes}
+    bfds = {b.name for b in cfg.bfd_instances}
+
+    _duplicates(diags, "vrrp_script", cfg.vrrp_scripts)
+    _duplicates(diags, "track_file", cfg.track_files)
+    _duplicates(diags, "vrrp_track_process", cfg.track_processes)
+    _duplicates(diags, "vrrp_sync_group", cfg.sync_groups)
+    _duplicates(diags, "virtual_server_group", cfg.virtual_server_groups)
+
+    for s in cfg.vrrp_scripts:
+        if s.script is None:
+            diags.error(s.loc, f"vrrp_script {s.name} has no 'script' - it will never run", "missing-parameter")
+        if s.timeout is not None and s.timeout > s.interval:
+            pass  # keepalived allows a timeout longer than the interval
+    for t in cfg.track_files:
+        if t.file is None:
+            diags.error(t.loc, f"track_file {t.name} has no 'file'", "missing-parameter")
+    for t in cfg.track_processes:
+        if t.process is None:
+            diags.error(t.loc, f"vrrp_track_process {t.name} has no 'process'", "missing-parameter")
+        if t.quorum_max is not None and t.quorum_max < t.quorum:
+            diags.error(where(t, "quorum_max"), f"vrrp_track_process {t.name}: quorum_max {t.quorum_max} "
+                        f"is less than quorum {t.quorum}", "out-of-range")
+
+    instances = [_instance(i, g, diags, where, scripts, files, procs, bfds) for i in cfg.instances]
+    _duplicates(diags, "vrrp_instance", instances)
+    _duplicate_vrids(instances, g, diags)
+    _sync_groups(cfg, instances, diags, where, scripts, files, procs, bfds)
+
+    if g.lvs_sync_daemon is not None and g.lvs_sync_daemon.instance is not None:
+        if not any(i.name == g.lvs_sync_daemon.instance for i in instances):
+            diags.error(g.lvs_sync_daemon.loc, f"lvs_sync_daemon: vrrp_instance "
+                        f"'{g.lvs_sync_daemon.instance}' is not defined", "undefined-reference")
+
+    groups = {vg.name for vg in cfg.virtual_server_groups}
+    for vs in cfg.virtual_servers:
+        _virtual_server(vs, groups, files, diags, where)
+
+    return dataclasses.replace(cfg, instances=tuple(instances))
+
+
+def _duplicates(diags: Diagnostics, what: str, items) -> None:
+    seen: dict[str, object] = {}
+    for it in items:
+        if it.name in seen:
+            first = seen[it.name]
+            diags.error(it.loc, f"{what} '{it.name}' defined twice (first at {first.loc})", "duplicate")
+        else:
+            seen[it.name] = it
+
+
+def _refs(owner: str, refs, known: set[str], what: str, diags: Diagnostics) -> None:
+    seen = set()
+    for r in refs:
+        if r.name not in known:
+            diags.error(r.loc, f"({owner}) {what} '{r.name}' is not defined", "undefined-reference")
+        if r.name in seen:
+            diags.warning(r.loc, f"({owner}) duplicate {what} '{r.name}' - ignoring", "duplicate",
+                          fails_test=True)
+        seen.add(r.name)
+
+
+def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Where, scripts: set[str],
+              files: set[str], procs: set[str], bfds: set[str]) -> m.VrrpInstance:
+    name = i.name
+    changes: dict = {}
+    strict = g.vrrp_strict if i.strict_mode is None else i.strict_mode
+
+    if i.vrid is None:
+        diags.error(i.loc, f"({name}) the virtual router id (virtual_router_id) must be set", "missing-parameter")
+
+    fams = {a.family for a in i.virtual_ipaddress}
+    family = i.family or 4
+    if len(fams) > 1:
+        for a in i.virtual_ipaddress:
+            if a.family != family:
+                diags.error(a.loc, f"({name}) address family of {a.address} must match the instance's "
+                            f"first VIP (IPv{family}) - use virtual_ipaddress_excluded for mixed families",
+                            "family-mismatch")
+    if i.native_ipv6 and not fams:
+        family = 6
+    changes["family"] = family
+
+    version = i.version
+    if family == 6:
+        if version == 2:
+            diags.error(where(i, "version"), f"({name}) IPv6 needs VRRP version 3 - version 2 cannot carry "
+                        "IPv6 addresses; using 3", "v2-ipv6")
+        version = 3
+    if version is None:
+        version = g.vrrp_version
+    changes["version"] = version
+
+    if not i.interface and not i.unicast_peers:
+        diags.error(i.loc, f"({name}) no interface given - multicast instances need 'interface'",
+                    "missing-parameter")
+    if i.unicast_peers and not i.interface and not i.unicast_src_ip:
+        diags.error(i.loc, f"({name}) unicast instances must have unicast_src_ip or interface",
+                    "missing-parameter")
+
+    # advert_int: keepalived range-checks per version and rounds
+    adv = i.advert_int
+    aloc = where(i, "advert_int")
+    if version == 2:
+        if adv >= 256:
+            diags.error(aloc, f"({name}) VRRPv2 advert_int {adv:g}s is out of range, must be less than 256s; "
+                        "using 255", "out-of-range")
+            adv = 255.0
+        elif adv != int(adv):
+            rounded = float(max(1, int(adv + 0.5)))
+            diags.warning(aloc, f"({name}) VRRPv2 advert_int {adv:g}s must be whole seconds; rounding to "
+                          f"{rounded:g}", "rounded", fails_test=True)
+            adv = rounded
+    else:
+        if adv > V3_MAX_ADVERT:
+            diags.error(aloc, f"({name}) VRRPv3 advert_int {adv:g}s is out of range 0.01..40.95; "
+                        "using 40.95", "out-of-range")
+            adv = V3_MAX_ADVERT
+        else:
+            centis = adv * 100
+            if abs(centis - round(centis)) > 1e-6:
+                rounded = min(max(1, int(centis + 0.5)), 4095) / 100
+                diags.warning(aloc, f"({name}) VRRPv3 advert_int {adv:g}s must be in units of 10ms; "
+                              f"rounding to {rounded:g}", "rounded", fails_test=True)
+                adv = rounded
+    changes["advert_int"] = adv
+
+    if i.authentication is not None:
+        aloc = where(i, "authentication")
+        if version == 3:
+            diags.error(aloc, f"({name}) VRRP version 3 does not support authentication - ignoring it",
+                        "auth-v3")
+        elif strict:
+            diags.error(aloc, f"({name}) strict mode does not support authentication - ignoring it",
+                        "auth-strict")
+        elif i.authentication.auth_type == "AH" and family == 6:
+            diags.error(aloc, f"({name}) cannot use AH authentication with IPv6", "auth-ah-ipv6")
+        elif i.authentication.auth_type == "PASS" and not i.authentication.auth_pass:
+            diags.error(aloc, f"({name}) authentication PASS specified but no auth_pass given", "auth-nopass")
+
+    if strict:
+        if (i.state == "MASTER") != (i.priority == 255):
+            diags.error(where(i, "state"), f"({name}) strict mode: state MASTER must match being address owner "
+                        "(priority 255)", "strict-state")
+        if i.unicast_peers:
+            diags.error(where(i, "unicast_peer"), f"({name}) unicast peers are not supported in strict mode",
+                        "strict-unicast")
+        if i.accept is True and i.priority != 255:
+            diags.warning(where(i, "accept"), f"({name}) accept mode is not RFC compliant in strict mode "
+                          "unless address owner", "strict-accept", fails_test=False)
+    if i.priority == 255 and i.nopreempt:
+        diags.error(where(i, "nopreempt"), f"({name}) nopreempt is incompatible with priority 255 "
+                    "(address owner) - resetting", "nopreempt-owner")
+    elif i.nopreempt and i.state == "MASTER":
+        diags.warning(where(i, "nopreempt"), f"({name}) nopreempt will not work with initial state MASTER - "
+                      "use state BACKUP", "nopreempt-master", fails_test=True)
+    if i.owner_ignore_adverts and i.priority != 255:
+        diags.warning(where(i, "owner_ignore_adverts"), f"({name}) owner_ignore_adverts is ignored since "
+                      "priority is not 255", "ignored", fails_test=True)
+    if i.timer_expired_backup and not i.nopreempt:
+        diags.warning(where(i, "timer_expired_backup"), f"({name}) timer_expired_backup requires nopreempt",
+                      "ignored", fails_test=True)
+    if i.mcast_dst_ip is not None and i.unicast_peers:
+        diags.warning(where(i, "mcast_dst_ip"), f"({name}) mcast_dst_ip given with unicast peers - ignoring",
+                      "ignored", fails_test=True)
+
+    if len(i.virtual_ipaddress) > 255:
+        diags.error(where(i, "virtual_ipaddress"), f"({name}) {len(i.virtual_ipaddress)} VIPs exceed the 255 an "
+                    "advert can carry - move some to virtual_ipaddress_excluded", "too-many-vips")
+    seen_vips: dict[tuple[str, str | None], m.VirtualAddress] = {}
+    for a in (*i.virtual_ipaddress, *i.virtual_ipaddress_excluded):
+        key = (a.address, a.dev)
+        if key in seen_vips:
+            diags.warning(a.loc, f"({name}) VIP {a.address} duplicates a VIP - ignoring", "duplicate",
+                          fails_test=True)
+        seen_vips[key] = a
+    if not i.virtual_ipaddress and not i.virtual_ipaddress_excluded and not i.no_virtual_ipaddress:
+        diags.warning(i.loc, f"({name}) no VIP specified (add no_virtual_ipaddress if that is intended)",
+                      "no-vips", fails_test=False)
+    for p in i.unicast_peers:
+        if p.family != family:
+            diags.error(p.loc, f"({name}) unicast peer {p.address} is not IPv{family} like the instance",
+                        "family-mismatch")
+        if p.min_ttl is not None and p.max_ttl is not None and p.min_ttl > p.max_ttl:
+            diags.error(p.loc, f"({name}) unicast peer {p.address}: min_ttl {p.min_ttl} > max_ttl {p.max_ttl} - "
+                        "all packets will be discarded", "out-of-range")
+    if len({p.address for p in i.unicast_peers}) != len(i.unicast_peers):
+        diags.warning(where(i, "unicast_peer"), f"({name}) duplicate unicast_peer", "duplicate", fails_test=True)
+    for key, fam in (("unicast_src_ip", i.unicast_src_ip), ("mcast_src_ip", i.mcast_src_ip)):
+        if fam is not None and (":" in fam) != (family == 6):
+            diags.error(where(i, key), f"({name}) {key} {fam} does not match the instance's address family "
+                        f"IPv{family}", "family-mismatch")
+
+    _refs(name, i.track_scripts, scripts, "track_script", diags)
+    _refs(name, i.track_files, files, "track_file", diags)
+    _refs(name, i.track_processes, procs, "track_process", diags)
+    _refs(name, i.track_bfds, bfds, "track_bfd", diags)
+    for r in i.track_interfaces:
+        if r.weight is not None and abs(r.weight) == 254:
+            diags.error(r.loc, f"({name}) weight for {r.name} cannot be +/-254", "out-of-range")
+    return dataclasses.replace(i, **changes)
+
+
+def _duplicate_vrids(instances: list[m.VrrpInstance], g: m.GlobalDefs, diags: Diagnostics) -> None:
+    mcast: dict[tuple, m.VrrpInstance] = {}
+    unicast: list[m.VrrpInstance] = []
+    for i in instances:
+        if i.vrid is None:
+            continue
+        if i.unicast_peers:
+            for other in unicast:
+                if other.vrid != i.vrid or other.family != i.family:
+                    continue
+                if i.interface and other.interface and i.interface != other.interface:
+                    continue
+                if i.unicast_src_ip and other.unicast_src_ip and i.unicast_src_ip != other.unicast_src_ip:
+                    continue
+                if {p.address for p in i.unicast_peers} & {p.address for p in other.unicast_peers}:
+                    diags.error(i.loc, f"({i.name}) duplicate VRID conflict with {other.name} VRID {i.vrid}",
+                                "duplicate-vrid")
+            unicast.append(i)
+            continue
+        group = i.mcast_dst_ip or (g.vrrp_mcast_group6 if i.family == 6 else g.vrrp_mcast_group4)
+        key = (i.interface, i.family, i.vrid, group)
+        other = mcast.get(key)
+        if other is not None:
+            diags.error(i.loc, f"{other.name} and {i.name} both use VRID {i.vrid} with IPv{i.family} on "
+                        f"interface {i.interface}", "duplicate-vrid")
+        else:
+            mcast[key] = i
+
+
+def _sync_groups(cfg: m.Config, instances: list[m.VrrpInstance], diags: Diagnostics, where: Where,
+                 scripts: set[str], files: set[str], procs: set[str], bfds: set[str]) -> None:
+    by_name = {i.name: i for i in instances}
+    member_of: dict[str, str] = {}
+    for sg in cfg.sync_groups:
+        found = []
+        for member in sg.group:
+            if member not in by_name:
+                diags.error(where(sg, "group"), f"virtual router {member} specified in sync group {sg.name} "
+                            "doesn't exist - ignoring", "undefined-reference")
+                continue
+            if member in member_of:
+                diags.error(where(sg, "group"), f"virtual router {member} cannot exist in more than one sync "
+                            f"group (already in {member_of[member]}); ignoring {sg.name}", "duplicate")
+                continue
+            member_of[member] = sg.name
+            found.append(by_name[member])
+        if not sg.group:
+            diags.error(sg.loc, f"sync group {sg.name} has no 'group' members", "missing-parameter")
+        elif not found:
+            diags.error(sg.loc, f"sync group {sg.name}: no matching virtual router found", "undefined-reference")
+        elif len(found) == 1:
+            diags.warning(sg.loc, f"sync group {sg.name} has only 1 virtual router - this probably isn't what "
+                          "you want", "sync-one", fails_test=True)
+        owners = {i.priority == 255 for i in found}
+        if len(owners) > 1:
+            diags.error(sg.loc, f"sync group {sg.name} has some members as address owner and some not - this "
+                        "won't work", "sync-owner")
+        _refs(sg.name, sg.track_scripts, scripts, "track_script", diags)
+        _refs(sg.name, sg.track_files, files, "track_file", diags)
+        _refs(sg.name, sg.track_processes, procs, "track_process", diags)
+        _refs(sg.name, sg.track_bfds, bfds, "track_bfd", diags)
+
+
+def _virtual_server(vs: m.VirtualServer, groups: set[str], files: set[str], diags: Diagnostics,
+                    where: Where) -> None:
+    key = vs.key
+    if vs.group is not None and vs.group not in groups:
+        diags.error(vs.loc, f"virtual_server group '{vs.group}' is not defined (virtual_server_group)",
+                    "undefined-reference")
+    if vs.ip is not None and vs.port == 0 and vs.persistence_timeout is None:
+        diags.error(vs.loc, f"virtual_server {vs.ip}: port 0 is only valid for persistent services "
+                    "(persistence_timeout)", "out-of-range")
+    if vs.hysteresis >= vs.quorum and vs.hysteresis:
+        diags.warning(where(vs, "hysteresis"), f"virtual_server {key}: hysteresis {vs.hysteresis} >= quorum "
+                      f"{vs.quorum}", "out-of-range", fails_test=False)
+    seen: dict[tuple[str, int], m.RealServer] = {}
+    for rs in vs.real_servers:
+        k = (rs.ip, rs.port)
+        if k in seen:
+            diags.error(rs.loc, f"virtual_server {key}: real_server {rs.ip} {rs.port} defined twice",
+                        "duplicate")
+        seen[k] = rs
+        if vs.ip is not None and rs.family != vs.family and vs.lvs_method.method != "TUN":
+            diags.error(rs.loc, f"virtual_server {key}: real_server {rs.ip} address family differs from the "
+                        "virtual server (only TUN can mix families)", "family-mismatch")
+        if vs.lvs_method.method == "NAT" and vs.ip is not None and rs.port == 0 and vs.port != 0:
+            pass
+        for c in rs.checkers:
+            if isinstance(c, m.FileCheck):
+                if c.track_file is None:
+                    diags.error(c.loc, "FILE_CHECK needs track_file", "missing-parameter")
+                elif c.track_file not in files:
+                    diags.error(c.loc, f"FILE_CHECK track_file '{c.track_file}' is not defined",
+                                "undefined-reference")
+            elif isinstance(c, m.HttpGet):
+                if not c.urls:
+                    diags.error(c.loc, f"{c.kind} has no url {{ }} block - nothing to check", "missing-parameter")
+                for u in c.urls:
+                    if u.path is None:
+                        diags.error(u.loc, f"{c.kind} url has no path", "missing-parameter")
+            elif isinstance(c, m.MiscCheck):
+                if c.misc_path is None:
+                    diags.error(c.loc, "MISC_CHECK has no misc_path", "missing-parameter")
+            elif isinstance(c, m.BfdCheck):
+                if c.name is None:
+                    diags.error(c.loc, "BFD_CHECK needs a name", "missing-parameter")
+            elif isinstance(c, m.UdpCheck):
+                if c.min_reply_length > c.max_reply_length:
+                    diags.error(c.loc, "UDP_CHECK min_reply_length exceeds max_reply_length", "out-of-range")
