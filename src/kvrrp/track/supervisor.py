@@ -33,6 +33,16 @@ class TrackerSink(Protocol):
     def set_tracker(self, instance_name: str, key: str, status: Any) -> None: ...
 
 
+def engine_status(status: weights.Status) -> Any:
+    """Our status in the engine's vocabulary (kvrrp.vrrp.instance.TrackerStatus). The engine
+    has no INIT: a fault-switch whose script has not reported yet holds the instance in FAULT,
+    the safe reading of "not known to be healthy"."""
+    if isinstance(status, int):
+        return status
+    from kvrrp.vrrp.instance import TrackerStatus
+    return TrackerStatus.OK if status == weights.OK else TrackerStatus.FAULT
+
+
 def _script_identity(vs: VrrpScript) -> tuple:
     return (vs.script.argv if vs.script else None, vs.interval, vs.timeout, vs.rise, vs.fall,
             vs.user, vs.group, vs.init_fail)
@@ -107,7 +117,7 @@ class TrackingSupervisor:
             self._sent[k] = status
             self.updates += 1
             log.debug("(%s) tracker %s -> %s", b.instance, b.key, status)
-            self.engine.set_tracker(b.instance, b.key, status)
+            self.engine.set_tracker(b.instance, b.key, engine_status(status))
 
     def _changed(self, kind: str, target: str) -> None:
         if self._holding:           # (re)configuring: everything is pushed once at the end
@@ -241,7 +251,7 @@ class TrackingSupervisor:
             if (inst, key) not in live:
                 del self._sent[(inst, key)]
                 if old != 0 and old != weights.OK:
-                    self.engine.set_tracker(inst, key, weights.OK if isinstance(old, str) else 0)
+                    self.engine.set_tracker(inst, key, engine_status(weights.OK if isinstance(old, str) else 0))
 
     async def reload(self, new_config: Config) -> None:
         await self._apply(new_config, initial=False)
