@@ -1,0 +1,71 @@
+"""Pure parts of the interface, file and process trackers."""
+from __future__ import annotations
+
+import pytest
+
+from kvrrp.track.files import parse_value
+from kvrrp.track.inotify import parse_events
+from kvrrp.track.interfaces import LinkState
+from kvrrp.track.processes import ProcInfo, ProcessSpec, has_quorum, matches, scan_proc
+
+UP = 0x1 | 0x40
+
+
+def test_link_state_events():
+    s = LinkState({"eth0", "eth1"})
+    assert s.apply("RTM_NEWLINK", 2, "eth0", UP) == [("eth0", True)]
+    assert s.apply("RTM_NEWLINK", 2, "eth0", UP) == []
+    assert s.apply("RTM_NEWLINK", 2, "eth0", 0x1) == [("eth0", False)]        # no carrier
+    assert s.apply("RTM_NEWLINK", 3, "eth1", UP) == [("eth1", True)]
+    assert s.apply("RTM_DELLINK", 3, None, 0) == [("eth1", False)]
+    assert s.apply("RTM_NEWLINK", 9, "other", UP) == []
+    s.apply("RTM_NEWLINK", 2, "eth0", UP)
+    assert s.apply("RTM_NEWLINK", 2, "renamed", UP) == [("eth0", False)]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("5\n", 5), ("  -12", -12), ("0x1f", 31), ("010", 8), ("08", 0), ("abc", 0), ("", 0),
+    ("+7 trailing", 7), ("4294967296", None), ("2147483648", 2147483648),
+])
+def test_strtol_semantics(text, value):
+    assert parse_value(text) == value
+
+
+def test_inotify_event_parsing():
+    import struct
+    buf = struct.pack("iIII", 1, 8, 0, 16) + b"weight\0".ljust(16, b"\0") + struct.pack("iIII", 2, 0x200, 0, 0)
+    assert parse_events(buf) == [(1, 8, "weight"), (2, 0x200, "")]
+
+
+def test_process_matching():
+    comm = ProcessSpec(name="p", process="haproxy")
+    assert matches(comm, ProcInfo(1, "haproxy"))
+    assert not matches(comm, ProcInfo(1, "haproxy-x"))
+    full = ProcessSpec(name="p", process="/usr/sbin/haproxy", params=("-f", "/etc/h.cfg"))
+    assert matches(full, ProcInfo(1, "haproxy", ("/usr/sbin/haproxy", "-f", "/etc/h.cfg")))
+    assert not matches(full, ProcInfo(1, "haproxy", ("/usr/sbin/haproxy", "-f", "/etc/h.cfg", "-D")))
+    partial = ProcessSpec(name="p", process="/usr/sbin/haproxy", params=("-f",), param_match="partial")
+    assert matches(partial, ProcInfo(1, "haproxy", ("/usr/sbin/haproxy", "-f", "/x")))
+    initial = ProcessSpec(name="p", process="/usr/sbin/haproxy", params=("-f", "/etc/h"), param_match="initial")
+    assert matches(initial, ProcInfo(1, "haproxy", ("/usr/sbin/haproxy", "-f", "/etc/h.cfg")))
+    assert not matches(initial, ProcInfo(1, "haproxy", ("/usr/sbin/haproxy", "-x", "/etc/h.cfg")))
+
+
+def test_quorum_bounds():
+    s = ProcessSpec(name="p", process="x", quorum=2, quorum_max=3)
+    assert [has_quorum(s, n) for n in range(5)] == [False, False, True, True, False]
+    none = ProcessSpec(name="p", process="x", quorum=0, quorum_max=0)
+    assert has_quorum(none, 0) and not has_quorum(none, 1)
+
+
+def test_scan_proc_skips_zombies(tmp_path):
+    for pid, stat, cmd in ((10, "10 (haproxy) S 1", b"/usr/sbin/haproxy\0-f\0x\0"),
+                           (11, "11 (haproxy) Z 1", b""), (12, "12 (we ird) R 1", b"a\0")):
+        d = tmp_path / str(pid)
+        d.mkdir()
+        (d / "stat").write_text(stat + " 0 0 0\n")
+        (d / "cmdline").write_bytes(cmd)
+    (tmp_path / "self").mkdir()
+    procs = sorted(scan_proc(True, str(tmp_path)), key=lambda p: p.pid)
+    assert [(p.pid, p.comm, p.argv) for p in procs] == [
+        (10, "haproxy", ("/usr/sbin/haproxy", "-f", "x")), (12, "we ird", ("a",))]
