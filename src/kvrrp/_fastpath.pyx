@@ -11,6 +11,7 @@ cimport cython
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
 from cpython.long cimport PyLong_CheckExact, PyLong_AsLongAndOverflow
+from cpython.number cimport PyNumber_Index
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
@@ -108,15 +109,16 @@ cdef inline uint64_t _word_sum(const uint8_t* p, Py_ssize_t n) noexcept nogil:
     return s
 
 
-def inet_checksum(data, unsigned long long initial=0):
+def inet_checksum(data, initial=0):
     """RFC 1071 checksum of `data` (any bytes-like) plus an unfolded partial sum `initial`."""
     cdef Py_buffer view
     cdef uint16_t result
+    cdef unsigned long long init = initial if PyLong_CheckExact(initial) else PyNumber_Index(initial)
     if PyBytes_CheckExact(data):
-        return _checksum(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), initial)
+        return _checksum(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), init)
     _get_buffer(data, &view)
     try:
-        result = _checksum(<const uint8_t*>view.buf, view.len, initial)
+        result = _checksum(<const uint8_t*>view.buf, view.len, init)
     finally:
         PyBuffer_Release(&view)
     return result
@@ -625,6 +627,13 @@ cdef inline uint64_t _hash(int64_t key) noexcept nogil:
     return <uint64_t>key * 0x9E3779B97F4A7C15ULL
 
 
+cdef inline int64_t _key(object key) except? -1:
+    """A timer key as operator.index() sees it (TypeError for floats, OverflowError past int64)."""
+    if PyLong_CheckExact(key):
+        return key
+    return PyNumber_Index(key)
+
+
 cdef double _seconds(object value) except? -1.0:
     return value   # Cython's double conversion: TypeError for text, like the reference
 
@@ -862,8 +871,9 @@ cdef class TimerWheel:
             self._level_count[n.level] -= 1
 
     # -- public API ----------------------------------------------------------------------
-    def schedule(self, int64_t key, deadline):
+    def schedule(self, key_obj, deadline):
         """Arm (or re-arm, replacing any existing timer) `key` to expire at `deadline`."""
+        cdef int64_t key = _key(key_obj)
         cdef int64_t tick = self._tick_at_or_after(_seconds(deadline))
         cdef int32_t idx = self._find(key)
         if idx != NIL:
@@ -887,8 +897,9 @@ cdef class TimerWheel:
             self._next_cache = tick
             self._next_valid = True
 
-    def cancel(self, int64_t key):
+    def cancel(self, key_obj):
         """Disarm `key`; True if it was armed."""
+        cdef int64_t key = _key(key_obj)
         cdef int32_t idx = self._find(key)
         if idx == NIL:
             return False
@@ -1030,7 +1041,7 @@ cdef class TimerWheel:
         cdef int64_t k
         cdef int32_t idx
         try:
-            k = key
+            k = _key(key)
         except OverflowError:
             return None
         idx = self._find(k)
@@ -1047,7 +1058,7 @@ cdef class TimerWheel:
     def __contains__(self, key):
         cdef int64_t k
         try:
-            k = key
+            k = _key(key)
         except (TypeError, OverflowError):
             return False
         return self._find(k) != NIL
