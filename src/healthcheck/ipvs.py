@@ -235,20 +235,22 @@ class Reconciler:
 
 
 def _log_op(op: Op) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return
     if op.kind == ADD_DEST:
-        log.info("Adding service %s to VS %s", op.dest.key, op.service)  # type: ignore[union-attr]
+        log.debug("Adding service %s to VS %s", op.dest.key, op.service)  # type: ignore[union-attr]
     elif op.kind == DEL_DEST:
-        log.info("Removing service %s from VS %s", op.dest_key, op.service)
+        log.debug("Removing service %s from VS %s", op.dest_key, op.service)
     elif op.kind == SET_DEST:
         d = op.dest
-        log.info("Setting service %s of VS %s: weight %d, %s", d.key, op.service, d.weight,  # type: ignore[union-attr]
+        log.debug("Setting service %s of VS %s: weight %d, %s", d.key, op.service, d.weight,  # type: ignore[union-attr]
                  FWD_NAMES.get(d.fwd, d.fwd))  # type: ignore[union-attr]
     elif op.kind == ADD_SERVICE:
-        log.info("Adding VS %s", op.service)
+        log.debug("Adding VS %s", op.service)
     elif op.kind == DEL_SERVICE:
-        log.info("Removing VS %s", op.service)
+        log.debug("Removing VS %s", op.service)
     elif op.kind == SET_SERVICE:
-        log.info("Updating VS %s", op.service)
+        log.debug("Updating VS %s", op.service)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,478 @@
+"""The checker engine: runs every real server's checkers, folds results through the pure
+reducer, and keeps the kernel's IPVS table equal to the desired one.
+
+In-process API (what daemon.py and the IPVS VM tests drive):
+
+    engine = CheckerEngine(config, kernel)        # kernel: PyrouteKernel() or FakeKernel()
+    await engine.start()                          # lvs_flush if configured, else dump+converge
+    await engine.reload(new_config)               # only changed entries are touched
+    engine.table                                  # desired Table now; engine.reconciler.mirror = kernel view
+    engine.status()                               # JSON-able states, counters
+    await engine.wait_reconciled()                # until the kernel matches the desired table
+    await engine.stop(keep=False)                 # omega notifies, remove (or keep) own entries
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Awaitable
+
+from kvrrp.config.model import Config, RealServer, ScriptCall, VirtualServer
+
+from healthcheck.checkers import CHECKERS, CheckContext, Target, make_target
+from healthcheck.health import (
+    DOWN,
+    UP,
+    CheckerState,
+    CheckResult,
+    RsId,
+    VsId,
+    declared,
+    desired_table,
+    initial_checker_state,
+    initial_quorum,
+    iter_real_servers,
+    live_weight,
+    rs_alive,
+    rs_weight,
+    step_checker,
+    step_quorum,
+)
+from healthcheck.ipvs import IpvsKernel, Ownership, Reconciler
+from healthcheck.scheduler import CheckScheduler
+from healthcheck.table import Table, TableError, vs_ident
+
+log = logging.getLogger("kvrrp.healthcheck")
+
+Notifier = Callable[[ScriptCall, str], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Job:
+    key: int
+    rid: RsId
+    index: int
+    target: Target
+    vid: VsId
+    runs: int = 0
+    failures: int = 0
+    last_reason: str = ""
+    last_duration: float = 0.0
+
+
+@dataclass(slots=True)
+class Counters:
+    checks: int = 0
+    failures: int = 0
+    transitions: int = 0
+    reconciles: int = 0
+    notifies: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def _fmt_rs(rs: RealServer, vs: VirtualServer) -> str:
+    port = rs.port or vs.port
+    return f"[{rs.ip}]:{vs.protocol.lower()}:{port}"
+
+
+def _fmt_vs(vs: VirtualServer) -> str:
+    if vs.fwmark is not None:
+        return f"FWM {vs.fwmark}"
+    if vs.group is not None:
+        return vs.group
+    return f"[{vs.ip}]:{vs.protocol.lower()}:{vs.port}"
+
+
+class CheckerEngine:
+    def __init__(
+        self,
+        config: Config,
+        kernel: IpvsKernel,
+        *,
+        ctx: CheckContext | None = None,
+        concurrency: int = 512,
+        notifier: Notifier | None = None,
+        rng: Callable[[], float] = random.random,
+        bootstrap_delay: float = 0.0,
+        local_addresses: set[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.reconciler = Reconciler(kernel)
+        self.ctx = ctx or CheckContext()
+        self.concurrency = concurrency
+        self.notifier = notifier or self._run_notify
+        self.rng = rng
+        self.bootstrap_delay = bootstrap_delay
+        self.local_addresses = local_addresses       # None = not known: never suspend
+        self.rs_states: dict[RsId, tuple[CheckerState, ...]] = {}
+        self.quorum: dict[VsId, bool] = {}
+        self.jobs: dict[int, Job] = {}
+        self.counters = Counters()
+        self.table = Table()
+        self._next_key = 1
+        self._sched: CheckScheduler | None = None
+        self._vs_by_id: dict[VsId, VirtualServer] = {}
+        self._rs_by_id: dict[RsId, tuple[RealServer, VirtualServer]] = {}
+        self._dirty = asyncio.Event()
+        self._clean = asyncio.Event()
+        self._reconcile_task: asyncio.Task | None = None
+        self._notify_tasks: set[asyncio.Task] = set()
+        self._stopping = False
+
+    # ------------------------------------------------------------------------------------------
+    # life cycle
+
+    async def start(self, *, flush: bool | None = None) -> None:
+        self._configure_context(self.config)
+        self._sched = CheckScheduler(self._run_job, concurrency=self.concurrency)
+        self._index(self.config)
+        for vs in self.config.virtual_servers:
+            for rid, rs in iter_real_servers(vs):
+                self.rs_states[rid] = tuple(initial_checker_state(c.alpha or rs.alpha, c.retry) for c in rs.checkers)
+        for vs in self.config.virtual_servers:
+            q = initial_quorum(live_weight(vs, self.rs_states), vs.quorum, vs.hysteresis)
+            self.quorum[vs_ident(vs)] = q
+        flush = self.config.global_defs.lvs_flush if flush is None else flush
+        await self.reconciler.start(flush=flush)
+        await self._reconcile_now()
+        for vs in self.config.virtual_servers:
+            self._initial_vs_notifies(vs)
+            for rid, rs in iter_real_servers(vs):
+                if self.config.global_defs.rs_init_notifies:
+                    self._rs_notify(vs, rs, rs_alive(self.rs_states[rid]))
+        self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile_loop())
+        self._add_jobs(self.config, set(self.rs_states))
+
+    async def stop(self, *, keep: bool = False) -> None:
+        """Stop checking. omega: run quorum_down (and notify_down) scripts. Then remove
+        kvrrp's own IPVS entries (lvs_flush_on_stop: flush everything; keep: leave them)."""
+        self._stopping = True
+        if self._sched is not None:
+            await self._sched.close()
+        if self._reconcile_task is not None:
+            self._reconcile_task.cancel()
+            await asyncio.gather(self._reconcile_task, return_exceptions=True)
+        for vs in self.config.virtual_servers:
+            if vs.omega:
+                for rid, rs in iter_real_servers(vs):
+                    if rs_alive(self.rs_states.get(rid, ())) and rs.notify_down:
+                        self._spawn_notify(rs.notify_down, f"{_fmt_rs(rs, vs)} shutdown")
+                if self.quorum.get(vs_ident(vs)) and vs.quorum_down:
+                    self._spawn_notify(vs.quorum_down, f"{_fmt_vs(vs)} shutdown")
+        gd = self.config.global_defs
+        await self.reconciler.stop(keep=keep, flush=gd.lvs_flush_on_stop)
+        if self._notify_tasks:
+            await asyncio.wait(list(self._notify_tasks), timeout=5)
+        await self.ctx.close()
+
+    async def reload(self, config: Config) -> None:
+        """Apply a new config: unchanged checkers keep their state and schedule, changed or new
+        ones start fresh, removed ones stop; only the IPVS entries that differ are touched."""
+        assert self._sched is not None
+        old_jobs = {(j.rid, j.index): j for j in self.jobs.values()}
+        old_specs = {rid: rs.checkers for rid, (rs, _) in self._rs_by_id.items()}
+        old_states = self.rs_states
+        self.config = config
+        self._configure_context(config)
+        self._index(config)
+        new_states: dict[RsId, tuple[CheckerState, ...]] = {}
+        keep_rids: set[RsId] = set()
+        for vs in config.virtual_servers:
+            for rid, rs in iter_real_servers(vs):
+                prev = old_states.get(rid)
+                if prev is not None and old_specs.get(rid) == rs.checkers:
+                    new_states[rid] = prev
+                    keep_rids.add(rid)
+                else:
+                    new_states[rid] = tuple(
+                        initial_checker_state(c.alpha or rs.alpha, c.retry) for c in rs.checkers)
+        for (rid, _), job in old_jobs.items():
+            if rid not in keep_rids:
+                self._sched.cancel(job.key)
+                del self.jobs[job.key]
+            else:
+                job.target = make_target(self._rs_by_id[rid][0].checkers[job.index], *self._rs_by_id[rid])
+                job.vid = rid[0]
+        self.rs_states = new_states
+        quorum = {}
+        for vs in config.virtual_servers:
+            vid = vs_ident(vs)
+            lw = live_weight(vs, new_states)
+            quorum[vid] = (step_quorum(self.quorum[vid], lw, vs.quorum, vs.hysteresis)
+                           if vid in self.quorum else initial_quorum(lw, vs.quorum, vs.hysteresis))
+        self.quorum = quorum
+        self._add_jobs(config, set(new_states) - keep_rids)
+        log.info("Reloaded configuration: %d virtual servers, %d checks", len(config.virtual_servers), len(self.jobs))
+        await self._reconcile_now()
+
+    # ------------------------------------------------------------------------------------------
+    # checks
+
+    def _configure_context(self, config: Config) -> None:
+        gd = config.global_defs
+        self.ctx.script_security = gd.enable_script_security
+        self.ctx.track_files = {t.name: t.file for t in config.track_files if t.file}
+        if self.ctx.default_run_as is None:
+            try:
+                from kvrrp.notify.security import default_run_as
+
+                self.ctx.default_run_as = default_run_as(gd.script_user, gd.script_group)
+            except Exception as exc:  # noqa: BLE001 - reported per script when one runs
+                log.warning("default script user: %s", exc)
+        if config.ssl is not None and self.ctx.http is None:
+            from healthcheck.checkers.http import HttpClients
+
+            self.ctx.http = HttpClients(config.ssl)
+
+    def _index(self, config: Config) -> None:
+        self._vs_by_id = {vs_ident(vs): vs for vs in config.virtual_servers}
+        self._rs_by_id = {}
+        for vs in config.virtual_servers:
+            for rid, rs in iter_real_servers(vs):
+                self._rs_by_id[rid] = (rs, vs)
+
+    def _add_jobs(self, config: Config, rids: set[RsId]) -> None:
+        assert self._sched is not None
+        for vs in config.virtual_servers:
+            for rid, rs in iter_real_servers(vs):
+                if rid not in rids:
+                    continue
+                for i, spec in enumerate(rs.checkers):
+                    if spec.kind not in CHECKERS:
+                        log.warning("%s for %s is not run by the checker process; treated as up",
+                                    spec.kind, _fmt_rs(rs, vs))
+                        continue
+                    key = self._next_key
+                    self._next_key += 1
+                    job = Job(key=key, rid=rid, index=i, target=make_target(spec, rs, vs), vid=vs_ident(vs))
+                    self.jobs[key] = job
+                    warmup = spec.warmup if spec.warmup is not None else spec.delay_loop
+                    log.info("Activating healthchecker for service %s for VS %s", _fmt_rs(rs, vs), _fmt_vs(vs))
+                    self._sched.schedule(key, self.bootstrap_delay + warmup * self.rng())
+
+    def _suspended(self, vs: VirtualServer) -> bool:
+        if not vs.ha_suspend or self.local_addresses is None or vs.ip is None:
+            return False
+        return vs.ip not in self.local_addresses
+
+    def set_local_addresses(self, addresses: set[str] | None) -> None:
+        """ha_suspend: checkers of a VS whose address is not local are paused."""
+        self.local_addresses = addresses
+
+    async def _run_job(self, key: int) -> None:
+        job = self.jobs.get(key)
+        if job is None or self._sched is None:
+            return
+        rs, vs = self._rs_by_id[job.rid]
+        spec = rs.checkers[job.index]
+        if self._suspended(vs):
+            self._sched.schedule(key, spec.delay_loop)
+            return
+        t0 = time.monotonic()
+        try:
+            result = await CHECKERS[spec.kind](job.target, self.ctx)
+        except Exception as exc:  # noqa: BLE001 - a checker bug is a failed check, not a dead loop
+            log.exception("%s on %s raised", spec.kind, job.target.label)
+            result = CheckResult(False, f"internal error: {exc!r}")
+        if self.jobs.get(key) is not job:
+            return                  # removed or replaced by a reload while running
+        job.last_duration = time.monotonic() - t0
+        self.apply_result(key, result)
+
+    def apply_result(self, key: int, result: CheckResult) -> None:
+        """Fold one check result into the states (public so tests can drive the reducer path)."""
+        job = self.jobs[key]
+        rs, vs = self._rs_by_id[job.rid]
+        spec = rs.checkers[job.index]
+        c = self.counters
+        c.checks += 1
+        c.by_kind[spec.kind] = c.by_kind.get(spec.kind, 0) + 1
+        job.runs += 1
+        if not result.ok:
+            c.failures += 1
+            job.failures += 1
+        job.last_reason = result.reason
+        states = self.rs_states[job.rid]
+        prev = states[job.index]
+        step = step_checker(prev, result, retry=spec.retry, delay_loop=spec.delay_loop,
+                            delay_before_retry=spec.delay_before_retry)
+        _log_check(spec.kind, job.target, result, step, spec)
+        was_alive = rs_alive(states)
+        old_weight = rs_weight(rs, states)
+        states = states[: job.index] + (step.state,) + states[job.index + 1:]
+        self.rs_states[job.rid] = states
+        if self._sched is not None and not self._stopping:
+            self._sched.schedule(key, step.delay)
+        alive = rs_alive(states)
+        if alive != was_alive:
+            c.transitions += 1
+            verb = ("Enabling" if rs.inhibit_on_failure else "Adding") if alive else \
+                   ("Disabling" if rs.inhibit_on_failure else "Removing")
+            prep = "of" if rs.inhibit_on_failure else ("to" if alive else "from")
+            log.info("%s service %s %s VS %s", verb, _fmt_rs(rs, vs), prep, _fmt_vs(vs))
+            self._rs_notify(vs, rs, alive)
+            self._update_quorum(vs)
+            self._mark_dirty()
+        elif step.first_run and (spec.alpha or rs.alpha):
+            self._rs_notify(vs, rs, alive)      # keepalived: alpha checkers notify their first verdict
+        elif rs_weight(rs, states) != old_weight:
+            log.info("Changing weight from %d to %d for %sactive service %s of VS %s", old_weight,
+                     rs_weight(rs, states), "" if alive else "in", _fmt_rs(rs, vs), _fmt_vs(vs))
+            self._update_quorum(vs)
+            self._mark_dirty()
+
+    # ------------------------------------------------------------------------------------------
+    # quorum, notifies
+
+    def _update_quorum(self, vs: VirtualServer) -> None:
+        vid = vs_ident(vs)
+        up = self.quorum.get(vid, True)
+        lw = live_weight(vs, self.rs_states)
+        new = step_quorum(up, lw, vs.quorum, vs.hysteresis)
+        if new == up:
+            return
+        self.quorum[vid] = new
+        if new:
+            log.info("Gained quorum %d+%d=%d <= %d for VS %s", vs.quorum, vs.hysteresis,
+                     vs.quorum + vs.hysteresis, lw, _fmt_vs(vs))
+            if vs.sorry_server is not None:
+                log.info("%s sorry server [%s]:%s from VS %s", "Disabling" if vs.sorry_server.inhibit else "Removing",
+                         vs.sorry_server.ip, vs.sorry_server.port, _fmt_vs(vs))
+            if vs.quorum_up:
+                self._spawn_notify(vs.quorum_up, f"quorum up {_fmt_vs(vs)}")
+        else:
+            log.info("Lost quorum %d-%d=%d > %d for VS %s", vs.quorum, vs.hysteresis,
+                     vs.quorum - vs.hysteresis, lw, _fmt_vs(vs))
+            if vs.sorry_server is not None:
+                log.info("%s sorry server [%s]:%s to VS %s", "Enabling" if vs.sorry_server.inhibit else "Adding",
+                         vs.sorry_server.ip, vs.sorry_server.port, _fmt_vs(vs))
+            if vs.quorum_down:
+                self._spawn_notify(vs.quorum_down, f"quorum down {_fmt_vs(vs)}")
+
+    def _initial_vs_notifies(self, vs: VirtualServer) -> None:
+        up = self.quorum[vs_ident(vs)]
+        if up and vs.quorum_up:
+            self._spawn_notify(vs.quorum_up, f"starting with quorum up {_fmt_vs(vs)}")
+        elif not up:
+            log.info("Starting with quorum down for VS %s", _fmt_vs(vs))
+            if vs.quorum_down and vs.sorry_server is not None:
+                self._spawn_notify(vs.quorum_down, f"starting with quorum down {_fmt_vs(vs)}")
+
+    def _rs_notify(self, vs: VirtualServer, rs: RealServer, alive: bool) -> None:
+        script = rs.notify_up if alive else rs.notify_down
+        if script is not None:
+            self._spawn_notify(script, f"{'up' if alive else 'down'} {_fmt_rs(rs, vs)}")
+
+    def _spawn_notify(self, script: ScriptCall, why: str) -> None:
+        self.counters.notifies += 1
+        task = asyncio.get_running_loop().create_task(self.notifier(script, why))
+        self._notify_tasks.add(task)
+        task.add_done_callback(self._notify_tasks.discard)
+
+    async def _run_notify(self, script: ScriptCall, why: str) -> None:
+        from kvrrp.notify.runner import run_script
+        from kvrrp.notify.security import ScriptRefused, check_script, resolve_run_as
+
+        try:
+            run_as = resolve_run_as(script.user, script.group, self.ctx.default_run_as)
+            checked = check_script(script.argv or (script.command,), run_as, self.ctx.script_security)
+        except ScriptRefused as exc:
+            log.warning("notify script for %s not run: %s", why, exc)
+            return
+        res = await run_script(checked, 30.0)
+        if not res.success:
+            log.info("notify script %s (%s) ended: %s", script.command, why, res)
+
+    # ------------------------------------------------------------------------------------------
+    # reconcile
+
+    def _mark_dirty(self) -> None:
+        self._clean.clear()
+        self._dirty.set()
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(0)          # coalesce a burst of transitions into one pass
+            try:
+                await self._reconcile_now()
+            except Exception:  # noqa: BLE001 - keep checking even if IPVS is unhappy
+                log.exception("IPVS reconcile failed")
+                await asyncio.sleep(1.0)
+                self._dirty.set()
+
+    async def _reconcile_now(self) -> None:
+        self._dirty.clear()
+        try:
+            desired = desired_table(self.config, self.rs_states, self.quorum)
+            services, dests = declared(self.config)
+        except TableError as exc:
+            log.error("cannot build the IPVS table: %s", exc)
+            self._clean.set()
+            return
+        self.table = desired
+        self.counters.reconciles += 1
+        result = await self.reconciler.reconcile(desired, Ownership(services, dests))
+        for op in result.applied:
+            log.info("IPVS: %s", op)
+        if result.ok and not self._dirty.is_set():
+            self._clean.set()
+        elif not result.ok:
+            self._dirty.set()
+
+    async def wait_reconciled(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._clean.wait(), timeout)
+
+    # ------------------------------------------------------------------------------------------
+    # status
+
+    def status(self) -> dict[str, Any]:
+        out = []
+        for vs in self.config.virtual_servers:
+            vid = vs_ident(vs)
+            servers = []
+            for rid, rs in iter_real_servers(vs):
+                st = self.rs_states.get(rid, ())
+                servers.append({
+                    "address": _fmt_rs(rs, vs), "alive": rs_alive(st), "weight": rs_weight(rs, st),
+                    "checkers": [{"up": s.is_up, "has_run": s.has_run, "retry_it": s.retry_it} for s in st],
+                })
+            out.append({"virtual_server": _fmt_vs(vs), "quorum_up": self.quorum.get(vid, True),
+                        "live_weight": live_weight(vs, self.rs_states), "real_servers": servers})
+        c = self.counters
+        return {"virtual_servers": out,
+                "counters": {"checks": c.checks, "failures": c.failures, "transitions": c.transitions,
+                             "reconciles": c.reconciles, "notifies": c.notifies, "by_kind": dict(c.by_kind)},
+                "ipvs": dict(self.reconciler.counters)}
+
+    def rs_is_alive(self, ip: str, port: int, vs_key: str | None = None) -> bool:
+        """Convenience for tests: is the real server ip:port (of VS key) alive?"""
+        for rid, st in self.rs_states.items():
+            if rid[1] == ip and rid[2] == port and (vs_key is None or rid[0][0] == vs_key):
+                return rs_alive(st)
+        raise KeyError(f"{ip}:{port}")
+
+
+_NAMES = {"TCP_CHECK": "TCP connection", "HTTP_GET": "HTTP_GET", "SSL_GET": "SSL_GET",
+          "SMTP_CHECK": "SMTP connection", "DNS_CHECK": "DNS_CHECK", "UDP_CHECK": "UDP_CHECK",
+          "PING_CHECK": "PING_CHECK", "MISC_CHECK": "Misc check", "FILE_CHECK": "FILE_CHECK"}
+
+
+def _log_check(kind: str, target: Target, result: CheckResult, step, spec) -> None:
+    label = target.label
+    if step.transition == UP:
+        if kind == "TCP_CHECK":
+            log.info("TCP connection to %s success.", label)
+        else:
+            log.info("%s to %s success.", _NAMES.get(kind, kind), label)
+    elif step.transition == DOWN:
+        if spec.retry and not step.first_run:
+            log.info("%s on service %s failed after %d retries (%s).", kind, label, spec.retry, result.reason)
+        else:
+            log.info("%s on service %s failed (%s).", kind, label, result.reason)
+    elif not result.ok and (spec.log_all_failures or step.retrying):
+        log.info("%s on service %s failed (%s)%s.", kind, label, result.reason,
+                 ", will retry" if step.retrying else "")
