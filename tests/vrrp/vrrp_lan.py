@@ -1,0 +1,198 @@
+"""An in-memory LAN of VRRP engines on one fake clock: no sockets, no sleeping, deterministic.
+
+Each node has one engine. Packets a transport sends are queued and delivered (after the
+handler that sent them returns) to every other node on the same interface name: multicast to
+all of them, unicast to the node that owns the destination address. Time only moves in
+run_until(), jumping from one timer deadline to the next.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kvrrp.io.ports import AddressSpec, Received
+from kvrrp.vrrp import VrrpEngine
+from kvrrp.vrrp.receive import is_multicast
+
+
+class FakeClock:
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def monotonic(self) -> float:
+        return self.t
+
+
+class FakeAddresses:
+    def __init__(self) -> None:
+        self.present_set: set[tuple[str, str, int]] = set()
+        self.log: list[tuple[str, str]] = []
+
+    def add(self, spec: AddressSpec) -> None:
+        self.present_set.add((spec.ifname, spec.address, spec.prefixlen))
+        self.log.append(("add", spec.address))
+
+    def remove(self, spec: AddressSpec) -> None:
+        self.present_set.discard((spec.ifname, spec.address, spec.prefixlen))
+        self.log.append(("remove", spec.address))
+
+    def present(self, spec: AddressSpec) -> bool:
+        return (spec.ifname, spec.address, spec.prefixlen) in self.present_set
+
+    def holds(self, address: str) -> bool:
+        return any(a == address for _, a, _ in self.present_set)
+
+
+class FakeAnnouncer:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.sent: list[tuple[float, str, str, str]] = []
+
+    def gratuitous_arp(self, ifname: str, address: str) -> None:
+        self.sent.append((self.clock.t, "garp", ifname, address))
+
+    def unsolicited_na(self, ifname: str, address: str) -> None:
+        self.sent.append((self.clock.t, "na", ifname, address))
+
+
+@dataclass
+class Sent:
+    time: float
+    node: str
+    ifname: str
+    family: int
+    src: str
+    dst: str
+    payload: bytes
+
+
+class FakeTransport:
+    def __init__(self, lan: "FakeLan", node: "Node", ifname: str, family: int, on_receive, group) -> None:
+        self.lan, self.node, self.ifname, self.family = lan, node, ifname, family
+        self.on_receive = on_receive
+        self.group = group
+        self.closed = False
+
+    def send(self, payload: bytes, dst: str, src: str | None = None) -> None:
+        if self.closed:
+            raise OSError("transport closed")
+        src = src or self.node.sources[(self.ifname, self.family)]
+        pkt = Sent(self.lan.clock.t, self.node.name, self.ifname, self.family, src, dst, payload)
+        self.lan.wire.append(pkt)
+        self.lan.queue.append(pkt)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeFactory:
+    def __init__(self, lan: "FakeLan", node: "Node") -> None:
+        self.lan, self.node = lan, node
+        self.opened: list[tuple[str, int, str | None]] = []
+
+    def open(self, ifname: str, family: int, on_receive, mcast_group):
+        t = FakeTransport(self.lan, self.node, ifname, family, on_receive, mcast_group)
+        self.opened.append((ifname, family, mcast_group))
+        self.node.transports[(ifname, family)] = t
+        return t
+
+
+@dataclass
+class Node:
+    name: str
+    sources: dict[tuple[str, int], str]
+    engine: VrrpEngine | None = None
+    addresses: FakeAddresses = field(default_factory=FakeAddresses)
+    announcer: FakeAnnouncer | None = None
+    transports: dict[tuple[str, int], FakeTransport] = field(default_factory=dict)
+    alive: bool = True
+    transitions: list[tuple[float, str, str, str, str, int]] = field(default_factory=list)
+
+    def state(self, instance: str = "VI_1") -> str:
+        return self.engine.instance(instance).state.value
+
+
+class FakeLan:
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self.nodes: dict[str, Node] = {}
+        self.queue: list[Sent] = []
+        self.wire: list[Sent] = []
+        self.blocked: set[str] = set()          # nodes cut off the LAN (partition)
+        self.deaf: set[str] = set()             # nodes that send but receive nothing
+        self.ttl = 255
+
+    def add_node(self, name: str, config, v4: str | None = None, v6: str | None = None,
+                 ifname: str = "eth0", start: bool = True, **engine_kw) -> Node:
+        sources = {}
+        if v4:
+            sources[(ifname, 4)] = v4
+        if v6:
+            sources[(ifname, 6)] = v6
+        node = Node(name, sources)
+        node.announcer = FakeAnnouncer(self.clock)
+        node.engine = VrrpEngine(config, transports=FakeFactory(self, node), addresses=node.addresses,
+                                 announcer=node.announcer, clock=self.clock,
+                                 source_address=lambda i, f, n=node: n.sources.get((i, f)),
+                                 drive_timers=False, raise_errors=True, **engine_kw)
+        node.engine.add_transition_listener(
+            lambda inst, old, new, reason, prio, n=node: n.transitions.append(
+                (self.clock.t, n.name, inst, old.value, new.value, prio, reason)))
+        self.nodes[name] = node
+        if start:
+            node.engine.start()
+            self.deliver()
+        return node
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: the node vanishes without a word (no priority 0)."""
+        node = self.nodes[name]
+        node.alive = False
+        self.queue = [p for p in self.queue if p.node != name]
+
+    def deliver(self) -> None:
+        rounds = 0
+        while self.queue:
+            rounds += 1
+            assert rounds < 1_000_000, "packet storm"
+            pkt = self.queue.pop(0)
+            if pkt.node in self.blocked:
+                continue
+            for node in self.nodes.values():
+                if node.name == pkt.node or not node.alive or node.name in self.blocked or node.name in self.deaf:
+                    continue
+                transport = node.transports.get((pkt.ifname, pkt.family))
+                if transport is None or transport.closed:
+                    continue
+                if not is_multicast(pkt.dst) and pkt.dst not in node.sources.values():
+                    continue
+                transport.on_receive(Received(pkt.ifname, pkt.family, pkt.src, pkt.dst, self.ttl, pkt.payload))
+
+    def next_deadline(self) -> float | None:
+        deadlines = [n.engine.next_deadline() for n in self.nodes.values() if n.alive]
+        deadlines = [d for d in deadlines if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def run_until(self, t: float) -> None:
+        self.deliver()
+        while True:
+            nxt = self.next_deadline()
+            if nxt is None or nxt > t:
+                break
+            self.clock.t = max(self.clock.t, nxt)
+            # every node due at this instant acts before any packet arrives, as on a real LAN
+            for node in list(self.nodes.values()):
+                d = node.engine.next_deadline() if node.alive else None
+                if d is not None and d <= self.clock.t:
+                    node.engine.run_due()
+            self.deliver()
+        self.clock.t = max(self.clock.t, t)
+
+    def run_for(self, seconds: float) -> None:
+        self.run_until(self.clock.t + seconds)
+
+    def masters(self, instance: str = "VI_1") -> list[str]:
+        return [n.name for n in self.nodes.values()
+                if n.alive and n.engine.instance(instance).state.value == "MASTER"]
+
+    def transitions(self) -> list[tuple]:
+        return sorted((t for n in self.nodes.values() for t in n.transitions), key=lambda x: x[0])
