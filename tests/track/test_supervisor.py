@@ -142,9 +142,10 @@ async def test_reload_unchanged_keeps_state_without_calls(engine, make_script, t
     await sup.start()
     try:
         tracker = sup.scripts["chk"].tracker
-        n = len(engine.calls)
+        before = dict(engine.trackers)
         await sup.reload(cfg)
-        assert sup.scripts["chk"].tracker is tracker and len(engine.calls) == n
+        # same tracker object (rise/fall state kept), same statuses re-sent for rebuilt instances
+        assert sup.scripts["chk"].tracker is tracker and engine.trackers == before
         cfg2 = Config(vrrp_scripts=cfg.vrrp_scripts, instances=(VrrpInstance(name="VI_1", vrid=1),))
         await sup.reload(cfg2)
         assert engine.calls[-1] == ("VI_1", "script:chk", 0)     # binding removed: neutralised

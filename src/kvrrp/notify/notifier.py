@@ -10,8 +10,8 @@ alerts, for instances and for sync groups.
   in order, in keepalived's format; SMTP alerts are queued to a background sender.
 * A sync group's state is derived from its members' transitions: FAULT as soon as one member
   is in FAULT, MASTER / BACKUP / STOP when all members are, as keepalived's sync code ends up.
-* A deleted instance (gone after a reload) notifies DELETED with ``notify_deleted``, else FAULT
-  (keepalived's backward-compatible default).
+* An instance the engine reports DELETED (gone after a reload) notifies DELETED when it has
+  ``notify_deleted``, else FAULT (keepalived's backward-compatible default).
 * Scripts are checked once, at start/reload, by the script-security rules (security.py); a
   refused script is logged with its reason and never run.
 """
@@ -83,7 +83,6 @@ class Notifier:
         self.fifo_scripts: list[asyncio.subprocess.Process] = []
         self.smtp: SmtpAlerter | None = None
         self._listening = False
-        self._deleted: set[str] = set()
 
     # -- configuration --------------------------------------------------------------------
 
@@ -201,13 +200,14 @@ class Notifier:
             self._listening = True
 
     async def reload(self, new_config: Config) -> None:
-        removed = [n for n in self.instances if new_config.instance(n) is None]
-        for name in removed:
-            if self.member_state.get(name) not in (None, "STOP", "DELETED"):
-                self._notify_instance(name, "DELETED", 0)
-                self._deleted.add(name)
+        """Call before ``engine.apply_config(new_config)``: instances the reload adds notify
+        from their first transition, and instances it removes keep their old scripts for the
+        STOP/DELETED transitions the engine reports while retiring them."""
+        retiring = {n: t for n, t in self.instances.items() if new_config.instance(n) is None}
         await self._close_outputs()
         self._configure(new_config)
+        for name, target in retiring.items():
+            self.instances.setdefault(name, target)
         self._open_outputs(asyncio.get_running_loop())
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -222,9 +222,6 @@ class Notifier:
     def on_transition(self, instance_name: str, old_state: Any, new_state: Any, reason: str,
                       effective_priority: int) -> None:
         new = state_name(new_state)
-        if new == "DELETED" and instance_name in self._deleted:
-            self._deleted.discard(instance_name)
-            return
         self.member_state[instance_name] = new
         if new in NOTIFIED_STATES:
             self._notify_instance(instance_name, new, effective_priority)

@@ -4,8 +4,9 @@ binding contributes (``engine.set_tracker(instance, key, status)``), only when i
 Lifecycle (the daemon's side):  ``sup = kvrrp.track.attach(engine, config, loop)``;
 ``await sup.start()`` before the engine starts its instances (so initial FAULTs and priorities
 are in place: every vrrp_script has run once, or reached its timeout, when start() returns);
-``await sup.reload(new_config)`` on SIGHUP (unchanged scripts keep running and keep their
-rise/fall state, so an unchanged config causes no status change at all); ``await sup.stop()``.
+``await sup.reload(new_config)`` on SIGHUP, *after* ``engine.apply_config(new_config)`` (so
+added instances exist; unchanged scripts keep running and keep their rise/fall state, so an
+unchanged config causes no status change at all); ``await sup.stop()``.
 """
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ class TrackingSupervisor:
         self.updates = 0
         self._started = False
         self._holding = False
+        self._resend = False
 
     # -- status computation -------------------------------------------------------------
 
@@ -117,7 +119,14 @@ class TrackingSupervisor:
             self._sent[k] = status
             self.updates += 1
             log.debug("(%s) tracker %s -> %s", b.instance, b.key, status)
-            self.engine.set_tracker(b.instance, b.key, engine_status(status))
+            self._send(b.instance, b.key, status)
+
+    def _send(self, instance: str, key: str, status: weights.Status) -> None:
+        try:
+            self.engine.set_tracker(instance, key, engine_status(status))
+        except KeyError:
+            # the engine does not (or no longer) run this instance: reload ordering
+            log.warning("(%s) tracker %s: instance unknown to the engine", instance, key)
 
     def _changed(self, kind: str, target: str) -> None:
         if self._holding:           # (re)configuring: everything is pushed once at the end
@@ -226,6 +235,10 @@ class TrackingSupervisor:
             await self._reconfigure(config)
         finally:
             self._holding = False
+        if self._resend:
+            self._sent = {k: v for k, v in self._sent.items() if k not in
+                          {(b.instance, b.key) for b in self.plan.bindings}}
+            self._resend = False
         self._push(self.plan.bindings)
         for e in self.scripts.values():
             e.tracker.start()          # no-op for trackers already running
@@ -250,10 +263,13 @@ class TrackingSupervisor:
         for (inst, key), old in list(self._sent.items()):
             if (inst, key) not in live:
                 del self._sent[(inst, key)]
-                if old != 0 and old != weights.OK:
-                    self.engine.set_tracker(inst, key, engine_status(weights.OK if isinstance(old, str) else 0))
+                if config.instance(inst) is not None and old != 0 and old != weights.OK:
+                    self._send(inst, key, weights.OK if isinstance(old, str) else 0)
 
     async def reload(self, new_config: Config) -> None:
+        # The engine rebuilds instances whose config changed with no tracker state, and we
+        # cannot tell which: send every binding again (a repeat is a no-op in the engine).
+        self._resend = True
         await self._apply(new_config, initial=False)
 
     async def stop(self) -> None:
