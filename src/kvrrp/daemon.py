@@ -84,6 +84,8 @@ class Daemon:
         self._adapters: list[Any] = []
         self._status: Any = None
         self._reloading = False
+        self._transports: Any = None
+        self._announcer: Any = None
 
     # -- life cycle -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -102,11 +104,13 @@ class Daemon:
         addresses = NetlinkAddressManager(netlink)
         announcer = PacketAnnouncer()
         self._adapters = [transports, announcer, netlink]
+        self._transports, self._announcer = transports, announcer
         removed = remove_leftovers(addresses, _sweepable(settings.instances))
         if removed:
             log.info("cleaned %d virtual address(es) left by a previous run", len(removed))
-        self.engine = VrrpEngine(settings, transports=transports, addresses=addresses,
-                                 announcer=announcer, clock=MonotonicClock(), loop=loop)
+        self.engine = VrrpEngine(self.config, transports=transports, addresses=addresses,
+                                 announcer=announcer, clock=MonotonicClock(),
+                                 source_address=transports.local_address, loop=loop)
         self._install_signals(loop)
         if self.args.status_port:
             await self._start_status()
@@ -114,7 +118,7 @@ class Daemon:
         log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
         await self.stopping.wait()
         log.info("Stopping")
-        await _maybe_await(self.engine.shutdown())
+        self.engine.stop()  # priority-0 adverts from masters, VIPs removed
         await self._stop_status()
         for adapter in self._adapters:
             try:
@@ -128,9 +132,9 @@ class Daemon:
         loop.add_signal_handler(signal.SIGTERM, self._on_stop, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, self._on_stop, "SIGINT")
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
-        loop.add_signal_handler(signal.SIGUSR1, self._dump, DATA_DUMP, "data")
-        loop.add_signal_handler(signal.SIGUSR2, self._dump, STATS_DUMP, "stats")
-        loop.add_signal_handler(SIGJSON, self._dump, JSON_DUMP, "json")
+        loop.add_signal_handler(signal.SIGUSR1, self._dump, "data")
+        loop.add_signal_handler(signal.SIGUSR2, self._dump, "stats")
+        loop.add_signal_handler(SIGJSON, self._dump, "json")
 
     def _on_stop(self, name: str) -> None:
         log.info("Received %s", name)
@@ -154,22 +158,53 @@ class Daemon:
             except ValueError as exc:
                 log.error("Reload failed: %s; keeping the running configuration", exc)
                 return
-            report = await _maybe_await(self.engine.apply_config(settings))
+            try:
+                report = self.engine.apply_config(config)
+            except ValueError as exc:
+                log.error("Reload failed: %s; keeping the running configuration", exc)
+                return
             self.config = config
-            log.info("Reload finished%s", f": {report}" if report else "")
+            log.info("Reload finished: kept %s, restarted %s, added %s, removed %s",
+                     list(report.kept), list(report.restarted), list(report.added), list(report.removed))
         except Exception:  # noqa: BLE001 - a failed reload must leave the daemon running
             log.exception("Reload failed")
         finally:
             self._reloading = False
 
     def render(self, kind: str) -> str:
-        if kind == "data":
-            return self.engine.dump_data()
-        if kind == "stats":
-            return self.engine.dump_stats()
-        return json.dumps(self.engine.dump_json(), indent=2, sort_keys=True, default=str) + "\n"
+        from kvrrp.vrrp import dump
 
-    def _dump(self, path: str, kind: str) -> None:
+        if kind == "data":
+            return dump.format_data(self.engine)
+        if kind == "stats":
+            return dump.format_stats(self.engine)
+        return json.dumps(self.status(), indent=2, sort_keys=True, default=str) + "\n"
+
+    def status(self) -> dict:
+        from kvrrp.vrrp import dump
+
+        snapshot = dump.status(self.engine)
+        snapshot["pid"] = os.getpid()
+        snapshot["config_file"] = self.args.config
+        snapshot["sockets"] = self._transports.stats() if self._transports is not None else {}
+        snapshot["announcer"] = dict(self._announcer.stats) if self._announcer is not None else {}
+        return snapshot
+
+    def metrics(self) -> str:
+        from kvrrp.metrics import render_metrics
+
+        return render_metrics(self.status())
+
+    def dump_path(self, kind: str) -> str:
+        """keepalived's default paths, unless global_defs names others (state_dump_file,
+        stats_dump_file, json_dump_file), read from the configuration in force."""
+        g = self.config.global_defs
+        default = {"data": DATA_DUMP, "stats": STATS_DUMP, "json": JSON_DUMP}[kind]
+        attr = {"data": "state_dump_file", "stats": "stats_dump_file", "json": "json_dump_file"}[kind]
+        return getattr(g, attr, None) or default
+
+    def _dump(self, kind: str) -> None:
+        path = self.dump_path(kind)
         try:
             write_dump(path, self.render(kind))
             log.info("Wrote %s dump to %s", kind, path)
@@ -180,7 +215,7 @@ class Daemon:
     async def _start_status(self) -> None:
         from kvrrp.status_http import StatusServer
 
-        self._status = StatusServer(status=self.engine.dump_json, metrics=self.engine.metrics_text,
+        self._status = StatusServer(status=self.status, metrics=self.metrics,
                                     port=self.args.status_port)
         try:
             await self._status.start()
@@ -216,17 +251,19 @@ def _sweepable(instances: Iterable[Any]) -> list[Any]:
     return specs
 
 
-async def _maybe_await(value: Any) -> Any:
-    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-        return await value
-    return value
-
-
 def main(args: Any) -> int:
     configure_logging(console=args.log_console, detail=args.log_detail)
     config = load_config(args.config, args.config_id)
     if config is None:
         print(f"kvrrp: not starting: {args.config} has errors", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        from kvrrp.vrrp.engine import _routes_for
+        from kvrrp.vrrp.settings import engine_settings
+
+        _routes_for(engine_settings(config).instances)
+    except ValueError as exc:  # UnsupportedConfig too
+        print(f"kvrrp: not starting: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     pidfile = PidFile(args.pid_file or DEFAULT_PID_FILE)
     try:

@@ -292,6 +292,12 @@ class RawTransportFactory:
         shared.handles.append(handle)
         return handle
 
+    def local_address(self, ifname: str, family: int) -> str | None:
+        """Our source address on ifname (primary IPv4 / link-local IPv6), for the engine's
+        source_address resolver; None while unknown (no socket open there, or no address)."""
+        shared = self._sockets.get((ifname, family))
+        return shared.local_address() if shared is not None else None
+
     def _release(self, handle: RawTransport) -> None:
         shared = self._sockets.get((handle.ifname, handle.family))
         if shared is None:

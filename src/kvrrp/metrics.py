@@ -1,0 +1,45 @@
+"""Prometheus text for /metrics, rendered from the daemon's JSON status snapshot."""
+from __future__ import annotations
+
+from typing import Any
+
+from kvrrp.status_http import prometheus_text
+
+STATES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
+
+
+def render_metrics(status: dict[str, Any]) -> str:
+    state_samples, prio, vipset, counters = [], [], [], {}
+    drops = []
+    for inst in status.get("instances", []):
+        data, stats = inst.get("data", {}), inst.get("stats", {})
+        labels = {"instance": data.get("iname", "?"), "interface": data.get("ifp_ifname", "?"),
+                  "vrid": data.get("vrid", 0)}
+        for state in STATES:
+            state_samples.append(({**labels, "state": state}, 1 if data.get("state") == state else 0))
+        prio.append((labels, data.get("effective_priority", 0)))
+        vipset.append((labels, 1 if data.get("vipset") else 0))
+        for key, value in stats.items():
+            if key == "drops" and isinstance(value, dict):
+                for reason, count in value.items():
+                    drops.append(({**labels, "reason": reason}, count))
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                counters.setdefault(key, []).append((labels, value))
+    for reason, count in status.get("drops", {}).items():
+        drops.append(({"instance": "", "interface": "", "vrid": 0, "reason": reason}, count))
+    families = [
+        ("kvrrp_vrrp_state", "gauge", "1 for the state each VRRP instance is in", state_samples),
+        ("kvrrp_vrrp_effective_priority", "gauge", "priority after tracking weights", prio),
+        ("kvrrp_vrrp_vips_set", "gauge", "1 while the instance holds its virtual addresses", vipset),
+        ("kvrrp_vrrp_dropped_adverts_total", "counter", "received adverts dropped, by reason", drops),
+    ]
+    for key in sorted(counters):
+        families.append((f"kvrrp_vrrp_{key}_total", "counter", f"keepalived statistic {key}", counters[key]))
+    sockets = []
+    for sock, stats in status.get("sockets", {}).items():
+        for key, value in stats.items():
+            sockets.append(({"socket": sock, "counter": key}, value))
+    families.append(("kvrrp_socket_events_total", "counter", "raw VRRP socket counters", sockets))
+    announce = [({"counter": k}, v) for k, v in status.get("announcer", {}).items()]
+    families.append(("kvrrp_announcer_events_total", "counter", "gratuitous ARP / NA counters", announce))
+    return prometheus_text(families)
