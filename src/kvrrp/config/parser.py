@@ -1172,8 +1172,9 @@ GLOBAL: dict[str, Handler] = {
     "vrrp_garp_lower_prio_repeat": _set_int("vrrp_garp_lower_prio_repeat", 0, 2147483647),
     "vrrp_garp_master_refresh": _set_timer("vrrp_garp_master_refresh", 0, 86400),
     "vrrp_garp_master_refresh_repeat": _set_int("vrrp_garp_master_refresh_repeat", 0, 2147483647),
-    "vrrp_garp_interval": _set_timer("vrrp_garp_interval", 0, 1),
-    "vrrp_gna_interval": _set_timer("vrrp_gna_interval", 0, 1),
+    # keepalived requires at least 1us here (0 is rejected, even though 0 is the default)
+    "vrrp_garp_interval": _set_timer("vrrp_garp_interval", 0.000001, 4294.967295),
+    "vrrp_gna_interval": _set_timer("vrrp_gna_interval", 0.000001, 4294.967295),
     "vrrp_min_garp": _set_flag("vrrp_min_garp"),
     "vrrp_garp_extra_if": _g_extra_if,
     "vrrp_vmac_garp_intvl": _g_extra_if,
@@ -1648,9 +1649,9 @@ def _vs_sched(p: Parser, node: Node, s: Fields) -> None:
         if v not in SCHEDULERS:
             close = difflib.get_close_matches(v, SCHEDULERS, n=1, cutoff=0.5)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            # keepalived passes the name to the kernel unchecked; the kernel refuses it later
-            p.diags.warning(node.args[0].loc, f"unknown IPVS scheduler '{v}' ({', '.join(SCHEDULERS)}){hint}",
-                            "bad-scheduler", fails_test=False)
+            p.diags.error(node.args[0].loc, f"invalid IPVS scheduler '{v}' ({', '.join(SCHEDULERS)}){hint} "
+                          "- ignoring, default wlc stays", "bad-scheduler")
+            return
         s["lvs_sched"] = v
 
 
@@ -1664,7 +1665,7 @@ def _vs_persistence_timeout(p: Parser, node: Node, s: Fields) -> None:
     if not node.args:
         s["persistence_timeout"] = 360
         return
-    v = p.r.int(node.args[0], 0, 2**31 - 1, "persistence_timeout")
+    v = p.r.int(node.args[0], 1, 2678400, "persistence_timeout")
     if v is not None:
         s["persistence_timeout"] = v
 

@@ -59,7 +59,9 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where) -> m.Config:
     for vs in cfg.virtual_servers:
         _virtual_server(vs, groups, files, diags, where)
 
-    return dataclasses.replace(cfg, instances=tuple(instances))
+    cfg = dataclasses.replace(cfg, instances=tuple(instances))
+    check_scripts(cfg, diags)
+    return cfg
 
 
 def _duplicates(diags: Diagnostics, what: str, items) -> None:
@@ -198,8 +200,8 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
                           fails_test=True)
         seen_vips[key] = a
     if not i.virtual_ipaddress and not i.virtual_ipaddress_excluded and not i.no_virtual_ipaddress:
-        diags.warning(i.loc, f"({name}) no VIP specified (add no_virtual_ipaddress if that is intended)",
-                      "no-vips", fails_test=False)
+        diags.warning(i.loc, f"({name}) no VIP specified; at least one is sensible (add no_virtual_ipaddress "
+                      "if that is intended)", "no-vips", fails_test=True)
     for p in i.unicast_peers:
         if p.family != family:
             diags.error(p.loc, f"({name}) unicast peer {p.address} is not IPv{family} like the instance",
@@ -333,3 +335,99 @@ def _virtual_server(vs: m.VirtualServer, groups: set[str], files: set[str], diag
             elif isinstance(c, m.UdpCheck):
                 if c.min_reply_length > c.max_reply_length:
                     diags.error(c.loc, "UDP_CHECK min_reply_length exceeds max_reply_length", "out-of-range")
+
+
+def all_scripts(cfg: m.Config) -> list[m.ScriptCall]:
+    """Every script the configuration would run (notify, vrrp_script, checker, quorum...)."""
+    out: list[m.ScriptCall] = []
+
+    def add(*items) -> None:
+        out.extend(x for x in items if x is not None)
+
+    g = cfg.global_defs
+    add(g.startup_script, g.shutdown_script)
+    for fifo in (g.notify_fifo, g.vrrp_notify_fifo, g.lvs_notify_fifo):
+        if fifo is not None:
+            add(fifo.script)
+    for s in cfg.vrrp_scripts:
+        add(s.script)
+    for sg in cfg.sync_groups:
+        add(sg.notify_master, sg.notify_backup, sg.notify_fault, sg.notify_stop, sg.notify_deleted, sg.notify)
+    for i in cfg.instances:
+        add(i.notify_master, i.notify_backup, i.notify_fault, i.notify_stop, i.notify_deleted, i.notify,
+            i.notify_master_rx_lower_pri)
+    for vs in cfg.virtual_servers:
+        add(vs.quorum_up, vs.quorum_down)
+        for rs in vs.real_servers:
+            add(rs.notify_up, rs.notify_down)
+            for c in rs.checkers:
+                if isinstance(c, m.MiscCheck):
+                    add(c.misc_path)
+    return out
+
+
+def _user_exists(user: str) -> bool:
+    import pwd
+    try:
+        if user.isdigit():
+            pwd.getpwuid(int(user))
+        else:
+            pwd.getpwnam(user)
+    except (KeyError, OverflowError):
+        return False
+    return True
+
+
+def _program_found(s: m.ScriptCall) -> bool:
+    import os
+    import shutil
+    prog = s.argv[0] if s.argv else s.command
+    if not prog:
+        return False
+    return os.access(prog, os.X_OK) if "/" in prog else shutil.which(prog) is not None
+
+
+def check_scripts(cfg: m.Config, diags: Diagnostics) -> None:
+    """keepalived's script checks as `keepalived -t` shows them (main.c, vrrp.c, check_data.c):
+
+    * a script user that does not exist is an error ("Unable to set uid/gid");
+    * a vrrp_script that some instance or sync group tracks, whose program cannot be found,
+      is disabled ("Disabling track script ... since not found/accessible");
+    * notify and other scripts that cannot be found are dropped silently by keepalived; kvrrp
+      says so in a warning that does not fail the test;
+    * if any script that can run remains and enable_script_security is off, keepalived reports
+      a SECURITY VIOLATION and `-t` exits 6.
+    """
+    g = cfg.global_defs
+    if g.script_user is not None and not _user_exists(g.script_user):
+        diags.error(g.loc, f"script_user '{g.script_user}' does not exist - cannot set the global script "
+                    "uid/gid", "script-user")
+    tracked = {r.name for i in cfg.instances for r in i.track_scripts}
+    tracked |= {r.name for sg in cfg.sync_groups for r in sg.track_scripts}
+    runnable = 0
+    for vs in cfg.vrrp_scripts:
+        if vs.user is not None and not _user_exists(vs.user):
+            diags.error(vs.loc, f"vrrp_script {vs.name}: user '{vs.user}' does not exist - unable to set "
+                        "uid/gid for the script", "script-user")
+            continue
+        if vs.name not in tracked or vs.script is None:
+            continue
+        if _program_found(vs.script):
+            runnable += 1
+        else:
+            prog = vs.script.argv[0] if vs.script.argv else vs.script.command
+            diags.warning(vs.script.loc, f"disabling track script {vs.name} since '{prog}' is not found or not "
+                          "executable", "script-missing", fails_test=True)
+    script_ids = {id(s.script) for s in cfg.vrrp_scripts}
+    for s in all_scripts(cfg):
+        if id(s) in script_ids:
+            continue
+        if _program_found(s):
+            runnable += 1
+        else:
+            prog = s.argv[0] if s.argv else s.command
+            diags.warning(s.loc, f"script '{prog}' not found or not executable - it will not be run",
+                          "script-missing", fails_test=False)
+    if runnable and not g.enable_script_security:
+        diags.warning(None, "SECURITY VIOLATION - scripts are being executed but script_security not enabled "
+                      "(add enable_script_security to global_defs)", "security", fails_test=True)

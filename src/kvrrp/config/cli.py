@@ -1,0 +1,69 @@
+"""`kvrrp -t` and `kvrrp --dump-conf`.
+
+Exit codes of `-t` follow keepalived's config test (lib/scheduler.h KEEPALIVED_CHK_EXIT_*):
+
+  0  configuration is clean
+  4  configuration unusable: main file missing/unreadable (keepalived: CONFIG_FILE_NOT_FOUND)
+  5  configuration has errors (or warnings keepalived also fails on, such as unknown keywords)
+  6  scripts would run without enable_script_security (keepalived: CONFIG_SECURITY_ERROR);
+     like keepalived, this wins over 5 when both apply
+
+Warnings that keepalived does not count (kvrrp-only notices such as "recognised but not
+implemented by kvrrp") are printed but leave the exit code at 0.
+"""
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from kvrrp.config.diagnostics import FATAL
+from kvrrp.config.dump import to_json, to_keepalived
+from kvrrp.config.loader import load
+
+EXIT_OK = 0
+EXIT_UNUSABLE = 4
+EXIT_ERRORS = 5
+EXIT_SECURITY = 6
+
+
+def exit_code(diagnostics) -> int:
+    if any(d.severity == FATAL for d in diagnostics):
+        return EXIT_UNUSABLE
+    # keepalived keeps the highest config_err_t value seen, and CONFIG_SECURITY_ERROR is the
+    # highest: a security problem wins over ordinary errors.
+    failing = [d for d in diagnostics if d.fails_test]
+    if any(d.code == "security" for d in failing):
+        return EXIT_SECURITY
+    if failing:
+        return EXIT_ERRORS
+    return EXIT_OK
+
+
+def run_config_test(path: str, config_id: str | None = None, out: TextIO = sys.stderr) -> int:
+    res = load(path, config_id)
+    for d in res.diagnostics:
+        print(d.format(), file=out)
+    code = exit_code(res.diagnostics)
+    n_err = sum(1 for d in res.diagnostics if d.severity != "warning")
+    n_warn = len(res.diagnostics) - n_err
+    summary = "configuration OK" if code == EXIT_OK else "configuration has problems"
+    print(f"{path}: {summary}: {n_err} error(s), {n_warn} warning(s); "
+          f"{len(res.config.instances)} vrrp_instance(s), {len(res.config.virtual_servers)} virtual_server(s)"
+          f" [exit {code}]", file=out)
+    return code
+
+
+def run_dump_conf(path: str, config_id: str | None = None, fmt: str = "json", out: TextIO = sys.stdout) -> int:
+    res = load(path, config_id)
+    for d in res.diagnostics:
+        print(d.format(), file=sys.stderr)
+    if any(d.severity == FATAL for d in res.diagnostics):
+        return EXIT_UNUSABLE
+    if fmt == "keepalived":
+        out.write(to_keepalived(res.config))
+    elif fmt == "json":
+        out.write(to_json(res.config) + "\n")
+    else:
+        print(f"unknown dump format '{fmt}' (json or keepalived)", file=sys.stderr)
+        return 2
+    return EXIT_OK
