@@ -423,6 +423,11 @@ class CheckerEngine:
         elif not result.ok:
             self._dirty.set()
 
+    async def drain_notifies(self, timeout: float | None = 10.0) -> None:
+        """Wait for the notify scripts started so far to finish."""
+        if self._notify_tasks:
+            await asyncio.wait(list(self._notify_tasks), timeout=timeout)
+
     async def wait_reconciled(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._clean.wait(), timeout)
 

@@ -1,0 +1,241 @@
+"""The checker engine end to end on the host: real TCP listeners on loopback, a fake kernel.
+
+Real servers carry 198.18.x addresses (what goes into IPVS); their checks connect to
+127.0.0.1:<listener port> through connect_ip/connect_port, so nothing leaves loopback."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from hc_servers import TcpServer
+
+from healthcheck.engine import CheckerEngine
+from healthcheck.fakekernel import FakeKernel
+from kvrrp.config.model import (
+    Config,
+    GlobalDefs,
+    LvsMethod,
+    RealServer,
+    ScriptCall,
+    SorryServer,
+    TcpCheck,
+    VirtualServer,
+)
+
+VSKEY = "[198.18.0.1]:tcp:80"
+
+
+async def wait_until(pred, timeout=5.0, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(step)
+    return pred()
+
+
+def tcp(port, **kw):
+    kw.setdefault("connect_timeout", 0.5)
+    kw.setdefault("delay_loop", 0.1)
+    kw.setdefault("retry", 0)
+    kw.setdefault("delay_before_retry", 0.05)
+    kw.setdefault("warmup", 0.0)
+    return TcpCheck(connect_ip="127.0.0.1", connect_port=port, **kw)
+
+
+def make_config(servers, *, weights=None, inhibit=False, vs_kw=None, rs_kw=None, gd=None):
+    weights = weights or {}
+    rss = tuple(
+        RealServer(ip=f"198.18.1.{i + 1}", port=80, weight=weights.get(i, 1), inhibit_on_failure=inhibit,
+                   checkers=(tcp(s.port),), **(rs_kw or {}))
+        for i, s in enumerate(servers)
+    )
+    vs = VirtualServer(ip="198.18.0.1", port=80, lvs_sched="wrr", lvs_method=LvsMethod(method="NAT"),
+                       real_servers=rss, **(vs_kw or {}))
+    return Config(global_defs=GlobalDefs(**(gd or {})), virtual_servers=(vs,))
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    async def __call__(self, script, why):
+        self.calls.append((script.command, why))
+
+
+async def servers(n):
+    return [await TcpServer().start() for _ in range(n)]
+
+
+async def test_down_removed_and_back_restored():
+    srvs = await servers(3)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs), kernel)
+    await eng.start()
+    try:
+        assert kernel.table.weights()[VSKEY] == {"[198.18.1.1]:80": 1, "[198.18.1.2]:80": 1, "[198.18.1.3]:80": 1}
+        port = srvs[1].port
+        await srvs[1].stop()
+        assert await wait_until(lambda: "[198.18.1.2]:80" not in kernel.table.weights()[VSKEY])
+        srvs[1].port = port
+        await srvs[1].start()
+        assert await wait_until(lambda: "[198.18.1.2]:80" in kernel.table.weights()[VSKEY])
+        assert eng.rs_is_alive("198.18.1.2", 80)
+        st = eng.status()
+        assert st["counters"]["transitions"] == 2 and st["counters"]["checks"] > 3
+    finally:
+        await eng.stop()
+        for s in srvs:
+            await s.stop()
+    assert len(kernel.table) == 0
+
+
+async def test_inhibit_on_failure_sets_weight_zero():
+    srvs = await servers(2)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs, weights={0: 5}, inhibit=True), kernel)
+    await eng.start()
+    try:
+        await srvs[0].stop()
+        assert await wait_until(lambda: kernel.table.weights()[VSKEY].get("[198.18.1.1]:80") == 0)
+        assert ("set_dest", "[198.18.0.1]:tcp:80 [198.18.1.1]:80 w0") in kernel.calls
+    finally:
+        await eng.stop()
+        for s in srvs:
+            await s.stop()
+
+
+async def test_quorum_loss_brings_sorry_server_and_scripts():
+    srvs = await servers(3)
+    kernel = FakeKernel()
+    rec = Recorder()
+    cfg = make_config(srvs, vs_kw=dict(
+        quorum=3, sorry_server=SorryServer(ip="198.18.9.9", port=8080),
+        quorum_up=ScriptCall(command="/bin/up", argv=("/bin/up",)),
+        quorum_down=ScriptCall(command="/bin/down", argv=("/bin/down",))),
+        rs_kw=dict(notify_down=ScriptCall(command="/bin/rsdown", argv=("/bin/rsdown",))))
+    eng = CheckerEngine(cfg, kernel, notifier=rec)
+    await eng.start()
+    try:
+        await eng.drain_notifies()
+        assert ("/bin/up", f"starting with quorum up {VSKEY}") in rec.calls
+        await srvs[2].stop()
+        assert await wait_until(lambda: kernel.table.weights()[VSKEY] == {"[198.18.9.9]:8080": 1})
+        assert await wait_until(lambda: ("/bin/down", f"quorum down {VSKEY}") in rec.calls)
+        assert ("/bin/rsdown", "down [198.18.1.3]:tcp:80") in rec.calls
+    finally:
+        await eng.stop()
+        for s in srvs:
+            await s.stop()
+
+
+async def test_reload_weight_change_is_one_set_and_restart_no_churn():
+    srvs = await servers(3)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs), kernel)
+    await eng.start()
+    try:
+        kernel.calls.clear()
+        await eng.reload(make_config(srvs, weights={1: 7}))
+        assert kernel.calls == [("set_dest", "[198.18.0.1]:tcp:80 [198.18.1.2]:80 w7")]
+        # unchanged checkers kept their jobs (no re-activation): same number of jobs
+        assert len(eng.jobs) == 3
+    finally:
+        await eng.stop(keep=True)
+    assert kernel.table.weights()[VSKEY]["[198.18.1.2]:80"] == 7
+    kernel.calls.clear()
+    eng2 = CheckerEngine(make_config(srvs, weights={1: 7}), kernel)
+    await eng2.start()
+    try:
+        await asyncio.sleep(0.3)
+        assert kernel.calls == []
+    finally:
+        await eng2.stop()
+        for s in srvs:
+            await s.stop()
+    assert len(kernel.table) == 0
+
+
+async def test_reload_removing_a_real_server_and_adding_a_vs():
+    srvs = await servers(3)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs), kernel)
+    await eng.start()
+    try:
+        c1 = make_config(srvs[:2])
+        vs2 = VirtualServer(ip="198.18.0.2", port=443, lvs_sched="rr",
+                            real_servers=(RealServer(ip="198.18.1.9", port=443, checkers=(tcp(srvs[2].port),)),))
+        c2 = Config(virtual_servers=c1.virtual_servers + (vs2,))
+        kernel.calls.clear()
+        await eng.reload(c2)
+        assert sorted(kernel.calls) == [("add_dest", "[198.18.0.2]:tcp:443 [198.18.1.9]:443 w1"),
+                                        ("add_service", "[198.18.0.2]:tcp:443"),
+                                        ("del_dest", "[198.18.0.1]:tcp:80 [198.18.1.3]:80")]
+    finally:
+        await eng.stop()
+        for s in srvs:
+            await s.stop()
+
+
+async def test_alpha_server_joins_after_first_success():
+    srvs = await servers(1)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs, rs_kw=dict(alpha=True)), kernel)
+    # alpha is resolved onto the checker by the config layer; emulate it
+    vs = eng.config.virtual_servers[0]
+    rs = vs.real_servers[0]
+    from dataclasses import replace
+
+    rs = replace(rs, checkers=(replace(rs.checkers[0], alpha=True, warmup=0.3),))
+    eng.config = Config(virtual_servers=(replace(vs, real_servers=(rs,)),))
+    await eng.start()
+    try:
+        assert kernel.table.weights()[VSKEY] == {}
+        assert await wait_until(lambda: kernel.table.weights()[VSKEY] == {"[198.18.1.1]:80": 1})
+    finally:
+        await eng.stop()
+        await srvs[0].stop()
+
+
+async def test_foreign_service_survives_start_and_stop():
+    from healthcheck.table import Service, ServiceKey, Table
+
+    t = Table()
+    t.add_service(Service(ServiceKey(4, 6, "198.18.5.5", 80)))
+    kernel = FakeKernel(t)
+    srvs = await servers(1)
+    eng = CheckerEngine(make_config(srvs), kernel)
+    await eng.start()
+    await eng.stop()
+    await srvs[0].stop()
+    assert list(kernel.table.weights()) == ["[198.18.5.5]:tcp:80"]
+
+
+async def test_lvs_flush_and_flush_on_stop():
+    from healthcheck.table import Service, ServiceKey, Table
+
+    t = Table()
+    t.add_service(Service(ServiceKey(4, 6, "198.18.5.5", 80)))
+    kernel = FakeKernel(t)
+    srvs = await servers(1)
+    eng = CheckerEngine(make_config(srvs, gd=dict(lvs_flush=True, lvs_flush_on_stop=True)), kernel)
+    await eng.start()
+    assert list(kernel.table.weights()) == [VSKEY]
+    await eng.stop()
+    await srvs[0].stop()
+    assert kernel.calls[-1] == ("flush", "") and len(kernel.table) == 0
+
+
+async def test_ha_suspend_pauses_checks():
+    srvs = await servers(1)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs, vs_kw=dict(ha_suspend=True)), kernel, local_addresses=set())
+    await eng.start()
+    try:
+        await srvs[0].stop()
+        await asyncio.sleep(0.4)
+        assert eng.counters.checks == 0 and eng.rs_is_alive("198.18.1.1", 80)
+        eng.set_local_addresses({"198.18.0.1"})
+        assert await wait_until(lambda: not eng.rs_is_alive("198.18.1.1", 80))
+    finally:
+        await eng.stop()
