@@ -192,7 +192,8 @@ class FakeLan:
 
     def masters(self, instance: str = "VI_1") -> list[str]:
         return [n.name for n in self.nodes.values()
-                if n.alive and n.engine.instance(instance).state.value == "MASTER"]
+                if n.alive and instance in n.engine.instances
+                and n.engine.instance(instance).state.value == "MASTER"]
 
     def transitions(self) -> list[tuple]:
         return sorted((t for n in self.nodes.values() for t in n.transitions), key=lambda x: x[0])

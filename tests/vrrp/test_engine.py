@@ -1,0 +1,299 @@
+"""Engine features on the fake LAN: reload, sync groups, trackers, listeners, sockets, asyncio."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kvrrp.io.ports import AddressSpec
+from kvrrp.vrrp import FAULT, OK, EngineSettings, InstanceSettings, SyncGroupSettings, VrrpEngine
+from kvrrp.vrrp._fp import fastpath
+from kvrrp.vrrp.fsm import State
+from kvrrp.vrrp.timers import master_down_interval
+from vrrp_lan import FakeAddresses, FakeAnnouncer, FakeClock, FakeLan
+
+TICK = 0.002
+
+
+def inst(name="VI_1", vrid=51, prio=100, vip="198.18.0.100", ifname="eth0", **kw):
+    kw.setdefault("vips", (AddressSpec(vip, 24, ifname, 4),))
+    return InstanceSettings(name=name, ifname=ifname, vrid=vrid, priority=prio, **kw)
+
+
+def conf(*instances, groups=()):
+    return EngineSettings(instances=tuple(instances), sync_groups=tuple(groups))
+
+
+def pair(master_conf, backup_conf):
+    lan = FakeLan()
+    lan.add_node("a", master_conf, v4="198.18.0.1")
+    lan.add_node("b", backup_conf, v4="198.18.0.2")
+    lan.run_for(10)
+    return lan
+
+
+# ---------------------------------------------------------------------------------- reload
+def test_reload_unchanged_keeps_state_with_zero_transitions_and_no_missed_adverts():
+    c = conf(inst(), inst("VI_2", vrid=52, vip="198.18.0.101"))
+    lan = pair(c, conf(inst(prio=50), inst("VI_2", vrid=52, prio=50, vip="198.18.0.101")))
+    a = lan.nodes["a"]
+    assert lan.masters("VI_1") == ["a"] and lan.masters("VI_2") == ["a"]
+    before = len(lan.transitions())
+    adds_before = list(a.addresses.log)
+    lan.run_for(0.5)
+    result = a.engine.apply_config(c)
+    assert result.kept == ("VI_1", "VI_2") and result.restarted == result.added == result.removed == ()
+    lan.run_for(10)
+    assert len(lan.transitions()) == before
+    assert a.addresses.log == adds_before          # VIPs untouched
+    sent = [p.time for p in lan.wire if p.node == "a" and fastpath.decode_advert(p.payload, 4).vrid == 51]
+    assert {round(y - x, 3) for x, y in zip(sent, sent[1:])} == {1.0}
+
+
+def test_reload_changed_instance_restarts_and_removed_is_deleted():
+    a_conf = conf(inst(prio=200), inst("VI_2", vrid=52, prio=200, vip="198.18.0.101"))
+    lan = pair(a_conf, conf(inst(prio=100), inst("VI_2", vrid=52, prio=100, vip="198.18.0.101")))
+    a = lan.nodes["a"]
+    new = conf(inst(prio=90), inst("VI_3", vrid=53, prio=100, vip="198.18.0.102"))
+    result = a.engine.apply_config(new)
+    assert result.restarted == ("VI_1",) and result.removed == ("VI_2",) and result.added == ("VI_3",)
+    trans = [(t[2], t[3], t[4]) for t in a.transitions]
+    assert ("VI_2", "MASTER", "DELETED") in trans and ("VI_1", "MASTER", "STOP") in trans
+    assert not a.addresses.holds("198.18.0.101")
+    lan.run_for(10)
+    assert lan.masters("VI_1") == ["b"]                 # restarted with lower priority
+    assert lan.masters("VI_2") == ["b"]                 # removed: b took over after priority 0
+    assert a.engine.instance("VI_3").state is State.MASTER
+    with pytest.raises(KeyError):
+        a.engine.instance("VI_2")
+
+
+def test_reload_with_a_bad_config_changes_nothing():
+    lan = pair(conf(inst(prio=200)), conf(inst(prio=100)))
+    a = lan.nodes["a"]
+    with pytest.raises(ValueError, match="VRID 51"):
+        a.engine.apply_config(conf(inst(prio=200), inst("VI_X", vrid=51)))
+    assert a.engine.instance("VI_1").state is State.MASTER
+    lan.run_for(5)
+    assert lan.masters() == ["a"]
+
+
+def test_duplicate_vrid_rejected_at_construction():
+    with pytest.raises(ValueError, match="already used"):
+        FakeLan().add_node("a", conf(inst(), inst("VI_2")), v4="198.18.0.1")
+
+
+# ---------------------------------------------------------------------------------- trackers
+def test_tracker_weight_lowers_master_priority_and_backup_takes_over():
+    lan = pair(conf(inst(prio=100)), conf(inst(prio=90)))
+    a = lan.nodes["a"]
+    t0 = lan.clock.t
+    last_accepted = max(p.time for p in lan.wire if p.node == "a")
+    a.engine.set_tracker("VI_1", "chk_haproxy", -20)
+    ai = a.engine.instance("VI_1")
+    assert ai.effective_priority == 80
+    # the master advertised the new priority at once
+    now_pkts = [fastpath.decode_advert(p.payload, 4) for p in lan.wire if p.node == "a" and p.time == t0]
+    assert [d.priority for d in now_pkts] == [80]
+    lan.run_for(10)
+    assert lan.masters() == ["b"]
+    # b preempted: it discarded the lower adverts and its down timer ran out
+    took = [t for t in lan.transitions() if t[1] == "b" and t[4] == "MASTER"][0][0]
+    assert took - last_accepted == pytest.approx(master_down_interval(90, 1.0, 2), abs=TICK)
+    # recovery: with preempt, a takes the VIP back
+    a.engine.set_tracker("VI_1", "chk_haproxy", 0)
+    assert ai.effective_priority == 100
+    lan.run_for(10)
+    assert lan.masters() == ["a"]
+
+
+def test_effective_priority_clamps_and_owner_is_untouched():
+    lan = FakeLan()
+    n = lan.add_node("a", conf(inst(prio=100), inst("OWN", vrid=52, prio=255, vip="198.18.0.101")), v4="198.18.0.1")
+    e = n.engine
+    e.set_tracker("VI_1", "s1", 200)
+    assert e.instance("VI_1").effective_priority == 254
+    e.set_tracker("VI_1", "s1", -300)
+    assert e.instance("VI_1").effective_priority == 1
+    e.set_tracker("VI_1", "s2", 50)
+    e.set_tracker("VI_1", "s1", 10)
+    assert e.instance("VI_1").effective_priority == 160
+    e.set_tracker("OWN", "s1", -50)
+    assert e.instance("OWN").effective_priority == 255
+    with pytest.raises(ValueError):
+        e.set_tracker("VI_1", "s1", "broken")
+    with pytest.raises(KeyError):
+        e.set_tracker("nope", "s1", 1)
+
+
+def test_tracker_fault_sends_priority_zero_and_recovers():
+    lan = pair(conf(inst(prio=200)), conf(inst(prio=100)))
+    a = lan.nodes["a"]
+    t0 = lan.clock.t
+    a.engine.set_tracker("VI_1", "eth1", FAULT)
+    ai = a.engine.instance("VI_1")
+    assert ai.state is State.FAULT and not a.addresses.holds("198.18.0.100")
+    zero = [fastpath.decode_advert(p.payload, 4).priority for p in lan.wire if p.node == "a" and p.time == t0]
+    assert zero == [0]
+    lan.run_for(2)
+    assert lan.masters() == ["b"]
+    a.engine.set_tracker("VI_1", "eth2", FAULT)
+    a.engine.set_tracker("VI_1", "eth1", OK)
+    assert ai.state is State.FAULT                   # still one tracker down
+    a.engine.set_tracker("VI_1", "eth2", OK)
+    assert ai.state is State.BACKUP
+    lan.run_for(10)
+    assert lan.masters() == ["a"]
+    reasons = [t[6] for t in a.transitions if t[2] == "VI_1"]
+    assert "tracker fault" in reasons and "trackers recovered" in reasons
+
+
+def test_tracker_fault_before_start_starts_in_fault():
+    lan = FakeLan()
+    node = lan.add_node("a", conf(inst(prio=200)), v4="198.18.0.1", start=False)
+    node.engine.set_tracker("VI_1", "chk", FAULT)
+    node.engine.start()
+    assert node.engine.instance("VI_1").state is State.FAULT
+    lan.run_for(10)
+    assert lan.masters() == [] and lan.wire == []
+
+
+# ---------------------------------------------------------------------------------- sync groups
+def _synced(prio):
+    return conf(inst("VI_1", 51, prio, "198.18.0.100", sync_group="G"),
+                inst("VI_2", 52, prio, "198.18.0.101", sync_group="G"),
+                groups=(SyncGroupSettings(name="G", members=("VI_1", "VI_2")),))
+
+
+def test_sync_group_members_follow_into_fault_and_back():
+    lan = pair(_synced(200), _synced(100))
+    a, b = lan.nodes["a"], lan.nodes["b"]
+    assert lan.masters("VI_1") == lan.masters("VI_2") == ["a"]
+    a.engine.set_tracker("VI_1", "eth1", FAULT)
+    assert a.state("VI_1") == "FAULT" and a.state("VI_2") == "FAULT"
+    assert not a.addresses.holds("198.18.0.101")
+    assert a.engine.sync_groups["G"].state is State.FAULT
+    lan.run_for(5)
+    assert b.state("VI_1") == b.state("VI_2") == "MASTER"
+    a.engine.set_tracker("VI_1", "eth1", OK)
+    assert a.state("VI_1") == "BACKUP" and a.state("VI_2") == "BACKUP"
+    lan.run_for(10)
+    assert lan.masters("VI_1") == lan.masters("VI_2") == ["a"]
+
+
+def test_sync_group_member_forced_fault_does_not_recover_alone():
+    lan = pair(_synced(200), _synced(100))
+    a = lan.nodes["a"]
+    a.engine.set_tracker("VI_1", "t", FAULT)
+    a.engine.set_tracker("VI_2", "t", FAULT)
+    a.engine.set_tracker("VI_2", "t", OK)            # VI_1 still faulted: VI_2 stays with it
+    assert a.state("VI_2") == "FAULT"
+    a.engine.set_tracker("VI_1", "t", OK)
+    assert a.state("VI_1") == a.state("VI_2") == "BACKUP"
+
+
+def test_sync_group_backup_follows_when_one_member_loses_mastership():
+    lan = FakeLan()
+    lan.add_node("a", _synced(150), v4="198.18.0.1")
+    lan.run_for(10)
+    # a node that only runs VI_1 with a higher priority takes VI_1: VI_2 must follow to BACKUP
+    lan.add_node("c", conf(inst("VI_1", 51, 250)), v4="198.18.0.3")
+    lan.run_for(10)
+    a = lan.nodes["a"]
+    assert a.state("VI_1") == "BACKUP"
+    assert a.state("VI_2") == "BACKUP"
+    assert not a.addresses.holds("198.18.0.101")
+
+
+def test_sync_group_goes_master_only_when_all_members_want_it():
+    lan = FakeLan()
+    lan.add_node("a", _synced(100), v4="198.18.0.1")
+    # c is master of VI_2 only, so a's VI_2 keeps hearing a master
+    lan.add_node("c", conf(inst("VI_2", 52, 250, "198.18.0.101")), v4="198.18.0.3")
+    lan.run_for(20)
+    a = lan.nodes["a"]
+    assert a.state("VI_1") == "BACKUP" and a.state("VI_2") == "BACKUP"
+    assert a.engine.instance("VI_1").want_master
+    lan.kill("c")
+    lan.run_for(10)
+    assert a.state("VI_1") == "MASTER" and a.state("VI_2") == "MASTER"
+
+
+# ---------------------------------------------------------------------------------- API odds
+def test_transition_listener_gets_name_states_reason_priority():
+    seen = []
+    lan = FakeLan()
+    node = lan.add_node("a", conf(inst(prio=120)), v4="198.18.0.1", start=False)
+    node.engine.add_transition_listener(lambda *a: seen.append(a))
+    node.engine.start()
+    lan.run_for(5)
+    assert seen[0] == ("VI_1", State.INIT, State.BACKUP, "startup", 120)
+    assert seen[1] == ("VI_1", State.BACKUP, State.MASTER, "master down timer expired", 120)
+    # VIPs are in place when the listener hears MASTER
+    node.engine.add_transition_listener(lambda *a: seen.append(node.addresses.holds("198.18.0.100")))
+    node.engine.stop()
+    assert seen[-2][2] is State.STOP and seen[-1] is False
+
+
+def test_one_transport_per_interface_and_family_shared():
+    lan = FakeLan()
+    node = lan.add_node("a", conf(inst("A", 1), inst("B", 2, vip="198.18.0.101"),
+                                  inst("C", 3, ifname="eth1", vip="198.18.1.100"),
+                                  inst("D", 4, family=6, version=3,
+                                       vips=(AddressSpec("2001:db8::1", 64, "eth0", 6),))),
+                        v4="198.18.0.1", v6="fe80::1")
+    assert sorted(node.engine._transport_factory.opened) == [
+        ("eth0", 4, "224.0.0.18"), ("eth0", 6, "ff02::12"), ("eth1", 4, "224.0.0.18")]
+    node.engine.stop()
+    assert all(t.closed for t in node.transports.values())
+
+
+def test_v3_without_a_source_address_counts_send_errors():
+    lan = FakeLan()
+    node = lan.add_node("a", conf(inst(version=3)), ifname="eth9")   # no address on eth0
+    lan.run_for(10)
+    i = node.engine.instance("VI_1")
+    assert i.state is State.MASTER and i.stats.send_errors > 0 and i.stats.advert_sent == 0
+
+
+def test_adapter_errors_are_logged_not_raised(caplog):
+    class Broken(FakeAddresses):
+        def add(self, spec):
+            raise OSError("netlink says no")
+
+    clock = FakeClock()
+    engine = VrrpEngine(conf(inst(prio=255)), transports=type("F", (), {"open": lambda *a: None})(),
+                        addresses=Broken(), announcer=FakeAnnouncer(clock), clock=clock, drive_timers=False)
+    engine.start()
+    assert engine.instance("VI_1").state is State.MASTER
+    assert "netlink says no" in caplog.text
+
+
+async def test_asyncio_drives_the_wheel_with_one_handle():
+    lan = FakeLan()
+    clock = type("C", (), {"monotonic": staticmethod(asyncio.get_running_loop().time)})()
+    sent = []
+
+    class T:
+        def send(self, payload, dst, src=None):
+            sent.append(clock.monotonic())
+
+        def close(self):
+            pass
+
+    class F:
+        def open(self, *a):
+            return T()
+
+    engine = VrrpEngine(conf(*(inst(f"V{i}", i, prio=100, version=3, adver_int=0.05,
+                                    vip=f"198.18.0.{i}") for i in range(1, 21))),
+                        transports=F(), addresses=FakeAddresses(), announcer=FakeAnnouncer(FakeClock()),
+                        clock=clock, source_address=lambda i, f: "198.18.0.250")
+    engine.start()
+    await asyncio.sleep(0.6)
+    states = {i.state for i in engine.instances.values()}
+    handle_count = 1 if engine._handle is not None else 0
+    engine.stop()
+    assert states == {State.MASTER}
+    assert handle_count == 1
+    assert len(sent) >= 20 * 3
