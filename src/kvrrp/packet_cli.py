@@ -61,7 +61,7 @@ class Extracted:
 # hex input
 # --------------------------------------------------------------------------------------------
 
-_OFFSET_LINE = re.compile(r"^\s*0x[0-9a-fA-F]+:\s*(.*)$")
+_OFFSET_LINE = re.compile(r"^\s*0x[0-9a-fA-F]{4,}:\s+(.*)$")  # tcpdump's "\t0x0010:  4500 ..."
 _HEX_GROUP = re.compile(r"[0-9a-fA-F]{2}|[0-9a-fA-F]{4}")
 
 
