@@ -122,8 +122,9 @@ class FakeLan:
         self.ttl = 255
 
     def add_node(self, name: str, config, v4: str | None = None, v6: str | None = None,
-                 ifname: str = "eth0", start: bool = True, **engine_kw) -> Node:
-        sources = {}
+                 ifname: str = "eth0", start: bool = True, sources: dict | None = None,
+                 **engine_kw) -> Node:
+        sources = dict(sources or {})
         if v4:
             sources[(ifname, 4)] = v4
         if v6:
