@@ -348,6 +348,10 @@ def dest_from_nla(dest_nla, svc_family: int) -> Dest:
     )
 
 
+class IpvsUnavailable(OSError):
+    """The kernel has no IPVS (module not loaded / not built)."""
+
+
 class PyrouteKernel:
     """`IpvsKernel` over pyroute2's AsyncIPVS (generic netlink family "IPVS"), in the loop.
 
@@ -362,9 +366,9 @@ class PyrouteKernel:
         sock = AsyncIPVS()
         try:
             await sock.setup_endpoint()
-        except Exception:
+        except Exception as exc:
             sock.close()
-            raise
+            raise IpvsUnavailable(f"generic netlink family IPVS not available: {exc}") from exc
         self._sock = sock
         return self
 

@@ -1,0 +1,192 @@
+"""The checker process (keepalived's -C / Keepalived_healthcheckers child).
+
+`kvrrp -C -f FILE` -> main(args). Loads the config, keeps IPVS in step with the health checks
+(healthcheck.engine), reloads on SIGHUP (only changed entries are touched), removes its own
+IPVS entries on SIGTERM/SIGINT (kept when KVRRP_KEEP_IPVS=1 or args.dont_release_ipvs), dumps
+its state as JSON on SIGUSR1.
+
+In-process use (tests, the IPVS VM tier) - no separate process needed:
+
+    d = CheckerDaemon("/path/keepalived.conf", kernel=None)   # None: real IPVS via pyroute2
+    await d.start()            # raises ConfigLoadError / OSError (no IPVS) on failure
+    await d.reload()           # re-read the file; False (old config kept) when it has errors
+    d.engine                   # healthcheck.engine.CheckerEngine (status(), table, reconciler)
+    await d.stop(keep=False)
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from kvrrp.config.model import Config
+
+from healthcheck.engine import CheckerEngine
+from healthcheck.ipvs import IpvsKernel, PyrouteKernel
+
+log = logging.getLogger("kvrrp.healthcheck")
+
+DEFAULT_PID_FILE = "/run/kvrrp_checkers.pid"
+DUMP_FILE = "/tmp/keepalived_check.json"
+ADDRESS_POLL = 2.0
+
+
+class ConfigLoadError(RuntimeError):
+    pass
+
+
+def load_config(path: str, config_id: str | None) -> Config:
+    from kvrrp.config import load
+
+    res = load(path, config_id)
+    for d in res.diagnostics:
+        (log.error if d.severity in ("error", "fatal") else log.warning)("%s", d.format())
+    if res.errors:
+        raise ConfigLoadError(f"{path}: {len(res.errors)} configuration error(s)")
+    return res.config
+
+
+async def local_addresses() -> set[str]:
+    """Addresses configured on this host (for ha_suspend), read through netlink."""
+    from pyroute2 import AsyncIPRoute
+
+    out: set[str] = set()
+    async with AsyncIPRoute() as ipr:
+        async for msg in await ipr.get_addr():
+            addr = msg.get_attr("IFA_ADDRESS") or msg.get_attr("IFA_LOCAL")
+            if addr:
+                out.add(addr)
+    return out
+
+
+class CheckerDaemon:
+    def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
+                 keep_on_stop: bool = False, concurrency: int = 512, dump_file: str = DUMP_FILE) -> None:
+        self.config_path = config_path
+        self.config_id = config_id
+        self.kernel = kernel
+        self.keep_on_stop = keep_on_stop
+        self.concurrency = concurrency
+        self.dump_file = dump_file
+        self.engine: CheckerEngine | None = None
+        self._addr_task: asyncio.Task | None = None
+        self._stop_event = asyncio.Event()
+
+    async def start(self) -> None:
+        config = load_config(self.config_path, self.config_id)
+        if self.kernel is None:
+            self.kernel = await PyrouteKernel().open()
+        self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency)
+        if any(vs.ha_suspend for vs in config.virtual_servers):
+            self.engine.set_local_addresses(await local_addresses())
+            self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
+        await self.engine.start()
+        log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
+
+    async def _poll_addresses(self) -> None:
+        while True:
+            await asyncio.sleep(ADDRESS_POLL)
+            try:
+                addrs = await local_addresses()
+            except Exception as exc:  # noqa: BLE001 - keep the last known set
+                log.warning("reading local addresses: %s", exc)
+                continue
+            if self.engine is not None:
+                self.engine.set_local_addresses(addrs)
+
+    async def reload(self) -> bool:
+        log.info("Reloading configuration %s", self.config_path)
+        try:
+            config = load_config(self.config_path, self.config_id)
+        except (ConfigLoadError, OSError) as exc:
+            log.error("Reload failed, keeping the running configuration: %s", exc)
+            return False
+        assert self.engine is not None
+        await self.engine.reload(config)
+        return True
+
+    async def stop(self, keep: bool | None = None) -> None:
+        if self._addr_task is not None:
+            self._addr_task.cancel()
+            await asyncio.gather(self._addr_task, return_exceptions=True)
+        if self.engine is not None:
+            await self.engine.stop(keep=self.keep_on_stop if keep is None else keep)
+        if self.kernel is not None:
+            await self.kernel.close()
+        log.info("Checker stopped")
+
+    def dump(self) -> str:
+        assert self.engine is not None
+        status: dict[str, Any] = self.engine.status()
+        status["ipvs_table"] = self.engine.reconciler.mirror.weights()
+        with open(self.dump_file, "w") as f:
+            json.dump(status, f, indent=2)
+        log.info("State dumped to %s", self.dump_file)
+        return self.dump_file
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self._stop_event.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop_event.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        loop.add_signal_handler(signal.SIGUSR1, self.dump)
+        await self._stop_event.wait()
+        log.info("Stopping")
+
+
+def _daemonize() -> None:
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+async def _run(args: Any) -> int:
+    keep = bool(getattr(args, "dont_release_ipvs", False)) or os.environ.get("KVRRP_KEEP_IPVS") == "1"
+    daemon = CheckerDaemon(args.config, getattr(args, "config_id", None), keep_on_stop=keep)
+    try:
+        await daemon.start()
+    except ConfigLoadError as exc:
+        log.error("%s", exc)
+        return 1
+    except OSError as exc:
+        log.error("IPVS: cannot initialise the kernel interface (is ip_vs loaded?): %s", exc)
+        return 1
+    try:
+        await daemon.run_until_signalled()
+    finally:
+        await daemon.stop()
+    return 0
+
+
+def main(args: Any) -> int:
+    try:
+        from kvrrp.logging_setup import configure
+
+        configure(bool(getattr(args, "log_console", False)), bool(getattr(args, "log_detail", False)),
+                  ident="Keepalived_healthcheckers")
+    except ImportError:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    if not getattr(args, "dont_fork", False):
+        _daemonize()
+    from kvrrp.pidfile import AlreadyRunning, PidFile
+
+    pid = PidFile(getattr(args, "checkers_pid_file", None) or getattr(args, "pid_file", None) or DEFAULT_PID_FILE)
+    try:
+        pid.acquire()
+    except AlreadyRunning as exc:
+        log.error("%s", exc)
+        return 1
+    try:
+        return asyncio.run(_run(args))
+    finally:
+        pid.release()

@@ -1,0 +1,84 @@
+"""The checker daemon in-process (fake kernel) and as `kvrrp -C` (no IPVS here: clear error)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+from hc_servers import TcpServer
+
+from healthcheck.daemon import CheckerDaemon
+from healthcheck.fakekernel import FakeKernel
+
+SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
+
+CONF = """
+global_defs {{
+  router_id kvrrp_hc_test
+}}
+virtual_server 198.18.0.1 80 {{
+  delay_loop 0.2
+  lb_algo wrr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.18.1.1 80 {{
+    weight {w1}
+    TCP_CHECK {{
+      connect_ip 127.0.0.1
+      connect_port {p1}
+      connect_timeout 1
+      warmup 0
+    }}
+  }}
+  real_server 198.18.1.2 80 {{
+    weight 1
+    TCP_CHECK {{
+      connect_ip 127.0.0.1
+      connect_port {p2}
+      connect_timeout 1
+      warmup 0
+    }}
+  }}
+}}
+"""
+
+
+async def test_daemon_in_process_reload_and_dump(tmp_path):
+    a, b = await TcpServer().start(), await TcpServer().start()
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(CONF.format(w1=1, p1=a.port, p2=b.port))
+    kernel = FakeKernel()
+    d = CheckerDaemon(str(conf), kernel=kernel, dump_file=str(tmp_path / "dump.json"))
+    await d.start()
+    try:
+        key = "[198.18.0.1]:tcp:80"
+        assert kernel.table.weights()[key] == {"[198.18.1.1]:80": 1, "[198.18.1.2]:80": 1}
+        conf.write_text(CONF.format(w1=4, p1=a.port, p2=b.port))
+        kernel.calls.clear()
+        assert await d.reload()
+        assert kernel.calls == [("set_dest", f"{key} [198.18.1.1]:80 w4")]
+        conf.write_text("virtual_server 198.18.0.1 80 { lb_algo bogus_sched \n real_server }")
+        assert not await d.reload()                   # bad file: the running config stays
+        assert kernel.table.weights()[key]["[198.18.1.1]:80"] == 4
+        with open(d.dump()) as f:
+            dumped = json.load(f)
+        assert dumped["ipvs_table"][key]["[198.18.1.1]:80"] == 4
+    finally:
+        await d.stop()
+        await a.stop()
+        await b.stop()
+    assert len(kernel.table) == 0
+
+
+def test_kvrrp_dash_c_without_ipvs_fails_cleanly(tmp_path):
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(CONF.format(w1=1, p1=1, p2=2))
+    env = dict(os.environ, PYTHONPATH=SRC)
+    out = subprocess.run([sys.executable, "-m", "kvrrp", "-C", "-n", "-l", "-f", str(conf),
+                          "-p", str(tmp_path / "hc.pid")], capture_output=True, text=True, env=env, timeout=60)
+    if out.returncode == 0:
+        return                                    # a host with IPVS: started and...? not here
+    assert out.returncode == 1
+    assert "IPVS" in out.stderr and "Traceback" not in out.stderr
