@@ -128,9 +128,12 @@ def split_tokens(text: str, file: str, line: int, col0: int,
                 cur = []
             lines.append([Token(brace, file, line, col)])
             continue
-        if not m.group(2) and diags is not None:
-            diags.error(Location(file=file, line=line, col=col),
-                        "missing terminating '\"' in quoted string", "unmatched-quote")
+        if not m.group(2):
+            # keepalived drops the rest of the line from an unmatched quote on
+            if diags is not None:
+                diags.error(Location(file=file, line=line, col=col),
+                            "missing terminating '\"' in quoted string - rest of line ignored", "unmatched-quote")
+            break
         cur.append(Token(m.group(1), file, line, col, True))
     if cur:
         lines.append(cur)

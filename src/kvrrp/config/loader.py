@@ -34,7 +34,7 @@ def _run(lexer: Lexer, diags: Diagnostics, lines) -> LoadResult:
     tree = build_tree(lines, diags)
     parser = Parser(diags)
     cfg = parser.parse(tree)
-    cfg = validate(cfg, diags, parser.where)
+    cfg = validate(cfg, diags, parser.where, parser.kwloc)
     return LoadResult(cfg, tuple(diags.items), tuple(lexer.files_read))
 
 

@@ -56,6 +56,10 @@ class Parser:
             self.kwlocs[id(obj)] = kw
         return obj
 
+    def kwloc(self, obj, keyword: str):
+        """Location of `keyword` inside obj's block, or None if it was not written."""
+        return self.kwlocs.get(id(obj), {}).get(keyword)
+
     def where(self, obj, keyword: str):
         """Location of `keyword` inside obj's block, else of the block itself."""
         loc = self.kwlocs.get(id(obj), {}).get(keyword)
@@ -398,6 +402,9 @@ class Parser:
         "ssthresh", "rto_min", "initcwnd", "initrwnd", "features", "fastopen_no_cookie", "congctl",
         "quickack", "expires", "ttl-propagate", "pref", "vrf", "or"))
 
+    _ROUTE_KEYS = frozenset(("src", "via", "gw", "dev", "oif", "scope", "table", "protocol", "proto", "metric",
+                             "priority", "preference", "tos", "dsfield", "encap")) | _ROUTE_VALUE_OPTS
+
     def route(self, line: list[Token], static: bool) -> m.VirtualRoute | None:
         r: Fields = {"loc": line[0].loc}
         opts: list[tuple[str, str]] = []
@@ -414,8 +421,7 @@ class Parser:
             if w in ROUTE_TYPES and to_tok is None and "type" not in r:
                 r["type"] = w
                 i += 1
-            elif w in ("src", "via", "gw", "dev", "oif", "scope", "table", "protocol", "proto", "metric",
-                       "priority", "preference", "tos", "dsfield", "encap", "lock") | self._ROUTE_VALUE_OPTS:
+            elif w in self._ROUTE_KEYS:
                 if nxt is None:
                     self.diags.error(tok.loc, f"route option '{w}' needs a value", "missing-parameter")
                     return None
@@ -522,7 +528,7 @@ class Parser:
             r["options"] = tuple(opts)
         if nexthops:
             r["nexthops"] = tuple(nexthops)
-        return m.VirtualRoute(**r) if ok or True else None
+        return m.VirtualRoute(**r)
 
     def rules(self, node: Node, static: bool = False) -> list[m.VirtualRule]:
         return [r for r in (self.rule(line, static) for line in self.value_lines(node)) if r is not None]
@@ -763,6 +769,11 @@ class Parser:
                     s["port"] = port
         body = self.block(node)
         self.dispatch("virtual_server", VS, body, s)
+        if s.get("ip") is not None and "protocol" not in s and ok:
+            # keepalived (check_data.c): no protocol on an address service -> error, UDP is used
+            self.diags.error(node.kw.loc, f"virtual server {s['ip']} {s.get('port', 0)}: no protocol set - "
+                             "defaulting to UDP (write 'protocol TCP')", "vs-protocol")
+            s["protocol"] = "UDP"
         if s.pop("_ip_family", None) is not None and s.get("ip") is None:
             s["family"] = s["_fam"]
         s.pop("_fam", None)
@@ -794,6 +805,18 @@ class Parser:
         checker_nodes = r.pop("_checkers", [])
         if "extra" in r:
             r["extra"] = tuple(r["extra"])
+        method = (r.get("lvs_method") or vs.get("lvs_method") or m.LvsMethod()).method
+        if method != "NAT" and vs.get("fwmark") is None and vs.get("ip") is not None:
+            vport = vs.get("port", 0)
+            if r.get("port", 0) and r["port"] != vport:
+                self.diags.warning(node.kw.loc, f"virtual server {vs['ip']} {vport} and real server {args[0].text} "
+                                   f"{r['port']} ports don't match ({method} cannot change ports) - resetting to "
+                                   f"{vport}", "port-mismatch", fails_test=True)
+                r["port"] = vport
+        elif method != "NAT" and vs.get("fwmark") is not None and r.get("port", 0):
+            self.diags.warning(node.kw.loc, f"fwmark virtual server, real server {args[0].text} has port "
+                               f"{r['port']} - clearing", "port-mismatch", fails_test=True)
+            r["port"] = 0
         r.setdefault("inhibit_on_failure", vs.get("inhibit_on_failure", False))
         r.setdefault("alpha", vs.get("alpha", False))
         if ip is None:
@@ -897,6 +920,15 @@ def _set_script(field: str) -> Handler:
         s = p.script(node)
         if s is not None:
             f[field] = s
+    return h
+
+
+def _deprecated(instead: str, handler: Handler) -> Handler:
+    """A deprecated alias: works, but keepalived reports it (and `-t` fails), so we do too."""
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        p.diags.warning(node.kw.loc, f"'{node.kw.text}' is deprecated - please use '{instead}'", "deprecated",
+                        fails_test=True)
+        handler(p, node, f)
     return h
 
 
@@ -1177,7 +1209,7 @@ GLOBAL: dict[str, Handler] = {
     "vrrp_gna_interval": _set_timer("vrrp_gna_interval", 0.000001, 4294.967295),
     "vrrp_min_garp": _set_flag("vrrp_min_garp"),
     "vrrp_garp_extra_if": _g_extra_if,
-    "vrrp_vmac_garp_intvl": _g_extra_if,
+    "vrrp_vmac_garp_intvl": _deprecated("vrrp_garp_extra_if", _g_extra_if),
     "vrrp_down_timer_adverts": _set_int("vrrp_down_timer_adverts", 1, 100),
     "vrrp_lower_prio_no_advert": _g_lower_prio,
     "vrrp_higher_prio_send_advert": _set_flag("vrrp_higher_prio_send_advert"),
@@ -1386,7 +1418,8 @@ SYNC_GROUP: dict[str, Handler] = {
     "notify_deleted": _sg_notify_deleted,
     "notify": _set_script("notify"),
     "smtp_alert": _set_flag("smtp_alert"),
-    "global_tracking": _set_flag("global_tracking"),
+    "global_tracking": _deprecated("track_interface/script/file on the sync group",
+                                   _set_flag("global_tracking")),
     "sync_group_tracking_weight": _set_flag("sync_group_tracking_weight"),
     "notify_priority_changes": _set_flag("notify_priority_changes"),
 }
@@ -1604,7 +1637,7 @@ INSTANCE: dict[str, Handler] = {
     "garp_master_refresh": _set_timer("garp_master_refresh", 0, 86400),
     "garp_master_refresh_repeat": _set_int("garp_master_refresh_repeat", 0, 2147483647),
     "garp_extra_if": _i_extra_if,
-    "vmac_garp_intvl": _i_extra_if,
+    "vmac_garp_intvl": _deprecated("garp_extra_if", _i_extra_if),
     "down_timer_adverts": _set_int("down_timer_adverts", 1, 100),
     "timer_expired_backup": _i_timer_expired,
     "thread_timer_expired": _i_timer_expired,
@@ -1626,8 +1659,9 @@ INSTANCE: dict[str, Handler] = {
     "debug": _i_debug,
     "v3_checksum_as_v2": _set_flag("v3_checksum_as_v2"),
     "kernel_rx_buf_size": _set_int("kernel_rx_buf_size", 0, 2**31 - 1),
-    "linkbeat_use_polling": _extra,
-    "lvs_sync_daemon_interface": _set_str("lvs_sync_daemon_interface"),
+    "linkbeat_use_polling": _deprecated("a top-level linkbeat_interfaces block", _extra),
+    "lvs_sync_daemon_interface": _deprecated("lvs_sync_daemon in global_defs",
+                                             _set_str("lvs_sync_daemon_interface")),
 }
 
 
@@ -1851,7 +1885,7 @@ def _h_protocol(p: Parser, node: Node, c: Fields) -> None:
 
 HTTP: dict[str, Handler] = {
     **COMMON,
-    "nb_get_retry": _set_int("retry", 0, 2147483647),
+    "nb_get_retry": _deprecated("retry", _set_int("retry", 0, 2147483647)),
     "virtualhost": _set_str("virtualhost"),
     "http_protocol": _h_protocol,
     "enable_sni": _set_flag("enable_sni"),

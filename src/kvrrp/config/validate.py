@@ -17,7 +17,7 @@ V2_MAX_ADVERT = 255.0
 V3_MAX_ADVERT = 40.95
 
 
-def validate(cfg: m.Config, diags: Diagnostics, where: Where) -> m.Config:
+def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | None = None) -> m.Config:
     g = cfg.global_defs
     scripts = {s.name for s in cfg.vrrp_scripts}
     files = {t.name for t in cfg.track_files}
@@ -56,10 +56,25 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where) -> m.Config:
                         f"'{g.lvs_sync_daemon.instance}' is not defined", "undefined-reference")
 
     groups = {vg.name for vg in cfg.virtual_server_groups}
+    for vg in cfg.virtual_server_groups:
+        if not vg.entries:
+            diags.error(vg.loc, f"virtual server group {vg.name} has no entries - removing", "vsg-empty")
+        fams = {e.family for e in vg.entries if e.fwmark is None}
+        if len(fams) > 1:
+            diags.error(vg.loc, f"virtual server group {vg.name} cannot have both IPv4 and IPv6 addresses",
+                        "family-mismatch")
+    vss = []
+    group_has_addr = {vg.name: any(e.fwmark is None for e in vg.entries) for vg in cfg.virtual_server_groups}
     for vs in cfg.virtual_servers:
         _virtual_server(vs, groups, files, diags, where)
+        if (vs.group is not None and group_has_addr.get(vs.group) and kwloc is not None
+                and kwloc(vs, "protocol") is None):
+            diags.error(vs.loc, f"virtual server group {vs.group}: no protocol set - defaulting to UDP "
+                        "(write 'protocol TCP')", "vs-protocol")
+            vs = dataclasses.replace(vs, protocol="UDP")
+        vss.append(vs)
 
-    cfg = dataclasses.replace(cfg, instances=tuple(instances))
+    cfg = dataclasses.replace(cfg, instances=tuple(instances), virtual_servers=tuple(vss))
     check_scripts(cfg, diags)
     return cfg
 
@@ -173,12 +188,36 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
         if i.accept is True and i.priority != 255:
             diags.warning(where(i, "accept"), f"({name}) accept mode is not RFC compliant in strict mode "
                           "unless address owner", "strict-accept", fails_test=False)
-    if i.priority == 255 and i.nopreempt:
+    nopreempt = i.nopreempt
+    preempt_delay = i.preempt_delay
+    if i.priority == 255 and nopreempt:
         diags.error(where(i, "nopreempt"), f"({name}) nopreempt is incompatible with priority 255 "
                     "(address owner) - resetting", "nopreempt-owner")
-    elif i.nopreempt and i.state == "MASTER":
-        diags.warning(where(i, "nopreempt"), f"({name}) nopreempt will not work with initial state MASTER - "
-                      "use state BACKUP", "nopreempt-master", fails_test=True)
+        nopreempt = False
+    if i.state == "MASTER":
+        if nopreempt:
+            diags.warning(where(i, "nopreempt"), f"({name}) nopreempt will not work with initial state MASTER - "
+                          "clearing (use state BACKUP)", "nopreempt-master", fails_test=True)
+            nopreempt = False
+        if preempt_delay:
+            diags.warning(where(i, "preempt_delay"), f"({name}) preempt_delay will not work with initial state "
+                          "MASTER - clearing", "preempt-delay", fails_test=True)
+            preempt_delay = 0.0
+    if preempt_delay and strict:
+        diags.warning(where(i, "preempt_delay"), f"({name}) preempt_delay is incompatible with strict mode - "
+                      "resetting", "preempt-delay", fails_test=True)
+        preempt_delay = 0.0
+    if preempt_delay and nopreempt:
+        diags.warning(where(i, "preempt_delay"), f"({name}) preempt_delay is incompatible with nopreempt mode - "
+                      "resetting", "preempt-delay", fails_test=True)
+        preempt_delay = 0.0
+    changes["nopreempt"] = nopreempt
+    changes["preempt_delay"] = preempt_delay
+    if not i.unicast_peers and (i.unicast_src_ip is not None or i.unicast_ttl is not None
+                                or i.unicast_fault_no_peer or i.check_unicast_src):
+        if not i.unicast_fault_no_peer:
+            diags.warning(i.loc, f"({name}) a unicast keyword has been specified without any unicast peers - "
+                          "defaulting to multicast (deprecated usage)", "unicast-no-peers", fails_test=True)
     if i.owner_ignore_adverts and i.priority != 255:
         diags.warning(where(i, "owner_ignore_adverts"), f"({name}) owner_ignore_adverts is ignored since "
                       "priority is not 255", "ignored", fails_test=True)
