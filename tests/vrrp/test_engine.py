@@ -297,3 +297,32 @@ async def test_asyncio_drives_the_wheel_with_one_handle():
     assert states == {State.MASTER}
     assert handle_count == 1
     assert len(sent) >= 20 * 3
+
+
+@pytest.mark.parametrize("preempt", [True, False])
+def test_backup_priority_rising_above_master_preempts_unless_nopreempt(preempt):
+    lan = pair(conf(inst(prio=100)), conf(inst(prio=90, preempt=preempt)))
+    lan.nodes["b"].engine.set_tracker("VI_1", "chk_file", +30)
+    assert lan.nodes["b"].engine.instance("VI_1").effective_priority == 120
+    lan.run_for(10)
+    assert lan.masters() == (["b"] if preempt else ["a"])
+
+
+def test_transitions_are_logged_with_keepalived_wording_and_reason(caplog):
+    import logging
+    caplog.set_level(logging.INFO, logger="kvrrp.vrrp")
+    lan = pair(conf(inst(prio=200)), conf(inst(prio=100)))
+    lan.kill("a")
+    lan.run_for(5)
+    text = caplog.text
+    assert "(VI_1) Entering BACKUP STATE (init)" in text
+    assert "(VI_1) Entering MASTER STATE" in text
+    assert "(VI_1) Receive advertisement timeout" in text
+    assert "(VI_1) BACKUP -> MASTER: master down timer expired (effective priority 100)" in text
+
+
+def test_validate_settings_rejects_duplicates():
+    from kvrrp.vrrp import validate_settings
+    validate_settings(conf(inst(), inst("VI_2", vrid=52)))
+    with pytest.raises(ValueError, match="defined twice"):
+        validate_settings(conf(inst(), inst()))

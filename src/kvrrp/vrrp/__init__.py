@@ -5,10 +5,10 @@ adapter engine_settings(config). See docs/vrrp-core.md.
 """
 from __future__ import annotations
 
-from kvrrp.vrrp.engine import ReloadResult, VrrpEngine
+from kvrrp.vrrp.engine import ReloadResult, VrrpEngine, validate_settings
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.instance import FAULT, OK, TrackerStatus
 from kvrrp.vrrp.settings import EngineSettings, InstanceSettings, SyncGroupSettings, engine_settings
 
-__all__ = ["VrrpEngine", "ReloadResult", "State", "FAULT", "OK", "TrackerStatus", "EngineSettings",
+__all__ = ["VrrpEngine", "validate_settings", "ReloadResult", "State", "FAULT", "OK", "TrackerStatus", "EngineSettings",
            "InstanceSettings", "SyncGroupSettings", "engine_settings"]

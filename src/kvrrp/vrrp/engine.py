@@ -58,6 +58,12 @@ def _routes_for(instances: Iterable[InstanceSettings]) -> dict[tuple[str, int, i
     return routes
 
 
+def validate_settings(settings: EngineSettings) -> None:
+    """Raise ValueError for what keepalived's VRRP process refuses to start with: an instance
+    name used twice, or two instances with one VRID on the same interface and family."""
+    _routes_for(settings.instances)
+
+
 class VrrpEngine:
     """All VRRP instances of one configuration.
 

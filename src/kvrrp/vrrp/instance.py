@@ -163,15 +163,15 @@ class VrrpInstanceRuntime:
             self.ctx.transitioned(self, old, new, event.value)
 
     def _log_transition(self, old: State, new: State, event: Event) -> None:
+        # keepalived's own line first (operators and scripts grep for it), then the reason
         if new in (State.STOP, State.DELETED):
-            log.info("(%s) Entering %s STATE (%s)", self.name, new.value, event.value)
-        elif old is State.INIT and new is State.BACKUP:
-            log.info("(%s) Entering BACKUP STATE (init)", self.name)
-        elif old is State.INIT and new is State.FAULT:
-            log.info("(%s) Entering FAULT STATE (init)", self.name)
+            log.info("(%s) Entering %s STATE", self.name, new.value)
+        elif old is State.INIT:
+            log.info("(%s) Entering %s STATE (init)", self.name, new.value)
         else:
             log.info("(%s) Entering %s STATE", self.name, new.value)
-        log.debug("(%s) %s -> %s: %s", self.name, old.value, new.value, event.value)
+        log.info("(%s) %s -> %s: %s (effective priority %d)", self.name, old.value, new.value, event.value,
+                 self.effective_priority)
 
     # ------------------------------------------------------------------ timers
     def _schedule(self, kind: int, delay: float) -> None:
@@ -215,7 +215,7 @@ class VrrpInstanceRuntime:
                 log.info("(%s) master down but sync group %s not ready, staying BACKUP", self.name, self.sync.name)
                 self._start_down_timer()
                 return
-            log.debug("(%s) Receive advertisement timeout", self.name)
+            log.info("(%s) Receive advertisement timeout", self.name)
             self.dispatch(Event.MASTER_DOWN_TIMER)
 
     # ------------------------------------------------------------------ trackers
