@@ -1,0 +1,92 @@
+"""A kvrrp node for the tracking system tier: the daemon's own run loop plus the tracking
+supervisor and the notifier, wired exactly as the daemon should wire them.
+
+Used while src/kvrrp/daemon.py does not call kvrrp.track.attach / kvrrp.notify.attach itself
+(the system tests switch to the real daemon as soon as it does). Run it as the daemon:
+
+    python3 node_harness.py -n -l -D -P -f CONF -p PIDFILE
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from kvrrp import daemon as kd
+from kvrrp.cli import build_parser
+
+log = logging.getLogger("kvrrp.daemon")
+
+
+class TrackingDaemon(kd.Daemon):
+    async def run(self) -> int:
+        from kvrrp import notify, track
+        from kvrrp.io.addresses import NetlinkAddressManager, remove_leftovers
+        from kvrrp.io.announce import PacketAnnouncer
+        from kvrrp.io.clock import MonotonicClock
+        from kvrrp.io.netlink import Netlink
+        from kvrrp.io.transport import RawTransportFactory
+        from kvrrp.vrrp.engine import VrrpEngine
+        from kvrrp.vrrp.settings import engine_settings
+
+        loop = asyncio.get_running_loop()
+        settings = engine_settings(self.config)
+        netlink = Netlink()
+        transports = RawTransportFactory(loop, netlink=netlink)
+        addresses = NetlinkAddressManager(netlink)
+        announcer = PacketAnnouncer()
+        self._adapters = [transports, announcer, netlink]
+        remove_leftovers(addresses, kd._sweepable(settings.instances))
+        self.engine = VrrpEngine(self.config, transports=transports, addresses=addresses,
+                                 announcer=announcer, clock=MonotonicClock(),
+                                 source_address=transports.local_address, loop=loop)
+        # --- the wiring the daemon needs -------------------------------------------------
+        self.notifier = notify.attach(self.engine, self.config)
+        await self.notifier.start()
+        self.tracking = track.attach(self.engine, self.config, loop)
+        await self.tracking.start()          # before engine.start(): initial FAULT/priorities
+        # ----------------------------------------------------------------------------------
+        self._install_signals(loop)
+        self.engine.start()
+        log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
+        await self.stopping.wait()
+        log.info("Stopping")
+        await self.tracking.stop()
+        self.engine.stop()
+        await self.notifier.stop()           # the STOP notifications run to completion
+        for adapter in self._adapters:
+            try:
+                adapter.close()
+            except Exception:  # noqa: BLE001
+                pass
+        log.info("Stopped")
+        return 0
+
+    async def reload(self) -> None:
+        config = kd.load_config(self.args.config, self.args.config_id, out=kd._LogWriter())
+        if config is None:
+            return
+        await self.notifier.reload(config)   # before the engine: added instances notify
+        self.engine.apply_config(config)
+        self.config = config
+        await self.tracking.reload(config)   # after the engine: added instances exist
+
+
+def main() -> int:
+    args = build_parser().parse_args(sys.argv[1:])
+    kd.configure_logging(console=args.log_console, detail=args.log_detail)
+    config = kd.load_config(args.config, args.config_id)
+    if config is None:
+        return 1
+    pid = kd.PidFile(args.pid_file) if args.pid_file else None
+    if pid is not None:
+        pid.acquire()
+    try:
+        return asyncio.run(TrackingDaemon(args, config).run())
+    finally:
+        if pid is not None:
+            pid.release()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
