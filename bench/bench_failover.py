@@ -7,7 +7,8 @@
 Three routers (priorities 150 / 100 / 50) and a client on one bridge (kvrrp.lab). For each case
 the master n1 is stopped and the benchmark records, from timestamps taken on the LAN:
 
-  vip_from_kill    kill() -> RTM_NEWADDR of the VIP on n2 (netlink, in n2's namespace)
+  vip_from_kill    kill() -> VIP on n2: the earlier of the RTM_NEWADDR notification read in n2's
+                   namespace and the kernel timestamp of the first GARP (sent after the VIP)
   garp_from_kill   kill() -> first gratuitous ARP for the VIP at the client (AF_PACKET, kernel time)
   vip_from_ref     reference -> VIP on n2, where the reference is what the RFC timer starts from:
                    SIGKILL: n1's last advert seen on the bridge (Master_Down_Timer restarts on it),
@@ -80,8 +81,11 @@ def one_run(lab: Lab, impl: str, version: int, advert: float, sig: int) -> dict[
                               and client.garps(VIP, killed_at), timeout=3 * advert + 10)
             if not ok:
                 raise RuntimeError(f"{impl}: n2 did not take over")
-            vip_at = watch.first_added(VIP, killed_at)
             garp_at = client.garps(VIP, killed_at)[0].ts
+            # netlink notifications carry no timestamp: the watcher's read time is an upper bound
+            # that thread scheduling can inflate; the VIP is also known to be up before the first
+            # GARP left (both daemons add VIPs, then announce), whose kernel timestamp is exact.
+            vip_at = min(watch.first_added(VIP, killed_at), garp_at)
             from_n1 = [(f.ts, info) for f, info in bridge.adverts() if info.src == n1.ipv4 and f.ts <= vip_at]
         if sig == signal.SIGKILL:
             refs = [ts for ts, info in from_n1 if _vrrp_priority(info.payload) > 0]

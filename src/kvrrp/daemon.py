@@ -29,6 +29,7 @@ DATA_DUMP = "/tmp/keepalived.data"
 STATS_DUMP = "/tmp/keepalived.stats"
 JSON_DUMP = "/tmp/keepalived.json"
 SIGJSON = signal.SIGRTMIN + 2
+TIMER_RESOLUTION = 0.0001  # 100 us wheel ticks: deadlines are rounded up by at most this much
 EXIT_CONFIG = 1
 EXIT_RUNNING = 1
 EXIT_FATAL = 2
@@ -110,7 +111,8 @@ class Daemon:
             log.info("cleaned %d virtual address(es) left by a previous run", len(removed))
         self.engine = VrrpEngine(self.config, transports=transports, addresses=addresses,
                                  announcer=announcer, clock=MonotonicClock(),
-                                 source_address=transports.local_address, loop=loop)
+                                 source_address=transports.local_address, loop=loop,
+                                 timer_resolution=TIMER_RESOLUTION)
         self._install_signals(loop)
         if self.args.status_port:
             await self._start_status()
@@ -279,7 +281,10 @@ def main(args: Any) -> int:
         if not args.dont_fork:
             daemonize()
             pidfile.rewrite()
-        return asyncio.run(Daemon(args, config).run())
+        from kvrrp.io.precise_loop import new_event_loop
+
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            return runner.run(Daemon(args, config).run())
     except KeyboardInterrupt:
         return 0
     finally:

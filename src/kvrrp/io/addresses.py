@@ -3,16 +3,30 @@
 add() of an address already there and remove() of one already gone succeed quietly: the engine
 reconciles rather than replays, and a restart or reload must converge. `remove_leftovers()` is the
 start-up sweep for VIPs a crashed previous run left behind.
+
+add/remove sit on the failover path (the VIP must be up within a millisecond or two of the
+Master_Down_Timer), so they do not go through pyroute2's synchronous IPRoute (a thread hop and
+its own event loop per request): pyroute2's ifaddrmsg encodes the request, which goes out on a
+plain NETLINK_ROUTE socket owned by this manager, and the kernel's ack is read right away.
+Interface indexes are cached (and dropped when the kernel says the device is gone); dumps
+(present(), leftovers) use the pyroute2 IPRoute of kvrrp.io.netlink.
 """
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import logging
 import socket
+import struct
+from contextlib import nullcontext
 from typing import Any, Iterable
 
-from kvrrp.io.netlink import (EADDRNOTAVAIL, EEXIST, ENODEV, IFA_F_NODAD, InterfaceAddress, Netlink,
-                              is_errno)
+from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
+from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+
+from kvrrp.io.netlink import EADDRNOTAVAIL, EEXIST, ENODEV, IFA_F_NODAD, InterfaceAddress, Netlink
+from kvrrp.io.netns import entered
 from kvrrp.io.ports import AddressSpec
 
 log = logging.getLogger("kvrrp.io")
@@ -38,28 +52,38 @@ def scope_number(scope: str | None) -> int | None:
     return value
 
 
-def _netlink_request(spec: AddressSpec, index: int) -> dict[str, Any]:
-    req: dict[str, Any] = {
-        "index": index,
-        "family": socket.AF_INET if spec.family == 4 else socket.AF_INET6,
-        "prefixlen": spec.prefixlen,
-    }
-    if spec.peer:
-        # `ip addr add LOCAL peer PEER/len`: IFA_LOCAL is ours, IFA_ADDRESS the far end.
-        req["local"] = spec.address
-        req["address"] = spec.peer
-    else:
-        req["address"] = spec.address
-    if spec.broadcast and spec.family == 4:
-        req["broadcast"] = spec.broadcast
-    if spec.label and spec.family == 4:
-        req["label"] = spec.label
+NLMSG_ERROR = 2
+NETLINK_ACK_TIMEOUT = 5.0
+
+
+def build_request(spec: AddressSpec, index: int, add: bool, seq: int) -> bytes:
+    """The RTM_NEWADDR / RTM_DELADDR message `ip addr add|del` would send for spec."""
+    msg = ifaddrmsg()
+    msg["family"] = socket.AF_INET if spec.family == 4 else socket.AF_INET6
+    msg["prefixlen"] = spec.prefixlen
+    msg["index"] = index
     scope = scope_number(spec.scope)
-    if scope is not None:
-        req["scope"] = scope
-    if spec.nodad and spec.family == 6:
-        req["flags"] = IFA_F_NODAD
-    return req
+    msg["scope"] = scope if scope is not None else 0
+    attrs: list[list[Any]] = [["IFA_LOCAL", spec.address]]
+    # IFA_ADDRESS is the far end of a point-to-point address, else the address itself.
+    attrs.append(["IFA_ADDRESS", spec.peer or spec.address])
+    if add:
+        if spec.broadcast and spec.family == 4:
+            attrs.append(["IFA_BROADCAST", spec.broadcast])
+        if spec.label and spec.family == 4:
+            attrs.append(["IFA_LABEL", spec.label])
+        if spec.nodad and spec.family == 6:
+            msg["flags"] = IFA_F_NODAD
+            attrs.append(["IFA_FLAGS", IFA_F_NODAD])
+    msg["attrs"] = attrs
+    msg["header"]["type"] = RTM_NEWADDR if add else RTM_DELADDR
+    flags = NLM_F_REQUEST | NLM_F_ACK
+    if add:
+        flags |= NLM_F_CREATE | NLM_F_EXCL
+    msg["header"]["flags"] = flags
+    msg["header"]["sequence_number"] = seq
+    msg.encode()
+    return bytes(msg.data)
 
 
 def _same(spec: AddressSpec, have: InterfaceAddress) -> bool:
@@ -69,53 +93,92 @@ def _same(spec: AddressSpec, have: InterfaceAddress) -> bool:
 
 
 class NetlinkAddressManager:
-    """AddressManager over pyroute2; `netns` (tests) manages another namespace's interfaces."""
+    """AddressManager over netlink; `netns` (tests) manages another namespace's interfaces."""
 
     def __init__(self, netlink: Netlink | None = None, netns: str | None = None) -> None:
         self._netlink = netlink or Netlink(netns)
         self._own = netlink is None
+        self._netns = netns
+        with entered(netns) if netns else nullcontext():
+            self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                       socket.NETLINK_ROUTE)
+        self._sock.bind((0, 0))
+        self._sock.settimeout(NETLINK_ACK_TIMEOUT)
+        self._seq = itertools.count(1)
+        self._indexes: dict[str, int] = {}
 
     def _index(self, spec: AddressSpec) -> int:
-        index = self._netlink.ifindex(spec.ifname)
+        index = self._indexes.get(spec.ifname)
         if index is None:
-            raise AddressError(ENODEV, f"no interface {spec.ifname} for {spec.address}")
+            if self._netns is None:  # our own namespace: one ioctl, no netlink dump
+                try:
+                    index = socket.if_nametoindex(spec.ifname)
+                except OSError:
+                    index = None
+            else:
+                index = self._netlink.ifindex(spec.ifname)
+            if index is None:
+                raise AddressError(ENODEV, f"no interface {spec.ifname} for {spec.address}")
+            self._indexes[spec.ifname] = index
         return index
 
+    def _request(self, spec: AddressSpec, add: bool) -> int:
+        """Send one request, return 0 or the kernel's errno."""
+        seq = next(self._seq)
+        self._sock.send(build_request(spec, self._index(spec), add, seq))
+        while True:
+            data = self._sock.recv(65536)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, kind, _flags, rseq, _pid = struct.unpack_from("=IHHII", data, offset)
+                if length < 16:
+                    break
+                if kind == NLMSG_ERROR and rseq == seq:
+                    return -struct.unpack_from("=i", data, offset + 16)[0]
+                offset += (length + 3) & ~3
+
+    def _change(self, spec: AddressSpec, add: bool) -> int:
+        code = self._request(spec, add)
+        if code == ENODEV:
+            self._indexes.pop(spec.ifname, None)  # the interface went away (or was recreated)
+            try:
+                code = self._request(spec, add)
+            except AddressError:
+                return ENODEV
+        return code
+
     def add(self, spec: AddressSpec) -> None:
-        req = _netlink_request(spec, self._index(spec))
-        try:
-            self._netlink.call(lambda ipr: ipr.addr("add", **req))
-        except Exception as exc:  # noqa: BLE001 - pyroute2 raises NetlinkError
-            if is_errno(exc, EEXIST):
-                return
-            raise AddressError(getattr(exc, "code", 0) or 0,
-                               f"adding {spec.address}/{spec.prefixlen} on {spec.ifname}: {exc}") from exc
-        log.debug("added %s/%s on %s", spec.address, spec.prefixlen, spec.ifname)
+        code = self._change(spec, True)
+        if code in (0, EEXIST):
+            log.debug("added %s/%s on %s", spec.address, spec.prefixlen, spec.ifname)
+            return
+        raise AddressError(code, f"adding {spec.address}/{spec.prefixlen} on {spec.ifname}: "
+                                 f"{errno_text(code)}")
 
     def remove(self, spec: AddressSpec) -> None:
         try:
-            index = self._index(spec)
+            code = self._change(spec, False)
         except AddressError:
             return  # the interface is gone, and the address with it
-        req = _netlink_request(spec, index)
-        req.pop("broadcast", None)
-        req.pop("label", None)
-        req.pop("flags", None)
-        try:
-            self._netlink.call(lambda ipr: ipr.addr("del", **req))
-        except Exception as exc:  # noqa: BLE001
-            if is_errno(exc, EADDRNOTAVAIL, ENODEV):
-                return
-            raise AddressError(getattr(exc, "code", 0) or 0,
-                               f"removing {spec.address}/{spec.prefixlen} from {spec.ifname}: {exc}") from exc
-        log.debug("removed %s/%s from %s", spec.address, spec.prefixlen, spec.ifname)
+        if code in (0, EADDRNOTAVAIL, ENODEV):
+            log.debug("removed %s/%s from %s", spec.address, spec.prefixlen, spec.ifname)
+            return
+        raise AddressError(code, f"removing {spec.address}/{spec.prefixlen} from {spec.ifname}: "
+                                 f"{errno_text(code)}")
 
     def present(self, spec: AddressSpec) -> bool:
         return any(_same(spec, have) for have in self._netlink.addresses(spec.ifname, spec.family))
 
     def close(self) -> None:
+        self._sock.close()
         if self._own:
             self._netlink.close()
+
+
+def errno_text(code: int) -> str:
+    import os
+
+    return os.strerror(code) if code > 0 else f"error {code}"
 
 
 def remove_leftovers(manager: Any, specs: Iterable[AddressSpec]) -> list[AddressSpec]:
