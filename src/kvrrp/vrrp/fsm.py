@@ -18,6 +18,8 @@ import ipaddress
 
 
 class State(enum.Enum):
+    __hash__ = object.__hash__      # identity hash in C: Enum's own hashes the name in Python
+
     INIT = "INIT"
     BACKUP = "BACKUP"
     MASTER = "MASTER"
@@ -27,6 +29,8 @@ class State(enum.Enum):
 
 
 class Event(enum.Enum):
+    __hash__ = object.__hash__      # identity hash in C: Enum's own hashes the name in Python
+
     STARTUP = "startup"
     STARTUP_OWNER = "startup as address owner"
     STARTUP_FAULT = "startup with a tracker in fault"
@@ -51,6 +55,8 @@ class Event(enum.Enum):
 
 
 class Action(enum.Enum):
+    __hash__ = object.__hash__      # identity hash in C: Enum's own hashes the name in Python
+
     SEND_ADVERT = "send advert"
     SEND_PRIORITY_ZERO = "send priority 0 advert"
     ANSWER_LOWER_PRIORITY = "answer lower priority advert"   # advert (unless lower_prio_no_advert) + GARP

@@ -257,9 +257,8 @@ class VrrpInstanceRuntime:
         return True
 
     # ------------------------------------------------------------------ receiving
-    def receive_view(self) -> InstanceView:
+    def receive_view(self, own: str | None) -> InstanceView:
         view = self._view
-        own = self.own_address
         if view is None or view.master_address != self.master_address or (own is not None and own not in view.own_addresses):
             s = self.settings
             view = InstanceView(settings=s, vip_set=frozenset(self._advert_packed),
@@ -271,7 +270,8 @@ class VrrpInstanceRuntime:
 
     def on_advert(self, rx: Received, advert) -> str | None:
         """Run the per-instance receive checks and feed the advert to the FSM; returns the drop reason."""
-        reason = check_advert(rx, advert, self.receive_view())
+        own = self.own_address
+        reason = check_advert(rx, advert, self.receive_view(own))
         if reason is not None:
             self.stats.count_drop(reason)
             log.debug("(%s) dropped advert from %s: %s", self.name, rx.src, reason)
@@ -283,8 +283,7 @@ class VrrpInstanceRuntime:
         if advert.priority == 0:
             self.stats.pri_zero_rcvd += 1
         held = (not self.settings.preempt) or (self.settings.preempt_delay > 0 and self._preempt is not _Preempt.EXPIRED)
-        event = fsm.classify_advert(self.state, advert.priority, self.effective_priority, rx.src,
-                                    self.own_address, held)
+        event = fsm.classify_advert(self.state, advert.priority, self.effective_priority, rx.src, own, held)
         self._rx_src, self._rx_advert = rx.src, advert
         self._log_advert(event, rx.src, advert.priority)
         try:
