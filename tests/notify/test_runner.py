@@ -62,3 +62,32 @@ async def test_env_is_cleaned(make_script, script_dir, tmp_path, monkeypatch):
     s = make_script(script_dir, "env.sh", f'echo "[$LD_PRELOAD]" > {out}\n')
     assert (await run_script(check_script((s,), ME, False), 5)).success
     assert out.read_text() == "[]\n"
+
+
+async def test_runs_as_the_configured_user(make_script, script_dir):
+    import pathlib
+    import shutil
+    import tempfile
+
+    import pytest
+
+    from kvrrp.notify.security import ScriptRefused, default_run_as
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch user")
+    nobody = default_run_as("nobody", None)
+    # pytest's own tmp dirs are 0700: the user could not reach a script there, and we say so
+    hidden = make_script(script_dir, "hidden.sh", "exit 0\n")
+    with pytest.raises(ScriptRefused, match="no search permission"):
+        check_script((hidden,), nobody, True)
+    top = pathlib.Path(tempfile.mkdtemp(prefix="kvtrk-user-"))
+    try:
+        os.chmod(top, 0o755)
+        out_dir = top / "out"
+        out_dir.mkdir()
+        os.chmod(out_dir, 0o777)
+        s = make_script(top, "who.sh", f"id -u > {out_dir}/uid\nid -g >> {out_dir}/uid\n")
+        r = await run_script(check_script((s,), nobody, True), 5)
+        assert r.success, r
+        assert (out_dir / "uid").read_text().split() == [str(nobody.uid), str(nobody.gid)]
+    finally:
+        shutil.rmtree(top)

@@ -109,6 +109,22 @@ def _is_executable_by(st: os.stat_result, run_as: RunAs) -> bool:
     return bool(st.st_mode & stat.S_IXOTH)
 
 
+def _untraversable(path: str, run_as: RunAs, stat_fn: Callable[[str], os.stat_result]) -> str | None:
+    """The first directory on the way to ``path`` the user may not search, or None."""
+    if run_as.uid == 0:
+        return None
+    parts = [p for p in os.path.dirname(path).split("/") if p]
+    for i in range(len(parts) + 1):
+        directory = "/" + "/".join(parts[:i])
+        try:
+            st = stat_fn(directory)
+        except OSError:
+            return directory
+        if not _is_executable_by(st, run_as):
+            return directory
+    return None
+
+
 def unsafe_component(path: str, lstat: Callable[[str], os.stat_result] = os.lstat) -> str | None:
     """The first component of ``path`` (absolute) a non-root user could change, with the
     reason, or None when the whole path is root-controlled."""
@@ -164,6 +180,10 @@ def check_script(argv: tuple[str, ...] | list[str], run_as: RunAs, script_securi
         raise ScriptRefused(f"script {argv[0]!r} cannot be accessed: {exc.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise ScriptRefused(f"script {argv[0]!r} is not a regular file")
+    blocked = _untraversable(real, run_as, stat_fn)
+    if blocked is not None:
+        raise ScriptRefused(f"script {argv[0]!r} cannot be reached by uid:gid {run_as.uid}:{run_as.gid}: "
+                            f"no search permission on {blocked}")
     if not _is_executable_by(st, run_as):
         raise ScriptRefused(f"script {argv[0]!r} is not executable for uid:gid {run_as.uid}:{run_as.gid}")
     needs_protection = (run_as.uid == 0 or run_as.gid == 0
