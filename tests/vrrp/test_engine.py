@@ -326,3 +326,17 @@ def test_validate_settings_rejects_duplicates():
     validate_settings(conf(inst(), inst("VI_2", vrid=52)))
     with pytest.raises(ValueError, match="defined twice"):
         validate_settings(conf(inst(), inst()))
+
+
+def test_event_listener_priority_and_master_rx_lower_pri():
+    lan = FakeLan()
+    m = lan.add_node("m", conf(inst(prio=200)), v4="198.18.0.1")
+    events = []
+    m.engine.add_event_listener(lambda *a: events.append(a))
+    lan.run_for(10)
+    m.engine.set_tracker("VI_1", "w", -10)
+    assert events == [("VI_1", "PRIORITY", State.MASTER, 190)]
+    lan.add_node("b", conf(inst(prio=100)), v4="198.18.0.2")
+    lan.deaf = {"b"}
+    lan.run_for(5)
+    assert ("VI_1", "MASTER_RX_LOWER_PRI", State.MASTER, 190) in events

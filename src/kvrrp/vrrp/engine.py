@@ -26,6 +26,7 @@ from kvrrp.vrrp.sync import SyncGroup
 log = logging.getLogger("kvrrp.vrrp")
 
 TransitionListener = Callable[[str, State, State, str, int], None]
+EventListener = Callable[[str, str, State, int], None]
 SourceResolver = Callable[[str, int], "str | None"]
 _MAX_TIMER_ROUNDS = 64      # bound on re-running timers that handlers schedule at "now"
 
@@ -96,6 +97,7 @@ class VrrpEngine:
         self._handle: asyncio.TimerHandle | None = None
         self._armed_at: float | None = None
         self._listeners: list[TransitionListener] = []
+        self._event_listeners: list[EventListener] = []
         self._transports: dict[tuple[str, int], Transport] = {}
         self._instances: dict[str, VrrpInstanceRuntime] = {}
         self._by_uid: dict[int, VrrpInstanceRuntime] = {}
@@ -132,6 +134,15 @@ class VrrpEngine:
 
     def remove_transition_listener(self, callback: TransitionListener) -> None:
         self._listeners.remove(callback)
+
+    def add_event_listener(self, callback: EventListener) -> None:
+        """callback(instance_name, event, state, effective_priority) for events that are not
+        transitions: "MASTER_RX_LOWER_PRI" (a master answered a lower priority advert -
+        keepalived's notify_master_rx_lower_pri) and "PRIORITY" (effective priority changed)."""
+        self._event_listeners.append(callback)
+
+    def remove_event_listener(self, callback: EventListener) -> None:
+        self._event_listeners.remove(callback)
 
     def start(self) -> None:
         if self.started:
@@ -290,6 +301,15 @@ class VrrpEngine:
                 log.exception("transition listener failed for (%s)", inst.name)
         if inst.sync is not None:
             inst.sync.follow(inst, new)
+
+    def instance_event(self, inst: VrrpInstanceRuntime, event: str) -> None:
+        for callback in list(self._event_listeners):
+            try:
+                callback(inst.name, event, inst.state, inst.effective_priority)
+            except Exception:
+                if self._raise_errors:
+                    raise
+                log.exception("event listener failed for (%s)", inst.name)
 
     def sync_allows_master(self, inst: VrrpInstanceRuntime) -> bool:
         return inst.sync is None or inst.sync.allows_master(inst)

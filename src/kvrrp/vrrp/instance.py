@@ -34,6 +34,11 @@ _EARLY_TOLERANCE = 0.0015   # the wheel rounds deadlines up to its 1 ms tick
 
 RUNNING = (State.BACKUP, State.MASTER, State.FAULT)
 
+# Non-transition events for engine.add_event_listener (keepalived notify_master_rx_lower_pri,
+# and the FIFO's MASTER_PRIORITY / BACKUP_PRIORITY lines of notify_priority_changes)
+EVENT_MASTER_RX_LOWER_PRI = "MASTER_RX_LOWER_PRI"
+EVENT_PRIORITY = "PRIORITY"
+
 
 class TrackerStatus(enum.Enum):
     """A tracker that is not a weight: FAULT puts the instance in FAULT, OK clears it."""
@@ -62,6 +67,7 @@ class InstanceContext(Protocol):
     def announce(self, ifname: str, family: int, address: str) -> None: ...
     def source_address(self, inst: "VrrpInstanceRuntime") -> str | None: ...
     def transitioned(self, inst: "VrrpInstanceRuntime", old: State, new: State, reason: str) -> None: ...
+    def instance_event(self, inst: "VrrpInstanceRuntime", event: str) -> None: ...
     def sync_allows_master(self, inst: "VrrpInstanceRuntime") -> bool: ...
     def sync_allows_recover(self, inst: "VrrpInstanceRuntime") -> bool: ...
 
@@ -238,6 +244,7 @@ class VrrpInstanceRuntime:
         if old_prio != self.effective_priority:
             log.info("(%s) Changing effective priority from %d to %d", self.name, old_prio, self.effective_priority)
             self._advert_cache.clear()
+            self.ctx.instance_event(self, EVENT_PRIORITY)
         if self.state not in RUNNING:
             return
         if self.own_fault and not was_fault:
@@ -382,6 +389,7 @@ class VrrpInstanceRuntime:
 
     def _a_answer_lower(self) -> None:
         s = self.settings
+        self.ctx.instance_event(self, EVENT_MASTER_RX_LOWER_PRI)
         if not s.lower_prio_no_advert:
             self.send_advert(self.effective_priority)
         if s.garp_lower_prio_repeat:
