@@ -190,3 +190,21 @@ async def test_unreachable_smtp_server_is_logged_not_fatal(engine, caplog):
     await n.stop(timeout=5)
     assert smtp.failed == 1 and smtp.sent == 0
     assert "Error sending SMTP alert" in caplog.text
+
+
+async def test_priority_change_lines(engine, tmp_path):
+    fifo = str(tmp_path / "p.fifo")
+    insts = (VrrpInstance(name="A", vrid=1, notify_priority_changes=True), VrrpInstance(name="B", vrid=2))
+    n = attach(engine, Config(global_defs=GlobalDefs(notify_fifo=NotifyFifo(path=fifo)), instances=insts))
+    await n.start()
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        n.priority_changed("A", "MASTER", 80)
+        n.priority_changed("B", "MASTER", 80)          # not enabled for B
+        n.priority_changed("A", "FAULT", 80)           # keepalived reports MASTER/BACKUP only
+        n.priority_changed("A", "BACKUP", 100)
+        await n.stop()
+        data = os.read(reader, 4096).decode()
+    finally:
+        os.close(reader)
+    assert data == 'INSTANCE "A" MASTER_PRIORITY 80\nINSTANCE "A" BACKUP_PRIORITY 100\n'

@@ -44,7 +44,11 @@ class TrackingDaemon(kd.Daemon):
         self.notifier = notify.attach(self.engine, self.config)
         await self.notifier.start()
         self.tracking = track.attach(self.engine, self.config, loop)
+        self.tracking.add_priority_listener(self.notifier.priority_changed)
         await self.tracking.start()          # before engine.start(): initial FAULT/priorities
+        from kvrrp.io.routes import RouteManager, RoutesOnMaster
+        self.routes = RoutesOnMaster(RouteManager(netlink), self.config)
+        self.engine.add_transition_listener(self.routes)
         # ----------------------------------------------------------------------------------
         self._install_signals(loop)
         self.engine.start()
@@ -68,6 +72,7 @@ class TrackingDaemon(kd.Daemon):
             return
         await self.notifier.reload(config)   # before the engine: added instances notify
         self.engine.apply_config(config)
+        self.routes.reload(config)
         self.config = config
         await self.tracking.reload(config)   # after the engine: added instances exist
 

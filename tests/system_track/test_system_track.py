@@ -210,17 +210,24 @@ def test_track_interface_fault_and_fifo(lab):
     add_tracked_link(lab, n1)
     rec1, out1 = recorder(lab, "n1")
     fifo = os.path.join(lab.workdir, "n1.fifo")
+    routes = ("virtual_routes {", "    198.19.5.0/24 dev eth0", "}")
     c1 = (GLOBAL % ("n1", f"    vrrp_notify_fifo {fifo}\n") +
-          instance_block("VI_1", 61, 100, VIP, "track_interface {", "    eth1", "}", f'notify "{rec1}"'))
-    c2 = GLOBAL % ("n2", "") + instance_block("VI_1", 61, 90, VIP)
+          instance_block("VI_1", 61, 100, VIP, "track_interface {", "    eth1", "}", f'notify "{rec1}"', *routes))
+    c2 = GLOBAL % ("n2", "") + instance_block("VI_1", 61, 90, VIP, *routes)
+
+    def route_on(node):
+        return "198.19.5.0/24" in lab.run(node, ["ip", "route", "show"]).stdout
+
     d1 = start_node(lab, n1, c1, "n1")
     wait_holder(lab, VIP, "n1")
     d2 = start_node(lab, n2, c2, "n2")
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
+        assert route_on(n1) and not route_on(n2)          # virtual_routes follow MASTER
         lab.run(n1, ["ip", "link", "set", "eth1", "down"])
         wait_holder(lab, VIP, "n2")
         assert wait_lines(out1, 3)[-1] == "INSTANCE VI_1 FAULT 100"
+        assert lab.wait_for(lambda: route_on(n2) and not route_on(n1), timeout=5)
         lab.run(n1, ["ip", "link", "set", "eth1", "up"])
         wait_holder(lab, VIP, "n1")                        # recovers to BACKUP, then preempts
         d1.stop()

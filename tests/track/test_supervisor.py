@@ -152,3 +152,33 @@ async def test_reload_unchanged_keeps_state_without_calls(engine, make_script, t
         assert sup.scripts == {}
     finally:
         await sup.stop()
+
+
+async def test_priority_listener_sees_engine_priority(make_script, tmp_path):
+    from types import SimpleNamespace
+
+    class Engine:
+        def __init__(self):
+            self.instances = {"VI_1": SimpleNamespace(effective_priority=100, state="MASTER", w={})}
+
+        def set_tracker(self, name, key, status):
+            rt = self.instances[name]
+            if isinstance(status, int):
+                rt.w[key] = status
+            rt.effective_priority = 100 + sum(rt.w.values())
+
+    flag = tmp_path / "ok"
+    chk = make_script("chk.sh", f"test -e {flag}\n")
+    cfg = Config(vrrp_scripts=(script("chk", chk, interval=0.1, weight=-20),),
+                 instances=(VrrpInstance(name="VI_1", vrid=1, track_scripts=(TrackRef(name="chk"),)),))
+    eng = Engine()
+    sup = attach(eng, cfg)
+    seen = []
+    sup.add_priority_listener(lambda *a: seen.append(a))
+    await sup.start()
+    try:
+        await wait_for(lambda: seen == [("VI_1", "MASTER", 80)])
+        flag.write_text("")
+        await wait_for(lambda: seen[-1] == ("VI_1", "MASTER", 100))
+    finally:
+        await sup.stop()

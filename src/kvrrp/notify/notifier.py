@@ -229,6 +229,23 @@ class Notifier:
         if group is not None:
             self._update_group(group)
 
+    def priority_changed(self, instance_name: str, state: Any, effective_priority: int) -> None:
+        """An instance's effective priority moved (tracking). With notify_priority_changes
+        (or global vrrp_notify_priority_changes) the FIFOs get keepalived's MASTER_PRIORITY /
+        BACKUP_PRIORITY line; other states are not reported, as keepalived."""
+        inst = self.config.instance(instance_name)
+        if inst is None:
+            return
+        enabled = inst.notify_priority_changes
+        if enabled is None:
+            enabled = self.config.global_defs.vrrp_notify_priority_changes
+        name = state_name(state)
+        if not enabled or name not in ("MASTER", "BACKUP"):
+            return
+        line = format_line("INSTANCE", instance_name, f"{name}_PRIORITY", effective_priority)
+        for w in self.fifos:
+            w.write_line(line)
+
     def _update_group(self, group: str) -> None:
         states = [self.member_state.get(m) for m in self.members.get(group, ())]
         if not states:

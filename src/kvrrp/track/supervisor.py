@@ -84,6 +84,7 @@ class TrackingSupervisor:
         self._started = False
         self._holding = False
         self._resend = False
+        self._priority_listeners: list = []
 
     # -- status computation -------------------------------------------------------------
 
@@ -121,12 +122,31 @@ class TrackingSupervisor:
             log.debug("(%s) tracker %s -> %s", b.instance, b.key, status)
             self._send(b.instance, b.key, status)
 
+    def add_priority_listener(self, callback) -> None:
+        """callback(instance_name, state, effective_priority) when a tracker change moved an
+        instance's effective priority (the notifier's MASTER_PRIORITY / BACKUP_PRIORITY)."""
+        self._priority_listeners.append(callback)
+
+    def _runtime(self, instance: str) -> Any:
+        instances = getattr(self.engine, "instances", None)
+        return instances.get(instance) if hasattr(instances, "get") else None
+
     def _send(self, instance: str, key: str, status: weights.Status) -> None:
+        rt = self._runtime(instance)
+        before = getattr(rt, "effective_priority", None)
         try:
             self.engine.set_tracker(instance, key, engine_status(status))
         except KeyError:
             # the engine does not (or no longer) run this instance: reload ordering
             log.warning("(%s) tracker %s: instance unknown to the engine", instance, key)
+            return
+        after = getattr(rt, "effective_priority", None)
+        if before is not None and after != before:
+            for cb in list(self._priority_listeners):
+                try:
+                    cb(instance, getattr(rt, "state", None), after)
+                except Exception:
+                    log.exception("priority listener failed for (%s)", instance)
 
     def _changed(self, kind: str, target: str) -> None:
         if self._holding:           # (re)configuring: everything is pushed once at the end
