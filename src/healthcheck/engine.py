@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Awaitable
 
 from kvrrp.config.model import Config, RealServer, ScriptCall, VirtualServer
 
 from healthcheck.checkers import CHECKERS, CheckContext, Target, make_target
+from healthcheck.checkers.tcp import TcpProber
 from healthcheck.health import (
     DOWN,
     UP,
@@ -60,7 +60,6 @@ class Job:
     runs: int = 0
     failures: int = 0
     last_reason: str = ""
-    last_duration: float = 0.0
 
 
 @dataclass(slots=True)
@@ -114,6 +113,8 @@ class CheckerEngine:
         self.table = Table()
         self._next_key = 1
         self._sched: CheckScheduler | None = None
+        self._tcp: TcpProber | None = None
+        self._tasks: dict[int, asyncio.Task] = {}
         self._vs_by_id: dict[VsId, VirtualServer] = {}
         self._rs_by_id: dict[RsId, tuple[RealServer, VirtualServer]] = {}
         self._dirty = asyncio.Event()
@@ -127,7 +128,8 @@ class CheckerEngine:
 
     async def start(self, *, flush: bool | None = None) -> None:
         self._configure_context(self.config)
-        self._sched = CheckScheduler(self._run_job, concurrency=self.concurrency)
+        self._sched = CheckScheduler(self._start_job, concurrency=self.concurrency)
+        self._tcp = TcpProber(self._sched, self._finish)
         self._index(self.config)
         for vs in self.config.virtual_servers:
             for rid, rs in iter_real_servers(vs):
@@ -151,7 +153,15 @@ class CheckerEngine:
         kvrrp's own IPVS entries (lvs_flush_on_stop: flush everything; keep: leave them)."""
         self._stopping = True
         if self._sched is not None:
-            await self._sched.close()
+            self._sched.close()
+        if self._tcp is not None:
+            self._tcp.close()
+        tasks = list(self._tasks.values())
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
         if self._reconcile_task is not None:
             self._reconcile_task.cancel()
             await asyncio.gather(self._reconcile_task, return_exceptions=True)
@@ -191,8 +201,7 @@ class CheckerEngine:
                         initial_checker_state(c.alpha or rs.alpha, c.retry) for c in rs.checkers)
         for (rid, _), job in old_jobs.items():
             if rid not in keep_rids:
-                self._sched.cancel(job.key)
-                del self.jobs[job.key]
+                self._drop_job(job.key)
             else:
                 job.target = make_target(self._rs_by_id[rid][0].checkers[job.index], *self._rs_by_id[rid])
                 job.vid = rid[0]
@@ -262,25 +271,52 @@ class CheckerEngine:
         """ha_suspend: checkers of a VS whose address is not local are paused."""
         self.local_addresses = addresses
 
-    async def _run_job(self, key: int) -> None:
+    def _drop_job(self, key: int) -> None:
+        assert self._sched is not None
+        self._sched.cancel(key)
+        if self._tcp is not None:
+            self._tcp.abort(key)
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+        del self.jobs[key]
+
+    def _start_job(self, key: int) -> None:
+        """Scheduler callback: a check is due."""
+        sched = self._sched
+        assert sched is not None
         job = self.jobs.get(key)
-        if job is None or self._sched is None:
+        if job is None:
+            sched.done(key)
             return
         rs, vs = self._rs_by_id[job.rid]
-        spec = rs.checkers[job.index]
-        if self._suspended(vs):
-            self._sched.schedule(key, spec.delay_loop)
+        if vs.ha_suspend and self._suspended(vs):
+            sched.done(key)
+            sched.schedule(key, rs.checkers[job.index].delay_loop)
             return
-        t0 = time.monotonic()
+        if job.target.kind == "TCP_CHECK" and self._tcp is not None:
+            self._tcp.start(key, job.target)
+        else:
+            self._tasks[key] = asyncio.get_running_loop().create_task(self._run_async(key, job))
+
+    async def _run_async(self, key: int, job: Job) -> None:
+        spec = job.target.spec
         try:
             result = await CHECKERS[spec.kind](job.target, self.ctx)
+        except asyncio.CancelledError:
+            return
         except Exception as exc:  # noqa: BLE001 - a checker bug is a failed check, not a dead loop
             log.exception("%s on %s raised", spec.kind, job.target.label)
             result = CheckResult(False, f"internal error: {exc!r}")
-        if self.jobs.get(key) is not job:
-            return                  # removed or replaced by a reload while running
-        job.last_duration = time.monotonic() - t0
-        self.apply_result(key, result)
+        if self._tasks.get(key) is asyncio.current_task():
+            del self._tasks[key]
+        self._finish(key, result)
+
+    def _finish(self, key: int, result: CheckResult) -> None:
+        if self._sched is not None:
+            self._sched.done(key)
+        if key in self.jobs and not self._stopping:
+            self.apply_result(key, result)
 
     def apply_result(self, key: int, result: CheckResult) -> None:
         """Fold one check result into the states (public so tests can drive the reducer path)."""
@@ -297,6 +333,11 @@ class CheckerEngine:
         job.last_reason = result.reason
         states = self.rs_states[job.rid]
         prev = states[job.index]
+        if result.ok and prev.is_up and prev.has_run and not prev.retry_it and result.weight_delta in (None, prev.weight_delta):
+            # steady state (up, and still up): step_checker would return prev unchanged
+            if self._sched is not None:
+                self._sched.schedule(key, spec.delay_loop)
+            return
         step = step_checker(prev, result, retry=spec.retry, delay_loop=spec.delay_loop,
                             delay_before_retry=spec.delay_before_retry)
         _log_check(spec.kind, job.target, result, step, spec)
