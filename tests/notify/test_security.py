@@ -143,3 +143,18 @@ def test_default_user_and_unknown_users():
         default_run_as("no_such_user_kvrrp", None)
     with pytest.raises(ScriptRefused, match="group"):
         default_run_as("root", "no_such_group_kvrrp")
+
+
+def test_symlinked_parent_directory_is_followed_by_the_real_path_check():
+    tree = dict(SAFE)
+    tree["/etc"] = (stat.S_IFLNK | 0o777, 0, 0)          # like /bin -> usr/bin
+    assert unsafe_component("/etc/keepalived/chk.sh", fake_tree(tree)) is None
+    tree["/etc"] = (stat.S_IFLNK | 0o777, 1000, 0)
+    assert "symlink owned by uid 1000" in unsafe_component("/etc/keepalived/chk.sh", fake_tree(tree))
+
+
+def test_system_binaries_are_safe():
+    if os.geteuid() != 0:
+        pytest.skip("ownership of system files is only meaningful as root")
+    for prog in ("/bin/true", "pidof"):
+        assert check_script((prog,), ROOT, script_security=True).insecure is None

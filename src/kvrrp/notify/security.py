@@ -137,6 +137,12 @@ def unsafe_component(path: str, lstat: Callable[[str], os.stat_result] = os.lsta
         except OSError as exc:
             return f"{prefix}: {exc.strerror}"
         mode = st.st_mode
+        if not last and stat.S_ISLNK(mode):
+            # e.g. /bin -> usr/bin on merged-/usr systems: the link itself must be root's; where
+            # it leads is checked when the resolved path is walked
+            if st.st_uid != 0:
+                return f"{prefix} is a symlink owned by uid {st.st_uid}, not root"
+            continue
         if not last and not stat.S_ISDIR(mode):
             return f"{prefix} is not a directory"
         if last and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
