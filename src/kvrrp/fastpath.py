@@ -32,7 +32,10 @@ else:
                 f"KVRRP_REQUIRE_EXTENSIONS=1 but the Cython fast path kvrrp._fastpath did not load: {exc}. "
                 "Build it with `python3 setup.py build_ext --inplace` or `pip install -e .`"
             ) from exc
-        log.warning("Cython fast path unavailable (%s); using the pure-Python reference", exc)
+        # A pure-Python install simply has no module (info); a module that exists but does not
+        # load (ABI mismatch, missing symbol) is a broken build worth a warning.
+        level = logging.INFO if isinstance(exc, ModuleNotFoundError) else logging.WARNING
+        log.log(level, "Cython fast path unavailable (%s); using the pure-Python reference", exc)
         from kvrrp._fastpath_py import *  # noqa: F401,F403
         from kvrrp._fastpath_py import __all__  # noqa: F401
 

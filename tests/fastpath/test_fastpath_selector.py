@@ -33,11 +33,32 @@ def test_no_extensions_gives_python():
     assert r.stdout.split() == ["python", "kvrrp._fastpath_py"]
 
 
-def test_missing_module_falls_back_with_a_warning():
+BREAK_CYTHON = (
+    "import sys\n"
+    "class Broken:\n"
+    "    def find_spec(self, name, path, target=None):\n"
+    "        if name == 'kvrrp._fastpath': raise ImportError('undefined symbol: PyFoo')\n"
+    "sys.meta_path.insert(0, Broken())\n"
+)
+
+
+def test_pure_python_install_falls_back_quietly():
     r = run(BLOCK_CYTHON + "import kvrrp.fastpath as f; print(f.IMPLEMENTATION)")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "python"
-    assert "Cython fast path unavailable" in r.stderr
+    assert r.stderr == ""
+
+
+def test_broken_module_falls_back_with_a_warning():
+    r = run(BREAK_CYTHON + "import kvrrp.fastpath as f; print(f.IMPLEMENTATION)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "python"
+    assert "Cython fast path unavailable (undefined symbol: PyFoo)" in r.stderr
+
+
+def test_require_extensions_makes_a_broken_module_fatal():
+    r = run(BREAK_CYTHON + "import kvrrp.fastpath", KVRRP_REQUIRE_EXTENSIONS="1")
+    assert r.returncode != 0 and "undefined symbol: PyFoo" in r.stderr
 
 
 def test_require_extensions_makes_a_missing_module_fatal():
