@@ -32,6 +32,7 @@ from healthcheck.health import (
     VsId,
     declared,
     desired_table,
+    fill_vs,
     initial_checker_state,
     initial_quorum,
     iter_real_servers,
@@ -43,7 +44,7 @@ from healthcheck.health import (
 )
 from healthcheck.ipvs import IpvsKernel, Ownership, Reconciler
 from healthcheck.scheduler import CheckScheduler
-from healthcheck.table import Table, TableError, vs_ident
+from healthcheck.table import Table, TableError, group_map, services_of, vs_ident
 
 log = logging.getLogger("kvrrp.healthcheck")
 
@@ -117,6 +118,9 @@ class CheckerEngine:
         self._tasks: dict[int, asyncio.Task] = {}
         self._vs_by_id: dict[VsId, VirtualServer] = {}
         self._rs_by_id: dict[RsId, tuple[RealServer, VirtualServer]] = {}
+        self._vs_services: dict[VsId, list] = {}
+        self._dirty_vs: set[VsId] = set()
+        self._full_pass = True          # shared service keys between VSs: always rebuild all
         self._dirty = asyncio.Event()
         self._clean = asyncio.Event()
         self._reconcile_task: asyncio.Task | None = None
@@ -238,6 +242,21 @@ class CheckerEngine:
 
     def _index(self, config: Config) -> None:
         self._vs_by_id = {vs_ident(vs): vs for vs in config.virtual_servers}
+        groups = group_map(config.virtual_server_groups)
+        self._vs_services = {}
+        seen: set = set()
+        shared = False
+        for vs in config.virtual_servers:
+            try:
+                svcs = services_of(vs, groups)
+            except TableError:
+                svcs = []               # reported when the full table is built
+                shared = True
+            for svc in svcs:
+                shared |= svc.key in seen
+                seen.add(svc.key)
+            self._vs_services[vs_ident(vs)] = svcs
+        self._full_pass = shared
         self._rs_by_id = {}
         for vs in config.virtual_servers:
             for rid, rs in iter_real_servers(vs):
@@ -356,14 +375,14 @@ class CheckerEngine:
             log.info("%s service %s %s VS %s", verb, _fmt_rs(rs, vs), prep, _fmt_vs(vs))
             self._rs_notify(vs, rs, alive)
             self._update_quorum(vs)
-            self._mark_dirty()
+            self._mark_dirty(job.vid)
         elif step.first_run and (spec.alpha or rs.alpha):
             self._rs_notify(vs, rs, alive)      # keepalived: alpha checkers notify their first verdict
         elif rs_weight(rs, states) != old_weight:
             log.info("Changing weight from %d to %d for %sactive service %s of VS %s", old_weight,
                      rs_weight(rs, states), "" if alive else "in", _fmt_rs(rs, vs), _fmt_vs(vs))
             self._update_quorum(vs)
-            self._mark_dirty()
+            self._mark_dirty(job.vid)
 
     # ------------------------------------------------------------------------------------------
     # quorum, notifies
@@ -430,7 +449,11 @@ class CheckerEngine:
     # ------------------------------------------------------------------------------------------
     # reconcile
 
-    def _mark_dirty(self) -> None:
+    def _mark_dirty(self, vid: VsId | None = None) -> None:
+        if vid is None:
+            self._full_pass = True
+        else:
+            self._dirty_vs.add(vid)
         self._clean.clear()
         self._dirty.set()
 
@@ -439,14 +462,40 @@ class CheckerEngine:
             await self._dirty.wait()
             await asyncio.sleep(0)          # coalesce a burst of transitions into one pass
             try:
-                await self._reconcile_now()
+                if self._full_pass:
+                    await self._reconcile_now()
+                else:
+                    await self._reconcile_dirty()
             except Exception:  # noqa: BLE001 - keep checking even if IPVS is unhappy
                 log.exception("IPVS reconcile failed")
                 await asyncio.sleep(1.0)
                 self._dirty.set()
 
+    async def _reconcile_dirty(self) -> None:
+        """Rebuild and apply only the services of virtual servers whose state changed."""
+        self._dirty.clear()
+        dirty, self._dirty_vs = self._dirty_vs, set()
+        keys = []
+        for vid in dirty:
+            vs = self._vs_by_id.get(vid)
+            if vs is None:
+                continue
+            svcs = self._vs_services.get(vid, [])
+            fill_vs(self.table, vs, svcs, self.rs_states, self.quorum.get(vid, True))
+            keys.extend(s.key for s in svcs)
+        self.counters.reconciles += 1
+        result = await self.reconciler.reconcile_services(self.table, keys)
+        for op in result.applied:
+            log.info("IPVS: %s", op)
+        if not result.ok:
+            self._dirty_vs |= dirty
+            self._dirty.set()
+        elif not self._dirty.is_set():
+            self._clean.set()
+
     async def _reconcile_now(self) -> None:
         self._dirty.clear()
+        self._dirty_vs.clear()
         try:
             desired = desired_table(self.config, self.rs_states, self.quorum)
             services, dests = declared(self.config)
@@ -462,7 +511,19 @@ class CheckerEngine:
         if result.ok and not self._dirty.is_set():
             self._clean.set()
         elif not result.ok:
+            self._full_pass = True
             self._dirty.set()
+        if result.ok and not self._index_shared():
+            self._full_pass = False
+
+    def _index_shared(self) -> bool:
+        seen: set = set()
+        for svcs in self._vs_services.values():
+            for svc in svcs:
+                if svc.key in seen:
+                    return True
+                seen.add(svc.key)
+        return False
 
     async def drain_notifies(self, timeout: float | None = 10.0) -> None:
         """Wait for the notify scripts started so far to finish."""

@@ -212,6 +212,20 @@ def vs_desired_dests(
     return list(merged.values())
 
 
+def fill_vs(
+    table: Table,
+    vs: VirtualServer,
+    services: Sequence,
+    rs_states: Mapping[RsId, Sequence[CheckerState]],
+    quorum_up: bool,
+) -> None:
+    """Put one virtual server's services, with their desired destinations, into ``table``
+    (replacing what it held for them)."""
+    for svc in services:
+        entry = table.add_service(svc)
+        entry.dests = {d.key: d for d in vs_desired_dests(vs, rs_states, quorum_up, svc.key)}
+
+
 def desired_table(
     config: Config,
     rs_states: Mapping[RsId, Sequence[CheckerState]],
@@ -223,9 +237,9 @@ def desired_table(
     for vs in config.virtual_servers:
         q = quorum.get(vs_ident(vs), True)
         for svc in services_of(vs, groups):
-            table.add_service(svc)
+            entry = table.add_service(svc)
             for d in vs_desired_dests(vs, rs_states, q, svc.key):
-                table.add_dest(svc.key, d)
+                entry.dests[d.key] = d
     return table
 
 

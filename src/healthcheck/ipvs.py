@@ -192,6 +192,26 @@ class Reconciler:
                 log.warning("IPVS dump after failed apply: %s", exc)
         return result
 
+    async def reconcile_services(self, desired: Table, keys: Iterable[ServiceKey]) -> ApplyResult:
+        """Like reconcile, limited to the services ``keys`` (the ones whose state changed);
+        ownership is unchanged. Cheap enough to run on every health transition."""
+        self.counters["reconciles"] += 1
+        cur, want = Table(), Table()
+        for key in keys:
+            entry = self.mirror.entries.get(key)
+            if entry is not None:
+                cur.entries[key] = entry
+            entry = desired.entries.get(key)
+            if entry is not None:
+                want.entries[key] = entry
+        result = await self.apply(diff(cur, want, self.owned))
+        if not result.ok:
+            try:
+                await self.resync()
+            except Exception as exc:  # noqa: BLE001 - a failed dump must not kill the checker
+                log.warning("IPVS dump after failed apply: %s", exc)
+        return result
+
     async def apply(self, ops: Iterable[Op]) -> ApplyResult:
         result = ApplyResult()
         k = self.kernel

@@ -11,6 +11,7 @@ from hc_servers import TcpServer
 
 from healthcheck.engine import CheckerEngine
 from healthcheck.fakekernel import FakeKernel
+from healthcheck.health import desired_table
 from kvrrp.config.model import (
     Config,
     GlobalDefs,
@@ -77,6 +78,9 @@ async def test_down_removed_and_back_restored():
         port = srvs[1].port
         await srvs[1].stop()
         assert await wait_until(lambda: "[198.18.1.2]:80" not in kernel.table.weights()[VSKEY])
+        # the per-VS incremental pass produced exactly the full desired table
+        assert kernel.table == desired_table(eng.config, eng.rs_states, eng.quorum)
+        assert not eng._full_pass                 # noqa: SLF001 - the incremental path was used
         srvs[1].port = port
         await srvs[1].start()
         assert await wait_until(lambda: "[198.18.1.2]:80" in kernel.table.weights()[VSKEY])
