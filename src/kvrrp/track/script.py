@@ -62,7 +62,10 @@ class ScriptTracker:
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        next_at = loop.time()
+        # a first run made by the supervisor before the engine started counts as this slot
+        next_at = loop.time() + (self.interval if self.runs else 0.0)
+        if self.runs:
+            await asyncio.sleep(self.interval)
         while True:
             if self._run is not None and not self._run.done():
                 self.skipped += 1
