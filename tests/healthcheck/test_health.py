@@ -182,3 +182,52 @@ def test_two_checkers_one_down_takes_server_down():
     (rid,) = initial_rs_states(v)
     t = desired_table(cfg(v), {rid: (CheckerState(True), CheckerState(False))}, {})
     assert t.weights()["[198.18.0.1]:tcp:80"] == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# property: the pure step equals a line-by-line model of keepalived's tcp_epilog() +
+# update_svr_checker_state() (check_tcp.c / ipwrapper.c), written in its mutable style
+
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+
+class KeepalivedChecker:
+    def __init__(self, alpha, retry, delay_loop, delay_before_retry):
+        self.is_up = not alpha          # set_checker_state(checker, false) under alpha
+        self.has_run = False
+        self.retry_it = retry           # "one failure is enough initially"
+        self.retry = retry
+        self.delay_loop, self.delay_before_retry = delay_loop, delay_before_retry
+
+    def epilog(self, is_success):
+        delay = self.delay_loop
+        changed = None
+        if is_success or ((self.is_up or not self.has_run) and self.retry_it >= self.retry):
+            self.retry_it = 0
+            if is_success and (not self.is_up or not self.has_run):
+                if not self.is_up:
+                    changed = UP
+                self.is_up = True
+            elif not is_success and (self.is_up or not self.has_run):
+                if self.is_up:
+                    changed = DOWN
+                self.is_up = False
+        elif self.is_up:
+            delay = self.delay_before_retry
+            self.retry_it += 1
+        self.has_run = True
+        return delay, changed
+
+
+@settings(max_examples=300, deadline=None)
+@given(alpha=hs.booleans(), retry=hs.integers(0, 4), results=hs.lists(hs.booleans(), max_size=40))
+def test_step_checker_matches_keepalived_model(alpha, retry, results):
+    model = KeepalivedChecker(alpha, retry, 10.0, 2.0)
+    state = initial_checker_state(alpha, retry)
+    for ok in results:
+        delay, changed = model.epilog(ok)
+        step = step_checker(state, OK if ok else FAIL, retry=retry, delay_loop=10.0, delay_before_retry=2.0)
+        state = step.state
+        assert (step.delay, step.transition) == (delay, changed)
+        assert (state.is_up, state.has_run, state.retry_it) == (model.is_up, model.has_run, model.retry_it)
