@@ -277,16 +277,36 @@ cdef Drop D_BAD_VRID = Drop("bad_vrid")
 cdef bytes _EMPTY = b""
 
 
+# Text -> packed address, remembered: the daemon hands over peers and groups as text and they
+# repeat on every packet. Invalid text maps to None. Bounded by clearing, not by eviction order.
+cdef dict _TEXT4 = {}
+cdef dict _TEXT6 = {}
+DEF TEXT_CACHE_MAX = 4096
+
+
+cdef object _text_address(str text, int family):
+    cdef dict cache = _TEXT4 if family == 4 else _TEXT6
+    cdef object packed = cache.get(text, False)
+    if packed is not False:
+        return packed
+    try:
+        packed = socket.inet_pton(socket.AF_INET if family == 4 else socket.AF_INET6,
+                                  text.split("%", 1)[0])  # a scope id is not on the wire
+    except OSError:
+        packed = None
+    if len(cache) >= TEXT_CACHE_MAX:
+        cache.clear()
+    cache[text] = packed
+    return packed
+
+
 cdef object _pseudo_address(object addr, int family):
     """Packed address for the pseudo-header (text accepted), or None if unusable."""
     cdef Py_ssize_t want = 4 if family == 4 else 16
     if PyBytes_CheckExact(addr):
         return addr if PyBytes_GET_SIZE(addr) == want else None
     if isinstance(addr, str):
-        try:
-            return socket.inet_pton(socket.AF_INET if family == 4 else socket.AF_INET6, addr)
-        except OSError:
-            return None
+        return _text_address(addr, family)
     try:
         raw = bytes(memoryview(addr).cast("B"))
     except TypeError:
@@ -456,10 +476,10 @@ cdef bytes _address_bytes(object addr, int family, str what):
     """A packed address of the family; text is accepted and converted."""
     cdef Py_ssize_t want = 4 if family == 4 else 16
     if isinstance(addr, str):
-        try:
-            return socket.inet_pton(socket.AF_INET if family == 4 else socket.AF_INET6, addr)
-        except OSError:
-            raise ValueError(f"{what} {addr!r} is not an IPv{family} address") from None
+        packed = _text_address(addr, family)
+        if packed is None:
+            raise ValueError(f"{what} {addr!r} is not an IPv{family} address")
+        return packed
     try:
         raw = bytes(memoryview(addr).cast("B"))
     except TypeError:

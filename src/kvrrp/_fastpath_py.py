@@ -167,7 +167,7 @@ def _pseudo_address(addr, family: int) -> bytes | None:
     """Packed address for the pseudo-header; text is accepted too. None if unusable."""
     if isinstance(addr, str):
         try:
-            return socket.inet_pton(_AF[family], addr)
+            return socket.inet_pton(_AF[family], addr.split("%", 1)[0])  # a scope id is not on the wire
         except OSError:
             return None
     try:
@@ -267,7 +267,7 @@ def _address_bytes(addr, family: int, what: str) -> bytes:
     """A packed address of the family; text is accepted and converted."""
     if isinstance(addr, str):
         try:
-            return socket.inet_pton(_AF[family], addr)
+            return socket.inet_pton(_AF[family], addr.split("%", 1)[0])
         except OSError:
             raise ValueError(f"{what} {addr!r} is not an IPv{family} address") from None
     try:
