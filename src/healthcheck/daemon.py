@@ -75,6 +75,8 @@ class CheckerDaemon:
         self.engine: CheckerEngine | None = None
         self._addr_task: asyncio.Task | None = None
         self._stop_event = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._signal_tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
@@ -99,6 +101,10 @@ class CheckerDaemon:
                 self.engine.set_local_addresses(addrs)
 
     async def reload(self) -> bool:
+        async with self._reload_lock:           # SIGHUPs in a burst reload one after another
+            return await self._reload()
+
+    async def _reload(self) -> bool:
         log.info("Reloading configuration %s", self.config_path)
         try:
             config = load_config(self.config_path, self.config_id)
@@ -128,11 +134,16 @@ class CheckerDaemon:
         log.info("State dumped to %s", self.dump_file)
         return self.dump_file
 
+    def _on_sighup(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._signal_tasks.add(task)
+        task.add_done_callback(self._signal_tasks.discard)
+
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._stop_event.set)
         loop.add_signal_handler(signal.SIGINT, self._stop_event.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         loop.add_signal_handler(signal.SIGUSR1, self.dump)
         await self._stop_event.wait()
         log.info("Stopping")
