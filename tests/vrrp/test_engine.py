@@ -340,3 +340,31 @@ def test_event_listener_priority_and_master_rx_lower_pri():
     lan.deaf = {"b"}
     lan.run_for(5)
     assert ("VI_1", "MASTER_RX_LOWER_PRI", State.MASTER, 190) in events
+
+
+def test_startup_delay_holds_every_takeover():
+    lan = FakeLan()
+    delayed = EngineSettings(instances=(inst(prio=100), inst("OWN", vrid=52, prio=255, vip="198.18.0.101")),
+                             startup_delay=10.0)
+    n = lan.add_node("a", delayed, v4="198.18.0.1")
+    assert n.state("OWN") == "BACKUP"
+    lan.run_for(9.9)
+    assert lan.masters("VI_1") == [] and lan.masters("OWN") == []
+    lan.run_for(0.11)
+    assert lan.masters("OWN") == ["a"]                    # the owner right after the delay
+    lan.run_for(3.6)
+    assert lan.masters("VI_1") == ["a"]                   # others a Master_Down_Interval later
+    took = [t[0] for t in n.transitions if t[2] == "VI_1" and t[4] == "MASTER"][0]
+    assert took - 1000.0 == pytest.approx(10.0 + master_down_interval(100, 1.0, 2), abs=TICK)
+
+
+def test_owner_ignore_adverts():
+    lan = FakeLan()
+    lan.add_node("own", conf(inst(prio=255, owner_ignore_adverts=True)), v4="198.18.0.1")
+    lan.add_node("b", conf(inst(prio=100)), v4="198.18.0.2")
+    lan.deaf = {"b"}
+    lan.run_for(6)
+    own = lan.nodes["own"].engine.instance("VI_1")
+    assert own.stats.advert_rcvd > 0
+    sent = [p.time for p in lan.wire if p.node == "own"]
+    assert {round(y - x, 3) for x, y in zip(sent, sent[1:])} == {1.0}     # never answered early

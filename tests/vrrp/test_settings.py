@@ -145,3 +145,9 @@ def test_every_seed_config_builds_an_engine_or_is_refused_like_keepalived(path):
 
 def test_seed_list_is_not_empty():
     assert len(SEEDS) >= 10
+
+
+def test_engine_level_globals():
+    es = settings_of("global_defs {\n vrrp_startup_delay 5\n log_unknown_vrids\n vrrp_owner_ignore_adverts\n}\n"
+                     + BASE % "")
+    assert es.startup_delay == 5 and es.log_unknown_vrids and es.instances[0].owner_ignore_adverts

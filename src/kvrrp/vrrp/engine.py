@@ -83,7 +83,7 @@ class VrrpEngine:
     def __init__(self, config, *, transports: TransportFactory, addresses: AddressManager,
                  announcer: Announcer, clock: Clock | None = None,
                  source_address: SourceResolver | None = None, drive_timers: bool = True,
-                 loop: asyncio.AbstractEventLoop | None = None, timer_resolution: float = 0.001,
+                 loop: asyncio.AbstractEventLoop | None = None, timer_resolution: float = 0.0001,
                  raise_errors: bool = False) -> None:
         self._transport_factory = transports
         self._address_manager = addresses
@@ -105,6 +105,7 @@ class VrrpEngine:
         self._groups: dict[str, SyncGroup] = {}
         self._next_uid = 0
         self.started = False
+        self._delayed_start = 0.0
         self.drops: dict[str, int] = {}     # drops before an instance was identified
         self.settings = engine_settings(config)
         _routes_for(self.settings.instances)
@@ -154,6 +155,9 @@ class VrrpEngine:
                 raise RuntimeError("VrrpEngine.start() drives its timers with asyncio: call it inside a "
                                    "running event loop, pass loop=, or use drive_timers=False") from None
         self.started = True
+        self._delayed_start = self._clock.monotonic() + self.settings.startup_delay
+        if self.settings.startup_delay:
+            log.info("Delaying VRRP startup for %g seconds", self.settings.startup_delay)
         self._sync_transports()
         for inst in list(self._instances.values()):
             self._start_instance(inst)
@@ -291,6 +295,9 @@ class VrrpEngine:
             return None
         return self._resolve_source(inst.settings.ifname, inst.settings.family)
 
+    def delayed_start(self) -> float:
+        return self._delayed_start
+
     def transitioned(self, inst: VrrpInstanceRuntime, old: State, new: State, reason: str) -> None:
         for callback in list(self._listeners):
             try:
@@ -375,6 +382,8 @@ class VrrpEngine:
             reason = check_decoded(decoded)
             if reason is None and inst is None:
                 reason = "unknown_vrid"
+                if self.settings.log_unknown_vrids:
+                    log.info("(%s): Unknown VRID %d received from %s", rx.ifname, vrid, rx.src)
         if reason is not None:
             if inst is not None:
                 inst.stats.count_drop(reason)

@@ -30,7 +30,7 @@ T_GARP_PACE = 2         # next queued GARP/NA when vrrp_garp_interval / vrrp_gna
 T_GARP_SECOND = 3       # second burst garp_master_delay after becoming master
 T_GARP_REFRESH = 4      # garp_master_refresh
 T_GARP_LOWER = 5        # second burst after answering a lower priority advert
-_EARLY_TOLERANCE = 0.0015   # the wheel rounds deadlines up to its 1 ms tick
+_EARLY_TOLERANCE = 1e-6      # the wheel never fires early; a later deadline means rescheduled
 
 RUNNING = (State.BACKUP, State.MASTER, State.FAULT)
 
@@ -66,6 +66,7 @@ class InstanceContext(Protocol):
     def remove_address(self, spec: AddressSpec) -> None: ...
     def announce(self, ifname: str, family: int, address: str) -> None: ...
     def source_address(self, inst: "VrrpInstanceRuntime") -> str | None: ...
+    def delayed_start(self) -> float: ...
     def transitioned(self, inst: "VrrpInstanceRuntime", old: State, new: State, reason: str) -> None: ...
     def instance_event(self, inst: "VrrpInstanceRuntime", event: str) -> None: ...
     def sync_allows_master(self, inst: "VrrpInstanceRuntime") -> bool: ...
@@ -101,6 +102,7 @@ class VrrpInstanceRuntime:
         self.last_advert_sent: float | None = None
         self.sync = None                    # kvrrp.vrrp.sync.SyncGroup, set by the engine
         self._preempt = _Preempt.IDLE
+        self._owner_waiting = False
         self._deadlines: dict[int, float] = {}
         self._down_started: float | None = None
         self._down_skew_only = False
@@ -136,9 +138,11 @@ class VrrpInstanceRuntime:
     def start(self, group_fault: bool = False) -> None:
         if self.own_fault or group_fault:
             self.dispatch(Event.STARTUP_FAULT)
-        elif self.settings.is_owner:
+        elif self.settings.is_owner and self.ctx.delayed_start() <= self.ctx.now():
             self.dispatch(Event.STARTUP_OWNER)
         else:
+            # an owner under vrrp_startup_delay waits as BACKUP, then takes over at once (keepalived)
+            self._owner_waiting = self.settings.is_owner
             self.dispatch(Event.STARTUP)
 
     def shutdown(self, delete: bool = False) -> None:
@@ -164,6 +168,7 @@ class VrrpInstanceRuntime:
             if new is State.MASTER:
                 self.stats.become_master += 1
                 self.want_master = False
+                self._owner_waiting = False
             elif old is State.MASTER:
                 self.stats.release_master += 1
             self.ctx.transitioned(self, old, new, event.value)
@@ -287,6 +292,8 @@ class VrrpInstanceRuntime:
             self.stats.count_drop("not_running")
             return "not_running"
         self.stats.advert_rcvd += 1
+        if self.state is State.MASTER and self.settings.is_owner and self.settings.owner_ignore_adverts:
+            return None
         if advert.priority == 0:
             self.stats.pri_zero_rcvd += 1
         held = (not self.settings.preempt) or (self.settings.preempt_delay > 0 and self._preempt is not _Preempt.EXPIRED)
@@ -431,9 +438,12 @@ class VrrpInstanceRuntime:
         self._schedule(T_PROTOCOL, self.settings.adver_int)
 
     def _start_down_timer(self) -> None:
-        self._down_started = self.ctx.now()
-        self._down_skew_only = False
-        self._schedule(T_PROTOCOL, self.master_down_interval())
+        now = self.ctx.now()
+        begin = max(now, self.ctx.delayed_start())      # vrrp_startup_delay holds every takeover
+        self._down_started = begin
+        self._down_skew_only = self._owner_waiting
+        interval = self.skew_time() if self._owner_waiting else self.master_down_interval()
+        self._schedule(T_PROTOCOL, begin - now + interval)
 
     def _a_start_skew_timer(self) -> None:
         self._down_started = self.ctx.now()

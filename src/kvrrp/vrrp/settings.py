@@ -53,6 +53,7 @@ class InstanceSettings:
     garp_interval: float = 0.0
     gna_interval: float = 0.0
     sync_group: str | None = None
+    owner_ignore_adverts: bool = False       # a priority 255 master ignores received adverts
 
     def __post_init__(self) -> None:
         if not 1 <= self.vrid <= 255:
@@ -99,6 +100,8 @@ class SyncGroupSettings:
 class EngineSettings:
     instances: tuple[InstanceSettings, ...] = ()
     sync_groups: tuple[SyncGroupSettings, ...] = ()
+    startup_delay: float = 0.0               # vrrp_startup_delay: no takeover before start + this
+    log_unknown_vrids: bool = False
 
 
 def pad_password(password: str) -> bytes:
@@ -175,6 +178,7 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         garp_master_refresh_repeat=_first(inst.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat),
         garp_interval=g.vrrp_garp_interval, gna_interval=g.vrrp_gna_interval,
         sync_group=sync_group,
+        owner_ignore_adverts=inst.owner_ignore_adverts or g.vrrp_owner_ignore_adverts,
     )
 
 
@@ -191,4 +195,5 @@ def engine_settings(config) -> EngineSettings:
         for m in members:
             group_of[m] = sg.name
     instances = tuple(instance_settings(i, g, group_of.get(i.name)) for i in config.instances)
-    return EngineSettings(instances=instances, sync_groups=tuple(groups))
+    return EngineSettings(instances=instances, sync_groups=tuple(groups),
+                          startup_delay=g.vrrp_startup_delay, log_unknown_vrids=g.log_unknown_vrids)
