@@ -76,6 +76,7 @@ class CheckerDaemon:
         self._addr_task: asyncio.Task | None = None
         self._stop_event = asyncio.Event()
         self._reload_lock = asyncio.Lock()
+        self._handlers = False
         self._signal_tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
@@ -139,12 +140,18 @@ class CheckerDaemon:
         self._signal_tasks.add(task)
         task.add_done_callback(self._signal_tasks.discard)
 
-    async def run_until_signalled(self) -> None:
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 dumps state as JSON."""
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._stop_event.set)
         loop.add_signal_handler(signal.SIGINT, self._stop_event.set)
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         loop.add_signal_handler(signal.SIGUSR1, self.dump)
+        self._handlers = True
+
+    async def run_until_signalled(self) -> None:
+        if not self._handlers:
+            self.install_signal_handlers()
         await self._stop_event.wait()
         log.info("Stopping")
 

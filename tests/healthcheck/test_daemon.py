@@ -82,3 +82,61 @@ def test_kvrrp_dash_c_without_ipvs_fails_cleanly(tmp_path):
         return                                    # a host with IPVS: started and...? not here
     assert out.returncode == 1
     assert "IPVS" in out.stderr and "Traceback" not in out.stderr
+
+
+DRIVER = """
+import asyncio, sys
+from healthcheck.daemon import CheckerDaemon
+from healthcheck.fakekernel import FakeKernel
+
+async def main():
+    kernel = FakeKernel()
+    d = CheckerDaemon(sys.argv[1], kernel=kernel, dump_file=sys.argv[2])
+    await d.start()
+    d.install_signal_handlers()
+    print("started", flush=True)
+    await d.run_until_signalled()
+    await d.stop()
+    print("left", len(kernel.table), flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_signals_reload_dump_and_terminate(tmp_path):
+    import signal
+
+    a, b = await TcpServer().start(), await TcpServer().start()
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(CONF.format(w1=1, p1=a.port, p2=b.port))
+    dump = tmp_path / "dump.json"
+    env = dict(os.environ, PYTHONPATH=SRC)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", DRIVER, str(conf), str(dump), env=env,
+                                                stdout=asyncio.subprocess.PIPE)
+    try:
+        assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"started"
+        conf.write_text(CONF.format(w1=9, p1=a.port, p2=b.port))
+        proc.send_signal(signal.SIGHUP)
+        key = "[198.18.0.1]:tcp:80"
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            proc.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(0.05)
+            if dump.exists():
+                try:
+                    data = json.loads(dump.read_text())
+                except ValueError:
+                    continue
+                if data["ipvs_table"][key]["[198.18.1.1]:80"] == 9:
+                    break
+        assert data["ipvs_table"][key]["[198.18.1.1]:80"] == 9
+        proc.send_signal(signal.SIGTERM)
+        out = await asyncio.wait_for(proc.stdout.read(), 30)
+        assert out.strip() == b"left 0"
+        assert await proc.wait() == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await a.stop()
+        await b.stop()
