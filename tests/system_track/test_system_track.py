@@ -255,7 +255,13 @@ def test_sync_group_moves_together(lab):
     d1 = start_node(lab, n1, conf("n1", 100, True), "n1")
     wait_holder(lab, VIP, "n1")
     wait_holder(lab, VIP2, "n1")
-    d2 = start_node(lab, n2, conf("n2", 90, False), "n2")
+    # n2 runs with script security and an unsafe (world-writable) notify script: refused
+    unsafe_out = os.path.join(lab.workdir, "unsafe.ran")
+    unsafe = write_script(lab, "unsafe.sh", f"touch {unsafe_out}\n")
+    os.chmod(unsafe, 0o777)
+    c2 = conf("n2", 90, False).replace("global_defs {", "global_defs {\n    enable_script_security\n    script_user root", 1)
+    c2 = c2.replace("vrrp_instance VI_2 {", f'vrrp_instance VI_2 {{\n    notify "{unsafe}"', 1)
+    d2 = start_node(lab, n2, c2, "n2")
     lab.run(n1, ["ip", "link", "set", "eth1", "down"])    # only VI_1 tracks it
     wait_holder(lab, VIP, "n2")
     wait_holder(lab, VIP2, "n2")
@@ -265,6 +271,7 @@ def test_sync_group_moves_together(lab):
     wait_holder(lab, VIP2, "n1")
     d1.stop()
     d2.stop()
+    assert "writable by everybody" in d2.log() and not os.path.exists(unsafe_out)
     assert read_lines(gout) == ["GROUP VG BACKUP 0", "GROUP VG MASTER 0", "GROUP VG FAULT 0",
                                 "GROUP VG BACKUP 0", "GROUP VG MASTER 0", "GROUP VG STOP 0"]
 
