@@ -314,7 +314,7 @@ cdef object _pseudo_address(object addr, int family):
     return raw if len(raw) == want else None
 
 
-cdef object _decode(const uint8_t* p, Py_ssize_t n, int family, object src, object dst):
+cdef object _decode(const uint8_t* p, Py_ssize_t n, int family, object src, object dst, bint as_v2):
     cdef int version, count, addr_len, auth_len, auth_type, adver_int, vrid, i
     cdef Py_ssize_t area
     cdef object checksum_ok, psrc, pdst
@@ -339,7 +339,11 @@ cdef object _decode(const uint8_t* p, Py_ssize_t n, int family, object src, obje
     if area // addr_len != count:
         return D_COUNT_MISMATCH
     if version == 3:
-        if src is None or dst is None:
+        if as_v2 and family == 4:
+            if _checksum(p, n, 0) != 0:
+                return D_BAD_CHECKSUM
+            checksum_ok = True
+        elif src is None or dst is None:
             checksum_ok = None
         else:
             psrc = _pseudo_address(src, family)
@@ -395,10 +399,11 @@ cdef inline int _family_code(object family):
     return 0
 
 
-def decode_advert(payload, family, src=None, dst=None):
+def decode_advert(payload, family, src=None, dst=None, *, v3_checksum_as_v2=False):
     """Validate and decode one VRRP message (the IP payload). Returns Advert or Drop; never raises
     for any bytes-like payload. For v3 the checksum is verified only when src and dst are given
-    (checksum_ok is None otherwise)."""
+    (checksum_ok is None otherwise). `v3_checksum_as_v2` (keepalived's option of that name, for
+    Cisco/Juniper interop, RFC 9568) checks a v3 IPv4 checksum over the message alone."""
     cdef Py_buffer view
     cdef int fam
     if PyBytes_CheckExact(payload):
@@ -406,18 +411,18 @@ def decode_advert(payload, family, src=None, dst=None):
         if fam == 0:
             return D_BAD_FAMILY
         return _decode(<const uint8_t*>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload),
-                       fam, src, dst)
+                       fam, src, dst, v3_checksum_as_v2)
     _get_buffer(payload, &view)
     try:
         fam = _family_code(family)
         if fam == 0:
             return D_BAD_FAMILY
-        return _decode(<const uint8_t*>view.buf, view.len, fam, src, dst)
+        return _decode(<const uint8_t*>view.buf, view.len, fam, src, dst, v3_checksum_as_v2)
     finally:
         PyBuffer_Release(&view)
 
 
-def decode_batch(payloads, family, srcs=None, dsts=None):
+def decode_batch(payloads, family, srcs=None, dsts=None, *, v3_checksum_as_v2=False):
     """decode_advert over many messages; srcs/dsts (if given) run parallel to payloads."""
     cdef list items = list(payloads)
     cdef Py_ssize_t n = len(items), i
@@ -427,6 +432,7 @@ def decode_batch(payloads, family, srcs=None, dsts=None):
     cdef list src_list = _parallel(srcs, n, "srcs")
     cdef list dst_list = _parallel(dsts, n, "dsts")
     cdef int fam = _family_code(family)
+    cdef bint as_v2 = v3_checksum_as_v2
     for i in range(n):
         payload = items[i]
         s = None if src_list is None else src_list[i]
@@ -436,11 +442,11 @@ def decode_batch(payloads, family, srcs=None, dsts=None):
             r = D_BAD_FAMILY
         elif PyBytes_CheckExact(payload):
             r = _decode(<const uint8_t*>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload),
-                        fam, s, d)
+                        fam, s, d, as_v2)
         else:
             _get_buffer(payload, &view)
             try:
-                r = _decode(<const uint8_t*>view.buf, view.len, fam, s, d)
+                r = _decode(<const uint8_t*>view.buf, view.len, fam, s, d, as_v2)
             finally:
                 PyBuffer_Release(&view)
         Py_INCREF(r)
@@ -491,7 +497,7 @@ cdef bytes _address_bytes(object addr, int family, str what):
 
 cdef bytes _encode(object version_o, object vrid_o, object priority_o, object addresses,
                    object adver_int_o, object family_o, object auth_type_o, object auth_data,
-                   object src, object dst, object type_o):
+                   object src, object dst, object type_o, bint as_v2):
     cdef uint8_t buf[MAX_MESSAGE]
     cdef long version = _int_field("version", version_o, 2, 3)
     cdef long family = _int_field("family", family_o, 4, 6)
@@ -545,16 +551,17 @@ cdef bytes _encode(object version_o, object vrid_o, object priority_o, object ad
             raise ValueError("VRRPv3 has no authentication; auth_type must be 0")
         if auth_data:
             raise ValueError("VRRPv3 has no authentication; auth_data must be empty")
-        if src is None or dst is None:
-            raise ValueError("VRRPv3 needs src and dst for the checksum pseudo-header")
-        psrc = src if (PyBytes_CheckExact(src) and PyBytes_GET_SIZE(src) == addr_len) \
-            else _address_bytes(src, family, "src")
-        pdst = dst if (PyBytes_CheckExact(dst) and PyBytes_GET_SIZE(dst) == addr_len) \
-            else _address_bytes(dst, family, "dst")
         buf[4] = <uint8_t>(adver_int >> 8)
         buf[5] = <uint8_t>(adver_int & 0xFF)
-        pseudo = _pseudo_sum(<const uint8_t*>PyBytes_AS_STRING(psrc),
-                             <const uint8_t*>PyBytes_AS_STRING(pdst), addr_len, <uint64_t>n)
+        if not (as_v2 and family == 4):
+            if src is None or dst is None:
+                raise ValueError("VRRPv3 needs src and dst for the checksum pseudo-header")
+            psrc = src if (PyBytes_CheckExact(src) and PyBytes_GET_SIZE(src) == addr_len) \
+                else _address_bytes(src, family, "src")
+            pdst = dst if (PyBytes_CheckExact(dst) and PyBytes_GET_SIZE(dst) == addr_len) \
+                else _address_bytes(dst, family, "dst")
+            pseudo = _pseudo_sum(<const uint8_t*>PyBytes_AS_STRING(psrc),
+                                 <const uint8_t*>PyBytes_AS_STRING(pdst), addr_len, <uint64_t>n)
     buf[0] = <uint8_t>((version << 4) | typ)
     buf[1] = <uint8_t>vrid
     buf[2] = <uint8_t>priority
@@ -568,17 +575,18 @@ cdef bytes _encode(object version_o, object vrid_o, object priority_o, object ad
 
 
 def encode_advert(version, vrid, priority, addresses, adver_int, *, family=4, auth_type=0,
-                  auth_data=b"", src=None, dst=None, type=1):
-    """Build one VRRP message with its checksum. v3 needs src/dst for the pseudo-header.
+                  auth_data=b"", src=None, dst=None, type=1, v3_checksum_as_v2=False):
+    """Build one VRRP message with its checksum. v3 needs src/dst for the pseudo-header (not with
+    `v3_checksum_as_v2` on IPv4, whose checksum covers the message alone).
     Addresses are packed bytes (or text). Bad field values raise ValueError."""
     return _encode(version, vrid, priority, addresses, adver_int, family, auth_type, auth_data,
-                   src, dst, type)
+                   src, dst, type, v3_checksum_as_v2)
 
 
 _ENCODE_DEFAULTS = (4, 0, b"", None, None, 1)
 
 
-def encode_batch(requests):
+def encode_batch(requests, *, v3_checksum_as_v2=False):
     """encode_advert over many EncodeRequest tuples (plain tuples in that field order work too).
     A bad request raises ValueError naming its index."""
     cdef list out = []
@@ -593,7 +601,7 @@ def encode_batch(requests):
             req = req + _ENCODE_DEFAULTS[k - 5:]
         try:
             out.append(_encode(req[0], req[1], req[2], req[3], req[4], req[5], req[6], req[7],
-                               req[8], req[9], req[10]))
+                               req[8], req[9], req[10], v3_checksum_as_v2))
         except ValueError as exc:
             raise ValueError(f"request {i}: {exc}") from None
         i += 1

@@ -177,10 +177,11 @@ def _pseudo_address(addr, family: int) -> bytes | None:
     return raw if len(raw) == _ADDR_LEN[family] else None
 
 
-def decode_advert(payload, family, src=None, dst=None):
+def decode_advert(payload, family, src=None, dst=None, *, v3_checksum_as_v2=False):
     """Validate and decode one VRRP message (the IP payload). Returns Advert or Drop; never raises
     for any bytes-like payload. For v3 the checksum is verified only when src and dst are given
-    (checksum_ok is None otherwise)."""
+    (checksum_ok is None otherwise). `v3_checksum_as_v2` (keepalived's option of that name, for
+    Cisco/Juniper interop, RFC 9568) checks a v3 IPv4 checksum over the message alone."""
     buf = memoryview(payload).cast("B")
     if family != 4 and family != 6:
         return _DROPS["bad_family"]
@@ -205,7 +206,11 @@ def decode_advert(payload, family, src=None, dst=None):
     if area // addr_len != count:
         return _DROPS["count_mismatch"]
     if version == 3:
-        if src is None or dst is None:
+        if v3_checksum_as_v2 and family == 4:
+            checksum_ok = inet_checksum(buf) == 0
+            if not checksum_ok:
+                return _DROPS["bad_checksum"]
+        elif src is None or dst is None:
             checksum_ok = None
         else:
             psrc = _pseudo_address(src, family)
@@ -237,13 +242,14 @@ def decode_advert(payload, family, src=None, dst=None):
                   (buf[6] << 8) | buf[7], checksum_ok, addresses, auth_data)
 
 
-def decode_batch(payloads, family, srcs=None, dsts=None) -> list:
+def decode_batch(payloads, family, srcs=None, dsts=None, *, v3_checksum_as_v2=False) -> list:
     """decode_advert over many messages; srcs/dsts (if given) run parallel to payloads."""
     payloads = list(payloads)
     n = len(payloads)
     srcs = _parallel(srcs, n, "srcs")
     dsts = _parallel(dsts, n, "dsts")
-    return [decode_advert(payloads[i], family, srcs[i], dsts[i]) for i in range(n)]
+    return [decode_advert(payloads[i], family, srcs[i], dsts[i], v3_checksum_as_v2=v3_checksum_as_v2)
+            for i in range(n)]
 
 
 def _parallel(seq, n: int, what: str) -> Sequence:
@@ -280,8 +286,9 @@ def _address_bytes(addr, family: int, what: str) -> bytes:
 
 
 def encode_advert(version, vrid, priority, addresses, adver_int, *, family=4, auth_type=0,
-                  auth_data=b"", src=None, dst=None, type=1) -> bytes:
-    """Build one VRRP message with its checksum. v3 needs src/dst for the pseudo-header.
+                  auth_data=b"", src=None, dst=None, type=1, v3_checksum_as_v2=False) -> bytes:
+    """Build one VRRP message with its checksum. v3 needs src/dst for the pseudo-header (not with
+    `v3_checksum_as_v2` on IPv4, whose checksum covers the message alone).
     Addresses are packed bytes (or text). Bad field values raise ValueError."""
     _int_field("version", version, 2, 3)
     _int_field("family", family, 4, 6)
@@ -313,14 +320,17 @@ def encode_advert(version, vrid, priority, addresses, adver_int, *, family=4, au
             raise ValueError("VRRPv3 has no authentication; auth_type must be 0")
         if auth_data:
             raise ValueError("VRRPv3 has no authentication; auth_data must be empty")
-        if src is None or dst is None:
-            raise ValueError("VRRPv3 needs src and dst for the checksum pseudo-header")
-        psrc = _address_bytes(src, family, "src")
-        pdst = _address_bytes(dst, family, "dst")
         body = bytes([0x30 | type, vrid, priority, len(packed), adver_int >> 8, adver_int & 0xFF, 0, 0])
         msg = bytearray(body + b"".join(packed))
         n = len(msg)
-        pseudo = pseudo_sum_ipv4(psrc, pdst, n) if family == 4 else pseudo_sum_ipv6(psrc, pdst, n)
+        if v3_checksum_as_v2 and family == 4:
+            pseudo = 0
+        else:
+            if src is None or dst is None:
+                raise ValueError("VRRPv3 needs src and dst for the checksum pseudo-header")
+            psrc = _address_bytes(src, family, "src")
+            pdst = _address_bytes(dst, family, "dst")
+            pseudo = pseudo_sum_ipv4(psrc, pdst, n) if family == 4 else pseudo_sum_ipv6(psrc, pdst, n)
     checksum = inet_checksum(msg, pseudo)
     msg[6] = checksum >> 8
     msg[7] = checksum & 0xFF
@@ -343,7 +353,7 @@ class EncodeRequest(NamedTuple):
     type: int = 1
 
 
-def encode_batch(requests: Iterable) -> list[bytes]:
+def encode_batch(requests: Iterable, *, v3_checksum_as_v2=False) -> list[bytes]:
     """encode_advert over many EncodeRequest tuples (plain tuples in that field order work too).
     A bad request raises ValueError naming its index."""
     out = []
@@ -352,7 +362,8 @@ def encode_batch(requests: Iterable) -> list[bytes]:
         try:
             out.append(encode_advert(req.version, req.vrid, req.priority, req.addresses, req.adver_int,
                                      family=req.family, auth_type=req.auth_type, auth_data=req.auth_data,
-                                     src=req.src, dst=req.dst, type=req.type))
+                                     src=req.src, dst=req.dst, type=req.type,
+                                     v3_checksum_as_v2=v3_checksum_as_v2))
         except ValueError as exc:
             raise ValueError(f"request {i}: {exc}") from None
     return out

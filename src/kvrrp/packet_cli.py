@@ -257,7 +257,7 @@ def describe(result, family: int) -> dict:
 
 
 def decode_extracted(found: Extracted, src: str | None = None, dst: str | None = None,
-                     family: int | None = None) -> dict:
+                     family: int | None = None, v3_checksum_as_v2: bool = False) -> dict:
     """Decode a located message; command-line src/dst/family override the IP header's."""
     psrc, pdst = found.src, found.dst
     fam = family or found.family
@@ -276,7 +276,7 @@ def decode_extracted(found: Extracted, src: str | None = None, dst: str | None =
         fam = _guess_family(found.payload)
     if (psrc is None) != (pdst is None):
         raise InputError("give both --src and --dst (the v3 checksum pseudo-header needs both)")
-    result = fastpath.decode_advert(found.payload, fam, psrc, pdst)
+    result = fastpath.decode_advert(found.payload, fam, psrc, pdst, v3_checksum_as_v2=v3_checksum_as_v2)
     out = describe(result, fam)
     if found.protocol is not None:
         out["ip"] = {
@@ -304,7 +304,7 @@ def _decode_main(args: argparse.Namespace) -> int:
         return _decode_pcap(args)
     text = " ".join(args.hex) if args.hex and args.hex != ["-"] else sys.stdin.read()
     found = extract(parse_hex(text), args.input)
-    out = decode_extracted(found, args.src, args.dst, args.family)
+    out = decode_extracted(found, args.src, args.dst, args.family, args.v3_checksum_as_v2)
     print(json.dumps(out, indent=None if args.compact else 2))
     return 1 if "drop" in out else 0
 
@@ -358,7 +358,7 @@ def _decode_pcap(args: argparse.Namespace) -> int:
             skipped += 1  # not VRRP (ARP, IGMP, MLD, ...)
             continue
         out = {"frame": frame, "time": round(stamp, 6)}
-        out.update(decode_extracted(found, args.src, args.dst, args.family))
+        out.update(decode_extracted(found, args.src, args.dst, args.family, args.v3_checksum_as_v2))
         print(json.dumps(out))
         shown += 1
         dropped += "drop" in out
@@ -434,7 +434,8 @@ def _encode_main(args: argparse.Namespace) -> int:
                              f"got {len(auth_data)}")
     elif args.auth_ah:
         auth_type = 2
-    if args.version == 3 and src is None:
+    as_v2 = args.v3_checksum_as_v2 and args.version == 3 and family == 4
+    if args.version == 3 and src is None and not as_v2:
         raise InputError("VRRPv3 needs --src for the checksum pseudo-header")
     if args.ip and src is None:
         raise InputError("--ip needs --src for the IP header")
@@ -444,7 +445,8 @@ def _encode_main(args: argparse.Namespace) -> int:
     try:
         msg = fastpath.encode_advert(args.version, args.vrid, args.priority, addrs,
                                      _adver_int(args.version, args.adver_int), family=family,
-                                     auth_type=auth_type, auth_data=auth_data, src=src, dst=dst)
+                                     auth_type=auth_type, auth_data=auth_data, src=src, dst=dst,
+                                     v3_checksum_as_v2=as_v2)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if args.ip:
@@ -471,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the hex is (default: detect)")
     d.add_argument("--pcap", help="decode every VRRP frame of a libpcap file (JSON lines)")
     d.add_argument("--compact", action="store_true", help="one-line JSON")
+    d.add_argument("--v3-checksum-as-v2", action="store_true",
+                   help="v3 IPv4 checksum without pseudo-header (keepalived's v3_checksum_as_v2)")
 
     e = sub.add_parser("encode", help="build an advertisement and print it as hex")
     e.add_argument("--version", type=int, choices=(2, 3), default=2, help="VRRP version (default 2)")
@@ -484,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--src", help="source address (v3 pseudo-header, --ip header)")
     e.add_argument("--dst", help="destination (default: the VRRP multicast group)")
     e.add_argument("--ip", action="store_true", help="prepend an IP header (TTL 255), as on the wire")
+    e.add_argument("--v3-checksum-as-v2", action="store_true",
+                   help="v3 IPv4 checksum without pseudo-header (keepalived's v3_checksum_as_v2)")
     return p
 
 

@@ -282,3 +282,31 @@ def test_encode_request_is_a_named_tuple(impl):
     req = impl.EncodeRequest(2, 1, 100, [VIP4], 1)
     assert req.family == 4 and req.type == 1 and req.src is None
     assert not dataclasses.is_dataclass(req)
+
+
+# -- keepalived's v3_checksum_as_v2 and IPv6 scope ids ------------------------------------------
+
+def test_v3_checksum_as_v2_on_ipv4(impl):
+    msg = impl.encode_advert(3, 51, 150, [VIP4], 100, v3_checksum_as_v2=True)  # no src/dst needed
+    assert impl.inet_checksum(msg) == 0  # checksum over the message alone
+    adv = impl.decode_advert(msg, 4, v3_checksum_as_v2=True)
+    assert isinstance(adv, impl.Advert) and adv.checksum_ok is True
+    assert impl.decode_advert(msg, 4, SRC4, DST4) == impl.Drop("bad_checksum")
+    assert impl.decode_advert(v3(impl), 4, SRC4, DST4, v3_checksum_as_v2=True) == impl.Drop("bad_checksum")
+    assert impl.decode_batch([msg], 4, v3_checksum_as_v2=True) == [adv]
+    assert impl.encode_batch([(3, 51, 150, [VIP4], 100)], v3_checksum_as_v2=True) == [msg]
+
+
+def test_v3_checksum_as_v2_does_not_apply_to_ipv6(impl):
+    with pytest.raises(ValueError, match="needs src and dst"):
+        impl.encode_advert(3, 51, 150, [VIP6], 100, family=6, v3_checksum_as_v2=True)
+    msg = v3(impl, 6)
+    assert impl.decode_advert(msg, 6, SRC6, DST6, v3_checksum_as_v2=True).checksum_ok is True
+
+
+def test_text_addresses_may_carry_a_scope_id(impl):
+    msg = v3(impl, 6)
+    adv = impl.decode_advert(msg, 6, "fe80::c6ff:fe12:b%eth0", "ff02::12")
+    assert adv.checksum_ok is True
+    assert v3(impl, 6, src="fe80::c6ff:fe12:b%veth1", addresses=["fe80::200%veth1"]) == msg
+    assert impl.decode_advert(msg, 6, "fe80::c6ff:fe12:b%eth0", "224.0.0.18") == impl.Drop("bad_pseudo_header")

@@ -261,3 +261,13 @@ def test_subprocess_decode_encode_and_errors():
     assert r.returncode == 0 and r.stdout.strip() == "2133960101010072c61200c86b76706173733132"
     r = run_kvrrp("decode", "xyz")
     assert r.returncode == 2 and "not hex" in r.stderr and r.stdout == ""
+
+
+def test_v3_checksum_as_v2_round_trip(cli):
+    rc, out, err = cli("encode", "--version", "3", "--vrid", "7", "--addr", "198.18.0.200", "--v3-checksum-as-v2")
+    assert rc == 0, err
+    msg = out.strip()
+    rc, out, _ = cli("decode", msg, "--v3-checksum-as-v2")
+    assert rc == 0 and decoded(out)["checksum_ok"] is True and "warnings" not in decoded(out)
+    rc, out, _ = cli("decode", msg, "--src", "198.18.0.1", "--dst", "224.0.0.18")
+    assert rc == 1 and decoded(out) == {"drop": "bad_checksum"}

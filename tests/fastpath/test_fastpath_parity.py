@@ -45,7 +45,7 @@ def valid_messages(draw):
     addr = addr4 if family == 4 else addr6
     addrs = draw(st.lists(addr, max_size=12))
     src, dst = draw(addr), draw(addr)
-    kwargs = dict(family=family, src=src, dst=dst)
+    kwargs = dict(family=family, src=src, dst=dst, v3_checksum_as_v2=draw(st.booleans()))
     if version == 2:
         kwargs.update(auth_type=draw(st.integers(0, 2)), auth_data=draw(st.binary(max_size=8)))
     adver = draw(st.integers(0, 255 if version == 2 else 4095))
@@ -68,7 +68,7 @@ def mangled(draw):
     fam = draw(st.sampled_from([kw["family"], kw["family"], 4, 6, 0]))
     src = draw(st.sampled_from([kw["src"], None, b"\x01\x02", "198.18.0.1", "fe80::1", "junk"]))
     dst = kw["dst"] if src is not None and not isinstance(src, str) else draw(st.sampled_from([None, kw["dst"], "224.0.0.18"]))
-    return bytes(msg), fam, src, dst
+    return bytes(msg), fam, src, dst, draw(st.booleans())
 
 
 @SETTINGS
@@ -99,8 +99,9 @@ def test_decode_random_bytes_parity(both, payload, family, src, dst):
 @given(case=mangled())
 def test_decode_mangled_messages_parity(both, case):
     py, cy = both
-    msg, fam, src, dst = case
-    assert outcome(py.decode_advert, msg, fam, src, dst) == outcome(cy.decode_advert, msg, fam, src, dst)
+    msg, fam, src, dst, as_v2 = case
+    assert outcome(py.decode_advert, msg, fam, src, dst, v3_checksum_as_v2=as_v2) == \
+        outcome(cy.decode_advert, msg, fam, src, dst, v3_checksum_as_v2=as_v2)
 
 
 @SETTINGS
@@ -110,8 +111,10 @@ def test_encode_then_decode_parity(both, case):
     version, vrid, prio, addrs, adver, kw = case
     msg = py.encode_advert(version, vrid, prio, addrs, adver, **kw)
     assert cy.encode_advert(version, vrid, prio, addrs, adver, **kw) == msg
-    decoded = py.decode_advert(msg, kw["family"], kw["src"], kw["dst"])
-    assert normalise(decoded) == normalise(cy.decode_advert(msg, kw["family"], kw["src"], kw["dst"]))
+    as_v2 = kw["v3_checksum_as_v2"]
+    decoded = py.decode_advert(msg, kw["family"], kw["src"], kw["dst"], v3_checksum_as_v2=as_v2)
+    assert normalise(decoded) == normalise(
+        cy.decode_advert(msg, kw["family"], kw["src"], kw["dst"], v3_checksum_as_v2=as_v2))
     assert decoded.checksum_ok is True and decoded.addresses == tuple(addrs)
 
 
@@ -126,12 +129,13 @@ any_int = st.one_of(st.integers(-3, 300), st.integers(-2**70, 2**70), st.sampled
        family=st.one_of(st.sampled_from([4, 6]), any_int),
        auth_type=st.one_of(st.integers(0, 3), any_int), auth_data=st.one_of(st.binary(max_size=10), st.none()),
        src=st.one_of(st.none(), addr4, addr6, st.text(max_size=3)), dst=st.one_of(addr4, addr6),
-       type_=st.one_of(st.integers(0, 16), any_int))
+       type_=st.one_of(st.integers(0, 16), any_int), as_v2=st.booleans())
 def test_encode_arbitrary_fields_parity(both, version, vrid, priority, addresses, adver_int, family,
-                                        auth_type, auth_data, src, dst, type_):
+                                        auth_type, auth_data, src, dst, type_, as_v2):
     py, cy = both
     args = (version, vrid, priority, addresses, adver_int)
-    kw = dict(family=family, auth_type=auth_type, auth_data=auth_data, src=src, dst=dst, type=type_)
+    kw = dict(family=family, auth_type=auth_type, auth_data=auth_data, src=src, dst=dst, type=type_,
+              v3_checksum_as_v2=as_v2)
     assert outcome(py.encode_advert, *args, **kw) == outcome(cy.encode_advert, *args, **kw)
 
 
@@ -143,7 +147,9 @@ def test_decode_batch_parity(both, cases):
         msgs = [c[0] for c in cases]
         srcs = [c[2] if not isinstance(c[2], str) else None for c in cases]
         dsts = [c[3] if s is not None else None for c, s in zip(cases, srcs)]
-        assert outcome(py.decode_batch, msgs, family, srcs, dsts) == outcome(cy.decode_batch, msgs, family, srcs, dsts)
+        as_v2 = bool(cases) and cases[0][4]
+        assert outcome(py.decode_batch, msgs, family, srcs, dsts, v3_checksum_as_v2=as_v2) == \
+            outcome(cy.decode_batch, msgs, family, srcs, dsts, v3_checksum_as_v2=as_v2)
 
 
 ops = st.lists(st.tuples(
