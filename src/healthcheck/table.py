@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable, Iterator, Mapping
 
 from kvrrp.config.model import (
@@ -286,9 +287,15 @@ def services_of(vs: VirtualServer, groups: Mapping[str, VirtualServerGroup]) -> 
     else:
         if vs.ip is None:
             raise TableError("virtual_server without address, fwmark or group")
-        addr = str(ipaddress.ip_address(vs.ip))
+        addr = canonical(vs.ip)
         keys.append(ServiceKey(family=vs.family, protocol=proto, addr=addr, port=vs.port))
     return [service_attrs(vs, k) for k in keys]
+
+
+@lru_cache(maxsize=65536)
+def canonical(addr: str) -> str:
+    """Canonical text of an address (config values are canonical already; cheap when cached)."""
+    return str(ipaddress.ip_address(addr))
 
 
 def _method(own: LvsMethod | None, vs: VirtualServer) -> LvsMethod:
@@ -311,7 +318,7 @@ def dest_of(server: RealServer | SorryServer, vs: VirtualServer, weight: int, se
     u = getattr(server, "uthreshold", 0)
     l = getattr(server, "lthreshold", 0)
     return Dest(
-        key=DestKey(str(ipaddress.ip_address(server.ip)), port), family=server.family, fwd=fwd,
+        key=DestKey(canonical(server.ip), port), family=server.family, fwd=fwd,
         weight=max(0, min(WEIGHT_MAX, weight)), u_thresh=u, l_thresh=l,
         tun_type=tun_type, tun_port=tun_port, tun_flags=tun_flags,
     )
