@@ -300,3 +300,36 @@ def _try(fn, *args) -> bool:  # noqa: ANN001
 
 
 
+
+
+def test_daemonizes_without_n_and_stops_on_sigterm(lab: Lab) -> None:
+    import sys
+
+    n1 = lab.nodes[0]
+    conf = os.path.join(lab.workdir, "bg.conf")
+    pid_file = os.path.join(lab.workdir, "bg.pid")
+    with open(conf, "w") as fh:
+        fh.write(render_config([VrrpSpec(priority=150, **FAST)], dumps(lab, n1)))
+
+    # without -n the command returns once the daemon has detached
+    done = lab.run(n1, [sys.executable, "-m", "kvrrp", "-P", "-f", conf, "-p", pid_file], timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert lab.wait_for(lambda: os.path.exists(pid_file) and open(pid_file).read().strip(), WAIT)
+    pid = int(open(pid_file).read())
+    try:
+        assert lab.wait_for(lambda: only_holder(lab, n1), WAIT)
+        assert os.getsid(pid) != os.getsid(0)  # a session of its own: detached from ours
+    finally:
+        os.kill(pid, signal.SIGTERM)  # the daemon this test started, by the pid it wrote
+    assert lab.wait_for(lambda: _gone(pid), WAIT)
+    assert not os.path.exists(pid_file)
+    assert lab.addresses(n1) == [n1.ipv4, n1.link_local]
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie waiting for whichever reaper adopted it counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
