@@ -208,3 +208,22 @@ async def test_priority_change_lines(engine, tmp_path):
     finally:
         os.close(reader)
     assert data == 'INSTANCE "A" MASTER_PRIORITY 80\nINSTANCE "A" BACKUP_PRIORITY 100\n'
+
+
+async def test_fifo_script_reads_the_fifo(engine, script_dir, make_script, tmp_path):
+    fifo = str(tmp_path / "n.fifo")
+    out = tmp_path / "fifo.out"
+    reader = make_script(script_dir, "reader.sh", f'while read -r line; do echo "$line" >> {out}; done < "$1"\n')
+    g = GlobalDefs(notify_fifo=NotifyFifo(path=fifo, script=call(reader)))
+    n = attach(engine, Config(global_defs=g, instances=(VrrpInstance(name="VI_1", vrid=1),)))
+    await n.start()
+    await asyncio.sleep(0.3)                    # the reader script is up
+    engine.transition("VI_1", "INIT", "BACKUP", 100)
+    engine.transition("VI_1", "BACKUP", "MASTER", 100)
+    for _ in range(100):
+        if out.exists() and len(out.read_text().splitlines()) == 2:
+            break
+        await asyncio.sleep(0.05)
+    await n.stop()
+    assert out.read_text().splitlines() == ['INSTANCE "VI_1" BACKUP 100', 'INSTANCE "VI_1" MASTER 100']
+    assert n.fifo_scripts == []                 # stopped with the notifier

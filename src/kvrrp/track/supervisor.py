@@ -51,6 +51,9 @@ def _script_identity(vs: VrrpScript) -> tuple:
 
 def process_spec(tp: TrackProcess) -> ProcessSpec:
     quorum, quorum_max = tp.quorum, tp.quorum_max
+    if tp.process and len(tp.process) > 15 and not (tp.full_command or tp.params):
+        log.warning("vrrp_track_process %s: the kernel keeps only 15 characters of a process name, "
+                    "%r can never match - use full_command", tp.name, tp.process)
     if quorum_max == 0:            # keepalived: quorum_max 0 means "must not be running"
         quorum = 0
     return ProcessSpec(name=tp.name, process=tp.process or "", params=tuple(tp.params),
