@@ -1,0 +1,368 @@
+"""kvrrp's checker (src/healthcheck) driving a real IPVS table, inside the VM.
+
+One lab for the module: 3 real server hosts in namespaces, each with a listener per virtual
+server, a sorry server, and a client namespace. The checker runs in-process (CheckerDaemon,
+the same object `kvrrp -C` runs) on a keepalived.conf written by the test, with short
+delay_loop / connect_timeout. Timed expectations carry a wide margin: the VM is emulated.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from ipvs_lab import VIPS, Lab, TinyServer, http_get_via, ipvsadm, ipvsadm_table, pyroute2_table
+
+pytestmark = pytest.mark.usefixtures("clean_ipvs")
+
+DELAY_LOOP = 1.0
+CONNECT_TIMEOUT = 1.0
+MARGIN = 30.0           # emulated guest, two busy host cores: generous, never the expectation
+VIP_A, VIP_B = VIPS
+SORRY = ("198.19.1.2", 9000)
+
+log = logging.getLogger("kvrrp.tests.ipvs")
+
+
+@pytest.fixture(scope="module")
+def lab():
+    lab = Lab(hosts=3).build()
+    yield lab
+    lab.destroy()
+
+
+@pytest.fixture
+async def servers(lab):
+    """{"a1": TinyServer, ...}: aN on 198.19.N.2:8080 (VS A), bN on :8081 (VS B), sorry."""
+    made = {}
+    try:
+        for i in (1, 2, 3):
+            made[f"a{i}"] = await TinyServer(lab.ns(f"rs{i}"), lab.rs_addr(i), 8080, f"a{i}").start()
+            made[f"b{i}"] = await TinyServer(lab.ns(f"rs{i}"), lab.rs_addr(i), 8081, f"b{i}").start()
+        made["sorry"] = await TinyServer(lab.ns("rs1"), *SORRY, "sorry").start()
+        yield made
+    finally:
+        for s in made.values():
+            await s.stop()
+
+
+def config_text(*, weights_a=(1, 1, 1), extra_vs: str = "", vs_b: bool = True) -> str:
+    rs_a = "".join(f"""
+    real_server 198.19.{i}.2 8080 {{
+        weight {w}
+        TCP_CHECK {{
+            connect_timeout {CONNECT_TIMEOUT:g}
+            retry 0
+        }}
+    }}""" for i, w in zip((1, 2, 3), weights_a))
+    rs_b = "".join(f"""
+    real_server 198.19.{i}.2 8081 {{
+        weight 1{'''
+        inhibit_on_failure''' if i == 3 else ''}
+        HTTP_GET {{
+            url {{
+                path /
+                status_code 200
+            }}
+            connect_timeout {CONNECT_TIMEOUT:g}
+            retry 0
+        }}
+    }}""" for i in (1, 2, 3))
+    text = f"""
+global_defs {{
+    router_id kvrrp_ipvs_vm
+}}
+
+virtual_server {VIP_A} 80 {{
+    delay_loop {DELAY_LOOP:g}
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+{rs_a}
+}}
+"""
+    if vs_b:
+        text += f"""
+virtual_server {VIP_B} 80 {{
+    delay_loop {DELAY_LOOP:g}
+    lvs_sched wrr
+    lvs_method NAT
+    protocol TCP
+    quorum 2
+    sorry_server {SORRY[0]} {SORRY[1]}
+{rs_b}
+}}
+"""
+    return text + extra_vs
+
+
+def table_a(weights=(1, 1, 1), skip=()):
+    return {f"198.19.{i}.2:8080": ("Masq", w) for i, w in zip((1, 2, 3), weights) if i not in skip}
+
+
+def table_b(dead=(), sorry=False):
+    out = {}
+    if not sorry:
+        out.update({f"198.19.{i}.2:8081": ("Masq", 1) for i in (1, 2) if i not in dead})
+    out["198.19.3.2:8081"] = ("Masq", 0 if 3 in dead else 1)       # inhibit_on_failure
+    if sorry:
+        out[f"{SORRY[0]}:{SORRY[1]}"] = ("Masq", 1)
+    return out
+
+
+def full_table(a=None, b=None):
+    return {f"TCP {VIP_A}:80 rr": a if a is not None else table_a(),
+            f"TCP {VIP_B}:80 wrr": b if b is not None else table_b()}
+
+
+async def until(predicate, timeout: float, what: str) -> float:
+    """Poll the kernel until `predicate()` holds; return how long it took."""
+    t0 = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}; kernel table now: "
+                                 f"{ipvsadm_table()}")
+        await asyncio.sleep(0.2)
+
+
+def write_config(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    return str(path)
+
+
+class Checkers:
+    """Starts kvrrp's checker (in-process CheckerDaemon) on a config; whatever is still running
+    at the end of the test is stopped, which removes its own IPVS entries."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.running: list = []
+
+    async def start(self, text: str):
+        from healthcheck.daemon import CheckerDaemon
+
+        d = CheckerDaemon(write_config(self.tmp_path, text), kernel=None)
+        await d.start()
+        self.running.append(d)
+        return d
+
+    async def stop(self, d, keep: bool = False) -> None:
+        self.running.remove(d)
+        await d.stop(keep=keep)
+
+
+@pytest.fixture
+async def checker(tmp_path, servers):
+    checkers = Checkers(tmp_path)
+    yield checkers
+    for d in list(checkers.running):
+        await checkers.stop(d)
+
+
+def changes(before: dict, after: dict) -> dict:
+    """{(service, dest): (old, new)} for every destination that differs."""
+    out = {}
+    for svc in set(before) | set(after):
+        b, a = before.get(svc, {}), after.get(svc, {})
+        for dest in set(b) | set(a):
+            if b.get(dest) != a.get(dest):
+                out[(svc, dest)] = (b.get(dest), a.get(dest))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_start_builds_the_exact_table(checker):
+    d = await checker.start(config_text())
+    await d.engine.wait_reconciled(timeout=60)
+    assert ipvsadm_table() == full_table()
+    # pyroute2's synchronous IPVS runs its own event loop: give it a thread
+    assert await asyncio.to_thread(pyroute2_table) == {
+        f"tcp {VIP_A}:80 rr": {f"198.19.{i}.2:8080": (0, 1) for i in (1, 2, 3)},
+        f"tcp {VIP_B}:80 wrr": {f"198.19.{i}.2:8081": (0, 1) for i in (1, 2, 3)},
+    }
+    # the checks run and keep everything up
+    await until(lambda: d.engine.counters.checks >= 12, 60, "a few rounds of checks")
+    assert d.engine.counters.failures == 0
+    assert ipvsadm_table() == full_table()
+
+
+async def test_dead_real_server_is_removed_then_restored(checker, servers):
+    d = await checker.start(config_text())
+    await until(lambda: d.engine.counters.checks >= 6, 60, "first checks")
+    await servers["a2"].stop()
+    took = await until(lambda: ipvsadm_table()[f"TCP {VIP_A}:80 rr"] == table_a(skip=(2,)),
+                       DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "a2 removed from VS A")
+    log.warning("real server removed %.1f s after it died (delay_loop %g + connect_timeout %g)",
+                took, DELAY_LOOP, CONNECT_TIMEOUT)
+    assert ipvsadm_table() == full_table(a=table_a(skip=(2,)))      # nothing else moved
+    await servers["a2"].start()
+    await until(lambda: ipvsadm_table() == full_table(), DELAY_LOOP + CONNECT_TIMEOUT + MARGIN,
+                "a2 back in VS A")
+
+
+async def test_inhibit_on_failure_sets_weight_zero_instead_of_removing(checker, servers):
+    d = await checker.start(config_text())
+    await until(lambda: d.engine.counters.checks >= 6, 60, "first checks")
+    await servers["b3"].stop()
+    await until(lambda: ipvsadm_table() == full_table(b=table_b(dead=(3,))),
+                DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "b3 at weight 0")
+    await servers["b3"].start()
+    await until(lambda: ipvsadm_table() == full_table(), DELAY_LOOP + CONNECT_TIMEOUT + MARGIN,
+                "b3 back at weight 1")
+
+
+async def test_link_cut_times_out_and_removes_within_connect_timeout(checker, servers, lab):
+    d = await checker.start(config_text())
+    await until(lambda: d.engine.counters.checks >= 6, 60, "first checks")
+    lab.set_host_link(1, up=False)      # no RST now: the check has to time out
+    try:
+        await until(lambda: ipvsadm_table() == full_table(a=table_a(skip=(1,)),
+                                                          b=table_b(dead=(1,))),
+                    DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "host 1 removed from both VS")
+    finally:
+        lab.set_host_link(1, up=True)
+    await until(lambda: ipvsadm_table() == full_table(), DELAY_LOOP + CONNECT_TIMEOUT + MARGIN,
+                "host 1 restored")
+
+
+async def test_quorum_lost_brings_in_the_sorry_server(checker, servers):
+    d = await checker.start(config_text())
+    await until(lambda: d.engine.counters.checks >= 6, 60, "first checks")
+    await servers["b2"].stop()
+    await until(lambda: ipvsadm_table() == full_table(b=table_b(dead=(2,))),
+                DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "b2 removed, quorum (2) still held")
+    await servers["b3"].stop()      # live weight 1 < quorum 2
+    await until(lambda: ipvsadm_table() == full_table(b=table_b(dead=(2, 3), sorry=True)),
+                DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "sorry server in, real servers out")
+    await servers["b2"].start()
+    await servers["b3"].start()
+    await until(lambda: ipvsadm_table() == full_table(), DELAY_LOOP + CONNECT_TIMEOUT + MARGIN,
+                "real servers back, sorry server out")
+
+
+async def test_reload_with_a_changed_weight_touches_only_that_entry(checker, tmp_path):
+    d = await checker.start(config_text())
+    await d.engine.wait_reconciled(timeout=60)
+    before = ipvsadm_table()
+    counters = dict(d.engine.reconciler.counters)
+    write_config(tmp_path, config_text(weights_a=(1, 1, 5)))
+    assert await d.reload()
+    await d.engine.wait_reconciled(timeout=60)
+    after = ipvsadm_table()
+    assert changes(before, after) == {
+        (f"TCP {VIP_A}:80 rr", "198.19.3.2:8080"): (("Masq", 1), ("Masq", 5))}
+    ops = {k: v - counters[k] for k, v in d.engine.reconciler.counters.items()
+           if k not in ("reconciles",)}
+    assert ops == {"add_service": 0, "set_service": 0, "del_service": 0, "add_dest": 0,
+                   "set_dest": 1, "del_dest": 0, "errors": 0}
+
+
+async def test_restart_with_the_table_present_causes_no_churn(checker):
+    first = await checker.start(config_text())
+    await first.engine.wait_reconciled(timeout=60)
+    await checker.stop(first, keep=True)
+    kept = ipvsadm_table()
+    assert kept == full_table()
+    second = await checker.start(config_text())
+    await second.engine.wait_reconciled(timeout=60)
+    ops = {k: v for k, v in second.engine.reconciler.counters.items() if k != "reconciles"}
+    assert ops == dict.fromkeys(ops, 0), ops
+    assert ipvsadm_table() == kept
+
+
+async def test_stop_removes_own_entries_and_leaves_foreign_ones(checker, servers):
+    ipvsadm("-A", "-t", "198.18.0.99:80", "-s", "rr")                       # foreign service
+    ipvsadm("-a", "-t", "198.18.0.99:80", "-r", "198.19.1.2:8080", "-m", "-w", "4")
+    d = await checker.start(config_text(vs_b=False))
+    await d.engine.wait_reconciled(timeout=60)
+    ipvsadm("-a", "-t", f"{VIP_A}:80", "-r", "198.19.3.2:9999", "-m", "-w", "2")  # foreign dest
+    foreign_svc = {"198.19.1.2:8080": ("Masq", 4)}
+    await servers["a1"].stop()
+    await until(lambda: "198.19.1.2:8080" not in ipvsadm_table()[f"TCP {VIP_A}:80 rr"],
+                DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "a1 removed from VS A")
+    assert ipvsadm_table() == {
+        "TCP 198.18.0.99:80 rr": foreign_svc,
+        f"TCP {VIP_A}:80 rr": table_a(skip=(1,)) | {"198.19.3.2:9999": ("Masq", 2)}}
+    await checker.stop(d)
+    assert ipvsadm_table() == {"TCP 198.18.0.99:80 rr": foreign_svc}
+
+
+async def test_fwmark_and_virtual_server_group_forms(checker):
+    extra = """
+virtual_server_group kvrrp_vm_group {
+    198.18.0.20-22 80
+    fwmark 8
+}
+
+virtual_server fwmark 7 {
+    delay_loop 1
+    lvs_sched wlc
+    lvs_method DR
+    persistence_timeout 300
+    real_server 198.19.2.2 0 {
+        weight 3
+        TCP_CHECK {
+            connect_port 8080
+            connect_timeout 1
+        }
+    }
+}
+
+virtual_server group kvrrp_vm_group {
+    delay_loop 1
+    lvs_sched sh
+    lvs_method NAT
+    protocol TCP
+    real_server 198.19.3.2 8080 {
+        weight 2
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+"""
+    d = await checker.start(config_text(vs_b=False, extra_vs=extra))
+    await d.engine.wait_reconciled(timeout=60)
+    group = {"198.19.3.2:8080": ("Masq", 2)}
+    assert ipvsadm_table() == {
+        f"TCP {VIP_A}:80 rr": table_a(),
+        "FWM 7 wlc persistent 300": {"198.19.2.2:0": ("Route", 3)},
+        "FWM 8 sh": group,
+        "TCP 198.18.0.20:80 sh": group,
+        "TCP 198.18.0.21:80 sh": group,
+        "TCP 198.18.0.22:80 sh": group,
+    }
+    # the checks (connect_port for the port-less fwmark real server) keep them all up
+    await until(lambda: d.engine.counters.checks >= 10, 60, "a few rounds of checks")
+    assert d.engine.counters.failures == 0
+    assert len(ipvsadm_table()) == 6
+
+
+async def test_client_through_the_vip_reaches_only_healthy_real_servers(checker, servers, lab):
+    d = await checker.start(config_text())
+    await until(lambda: d.engine.counters.checks >= 6, 60, "first checks")
+
+    async def answers(n: int) -> Counter:
+        return Counter([await http_get_via(lab.ns("client"), VIP_A, 80) for _ in range(n)])
+
+    seen = await answers(6)
+    assert seen == Counter({"a1": 2, "a2": 2, "a3": 2}), seen        # rr over three
+    await servers["a3"].stop()
+    await until(lambda: "198.19.3.2:8080" not in ipvsadm_table()[f"TCP {VIP_A}:80 rr"],
+                DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "a3 removed")
+    seen = await answers(6)
+    assert seen == Counter({"a1": 3, "a2": 3}), seen
+    # VS B through its VIP too: the sorry server answers once quorum is lost
+    await servers["b2"].stop()
+    await servers["b3"].stop()
+    await until(lambda: ipvsadm_table()[f"TCP {VIP_B}:80 wrr"] == table_b(dead=(2, 3), sorry=True),
+                DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "sorry server in")
+    assert await http_get_via(lab.ns("client"), VIP_B, 80) == "sorry"
