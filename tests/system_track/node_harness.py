@@ -37,6 +37,9 @@ class TrackingDaemon(kd.Daemon):
         announcer = PacketAnnouncer()
         self._adapters = [transports, announcer, netlink]
         remove_leftovers(addresses, kd._sweepable(settings.instances))
+        from kvrrp.io.vmac import VmacManager, prepare_vmacs
+        self.vmacs = VmacManager(netlink)
+        prepare_vmacs(self.vmacs, self.config)       # use_vmac interfaces, before the engine
         self.engine = VrrpEngine(self.config, transports=transports, addresses=addresses,
                                  announcer=announcer, clock=MonotonicClock(),
                                  source_address=transports.local_address, loop=loop)
@@ -58,6 +61,7 @@ class TrackingDaemon(kd.Daemon):
         await self.tracking.stop()
         self.engine.stop()
         await self.notifier.stop()           # the STOP notifications run to completion
+        self.vmacs.remove_all()
         for adapter in self._adapters:
             try:
                 adapter.close()

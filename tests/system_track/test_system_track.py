@@ -309,3 +309,13 @@ def test_track_file_and_track_process_failover(lab, fake_haproxy):
     wait_holder(lab, VIP, "n1")
     d1.stop()
     d2.stop()
+
+
+def test_use_vmac_created_and_removed_by_the_daemon(lab):
+    n1 = lab.nodes[0]
+    d1 = start_node(lab, n1, GLOBAL % ("n1", "") + instance_block("VI_1", 91, 100, VIP, "use_vmac"), "n1")
+    assert lab.wait_for(lambda: "00:00:5e:00:01:5b" in lab.run(n1, ["ip", "link", "show", "vrrp.91"], check=False).stdout,
+                        timeout=10), d1.log()[-2000:]
+    assert "macvlan mode private" in lab.run(n1, ["ip", "-d", "link", "show", "vrrp.91"]).stdout
+    d1.stop()
+    assert lab.run(n1, ["ip", "link", "show", "vrrp.91"], check=False).returncode != 0
