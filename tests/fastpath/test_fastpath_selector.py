@@ -83,3 +83,14 @@ def test_both_implementations_export_the_same_api(both):
                  "Drop", "DROP_REASONS", "decode_advert", "encode_advert", "decode_batch",
                  "encode_batch", "TimerWheel"):
         assert hasattr(selected, name), name
+
+
+def test_cython_case_errors_instead_of_skipping_when_the_module_is_missing():
+    """The impl fixture's Cython param must fail loudly, never skip, without the extension."""
+    here = Path(__file__).resolve().parent
+    code = (BLOCK_CYTHON + "import pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
+            f"'{here / 'test_fastpath_checksum.py'}::test_rfc1071_worked_example']))")
+    r = run(code)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "1 passed, 1 error" in r.stdout and "skipped" not in r.stdout
+    assert "kvrrp._fastpath) did not import" in r.stdout
