@@ -20,7 +20,7 @@ log = logging.getLogger("kvrrp.daemon")
 
 class TrackingDaemon(kd.Daemon):
     async def run(self) -> int:
-        from kvrrp import notify, track
+        from kvrrp.track.wiring import DaemonExtras
         from kvrrp.io.addresses import NetlinkAddressManager, remove_leftovers
         from kvrrp.io.announce import PacketAnnouncer
         from kvrrp.io.clock import MonotonicClock
@@ -37,31 +37,22 @@ class TrackingDaemon(kd.Daemon):
         announcer = PacketAnnouncer()
         self._adapters = [transports, announcer, netlink]
         remove_leftovers(addresses, kd._sweepable(settings.instances))
-        from kvrrp.io.vmac import VmacManager, prepare_vmacs
-        self.vmacs = VmacManager(netlink)
-        prepare_vmacs(self.vmacs, self.config)       # use_vmac interfaces, before the engine
+        # --- the wiring the daemon needs (kvrrp.track.wiring.DaemonExtras) ---------------
+        self.extras = DaemonExtras(self.config, loop, netlink)
+        self.extras.prepare()                 # use_vmac interfaces, before the engine
         self.engine = VrrpEngine(self.config, transports=transports, addresses=addresses,
                                  announcer=announcer, clock=MonotonicClock(),
                                  source_address=transports.local_address, loop=loop)
-        # --- the wiring the daemon needs -------------------------------------------------
-        self.notifier = notify.attach(self.engine, self.config)
-        await self.notifier.start()
-        self.tracking = track.attach(self.engine, self.config, loop)
-        self.tracking.add_priority_listener(self.notifier.priority_changed)
-        await self.tracking.start()          # before engine.start(): initial FAULT/priorities
-        from kvrrp.io.routes import RouteManager, RoutesOnMaster
-        self.routes = RoutesOnMaster(RouteManager(netlink), self.config)
-        self.engine.add_transition_listener(self.routes)
+        await self.extras.start(self.engine)  # before engine.start(): initial FAULT/priorities
         # ----------------------------------------------------------------------------------
         self._install_signals(loop)
         self.engine.start()
         log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
         await self.stopping.wait()
         log.info("Stopping")
-        await self.tracking.stop()
+        await self.extras.before_stop()
         self.engine.stop()
-        await self.notifier.stop()           # the STOP notifications run to completion
-        self.vmacs.remove_all()
+        await self.extras.after_stop()        # STOP notifications finish, VMACs removed
         for adapter in self._adapters:
             try:
                 adapter.close()
@@ -74,11 +65,10 @@ class TrackingDaemon(kd.Daemon):
         config = kd.load_config(self.args.config, self.args.config_id, out=kd._LogWriter())
         if config is None:
             return
-        await self.notifier.reload(config)   # before the engine: added instances notify
+        await self.extras.before_reload(config)   # notifier: added instances notify
         self.engine.apply_config(config)
-        self.routes.reload(config)
         self.config = config
-        await self.tracking.reload(config)   # after the engine: added instances exist
+        await self.extras.after_reload(config)    # trackers/routes/vmacs: instances exist
 
 
 def main() -> int:

@@ -39,7 +39,7 @@ MAIN_SRC = os.path.join(os.path.dirname(os.path.dirname(HERE)), "src")
 def daemon_wires_tracking() -> bool:
     with open(os.path.join(MAIN_SRC, "kvrrp", "daemon.py")) as fh:
         text = fh.read()
-    return "track.attach" in text and "notify.attach" in text
+    return "DaemonExtras" in text or ("track.attach" in text and "notify.attach" in text)
 
 
 def start_node(lab: Lab, node, config_text: str, tag: str) -> Daemon:
@@ -319,3 +319,26 @@ def test_use_vmac_created_and_removed_by_the_daemon(lab):
     assert "macvlan mode private" in lab.run(n1, ["ip", "-d", "link", "show", "vrrp.91"]).stdout
     d1.stop()
     assert lab.run(n1, ["ip", "link", "show", "vrrp.91"], check=False).returncode != 0
+
+
+def test_reload_keeps_tracking_state_and_applies_new_weights(lab):
+    n1 = lab.nodes[0]
+    rec, out = recorder(lab, "n1")
+    bad = write_script(lab, "bad.sh", "exit 1\n")
+
+    def conf(weight):
+        return (GLOBAL % ("n1", "") + f'vrrp_script chk {{\n    script "{bad}"\n    interval 0.3\n    weight {weight}\n}}\n'
+                + instance_block("VI_1", 95, 100, VIP, "track_script {", "    chk", "}", f'notify "{rec}"'))
+
+    d1 = start_node(lab, n1, conf(-20), "n1")
+    wait_holder(lab, VIP, "n1")
+    assert lab.wait_for(lambda: "Changing effective priority from 100 to 80" in d1.log(), timeout=5)
+    before = read_lines(out)
+    d1.signal(signal.SIGHUP)                       # same config: nothing moves
+    time.sleep(2)
+    assert read_lines(out) == before and holder(lab, VIP) == ["n1"]
+    d1.write_config(conf(-30))
+    d1.signal(signal.SIGHUP)
+    assert lab.wait_for(lambda: "Changing effective priority from 80 to 70" in d1.log(), timeout=10), d1.log()[-2000:]
+    assert read_lines(out) == before               # a priority change is not a transition
+    d1.stop()

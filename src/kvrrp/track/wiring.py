@@ -1,0 +1,96 @@
+"""Everything this area adds around the VRRP engine, in the order the daemon must call it.
+
+    extras = DaemonExtras(config, loop, netlink)   # netlink: kvrrp.io.netlink.Netlink
+    extras.prepare()                               # use_vmac interfaces (before the engine)
+    engine = VrrpEngine(...)
+    await extras.start(engine)                     # notifier, trackers (initial FAULTs and
+                                                   # priorities), virtual_routes listener
+    engine.start()
+    ...
+    await extras.before_reload(new_config)         # SIGHUP
+    engine.apply_config(new_config)
+    await extras.after_reload(new_config)
+    ...
+    await extras.before_stop()                     # trackers stop
+    engine.stop()                                  # STOP transitions: notify_stop, routes out
+    await extras.after_stop()                      # notify scripts finish, VMACs removed
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from kvrrp.config.model import Config
+
+log = logging.getLogger("kvrrp.track")
+
+
+class DaemonExtras:
+    def __init__(self, config: Config, loop: asyncio.AbstractEventLoop | None, netlink: Any) -> None:
+        self.config = config
+        self.loop = loop
+        self.netlink = netlink
+        self.engine: Any = None
+        self.notifier: Any = None
+        self.tracking: Any = None
+        self.routes: Any = None
+        self.vmacs: Any = None
+        self.vmac_names: dict[str, str] = {}
+
+    def prepare(self) -> dict[str, str]:
+        from kvrrp.io.vmac import VmacManager, prepare_vmacs
+
+        self.vmacs = VmacManager(self.netlink)
+        self.vmac_names = prepare_vmacs(self.vmacs, self.config)
+        return self.vmac_names
+
+    async def start(self, engine: Any) -> None:
+        from kvrrp import notify, track
+        from kvrrp.io.routes import RouteManager, RoutesOnMaster
+
+        self.engine = engine
+        self.notifier = notify.attach(engine, self.config)
+        await self.notifier.start()
+        self.routes = RoutesOnMaster(RouteManager(self.netlink), self.config)
+        engine.add_transition_listener(self.routes)
+        self.tracking = track.attach(engine, self.config, self.loop)
+        self.tracking.add_priority_listener(self.notifier.priority_changed)
+        await self.tracking.start()
+
+    async def before_reload(self, new_config: Config) -> None:
+        if self.notifier is not None:
+            await self.notifier.reload(new_config)
+
+    async def after_reload(self, new_config: Config) -> None:
+        self.config = new_config
+        if self.routes is not None:
+            self.routes.reload(new_config)
+        if self.tracking is not None:
+            await self.tracking.reload(new_config)
+        if self.vmacs is not None:
+            from kvrrp.io.vmac import prepare_vmacs
+
+            wanted = prepare_vmacs(self.vmacs, new_config)       # adds new ones, adopts kept ones
+            for name in set(self.vmacs.created) - set(wanted.values()):
+                self.vmacs.remove(name)
+            self.vmac_names = wanted
+
+    async def before_stop(self) -> None:
+        if self.tracking is not None:
+            await self.tracking.stop()
+
+    async def after_stop(self) -> None:
+        if self.notifier is not None:
+            await self.notifier.stop()
+        if self.vmacs is not None:
+            self.vmacs.remove_all()
+
+    def snapshot(self) -> dict:
+        """For the status API / JSON dump."""
+        return {
+            "tracking": self.tracking.snapshot() if self.tracking else None,
+            "notify": self.notifier.snapshot() if self.notifier else None,
+            "vmacs": dict(self.vmac_names),
+            "routes_installed": sorted(self.routes.installed) if self.routes else [],
+        }
