@@ -260,3 +260,14 @@ def declared(config: Config) -> tuple[set[ServiceKey], set[tuple[ServiceKey, Des
 def with_retry_reset(state: CheckerState) -> CheckerState:
     """A checker whose options changed on reload keeps its up/down state, restarts its retries."""
     return replace(state, retry_it=0)
+
+
+def initial_view(config: Config) -> tuple[dict[RsId, tuple[CheckerState, ...]], dict[VsId, bool], Table]:
+    """States, quorum and desired table at start, before any check has run (what
+    CheckerEngine.start applies first)."""
+    states: dict[RsId, tuple[CheckerState, ...]] = {}
+    for vs in config.virtual_servers:
+        states.update(initial_rs_states(vs))
+    quorum = {vs_ident(vs): initial_quorum(live_weight(vs, states), vs.quorum, vs.hysteresis)
+              for vs in config.virtual_servers}
+    return states, quorum, desired_table(config, states, quorum)

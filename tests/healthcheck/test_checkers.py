@@ -297,3 +297,33 @@ async def test_many_concurrent_tcp_checks_share_nothing():
         assert all(r.ok for r in results)
     finally:
         await srv.stop()
+
+
+async def test_ipv6_loopback_tcp_and_http():
+    import socket as _s
+
+    from aiohttp import web
+
+    async def handler(request):
+        return web.Response(body=BODY)
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "::1", 0)
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        pytest.skip(f"no IPv6 loopback: {exc}")
+    port = runner.addresses[0][1]
+    try:
+        assert (await run(TcpCheck(connect_timeout=1), port, ip="::1")).ok
+        spec = HttpGet(connect_timeout=1, urls=(Url(path="/", digest=hashlib.md5(BODY).hexdigest()),))
+        assert (await run(spec, port, ip="::1")).ok
+        assert (await run(PingCheck(connect_timeout=1), 0, ip="::1")).ok
+    finally:
+        await runner.cleanup()
+    assert not (await run(TcpCheck(connect_timeout=1), port, ip="::1")).ok
+    del _s

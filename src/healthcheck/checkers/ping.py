@@ -66,7 +66,9 @@ async def check(target: Target, ctx: CheckContext) -> CheckResult:
         # ping sockets rewrite the id to their own port number: match on sequence there
         packet = echo_request(target.family, ident, seq, b"kvrrp-ping-check")
         async with asyncio.timeout(target.timeout):
-            await loop.sock_sendto(sock, packet, target.sockaddr)
+            # ICMP has no port; a raw IPv6 socket refuses anything but 0 (or its protocol) there
+            dest = (target.host, 0) if target.family == 4 else (target.host, 0, 0, 0)
+            await loop.sock_sendto(sock, packet, dest)
             while True:
                 data = await loop.sock_recv(sock, 2048)
                 if is_reply(target.family, data, raw, ident if raw else None, seq):
