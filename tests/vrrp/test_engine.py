@@ -368,3 +368,44 @@ def test_owner_ignore_adverts():
     assert own.stats.advert_rcvd > 0
     sent = [p.time for p in lan.wire if p.node == "own"]
     assert {round(y - x, 3) for x, y in zip(sent, sent[1:])} == {1.0}     # never answered early
+
+
+def test_a_failing_transport_does_not_stop_the_master(caplog):
+    clock = FakeClock()
+    calls = []
+
+    class Flaky:
+        def send(self, payload, dst, src=None):
+            calls.append(clock.t)
+            if len(calls) % 2:
+                raise RuntimeError("driver bug")
+
+        def close(self):
+            pass
+
+    factory = type("F", (), {"open": lambda self, *a: Flaky()})()
+    engine = VrrpEngine(conf(inst(prio=255)), transports=factory, addresses=FakeAddresses(),
+                        announcer=FakeAnnouncer(clock), clock=clock, drive_timers=False,
+                        source_address=lambda i, f: "198.18.0.1")
+    engine.start()
+    for _ in range(5):
+        clock.t = engine.next_deadline()
+        engine.run_due()
+    i = engine.instance("VI_1")
+    assert len(calls) >= 5 and i.stats.send_errors >= 2 and i.state is State.MASTER
+    assert "driver bug" in caplog.text
+
+
+def test_drop_logging_is_rate_limited(caplog):
+    import logging
+
+    from kvrrp.io.ports import Received
+    caplog.set_level(logging.INFO, logger="kvrrp.vrrp")
+    lan = FakeLan()
+    node = lan.add_node("a", conf(inst()), v4="198.18.0.2")
+    payload = fastpath.encode_advert(2, 51, 100, [bytes([198, 18, 0, 100])], 2)     # wrong interval
+    for _ in range(150):
+        node.engine.on_receive(Received("eth0", 4, "198.18.0.1", "224.0.0.18", 255, payload))
+    lines = [r for r in caplog.records if "dropped advert" in r.getMessage()]
+    assert node.engine.instance("VI_1").stats.drops == {"advert_interval": 150}
+    assert [r.getMessage().split("(")[-1] for r in lines] == ["1 so far)", "10 so far)", "100 so far)"]

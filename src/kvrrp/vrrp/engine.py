@@ -277,6 +277,11 @@ class VrrpEngine:
         except OSError as exc:
             inst.stats.send_errors += 1
             log.warning("(%s) Cant send advert to %s (%s)", inst.name, dst, exc)
+        except Exception:     # an adapter bug must not stop the instance's timers
+            if self._raise_errors:
+                raise
+            inst.stats.send_errors += 1
+            log.exception("(%s) transport failed sending to %s", inst.name, dst)
 
     def add_address(self, spec: AddressSpec) -> None:
         self._guard(self._address_manager.add, spec)

@@ -177,7 +177,7 @@ class VrrpInstanceRuntime:
         # keepalived's own line first (operators and scripts grep for it), then the reason
         if new in (State.STOP, State.DELETED):
             log.info("(%s) Entering %s STATE", self.name, new.value)
-        elif old is State.INIT:
+        elif old is State.INIT and new is not State.MASTER:
             log.info("(%s) Entering %s STATE (init)", self.name, new.value)
         else:
             log.info("(%s) Entering %s STATE", self.name, new.value)
@@ -286,7 +286,7 @@ class VrrpInstanceRuntime:
         reason = check_advert(rx, advert, self.receive_view(own))
         if reason is not None:
             self.stats.count_drop(reason)
-            log.debug("(%s) dropped advert from %s: %s", self.name, rx.src, reason)
+            self._log_drop(reason, rx.src)
             return reason
         if self.state not in RUNNING:
             self.stats.count_drop("not_running")
@@ -305,6 +305,14 @@ class VrrpInstanceRuntime:
         finally:
             self._rx_src = self._rx_advert = None
         return None
+
+    def _log_drop(self, reason: str, src: str) -> None:
+        # keepalived logs every bad advert; a flood must not flood the log: 1st, 10th, 100th ...
+        count = self.stats.drops[reason]
+        if str(count).rstrip("0") == "1":
+            log.info("(%s) dropped advert from %s: %s (%d so far)", self.name, src, reason, count)
+        else:
+            log.debug("(%s) dropped advert from %s: %s", self.name, src, reason)
 
     def _log_advert(self, event: Event, src: str, prio: int) -> None:
         if self.state is State.MASTER:
@@ -349,7 +357,12 @@ class VrrpInstanceRuntime:
         targets = s.unicast_peers if s.is_unicast else (s.group,)
         sent = False
         for dst in targets:
-            payload = self.advert_payload(priority, dst, src)
+            try:
+                payload = self.advert_payload(priority, dst, src)
+            except ValueError as exc:        # e.g. an unusable source address from the kernel
+                self.stats.send_errors += 1
+                log.warning("(%s) cannot build advert for %s: %s", self.name, dst, exc)
+                continue
             if payload is None:
                 self.stats.send_errors += 1
                 log.warning("(%s) no source address on %s yet, advert not sent", self.name, s.ifname)
