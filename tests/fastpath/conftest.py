@@ -6,13 +6,8 @@ pass by testing only the pure-Python twin.
 from __future__ import annotations
 
 import importlib
-import json
-import socket
-from pathlib import Path
 
 import pytest
-
-VECTORS_DIR = Path(__file__).resolve().parent.parent / "data" / "vectors"
 
 IMPLEMENTATIONS = ("python", "cython")
 _MODULES = {"python": "kvrrp._fastpath_py", "cython": "kvrrp._fastpath"}
@@ -36,12 +31,3 @@ def impl(request):
 def both():
     """(python, cython) for parity tests."""
     return load_impl("python"), load_impl("cython")
-
-
-def packed(text: str) -> bytes:
-    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
-
-
-@pytest.fixture(scope="session")
-def vectors() -> list[dict]:
-    return json.loads((VECTORS_DIR / "test-vectors.json").read_text())

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 
 import pytest
 
-from conftest import packed
+
+def packed(text: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text.split("%")[0])
+
 
 SRC4, DST4 = packed("198.18.0.11"), packed("224.0.0.18")
 SRC6, DST6 = packed("fe80::c6ff:fe12:b"), packed("ff02::12")

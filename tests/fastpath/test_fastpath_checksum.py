@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import array
 import random
+import socket
 
 import pytest
 
-from conftest import packed
+
+def packed(text: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text.split("%")[0])
+
 
 
 def reference_checksum(data: bytes, initial: int = 0) -> int:

@@ -4,10 +4,17 @@ implementations."""
 from __future__ import annotations
 
 import json
+import socket
+from pathlib import Path
 
 import pytest
 
-from conftest import VECTORS_DIR, packed
+VECTORS_DIR = Path(__file__).resolve().parent.parent / "data" / "vectors"
+
+
+def packed(text: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text.split("%")[0])
+
 
 VECTORS = json.loads((VECTORS_DIR / "test-vectors.json").read_text())
 IDS = [f"{i}-{v['file']}-prio{v['priority']}-{v['src']}" for i, v in enumerate(VECTORS)]

@@ -12,7 +12,8 @@ import pytest
 
 import kvrrp
 from kvrrp import packet_cli
-from conftest import VECTORS_DIR
+
+VECTORS_DIR = Path(__file__).resolve().parent.parent / "data" / "vectors"
 
 VECTORS = json.loads((VECTORS_DIR / "test-vectors.json").read_text())
 V2_PASS = next(v for v in VECTORS if v["file"] == "v2-pass.pcap")
