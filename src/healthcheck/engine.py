@@ -219,6 +219,10 @@ class CheckerEngine:
         self.quorum = quorum
         self._add_jobs(config, set(new_states) - keep_rids)
         log.info("Reloaded configuration: %d virtual servers, %d checks", len(config.virtual_servers), len(self.jobs))
+        try:
+            await self.reconciler.resync()  # converge from what the kernel really holds now
+        except Exception as exc:  # noqa: BLE001 - reconcile from the mirror then
+            log.warning("IPVS dump at reload failed: %s", exc)
         await self._reconcile_now()
 
     # ------------------------------------------------------------------------------------------
@@ -458,9 +462,11 @@ class CheckerEngine:
         self._dirty.set()
 
     async def _reconcile_loop(self) -> None:
+        backoff = 0.0
         while True:
             await self._dirty.wait()
-            await asyncio.sleep(0)          # coalesce a burst of transitions into one pass
+            await asyncio.sleep(backoff)    # 0: just coalesce a burst of transitions into one pass
+            errors = self.reconciler.counters["errors"]
             try:
                 if self._full_pass:
                     await self._reconcile_now()
@@ -468,8 +474,12 @@ class CheckerEngine:
                     await self._reconcile_dirty()
             except Exception:  # noqa: BLE001 - keep checking even if IPVS is unhappy
                 log.exception("IPVS reconcile failed")
-                await asyncio.sleep(1.0)
+                self._full_pass = True
                 self._dirty.set()
+                errors = -1
+            # a kernel that keeps refusing is retried with backoff, not in a tight loop
+            failed = errors < 0 or self.reconciler.counters["errors"] > errors
+            backoff = min(5.0, max(0.25, backoff * 2)) if failed else 0.0
 
     async def _reconcile_dirty(self) -> None:
         """Rebuild and apply only the services of virtual servers whose state changed."""

@@ -243,3 +243,28 @@ async def test_ha_suspend_pauses_checks():
         assert await wait_until(lambda: not eng.rs_is_alive("198.18.1.1", 80))
     finally:
         await eng.stop()
+
+
+async def test_reload_repairs_entries_deleted_behind_our_back_and_errors_back_off():
+    srvs = await servers(2)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs), kernel)
+    await eng.start()
+    try:
+        from healthcheck.table import DestKey, ServiceKey
+
+        key = ServiceKey(4, 6, "198.18.0.1", 80)
+        del kernel.table.entries[key].dests[DestKey("198.18.1.1", 80)]     # ipvsadm -d by hand
+        await eng.reload(make_config(srvs))
+        assert kernel.table.weights()[VSKEY] == {"[198.18.1.1]:80": 1, "[198.18.1.2]:80": 1}
+        # a kernel refusing every change: retried with backoff, not in a tight loop
+        kernel.fail_next["del_dest"] = 10**6
+        await srvs[0].stop()
+        await asyncio.sleep(1.0)
+        assert 1 <= eng.reconciler.counters["errors"] <= 6
+        kernel.fail_next["del_dest"] = 0
+        assert await wait_until(lambda: "[198.18.1.1]:80" not in kernel.table.weights()[VSKEY], timeout=10)
+    finally:
+        await eng.stop()
+        for s in srvs:
+            await s.stop()
