@@ -409,3 +409,29 @@ def test_drop_logging_is_rate_limited(caplog):
     lines = [r for r in caplog.records if "dropped advert" in r.getMessage()]
     assert node.engine.instance("VI_1").stats.drops == {"advert_interval": 150}
     assert [r.getMessage().split("(")[-1] for r in lines] == ["1 so far)", "10 so far)", "100 so far)"]
+
+
+def test_sync_group_with_an_owner_member_starts_all_master_without_flapping():
+    lan = FakeLan()
+    c = conf(inst("VI_1", 51, 255, "198.18.0.100", sync_group="G"),
+             inst("VI_2", 52, 100, "198.18.0.101", sync_group="G"),
+             groups=(SyncGroupSettings(name="G", members=("VI_1", "VI_2")),))
+    n = lan.add_node("a", c, v4="198.18.0.1")
+    assert n.state("VI_1") == n.state("VI_2") == "MASTER"
+    lan.run_for(10)
+    masters = [t for t in n.transitions if t[4] == "MASTER"]
+    assert len(masters) == 2 and not [t for t in n.transitions if t[3] == "MASTER"]
+    assert n.engine.sync_groups["G"].state is State.MASTER
+
+
+def test_sync_group_member_faulted_before_start_holds_the_group():
+    lan = FakeLan()
+    n = lan.add_node("a", _synced(200), v4="198.18.0.1", start=False)
+    n.engine.set_tracker("VI_2", "t", FAULT)
+    n.engine.start()
+    assert n.state("VI_1") == n.state("VI_2") == "FAULT"
+    lan.run_for(10)
+    assert lan.masters("VI_1") == []
+    n.engine.set_tracker("VI_2", "t", OK)
+    lan.run_for(10)
+    assert n.state("VI_1") == n.state("VI_2") == "MASTER"

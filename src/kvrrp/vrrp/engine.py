@@ -159,8 +159,7 @@ class VrrpEngine:
         if self.settings.startup_delay:
             log.info("Delaying VRRP startup for %g seconds", self.settings.startup_delay)
         self._sync_transports()
-        for inst in list(self._instances.values()):
-            self._start_instance(inst)
+        self._start_instances(list(self._instances.values()))
         self._arm()
 
     def stop(self) -> None:
@@ -214,8 +213,7 @@ class VrrpEngine:
             group.recompute_state()
         if self.started:
             self._sync_transports()
-            for name in restarted + added:
-                self._start_instance(self._instances[name])
+            self._start_instances([self._instances[n] for n in restarted + added])
             self._arm()
         log.info("reload: %d kept, %d restarted, %d added, %d removed",
                  len(kept), len(restarted), len(added), len(removed))
@@ -352,9 +350,20 @@ class VrrpEngine:
             members = [self._instances[m] for m in g.members if m in self._instances]
             self._groups[g.name] = SyncGroup(g.name, members)
 
-    def _start_instance(self, inst: VrrpInstanceRuntime) -> None:
-        group_fault = inst.sync is not None and inst.sync.any_own_fault()
-        self._guard(inst.start, group_fault)
+    def _start_instances(self, instances: list[VrrpInstanceRuntime]) -> None:
+        """Start instances with sync following off, then settle each group they belong to."""
+        groups = {id(i.sync): i.sync for i in instances if i.sync is not None}
+        for group in groups.values():
+            group.syncing = True
+        try:
+            for inst in instances:
+                group_fault = inst.sync is not None and inst.sync.any_own_fault()
+                self._guard(inst.start, group_fault)
+        finally:
+            for group in groups.values():
+                group.syncing = False
+        for group in groups.values():
+            self._guard(group.reconcile)
 
     def _sync_transports(self) -> None:
         wanted: dict[tuple[str, int], str | None] = {}

@@ -71,6 +71,28 @@ class SyncGroup:
         finally:
             self.syncing = False
 
+    def reconcile(self) -> None:
+        """After members started together (following was off meanwhile): FAULT wins, then
+        MASTER (an address owner member pulls the rest), like keepalived's vrrp_init_state."""
+        if self.syncing:
+            return
+        states = {m.state for m in self.members}
+        if State.FAULT in states:
+            target, event, movable = State.FAULT, Event.SYNC_FAULT, (State.BACKUP, State.MASTER)
+        elif State.MASTER in states:
+            target, event, movable = State.MASTER, Event.SYNC_MASTER, (State.BACKUP,)
+        else:
+            self.recompute_state()
+            return
+        self.syncing = True
+        try:
+            for m in self.members:
+                if m.state in movable:
+                    m.dispatch(event)
+        finally:
+            self.syncing = False
+        self.state = target
+
     def recompute_state(self) -> None:
         """After a reload: the group state is the members' common state, if they share one."""
         states = {m.state for m in self.members}
