@@ -64,6 +64,7 @@ class InterfaceWatcher:
         self.state = LinkState(names)
         self.on_change = on_change
         self.events = 0
+        self.resyncs = 0
         self._ipr = None
         self._task: asyncio.Task | None = None
 
@@ -81,12 +82,7 @@ class InterfaceWatcher:
         ipr = AsyncIPRoute()
         await ipr.bind(groups=RTMGRP_LINK)
         self._ipr = ipr
-        dump_ipr = AsyncIPRoute()
-        try:
-            async for msg in await dump_ipr.link("dump"):
-                self._apply(msg, initial=True)
-        finally:
-            dump_ipr.close()
+        await self._dump(initial=True)
         for name in sorted(self.state.names):
             if not self.state.up[name]:
                 log.info("tracked interface %s is %s", name,
@@ -102,15 +98,37 @@ class InterfaceWatcher:
             log.info("tracked interface %s is now %s", name, "UP" if up else "DOWN")
             self.on_change(name, up)
 
+    async def _dump(self, initial: bool) -> None:
+        from pyroute2 import AsyncIPRoute
+
+        dump_ipr = AsyncIPRoute()
+        try:
+            async for msg in await dump_ipr.link("dump"):
+                self._apply(msg, initial=initial)
+        finally:
+            dump_ipr.close()
+
     async def _read(self) -> None:
         assert self._ipr is not None
         while True:
-            async for msg in self._ipr.get():
-                self.events += 1
+            try:
+                async for msg in self._ipr.get():
+                    self.events += 1
+                    try:
+                        self._apply(msg)
+                    except Exception:     # a malformed message must not stop tracking
+                        log.exception("bad link event ignored")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # e.g. ENOBUFS after an event burst: events were lost, so read the truth again
+                self.resyncs += 1
+                log.warning("link event socket error (%s): re-reading every link", exc)
+                await asyncio.sleep(0.1)
                 try:
-                    self._apply(msg)
-                except Exception:     # a malformed message must not stop tracking
-                    log.exception("bad link event ignored")
+                    await self._dump(initial=False)
+                except Exception:
+                    log.exception("link re-dump failed")
 
     async def stop(self) -> None:
         if self._task is not None:
