@@ -227,3 +227,19 @@ async def test_fifo_script_reads_the_fifo(engine, script_dir, make_script, tmp_p
     await n.stop()
     assert out.read_text().splitlines() == ['INSTANCE "VI_1" BACKUP 100', 'INSTANCE "VI_1" MASTER 100']
     assert n.fifo_scripts == []                 # stopped with the notifier
+
+
+async def test_parallelism_is_bounded(engine, script_dir, make_script, tmp_path):
+    log = tmp_path / "log"
+    s = make_script(script_dir, "slow.sh", f'echo "+" >> {log}\nsleep 0.3\necho "-" >> {log}\n')
+    insts = tuple(VrrpInstance(name=f"VI_{i}", vrid=i, notify_master=call(s)) for i in range(1, 7))
+    n = attach(engine, Config(instances=insts), max_concurrent_scripts=2)
+    await n.start()
+    for i in range(1, 7):
+        engine.transition(f"VI_{i}", "BACKUP", "MASTER", 100)
+    await n.stop(timeout=20)
+    depth = peak = 0
+    for mark in log.read_text().split():
+        depth += 1 if mark == "+" else -1
+        peak = max(peak, depth)
+    assert peak == 2 and len(n.history) == 6

@@ -64,7 +64,7 @@ class ScriptRun:
 
 class Notifier:
     def __init__(self, engine: Any, config: Config, *, script_timeout: float = 30.0,
-                 hostname: str | None = None, history: int = 1000) -> None:
+                 hostname: str | None = None, history: int = 1000, max_concurrent_scripts: int = 64) -> None:
         self.engine = engine
         self.config = config
         self.script_timeout = script_timeout
@@ -73,6 +73,10 @@ class Notifier:
         self.history: list[ScriptRun] = []
         self.refused: dict[str, str] = {}
         self.serial = KeyedSerial()
+        # thousands of instances changing at once must not fork thousands of scripts at once;
+        # order per instance is kept by the serial queues, this only bounds parallelism
+        self.max_concurrent_scripts = max_concurrent_scripts
+        self._slots: asyncio.Semaphore | None = None
         self.instances: dict[str, _Target] = {}
         self.groups: dict[str, _Target] = {}
         self.members: dict[str, list[str]] = {}       # group -> member instance names
@@ -290,8 +294,11 @@ class Notifier:
             key = f"{t.kind}:{t.name}"
 
             async def job(scripts=scripts, key=key) -> None:
+                if self._slots is None:
+                    self._slots = asyncio.Semaphore(self.max_concurrent_scripts)
                 for script, args in scripts:
-                    result = await run_script(script, self.script_timeout, args)
+                    async with self._slots:
+                        result = await run_script(script, self.script_timeout, args)
                     self._record(key, script.argv + args, result)
 
             self.serial.submit(key, job)
