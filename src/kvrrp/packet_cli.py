@@ -73,8 +73,10 @@ def parse_hex(text: str) -> bytes:
     if dump:
         digits = []
         for rest in dump:
-            # At most 8 groups of 4 digits per line; -X appends an ASCII column after them.
-            for token in rest.split()[:8]:
+            # At most 8 groups of 4 digits per line, single-spaced; -X appends an ASCII column
+            # after two or more spaces.
+            hex_area = re.split(r"\s{2,}", rest.strip(), maxsplit=1)[0]
+            for token in hex_area.split()[:8]:
                 if not _HEX_GROUP.fullmatch(token):
                     break
                 digits.append(token)
@@ -194,13 +196,18 @@ def extract(data: bytes, kind: str = "auto") -> Extracted:
         return parse_ether(data)
     if kind == "sll":
         return parse_sll(data)
-    for parser in (parse_ether, parse_sll):
+    parsers = [parse_ip] if data and data[0] >> 4 in (4, 6) else []
+    parsers += [parse_ether, parse_sll]
+    errors = []
+    for parser in parsers:
         try:
             return parser(data)
         except NotThisFormat:
             pass
-    if data and data[0] >> 4 in (4, 6):
-        return parse_ip(data)
+        except InputError as exc:   # it looked like this format but is not VRRP in it
+            errors.append(exc)
+    if errors:
+        raise errors[0]
     return Extracted(data)
 
 

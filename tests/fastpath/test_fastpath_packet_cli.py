@@ -272,3 +272,21 @@ def test_v3_checksum_as_v2_round_trip(cli):
     assert rc == 0 and decoded(out)["checksum_ok"] is True and "warnings" not in decoded(out)
     rc, out, _ = cli("decode", msg, "--src", "198.18.0.1", "--dst", "224.0.0.18")
     assert rc == 1 and decoded(out) == {"drop": "bad_checksum"}
+
+
+def test_tcpdump_X_ascii_column_that_looks_like_hex(cli):
+    """A short last line whose ASCII column happens to be hex digits ("abcd") is not data."""
+    data = bytes.fromhex(full_packet(V2_PASS))
+    text = tcpdump_x(data, ascii_column=True)
+    last = text.rstrip("\n").split("\n")[-1]
+    assert last.endswith("kvpass12")
+    rc, out, _ = cli("decode", stdin=text.replace("kvpass12", "beef"))
+    assert rc == 0 and decoded(out)["auth_data"] == "kvpass12"
+
+
+def test_auto_detect_reports_the_non_vrrp_protocol_of_a_frame(cli):
+    mld = bytearray(bytes.fromhex(full_packet(V3_V6)))
+    mld[6] = 58  # ICMPv6 instead of VRRP
+    frame = bytes.fromhex("3333000000160200c612000c86dd") + bytes(mld)
+    rc, _, err = cli("decode", frame.hex())
+    assert rc == 2 and "next header 58 is not VRRP" in err
