@@ -326,3 +326,28 @@ def test_garp_master_refresh():
     became = takeover_time(lan, "m", 1000.0) + 1000.0
     assert times == pytest.approx([became + 2 * k for k in range(len(times))], abs=TICK)
     assert len(times) == 4
+
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(nodes=st.lists(st.tuples(st.integers(1, 254), st.integers(1, 250)), min_size=2, max_size=5,
+                      unique_by=lambda t: t[1]),
+       version=st.sampled_from([2, 3]), kill_winner=st.booleans())
+def test_property_one_master_the_best_one(nodes, version, kill_winner):
+    """Any mix of priorities and addresses: exactly one master, the highest (priority, address),
+    also after the winner dies."""
+    lan = FakeLan()
+    for prio, host in nodes:
+        lan.add_node(f"h{host}", conf(cfg(prio, version=version)), v4=f"198.18.0.{host}")
+    lan.run_for(12)
+    best = max(nodes)
+    assert lan.masters() == [f"h{best[1]}"]
+    if kill_winner:
+        lan.kill(f"h{best[1]}")
+        lan.run_for(8)
+        rest = [n for n in nodes if n != best]
+        assert lan.masters() == [f"h{max(rest)[1]}"]
+    holders = [n for n, node in lan.nodes.items() if node.alive and node.addresses.holds(VIP)]
+    assert holders == lan.masters()
