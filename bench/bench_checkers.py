@@ -136,6 +136,46 @@ def versions() -> dict:
             "fastpath": fastpath.IMPLEMENTATION, "aiohttp": aiohttp.__version__, "pyroute2": pyroute2.__version__}
 
 
+# ---------------------------------------------------------------------------------------------
+# pytest-benchmark cases (`python3 -m pytest bench/bench_checkers.py --benchmark-only`)
+
+
+def _table_inputs(vs_count: int = 1000, per_vs: int = 10):
+    config = make_config(vs_count * per_vs, [9], per_vs=per_vs)
+    states = {}
+    for vs in config.virtual_servers:
+        states.update(initial_rs_states(vs))
+    return config, states
+
+
+def test_bench_desired_table_1000x10(benchmark):
+    config, states = _table_inputs()
+    benchmark.extra_info.update(versions())
+    table = benchmark(desired_table, config, states, {})
+    assert len(table) == 1000 and sum(len(e.dests) for e in table.entries.values()) == 10000
+
+
+def test_bench_noop_diff_1000x10(benchmark):
+    from healthcheck.ipvs import diff
+
+    config, states = _table_inputs()
+    want = desired_table(config, states, {})
+    have = want.copy()
+    owned = Ownership(*declared(config))
+    benchmark.extra_info.update(versions())
+    assert benchmark(diff, have, want, owned) == []
+
+
+def test_bench_step_checker(benchmark):
+    from healthcheck.health import CheckResult, initial_checker_state, step_checker
+
+    st = initial_checker_state(False, 1)
+    fail = CheckResult(False, "x")
+    benchmark.extra_info.update(versions())
+    step = benchmark(step_checker, st, fail, retry=1, delay_loop=1.0, delay_before_retry=1.0)
+    assert step.transition == "down"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--servers", default="1000,10000")
