@@ -1,4 +1,4 @@
-"""One VRRP instance at run time: priorities, the state machine's actions, adverts, GARPs.
+"""One VRRP instance at run time: priorities, the state machine's actions, adverts.
 
 The instance does no I/O itself. It talks to its engine through InstanceContext (clock,
 timers on the shared wheel, sending, addresses, announcements, transition reports) and turns
@@ -10,13 +10,13 @@ from __future__ import annotations
 import enum
 import ipaddress
 import logging
-from collections import deque
 from typing import Protocol
 
 from kvrrp.vrrp._fp import fastpath
 from kvrrp.io.ports import AddressSpec, Received
 from kvrrp.vrrp import fsm, timers
 from kvrrp.vrrp.fsm import Action, Event, State
+from kvrrp.vrrp.garp import GARP_TIMERS, GarpSchedule
 from kvrrp.vrrp.receive import InstanceView, check_advert
 from kvrrp.vrrp.settings import OWNER_PRIORITY, InstanceSettings
 from kvrrp.vrrp.stats import InstanceStats
@@ -26,10 +26,7 @@ log = logging.getLogger("kvrrp.vrrp")
 TIMER_SLOTS = 8
 T_PROTOCOL = 0          # Adver_Timer (master) or Master_Down_Timer (backup): never both
 T_PREEMPT = 1
-T_GARP_PACE = 2         # next queued GARP/NA when vrrp_garp_interval / vrrp_gna_interval > 0
-T_GARP_SECOND = 3       # second burst garp_master_delay after becoming master
-T_GARP_REFRESH = 4      # garp_master_refresh
-T_GARP_LOWER = 5        # second burst after answering a lower priority advert
+# slots 2..5: kvrrp.vrrp.garp (GARP_TIMERS)
 _EARLY_TOLERANCE = 1e-6      # the wheel never fires early; a later deadline means rescheduled
 
 RUNNING = (State.BACKUP, State.MASTER, State.FAULT)
@@ -106,7 +103,7 @@ class VrrpInstanceRuntime:
         self._deadlines: dict[int, float] = {}
         self._down_started: float | None = None
         self._down_skew_only = False
-        self._garp_queue: deque[tuple[str, int, str]] = deque()
+        self.garp = GarpSchedule(settings, self, ctx.announce, self.stats)
         self._rx_src: str | None = None
         self._rx_advert = None
         self._advert_cache: dict[tuple[int, str, str | None], bytes] = {}
@@ -151,7 +148,7 @@ class VrrpInstanceRuntime:
         self.dispatch(Event.DELETE if delete else Event.SHUTDOWN)
         for kind in list(self._deadlines):
             self._cancel(kind)
-        self._garp_queue.clear()
+        self.garp.stop()
 
     # ------------------------------------------------------------------ the state machine
     def dispatch(self, event: Event) -> None:
@@ -194,6 +191,16 @@ class VrrpInstanceRuntime:
         if self._deadlines.pop(kind, None) is not None:
             self.ctx.cancel(self.uid * TIMER_SLOTS + kind)
 
+    # TimerSlots for the GARP schedule
+    def schedule_timer(self, kind: int, delay: float) -> None:
+        self._schedule(kind, delay)
+
+    def cancel_timer(self, kind: int) -> None:
+        self._cancel(kind)
+
+    def timer_armed(self, kind: int) -> bool:
+        return kind in self._deadlines
+
     def on_timer(self, kind: int) -> None:
         deadline = self._deadlines.get(kind)
         if deadline is None or deadline > self.ctx.now() + _EARLY_TOLERANCE:
@@ -203,18 +210,8 @@ class VrrpInstanceRuntime:
             self._protocol_timer()
         elif kind == T_PREEMPT:
             self.dispatch(Event.PREEMPT_DELAY_EXPIRED)
-        elif kind == T_GARP_PACE:
-            self._flush_garps()
-        elif kind == T_GARP_SECOND:
-            if self.state is State.MASTER:
-                self._queue_garps(self.settings.garp_master_repeat)
-        elif kind == T_GARP_REFRESH:
-            if self.state is State.MASTER:
-                self._queue_garps(self.settings.garp_master_refresh_repeat)
-                self._schedule(T_GARP_REFRESH, self.settings.garp_master_refresh)
-        elif kind == T_GARP_LOWER:
-            if self.state is State.MASTER:
-                self._queue_garps(self.settings.garp_lower_prio_repeat)
+        elif kind in GARP_TIMERS and self.state is State.MASTER:
+            self.garp.on_timer(kind)
 
     def _protocol_timer(self) -> None:
         if self.state is State.MASTER:
@@ -375,30 +372,6 @@ class VrrpInstanceRuntime:
             if priority == 0:
                 self.stats.pri_zero_sent += 1
 
-    # ------------------------------------------------------------------ GARP / NA
-    def _queue_garps(self, repeat: int) -> None:
-        specs = self.settings.vips + self.settings.excluded_vips
-        for _ in range(repeat):
-            for spec in specs:
-                self._garp_queue.append((spec.ifname, spec.family, spec.address))
-        if T_GARP_PACE not in self._deadlines:
-            self._flush_garps()
-
-    def _flush_garps(self) -> None:
-        s = self.settings
-        queue = self._garp_queue
-        while queue:
-            ifname, family, address = queue.popleft()
-            self.ctx.announce(ifname, family, address)
-            if family == 4:
-                self.stats.garp_sent += 1
-            else:
-                self.stats.na_sent += 1
-            pace = s.garp_interval if family == 4 else s.gna_interval
-            if pace > 0 and queue:
-                self._schedule(T_GARP_PACE, pace)
-                return
-
     # ------------------------------------------------------------------ actions
     def _a_send_advert(self) -> None:
         self.send_advert(self.effective_priority)
@@ -412,10 +385,7 @@ class VrrpInstanceRuntime:
         self.ctx.instance_event(self, EVENT_MASTER_RX_LOWER_PRI)
         if not s.lower_prio_no_advert:
             self.send_advert(self.effective_priority)
-        if s.garp_lower_prio_repeat:
-            self._queue_garps(s.garp_lower_prio_repeat)
-            if s.garp_lower_prio_delay > 0:
-                self._schedule(T_GARP_LOWER, s.garp_lower_prio_delay)
+        self.garp.on_lower_priority_advert()
 
     def _a_yield_advert(self) -> None:
         if self.settings.higher_prio_send_advert:
@@ -434,17 +404,10 @@ class VrrpInstanceRuntime:
         self.vips_set = False
 
     def _a_start_garp(self) -> None:
-        s = self.settings
-        self._queue_garps(s.garp_master_repeat)
-        if s.garp_master_delay > 0:
-            self._schedule(T_GARP_SECOND, s.garp_master_delay)
-        if s.garp_master_refresh > 0:
-            self._schedule(T_GARP_REFRESH, s.garp_master_refresh)
+        self.garp.on_become_master()
 
     def _a_stop_garp(self) -> None:
-        self._garp_queue.clear()
-        for kind in (T_GARP_PACE, T_GARP_SECOND, T_GARP_REFRESH, T_GARP_LOWER):
-            self._cancel(kind)
+        self.garp.stop()
 
     def _a_start_adver_timer(self) -> None:
         self._down_started = None

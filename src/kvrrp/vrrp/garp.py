@@ -1,0 +1,96 @@
+"""keepalived's gratuitous ARP / unsolicited NA schedule for one instance.
+
+On becoming MASTER: `garp_master_repeat` announcements of every address (VIPs and excluded
+VIPs), a second burst `garp_master_delay` later, and a burst of `garp_master_refresh_repeat`
+every `garp_master_refresh`. When a master answers a lower priority advert: a burst of
+`garp_lower_prio_repeat`, again after `garp_lower_prio_delay`. Announcements are spaced by
+`vrrp_garp_interval` (IPv4) / `vrrp_gna_interval` (IPv6) when those are set. Timers live on the
+instance's slots of the engine's wheel; this class only decides what to send and when.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable, Protocol
+
+from kvrrp.vrrp.settings import InstanceSettings
+from kvrrp.vrrp.stats import InstanceStats
+
+T_GARP_PACE = 2         # next queued announcement when an interval is set
+T_GARP_SECOND = 3       # second burst after becoming master
+T_GARP_REFRESH = 4      # periodic refresh
+T_GARP_LOWER = 5        # second burst after answering a lower priority advert
+GARP_TIMERS = (T_GARP_PACE, T_GARP_SECOND, T_GARP_REFRESH, T_GARP_LOWER)
+
+Announce = Callable[[str, int, str], None]      # (ifname, family, address)
+
+
+class TimerSlots(Protocol):
+    def schedule_timer(self, kind: int, delay: float) -> None: ...
+    def cancel_timer(self, kind: int) -> None: ...
+    def timer_armed(self, kind: int) -> bool: ...
+
+
+class GarpSchedule:
+    def __init__(self, settings: InstanceSettings, timers: TimerSlots, announce: Announce,
+                 stats: InstanceStats) -> None:
+        self.settings = settings
+        self.timers = timers
+        self.announce = announce
+        self.stats = stats
+        self.queue: deque[tuple[str, int, str]] = deque()
+
+    def on_become_master(self) -> None:
+        s = self.settings
+        self._burst(s.garp_master_repeat)
+        if s.garp_master_delay > 0:
+            self.timers.schedule_timer(T_GARP_SECOND, s.garp_master_delay)
+        if s.garp_master_refresh > 0:
+            self.timers.schedule_timer(T_GARP_REFRESH, s.garp_master_refresh)
+
+    def on_lower_priority_advert(self) -> None:
+        s = self.settings
+        if s.garp_lower_prio_repeat:
+            self._burst(s.garp_lower_prio_repeat)
+            if s.garp_lower_prio_delay > 0:
+                self.timers.schedule_timer(T_GARP_LOWER, s.garp_lower_prio_delay)
+
+    def stop(self) -> None:
+        self.queue.clear()
+        for kind in GARP_TIMERS:
+            self.timers.cancel_timer(kind)
+
+    def on_timer(self, kind: int) -> None:
+        """A GARP timer fired while we are MASTER."""
+        s = self.settings
+        if kind == T_GARP_PACE:
+            self._flush()
+        elif kind == T_GARP_SECOND:
+            self._burst(s.garp_master_repeat)
+        elif kind == T_GARP_REFRESH:
+            self._burst(s.garp_master_refresh_repeat)
+            self.timers.schedule_timer(T_GARP_REFRESH, s.garp_master_refresh)
+        elif kind == T_GARP_LOWER:
+            self._burst(s.garp_lower_prio_repeat)
+
+    def _burst(self, repeat: int) -> None:
+        specs = self.settings.vips + self.settings.excluded_vips
+        for _ in range(repeat):
+            for spec in specs:
+                self.queue.append((spec.ifname, spec.family, spec.address))
+        if not self.timers.timer_armed(T_GARP_PACE):
+            self._flush()
+
+    def _flush(self) -> None:
+        s = self.settings
+        queue = self.queue
+        while queue:
+            ifname, family, address = queue.popleft()
+            self.announce(ifname, family, address)
+            if family == 4:
+                self.stats.garp_sent += 1
+            else:
+                self.stats.na_sent += 1
+            pace = s.garp_interval if family == 4 else s.gna_interval
+            if pace > 0 and queue:
+                self.timers.schedule_timer(T_GARP_PACE, pace)
+                return
