@@ -33,6 +33,7 @@ from kvrrp.config.model import Location
 MAX_INCLUDE_DEPTH = 64
 MAX_SUBSTITUTIONS_PER_LINE = 64
 MAX_GENERATED_LINES = 5_000_000
+MAX_LINE_LENGTH = 65536
 
 
 class Token:
@@ -77,11 +78,12 @@ def decomment(text: str) -> tuple[str, bool]:
     out: list[str] = []
     quote = False
     pos = 0
+    skip = 0
     cont = False
     n = len(text)
     for m in _SPECIAL.finditer(text):
         i = m.start()
-        if i < pos:
+        if i < skip:
             continue
         ch = text[i]
         if ch == '"':
@@ -92,7 +94,7 @@ def decomment(text: str) -> tuple[str, bool]:
                 if not quote and text[i + 1] in "#!":
                     out.append(text[pos:i])
                     pos = i + 1        # keep the # or ! itself, drop the backslash
-                # skip the escaped character either way
+                skip = i + 2           # the escaped character is never special
                 continue
             out.append(text[pos:i])
             pos = n
@@ -134,7 +136,10 @@ def split_tokens(text: str, file: str, line: int, col0: int,
                 diags.error(Location(file=file, line=line, col=col),
                             "missing terminating '\"' in quoted string - rest of line ignored", "unmatched-quote")
             break
-        cur.append(Token(m.group(1), file, line, col, True))
+        text_q = m.group(1)
+        if '\\"' in text_q:
+            text_q = text_q.replace('\\"', '"')   # an escaped quote is part of the string
+        cur.append(Token(text_q, file, line, col, True))
     if cur:
         lines.append(cur)
     return lines
@@ -298,6 +303,10 @@ class Lexer:
                             self._line(sub_body, path, lineno, col, depth + 1)
                     return None
             new = self._substitute(body, path, lineno, col)
+            if len(new) > MAX_LINE_LENGTH:
+                self.diags.error(self._loc(path, lineno, col), f"parameter substitution makes the line longer "
+                                 f"than {MAX_LINE_LENGTH} characters (recursive definition?)", "recursion")
+                return None
             if new != body:
                 new, _ = decomment(new)
                 if not new:

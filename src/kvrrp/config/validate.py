@@ -238,9 +238,14 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
             diags.warning(a.loc, f"({name}) VIP {a.address} duplicates a VIP - ignoring", "duplicate",
                           fails_test=True)
         seen_vips[key] = a
-    if not i.virtual_ipaddress and not i.virtual_ipaddress_excluded and not i.no_virtual_ipaddress:
-        diags.warning(i.loc, f"({name}) no VIP specified; at least one is sensible (add no_virtual_ipaddress "
-                      "if that is intended)", "no-vips", fails_test=True)
+    if not i.virtual_ipaddress and not i.no_virtual_ipaddress:
+        # keepalived counts only virtual_ipaddress here (excluded VIPs do not help)
+        if version == 3 or strict:
+            diags.error(i.loc, f"({name}) no VIP specified; at least one is required with VRRPv3 or strict "
+                        "mode (or add no_virtual_ipaddress)", "no-vips")
+        else:
+            diags.warning(i.loc, f"({name}) no VIP specified; at least one is sensible (add "
+                          "no_virtual_ipaddress if that is intended)", "no-vips", fails_test=True)
     for p in i.unicast_peers:
         if p.family != family:
             diags.error(p.loc, f"({name}) unicast peer {p.address} is not IPv{family} like the instance",
