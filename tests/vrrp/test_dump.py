@@ -5,7 +5,9 @@ import json
 
 from kvrrp.io.ports import AddressSpec
 from kvrrp.vrrp import EngineSettings, InstanceSettings, SyncGroupSettings
-from kvrrp.vrrp.dump import format_address, format_data, format_stats, status
+import pytest
+
+from kvrrp.vrrp.dump import format_address, format_data, format_stats, keepalived_json, status
 from kvrrp.vrrp.settings import AUTH_PASS, pad_password
 from vrrp_lan import FakeLan
 
@@ -96,3 +98,24 @@ def test_status_is_json_and_complete():
     assert inst["stats"]["advert_sent"] >= 7
     assert back["sync_groups"] == [{"name": "G", "state": "MASTER", "members": ["VI_1"]}]
     assert back["fastpath"] in ("cython", "python")
+
+
+def test_keepalived_json_schema_and_state_numbers():
+    lan = two_nodes()
+    arr = keepalived_json(lan.nodes["b"].engine, wall_now=1_700_000_000.0, mono_now=lan.clock.t)
+    json.dumps(arr)
+    (entry,) = arr
+    d, st = entry["data"], entry["stats"]
+    assert d["iname"] == "VI_1" and d["state"] == 1 and d["wantstate"] == 1 and d["master_priority"] == 200
+    assert d["vrid"] == 51 and d["base_priority"] == 100 and d["auth_type"] == 1 and d["vipset"] is False
+    assert d["last_transition"] == pytest.approx(1_700_000_000.0 - 10.5)
+    assert st["advert_rcvd"] == 8 and set(st) >= {"pri_zero_sent", "auth_failure", "addr_list_err"}
+    a = keepalived_json(lan.nodes["a"].engine)[0]["data"]
+    assert a["state"] == 2 and a["vipset"] is True
+
+
+def test_stats_clear():
+    lan = two_nodes()
+    b = lan.nodes["b"].engine
+    assert "Received: 8" in format_stats(b, clear=True)
+    assert "Received: 0" in format_stats(b)

@@ -2,6 +2,7 @@
 
 format_stats  -> what keepalived writes to /tmp/keepalived.stats on SIGUSR2 (vrrp_print_stats)
 format_data   -> the VRRP part of /tmp/keepalived.data on SIGUSR1 (dump_vrrp / dump_sync_group)
+keepalived_json -> the list keepalived writes to /tmp/keepalived.json (vrrp_json.c schema)
 status        -> a JSON-ready dict (keepalived's json dump field names where they exist)
 Monotonic engine times are shown as wall-clock times: `wall_now` and `mono_now` (defaults:
 time.time() and the engine's clock) anchor the conversion, so tests can pin them.
@@ -17,7 +18,8 @@ from kvrrp.io.ports import AddressSpec
 from kvrrp.vrrp.settings import AUTH_PASS
 
 
-def format_stats(engine) -> str:
+def format_stats(engine, clear: bool = False) -> str:
+    """keepalived's stats text; clear=True zeroes the counters afterwards (keepalived -S/STATS_CLEAR)."""
     lines: list[str] = []
     for inst in engine.instances.values():
         st = inst.stats
@@ -42,6 +44,8 @@ def format_stats(engine) -> str:
             f"    Received: {st.pri_zero_rcvd}",
             f"    Sent: {st.pri_zero_sent}",
         ]
+        if clear:
+            st.clear()
     return "".join(line + "\n" for line in lines)
 
 
@@ -221,3 +225,56 @@ def status(engine) -> dict:
                         for g in engine.sync_groups.values()],
         "drops": dict(engine.drops),
     }
+
+
+# keepalived's numeric states (vrrp.h) for its JSON dump
+KEEPALIVED_STATE_NUMBER = {State.INIT: 0, State.BACKUP: 1, State.MASTER: 2, State.FAULT: 3,
+                           State.DELETED: 97, State.STOP: 98}
+_JSON_STATS = ("advert_rcvd", "advert_sent", "become_master", "release_master", "packet_len_err",
+               "advert_interval_err", "ip_ttl_err", "invalid_type_rcvd", "addr_list_err",
+               "invalid_authtype", "authtype_mismatch", "auth_failure", "pri_zero_rcvd", "pri_zero_sent")
+
+
+def keepalived_json(engine, wall_now: float | None = None, mono_now: float | None = None) -> list[dict]:
+    """The array keepalived writes to keepalived.json: one {"data": ..., "stats": ...} per instance."""
+    wall_now = time.time() if wall_now is None else wall_now
+    mono_now = engine.now() if mono_now is None else mono_now
+    out = []
+    for inst in engine.instances.values():
+        s = inst.settings
+        last = _wall(inst.last_transition, wall_now, mono_now)
+        state = KEEPALIVED_STATE_NUMBER[inst.state]
+        data = {
+            "iname": inst.name,
+            "dont_track_primary": 0,
+            "skip_check_adv_addr": int(s.skip_check_adv_addr),
+            "ifp_ifname": s.ifname,
+            "master_priority": inst.master_priority or 0,
+            "last_transition": last if last is not None else 0.0,
+            "garp_delay": float(s.garp_master_delay),
+            "garp_refresh": int(s.garp_master_refresh),
+            "garp_rep": s.garp_master_repeat,
+            "garp_refresh_rep": s.garp_master_refresh_repeat,
+            "garp_lower_prio_delay": int(s.garp_lower_prio_delay),
+            "garp_lower_prio_rep": s.garp_lower_prio_repeat,
+            "lower_prio_no_advert": int(s.lower_prio_no_advert),
+            "higher_prio_send_advert": int(s.higher_prio_send_advert),
+            "vrid": s.vrid,
+            "base_priority": s.priority,
+            "effective_priority": inst.effective_priority,
+            "vipset": inst.vips_set,
+            "promote_secondaries": False,
+            "adver_int": float(s.adver_int),
+            "master_adver_int": float(inst.master_adver_int),
+            "nopreempt": not s.preempt,
+            "preempt_delay": int(s.preempt_delay),
+            "state": state,
+            "wantstate": KEEPALIVED_STATE_NUMBER[State.MASTER] if inst.want_master else state,
+            "version": s.version,
+            "vips": [format_address(v) for v in s.vips],
+            "evips": [format_address(v) for v in s.excluded_vips],
+            "auth_type": s.auth_type,
+        }
+        stats = {name: getattr(inst.stats, name) for name in _JSON_STATS}
+        out.append({"data": data, "stats": stats})
+    return out
