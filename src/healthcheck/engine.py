@@ -121,6 +121,7 @@ class CheckerEngine:
         self._vs_services: dict[VsId, list] = {}
         self._dirty_vs: set[VsId] = set()
         self._full_pass = True          # shared service keys between VSs: always rebuild all
+        self._reported: set[tuple[str, str]] = set()
         self._dirty = asyncio.Event()
         self._clean = asyncio.Event()
         self._reconcile_task: asyncio.Task | None = None
@@ -277,9 +278,14 @@ class CheckerEngine:
                         log.warning("%s for %s is not run by the checker process; treated as up",
                                     spec.kind, _fmt_rs(rs, vs))
                         continue
+                    try:
+                        target = make_target(spec, rs, vs)
+                    except ValueError as exc:
+                        log.error("%s for %s cannot run (%s); treated as up", spec.kind, _fmt_rs(rs, vs), exc)
+                        continue
                     key = self._next_key
                     self._next_key += 1
-                    job = Job(key=key, rid=rid, index=i, target=make_target(spec, rs, vs), vid=vs_ident(vs))
+                    job = Job(key=key, rid=rid, index=i, target=target, vid=vs_ident(vs))
                     self.jobs[key] = job
                     warmup = spec.warmup if spec.warmup is not None else spec.delay_loop
                     log.info("Activating healthchecker for service %s for VS %s", _fmt_rs(rs, vs), _fmt_vs(vs))
@@ -506,13 +512,13 @@ class CheckerEngine:
     async def _reconcile_now(self) -> None:
         self._dirty.clear()
         self._dirty_vs.clear()
-        try:
-            desired = desired_table(self.config, self.rs_states, self.quorum)
-            services, dests = declared(self.config)
-        except TableError as exc:
-            log.error("cannot build the IPVS table: %s", exc)
-            self._clean.set()
-            return
+        errors: list[tuple[str, str]] = []
+        desired = desired_table(self.config, self.rs_states, self.quorum, errors)
+        services, dests = declared(self.config)
+        for vs_key, reason in errors:
+            if (vs_key, reason) not in self._reported:
+                self._reported.add((vs_key, reason))
+                log.error("VS %s left out of IPVS: %s", vs_key, reason)
         self.table = desired
         self.counters.reconciles += 1
         result = await self.reconciler.reconcile(desired, Ownership(services, dests))

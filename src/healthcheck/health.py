@@ -32,6 +32,7 @@ from healthcheck.table import (
     DestKey,
     ServiceKey,
     Table,
+    TableError,
     dest_of,
     group_map,
     services_of,
@@ -230,26 +231,46 @@ def desired_table(
     config: Config,
     rs_states: Mapping[RsId, Sequence[CheckerState]],
     quorum: Mapping[VsId, bool],
+    errors: list[tuple[str, str]] | None = None,
 ) -> Table:
-    """The IPVS table kvrrp wants, from config + reduced states. Pure."""
+    """The IPVS table kvrrp wants, from config + reduced states. Pure.
+
+    A virtual server that cannot become IPVS entries raises TableError, or, when ``errors``
+    is given, is left out and reported there as (VS key, reason) so the others still apply."""
     groups = group_map(config.virtual_server_groups)
     table = Table()
     for vs in config.virtual_servers:
         q = quorum.get(vs_ident(vs), True)
-        for svc in services_of(vs, groups):
+        try:
+            services = services_of(vs, groups)
+            filled = [(svc, vs_desired_dests(vs, rs_states, q, svc.key)) for svc in services]
+        except TableError as exc:
+            if errors is None:
+                raise
+            errors.append((vs.key, str(exc)))
+            continue
+        for svc, dests in filled:
             entry = table.add_service(svc)
-            for d in vs_desired_dests(vs, rs_states, q, svc.key):
+            for d in dests:
                 entry.dests[d.key] = d
     return table
 
 
 def declared(config: Config) -> tuple[set[ServiceKey], set[tuple[ServiceKey, DestKey]]]:
-    """Every service and destination the config could ever put in the kernel: what kvrrp owns."""
+    """Every service and destination the config could ever put in the kernel: what kvrrp owns.
+    (Virtual servers that cannot become IPVS entries own nothing.)"""
     groups = group_map(config.virtual_server_groups)
     services: set[ServiceKey] = set()
     dests: set[tuple[ServiceKey, DestKey]] = set()
     for vs in config.virtual_servers:
-        for svc in services_of(vs, groups):
+        try:
+            svcs = services_of(vs, groups)
+            for svc in svcs:
+                for server in list(vs.real_servers) + ([vs.sorry_server] if vs.sorry_server else []):
+                    dest_of(server, vs, 0, svc.key)
+        except TableError:
+            continue
+        for svc in svcs:
             services.add(svc.key)
             servers = list(vs.real_servers) + ([vs.sorry_server] if vs.sorry_server else [])
             for server in servers:

@@ -41,7 +41,8 @@ def tcp(port, **kw):
     kw.setdefault("retry", 0)
     kw.setdefault("delay_before_retry", 0.05)
     kw.setdefault("warmup", 0.0)
-    return TcpCheck(connect_ip="127.0.0.1", connect_port=port, **kw)
+    kw.setdefault("connect_ip", "127.0.0.1")
+    return TcpCheck(connect_port=port, **kw)
 
 
 def make_config(servers, *, weights=None, inhibit=False, vs_kw=None, rs_kw=None, gd=None):
@@ -268,3 +269,19 @@ async def test_reload_repairs_entries_deleted_behind_our_back_and_errors_back_of
         await eng.stop()
         for s in srvs:
             await s.stop()
+
+
+async def test_a_bad_virtual_server_does_not_block_the_others(caplog):
+    srvs = await servers(1)
+    good = make_config(srvs).virtual_servers[0]
+    bad = VirtualServer(ip="198.18.0.2", port=80, lvs_sched="bogus",
+                        real_servers=(RealServer(ip="198.18.1.9", port=80, checkers=(tcp(srvs[0].port, connect_ip="not-an-ip"),)),))
+    kernel = FakeKernel()
+    eng = CheckerEngine(Config(virtual_servers=(bad, good)), kernel)
+    await eng.start()
+    try:
+        assert list(kernel.table.weights()) == [VSKEY]
+        assert "unknown lvs_sched 'bogus'" in caplog.text and "cannot run" in caplog.text
+    finally:
+        await eng.stop()
+        await srvs[0].stop()
