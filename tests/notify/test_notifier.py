@@ -243,3 +243,21 @@ async def test_parallelism_is_bounded(engine, script_dir, make_script, tmp_path)
         depth += 1 if mark == "+" else -1
         peak = max(peak, depth)
     assert peak == 2 and len(n.history) == 6
+
+
+async def test_reload_keeps_unchanged_fifo_and_adds_instances(engine, script_dir, make_script, tmp_path):
+    fifo = str(tmp_path / "r.fifo")
+    log = tmp_path / "log"
+    s = make_script(script_dir, "rec.sh", f'echo "$*" >> {log}\n')
+    g = GlobalDefs(vrrp_notify_fifo=NotifyFifo(path=fifo))
+    old = Config(global_defs=g, instances=(VrrpInstance(name="A", vrid=1, notify=call(s)),))
+    new = Config(global_defs=g, instances=(VrrpInstance(name="B", vrid=2, notify=call(s)),))
+    n = attach(engine, old)
+    await n.start()
+    writer = n.fifos[0]
+    await n.reload(new)
+    assert n.fifos == [writer]                          # same FIFO, not reopened
+    engine.transition("A", "BACKUP", "DELETED", 100)    # the engine retires A after the reload
+    engine.transition("B", "INIT", "BACKUP", 100)       # and starts B
+    await n.stop()
+    assert log.read_text().splitlines() == ["INSTANCE A FAULT 100", "INSTANCE B BACKUP 100"]

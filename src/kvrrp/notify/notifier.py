@@ -62,6 +62,13 @@ class ScriptRun:
     result: RunResult
 
 
+def _outputs_identity(config: Config) -> tuple:
+    g = config.global_defs
+    return (g.notify_fifo, g.vrrp_notify_fifo, g.notification_email, g.notification_email_from,
+            g.smtp_server, g.smtp_server_port, g.smtp_helo_name, g.smtp_connect_timeout,
+            g.router_id, g.script_user, g.script_group, g.enable_script_security)
+
+
 class Notifier:
     def __init__(self, engine: Any, config: Config, *, script_timeout: float = 30.0,
                  hostname: str | None = None, history: int = 1000, max_concurrent_scripts: int = 64) -> None:
@@ -208,11 +215,14 @@ class Notifier:
         from their first transition, and instances it removes keep their old scripts for the
         STOP/DELETED transitions the engine reports while retiring them."""
         retiring = {n: t for n, t in self.instances.items() if new_config.instance(n) is None}
-        await self._close_outputs()
+        reopen = _outputs_identity(self.config) != _outputs_identity(new_config)
+        if reopen:
+            await self._close_outputs()
         self._configure(new_config)
         for name, target in retiring.items():
             self.instances.setdefault(name, target)
-        self._open_outputs(asyncio.get_running_loop())
+        if reopen:                 # unchanged FIFOs keep their buffered lines and fifo script
+            self._open_outputs(asyncio.get_running_loop())
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Let queued notifications (the STOP ones included) finish, up to ``timeout``."""
