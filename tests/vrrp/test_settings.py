@@ -6,7 +6,7 @@ import pathlib
 import pytest
 
 from kvrrp.config.loader import load, parse_text
-from kvrrp.vrrp import VrrpEngine, engine_settings
+from kvrrp.vrrp import OK, VrrpEngine, engine_settings
 from kvrrp.vrrp.settings import AUTH_PASS, InstanceSettings, UnsupportedConfig
 from vrrp_lan import FakeAddresses, FakeAnnouncer, FakeClock
 
@@ -151,3 +151,14 @@ def test_engine_level_globals():
     es = settings_of("global_defs {\n vrrp_startup_delay 5\n log_unknown_vrids\n vrrp_owner_ignore_adverts\n}\n"
                      + BASE % "")
     assert es.startup_delay == 5 and es.log_unknown_vrids and es.instances[0].owner_ignore_adverts
+
+
+def test_unicast_fault_no_peer_keeps_the_instance_in_fault():
+    es = settings_of(BASE % "unicast_fault_no_peer\n unicast_peer {\n }")
+    assert es.instances[0].fault_no_peer and not es.instances[0].is_unicast
+    from vrrp_lan import FakeLan
+    node = FakeLan().add_node("a", es, v4="198.18.0.1")
+    assert node.state() == "FAULT"
+    node.engine.set_tracker("VI_1", "x", OK)
+    assert node.state() == "FAULT"
+    assert not settings_of(BASE % "unicast_peer {\n }").instances[0].fault_no_peer

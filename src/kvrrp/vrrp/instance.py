@@ -30,6 +30,7 @@ T_PREEMPT = 1
 _EARLY_TOLERANCE = 1e-6      # the wheel never fires early; a later deadline means rescheduled
 
 RUNNING = (State.BACKUP, State.MASTER, State.FAULT)
+NO_UNICAST_PEER = "unicast_fault_no_peer"      # a fault no tracker can clear
 
 # Non-transition events for engine.add_event_listener (keepalived notify_master_rx_lower_pri,
 # and the FIFO's MASTER_PRIORITY / BACKUP_PRIORITY lines of notify_priority_changes)
@@ -89,6 +90,9 @@ class VrrpInstanceRuntime:
         self.stats = InstanceStats()
         self.tracker_weights: dict[object, int] = {}
         self.tracker_faults: set[object] = set()
+        if settings.fault_no_peer:
+            # keepalived unicast_fault_no_peer: FAULT instead of falling back to multicast
+            self.tracker_faults.add(NO_UNICAST_PEER)
         self.effective_priority = settings.priority
         self.master_adver_int = settings.adver_int
         self.master_address: str | None = None

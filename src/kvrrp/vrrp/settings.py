@@ -54,6 +54,7 @@ class InstanceSettings:
     gna_interval: float = 0.0
     sync_group: str | None = None
     owner_ignore_adverts: bool = False       # a priority 255 master ignores received adverts
+    fault_no_peer: bool = False              # unicast_fault_no_peer with no peer of our family
 
     def __post_init__(self) -> None:
         if not 1 <= self.vrid <= 255:
@@ -179,6 +180,7 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         garp_interval=g.vrrp_garp_interval, gna_interval=g.vrrp_gna_interval,
         sync_group=sync_group,
         owner_ignore_adverts=inst.owner_ignore_adverts or g.vrrp_owner_ignore_adverts,
+        fault_no_peer=inst.unicast_fault_no_peer and not any(p.family == family for p in inst.unicast_peers),
     )
 
 
