@@ -435,3 +435,15 @@ def test_sync_group_member_faulted_before_start_holds_the_group():
     n.engine.set_tracker("VI_2", "t", OK)
     lan.run_for(10)
     assert n.state("VI_1") == n.state("VI_2") == "MASTER"
+
+
+def test_restarted_instance_keeps_tracker_states():
+    lan = pair(conf(inst(prio=200)), conf(inst(prio=100)))
+    a = lan.nodes["a"]
+    a.engine.set_tracker("VI_1", "w", -20)
+    a.engine.set_tracker("VI_1", "link", FAULT)
+    a.engine.apply_config(conf(inst(prio=210)))         # changed: restarted
+    i = a.engine.instance("VI_1")
+    assert i.state is State.FAULT and i.effective_priority == 190
+    a.engine.set_tracker("VI_1", "link", OK)
+    assert i.state is State.BACKUP

@@ -199,11 +199,19 @@ class VrrpEngine:
             group.syncing = True
         for name in removed:
             self._retire(self._instances.pop(name), delete=True)
+        retired: dict[str, VrrpInstanceRuntime] = {}
         for name in restarted:
-            self._retire(self._instances.pop(name), delete=False)
+            retired[name] = self._instances.pop(name)
+            self._retire(retired[name], delete=False)
         ordered: dict[str, VrrpInstanceRuntime] = {}
         for s in new.instances:
-            ordered[s.name] = self._instances.get(s.name) or self._new_instance(s, register=False)
+            inst = self._instances.get(s.name)
+            if inst is None:
+                inst = self._new_instance(s, register=False)
+                if s.name in retired:
+                    # trackers report changes only: a restarted instance keeps what they said
+                    inst.inherit_trackers(retired[s.name])
+            ordered[s.name] = inst
         self._instances = ordered
         for inst in ordered.values():
             self._by_uid[inst.uid] = inst

@@ -260,6 +260,12 @@ class VrrpInstanceRuntime:
         elif old_prio != self.effective_priority:
             self.dispatch(Event.PRIORITY_CHANGED)
 
+    def inherit_trackers(self, old: "VrrpInstanceRuntime") -> None:
+        """Before start: take over the tracker states a previous runtime of this instance had."""
+        self.tracker_weights.update(old.tracker_weights)
+        self.tracker_faults.update(k for k in old.tracker_faults if k != NO_UNICAST_PEER)
+        self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
+
     def try_recover(self) -> bool:
         """Leave FAULT if our trackers and the sync group allow it."""
         if self.state is not State.FAULT or self.own_fault:
