@@ -127,11 +127,16 @@ class Parser:
                 self.unknown(block, table, node)
                 continue
             kwlocs[kw] = node.kw.loc
+            if node.children is not None:
+                node.used = False
             why = not_implemented(block, kw)
             if why is not None:
                 self.diags.warning(node.kw.loc, f"'{kw}' is recognised but not implemented by kvrrp "
                                    f"({why}) - ignored", "not-implemented", fails_test=False)
             handler(self, node, f)
+            if node.children is not None and not node.used:
+                tok = node.open_tok or node.kw
+                self.diags.error(tok.loc, f"'{kw}' does not take a block - block ignored", "unexpected-bob")
 
     def unknown(self, block: str, table: dict[str, Handler], node: Node) -> None:
         kw = node.kw.text
@@ -142,6 +147,7 @@ class Parser:
                            fails_test=True)
 
     def block(self, node: Node) -> list[Node]:
+        node.used = True
         if node.children is None:
             self.diags.error(node.kw.loc, f"'{node.kw.text}' needs a block {{ ... }}", "missing-bob")
             return []
@@ -158,9 +164,7 @@ class Parser:
         return True
 
     def no_block(self, node: Node) -> None:
-        if node.children is not None:
-            self.diags.error(node.open_tok.loc if node.open_tok else node.kw.loc,
-                             f"'{node.kw.text}' does not take a block - block ignored", "unexpected-bob")
+        """Kept for readability at call sites; dispatch() reports unused blocks for every keyword."""
 
     def value_lines(self, node: Node) -> list[list[Token]]:
         """The lines of a value block (virtual_ipaddress { ... } and the like)."""
@@ -1514,7 +1518,7 @@ def _i_priority(p: Parser, node: Node, s: Fields) -> None:
 
 def _i_advert(p: Parser, node: Node, s: Fields) -> None:
     if p.r.need(node.kw, node.args):
-        v = p.r.timer(node.args[0], 0.0, 255, "advert_int")
+        v = p.r.timer(node.args[0], 0.01, 255, "advert_int")
         if v is not None:
             if v <= 0:
                 p.diags.error(node.args[0].loc, f"advert_int {node.args[0].text} not valid - must be > 0",
@@ -1815,6 +1819,7 @@ def _vs_quorum_script(field: str) -> Handler:
 
 
 def _vs_real_server(p: Parser, node: Node, s: Fields) -> None:
+    node.used = True            # its block is parsed once the whole virtual_server is read
     s.setdefault("_rs_nodes", []).append(node)
 
 
@@ -1877,6 +1882,7 @@ def _rs_method(p: Parser, node: Node, r: Fields) -> None:
 
 
 def _rs_checker(p: Parser, node: Node, r: Fields) -> None:
+    node.used = True            # parsed after the real_server block, to inherit its timings
     r.setdefault("_checkers", []).append(node)
 
 
@@ -1964,8 +1970,8 @@ def _u_status(p: Parser, node: Node, u: Fields) -> None:
     ranges: list[tuple[int, int]] = list(u.get("_codes", []))
     for t in node.args:
         lo_s, sep, hi_s = t.text.partition("-")
-        lo = p.r.int(type(t)(lo_s, t.file, t.line, t.col), 100, 999, "status code")
-        hi = p.r.int(type(t)(hi_s, t.file, t.line, t.col), 100, 999, "status code") if sep else lo
+        lo = p.r.int(type(t)(lo_s, t.file, t.line, t.col), 100, 599, "status code")
+        hi = p.r.int(type(t)(hi_s, t.file, t.line, t.col), 100, 599, "status code") if sep else lo
         if lo is None or hi is None:
             continue
         if hi < lo:

@@ -11,13 +11,14 @@ from kvrrp.config.lexer import Token
 
 
 class Node:
-    __slots__ = ("kw", "args", "children", "open_tok")
+    __slots__ = ("kw", "args", "children", "open_tok", "used")
 
     def __init__(self, kw: Token, args: list[Token]) -> None:
         self.kw = kw
         self.args = args
         self.children: list[Node] | None = None
         self.open_tok: Token | None = None
+        self.used = False           # set when a handler reads the node's block
 
     @property
     def keyword(self) -> str:

@@ -1,0 +1,251 @@
+"""One test per validation rule: each problem is reported with its code, severity and place."""
+from __future__ import annotations
+
+import pytest
+
+from kvrrp.config.cli import exit_code
+
+from .helpers import codes, instance, parse
+
+
+def diag(res, code):
+    found = [d for d in res.diagnostics if d.code == code]
+    assert found, f"no {code} in {[str(d) for d in res.diagnostics]}"
+    return found[0]
+
+
+def test_clean_instance_has_no_diagnostics():
+    res = parse(instance("    priority 120"))
+    assert res.diagnostics == () and exit_code(res.diagnostics) == 0
+
+
+@pytest.mark.parametrize("vrid", ["0", "256", "-1", "abc", "1.5"])
+def test_vrid_range(vrid):
+    res = parse(f"vrrp_instance V {{\n interface eth0\n virtual_router_id {vrid}\n"
+                " virtual_ipaddress {\n 198.18.0.1\n }\n}\n")
+    d = [d for d in res.diagnostics if d.code in ("out-of-range", "invalid-number")][0]
+    assert d.severity == "error" and (d.loc.line, d.loc.col) == (3, 20)
+    assert "missing-parameter" in codes(res)          # and then: VRID must be set
+    assert res.config.instances[0].vrid is None
+
+
+@pytest.mark.parametrize("prio,ok", [("1", True), ("255", True), ("254", True), ("0", False), ("256", False)])
+def test_priority_range(prio, ok):
+    res = parse(instance(f"    priority {prio}"))
+    assert (not res.errors) == ok
+    if not ok:
+        assert res.config.instances[0].priority == 100        # keepalived keeps the default
+
+
+def test_priority_defaults_to_owner_for_master_without_priority():
+    assert parse(instance("    state MASTER")).config.instances[0].priority == 255
+    assert parse(instance("    state BACKUP")).config.instances[0].priority == 100
+
+
+def test_owner_priority_with_nopreempt_is_an_error():
+    res = parse(instance("    priority 255\n    nopreempt"))
+    assert diag(res, "nopreempt-owner").severity == "error"
+    assert res.config.instances[0].nopreempt is False
+
+
+@pytest.mark.parametrize("adv,code,want", [("300", "out-of-range", 1.0), ("1.5", "rounded", 2.0),
+                                           ("0", "out-of-range", 1.0), ("0.4", "rounded", 1.0),
+                                           ("0.001", "out-of-range", 1.0)])
+def test_advert_int_v2(adv, code, want):
+    res = parse(instance(f"    advert_int {adv}"))
+    assert code in codes(res)
+    assert res.config.instances[0].advert_int == want
+    assert exit_code(res.diagnostics) == 5
+
+
+@pytest.mark.parametrize("adv,code,want", [("50", "out-of-range", 40.95), ("0.015", "rounded", 0.02),
+                                           ("0.01", None, 0.01), ("40.95", None, 40.95)])
+def test_advert_int_v3(adv, code, want):
+    res = parse(instance(f"    version 3\n    advert_int {adv}"))
+    if code:
+        assert code in codes(res)
+    else:
+        assert res.diagnostics == ()
+    assert res.config.instances[0].advert_int == pytest.approx(want)
+
+
+def test_ipv6_vips_force_version_3_and_v2_is_an_error():
+    res = parse(instance("", vip="2001:db8::1"))
+    vi = res.config.instances[0]
+    assert (vi.family, vi.version) == (6, 3) and not res.errors
+    res = parse(instance("    version 2", vip="2001:db8::1"))
+    assert diag(res, "v2-ipv6").severity == "error"
+
+
+def test_auth_with_v3_is_an_error():
+    res = parse(instance("    version 3\n    authentication {\n auth_type PASS\n auth_pass x\n }"))
+    d = diag(res, "auth-v3")
+    assert d.severity == "error" and d.loc.line == 6
+
+
+def test_auth_type_and_pass_rules():
+    assert "bad-value" in codes(parse(instance("    authentication {\n auth_type MD5\n }")))
+    assert "auth-nopass" in codes(parse(instance("    authentication {\n auth_type PASS\n }")))
+    res = parse(instance("    authentication {\n auth_type PASS\n auth_pass 0123456789\n }"))
+    assert res.config.instances[0].authentication.auth_pass == "01234567"
+    assert diag(res, "truncated").fails_test
+
+
+def test_duplicate_vrid_same_interface_and_family():
+    text = instance("", name="A", vrid=5) + instance("", name="B", vrid=5, vip="198.18.0.2")
+    d = diag(parse(text), "duplicate-vrid")
+    assert "A and B both use VRID 5" in d.message
+    # different interface, other family or other multicast group: fine
+    other_if = instance("", name="A", vrid=5) + instance("", name="B", vrid=5).replace("eth0", "eth1")
+    assert "duplicate-vrid" not in codes(parse(other_if))
+    other_fam = instance("", name="A", vrid=5) + instance("", name="B", vrid=5, vip="2001:db8::5")
+    assert "duplicate-vrid" not in codes(parse(other_fam))
+    other_grp = instance("", name="A", vrid=5) + instance("    mcast_dst_ip 224.0.0.99", name="B", vrid=5)
+    assert "duplicate-vrid" not in codes(parse(other_grp))
+
+
+def test_duplicate_vrid_unicast_needs_a_shared_peer():
+    a = instance("    unicast_peer {\n 198.18.0.7\n }", name="A", vrid=5)
+    b_same = instance("    unicast_peer {\n 198.18.0.7\n }", name="B", vrid=5, vip="198.18.0.2")
+    b_other = instance("    unicast_peer {\n 198.18.0.8\n }", name="B", vrid=5, vip="198.18.0.2")
+    assert "duplicate-vrid" in codes(parse(a + b_same))
+    assert "duplicate-vrid" not in codes(parse(a + b_other))
+
+
+def test_undefined_references():
+    res = parse(instance("    track_script {\n nope\n }\n    track_file {\n nofile\n }\n"
+                         "    track_process {\n noproc\n }"))
+    msgs = [d.message for d in res.diagnostics if d.code == "undefined-reference"]
+    assert len(msgs) == 3 and any("'nope'" in m for m in msgs)
+    res = parse("vrrp_sync_group G {\n group {\n V1\n GHOST\n }\n}\n" + instance("", name="V1"))
+    assert any("GHOST" in d.message for d in res.diagnostics if d.code == "undefined-reference")
+    res = parse("virtual_server group NOGROUP {\n protocol TCP\n}\n")
+    assert diag(res, "undefined-reference").loc.line == 1
+    res = parse("global_defs {\n lvs_sync_daemon eth0 VI_NONE\n}\n")
+    assert "undefined-reference" in codes(res)
+
+
+def test_instance_in_two_sync_groups():
+    text = ("vrrp_sync_group G1 {\n group {\n A\n B\n }\n}\nvrrp_sync_group G2 {\n group {\n A\n B\n }\n}\n"
+            + instance("", name="A", vrid=1) + instance("", name="B", vrid=2))
+    assert "duplicate" in codes(parse(text))
+
+
+def test_mixed_family_vips_and_peer_family():
+    text = ("vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n"
+            " 198.18.0.1\n 2001:db8::1\n }\n}\n")
+    d = diag(parse(text), "family-mismatch")
+    assert d.loc.line == 6
+    assert "family-mismatch" in codes(parse(instance("    unicast_peer {\n 2001:db8::2\n }")))
+
+
+def test_strict_mode_rules():
+    g = "global_defs {\n vrrp_strict\n}\n"
+    assert "auth-strict" in codes(parse(instance("    authentication {\n auth_type PASS\n auth_pass a\n }",
+                                                 head=g)))
+    assert "strict-unicast" in codes(parse(instance("    unicast_peer {\n 198.18.0.9\n }", head=g)))
+    assert "strict-state" in codes(parse(instance("    state MASTER\n    priority 100", head=g)))
+    assert "strict-state" not in codes(parse(instance("    state MASTER", head=g)))   # priority 255 implied
+
+
+def test_missing_interface_and_vrid():
+    res = parse("vrrp_instance V {\n virtual_ipaddress {\n 198.18.0.1\n }\n}\n")
+    assert codes(res).count("missing-parameter") == 2
+
+
+@pytest.mark.parametrize("ip", ["198.18.0.256", "1.2.3", "198.18.0.1/33", "zz::1", "2001:db8::1/129"])
+def test_bad_vip_addresses(ip):
+    res = parse(instance("", vip=ip))
+    d = diag(res, "bad-ip")
+    assert d.severity == "error" and d.loc.line == 7
+
+
+def test_unknown_keyword_warning_with_suggestion_and_location():
+    res = parse(instance("    prioritty 50"))
+    d = diag(res, "unknown-keyword")
+    assert d.severity == "warning" and d.fails_test
+    assert "did you mean 'priority'" in d.message and (d.loc.line, d.loc.col) == (5, 5)
+    assert d.format() == "t.conf:5:5: warning: unknown keyword 'prioritty' in vrrp_instance; did you mean 'priority'?"
+    res = parse("vrrp_instanse X {\n}\n")
+    assert "did you mean 'vrrp_instance'" in diag(res, "unknown-keyword").message
+
+
+def test_not_implemented_keyword_is_named_and_does_not_fail_the_test():
+    res = parse("global_defs {\n enable_snmp_vrrp\n vrrp_rt_priority 50\n}\n" + instance(""))
+    ds = [d for d in res.diagnostics if d.code == "not-implemented"]
+    assert [d.loc.line for d in ds] == [2, 3]
+    assert "'enable_snmp_vrrp' is recognised but not implemented by kvrrp" in ds[0].message
+    assert exit_code(res.diagnostics) == 0
+
+
+def test_deprecated_alias_works_and_is_reported():
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n real_server 198.18.0.2 80 {\n"
+                " HTTP_GET {\n url {\n path /\n }\n nb_get_retry 4\n }\n }\n}\n")
+    assert res.config.virtual_servers[0].real_servers[0].checkers[0].retry == 4
+    assert diag(res, "deprecated").loc.line == 8
+
+
+def test_values_out_of_range_in_lvs():
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n persistence_timeout 0\n quorum 0\n"
+                " real_server 198.18.0.2 80 {\n weight 70000\n }\n}\n")
+    assert codes(res).count("out-of-range") == 3
+
+
+def test_lvs_method_and_scheduler():
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_kind FNAT\n lb_algo rrr\n}\n")
+    vs = res.config.virtual_servers[0]
+    assert (vs.lvs_method.method, vs.lvs_sched) == ("NAT", "wlc")
+    assert "FNAT exists only in forks" in diag(res, "bad-value").message
+    assert "did you mean 'rr'" in diag(res, "bad-scheduler").message
+
+
+def test_vs_without_protocol_defaults_to_udp_like_keepalived():
+    res = parse("virtual_server 198.18.0.1 80 {\n}\n")
+    assert res.config.virtual_servers[0].protocol == "UDP"
+    assert diag(res, "vs-protocol").severity == "error"
+
+
+def test_dr_real_server_port_is_reset_to_vs_port():
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_kind DR\n real_server 198.18.0.2 8080 {\n }\n}\n")
+    assert res.config.virtual_servers[0].real_servers[0].port == 80
+    assert "port-mismatch" in codes(res)
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_kind NAT\n real_server 198.18.0.2 8080 {\n }\n}\n")
+    assert res.config.virtual_servers[0].real_servers[0].port == 8080 and not res.diagnostics
+
+
+def test_checker_requirements():
+    base = "virtual_server 198.18.0.1 80 {{\n protocol TCP\n real_server 198.18.0.2 80 {{\n {c}\n }}\n}}\n"
+    assert "missing-parameter" in codes(parse(base.format(c="HTTP_GET {\n }")))
+    assert "missing-parameter" in codes(parse(base.format(c="MISC_CHECK {\n }")))
+    assert "undefined-reference" in codes(parse(base.format(c="FILE_CHECK {\n track_file nope\n }")))
+    assert "bad-value" in codes(parse(base.format(c="HTTP_GET {\n url {\n path /\n digest xyz\n }\n }")))
+    assert "out-of-range" in codes(parse(base.format(c="HTTP_GET {\n url {\n path /\n status_code 600\n }\n }")))
+
+
+def test_security_and_missing_scripts(tmp_path):
+    res = parse(instance("    notify_master /bin/true"))
+    assert exit_code(res.diagnostics) == 6
+    res = parse(instance("    notify_master /bin/true", head="global_defs {\n enable_script_security\n}\n"))
+    assert exit_code(res.diagnostics) == 0
+    # a tracked vrrp_script that cannot be found is disabled (fails -t); an untracked one is ignored
+    vs = "vrrp_script s {\n script /nonexistent/x\n}\n"
+    res = parse(instance("    track_script {\n s\n }", head=vs))
+    assert diag(res, "script-missing").fails_test and exit_code(res.diagnostics) == 5
+    res = parse(instance("", head=vs))
+    assert exit_code(res.diagnostics) == 0
+
+
+def test_script_user_must_exist():
+    res = parse(instance("", head="global_defs {\n script_user kvrrp_no_such_user_x\n}\n"))
+    assert diag(res, "script-user").severity == "error"
+
+
+def test_block_structure_errors():
+    assert "missing-bob" in codes(parse("vrrp_instance V\n"))
+    assert "unexpected-bob" in codes(parse("{\n}\n"))
+    assert "unexpected-bob" in codes(parse(instance("    priority 5 {\n }")))
+
+
+def test_every_problem_is_reported_not_only_the_first():
+    res = parse(instance("    priority 0\n    advert_int x\n    bogus 1\n    state maybe", vip="1.2.3.400"))
+    assert len(res.errors) >= 4
