@@ -195,23 +195,18 @@ class VrrpEngine:
                 kept.append(name)
             else:
                 restarted.append(name)
+        # build the new runtimes first: a settings error must leave the running engine intact
+        fresh = {name: self._new_instance(wanted[name], register=False) for name in restarted + added}
         for group in self._groups.values():
             group.syncing = True
         for name in removed:
             self._retire(self._instances.pop(name), delete=True)
-        retired: dict[str, VrrpInstanceRuntime] = {}
         for name in restarted:
-            retired[name] = self._instances.pop(name)
-            self._retire(retired[name], delete=False)
-        ordered: dict[str, VrrpInstanceRuntime] = {}
-        for s in new.instances:
-            inst = self._instances.get(s.name)
-            if inst is None:
-                inst = self._new_instance(s, register=False)
-                if s.name in retired:
-                    # trackers report changes only: a restarted instance keeps what they said
-                    inst.inherit_trackers(retired[s.name])
-            ordered[s.name] = inst
+            old = self._instances.pop(name)
+            self._retire(old, delete=False)
+            # trackers report changes only: a restarted instance keeps what they said
+            fresh[name].inherit_trackers(old)
+        ordered = {s.name: self._instances.get(s.name) or fresh[s.name] for s in new.instances}
         self._instances = ordered
         for inst in ordered.values():
             self._by_uid[inst.uid] = inst

@@ -21,6 +21,7 @@ DROP_REASONS: tuple[str, ...] = (
     "address_list",         # virtual address list differs
     "own_packet",           # our own advert came back
     "not_running",          # instance is INIT/STOP/DELETED
+    "internal_error",       # a bug while handling the packet (logged with its traceback)
 )
 
 # decode_advert's Drop reasons -> ours (keepalived counts them under these)
