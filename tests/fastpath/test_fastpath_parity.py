@@ -13,7 +13,9 @@ def packed(text: str) -> bytes:
     return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text.split("%")[0])
 
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No deadlines and no timing health checks: CI shares 2 cores, and parity is about results.
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=_QUIET)
 
 families = st.sampled_from([4, 6])
 addr4 = st.binary(min_size=4, max_size=4)
@@ -144,7 +146,7 @@ def test_encode_arbitrary_fields_parity(both, version, vrid, priority, addresses
     assert outcome(py.encode_advert, *args, **kw) == outcome(cy.encode_advert, *args, **kw)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=_QUIET)
 @given(cases=st.lists(mangled(), max_size=20))
 def test_decode_batch_parity(both, cases):
     py, cy = both
@@ -164,7 +166,7 @@ ops = st.lists(st.tuples(
 ), max_size=120)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=_QUIET)
 @given(ops=ops, resolution=st.sampled_from([0.001, 0.01, 0.25, 1.0]), start=st.sampled_from([0.0, 1000.5, -3.0]))
 def test_timer_wheel_parity(both, ops, resolution, start):
     py, cy = both
