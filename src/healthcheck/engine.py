@@ -144,6 +144,7 @@ class CheckerEngine:
             self.quorum[vs_ident(vs)] = q
         flush = self.config.global_defs.lvs_flush if flush is None else flush
         await self.reconciler.start(flush=flush)
+        await self._apply_timeouts()
         await self._reconcile_now()
         for vs in self.config.virtual_servers:
             self._initial_vs_notifies(vs)
@@ -152,6 +153,16 @@ class CheckerEngine:
                     self._rs_notify(vs, rs, rs_alive(self.rs_states[rid]))
         self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile_loop())
         self._add_jobs(self.config, set(self.rs_states))
+
+    async def _apply_timeouts(self) -> None:
+        t = self.config.global_defs.lvs_timeouts
+        if t is None or (t.tcp, t.tcpfin, t.udp) == (None, None, None):
+            return
+        try:
+            await self.reconciler.kernel.set_timeouts(t.tcp, t.tcpfin, t.udp)
+            log.info("IPVS timeouts set: tcp %s tcpfin %s udp %s", t.tcp, t.tcpfin, t.udp)
+        except Exception as exc:  # noqa: BLE001 - the table still matters more
+            log.error("setting IPVS timeouts (lvs_timeouts) failed: %s", exc)
 
     async def stop(self, *, keep: bool = False) -> None:
         """Stop checking. omega: run quorum_down (and notify_down) scripts. Then remove
@@ -190,6 +201,7 @@ class CheckerEngine:
         old_jobs = {(j.rid, j.index): j for j in self.jobs.values()}
         old_specs = {rid: rs.checkers for rid, (rs, _) in self._rs_by_id.items()}
         old_states = self.rs_states
+        old_timeouts = self.config.global_defs.lvs_timeouts
         self.config = config
         self._configure_context(config)
         self._index(config)
@@ -220,6 +232,8 @@ class CheckerEngine:
         self.quorum = quorum
         self._add_jobs(config, set(new_states) - keep_rids)
         log.info("Reloaded configuration: %d virtual servers, %d checks", len(config.virtual_servers), len(self.jobs))
+        if config.global_defs.lvs_timeouts != old_timeouts:
+            await self._apply_timeouts()
         try:
             await self.reconciler.resync()  # converge from what the kernel really holds now
         except Exception as exc:  # noqa: BLE001 - reconcile from the mirror then

@@ -20,6 +20,7 @@ class FakeKernel:
         self.table = table.copy() if table is not None else Table()
         self.calls: list[tuple[str, str]] = []
         self.fail_next: dict[str, int] = {}
+        self.timeouts: dict[str, int] = {}
 
     def _check_fail(self, name: str) -> None:
         n = self.fail_next.get(name, 0)
@@ -83,6 +84,13 @@ class FakeKernel:
         self._check_fail("flush")
         self.table = Table()
         self.calls.append(("flush", ""))
+
+    async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None:
+        self._check_fail("set_timeouts")
+        for name, value in (("tcp", tcp), ("tcpfin", tcpfin), ("udp", udp)):
+            if value is not None:
+                self.timeouts[name] = value
+        self.calls.append(("set_timeouts", f"{tcp} {tcpfin} {udp}"))
 
     async def close(self) -> None:
         pass

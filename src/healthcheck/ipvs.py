@@ -66,6 +66,7 @@ class IpvsKernel(Protocol):
     async def set_dest(self, svc: ServiceKey, dest: Dest) -> None: ...
     async def del_dest(self, svc: ServiceKey, dest: DestKey) -> None: ...
     async def flush(self) -> None: ...
+    async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -450,7 +451,54 @@ class PyrouteKernel:
         msg["attrs"] = []
         await s._do_request(msg, msg_flags=NLM_F_REQUEST | NLM_F_ACK)
 
+    async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None:
+        """global_defs lvs_timeouts (ipvsadm --set): IPVS_CMD_SET_CONFIG; absent ones unchanged."""
+        from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
+
+        s = await self._s()
+        await s._do_request(timeouts_msg(tcp, tcpfin, udp), msg_flags=NLM_F_REQUEST | NLM_F_ACK)
+
     async def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+_CONFIG_MSG = None
+
+
+def _config_msg_class():
+    """ipvsmsg with the timeout attributes typed as the kernel reads them (u32 seconds);
+    pyroute2 declares them "hex". Built once: pyroute2 compiles nla maps per class, and a
+    subclass must not inherit the parent's compiled map (hence the reset flag)."""
+    global _CONFIG_MSG
+    if _CONFIG_MSG is None:
+        from pyroute2.netlink.generic import ipvs as genl
+
+        class ipvs_config_msg(genl.ipvsmsg):
+            _nlmsg_base__compiled_nla = False
+            nla_map = tuple(
+                (name, "uint32" if name.startswith("IPVS_CMD_ATTR_TIMEOUT") else kind)
+                for name, kind in genl.ipvsmsg.nla_map
+            )
+
+        _CONFIG_MSG = ipvs_config_msg
+    return _CONFIG_MSG
+
+
+def timeouts_msg(tcp: int | None, tcpfin: int | None, udp: int | None):
+    """IPVS_CMD_SET_CONFIG carrying the connection timeouts (global_defs lvs_timeouts)."""
+    from pyroute2.netlink.generic import ipvs as genl
+
+    msg = _config_msg_class()()
+    msg["cmd"] = genl.IPVS_CMD_SET_CONFIG
+    msg["version"] = genl.GENL_VERSION
+    attrs = []
+    for name, value in (("IPVS_CMD_ATTR_TIMEOUT_TCP", tcp), ("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", tcpfin),
+                        ("IPVS_CMD_ATTR_TIMEOUT_UDP", udp)):
+        if value is not None:
+            if not 0 <= value <= 0xFFFFFFFF:
+                raise ValueError(f"{name} {value} out of range")
+            attrs.append((name, value))
+    msg["attrs"] = attrs
+    return msg

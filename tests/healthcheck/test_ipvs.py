@@ -282,3 +282,31 @@ def test_pyroute2_message_roundtrip(svc, dest):
 def test_nat_is_fwd_zero_in_messages():
     fields = dest_fields(Dest(DestKey("198.18.1.1", 80), fwd=FWD_NAT))
     assert fields["fwd_method"] == 0      # pyroute2's IPVSDest defaults to DR (3): always set it
+
+
+def test_timeouts_message_encodes_u32_seconds():
+    from pyroute2.netlink.generic import ipvs as genl
+
+    from healthcheck.ipvs import timeouts_msg
+
+    m = timeouts_msg(900, None, 300)
+    m.encode()
+    back = type(m)(m.data)
+    back.decode()
+    assert back["cmd"] == genl.IPVS_CMD_SET_CONFIG
+    assert back.get_attr("IPVS_CMD_ATTR_TIMEOUT_TCP") == 900
+    assert back.get_attr("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN") is None
+    assert back.get_attr("IPVS_CMD_ATTR_TIMEOUT_UDP") == 300
+    with pytest.raises(ValueError):
+        timeouts_msg(-1, None, None)
+
+
+async def test_engine_applies_lvs_timeouts():
+    from healthcheck.engine import CheckerEngine
+    from kvrrp.config.model import Config, GlobalDefs, LvsTimeouts
+
+    kernel = FakeKernel()
+    eng = CheckerEngine(Config(global_defs=GlobalDefs(lvs_timeouts=LvsTimeouts(tcp=900, udp=30))), kernel)
+    await eng.start()
+    await eng.stop()
+    assert kernel.timeouts == {"tcp": 900, "udp": 30}
