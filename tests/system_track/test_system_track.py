@@ -342,3 +342,30 @@ def test_reload_keeps_tracking_state_and_applies_new_weights(lab):
     assert lab.wait_for(lambda: "Changing effective priority from 80 to 70" in d1.log(), timeout=10), d1.log()[-2000:]
     assert read_lines(out) == before               # a priority change is not a transition
     d1.stop()
+
+
+def test_smtp_alert_from_the_namespace_to_a_local_server(lab):
+    """A node's alerts reach an SMTP server on the node's own loopback (aiosmtpd's Debugging
+    handler prints every message it receives)."""
+    n1 = lab.nodes[0]
+    log_path = os.path.join(lab.workdir, "smtpd.out")
+    out = open(log_path, "w")
+    smtpd = lab.spawn(n1, [sys.executable, "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:2525"],
+                      stdout=out, stderr=subprocess.STDOUT, env=_python_env())
+    out.close()
+    try:
+        time.sleep(1.0)
+        g = ("    notification_email {\n        ops@example.org\n    }\n"
+             "    notification_email_from kvrrp@example.org\n    smtp_server 127.0.0.1 2525\n"
+             "    smtp_connect_timeout 5\n    smtp_alert\n")
+        d1 = start_node(lab, n1, GLOBAL % ("LVS_DEVEL", g) + instance_block("VI_1", 97, 100, VIP), "n1")
+        wait_holder(lab, VIP, "n1")
+        got = lambda: open(log_path).read()
+        assert lab.wait_for(lambda: "Entering MASTER state" in got(), timeout=10), got() + d1.log()[-2000:]
+        d1.stop()
+        text = got()
+        assert "Subject: [LVS_DEVEL] VRRP Instance VI_1 - Entering MASTER state" in text
+        assert "=> VRRP Instance is now owning VRRP VIPs <=" in text
+        assert "Subject: [LVS_DEVEL] VRRP Instance VI_1 - Stopping" in text   # sent before exit
+    finally:
+        lab.kill(smtpd, signal.SIGTERM)
