@@ -223,13 +223,17 @@ class CheckerEngine:
                 job.target = make_target(self._rs_by_id[rid][0].checkers[job.index], *self._rs_by_id[rid])
                 job.vid = rid[0]
         self.rs_states = new_states
-        quorum = {}
+        old_quorum, self.quorum = self.quorum, {}
         for vs in config.virtual_servers:
             vid = vs_ident(vs)
-            lw = live_weight(vs, new_states)
-            quorum[vid] = (step_quorum(self.quorum[vid], lw, vs.quorum, vs.hysteresis)
-                           if vid in self.quorum else initial_quorum(lw, vs.quorum, vs.hysteresis))
-        self.quorum = quorum
+            if vid in old_quorum:
+                # quorum, hysteresis or weights may have changed: step from the old state,
+                # with keepalived's logs and quorum_up / quorum_down scripts on a change
+                self.quorum[vid] = old_quorum[vid]
+                self._update_quorum(vs)
+            else:
+                self.quorum[vid] = initial_quorum(live_weight(vs, new_states), vs.quorum, vs.hysteresis)
+                self._initial_vs_notifies(vs)
         self._add_jobs(config, set(new_states) - keep_rids)
         log.info("Reloaded configuration: %d virtual servers, %d checks", len(config.virtual_servers), len(self.jobs))
         if config.global_defs.lvs_timeouts != old_timeouts:

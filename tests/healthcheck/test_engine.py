@@ -285,3 +285,23 @@ async def test_a_bad_virtual_server_does_not_block_the_others(caplog):
     finally:
         await eng.stop()
         await srvs[0].stop()
+
+
+async def test_reload_raising_quorum_runs_quorum_down_and_brings_sorry_server():
+    srvs = await servers(2)
+    kernel = FakeKernel()
+    rec = Recorder()
+    down = ScriptCall(command="/bin/qdown", argv=("/bin/qdown",))
+    sorry = SorryServer(ip="198.18.9.9", port=80)
+    eng = CheckerEngine(make_config(srvs, vs_kw=dict(quorum=2, quorum_down=down, sorry_server=sorry)), kernel,
+                        notifier=rec)
+    await eng.start()
+    try:
+        await eng.reload(make_config(srvs, vs_kw=dict(quorum=5, quorum_down=down, sorry_server=sorry)))
+        await eng.drain_notifies()
+        assert ("/bin/qdown", f"quorum down {VSKEY}") in rec.calls
+        assert kernel.table.weights()[VSKEY] == {"[198.18.9.9]:80": 1}
+    finally:
+        await eng.stop()
+        for s in srvs:
+            await s.stop()
