@@ -234,3 +234,19 @@ def test_garbage_never_raises(payload, ttl, src):
     after = sum(inst.stats.drops.values()) + sum(engine.drops.values()) + inst.stats.advert_rcvd
     assert after == before + 1
     assert all(r in DROP_REASONS for r in list(inst.stats.drops) + list(engine.drops))
+
+
+def test_unicast_peer_ttl_range_with_check_unicast_src():
+    engine, inst = make(unicast_peers=(PEER,), unicast_src_ip=ME, check_unicast_src=True,
+                        unicast_peer_ttl=((PEER, 250, 255),))
+    engine.on_receive(rx(v2(), dst=ME, ttl=64))
+    only_drop(inst, "ip_ttl")
+    assert inst.stats.ip_ttl_err == 1
+    engine.on_receive(rx(v2(), dst=ME, ttl=252))
+    assert inst.stats.advert_rcvd == 1
+
+
+def test_unicast_src_checked_after_the_address_list():
+    engine, inst = make(unicast_peers=(PEER,), unicast_src_ip=ME, check_unicast_src=True)
+    engine.on_receive(rx(v2(addrs=("198.18.0.101",)), src="198.18.0.7", dst=ME))
+    only_drop(inst, "address_list")

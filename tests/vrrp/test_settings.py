@@ -162,3 +162,9 @@ def test_unicast_fault_no_peer_keeps_the_instance_in_fault():
     node.engine.set_tracker("VI_1", "x", OK)
     assert node.state() == "FAULT"
     assert not settings_of(BASE % "unicast_peer {\n }").instances[0].fault_no_peer
+
+
+def test_unicast_peer_ttl_ranges():
+    s = settings_of(BASE % "check_unicast_src\n unicast_src_ip 198.18.0.2\n unicast_peer {\n"
+                    " 198.18.0.3 min_ttl 250\n 198.18.0.4\n }").instances[0]
+    assert s.check_unicast_src and s.unicast_peer_ttl == (("198.18.0.3", 250, 255),)

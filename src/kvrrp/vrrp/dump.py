@@ -151,7 +151,9 @@ def _instance_lines(inst: VrrpInstanceRuntime, wall_now: float, mono_now: float)
     if s.is_unicast:
         w.append(f"   Check unicast src : {'yes' if s.check_unicast_src else 'no'}")
         w.append("   Unicast Peer :")
-        w += [f"     {p} min_ttl 0 max_ttl 255" for p in s.unicast_peers]
+        ttl = {peer: (lo, hi) for peer, lo, hi in s.unicast_peer_ttl}
+        w += [f"     {p} min_ttl {ttl.get(p, (0, 255))[0]} max_ttl {ttl.get(p, (0, 255))[1]}"
+              for p in s.unicast_peers]
     return w
 
 

@@ -74,11 +74,15 @@ def check_advert(rx: Received, advert, view: InstanceView) -> str | None:
             return "advert_interval"
     if is_multicast(rx.dst) == s.is_unicast:
         return "destination"
-    if s.is_unicast and s.check_unicast_src and rx.src not in s.unicast_peers:
-        return "unicast_src"
     skip = s.skip_check_adv_addr and view.master_address is not None and rx.src == view.master_address
     if not skip and (advert.count != len(view.vip_set) or frozenset(advert.addresses) != view.vip_set):
         return "address_list"
+    if s.is_unicast and s.check_unicast_src:
+        if rx.src not in s.unicast_peers:
+            return "unicast_src"
+        for peer, min_ttl, max_ttl in s.unicast_peer_ttl:
+            if peer == rx.src and not min_ttl <= rx.ttl <= max_ttl:
+                return "ip_ttl"         # keepalived: unicast_peer { IP min_ttl N max_ttl M }
     if rx.src in view.own_addresses:
         return "own_packet"
     return None

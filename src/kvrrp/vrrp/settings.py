@@ -35,6 +35,7 @@ class InstanceSettings:
     unicast_peers: tuple[str, ...] = ()
     unicast_src_ip: str | None = None
     check_unicast_src: bool = False
+    unicast_peer_ttl: tuple[tuple[str, int, int], ...] = ()   # (peer, min_ttl, max_ttl) ranges
     mcast_group: str | None = None          # None: 224.0.0.18 / ff02::12
     auth_type: int = AUTH_NONE
     auth_pass: bytes = b""                   # 8 bytes, NUL padded, when auth_type is PASS
@@ -165,6 +166,10 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         unicast_peers=tuple(p.address for p in inst.unicast_peers if p.family == family),
         unicast_src_ip=_first(inst.unicast_src_ip, inst.mcast_src_ip),
         check_unicast_src=inst.check_unicast_src or g.vrrp_check_unicast_src,
+        unicast_peer_ttl=tuple((p.address, p.min_ttl if p.min_ttl is not None else 0,
+                                p.max_ttl if p.max_ttl is not None else 255)
+                               for p in inst.unicast_peers
+                               if p.family == family and (p.min_ttl is not None or p.max_ttl is not None)),
         mcast_group=inst.mcast_dst_ip or (g.vrrp_mcast_group4 if family == 4 else g.vrrp_mcast_group6),
         auth_type=auth_type, auth_pass=auth_pass,
         preempt=not nopreempt, preempt_delay=preempt_delay,

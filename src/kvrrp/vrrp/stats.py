@@ -17,8 +17,8 @@ DROP_REASONS: tuple[str, ...] = (
     "auth_failure",         # v2 PASS password differs
     "advert_interval",      # v2 interval differs from ours
     "destination",          # multicast received by a unicast instance or the reverse
-    "unicast_src",          # check_unicast_src: sender is not one of our peers
     "address_list",         # virtual address list differs
+    "unicast_src",          # check_unicast_src: sender is not one of our peers
     "own_packet",           # our own advert came back
     "not_running",          # instance is INIT/STOP/DELETED
     "internal_error",       # a bug while handling the packet (logged with its traceback)
@@ -93,7 +93,6 @@ _KEEPALIVED_COUNTER = {
     "advert_interval": "advert_interval_err",
     "address_list": "addr_list_err",
     "destination": "addr_list_err",
-    "unicast_src": "addr_list_err",
 }
 assert set(_KEEPALIVED_COUNTER) <= set(DROP_REASONS)
 assert set(FASTPATH_DROP_MAP.values()) <= set(DROP_REASONS)
