@@ -295,11 +295,13 @@ class CheckerEngine:
                     if spec.kind not in CHECKERS:
                         log.warning("%s for %s is not run by the checker process; treated as up",
                                     spec.kind, _fmt_rs(rs, vs))
+                        self._force_up(rid, i)
                         continue
                     try:
                         target = make_target(spec, rs, vs)
                     except ValueError as exc:
                         log.error("%s for %s cannot run (%s); treated as up", spec.kind, _fmt_rs(rs, vs), exc)
+                        self._force_up(rid, i)
                         continue
                     key = self._next_key
                     self._next_key += 1
@@ -308,6 +310,13 @@ class CheckerEngine:
                     warmup = spec.warmup if spec.warmup is not None else spec.delay_loop
                     log.info("Activating healthchecker for service %s for VS %s", _fmt_rs(rs, vs), _fmt_vs(vs))
                     self._sched.schedule(key, self.bootstrap_delay + warmup * self.rng())
+
+    def _force_up(self, rid: RsId, index: int) -> None:
+        """A checker that never runs must not hold its real server down (alpha included)."""
+        states = self.rs_states.get(rid)
+        if states is not None and not states[index].is_up:
+            self.rs_states[rid] = states[:index] + (CheckerState(is_up=True, has_run=True),) + states[index + 1:]
+            self._mark_dirty()
 
     def _suspended(self, vs: VirtualServer) -> bool:
         if not vs.ha_suspend or self.local_addresses is None or vs.ip is None:
