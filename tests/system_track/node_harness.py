@@ -42,7 +42,8 @@ class TrackingDaemon(kd.Daemon):
         self.extras.prepare()                 # use_vmac interfaces, before the engine
         self.engine = VrrpEngine(self.config, transports=transports, addresses=addresses,
                                  announcer=announcer, clock=MonotonicClock(),
-                                 source_address=transports.local_address, loop=loop)
+                                 source_address=transports.local_address, loop=loop,
+                                 timer_resolution=getattr(kd, "TIMER_RESOLUTION", 0.001))
         await self.extras.start(self.engine)  # before engine.start(): initial FAULT/priorities
         # ----------------------------------------------------------------------------------
         self._install_signals(loop)
@@ -72,19 +73,9 @@ class TrackingDaemon(kd.Daemon):
 
 
 def main() -> int:
-    args = build_parser().parse_args(sys.argv[1:])
-    kd.configure_logging(console=args.log_console, detail=args.log_detail)
-    config = kd.load_config(args.config, args.config_id)
-    if config is None:
-        return 1
-    pid = kd.PidFile(args.pid_file) if args.pid_file else None
-    if pid is not None:
-        pid.acquire()
-    try:
-        return asyncio.run(TrackingDaemon(args, config).run())
-    finally:
-        if pid is not None:
-            pid.release()
+    # the daemon's own main (pid file, logging, its event loop) running this Daemon subclass
+    kd.Daemon = TrackingDaemon
+    return kd.main(build_parser().parse_args(sys.argv[1:]))
 
 
 if __name__ == "__main__":
