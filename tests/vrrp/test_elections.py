@@ -351,3 +351,18 @@ def test_property_one_master_the_best_one(nodes, version, kill_winner):
         assert lan.masters() == [f"h{max(rest)[1]}"]
     holders = [n for n, node in lan.nodes.items() if node.alive and node.addresses.holds(VIP)]
     assert holders == lan.masters()
+
+
+def test_v3_checksum_as_v2_interoperates_and_rejects_pseudo_header_checksums():
+    lan = FakeLan()
+    lan.add_node("a", conf(cfg(200, version=3, v3_checksum_as_v2=True)), v4="198.18.0.1")
+    lan.add_node("b", conf(cfg(100, version=3, v3_checksum_as_v2=True)), v4="198.18.0.2")
+    lan.run_for(10)
+    assert lan.masters() == ["a"]
+    assert lan.nodes["b"].engine.instance("VI_1").stats.drops == {}
+    for pkt in lan.wire:
+        assert fastpath.inet_checksum(pkt.payload) == 0          # no pseudo-header in the sum
+    # a standard RFC 5798 peer does not accept them (and we do not accept its adverts)
+    lan.add_node("c", conf(cfg(50, version=3)), v4="198.18.0.3")
+    lan.run_for(5)
+    assert lan.nodes["c"].engine.instance("VI_1").stats.drops.get("checksum", 0) > 0

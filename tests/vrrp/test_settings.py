@@ -168,3 +168,8 @@ def test_unicast_peer_ttl_ranges():
     s = settings_of(BASE % "check_unicast_src\n unicast_src_ip 198.18.0.2\n unicast_peer {\n"
                     " 198.18.0.3 min_ttl 250\n 198.18.0.4\n }").instances[0]
     assert s.check_unicast_src and s.unicast_peer_ttl == (("198.18.0.3", 250, 255),)
+
+
+def test_v3_checksum_as_v2_only_for_v3_ipv4():
+    assert settings_of("global_defs {\n v3_checksum_as_v2\n}\n" + BASE % "version 3").instances[0].v3_checksum_as_v2
+    assert not settings_of("global_defs {\n v3_checksum_as_v2\n}\n" + BASE % "").instances[0].v3_checksum_as_v2

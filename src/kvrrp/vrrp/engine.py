@@ -395,8 +395,14 @@ class VrrpEngine:
         reason = check_ttl(rx, inst.settings if inst is not None else None)
         decoded = None
         if reason is None:
-            decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst)
-            reason = check_decoded(decoded)
+            if inst is not None and inst.settings.v3_checksum_as_v2:
+                decoded = fastpath.decode_advert(rx.payload, rx.family)       # no pseudo-header
+                reason = check_decoded(decoded)
+                if reason is None and decoded.version == 3 and fastpath.inet_checksum(rx.payload) != 0:
+                    reason = "checksum"
+            else:
+                decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst)
+                reason = check_decoded(decoded)
             if reason is None and inst is None:
                 reason = "unknown_vrid"
                 if self.settings.log_unknown_vrids:

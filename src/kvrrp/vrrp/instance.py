@@ -71,6 +71,14 @@ class InstanceContext(Protocol):
     def sync_allows_recover(self, inst: "VrrpInstanceRuntime") -> bool: ...
 
 
+def checksum_without_pseudo_header(payload: bytes) -> bytes:
+    """RFC 9568 / keepalived v3_checksum_as_v2: the v3 checksum over the VRRP message alone."""
+    msg = bytearray(payload)
+    msg[6:8] = b"\0\0"
+    msg[6:8] = fastpath.inet_checksum(msg).to_bytes(2, "big")
+    return bytes(msg)
+
+
 def effective_priority(base: int, weights: dict[object, int]) -> int:
     """keepalived: base + sum of tracker weights, clamped to 1..254; the owner stays 255."""
     if base == OWNER_PRIORITY:
@@ -348,11 +356,15 @@ class VrrpInstanceRuntime:
             return payload
         s = self.settings
         if s.version == 3 and src is None:
-            return None
+            if not s.v3_checksum_as_v2:
+                return None
+            src = "0.0.0.0"        # not part of this checksum
         payload = fastpath.encode_advert(
             s.version, s.vrid, priority, self._advert_packed, self._wire_interval, family=s.family,
             auth_type=s.auth_type, auth_data=s.auth_pass if s.version == 2 else b"",
             src=src if s.version == 3 else None, dst=dst if s.version == 3 else None)
+        if s.v3_checksum_as_v2:
+            payload = checksum_without_pseudo_header(payload)
         if len(self._advert_cache) > 64:
             self._advert_cache.clear()
         self._advert_cache[key] = payload

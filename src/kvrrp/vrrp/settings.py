@@ -56,6 +56,7 @@ class InstanceSettings:
     sync_group: str | None = None
     owner_ignore_adverts: bool = False       # a priority 255 master ignores received adverts
     fault_no_peer: bool = False              # unicast_fault_no_peer with no peer of our family
+    v3_checksum_as_v2: bool = False          # v3/IPv4 checksum without the pseudo-header (RFC 9568)
 
     def __post_init__(self) -> None:
         if not 1 <= self.vrid <= 255:
@@ -185,6 +186,8 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         garp_interval=g.vrrp_garp_interval, gna_interval=g.vrrp_gna_interval,
         sync_group=sync_group,
         owner_ignore_adverts=inst.owner_ignore_adverts or g.vrrp_owner_ignore_adverts,
+        v3_checksum_as_v2=version == 3 and family == 4 and bool(_first(inst.v3_checksum_as_v2,
+                                                                       g.v3_checksum_as_v2)),
         fault_no_peer=inst.unicast_fault_no_peer and not any(p.family == family for p in inst.unicast_peers),
     )
 
