@@ -69,3 +69,39 @@ def test_scan_proc_skips_zombies(tmp_path):
     procs = sorted(scan_proc(True, str(tmp_path)), key=lambda p: p.pid)
     assert [(p.pid, p.comm, p.argv) for p in procs] == [
         (10, "haproxy", ("/usr/sbin/haproxy", "-f", "x")), (12, "we ird", ("a",))]
+
+
+async def test_fork_and_terminate_delays(tmp_path):
+    import asyncio
+    from kvrrp.track.processes import ProcessWatcher
+
+    def put(pid):
+        d = tmp_path / str(pid)
+        d.mkdir()
+        (d / "stat").write_text(f"{pid} (hapx) S 1 0\n")
+
+    def drop(pid):
+        import shutil
+        shutil.rmtree(tmp_path / str(pid))
+
+    changes = []
+    spec = ProcessSpec(name="p", process="hapx", fork_delay=0.2, terminate_delay=0.2)
+    w = ProcessWatcher([spec], lambda n, q: changes.append(q), proc_root=str(tmp_path))
+    w.scan_once(initial=True)
+    assert not w.have_quorum("p")
+    put(1)
+    w.scan_once()
+    assert changes == []                     # held back by fork_delay
+    await asyncio.sleep(0.3)
+    assert changes == [True]
+    drop(1)
+    w.scan_once()
+    put(2)
+    w.scan_once()                            # back within terminate_delay: no flap
+    await asyncio.sleep(0.3)
+    assert changes == [True]
+    drop(2)
+    w.scan_once()
+    await asyncio.sleep(0.3)
+    assert changes == [True, False]
+    await w.stop()
