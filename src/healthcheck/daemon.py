@@ -179,9 +179,24 @@ async def _run(args: Any) -> int:
     except OSError as exc:
         log.error("IPVS: cannot initialise the kernel interface (is ip_vs loaded?): %s", exc)
         return 1
+    status = None
+    port = getattr(args, "status_port", None)
+    if port:
+        from kvrrp.status_http import StatusServer
+
+        from healthcheck.metrics import checker_metrics
+
+        status = StatusServer(daemon.engine.status, lambda: checker_metrics(daemon.engine), port=port)
+        try:
+            await status.start()
+        except OSError as exc:
+            log.error("status API on port %d: %s", port, exc)
+            status = None
     try:
         await daemon.run_until_signalled()
     finally:
+        if status is not None:
+            await status.stop()
         await daemon.stop()
     return 0
 

@@ -305,3 +305,21 @@ async def test_reload_raising_quorum_runs_quorum_down_and_brings_sorry_server():
         await eng.stop()
         for s in srvs:
             await s.stop()
+
+
+async def test_metrics_render():
+    from healthcheck.metrics import checker_metrics
+
+    srvs = await servers(1)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs), kernel)
+    await eng.start()
+    try:
+        assert await wait_until(lambda: eng.counters.checks >= 1)
+        text = checker_metrics(eng)
+        assert 'kvrrp_real_server_up{rs="[198.18.1.1]:tcp:80",vs="[198.18.0.1]:tcp:80"} 1' in text
+        assert 'kvrrp_checker_checks_total{kind="TCP_CHECK"}' in text
+        assert 'kvrrp_ipvs_operations_total{op="add_dest"} 1' in text
+    finally:
+        await eng.stop()
+        await srvs[0].stop()
