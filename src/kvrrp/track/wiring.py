@@ -3,7 +3,7 @@
     extras = DaemonExtras(config, loop, netlink)   # netlink: kvrrp.io.netlink.Netlink
     extras.prepare()                               # use_vmac interfaces (before the engine)
     engine = VrrpEngine(...)
-    await extras.start(engine)                     # notifier, trackers (initial FAULTs and
+    await extras.start(engine)                     # startup_script, notifier, trackers (initial FAULTs and
                                                    # priorities), virtual_routes listener
     engine.start()
     ...
@@ -13,7 +13,8 @@
     ...
     await extras.before_stop()                     # trackers stop
     engine.stop()                                  # STOP transitions: notify_stop, routes out
-    await extras.after_stop()                      # notify scripts finish, VMACs removed
+    await extras.after_stop()                      # notify scripts finish, VMACs removed,
+                                                   # shutdown_script
 """
 from __future__ import annotations
 
@@ -45,10 +46,32 @@ class DaemonExtras:
         self.vmac_names = prepare_vmacs(self.vmacs, self.config)
         return self.vmac_names
 
+    async def _global_script(self, which: str) -> None:
+        """startup_script / shutdown_script (global_defs), each with its own timeout."""
+        from kvrrp.notify.runner import run_script
+        from kvrrp.notify.security import ScriptRefused, check_script, default_run_as, resolve_run_as
+
+        g = self.config.global_defs
+        call = getattr(g, f"{which}_script")
+        if call is None or not call.argv:
+            return
+        timeout = getattr(g, f"{which}_script_timeout")
+        try:
+            run_as = resolve_run_as(call.user, call.group, default_run_as(g.script_user, g.script_group))
+            checked = check_script(call.argv, run_as, g.enable_script_security)
+        except ScriptRefused as exc:
+            log.error("%s_script disabled: %s", which, exc)
+            return
+        result = await run_script(checked, timeout)
+        if not result.success:
+            log.warning("%s_script %s %s", which, call.command,
+                        "timed out" if result.timed_out else f"failed ({result.error or result.returncode})")
+
     async def start(self, engine: Any) -> None:
         from kvrrp import notify, track
         from kvrrp.io.routes import RouteManager, RoutesOnMaster
 
+        await self._global_script("startup")
         self.engine = engine
         self.notifier = notify.attach(engine, self.config)
         await self.notifier.start()
@@ -85,6 +108,7 @@ class DaemonExtras:
             await self.notifier.stop()
         if self.vmacs is not None:
             self.vmacs.remove_all()
+        await self._global_script("shutdown")
 
     def snapshot(self) -> dict:
         """For the status API / JSON dump."""
