@@ -127,6 +127,7 @@ class CheckerEngine:
         self._reconcile_task: asyncio.Task | None = None
         self._notify_tasks: set[asyncio.Task] = set()
         self._stopping = False
+        self._fifos: list = []
 
     # ------------------------------------------------------------------------------------------
     # life cycle
@@ -142,6 +143,7 @@ class CheckerEngine:
         for vs in self.config.virtual_servers:
             q = initial_quorum(live_weight(vs, self.rs_states), vs.quorum, vs.hysteresis)
             self.quorum[vs_ident(vs)] = q
+        self._open_fifos()
         flush = self.config.global_defs.lvs_flush if flush is None else flush
         await self.reconciler.start(flush=flush)
         await self._apply_timeouts()
@@ -190,6 +192,9 @@ class CheckerEngine:
                     self._spawn_notify(vs.quorum_down, f"{_fmt_vs(vs)} shutdown")
         gd = self.config.global_defs
         await self.reconciler.stop(keep=keep, flush=gd.lvs_flush_on_stop)
+        for fifo in self._fifos:
+            fifo.close()
+        self._fifos = []
         if self._notify_tasks:
             await asyncio.wait(list(self._notify_tasks), timeout=5)
         await self.ctx.close()
@@ -432,6 +437,7 @@ class CheckerEngine:
         if new == up:
             return
         self.quorum[vid] = new
+        self._fifo(f"VS {_fmt_vs(vs)} {'UP' if new else 'DOWN'}\n")
         if new:
             log.info("Gained quorum %d+%d=%d <= %d for VS %s", vs.quorum, vs.hysteresis,
                      vs.quorum + vs.hysteresis, lw, _fmt_vs(vs))
@@ -451,6 +457,7 @@ class CheckerEngine:
 
     def _initial_vs_notifies(self, vs: VirtualServer) -> None:
         up = self.quorum[vs_ident(vs)]
+        self._fifo(f"VS {_fmt_vs(vs)} {'UP' if up else 'DOWN'}\n")
         if up and vs.quorum_up:
             self._spawn_notify(vs.quorum_up, f"starting with quorum up {_fmt_vs(vs)}")
         elif not up:
@@ -458,7 +465,28 @@ class CheckerEngine:
             if vs.quorum_down and vs.sorry_server is not None:
                 self._spawn_notify(vs.quorum_down, f"starting with quorum down {_fmt_vs(vs)}")
 
+    def _open_fifos(self) -> None:
+        """notify_fifo and lvs_notify_fifo get keepalived's "VS ... UP" / "RS ... DOWN" lines."""
+        from kvrrp.notify.fifo import FifoWriter
+
+        gd = self.config.global_defs
+        paths = {f.path: label for f, label in ((gd.notify_fifo, "notify_fifo"),
+                                                (gd.lvs_notify_fifo, "lvs_notify_fifo")) if f is not None}
+        for path, label in paths.items():
+            fifo = FifoWriter(path, label)
+            try:
+                fifo.open(asyncio.get_running_loop())
+            except OSError as exc:
+                log.error("%s %s: %s", label, path, exc)
+                continue
+            self._fifos.append(fifo)
+
+    def _fifo(self, line: str) -> None:
+        for fifo in self._fifos:
+            fifo.write_line(line)
+
     def _rs_notify(self, vs: VirtualServer, rs: RealServer, alive: bool) -> None:
+        self._fifo(f"RS {_fmt_rs(rs, vs)} {_fmt_vs(vs)} {'UP' if alive else 'DOWN'}\n")
         script = rs.notify_up if alive else rs.notify_down
         if script is not None:
             self._spawn_notify(script, f"{'up' if alive else 'down'} {_fmt_rs(rs, vs)}")

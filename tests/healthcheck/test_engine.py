@@ -5,6 +5,7 @@ Real servers carry 198.18.x addresses (what goes into IPVS); their checks connec
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from hc_servers import TcpServer
@@ -321,5 +322,26 @@ async def test_metrics_render():
         assert 'kvrrp_checker_checks_total{kind="TCP_CHECK"}' in text
         assert 'kvrrp_ipvs_operations_total{op="add_dest"} 1' in text
     finally:
+        await eng.stop()
+        await srvs[0].stop()
+
+
+async def test_lvs_notify_fifo_lines(tmp_path):
+    from kvrrp.config.model import NotifyFifo
+
+    path = str(tmp_path / "lvs.fifo")
+    srvs = await servers(2)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs, gd=dict(lvs_notify_fifo=NotifyFifo(path=path))), kernel)
+    await eng.start()
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        await srvs[1].stop()
+        assert await wait_until(lambda: not eng.rs_is_alive("198.18.1.2", 80))
+        data = os.read(reader, 65536).decode()
+        assert data.splitlines() == ["VS [198.18.0.1]:tcp:80 UP",
+                                     "RS [198.18.1.2]:tcp:80 [198.18.0.1]:tcp:80 DOWN"]
+    finally:
+        os.close(reader)
         await eng.stop()
         await srvs[0].stop()
