@@ -65,13 +65,15 @@ async def local_addresses() -> set[str]:
 
 class CheckerDaemon:
     def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
-                 keep_on_stop: bool = False, concurrency: int = 512, dump_file: str = DUMP_FILE) -> None:
+                 keep_on_stop: bool = False, concurrency: int = 512, dump_file: str = DUMP_FILE,
+                 state_file: str | None = None) -> None:
         self.config_path = config_path
         self.config_id = config_id
         self.kernel = kernel
         self.keep_on_stop = keep_on_stop
         self.concurrency = concurrency
         self.dump_file = dump_file
+        self.state_file = state_file        # IPVS ownership across restarts (None: not kept)
         self.engine: CheckerEngine | None = None
         self._addr_task: asyncio.Task | None = None
         self._stop_event = asyncio.Event()
@@ -83,7 +85,8 @@ class CheckerDaemon:
         config = load_config(self.config_path, self.config_id)
         if self.kernel is None:
             self.kernel = await PyrouteKernel().open()
-        self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency)
+        self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency,
+                                    state_file=self.state_file)
         if any(vs.ha_suspend for vs in config.virtual_servers):
             self.engine.set_local_addresses(await local_addresses())
             self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
@@ -168,9 +171,15 @@ def _daemonize() -> None:
     os.close(devnull)
 
 
+def pid_file_path(args: Any) -> str:
+    return getattr(args, "checkers_pid_file", None) or getattr(args, "pid_file", None) or DEFAULT_PID_FILE
+
+
 async def _run(args: Any) -> int:
     keep = bool(getattr(args, "dont_release_ipvs", False)) or os.environ.get("KVRRP_KEEP_IPVS") == "1"
-    daemon = CheckerDaemon(args.config, getattr(args, "config_id", None), keep_on_stop=keep)
+    state_file = os.path.splitext(pid_file_path(args))[0] + ".ipvs.json"
+    daemon = CheckerDaemon(args.config, getattr(args, "config_id", None), keep_on_stop=keep,
+                           state_file=state_file)
     try:
         await daemon.start()
     except ConfigLoadError as exc:
@@ -213,7 +222,7 @@ def main(args: Any) -> int:
         _daemonize()
     from kvrrp.pidfile import AlreadyRunning, PidFile
 
-    pid = PidFile(getattr(args, "checkers_pid_file", None) or getattr(args, "pid_file", None) or DEFAULT_PID_FILE)
+    pid = PidFile(pid_file_path(args))
     try:
         pid.acquire()
     except AlreadyRunning as exc:

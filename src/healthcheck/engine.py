@@ -98,9 +98,10 @@ class CheckerEngine:
         rng: Callable[[], float] = random.random,
         bootstrap_delay: float = 0.0,
         local_addresses: set[str] | None = None,
+        state_file: str | None = None,
     ) -> None:
         self.config = config
-        self.reconciler = Reconciler(kernel)
+        self.reconciler = Reconciler(kernel, state_file=state_file)
         self.ctx = ctx or CheckContext()
         self.concurrency = concurrency
         self.notifier = notifier or self._run_notify

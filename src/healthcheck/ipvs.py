@@ -14,10 +14,12 @@ Three parts:
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import os
 import socket
 import struct
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Iterable, Protocol
 
 from healthcheck.table import (
@@ -153,10 +155,11 @@ class Reconciler:
         await rec.stop(keep=False)              # delete kvrrp's own services (or keep them)
     """
 
-    def __init__(self, kernel: IpvsKernel) -> None:
+    def __init__(self, kernel: IpvsKernel, *, state_file: str | None = None) -> None:
         self.kernel = kernel
         self.mirror = Table()
         self.owned = Ownership()
+        self.state_file = state_file
         self.counters = {k: 0 for k in _ORDER} | {"errors": 0, "reconciles": 0}
 
     async def start(self, *, flush: bool = False) -> None:
@@ -166,6 +169,8 @@ class Reconciler:
             self.mirror = Table()
         else:
             self.mirror = await self.kernel.dump()
+            # what an earlier run (killed, or stopped with keep) owned is still ours to remove
+            self.owned = self.owned.union(load_ownership(self.state_file))
 
     async def resync(self) -> None:
         """Re-read the kernel (after an error or on demand)."""
@@ -183,7 +188,10 @@ class Reconciler:
         ops = self.plan(desired, declared)
         result = await self.apply(ops)
         if result.ok:
+            changed = (self.owned.services != declared.services or self.owned.dests != declared.dests)
             self.owned = Ownership(set(declared.services), set(declared.dests))
+            if changed:
+                save_ownership(self.state_file, self.owned)
         else:
             # keep old ownership so the next pass retries removals; re-read the truth
             self.owned = self.owned.union(declared)
@@ -252,7 +260,44 @@ class Reconciler:
         if keep:
             return ApplyResult()
         ops = [Op(DEL_SERVICE, key) for key in self.mirror.entries if key in self.owned.services]
-        return await self.apply(ops)
+        result = await self.apply(ops)
+        if result.ok:
+            save_ownership(self.state_file, None)
+        return result
+
+
+def save_ownership(path: str | None, owned: Ownership | None) -> None:
+    """Persist what kvrrp owns (atomically), so a restart after a crash or a `keep` stop can
+    still remove entries the new config no longer declares. None removes the file."""
+    if not path:
+        return
+    try:
+        if owned is None:
+            if os.path.exists(path):
+                os.unlink(path)
+            return
+        data = {"services": [list(astuple(k)) for k in sorted(owned.services)],
+                "dests": [[list(astuple(s)), list(astuple(d))] for s, d in sorted(owned.dests)]}
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("IPVS ownership file %s: %s", path, exc)
+
+
+def load_ownership(path: str | None) -> Ownership:
+    if not path or not os.path.exists(path):
+        return Ownership()
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        services = {ServiceKey(*k) for k in data["services"]}
+        dests = {(ServiceKey(*s), DestKey(*d)) for s, d in data["dests"]}
+        return Ownership(services, dests)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        log.warning("IPVS ownership file %s unreadable, ignored: %s", path, exc)
+        return Ownership()
 
 
 def _log_op(op: Op) -> None:

@@ -310,3 +310,32 @@ async def test_engine_applies_lvs_timeouts():
     await eng.start()
     await eng.stop()
     assert kernel.timeouts == {"tcp": 900, "udp": 30}
+
+
+async def test_ownership_file_lets_a_restart_remove_what_the_old_config_owned(tmp_path):
+    state = str(tmp_path / "owned.json")
+    kernel = FakeKernel()
+    rec = Reconciler(kernel, state_file=state)
+    await rec.start()
+    c1 = two_by_three()
+    await rec.reconcile(table_for(c1), own(c1))
+    await rec.stop(keep=True)                       # or a crash: the table and the file stay
+    c2 = cfg(vs("198.18.0.1", 80, rs("198.18.1.1")))
+    kernel.calls.clear()
+    rec2 = Reconciler(kernel, state_file=state)
+    await rec2.start()
+    res = await rec2.reconcile(table_for(c2), own(c2))
+    assert res.ok
+    assert sorted(kernel.calls) == [("del_dest", "[198.18.0.1]:tcp:80 [198.18.1.2]:80"),
+                                    ("del_dest", "[198.18.0.1]:tcp:80 [198.18.1.3]:80"),
+                                    ("del_service", "[198.18.0.2]:tcp:443")]
+    await rec2.stop()
+    assert len(kernel.table) == 0 and not (tmp_path / "owned.json").exists()
+
+
+def test_unreadable_ownership_file_is_ignored(tmp_path):
+    from healthcheck.ipvs import load_ownership
+
+    p = tmp_path / "bad.json"
+    p.write_text("{not json")
+    assert load_ownership(str(p)) == Ownership()
