@@ -324,36 +324,37 @@ _LINKTYPES = {1: "ether", 113: "sll", 101: "ip", 12: "ip", 228: "ip", 229: "ip"}
 
 
 def read_pcap(path: str):
-    """Yield (frame number, timestamp, link kind, bytes) from a classic libpcap file."""
+    """Yield (frame number, timestamp, link kind, bytes) from a classic libpcap file, streaming
+    (captures can be large)."""
     try:
-        with open(path, "rb") as fh:
-            blob = fh.read()
+        fh = open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    if len(blob) < 24:
-        raise InputError(f"{path}: not a pcap file (too short)")
-    magic = blob[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        endian = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        endian = ">"
-    elif magic == b"\x0a\x0d\x0d\x0a":
-        raise InputError(f"{path}: pcapng is not supported; convert with `editcap -F pcap`")
-    else:
-        raise InputError(f"{path}: not a pcap file (magic {magic.hex()})")
-    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    linktype = struct.unpack_from(endian + "I", blob, 20)[0] & 0x0FFFFFFF
-    kind = _LINKTYPES.get(linktype)
-    if kind is None:
-        raise InputError(f"{path}: link type {linktype} is not supported (Ethernet, Linux cooked, raw IP)")
-    offset, frame = 24, 0
-    while offset + 16 <= len(blob):
-        sec, frac, caplen, _ = struct.unpack_from(endian + "IIII", blob, offset)
-        offset += 16
-        data = blob[offset:offset + caplen]
-        offset += caplen
-        frame += 1
-        yield frame, sec + frac / (1e9 if nano else 1e6), kind, data
+    with fh:
+        header = fh.read(24)
+        if len(header) < 24:
+            raise InputError(f"{path}: not a pcap file (too short)")
+        magic = header[:4]
+        if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+            endian = "<"
+        elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+            endian = ">"
+        elif magic == b"\x0a\x0d\x0d\x0a":
+            raise InputError(f"{path}: pcapng is not supported; convert with `editcap -F pcap`")
+        else:
+            raise InputError(f"{path}: not a pcap file (magic {magic.hex()})")
+        nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+        linktype = struct.unpack_from(endian + "I", header, 20)[0] & 0x0FFFFFFF
+        kind = _LINKTYPES.get(linktype)
+        if kind is None:
+            raise InputError(f"{path}: link type {linktype} is not supported (Ethernet, Linux cooked, raw IP)")
+        record = struct.Struct(endian + "IIII")
+        frame = 0
+        while len(rec := fh.read(16)) == 16:
+            sec, frac, caplen, _ = record.unpack(rec)
+            data = fh.read(caplen)
+            frame += 1
+            yield frame, sec + frac / (1e9 if nano else 1e6), kind, data
 
 
 def _decode_pcap(args: argparse.Namespace) -> int:
