@@ -246,3 +246,17 @@ def test_huge_finite_deadline_is_clamped_not_lost(impl):
     assert 1 in w
     assert w.advance(1e12) == []
     assert w.cancel(1) is True
+
+
+def test_top_levels_with_whole_second_ticks(impl):
+    """Ticks beyond 2**48 and 2**56 live on wheel levels 6 and 7; they cascade down exactly."""
+    w, o = impl.TimerWheel(1.0), Oracle(1.0)
+    deadlines = [2.0**49 + 3, 2.0**57, 2.0**57 + 1, 2.0**61 + 2.0**40, 2.0**61 + 2.0**40 + 1]
+    for key, d in enumerate(deadlines):
+        w.schedule(key, d)
+        o.schedule(key, d)
+    assert w.next_deadline() == 2.0**49 + 3
+    for now in (2.0**49 + 2, 2.0**49 + 3, 2.0**57 - 1, 2.0**57, 2.0**57 + 1, 2.0**61, 2.0**61 + 2.0**40,
+                2.0**61 + 2.0**40 + 1):
+        assert w.advance(now) == o.advance(now), now
+    assert len(w) == 0
