@@ -101,7 +101,7 @@ class _W:
 def _simple(w: _W, obj: Any, names: dict[str, str], skip: set[str]) -> None:
     """Emit scalar fields that differ from their default: `keyword value`."""
     for f in dataclasses.fields(obj):
-        if f.name in skip or f.name in ("loc", "extra", "name", "kind"):
+        if f.name in skip or f.name in ("loc", "extra", "kind"):
             continue
         v = getattr(obj, f.name)
         default = f.default
@@ -174,7 +174,7 @@ def _script_block(w: _W, s: m.VrrpScript) -> None:
     if s.user is not None:
         w.line(f"user {_q(s.user)}" + (f" {_q(s.group)}" if s.group else ""))
     _weight_line(w, s, 0)
-    _simple(w, s, {}, {"script", "user", "group", "weight", "weight_reverse"})
+    _simple(w, s, {}, {"name", "script", "user", "group", "weight", "weight_reverse"})
     w.close()
 
 
@@ -193,7 +193,7 @@ def _track_process(w: _W, t: m.TrackProcess) -> None:
     if t.process is not None:
         w.line(" ".join(["process", _q(t.process), *(_q(p) for p in t.params)]))
     _weight_line(w, t, 0)
-    _simple(w, t, {}, {"process", "params", "weight", "weight_reverse"})
+    _simple(w, t, {}, {"name", "process", "params", "weight", "weight_reverse"})
     w.close()
 
 
@@ -205,7 +205,7 @@ def _bfd(w: _W, b: m.BfdInstance) -> None:
             w.line("vrrp")
         if b.checker:
             w.line("checker")
-    _simple(w, b, {}, {"weight", "weight_reverse", "vrrp", "checker"})
+    _simple(w, b, {}, {"name", "weight", "weight_reverse", "vrrp", "checker"})
     w.close()
 
 
@@ -234,7 +234,7 @@ def _sync_group(w: _W, s: m.SyncGroup) -> None:
         _refs(w, kw, getattr(s, field))
     if s.notify_deleted_enabled:
         w.line(_script("notify_deleted", s.notify_deleted) if s.notify_deleted else "notify_deleted")
-    _simple(w, s, {}, {"group", "notify_deleted", "notify_deleted_enabled", *(f for f, _ in _TRACK_KW)})
+    _simple(w, s, {}, {"name", "group", "notify_deleted", "notify_deleted_enabled", *(f for f, _ in _TRACK_KW)})
     w.close()
 
 
@@ -338,7 +338,7 @@ def _rule(r: m.VirtualRule) -> str:
 
 _INSTANCE_NAMES = {"vrid": "virtual_router_id"}
 _INSTANCE_SKIP = {
-    "state", "interface", "vrid", "priority", "advert_int", "version", "family", "authentication",
+    "name", "state", "interface", "vrid", "priority", "advert_int", "version", "family", "authentication",
     "virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules", "unicast_peers",
     "use_vmac", "accept", "nopreempt", "notify_deleted", "notify_deleted_enabled", "garp_extra_if",
     "garp_extra_if_all", "timer_expired_backup", "old_unicast_checksum", "use_ipvlan",

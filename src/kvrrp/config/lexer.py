@@ -64,6 +64,9 @@ class _Def:
 
 
 _SPECIAL = re.compile(r'["\\#!]')
+# A line with no quote, escape, comment, parameter or generator character and at most one
+# brace, which can only be the very last character ("word word {") or the whole line ("}").
+_SIMPLE_LINE = re.compile(r'[ \t]*(?:\}|[^"\\#!{}$@~\x00\r]*\{?)[ \t]*\r?\Z').match
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)("?)|([{}])|([^\s"{}]+)')
 _DEF = re.compile(r'\$([A-Za-z_]\w*)=[ \t]*(.*)\Z', re.S)
 _PARAM = re.compile(r'\$(?:\{([A-Za-z_]\w*)((?:[ \t]+\w+)*)\}|([A-Za-z_]\w*)(?=[ \t,)]|\Z))')
@@ -177,11 +180,16 @@ class Lexer:
             "_BANG": _Def("!", False),
         }
         self.out: list[list[Token]] = []
+        self.emit = self.out.append             # or a TreeBuilder's line(), see set_sink()
         self._stack: list[str] = []          # realpaths of files being read (loop detection)
         self._generated = 0
         self.files_read: list[str] = []
 
     # -- entry points -----------------------------------------------------------------------
+
+    def set_sink(self, sink) -> None:
+        """Send every token line to `sink(line)` instead of collecting them in self.out."""
+        self.emit = sink
 
     def read_file(self, path: str) -> list[list[Token]]:
         try:
@@ -211,8 +219,50 @@ class Lexer:
 
     def _feed_lines(self, raw_lines: list[str], path: str) -> None:
         pending: _Def | None = None            # multi-line definition being collected
+        emit = self.emit
+        simple = _SIMPLE_LINE
         for idx, raw in enumerate(raw_lines):
             lineno = idx + 1
+            if pending is None and simple(raw) is not None:
+                # Fast path (most lines of a big config): plain words, maybe a trailing '{' or a
+                # lone '}' - nothing to decomment, substitute or include.
+                words = raw.split()
+                if not words:
+                    continue
+                first = words[0]
+                if first == "include" or first[0] == "@":
+                    pass                       # take the full path below
+                else:
+                    pos = raw.find(first)
+                    if len(words) == 1:
+                        if first == "}" or first == "{":
+                            emit([Token(first, path, lineno, pos + 1)])
+                            continue
+                        if first[-1] == "{":
+                            emit([Token(first[:-1], path, lineno, pos + 1)])
+                            emit([Token("{", path, lineno, pos + len(first))])
+                            continue
+                        emit([Token(first, path, lineno, pos + 1)])
+                        continue
+                    toks = [Token(first, path, lineno, pos + 1)]
+                    pos += len(first)
+                    brace = None
+                    last = words[-1]
+                    if last[-1] == "{":
+                        brace = len(words) - 1
+                    for j in range(1, len(words)):
+                        w = words[j]
+                        pos = raw.find(w, pos)
+                        if j == brace:
+                            if len(w) > 1:
+                                toks.append(Token(w[:-1], path, lineno, pos + 1))
+                            emit(toks)
+                            toks = [Token("{", path, lineno, pos + len(w))]
+                        else:
+                            toks.append(Token(w, path, lineno, pos + 1))
+                        pos += len(w)
+                    emit(toks)
+                    continue
             if "\x00" in raw:
                 self.diags.error(Location(file=path, line=lineno, col=1),
                                  "line contains NUL characters - ignored", "nul")
@@ -322,7 +372,8 @@ class Lexer:
                 else:
                     self._include(parts[1].strip(), path, lineno, col)
                 return None
-        self.out.extend(split_tokens(body, path, lineno, col, self.diags))
+        for toks in split_tokens(body, path, lineno, col, self.diags):
+            self.emit(toks)
         return None
 
     def _builtin(self, d: _Def, params: str, loc: Location, path: str) -> str | None:

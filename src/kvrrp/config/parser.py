@@ -111,12 +111,13 @@ class Parser:
 
     def kwloc(self, obj, keyword: str):
         """Location of `keyword` inside obj's block, or None if it was not written."""
-        return self.kwlocs.get(id(obj), {}).get(keyword)
+        tok = self.kwlocs.get(id(obj), {}).get(keyword)
+        return None if tok is None else tok.loc
 
     def where(self, obj, keyword: str):
         """Location of `keyword` inside obj's block, else of the block itself."""
-        loc = self.kwlocs.get(id(obj), {}).get(keyword)
-        return loc if loc is not None else getattr(obj, "loc", None)
+        tok = self.kwlocs.get(id(obj), {}).get(keyword)
+        return tok.loc if tok is not None else getattr(obj, "loc", None)
 
     def dispatch(self, block: str, table: dict[str, Handler], nodes: list[Node], f: Fields) -> None:
         kwlocs = f.setdefault("_kw", {})
@@ -126,7 +127,7 @@ class Parser:
             if handler is None:
                 self.unknown(block, table, node)
                 continue
-            kwlocs[kw] = node.kw.loc
+            kwlocs[kw] = node.kw              # a Token; turned into a Location only when asked
             if node.children is not None:
                 node.used = False
             why = not_implemented(block, kw)
@@ -352,6 +353,11 @@ class Parser:
             s["family"] = fams.pop()
         elif len(fams) > 1:
             s["family"] = s["virtual_ipaddress"][0].family
+        if "version" not in s:
+            # resolve like keepalived (IPv6 -> 3, else global vrrp_version); validate() re-checks
+            # in case global_defs comes later in the file
+            gd = f.get("global_defs")
+            s["version"] = 3 if s.get("family") == 6 else (gd.vrrp_version if gd is not None else 2)
         if s.pop("_priority_set", False) is False and s.get("state") == "MASTER":
             # keepalived: no priority given + state MASTER => address owner (255)
             s["priority"] = 255
@@ -1979,7 +1985,8 @@ def _u_status(p: Parser, node: Node, u: Fields) -> None:
             continue
         ranges.append((lo, hi))
     u["_codes"] = ranges
-    u["status_codes"] = tuple(ranges)
+    if ranges:
+        u["status_codes"] = tuple(ranges)
 
 
 def _u_regex_options(p: Parser, node: Node, u: Fields) -> None:

@@ -3,6 +3,9 @@
 A node is one line (keyword + arguments); a ``{`` line opens a block under the node before
 it, ``}`` closes it. Brace problems are reported the way keepalived reports them ("Extra '}'",
 "Unexpected '{'", unterminated blocks at end of input) and parsing continues.
+
+`TreeBuilder` is incremental so the lexer can feed it line by line (no second pass over a
+100,000-line configuration); `build_tree` is the one-shot form.
 """
 from __future__ import annotations
 
@@ -32,35 +35,51 @@ class Node:
         return f"Node({self.kw.text!r} {self.words()}{kids})"
 
 
-def build_tree(lines: list[list[Token]], diags: Diagnostics) -> list[Node]:
-    root: list[Node] = []
-    stack: list[tuple[list[Node], Node | None]] = [(root, None)]
-    current = root
-    for toks in lines:
+class TreeBuilder:
+    __slots__ = ("diags", "root", "current", "stack")
+
+    def __init__(self, diags: Diagnostics) -> None:
+        self.diags = diags
+        self.root: list[Node] = []
+        self.current = self.root
+        self.stack: list[tuple[list[Node], Node]] = []
+
+    def line(self, toks: list[Token]) -> None:
         first = toks[0]
-        text = first.text
-        if len(toks) == 1 and not first.quoted and (text == "{" or text == "}"):
+        if len(toks) == 1 and not first.quoted:
+            text = first.text
             if text == "{":
+                current = self.current
                 last = current[-1] if current else None
                 if last is None or last.children is not None:
-                    diags.error(first.loc, "unexpected '{' - ignoring", "unexpected-bob")
+                    self.diags.error(first.loc, "unexpected '{' - ignoring", "unexpected-bob")
                     # keep the nesting balanced: read the block into a throwaway node
                     last = Node(first, [])
                 last.children = []
                 last.open_tok = first
-                stack.append((current, last))
-                current = last.children
-            else:
-                if len(stack) == 1:
-                    diags.error(first.loc, "extra '}' found", "unexpected-eob")
-                    continue
-                current, _ = stack.pop()
-            continue
-        current.append(Node(first, toks[1:]))
-    while len(stack) > 1:
-        parent_list, node = stack.pop()
-        assert node is not None
-        tok = node.open_tok or node.kw
-        diags.error(node.kw.loc, f"block '{node.kw.text}' opened at {tok.file}:{tok.line} is never closed"
-                    " (missing '}')", "missing-eob")
-    return root
+                self.stack.append((current, last))
+                self.current = last.children
+                return
+            if text == "}":
+                if not self.stack:
+                    self.diags.error(first.loc, "extra '}' found", "unexpected-eob")
+                    return
+                self.current = self.stack.pop()[0]
+                return
+        self.current.append(Node(first, toks[1:]))
+
+    def finish(self) -> list[Node]:
+        while self.stack:
+            _, node = self.stack.pop()
+            tok = node.open_tok or node.kw
+            self.diags.error(node.kw.loc, f"block '{node.kw.text}' opened at {tok.file}:{tok.line} is never "
+                             "closed (missing '}')", "missing-eob")
+        self.current = self.root
+        return self.root
+
+
+def build_tree(lines: list[list[Token]], diags: Diagnostics) -> list[Node]:
+    b = TreeBuilder(diags)
+    for toks in lines:
+        b.line(toks)
+    return b.finish()

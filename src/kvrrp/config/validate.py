@@ -45,7 +45,7 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | Non
             diags.error(where(t, "quorum_max"), f"vrrp_track_process {t.name}: quorum_max {t.quorum_max} "
                         f"is less than quorum {t.quorum}", "out-of-range")
 
-    instances = [_instance(i, g, diags, where, scripts, files, procs, bfds) for i in cfg.instances]
+    instances = [_instance(i, g, diags, where, kwloc, scripts, files, procs, bfds) for i in cfg.instances]
     _duplicates(diags, "vrrp_instance", instances)
     _duplicate_vrids(instances, g, diags)
     _sync_groups(cfg, instances, diags, where, scripts, files, procs, bfds)
@@ -100,8 +100,8 @@ def _refs(owner: str, refs, known: set[str], what: str, diags: Diagnostics) -> N
         seen.add(r.name)
 
 
-def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Where, scripts: set[str],
-              files: set[str], procs: set[str], bfds: set[str]) -> m.VrrpInstance:
+def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Where, kwloc: Where | None,
+              scripts: set[str], files: set[str], procs: set[str], bfds: set[str]) -> m.VrrpInstance:
     name = i.name
     changes: dict = {}
     strict = g.vrrp_strict if i.strict_mode is None else i.strict_mode
@@ -121,7 +121,8 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
         family = 6
     changes["family"] = family
 
-    version = i.version
+    explicit_version = kwloc is None or kwloc(i, "version") is not None
+    version = i.version if explicit_version else None
     if family == 6:
         if version == 2:
             diags.error(where(i, "version"), f"({name}) IPv6 needs VRRP version 3 - version 2 cannot carry "
@@ -267,7 +268,9 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
     for r in i.track_interfaces:
         if r.weight is not None and abs(r.weight) == 254:
             diags.error(r.loc, f"({name}) weight for {r.name} cannot be +/-254", "out-of-range")
-    return dataclasses.replace(i, **changes)
+    changed = {k: v for k, v in changes.items() if getattr(i, k) != v}
+    # dataclasses.replace() is slow on an 80-field class: only pay for it when needed
+    return dataclasses.replace(i, **changed) if changed else i
 
 
 def _duplicate_vrids(instances: list[m.VrrpInstance], g: m.GlobalDefs, diags: Diagnostics) -> None:

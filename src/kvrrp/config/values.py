@@ -14,6 +14,15 @@ TRUE_WORDS = frozenset(("on", "true", "yes"))
 FALSE_WORDS = frozenset(("off", "false", "no"))
 
 
+_OCTET = frozenset(str(i) for i in range(256))
+
+
+def _plain_ipv4(text: str) -> bool:
+    """Dotted quad already in canonical form (no leading zeros) - skips ipaddress's slow path."""
+    parts = text.split(".")
+    return len(parts) == 4 and all(p in _OCTET for p in parts)
+
+
 class Reader:
     """Value conversion bound to a diagnostics collector."""
 
@@ -94,6 +103,8 @@ class Reader:
     def ip(self, tok: Token, what: str = "address") -> tuple[str, int] | None:
         """A single IP address -> (canonical text, family)."""
         text = tok.text
+        if _plain_ipv4(text):
+            return text, 4
         try:
             addr = ipaddress.ip_address(text.split("%", 1)[0])
         except ValueError:
@@ -105,12 +116,21 @@ class Reader:
         """IP[/len] -> (canonical address, prefixlen, family); host bits are kept."""
         text = tok.text
         addr_s, _, plen_s = text.partition("/")
-        try:
-            addr = ipaddress.ip_address(addr_s)
-        except ValueError:
-            self.diags.error(tok.loc, f"invalid IP {what} '{text}'", "bad-ip")
-            return None
-        maxlen = 32 if addr.version == 4 else 128
+        if _plain_ipv4(addr_s):
+            if not plen_s:
+                return addr_s, 32, 4
+            addr = None
+            version = 4
+            canon = addr_s
+        else:
+            try:
+                addr = ipaddress.ip_address(addr_s)
+            except ValueError:
+                self.diags.error(tok.loc, f"invalid IP {what} '{text}'", "bad-ip")
+                return None
+            version = addr.version
+            canon = str(addr)
+        maxlen = 32 if version == 4 else 128
         if plen_s:
             if not plen_s.isdigit() or int(plen_s) > maxlen:
                 self.diags.error(tok.loc, f"invalid prefix length in '{text}' (0..{maxlen})", "bad-ip")
@@ -118,7 +138,7 @@ class Reader:
             plen = int(plen_s)
         else:
             plen = maxlen
-        return str(addr), plen, addr.version
+        return canon, plen, version
 
     def network(self, tok: Token, what: str = "prefix") -> tuple[str, int] | None:
         """A route/rule prefix: 'default', 'all', IP or IP/len -> (canonical 'net/len', family)."""
