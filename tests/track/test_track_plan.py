@@ -71,3 +71,9 @@ def test_address_owner_ignores_weights():
                      track_processes=(TrackRef(name="tp"),))
     p = plan_of(o, scripts=(CHK, VrrpScript(name="z", script=CHK.script)))
     assert keyed(p) == {("O", "script:z"): (0, False), ("O", "interface:eth2"): (0, False)}
+
+
+def test_track_bfd_is_reported_not_silently_dropped():
+    inst = VrrpInstance(name="VI_1", vrid=1, track_bfds=(TrackRef(name="b1"),))
+    p = plan_of(inst)
+    assert p.bindings == () and any("track_bfd b1 ignored" in w for w in p.warnings)

@@ -85,6 +85,8 @@ def build_plan(config: Config) -> Plan:
         no_float = sg is not None and not sg.sync_group_tracking_weight
         owner = inst.priority == 255
         why = "SYNC group" if no_float else "address owner"
+        for ref in inst.track_bfds:
+            warnings.append(f"({inst.name}) track_bfd {ref.name} ignored: kvrrp has no BFD implementation")
         if inst.interface and not inst.dont_track_primary:
             bindings.append(Binding(inst.name, f"interface:{inst.interface}#primary", INTERFACE, inst.interface, 0))
         for kind, attr in _KIND_REFS:
@@ -115,6 +117,8 @@ def build_plan(config: Config) -> Plan:
     for sg in config.sync_groups:
         members = [instances[m] for m in sg.group if m in instances]
         has_owner = any(m.priority == 255 for m in members)
+        for ref in sg.track_bfds:
+            warnings.append(f"({sg.name}) track_bfd {ref.name} ignored: kvrrp has no BFD implementation")
         for kind, attr in _KIND_REFS:
             for ref in getattr(sg, attr):
                 wr = _object_weight(config, kind, ref)
