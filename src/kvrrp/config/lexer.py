@@ -551,7 +551,9 @@ class Lexer:
             self.diags.error(loc, f"includes nested more than {MAX_INCLUDE_DEPTH} deep", "include-depth")
             return
         for f in matches:
-            if os.path.isdir(f):
+            if not os.path.isfile(f):
+                if not os.path.isdir(f):     # devices, fifos: never read (think /dev/zero)
+                    self.diags.error(loc, f"include '{f}' is not a regular file - skipped", "include-unreadable")
                 continue
             real = os.path.realpath(f)
             if real in self._stack:

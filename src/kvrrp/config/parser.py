@@ -15,7 +15,9 @@ from typing import Callable
 from kvrrp.config import model as m
 from kvrrp.config.diagnostics import Diagnostics
 from kvrrp.config.lexer import Token
-from kvrrp.config.support import not_implemented
+from kvrrp.config.support import NOT_IMPLEMENTED, not_implemented
+
+_NOT_IMPLEMENTED_KWS = frozenset(kw for _block, kw in NOT_IMPLEMENTED)
 from kvrrp.config.tree import Node
 from kvrrp.config.values import Reader
 
@@ -128,10 +130,7 @@ class Parser:
                 self.unknown(block, table, node)
                 continue
             kwlocs[kw] = node.kw              # a Token; turned into a Location only when asked
-            if node.children is not None:
-                node.used = False
-            why = not_implemented(block, kw)
-            if why is not None:
+            if kw in _NOT_IMPLEMENTED_KWS and (why := not_implemented(block, kw)) is not None:
                 self.diags.warning(node.kw.loc, f"'{kw}' is recognised but not implemented by kvrrp "
                                    f"({why}) - ignored", "not-implemented", fails_test=False)
             handler(self, node, f)
