@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kvrrp.config.model import Config, SyncGroup, TrackRef, VrrpInstance
+from kvrrp.config.model import Config, SyncGroup, TrackRef
 from kvrrp.track.weights import check_weight
 
 SCRIPT, INTERFACE, FILE, PROCESS = "script", "interface", "file", "process"
