@@ -106,11 +106,13 @@ async def test_track_file_inotify(engine, tmp_path):
 
 
 async def test_track_process_quorum_and_reverse(engine, tmp_path):
-    # a process whose comm we choose: a copy of sleep named kvrrp-hapx
-    exe = tmp_path / "kvrrp-hapx"
+    # a process whose comm we choose: a copy of sleep under a name unique to this run
+    import secrets
+    name = f"kvhap-{secrets.token_hex(3)}"
+    exe = tmp_path / name
     exe.write_bytes(open("/bin/sleep", "rb").read())
     os.chmod(exe, 0o755)
-    cfg = Config(track_processes=(TrackProcess(name="hap", process="kvrrp-hapx", weight=-30, quorum=2),),
+    cfg = Config(track_processes=(TrackProcess(name="hap", process=name, weight=-30, quorum=2),),
                  instances=(VrrpInstance(name="VI_1", vrid=1, track_processes=(TrackRef(name="hap"),)),
                             VrrpInstance(name="VI_2", vrid=2, track_processes=(TrackRef(name="hap", weight=0, reverse=True),))))
     sup = attach(engine, cfg, process_scan_interval=0.1)
