@@ -56,3 +56,28 @@ def test_run_dump_conf_formats(tmp_path):
     assert run_dump_conf(p, fmt="keepalived", out=out) == 0
     assert "virtual_router_id 10" in out.getvalue()
     assert run_dump_conf(str(tmp_path / "missing.conf"), out=io.StringIO()) == 4
+
+
+def test_kitchen_sink_round_trip():
+    path = os.path.join(CONFIGS, "roundtrip", "kitchen_sink.conf")
+    res = load(path, config_id="lbtest")
+    unexpected = [str(d) for d in res.diagnostics
+                  if d.code not in ("not-implemented", "script-missing", "security", "family-mismatch")]
+    assert unexpected == []
+    cfg = res.config
+    text = to_keepalived(cfg)
+    again = parse_text(text, filename="dump.conf", config_id="lbtest")
+    assert again.config == cfg, text
+    # spot checks that the rich values really made it through
+    vi1, vi2 = cfg.instances
+    assert vi1.use_vmac.name == "vrrp.1" and vi1.use_vmac.xmit_base and vi1.accept is False
+    assert vi1.virtual_routes[1].nexthops[1].weight == 3
+    assert vi1.virtual_rules[0].fwmark == 16 and vi1.virtual_rules[0].fwmask == 255
+    assert vi2.advert_int == 0.05 and vi2.unicast_peers[0].min_ttl == 200
+    assert vi2.notify.argv == ("/bin/true", "a b", "c") and vi2.notify.user == "root"
+    vs = cfg.virtual_servers[0]
+    assert vs.lvs_method.tunnel_type == "gue" and vs.persistence_timeout == 360
+    kinds = [c.kind for c in vs.real_servers[0].checkers]
+    assert kinds == ["HTTP_GET", "SSL_GET", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK", "MISC_CHECK"]
+    http = vs.real_servers[0].checkers[0]
+    assert http.retry == 7 and http.warmup == 9.0 and http.virtualhost == "rs.example.com"

@@ -426,7 +426,7 @@ def _lvs_method(kw: str, lm: m.LvsMethod) -> str:
 _VS_NAMES = {"flag_1": "flag-1", "flag_2": "flag-2", "flag_3": "flag-3", "sh_port": "sh-port",
              "sh_fallback": "sh-fallback", "mh_port": "mh-port", "mh_fallback": "mh-fallback"}
 _CHECKER_SKIP = {"urls", "misc_path", "user", "group", "weight", "weight_reverse", "require_reply",
-                 "reply_pattern"}
+                 "reply_pattern", "alpha"}
 
 
 def _checker(w: _W, c: m.Checker) -> None:
@@ -436,6 +436,9 @@ def _checker(w: _W, c: m.Checker) -> None:
         if c.kind in ("FILE_CHECK", "BFD_CHECK"):
             break
         w.line(f"{k} {_num(getattr(c, k))}")
+    if c.kind != "FILE_CHECK":
+        # explicit, because an unset alpha would be inherited from the real/virtual server
+        w.line("alpha" if c.alpha else "alpha false")
     if isinstance(c, m.MiscCheck):
         if c.misc_path is not None:
             w.line(f"misc_path {_q(c.misc_path.command)}")

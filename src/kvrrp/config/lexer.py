@@ -192,6 +192,12 @@ class Lexer:
         self.emit = sink
 
     def read_file(self, path: str) -> list[list[Token]]:
+        if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+            import stat
+            if not stat.S_ISFIFO(os.stat(path).st_mode):     # never read a device (/dev/zero ...)
+                self.diags.fatal(Location(file=path, line=0, col=0), "configuration is not a regular file",
+                                 "file-not-found")
+                return self.out
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as fh:
                 text = fh.read()

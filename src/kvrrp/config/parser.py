@@ -897,13 +897,15 @@ class Parser:
         if "urls" in c:
             c["urls"] = tuple(c["urls"])
         # inherit timing options: checker, else real_server, else virtual_server, else type default
-        for k in ("connect_timeout", "retry", "delay_before_retry", "delay_loop", "warmup"):
+        # (FILE_CHECK and BFD_CHECK follow another object's state and have no timing of their own)
+        timed = kind not in ("FILE_CHECK", "BFD_CHECK")
+        for k in ("connect_timeout", "retry", "delay_before_retry", "delay_loop", "warmup") if timed else ():
             if k not in c:
                 if rs.get(k) is not None:
                     c[k] = rs[k]
                 elif vs.get(k) is not None:
                     c[k] = vs[k]
-        if "alpha" not in c and (rs.get("alpha") or vs.get("alpha")):
+        if "alpha" not in c and kind != "FILE_CHECK" and (rs.get("alpha") or vs.get("alpha")):
             c["alpha"] = True
         if issubclass(cls, m.HttpGet) and "virtualhost" not in c:
             vh = rs.get("virtualhost") or vs.get("virtualhost")
