@@ -206,8 +206,8 @@ def test_sighup_reload_keeps_running_instances_untouched(lab: Lab) -> None:
     first = VrrpSpec(priority=150, **FAST)
     d1 = lab.start_kvrrp(n1, render_config([first], dumps(lab, n1)))
     d2 = lab.start_kvrrp(n2, render_config([VrrpSpec(priority=100, **FAST)], dumps(lab, n2)))
-    assert lab.wait_for(lambda: only_holder(lab, n1), WAIT), logs([d1, d2])
-    before = d1.transitions()
+    assert settled(lab, [d1, d2]), logs([d1, d2])
+    before, before2 = d1.transitions(), d2.transitions()
     second = VrrpSpec(name="VI_2", vrid=52, priority=150, vips=("198.18.0.201/32",), **FAST)
     d1.write_config(render_config([first, second], dumps(lab, n1)))
     with lab.capture() as cap:
@@ -215,8 +215,8 @@ def test_sighup_reload_keeps_running_instances_untouched(lab: Lab) -> None:
         d1.signal(signal.SIGHUP)
         assert lab.wait_for(lambda: "198.18.0.201" in lab.addresses(n1), WAIT), logs([d1])
         time.sleep(0.5)
-    assert d1.transitions("VI_1") == before == ["BACKUP", "MASTER"]
-    assert only_holder(lab, n1) and d2.transitions() == ["BACKUP"]
+    assert d1.transitions("VI_1") == before and before[-1] == "MASTER"
+    assert only_holder(lab, n1) and d2.transitions() == before2
     assert not cap.garps(VIP, reloaded), "an untouched instance re-announced its VIP"
     zero = [i for _f, i in cap.adverts(reloaded) if i.src == n1.ipv4 and i.payload[2] == 0]
     assert not zero

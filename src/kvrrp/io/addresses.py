@@ -106,6 +106,10 @@ class NetlinkAddressManager:
         self._sock.settimeout(NETLINK_ACK_TIMEOUT)
         self._seq = itertools.count(1)
         self._indexes: dict[str, int] = {}
+        # pyroute2 compiles a message class's layout on first use (milliseconds on a busy
+        # host): pay that now, not on the first failover
+        build_request(AddressSpec("0.0.0.0", 32, "lo", 4), 1, True, 0)
+        build_request(AddressSpec("::", 128, "lo", 6, nodad=True), 1, False, 0)
 
     def _index(self, spec: AddressSpec) -> int:
         index = self._indexes.get(spec.ifname)
