@@ -1,9 +1,9 @@
 """pytest-benchmark suites for kvrrp (opt-in: `pytest tests` never collects bench/).
 
 Files here are named bench_*.py so the normal test run ignores them; this hook collects the
-pytest suites (bench_fastpath*.py) when the bench/ directory itself is given
-(`python3 -m pytest bench --benchmark-only`). Naming a file explicitly works without it.
-Standalone scripts such as bench_failover.py are not collected.
+pytest suites among them (files that import pytest) when the bench/ directory itself is given:
+`python3 -m pytest bench --benchmark-only` runs them all. Naming a file explicitly works
+without it. Standalone scripts (bench_failover.py, bench_ipvs.py) are not collected.
 """
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ _MODULES = {"python": "kvrrp._fastpath_py", "cython": "kvrrp._fastpath"}
 
 
 def pytest_collect_file(file_path: Path, parent):
-    if (file_path.suffix == ".py" and file_path.name.startswith("bench_fastpath")
-            and file_path.parent == BENCH_DIR and not parent.session.isinitpath(file_path)):
+    if (file_path.suffix == ".py" and file_path.name.startswith("bench_")
+            and file_path.parent == BENCH_DIR and not parent.session.isinitpath(file_path)
+            and "import pytest" in file_path.read_text(errors="replace")):
         return pytest.Module.from_parent(parent, path=file_path)
     return None
 
