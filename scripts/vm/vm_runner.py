@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import artifacts  # noqa: E402
+import vm_artifacts as artifacts  # noqa: E402
 
 EXIT_TIMEOUT = 124
 EXIT_VM_FAILED = 125
@@ -59,7 +59,6 @@ PASS_EXACT = {"PATH", "PYTHONPATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE
               "TERM", "CI", "VIRTUAL_ENV", "PYTEST_ADDOPTS", "NO_COLOR", "FORCE_COLOR",
               "GITHUB_ACTIONS"}
 PASS_PREFIXES = ("KVRRP_", "LC_", "PYENV_", "PYTHON")
-NEVER_PASS = {"PYTHONHOME_UNUSED", "KVRRP_VM_CACHE"}
 
 
 class Usage(Exception):
@@ -165,7 +164,7 @@ def _resolve_pyenv_shim(env: dict[str, str]) -> None:
 def guest_environment(extra: list[str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if (k in PASS_EXACT or k.startswith(PASS_PREFIXES) or k in extra)
-           and k not in NEVER_PASS and not k.startswith("KVRRP_VM_")}
+           and not k.startswith("KVRRP_VM_")}   # the runner's own settings stay outside
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     env.setdefault("HOME", "/root")
     _resolve_pyenv_shim(env)
