@@ -1,7 +1,6 @@
 """Receive checks, in RFC order, on real encoded packets; every drop is counted, none raises."""
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 
 import pytest
