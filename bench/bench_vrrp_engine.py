@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "vrrp"))
 
 from kvrrp.io.ports import AddressSpec, Received  # noqa: E402
 from kvrrp.vrrp import EngineSettings, InstanceSettings  # noqa: E402
-from kvrrp.vrrp._fp import fastpath  # noqa: E402
+from kvrrp import fastpath  # noqa: E402
 from vrrp_lan import FakeLan  # noqa: E402
 
 IFACES, PER_IFACE = 40, 250

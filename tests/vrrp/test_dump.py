@@ -29,7 +29,7 @@ def two_nodes():
 def test_stats_dump_matches_keepalived_format():
     lan = two_nodes()
     b = lan.nodes["b"].engine
-    from kvrrp.vrrp._fp import fastpath
+    from kvrrp import fastpath
     from kvrrp.io.ports import Received
     bad = fastpath.encode_advert(2, 51, 200, [bytes([198, 18, 0, 100])], 1, auth_type=1, auth_data=pad_password("x"))
     b.on_receive(Received("eth0", 4, "198.18.0.1", "224.0.0.18", 255, bad))

@@ -5,7 +5,7 @@ import pytest
 
 from kvrrp.io.ports import AddressSpec
 from kvrrp.vrrp import EngineSettings, InstanceSettings
-from kvrrp.vrrp._fp import fastpath
+from kvrrp import fastpath
 from kvrrp.vrrp.settings import AUTH_PASS, pad_password
 from kvrrp.vrrp.timers import master_down_interval, skew_time
 from vrrp_lan import FakeLan

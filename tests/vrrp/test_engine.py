@@ -7,7 +7,7 @@ import pytest
 
 from kvrrp.io.ports import AddressSpec
 from kvrrp.vrrp import FAULT, OK, EngineSettings, InstanceSettings, SyncGroupSettings, VrrpEngine
-from kvrrp.vrrp._fp import fastpath
+from kvrrp import fastpath
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.timers import master_down_interval
 from vrrp_lan import FakeAddresses, FakeAnnouncer, FakeClock, FakeLan

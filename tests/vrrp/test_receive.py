@@ -8,7 +8,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from kvrrp.io.ports import AddressSpec, Received
 from kvrrp.vrrp import EngineSettings, InstanceSettings
-from kvrrp.vrrp._fp import fastpath
+from kvrrp import fastpath
 from kvrrp.vrrp.settings import AUTH_PASS, pad_password
 from kvrrp.vrrp.stats import DROP_REASONS
 from vrrp_lan import FakeLan

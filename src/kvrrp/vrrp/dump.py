@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from kvrrp.vrrp._fp import fastpath
+from kvrrp import fastpath
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.instance import VrrpInstanceRuntime
 from kvrrp.io.ports import AddressSpec

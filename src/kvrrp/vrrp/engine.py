@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
-from kvrrp.vrrp._fp import fastpath
+from kvrrp import fastpath
 from kvrrp.io.ports import AddressManager, AddressSpec, Announcer, Clock, Received, Transport, TransportFactory
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.instance import TIMER_SLOTS, TrackerStatus, VrrpInstanceRuntime

@@ -12,7 +12,7 @@ import ipaddress
 import logging
 from typing import Protocol
 
-from kvrrp.vrrp._fp import fastpath
+from kvrrp import fastpath
 from kvrrp.io.ports import AddressSpec, Received
 from kvrrp.vrrp import fsm, timers
 from kvrrp.vrrp.fsm import Action, Event, State
