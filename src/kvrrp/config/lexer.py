@@ -309,6 +309,8 @@ class Lexer:
 
     def _line(self, body: str, path: str, lineno: int, col: int, depth: int) -> _Def | None:
         """Process one decommented line. Returns a multi-line definition still collecting."""
+        if not body:
+            return None
         if depth > MAX_SUBSTITUTIONS_PER_LINE:
             self.diags.error(self._loc(path, lineno, col),
                              "parameter substitution or ~SEQ nesting too deep (recursive definition?)",

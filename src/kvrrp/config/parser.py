@@ -494,6 +494,9 @@ class Parser:
                     if ip:
                         r["src"] = ip[0]
                 elif w in ("via", "gw"):
+                    if w == "gw":
+                        self.diags.warning(tok.loc, '"gw" for routes is deprecated - please use "via"',
+                                           "deprecated", fails_test=True)
                     if nxt.text in ("inet", "inet6") and i + 2 < n:
                         nxt = line[i + 2]
                         step = 3
@@ -527,6 +530,9 @@ class Parser:
                     opts.append(("encap", " ".join(t.text for t in line[i + 1:])))
                     step = n - i
                 else:
+                    if w == "or":
+                        self.diags.warning(tok.loc, '"or" for routes is deprecated - please use "nexthop"',
+                                           "deprecated", fails_test=True)
                     opts.append((w, nxt.text))
                 i += step
             elif w == "nexthop":
@@ -831,6 +837,9 @@ class Parser:
                     s["port"] = port
         body = self.block(node)
         self.dispatch("virtual_server", VS, body, s)
+        if s.get("fwmark") is not None and "protocol" in s.get("_kw", {}):
+            self.diags.warning(s["_kw"]["protocol"].loc, f"virtual server fwmark {s['fwmark']}: protocol "
+                               "specified for fwmark - protocol will be ignored", "ignored", fails_test=True)
         if s.get("ip") is not None and "protocol" not in s and ok:
             # keepalived (check_data.c): no protocol on an address service -> error, UDP is used
             self.diags.error(node.kw.loc, f"virtual server {s['ip']} {s.get('port', 0)}: no protocol set - "

@@ -178,6 +178,10 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
             diags.error(aloc, f"({name}) cannot use AH authentication with IPv6", "auth-ah-ipv6")
         elif i.authentication.auth_type == "PASS" and not i.authentication.auth_pass:
             diags.error(aloc, f"({name}) authentication PASS specified but no auth_pass given", "auth-nopass")
+        elif i.authentication.auth_type == "AH" and i.state == "MASTER" and i.priority != 255:
+            diags.error(where(i, "state"), f"({name}) initial state MASTER is incompatible with AH "
+                        "authentication - clearing", "auth-ah-master")
+            changes["state"] = "BACKUP"
 
     if strict:
         if (i.state == "MASTER") != (i.priority == 255):
@@ -232,13 +236,26 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
     if len(i.virtual_ipaddress) > 255:
         diags.error(where(i, "virtual_ipaddress"), f"({name}) {len(i.virtual_ipaddress)} VIPs exceed the 255 an "
                     "advert can carry - move some to virtual_ipaddress_excluded", "too-many-vips")
-    seen_vips: dict[tuple[str, str | None], m.VirtualAddress] = {}
-    for a in (*i.virtual_ipaddress, *i.virtual_ipaddress_excluded):
-        key = (a.address, a.dev)
-        if key in seen_vips:
+    # keepalived 2.4 vip_is_duplicate(): a VIP equal to an earlier VIP (any device), or an excluded
+    # VIP equal to a VIP or excluded VIP on the same device, is reported and dropped
+    vips: list[m.VirtualAddress] = []
+    evips: list[m.VirtualAddress] = []
+    for a in i.virtual_ipaddress:
+        if any(v.address == a.address for v in vips):
             diags.warning(a.loc, f"({name}) VIP {a.address} duplicates a VIP - ignoring", "duplicate",
                           fails_test=True)
-        seen_vips[key] = a
+        else:
+            vips.append(a)
+    for a in i.virtual_ipaddress_excluded:
+        if any(v.address == a.address and v.dev == a.dev for v in (*vips, *evips)):
+            diags.warning(a.loc, f"({name}) excluded VIP {a.address} duplicates a VIP - ignoring", "duplicate",
+                          fails_test=True)
+        else:
+            evips.append(a)
+    if len(vips) != len(i.virtual_ipaddress):
+        changes["virtual_ipaddress"] = tuple(vips)
+    if len(evips) != len(i.virtual_ipaddress_excluded):
+        changes["virtual_ipaddress_excluded"] = tuple(evips)
     if not i.virtual_ipaddress and not i.no_virtual_ipaddress:
         # keepalived counts only virtual_ipaddress here (excluded VIPs do not help)
         if version == 3 or strict:
@@ -431,6 +448,8 @@ def _program_found(s: m.ScriptCall) -> bool:
     prog = s.argv[0] if s.argv else s.command
     if not prog:
         return False
+    if prog[0] in "<>":
+        return True         # a redirection "script" (</dev/tcp/...): nothing to look up
     return os.access(prog, os.X_OK) if "/" in prog else shutil.which(prog) is not None
 
 
