@@ -307,10 +307,10 @@ class VrrpInstanceRuntime:
             self.stats.count_drop("not_running")
             return "not_running"
         self.stats.advert_rcvd += 1
-        if self.state is State.MASTER and self.settings.is_owner and self.settings.owner_ignore_adverts:
-            return None
         if advert.priority == 0:
             self.stats.pri_zero_rcvd += 1
+        if self.state is State.MASTER and self.settings.is_owner and self.settings.owner_ignore_adverts:
+            return None
         held = (not self.settings.preempt) or (self.settings.preempt_delay > 0 and self._preempt is not _Preempt.EXPIRED)
         event = fsm.classify_advert(self.state, advert.priority, self.effective_priority, rx.src, own, held)
         self._rx_src, self._rx_advert = rx.src, advert
