@@ -205,11 +205,22 @@ def test_vs_without_protocol_defaults_to_udp_like_keepalived():
     assert diag(res, "vs-protocol").severity == "error"
 
 
+def test_missing_scheduler_and_forwarding_method_are_reported_like_keepalived():
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n real_server 198.18.0.2 80 {\n }\n}\n")
+    vs = res.config.virtual_servers[0]
+    assert (vs.lvs_sched, vs.lvs_method.method) == ("wlc", "NAT")
+    assert {"vs-no-scheduler", "vs-no-method"} <= set(codes(res))
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_algo rr\n"
+                " real_server 198.18.0.2 80 {\n lvs_method DR\n }\n}\n")
+    assert "vs-no-method" not in codes(res)        # every real server has its own method
+
+
 def test_dr_real_server_port_is_reset_to_vs_port():
     res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_kind DR\n real_server 198.18.0.2 8080 {\n }\n}\n")
     assert res.config.virtual_servers[0].real_servers[0].port == 80
     assert "port-mismatch" in codes(res)
-    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_kind NAT\n real_server 198.18.0.2 8080 {\n }\n}\n")
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n"
+                " real_server 198.18.0.2 8080 {\n }\n}\n")
     assert res.config.virtual_servers[0].real_servers[0].port == 8080 and not res.diagnostics
 
 

@@ -840,6 +840,10 @@ class Parser:
         if s.get("fwmark") is not None and "protocol" in s.get("_kw", {}):
             self.diags.warning(s["_kw"]["protocol"].loc, f"virtual server fwmark {s['fwmark']}: protocol "
                                "specified for fwmark - protocol will be ignored", "ignored", fails_test=True)
+        if ok and "lvs_sched" not in s:
+            # keepalived (check_data.c) reports a missing scheduler and uses wlc
+            self.diags.error(node.kw.loc, "virtual server: no scheduler set (lb_algo / lvs_sched), setting "
+                             "default 'wlc'", "vs-no-scheduler")
         if s.get("ip") is not None and "protocol" not in s and ok:
             # keepalived (check_data.c): no protocol on an address service -> error, UDP is used
             self.diags.error(node.kw.loc, f"virtual server {s['ip']} {s.get('port', 0)}: no protocol set - "
@@ -854,6 +858,12 @@ class Parser:
         # default weight for real servers comes from the VS
         vs_defaults = dict(s)
         s["real_servers"] = tuple(r for r in (self.real_server(n, vs_defaults) for n in rs_nodes) if r is not None)
+        if ok and "lvs_method" not in s and (
+                any(r.lvs_method is None for r in s["real_servers"])
+                or (s.get("sorry_server") is not None and s["sorry_server"].lvs_method is None)):
+            # keepalived (check_data.c) reports a missing forwarding method and uses NAT
+            self.diags.error(node.kw.loc, "virtual server: no forwarding method set (lb_kind / lvs_method), "
+                             "setting default NAT", "vs-no-method")
         if ok:
             f["virtual_servers"].append(self.build(m.VirtualServer, s))
 

@@ -458,7 +458,8 @@ def check_scripts(cfg: m.Config, diags: Diagnostics) -> None:
 
     * a script user that does not exist is an error ("Unable to set uid/gid");
     * a vrrp_script that some instance or sync group tracks, whose program cannot be found,
-      is disabled ("Disabling track script ... since not found/accessible");
+      is disabled ("Disabling track script ... since not found/accessible"); vrrp_scripts are
+      only looked at when the configuration has vrrp_instances;
     * notify and other scripts that cannot be found are dropped silently by keepalived; kvrrp
       says so in a warning that does not fail the test;
     * if any script that can run remains and enable_script_security is off, keepalived reports
@@ -476,11 +477,11 @@ def check_scripts(cfg: m.Config, diags: Diagnostics) -> None:
             diags.error(vs.loc, f"vrrp_script {vs.name}: user '{vs.user}' does not exist - unable to set "
                         "uid/gid for the script", "script-user")
             continue
-        if vs.name not in tracked or vs.script is None:
-            continue
+        if vs.script is None or not cfg.instances:
+            continue            # keepalived -t only looks at vrrp_scripts when VRRP will run
         if _program_found(vs.script):
             runnable += 1
-        else:
+        elif vs.name in tracked:
             prog = vs.script.argv[0] if vs.script.argv else vs.script.command
             diags.warning(vs.script.loc, f"disabling track script {vs.name} since '{prog}' is not found or not "
                           "executable", "script-missing", fails_test=True)
