@@ -106,7 +106,9 @@ async def fetch(session: aiohttp.ClientSession, url: str, kwargs: dict, timeout:
         extra["ssl"] = ssl
         if server_hostname:
             extra["server_hostname"] = server_hostname
-    async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout), **kwargs, **extra) as resp:
+    # keepalived bounds each step (connect, each read) by connect_timeout, not the whole exchange
+    steps = aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout, sock_read=timeout)
+    async with session.get(url, timeout=steps, **kwargs, **extra) as resp:
         body = await resp.read()
         return resp.status, body, resp
 
