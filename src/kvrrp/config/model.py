@@ -408,8 +408,9 @@ class VrrpInstance:
     vrid: int | None = None                          # virtual_router_id (required)
     priority: int = 100
     advert_int: float = 1.0
-    version: int | None = None                       # None = global vrrp_version (IPv6 forces 3)
-    family: int | None = None                        # 4/6 from the VIPs; None = no VIPs (4)
+    version: int | None = None                       # resolved by load(): explicit, else 3 for IPv6,
+                                                     # else global vrrp_version
+    family: int | None = None                        # resolved by load(): 4/6 from the first VIP, else 4
     nopreempt: bool = False
     preempt_delay: float = 0.0
     authentication: Authentication | None = None

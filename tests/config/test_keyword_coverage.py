@@ -1,0 +1,35 @@
+"""Every keyword of the keepalived 2.4 keyword table (shared/notes/keepalived-keywords.md,
+extracted per block when this test was written) is recognised by the block's keyword table."""
+from __future__ import annotations
+
+import pytest
+
+from kvrrp.config.parser import TABLES
+
+NOTES_KEYWORDS = {
+    'HTTP_GET': ['enable_sni', 'fast_recovery', 'nb_get_retry', 'sni_name', 'tls_compliant', 'url', 'virtualhost'],
+    'SSL': ['ca', 'certificate', 'key', 'password'],
+    'TCP_CHECK': ['alpha', 'bind_if', 'bind_port', 'bindto', 'connect_ip', 'connect_port', 'connect_timeout', 'delay_before_retry', 'delay_loop', 'fwmark', 'log_all_failures', 'retry', 'warmup'],
+    'authentication': ['auth_pass'],
+    'bfd_instance': ['checker', 'hoplimit', 'idle_tx', 'max_hops', 'min_rx', 'min_tx', 'multihop', 'multiplier', 'neighbor_ip', 'neighbour_ip', 'passive', 'source_ip', 'ttl', 'vrrp', 'weight'],
+    'global_defs': ['bfd_cpu_affinity', 'bfd_no_swap', 'bfd_priority', 'bfd_process_name', 'bfd_rlimit_rtime', 'bfd_rlimit_rttime', 'bfd_rt_priority', 'checker_cpu_affinity', 'checker_log_all_failures', 'checker_no_swap', 'checker_priority', 'checker_process_name', 'checker_rlimit_rtime', 'checker_rlimit_rttime', 'checker_rt_priority', 'config_save_dir', 'data_use_instance', 'dbus_no_interface_name', 'dbus_service_name', 'default_interface', 'disable_local_igmp', 'dynamic_interfaces', 'enable_dbus', 'enable_script_security', 'enable_snmp_checker', 'enable_snmp_keepalived', 'enable_snmp_rfc', 'enable_snmp_rfcv2', 'enable_snmp_rfcv3', 'enable_snmp_vrrp', 'enable_traps', 'fifo_write_vrrp_states_on_reload', 'include_check', 'iproute_etc_dir', 'iproute_usr_dir', 'json_dump_file', 'json_file_location', 'log_unknown_vrids', 'lvs_flush', 'lvs_flush_on_stop', 'lvs_flush_onstop', 'lvs_netlink_cmd_rcv_bufs', 'lvs_netlink_monitor_rcv_bufs', 'lvs_notify_fifo', 'lvs_notify_fifo_script', 'lvs_process_name', 'lvs_sync_daemon', 'lvs_timeouts', 'max_auto_priority', 'min_auto_priority_delay', 'nftables', 'nftables_counters', 'nftables_ifindex', 'nftables_ipvs', 'nftables_ipvs_priority', 'nftables_ipvs_start_fwmark', 'nftables_priority', 'no_checker_emails', 'no_email_faults', 'notification_email', 'notification_email_from', 'notify_fifo', 'notify_fifo_script', 'process_monitor_rcv_bufs', 'process_name', 'process_names', 'random_seed', 'reload_check_config', 'reload_file', 'reload_repeat', 'reload_time_file', 'router_id', 'rs_init_notifies', 'script_user', 'set_supplementary_groups', 'shutdown_script', 'shutdown_script_timeout', 'smtp_alert', 'smtp_alert_checker', 'smtp_alert_vrrp', 'smtp_connect_timeout', 'smtp_helo_name', 'smtp_server', 'snmp_rs_stats_update_interval', 'snmp_socket', 'snmp_vs_stats_update_interval', 'startup_script', 'startup_script_timeout', 'state_dump_file', 'state_file_location', 'stats_dump_file', 'stats_file_location', 'tmp_config_directory', 'use_symlink_paths', 'v3_checksum_as_v2', 'vmac_addr_prefix', 'vmac_prefix', 'vrrp_check_unicast_src', 'vrrp_cpu_affinity', 'vrrp_delay_after_boot', 'vrrp_down_timer_adverts', 'vrrp_garp_extra_if', 'vrrp_garp_interval', 'vrrp_garp_lower_prio_delay', 'vrrp_garp_lower_prio_repeat', 'vrrp_garp_master_delay', 'vrrp_garp_master_refresh', 'vrrp_garp_master_refresh_repeat', 'vrrp_garp_master_repeat', 'vrrp_gna_interval', 'vrrp_higher_prio_send_advert', 'vrrp_ipsets', 'vrrp_iptables', 'vrrp_lower_prio_no_advert', 'vrrp_mcast_group4', 'vrrp_mcast_group6', 'vrrp_min_garp', 'vrrp_netlink_cmd_rcv_bufs', 'vrrp_netlink_monitor_rcv_bufs', 'vrrp_no_swap', 'vrrp_notify_fifo', 'vrrp_notify_fifo_script', 'vrrp_notify_priority_changes', 'vrrp_owner_ignore_adverts', 'vrrp_priority', 'vrrp_process_name', 'vrrp_rlimit_rtime', 'vrrp_rlimit_rttime', 'vrrp_rt_priority', 'vrrp_rx_bufs_multiplier', 'vrrp_skip_check_adv_addr', 'vrrp_startup_delay', 'vrrp_strict', 'vrrp_vmac_garp_intvl'],
+    'real_server': ['alpha', 'connect_timeout', 'delay_before_retry', 'delay_loop', 'inhibit_on_failure', 'lthreshold', 'lvs_method', 'notify_down', 'notify_up', 'retry', 'smtp_alert', 'snmp_name', 'uthreshold', 'virtualhost', 'warmup', 'weight'],
+    'top': ['child_wait_time', 'garp_group', 'instance', 'interface_up_down_delays', 'linkbeat_use_polling', 'namespace_with_ipsets', 'net_namespace', 'net_namespace_ipvs', 'static_ipaddress', 'static_routes', 'static_rules', 'track_group', 'use_pid_dir'],
+    'track_file': ['file', 'init_file', 'weight'],
+    'url': ['digest', 'path', 'regex', 'regex_max_offset', 'regex_min_offset', 'regex_no_match', 'regex_options', 'regex_stack'],
+    'virtual_server': ['alpha', 'connect_timeout', 'delay_before_retry', 'delay_loop', 'flag-1', 'flag-2', 'flag-3', 'ha_suspend', 'hashed', 'hysteresis', 'inhibit_on_failure', 'lb_algo', 'lvs_sched', 'mh-fallback', 'mh-port', 'omega', 'ops', 'persistence_engine', 'persistence_granularity', 'persistence_timeout', 'quorum', 'quorum_down', 'quorum_up', 'real_server', 'retry', 'sh-fallback', 'sh-port', 'smtp_alert', 'snmp_name', 'sorry_server', 'sorry_server_inhibit', 'sorry_server_lvs_method', 'virtualhost', 'warmup', 'weight'],
+    'vrrp_instance': ['accept', 'advert_int', 'auth_hmac', 'check_unicast_src', 'debug', 'dont_track_primary', 'down_timer_adverts', 'garp_extra_if', 'garp_lower_prio_delay', 'garp_lower_prio_repeat', 'garp_master_delay', 'garp_master_refresh', 'garp_master_refresh_repeat', 'garp_master_repeat', 'higher_prio_send_advert', 'interface', 'kernel_rx_buf_size', 'linkbeat_use_polling', 'lower_prio_no_advert', 'lvs_sync_daemon_interface', 'mcast_dst_ip', 'mcast_src_ip', 'native_ipv6', 'no_accept', 'no_virtual_ipaddress', 'nopreempt', 'notify', 'notify_backup', 'notify_deleted', 'notify_fault', 'notify_master', 'notify_master_rx_lower_pri', 'notify_priority_changes', 'notify_stop', 'old_unicast_checksum', 'owner_ignore_adverts', 'preempt', 'preempt_delay', 'priority', 'promote_secondaries', 'skip_check_adv_addr', 'smtp_alert', 'strict_mode', 'thread_timer_expired', 'timer_expired_backup', 'track_bfd', 'track_interface', 'track_process', 'track_src_ip', 'unicast_fault_no_peer', 'unicast_peer', 'unicast_src_ip', 'unicast_ttl', 'use_vmac', 'use_vmac_addr', 'v3_checksum_as_v2', 'virtual_ipaddress', 'virtual_ipaddress_excluded', 'virtual_router_id', 'virtual_routes', 'virtual_rules', 'vmac_garp_intvl', 'vmac_xmit_base', 'vrf'],
+    'vrrp_script': ['fall', 'init_fail', 'interval', 'rise', 'script', 'timeout', 'user', 'weight'],
+    'vrrp_sync_group': ['global_tracking', 'group', 'notify', 'notify_deleted', 'notify_priority_changes', 'notify_stop', 'smtp_alert', 'sync_group_tracking_weight', 'track_bfd', 'track_interface', 'track_process'],
+    'vrrp_track_process': ['delay', 'fork_delay', 'full_command', 'quorum', 'quorum_max', 'terminate_delay', 'weight'],
+}
+
+
+@pytest.mark.parametrize("block", sorted(NOTES_KEYWORDS))
+def test_every_documented_keyword_is_recognised(block):
+    missing = [k for k in NOTES_KEYWORDS[block] if k not in TABLES[block]]
+    assert missing == []
+
+
+def test_keyword_count():
+    assert sum(len(v) for v in NOTES_KEYWORDS.values()) >= 300
