@@ -356,10 +356,16 @@ class CheckerEngine:
             sched.done(key)
             sched.schedule(key, rs.checkers[job.index].delay_loop)
             return
-        if job.target.kind == "TCP_CHECK" and self._tcp is not None:
-            self._tcp.start(key, job.target)
-        else:
-            self._tasks[key] = asyncio.get_running_loop().create_task(self._run_async(key, job))
+        try:
+            if job.target.kind == "TCP_CHECK" and self._tcp is not None:
+                self._tcp.start(key, job.target)
+            else:
+                self._tasks[key] = asyncio.get_running_loop().create_task(self._run_async(key, job))
+        except Exception as exc:  # noqa: BLE001 - a failed start is a failed check, rescheduled
+            log.exception("starting %s on %s", job.target.kind, job.target.label)
+            if self._tcp is not None:
+                self._tcp.abort(key)
+            self._finish(key, CheckResult(False, f"internal error: {exc!r}"))
 
     async def _run_async(self, key: int, job: Job) -> None:
         spec = job.target.spec

@@ -345,3 +345,18 @@ async def test_lvs_notify_fifo_lines(tmp_path):
         os.close(reader)
         await eng.stop()
         await srvs[0].stop()
+async def test_a_check_that_cannot_start_is_a_failure_and_keeps_its_schedule(monkeypatch):
+    srvs = await servers(1)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs), kernel)
+    await eng.start()
+    try:
+        def broken(key, target):
+            raise OverflowError("port must be 0-65535")
+
+        monkeypatch.setattr(eng._tcp, "start", broken)
+        assert await wait_until(lambda: eng.counters.failures >= 3)      # rescheduled every time
+        assert not eng.rs_is_alive("198.18.1.1", 80)
+    finally:
+        await eng.stop()
+        await srvs[0].stop()
