@@ -77,7 +77,11 @@ class TcpProber:
         except OSError as exc:
             self._finish(key, CheckResult(False, os_reason(exc)))
             return
-        err = sock.connect_ex(target.sockaddr)
+        try:
+            err = sock.connect_ex(target.sockaddr)
+        except BaseException:
+            sock.close()
+            raise
         if err == errno.EINPROGRESS:
             fd = sock.fileno()
             self._by_key[key] = sock
