@@ -54,3 +54,23 @@ def test_mutated_real_configs_never_crash(sample, data):
     insert = data.draw(st.text(max_size=20) | st.sampled_from(WORDS))
     drop = data.draw(st.integers(0, 30))
     check(sample[:cut] + insert + sample[cut + drop:])
+
+
+EDITS = ["priority 7", "weight 3", "alpha", "nopreempt", "version 3", "advert_int 0.3", "dev eth9", "label x:1",
+         "no_track", "inhibit_on_failure", "retry 9", "delay_loop 3", "virtualhost h", "smtp_alert", "accept",
+         "no_accept", "preempt_delay 3", "track_script {\n chk_a weight 3\n}", "status_code 201 300-302",
+         "lvs_method DR", "persistence_timeout 5", "quorum 4", "warmup 2", "connect_port 99", "notify /bin/true",
+         "garp_master_delay 2", "unicast_peer {\n 198.18.0.99\n}"]
+RICH = SAMPLES + [open(os.path.join(CONFIGS, "roundtrip", "kitchen_sink.conf"), encoding="utf-8").read()]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(RICH), st.data())
+def test_dump_round_trip_survives_edits(sample, data):
+    """Whatever a (possibly odd) config parses to, its keepalived dump parses to the same model."""
+    lines = sample.split("\n")
+    for _ in range(data.draw(st.integers(1, 4))):
+        lines.insert(data.draw(st.integers(0, len(lines))), data.draw(st.sampled_from(EDITS)))
+    res = parse_text("\n".join(lines), filename="edit.conf", config_id="lbtest")
+    again = parse_text(to_keepalived(res.config), filename="dump.conf", config_id="lbtest")
+    assert again.config == res.config

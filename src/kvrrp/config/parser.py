@@ -1019,10 +1019,6 @@ def _extra(p: Parser, node: Node, f: Fields) -> None:
     p.extra(node, f)
 
 
-def _ignore_block(p: Parser, node: Node, f: Fields) -> None:
-    p.extra(node, f)
-
-
 def _weight(lo: int, hi: int) -> Handler:
     def h(p: Parser, node: Node, f: Fields) -> None:
         p.no_block(node)
