@@ -15,7 +15,15 @@
             ...
         watch.first_added("198.18.0.200")               # time.time() of RTM_NEWADDR, or None
         lab.kill(proc, signal.SIGKILL)                  # only processes this lab spawned
-    # on exit (also on exceptions): spawned processes killed by PID, namespaces deleted
+
+        # VRRP daemons with their own config, pid and log files in lab.workdir:
+        conf = render_config([VrrpSpec(priority=150, version=3, advert_int=0.1)])
+        d = lab.start_kvrrp(n1, conf)                   # python3 -m kvrrp -n -l -D -P -f .. -p ..
+        k = lab.start_keepalived(n2, conf)              # keepalived -n -l -D -P -f .. -p/-r/-c ..
+        d.transitions()                                 # ["BACKUP", "MASTER"], from its log
+        d.crash(); k.signal(signal.SIGHUP); d.stop()    # SIGKILL / any signal / SIGTERM+wait
+    # on exit (also on exceptions): spawned processes killed by PID (keepalived's VRRP child by
+    # the pid it wrote), namespaces deleted, lab.workdir removed (kept if KVRRP_LAB_KEEP is set)
 
 Layout: a "switch" namespace holds bridge br0 (multicast snooping off, so VRRP groups are
 flooded like on a dumb switch); each node (and the client) is a namespace whose `eth0` is a veth
@@ -315,6 +323,7 @@ class Lab:
         self._procs: list[subprocess.Popen] = []
         self._closers: list[Callable[[], None]] = []
         self._workdir: str | None = None
+        self._daemons: list[Daemon] = []
 
     # -- building -------------------------------------------------------------------------
     def __enter__(self) -> "Lab":
@@ -451,6 +460,9 @@ class Lab:
                     pass
                 proc.wait(5)
         self._procs.clear()
+        for daemon in self._daemons:  # a keepalived VRRP child whose parent was SIGKILLed
+            daemon.kill_vrrp_child()
+        self._daemons.clear()
         for closer in self._closers:
             try:
                 closer()
@@ -574,14 +586,22 @@ class Daemon:
         """SIGKILL the process that speaks VRRP, as a crash would. For keepalived that is the
         VRRP child (its parent would otherwise make it send priority 0 on the way out), then the
         parent; both are processes this lab started."""
-        if self.kind == "keepalived" and self.vrrp_pid_file:
-            try:
-                with open(self.vrrp_pid_file) as fh:
-                    child = int(fh.read().strip())
-                os.kill(child, signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
+        self.kill_vrrp_child()
         self.lab.kill(self.proc, signal.SIGKILL)
+
+    def kill_vrrp_child(self) -> None:
+        """SIGKILL keepalived's VRRP child, found by the pid file it was told to write (-r)."""
+        if self.kind != "keepalived" or not self.vrrp_pid_file:
+            return
+        try:
+            with open(self.vrrp_pid_file) as fh:
+                child = int(fh.read().strip())
+            with open(f"/proc/{child}/cmdline", "rb") as fh:
+                if b"keepalived" not in fh.read():
+                    return  # the pid was reused by something that is not ours
+            os.kill(child, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -624,7 +644,9 @@ def start_kvrrp(lab: "Lab", node: Node, config_text: str, args: Sequence[str] = 
     argv = [sys.executable, "-m", "kvrrp", "-n", "-l", "-D", "-P", "-f", conf, "-p", pid, *args]
     proc = lab.spawn(node, argv, stdout=log_fh, stderr=subprocess.STDOUT, env=_python_env())
     log_fh.close()
-    return Daemon(lab, node, "kvrrp", proc, conf, pid, logf)
+    daemon = Daemon(lab, node, "kvrrp", proc, conf, pid, logf)
+    lab._daemons.append(daemon)
+    return daemon
 
 
 def start_keepalived(lab: "Lab", node: Node, config_text: str, tag: str | None = None) -> Daemon:
@@ -639,4 +661,6 @@ def start_keepalived(lab: "Lab", node: Node, config_text: str, tag: str | None =
     argv = ["keepalived", "-n", "-l", "-D", "-P", "-f", conf, "-p", pid, "-r", vrrp_pid, "-c", chk_pid]
     proc = lab.spawn(node, argv, stdout=log_fh, stderr=subprocess.STDOUT)
     log_fh.close()
-    return Daemon(lab, node, "keepalived", proc, conf, pid, logf, vrrp_pid)
+    daemon = Daemon(lab, node, "keepalived", proc, conf, pid, logf, vrrp_pid)
+    lab._daemons.append(daemon)
+    return daemon
