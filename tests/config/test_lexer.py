@@ -208,3 +208,12 @@ def test_seq_generates_instances_via_multiline_definition():
     assert [i.vrid for i in res.config.instances] == list(range(1, 21))
     assert res.config.instances[19].virtual_ipaddress[0].address == "198.18.1.20"
     assert not res.errors
+
+
+def test_lexer_edge_corpus_file():
+    from .helpers import CONFIGS
+    res = load(os.path.join(CONFIGS, "ok_lexer_edges.conf"), config_id="h")
+    a, b = res.config.instances
+    assert (a.priority, a.virtual_ipaddress[0].address, a.notify_master.command) == (
+        77, "198.18.0.71", "/bin/true #not a comment")
+    assert (b.name, b.vrid) == ("VI_E2", 72)
