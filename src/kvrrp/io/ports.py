@@ -36,7 +36,11 @@ class Transport(Protocol):
         """Send one VRRP message with TTL/hop limit 255 to dst (multicast group or unicast peer).
 
         Without src the message leaves from local_address(), pinned (IP_PKTINFO/IPV6_PKTINFO),
-        so a v3 checksum computed over local_address() matches the wire."""
+        so a v3 checksum computed over local_address() matches the wire.
+
+        Optional extension: an adapter whose send() also takes a keyword `ttl: int | None = None`
+        (TTL / hop limit for this message, None = 255) gets keepalived's `unicast_ttl` passed
+        through it; the engine looks at the signature and never passes ttl to one without it."""
 
     def local_address(self) -> str | None:
         """The source used when send() gets no src: the interface's primary IPv4 address, or its

@@ -10,6 +10,7 @@ a fake clock). apply_config() implements SIGHUP: unchanged instances keep runnin
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ log = logging.getLogger("kvrrp.vrrp")
 
 TransitionListener = Callable[[str, State, State, str, int], None]
 EventListener = Callable[[str, str, State, int], None]
+PrestartHook = Callable[[tuple[str, ...]], None]
 SourceResolver = Callable[[str, int], "str | None"]
 _MAX_TIMER_ROUNDS = 64      # bound on re-running timers that handlers schedule at "now"
 
@@ -99,6 +101,9 @@ class VrrpEngine:
         self._listeners: list[TransitionListener] = []
         self._event_listeners: list[EventListener] = []
         self._transports: dict[tuple[str, int], Transport] = {}
+        self._ttl_capable: dict[tuple[str, int], bool] = {}
+        self._receives: dict[tuple[str, int], bool] = {}      # transport key -> feeds on_receive
+        self._prestart_hooks: list[PrestartHook] = []
         self._instances: dict[str, VrrpInstanceRuntime] = {}
         self._by_uid: dict[int, VrrpInstanceRuntime] = {}
         self._routes: dict[tuple[str, int, int], VrrpInstanceRuntime] = {}
@@ -145,6 +150,16 @@ class VrrpEngine:
     def remove_event_listener(self, callback: EventListener) -> None:
         self._event_listeners.remove(callback)
 
+    def add_prestart_hook(self, callback: PrestartHook) -> None:
+        """callback(instance_names) right before those instances start - at start() and for
+        the instances apply_config() restarts or adds - while engine.set_tracker() on them
+        only records (nothing is dispatched), so trackers can put their current state in place
+        and an instance whose tracker is down starts straight in FAULT (no BACKUP first)."""
+        self._prestart_hooks.append(callback)
+
+    def remove_prestart_hook(self, callback: PrestartHook) -> None:
+        self._prestart_hooks.remove(callback)
+
     def start(self) -> None:
         if self.started:
             return
@@ -159,6 +174,7 @@ class VrrpEngine:
         if self.settings.startup_delay:
             log.info("Delaying VRRP startup for %g seconds", self.settings.startup_delay)
         self._sync_transports()
+        self._run_prestart(tuple(self._instances))
         self._start_instances(list(self._instances.values()))
         self._arm()
 
@@ -173,15 +189,22 @@ class VrrpEngine:
         for transport in self._transports.values():
             self._guard(transport.close)
         self._transports.clear()
+        self._receives.clear()
+        self._ttl_capable.clear()
         if self._handle is not None:
             self._handle.cancel()
         self._handle = self._armed_at = None
         self.started = False
 
-    def apply_config(self, config) -> ReloadResult:
+    def apply_config(self, config, initial_trackers: Mapping[str, Mapping[object, "int | TrackerStatus"]]
+                     | None = None) -> ReloadResult:
         """SIGHUP: keep unchanged instances as they are (state, timers, counters), restart
         changed ones, stop (DELETED) removed ones, start new ones. A config that cannot be
-        applied raises ValueError before anything changes."""
+        applied raises ValueError before anything changes.
+
+        initial_trackers: {instance name: {tracker key: status}} set on restarted and added
+        instances before they start (the prestart hooks run after it); entries for other
+        instances are applied as ordinary set_tracker() calls once the reload is done."""
         new = engine_settings(config)
         _routes_for(new.instances)
         wanted = {s.name: s for s in new.instances}
@@ -214,10 +237,19 @@ class VrrpEngine:
         self._rebuild_indexes()
         for group in self._groups.values():
             group.recompute_state()
+        starting = tuple(restarted + added)
+        for name in starting:
+            for key, status in (initial_trackers or {}).get(name, {}).items():
+                self._instances[name].set_tracker(key, status)
         if self.started:
             self._sync_transports()
-            self._start_instances([self._instances[n] for n in restarted + added])
+            self._run_prestart(starting)
+            self._start_instances([self._instances[n] for n in starting])
             self._arm()
+        for name, statuses in (initial_trackers or {}).items():
+            if name in self._instances and name not in starting:
+                for key, status in statuses.items():
+                    self.set_tracker(name, key, status)
         log.info("reload: %d kept, %d restarted, %d added, %d removed",
                  len(kept), len(restarted), len(added), len(removed))
         return ReloadResult(tuple(kept), tuple(restarted), tuple(added), tuple(removed))
@@ -269,12 +301,16 @@ class VrrpEngine:
 
     def send(self, inst: VrrpInstanceRuntime, payload: bytes, dst: str, src: str | None) -> None:
         s = inst.settings
-        transport = self._transports.get((s.ifname, s.family))
+        key = (s.send_ifname, s.family)
+        transport = self._transports.get(key)
         if transport is None:
             inst.stats.send_errors += 1
             return
         try:
-            transport.send(payload, dst, src)
+            if s.unicast_ttl is not None and self._transport_takes_ttl(key, transport, inst):
+                transport.send(payload, dst, src, ttl=s.unicast_ttl)
+            else:
+                transport.send(payload, dst, src)
         except OSError as exc:
             inst.stats.send_errors += 1
             log.warning("(%s) Cant send advert to %s (%s)", inst.name, dst, exc)
@@ -331,6 +367,33 @@ class VrrpEngine:
         return inst.sync is None or inst.sync.allows_recover(inst)
 
     # ================================================================== internals
+    def _transport_takes_ttl(self, key: tuple[str, int], transport: Transport, inst: VrrpInstanceRuntime) -> bool:
+        """Whether this transport's send() has the optional ttl argument (io.ports.Transport);
+        an adapter without it sends with TTL 255 and we say so once."""
+        capable = self._ttl_capable.get(key)
+        if capable is None:
+            try:
+                params = inspect.signature(transport.send).parameters
+                capable = "ttl" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+            except (TypeError, ValueError):
+                capable = False
+            self._ttl_capable[key] = capable
+            if not capable:
+                log.warning("(%s) unicast_ttl %d not applied: the transport on %s cannot set a TTL, "
+                            "adverts keep TTL 255", inst.name, inst.settings.unicast_ttl, key[0])
+        return capable
+
+    def _run_prestart(self, names: tuple[str, ...]) -> None:
+        if not names:
+            return
+        for callback in list(self._prestart_hooks):
+            try:
+                callback(names)
+            except Exception:
+                if self._raise_errors:
+                    raise
+                log.exception("prestart hook failed")
+
     def _new_instance(self, s: InstanceSettings, register: bool = True) -> VrrpInstanceRuntime:
         inst = VrrpInstanceRuntime(s, self._next_uid, self)
         self._next_uid += 1
@@ -370,6 +433,7 @@ class VrrpEngine:
 
     def _sync_transports(self) -> None:
         wanted: dict[tuple[str, int], str | None] = {}
+        send_only: dict[tuple[str, int], str | None] = {}     # VMACs: adverts leave there
         for inst in self._instances.values():
             s = inst.settings
             key = (s.ifname, s.family)
@@ -379,15 +443,29 @@ class VrrpEngine:
             elif group is not None and wanted[key] != group:
                 log.warning("(%s) multicast group %s differs from %s already used on %s; "
                             "one socket per interface listens to the first", s.name, group, wanted[key], s.ifname)
-        for key in [k for k in self._transports if k not in wanted]:
+            if s.send_ifname != s.ifname:
+                send_only.setdefault((s.send_ifname, s.family), group)
+        receiving = set(wanted)
+        for key, group in send_only.items():
+            wanted.setdefault(key, group)
+        for key in [k for k in self._transports if k not in wanted or self._receives.get(k) != (k in receiving)]:
             self._guard(self._transports.pop(key).close)
+            self._ttl_capable.pop(key, None)
         for key, group in wanted.items():
             if key not in self._transports:
                 ifname, family = key
+                rx = key in receiving
                 try:
-                    self._transports[key] = self._transport_factory.open(ifname, family, self.on_receive, group)
+                    self._transports[key] = self._transport_factory.open(
+                        ifname, family, self.on_receive if rx else self._on_send_only_receive, group)
+                    self._receives[key] = rx
                 except Exception as exc:
                     log.error("cannot open VRRP socket on %s IPv%d: %s", ifname, family, exc)
+
+    def _on_send_only_receive(self, rx: Received) -> None:
+        # a VMAC's socket hears the LAN's adverts too (macvlan floods multicast to every
+        # macvlan); they are handled once, from the base interface's socket
+        self._count_drop("vmac_copy")
 
     def _receive(self, rx: Received) -> None:
         vrid = peek_vrid(rx.payload)
@@ -400,6 +478,8 @@ class VrrpEngine:
                 reason = check_decoded(decoded)
                 if reason is None and decoded.version == 3 and fastpath.inet_checksum(rx.payload) != 0:
                     reason = "checksum"
+            elif inst is not None and inst.settings.old_unicast_checksum_possible and rx.dst != inst.settings.compat_group:
+                decoded, reason = self._decode_unicast_compat(inst, rx)
             else:
                 decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst)
                 reason = check_decoded(decoded)
@@ -414,6 +494,24 @@ class VrrpEngine:
                 self._count_drop(reason)
             return
         inst.on_advert(rx, decoded)
+
+    @staticmethod
+    def _decode_unicast_compat(inst: VrrpInstanceRuntime, rx: Received):
+        """v3 IPv4 unicast: keepalived <= 1.3.6 computed the checksum with the multicast group
+        as the pseudo-header destination. In old mode only that form verifies; in auto mode
+        the real destination is tried first and a match with the group switches us to old."""
+        group = inst.settings.compat_group
+        if inst.old_unicast_checksum:
+            decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, group)
+            return decoded, check_decoded(decoded)
+        decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst)
+        reason = check_decoded(decoded)
+        if reason == "checksum":
+            retry = fastpath.decode_advert(rx.payload, rx.family, rx.src, group)
+            if check_decoded(retry) is None:
+                inst.switch_to_old_unicast_checksum(rx.src)
+                return retry, None
+        return decoded, reason
 
     def _count_drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1

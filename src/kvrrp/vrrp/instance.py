@@ -18,7 +18,7 @@ from kvrrp.vrrp import fsm, timers
 from kvrrp.vrrp.fsm import Action, Event, State
 from kvrrp.vrrp.garp import GARP_TIMERS, GarpSchedule
 from kvrrp.vrrp.receive import InstanceView, check_advert
-from kvrrp.vrrp.settings import OWNER_PRIORITY, InstanceSettings
+from kvrrp.vrrp.settings import CHECKSUM_COMPAT_CONFIG, OWNER_PRIORITY, InstanceSettings
 from kvrrp.vrrp.stats import InstanceStats
 
 log = logging.getLogger("kvrrp.vrrp")
@@ -122,6 +122,10 @@ class VrrpInstanceRuntime:
         self._wire_interval = timers.wire_interval(settings.adver_int, settings.version)
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in settings.advert_addresses)
         self._view: InstanceView | None = None
+        # pre-1.3.6 keepalived unicast checksum (multicast group in the pseudo-header): from the
+        # start with old_unicast_checksum, or once a peer's advert only verifies that way
+        self.old_unicast_checksum = (settings.old_unicast_checksum_possible
+                                     and settings.unicast_checksum_compat == CHECKSUM_COMPAT_CONFIG)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -131,6 +135,14 @@ class VrrpInstanceRuntime:
     @property
     def own_address(self) -> str | None:
         return self.settings.unicast_src_ip or self.ctx.source_address(self)
+
+    def switch_to_old_unicast_checksum(self, src: str) -> None:
+        """keepalived's auto mode: a peer sent the old unicast checksum; answer in kind."""
+        if self.old_unicast_checksum:
+            return
+        self.old_unicast_checksum = True
+        self._advert_cache.clear()
+        log.info("(%s) Setting unicast VRRPv3 checksum to old version (advert from %s)", self.name, src)
 
     def master_down_interval(self) -> float:
         s = self.settings
@@ -359,10 +371,12 @@ class VrrpInstanceRuntime:
             if not s.v3_checksum_as_v2:
                 return None
             src = "0.0.0.0"        # not part of this checksum
+        # the pseudo-header's destination: the peer, or the group for the old unicast checksum
+        csum_dst = s.compat_group if self.old_unicast_checksum else dst
         payload = fastpath.encode_advert(
             s.version, s.vrid, priority, self._advert_packed, self._wire_interval, family=s.family,
             auth_type=s.auth_type, auth_data=s.auth_pass if s.version == 2 else b"",
-            src=src if s.version == 3 else None, dst=dst if s.version == 3 else None)
+            src=src if s.version == 3 else None, dst=csum_dst if s.version == 3 else None)
         if s.v3_checksum_as_v2:
             payload = checksum_without_pseudo_header(payload)
         if len(self._advert_cache) > 64:
@@ -386,7 +400,9 @@ class VrrpInstanceRuntime:
                 self.stats.send_errors += 1
                 log.warning("(%s) no source address on %s yet, advert not sent", self.name, s.ifname)
                 continue
-            self.ctx.send(self, payload, dst, s.unicast_src_ip)
+            # with a VMAC the advert leaves the macvlan but from the base interface's address:
+            # pin it, the macvlan has no address the kernel could pick
+            self.ctx.send(self, payload, dst, s.unicast_src_ip or (src if s.send_ifname != s.ifname else None))
             sent = True
         if sent:
             self.stats.advert_sent += 1

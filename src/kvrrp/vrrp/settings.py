@@ -16,6 +16,14 @@ AUTH_PASS = 1
 AUTH_AH = 2
 OWNER_PRIORITY = 255
 
+# keepalived's VRRPv3 unicast checksum compatibility (pre-1.3.6 keepalived put the multicast
+# group, not the peer, in the pseudo-header): "auto" switches to the old form when a peer's
+# advert only verifies that way (keepalived's default), "config" (old_unicast_checksum) uses
+# the old form from the start, "never" (old_unicast_checksum never) never does.
+CHECKSUM_COMPAT_AUTO = "auto"
+CHECKSUM_COMPAT_CONFIG = "config"
+CHECKSUM_COMPAT_NEVER = "never"
+
 
 class UnsupportedConfig(ValueError):
     """A configuration the engine refuses with a clear message (e.g. IPSEC-AH)."""
@@ -57,6 +65,14 @@ class InstanceSettings:
     owner_ignore_adverts: bool = False       # a priority 255 master ignores received adverts
     fault_no_peer: bool = False              # unicast_fault_no_peer with no peer of our family
     v3_checksum_as_v2: bool = False          # v3/IPv4 checksum without the pseudo-header (RFC 9568)
+    # use_vmac: VIPs without their own dev live on this macvlan and GARPs leave from it; adverts
+    # are sent through it (Ethernet source = the virtual MAC) with the base interface's address
+    # as IP source, unless vmac_xmit_base; adverts are received on the base interface (ifname)
+    vmac_ifname: str | None = None
+    vmac_xmit_base: bool = False
+    unicast_ttl: int | None = None           # TTL / hop limit of unicast adverts (None: 255)
+    unicast_checksum_compat: str = CHECKSUM_COMPAT_AUTO
+    compat_group: str = "224.0.0.18"         # vrrp_mcast_group4: the old checksum's destination
 
     def __post_init__(self) -> None:
         if not 1 <= self.vrid <= 255:
@@ -72,6 +88,11 @@ class InstanceSettings:
                                     "(only PASS; IPSEC-AH is not implemented)")
         if self.auth_type == AUTH_PASS and len(self.auth_pass) != 8:
             raise ValueError(f"({self.name}) auth_pass must be padded to 8 bytes")
+        if self.unicast_ttl is not None and not 0 <= self.unicast_ttl <= 255:
+            raise ValueError(f"({self.name}) unicast_ttl {self.unicast_ttl} outside 0..255")
+        if self.unicast_checksum_compat not in (CHECKSUM_COMPAT_AUTO, CHECKSUM_COMPAT_CONFIG,
+                                                CHECKSUM_COMPAT_NEVER):
+            raise ValueError(f"({self.name}) unknown unicast checksum mode {self.unicast_checksum_compat!r}")
 
     @property
     def is_unicast(self) -> bool:
@@ -80,6 +101,20 @@ class InstanceSettings:
     @property
     def is_owner(self) -> bool:
         return self.priority == OWNER_PRIORITY
+
+    @property
+    def send_ifname(self) -> str:
+        """Where adverts leave: the VMAC (so the Ethernet source is the virtual MAC) unless
+        vmac_xmit_base; reception always stays on the base interface (ifname), as keepalived."""
+        if self.vmac_ifname and not self.vmac_xmit_base:
+            return self.vmac_ifname
+        return self.ifname
+
+    @property
+    def old_unicast_checksum_possible(self) -> bool:
+        """Whether the pre-1.3.6 unicast checksum can apply: v3 IPv4 unicast with a pseudo-header."""
+        return (self.version == 3 and self.family == 4 and self.is_unicast and not self.v3_checksum_as_v2
+                and self.unicast_checksum_compat != CHECKSUM_COMPAT_NEVER)
 
     @property
     def group(self) -> str:
@@ -144,6 +179,8 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
     if inst.vrid is None:
         raise ValueError(f"({inst.name}) needs a virtual_router_id")
     ifname = inst.interface or g.default_interface
+    vmac = _vmac_ifname(inst, g)
+    vip_ifname = vmac or ifname           # keepalived: the VMAC is the instance's interface for VIPs
     auth_type, auth_pass = AUTH_NONE, b""
     if inst.authentication is not None and version == 2:
         kind = inst.authentication.auth_type.upper()
@@ -162,8 +199,8 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
     return InstanceSettings(
         name=inst.name, ifname=ifname, vrid=inst.vrid, family=family, version=version,
         priority=inst.priority, adver_int=inst.advert_int,
-        vips=tuple(address_spec(v, ifname) for v in inst.virtual_ipaddress),
-        excluded_vips=tuple(address_spec(v, ifname) for v in inst.virtual_ipaddress_excluded),
+        vips=tuple(address_spec(v, vip_ifname) for v in inst.virtual_ipaddress),
+        excluded_vips=tuple(address_spec(v, vip_ifname) for v in inst.virtual_ipaddress_excluded),
         unicast_peers=tuple(p.address for p in inst.unicast_peers if p.family == family),
         unicast_src_ip=_first(inst.unicast_src_ip, inst.mcast_src_ip),
         check_unicast_src=inst.check_unicast_src or g.vrrp_check_unicast_src,
@@ -189,7 +226,36 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         v3_checksum_as_v2=version == 3 and family == 4 and bool(_first(inst.v3_checksum_as_v2,
                                                                        g.v3_checksum_as_v2)),
         fault_no_peer=inst.unicast_fault_no_peer and not any(p.family == family for p in inst.unicast_peers),
+        vmac_ifname=vmac,
+        # keepalived: unicast + VMAC needs vmac_xmit_base (a unicast peer is not on the VMAC's subnet)
+        vmac_xmit_base=vmac is not None and (inst.use_vmac.xmit_base or any(p.family == family
+                                                                           for p in inst.unicast_peers)),
+        unicast_ttl=inst.unicast_ttl if any(p.family == family for p in inst.unicast_peers) else None,
+        unicast_checksum_compat=_checksum_compat(inst),
+        compat_group=g.vrrp_mcast_group4 or "224.0.0.18",
     )
+
+
+def _vmac_ifname(inst, g) -> str | None:
+    """The VMAC interface name use_vmac asks for (kvrrp.io.vmac names it), or None."""
+    if getattr(inst, "use_vmac", None) is None:
+        return None
+    from kvrrp.io.vmac import VmacError, spec_for
+
+    try:
+        spec = spec_for(inst, getattr(g, "vmac_prefix", "vrrp") or "vrrp")
+    except VmacError as exc:
+        raise ValueError(str(exc)) from None
+    return spec.ifname if spec is not None else None
+
+
+def _checksum_compat(inst) -> str:
+    # config.model.VrrpInstance.old_unicast_checksum: True for the bare keyword; an explicit
+    # mode string ("never") when the config layer provides one
+    mode = getattr(inst, "old_unicast_checksum", False)
+    if isinstance(mode, str):
+        return mode if mode in (CHECKSUM_COMPAT_NEVER, CHECKSUM_COMPAT_CONFIG) else CHECKSUM_COMPAT_AUTO
+    return CHECKSUM_COMPAT_CONFIG if mode else CHECKSUM_COMPAT_AUTO
 
 
 def engine_settings(config) -> EngineSettings:
