@@ -98,3 +98,18 @@ def test_agrees_with_keepalived(path, keepalived_ns, tmp_path):
     assert (ours == 0) == (theirs == 0), f"kvrrp={ours} keepalived={theirs}\n{output}"
     if theirs in (4, 6):
         assert ours == theirs, output
+
+
+OK_FILES = [p for p in CORPUS if os.path.basename(p).startswith("ok_")]
+
+
+@pytest.mark.keepalived
+@pytest.mark.root
+@pytest.mark.parametrize("path", OK_FILES, ids=os.path.basename)
+def test_keepalived_accepts_our_keepalived_dump(path, keepalived_ns, tmp_path):
+    """`kvrrp -d --format keepalived` writes text real keepalived accepts, not just kvrrp."""
+    from kvrrp.config.dump import to_keepalived
+    dumped = tmp_path / os.path.basename(path)
+    dumped.write_text(to_keepalived(load(path, config_id_of(path)).config))
+    code, output = keepalived_exit(keepalived_ns, str(dumped), str(tmp_path))
+    assert code == 0, output

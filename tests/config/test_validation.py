@@ -224,6 +224,14 @@ def test_dr_real_server_port_is_reset_to_vs_port():
     assert res.config.virtual_servers[0].real_servers[0].port == 8080 and not res.diagnostics
 
 
+def test_misc_check_has_no_connection_keywords():
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n"
+                " real_server 198.18.0.2 80 {\n MISC_CHECK {\n misc_path /bin/true\n connect_timeout 3\n }\n }\n}\n"
+                "global_defs {\n enable_script_security\n}\n")
+    (d,) = [d for d in res.diagnostics if d.code == "unknown-keyword"]
+    assert d.loc.line == 8 and "MISC_CHECK" in d.message
+
+
 def test_checker_requirements():
     base = "virtual_server 198.18.0.1 80 {{\n protocol TCP\n real_server 198.18.0.2 80 {{\n {c}\n }}\n}}\n"
     assert "missing-parameter" in codes(parse(base.format(c="HTTP_GET {\n }")))

@@ -435,6 +435,8 @@ def _checker(w: _W, c: m.Checker) -> None:
     for k in ("connect_timeout", "retry", "delay_before_retry", "delay_loop"):
         if c.kind in ("FILE_CHECK", "BFD_CHECK"):
             break
+        if k == "connect_timeout" and c.kind == "MISC_CHECK":
+            continue            # MISC_CHECK has no connection keywords (misc_timeout instead)
         w.line(f"{k} {_num(getattr(c, k))}")
     if c.kind != "FILE_CHECK":
         # explicit, because an unset alpha would be inherited from the real/virtual server

@@ -2036,8 +2036,10 @@ def _m_path(p: Parser, node: Node, c: Fields) -> None:
         c["misc_path"] = m.ScriptCall(command=cmd, argv=_split_command(cmd), loc=node.kw.loc)
 
 
+# MISC_CHECK takes only the non-connection common keywords (install_checker_common_keywords(false))
 MISC: dict[str, Handler] = {
-    **COMMON,
+    **{k: v for k, v in COMMON.items() if k not in ("connect_ip", "connect_port", "bindto", "bind_port", "bind_if",
+                                                    "connect_timeout", "fwmark")},
     "misc_path": _m_path,
     "misc_timeout": _set_timer("misc_timeout", 0.000001, 2147483),
     "misc_dynamic": _set_flag("misc_dynamic"),
