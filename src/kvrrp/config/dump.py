@@ -479,7 +479,7 @@ def _real_server(w: _W, rs: m.RealServer) -> None:
     w.close()
 
 
-def _virtual_server(w: _W, vs: m.VirtualServer) -> None:
+def _virtual_server(w: _W, vs: m.VirtualServer, fwmark_only_groups: frozenset[str] = frozenset()) -> None:
     if vs.fwmark is not None:
         head = f"virtual_server fwmark {vs.fwmark}"
     elif vs.group is not None:
@@ -491,7 +491,8 @@ def _virtual_server(w: _W, vs: m.VirtualServer) -> None:
         w.line("ip_family inet6")
     w.line(f"lvs_sched {vs.lvs_sched}")
     w.line(_lvs_method("lvs_method", vs.lvs_method))
-    w.line(f"protocol {vs.protocol}")
+    if vs.fwmark is None and vs.group not in fwmark_only_groups:
+        w.line(f"protocol {vs.protocol}")   # keepalived warns about a protocol on fwmark services
     if vs.sorry_server is not None:
         s = vs.sorry_server
         w.line(f"sorry_server {s.ip} {s.port}")
@@ -566,6 +567,8 @@ def to_keepalived(cfg: m.Config) -> str:
                 addr += f"-{e.ip_end}"
             w.line(f"{addr} {e.port}")
         w.close()
+    fwmark_only = frozenset(vg.name for vg in cfg.virtual_server_groups
+                            if vg.entries and all(e.fwmark is not None for e in vg.entries))
     for vs in cfg.virtual_servers:
-        _virtual_server(w, vs)
+        _virtual_server(w, vs, fwmark_only)
     return "\n".join(w.lines) + "\n"
