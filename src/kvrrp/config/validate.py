@@ -24,9 +24,10 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | Non
     procs = {t.name for t in cfg.track_processes}
     bfds = {b.name for b in cfg.bfd_instances}
 
-    _duplicates(diags, "vrrp_script", cfg.vrrp_scripts)
-    _duplicates(diags, "track_file", cfg.track_files)
-    _duplicates(diags, "vrrp_track_process", cfg.track_processes)
+    # keepalived accepts these silently and its lookups find the first definition
+    _duplicates(diags, "vrrp_script", cfg.vrrp_scripts, fatal=False)
+    _duplicates(diags, "track_file", cfg.track_files, fatal=False)
+    _duplicates(diags, "vrrp_track_process", cfg.track_processes, fatal=False)
     _duplicates(diags, "vrrp_sync_group", cfg.sync_groups)
     _duplicates(diags, "virtual_server_group", cfg.virtual_server_groups)
 
@@ -79,12 +80,16 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | Non
     return cfg
 
 
-def _duplicates(diags: Diagnostics, what: str, items) -> None:
+def _duplicates(diags: Diagnostics, what: str, items, fatal: bool = True) -> None:
     seen: dict[str, object] = {}
     for it in items:
         if it.name in seen:
             first = seen[it.name]
-            diags.error(it.loc, f"{what} '{it.name}' defined twice (first at {first.loc})", "duplicate")
+            if fatal:
+                diags.error(it.loc, f"{what} '{it.name}' defined twice (first at {first.loc})", "duplicate")
+            else:
+                diags.warning(it.loc, f"{what} '{it.name}' defined twice - the first definition (at {first.loc}) "
+                              "is used", "duplicate", fails_test=False)
         else:
             seen[it.name] = it
 
