@@ -168,6 +168,8 @@ def test_unknown_keyword_warning_with_suggestion_and_location():
     assert d.format() == "t.conf:5:5: warning: unknown keyword 'prioritty' in vrrp_instance; did you mean 'priority'?"
     res = parse("vrrp_instanse X {\n}\n")
     assert "did you mean 'vrrp_instance'" in diag(res, "unknown-keyword").message
+    res = parse(instance("    vrrp_strict"))
+    assert "(it is a keyword of global_defs)" in diag(res, "unknown-keyword").message
 
 
 def test_not_implemented_keyword_is_named_and_does_not_fail_the_test():

@@ -142,6 +142,10 @@ class Parser:
         kw = node.kw.text
         close = difflib.get_close_matches(kw, list(table), n=1, cutoff=0.75)
         hint = f"; did you mean '{close[0]}'?" if close else ""
+        if not close:
+            homes = [b for b, t in TABLES.items() if kw in t and b != block]
+            if homes:
+                hint = f" (it is a keyword of {' / '.join(homes[:3])})"
         where = "at top level" if block == "top" else f"in {block}"
         self.diags.warning(node.kw.loc, f"unknown keyword '{kw}' {where}{hint}", "unknown-keyword",
                            fails_test=True)
