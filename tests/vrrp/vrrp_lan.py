@@ -63,6 +63,8 @@ class Sent:
     src: str
     dst: str
     payload: bytes
+    segment: str = ""        # the LAN segment: the base interface of a VMAC, else ifname
+    ttl: int | None = None   # what the sender asked for (None: the default 255)
 
 
 class FakeTransport:
@@ -72,16 +74,28 @@ class FakeTransport:
         self.group = group
         self.closed = False
 
-    def send(self, payload: bytes, dst: str, src: str | None = None) -> None:
+    def send(self, payload: bytes, dst: str, src: str | None = None, ttl: int | None = None) -> None:
         if self.closed:
             raise OSError("transport closed")
-        src = src or self.node.sources[(self.ifname, self.family)]
-        pkt = Sent(self.lan.clock.t, self.node.name, self.ifname, self.family, src, dst, payload)
+        if src is None:
+            # like the raw socket: a VMAC without an address of its own has nothing to pin
+            src = self.node.sources.get((self.ifname, self.family))
+            if src is None:
+                raise OSError(f"no source address on {self.ifname}")
+        pkt = Sent(self.lan.clock.t, self.node.name, self.ifname, self.family, src, dst, payload,
+                   self.node.links.get(self.ifname, self.ifname), ttl)
         self.lan.wire.append(pkt)
         self.lan.queue.append(pkt)
 
     def close(self) -> None:
         self.closed = True
+
+
+class LegacyTransport(FakeTransport):
+    """An adapter whose send() predates the optional ttl argument."""
+
+    def send(self, payload: bytes, dst: str, src: str | None = None) -> None:      # type: ignore[override]
+        super().send(payload, dst, src)
 
 
 class FakeFactory:
@@ -90,7 +104,8 @@ class FakeFactory:
         self.opened: list[tuple[str, int, str | None]] = []
 
     def open(self, ifname: str, family: int, on_receive, mcast_group):
-        t = FakeTransport(self.lan, self.node, ifname, family, on_receive, mcast_group)
+        cls = LegacyTransport if self.node.legacy_transport else FakeTransport
+        t = cls(self.lan, self.node, ifname, family, on_receive, mcast_group)
         self.opened.append((ifname, family, mcast_group))
         self.node.transports[(ifname, family)] = t
         return t
@@ -106,6 +121,8 @@ class Node:
     transports: dict[tuple[str, int], FakeTransport] = field(default_factory=dict)
     alive: bool = True
     transitions: list[tuple[float, str, str, str, str, int]] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)     # VMAC ifname -> base ifname (segment)
+    legacy_transport: bool = False
 
     def state(self, instance: str = "VI_1") -> str:
         return self.engine.instance(instance).state.value
@@ -123,13 +140,13 @@ class FakeLan:
 
     def add_node(self, name: str, config, v4: str | None = None, v6: str | None = None,
                  ifname: str = "eth0", start: bool = True, sources: dict | None = None,
-                 **engine_kw) -> Node:
+                 links: dict | None = None, legacy_transport: bool = False, **engine_kw) -> Node:
         sources = dict(sources or {})
         if v4:
             sources[(ifname, 4)] = v4
         if v6:
             sources[(ifname, 6)] = v6
-        node = Node(name, sources)
+        node = Node(name, sources, links=dict(links or {}), legacy_transport=legacy_transport)
         node.announcer = FakeAnnouncer(self.clock)
         node.engine = VrrpEngine(config, transports=FakeFactory(self, node), addresses=node.addresses,
                                  announcer=node.announcer, clock=self.clock,
@@ -161,12 +178,18 @@ class FakeLan:
             for node in self.nodes.values():
                 if node.name == pkt.node or not node.alive or node.name in self.blocked or node.name in self.deaf:
                     continue
-                transport = node.transports.get((pkt.ifname, pkt.family))
-                if transport is None or transport.closed:
-                    continue
                 if not is_multicast(pkt.dst) and pkt.dst not in node.sources.values():
                     continue
-                transport.on_receive(Received(pkt.ifname, pkt.family, pkt.src, pkt.dst, self.ttl, pkt.payload))
+                segment = pkt.segment or pkt.ifname
+                # every socket of the receiver on that segment hears it: the base interface's
+                # and (macvlan floods multicast to its macvlans) a VMAC's
+                for (ifname, family), transport in list(node.transports.items()):
+                    if family != pkt.family or transport.closed or node.links.get(ifname, ifname) != segment:
+                        continue
+                    if ifname != segment and not is_multicast(pkt.dst):
+                        continue
+                    transport.on_receive(Received(ifname, pkt.family, pkt.src, pkt.dst,
+                                                  self.ttl if pkt.ttl is None else pkt.ttl, pkt.payload))
 
     def next_deadline(self) -> float | None:
         deadlines = [n.engine.next_deadline() for n in self.nodes.values() if n.alive]
