@@ -12,6 +12,9 @@ alerts, for instances and for sync groups.
   is in FAULT, MASTER / BACKUP / STOP when all members are, as keepalived's sync code ends up.
 * An instance the engine reports DELETED (gone after a reload) notifies DELETED when it has
   ``notify_deleted``, else FAULT (keepalived's backward-compatible default).
+* A master that answers a lower priority advert (the engine's MASTER_RX_LOWER_PRI event) runs
+  ``notify_master_rx_lower_pri`` (no arguments, queued behind the instance's other scripts) and
+  writes ``INSTANCE "name" MASTER_RX_LOWER_PRI priority`` to the FIFOs, as keepalived does.
 * Scripts are checked once, at start/reload, by the script-security rules (security.py); a
   refused script is logged with its reason and never run.
 """
@@ -51,6 +54,7 @@ class _Target:
     generic: CheckedScript | None = None
     smtp: bool = False
     notify_deleted: bool = False
+    rx_lower_pri: CheckedScript | None = None    # notify_master_rx_lower_pri (instances only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,7 @@ class Notifier:
             if checked is not None:
                 t.by_state[state] = checked
         t.generic = self._check(obj.name, obj.notify, default)
+        t.rx_lower_pri = self._check(obj.name, getattr(obj, "notify_master_rx_lower_pri", None), default)
         smtp = obj.smtp_alert
         if smtp is None:
             smtp = g.smtp_alert_vrrp if g.smtp_alert_vrrp is not None else bool(g.smtp_alert)
@@ -208,6 +213,8 @@ class Notifier:
         self._open_outputs(asyncio.get_running_loop())
         if not self._listening:
             self.engine.add_transition_listener(self.on_transition)
+            if hasattr(self.engine, "add_event_listener"):
+                self.engine.add_event_listener(self.on_event)
             self._listening = True
 
     async def reload(self, new_config: Config) -> None:
@@ -242,6 +249,21 @@ class Notifier:
         group = self.group_of.get(instance_name)
         if group is not None:
             self._update_group(group)
+
+    def on_event(self, instance_name: str, event: str, state: Any, effective_priority: int) -> None:
+        """The engine's non-transition events; MASTER_RX_LOWER_PRI is keepalived's
+        send_event_notify: the notify_master_rx_lower_pri script and a FIFO line. (PRIORITY
+        reaches us through the tracking supervisor's priority_changed.)"""
+        if event != "MASTER_RX_LOWER_PRI":
+            return
+        t = self.instances.get(instance_name)
+        if t is None:
+            return
+        line = format_line("INSTANCE", instance_name, event, effective_priority)
+        for w in self.fifos:
+            w.write_line(line)
+        if t.rx_lower_pri is not None:
+            self._submit(f"{t.kind}:{t.name}", [(t.rx_lower_pri, ())])
 
     def priority_changed(self, instance_name: str, state: Any, effective_priority: int) -> None:
         """An instance's effective priority moved (tracking). With notify_priority_changes
@@ -301,23 +323,25 @@ class Notifier:
         if t.generic is not None:
             scripts.append((t.generic, (t.kind, t.name, state, str(priority))))
         if scripts:
-            key = f"{t.kind}:{t.name}"
-
-            async def job(scripts=scripts, key=key) -> None:
-                if self._slots is None:
-                    self._slots = asyncio.Semaphore(self.max_concurrent_scripts)
-                for script, args in scripts:
-                    async with self._slots:
-                        result = await run_script(script, self.script_timeout, args)
-                    self._record(key, script.argv + args, result)
-
-            self.serial.submit(key, job)
+            self._submit(f"{t.kind}:{t.name}", scripts)
         if t.smtp and self.smtp is not None:
             g = self.config.global_defs
             if not (g.no_email_faults and state == "FAULT"):
                 alert = vrrp_alert(self.router_id, t.kind, t.name, state)
                 if alert is not None:
                     self.smtp.alert(alert)
+
+    def _submit(self, key: str, scripts: list[tuple[CheckedScript, tuple[str, ...]]]) -> None:
+        """Queue scripts behind the earlier ones of the same instance/group (one at a time)."""
+        async def job(scripts=scripts, key=key) -> None:
+            if self._slots is None:
+                self._slots = asyncio.Semaphore(self.max_concurrent_scripts)
+            for script, args in scripts:
+                async with self._slots:
+                    result = await run_script(script, self.script_timeout, args)
+                self._record(key, script.argv + args, result)
+
+        self.serial.submit(key, job)
 
     def _record(self, key: str, argv: tuple[str, ...], result: RunResult) -> None:
         if result.error:
