@@ -42,7 +42,7 @@ def test_quoted_string_is_one_token_with_escapes_kept_for_the_script_splitter():
 
 
 def test_script_argv_escapes_and_quotes():
-    from kvrrp.config.parser import _split_command
+    from kvrrp.config.argv import split_command as _split_command
     assert _split_command("/bin/x 'a b' \"c d\" e\\ f \\x41\\101\\n") == ("/bin/x", "a b", "c d", "e f", "AA\n")
     assert _split_command("  ") == ()
     assert _split_command("x ''") == ("x", "")

@@ -1,0 +1,110 @@
+"""Reusable keyword handler builders: `keyword VALUE` stored into a field, with keepalived's
+argument checks. A handler is called as handler(parser, node, fields)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from kvrrp.config.tree import Node
+
+if TYPE_CHECKING:
+    from kvrrp.config.parser import Parser
+
+Fields = dict
+# a callable handler(parser, node, fields), or the name of a Parser method taking (node, fields)
+Handler = Callable[["Parser", Node, Fields], None] | str
+
+def _set_str(field: str) -> Handler:
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        p.no_block(node)
+        if p.one_value(node):
+            f[field] = node.args[0].text
+    return h
+
+
+def _set_int(field: str, lo: int, hi: int) -> Handler:
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        p.no_block(node)
+        if p.one_value(node):
+            v = p.r.int(node.args[0], lo, hi, node.kw.text)
+            if v is not None:
+                f[field] = v
+    return h
+
+
+def _set_timer(field: str, lo: float = 0.0, hi: float | None = None) -> Handler:
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        p.no_block(node)
+        if p.one_value(node):
+            v = p.r.timer(node.args[0], lo, hi, node.kw.text)
+            if v is not None:
+                f[field] = v
+    return h
+
+
+def _set_flag(field: str, value: bool = True) -> Handler:
+    """Keyword alone = on; optional <BOOL> argument."""
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        p.no_block(node)
+        v = p.r.flag(node.kw, node.args)
+        if v is not None:
+            f[field] = v if value else not v
+    return h
+
+
+def _set_ip(field: str, fam_field: str | None = None) -> Handler:
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        p.no_block(node)
+        if p.one_value(node):
+            ip = p.r.ip(node.args[0], node.kw.text)
+            if ip is not None:
+                f[field] = ip[0]
+                if fam_field:
+                    f[fam_field] = ip[1]
+    return h
+
+
+def _set_script(field: str) -> Handler:
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        p.no_block(node)
+        s = p.script(node)
+        if s is not None:
+            f[field] = s
+    return h
+
+
+def _deprecated(instead: str, handler: Handler) -> Handler:
+    """A deprecated alias: works, but keepalived reports it (and `-t` fails), so we do too."""
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        p.diags.warning(node.kw.loc, f"'{node.kw.text}' is deprecated - please use '{instead}'", "deprecated",
+                        fails_test=True)
+        handler(p, node, f)
+    return h
+
+
+def _extra(p: Parser, node: Node, f: Fields) -> None:
+    p.extra(node, f)
+
+
+def _weight(lo: int, hi: int) -> Handler:
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        p.no_block(node)
+        p.weight(node, lo, hi, f)
+    return h
+
+
+def _script_user(p: Parser, node: Node, s: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        user = node.args[0].text
+        group = node.args[1].text.lstrip(":") if len(node.args) > 1 else None
+        if ":" in user and group is None:
+            user, _, group = user.partition(":")
+        s["user"] = user
+        s["group"] = group or None
+
+
+def _track(field: str, lo: int, hi: int, noreverse: bool) -> Handler:
+    def h(p: Parser, node: Node, s: Fields) -> None:
+        s.setdefault(field, []).extend(p.track_refs(node, lo, hi, noreverse))
+    return h
+
+

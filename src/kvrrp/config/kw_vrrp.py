@@ -1,0 +1,382 @@
+"""VRRP keywords: vrrp_script, track_file, vrrp_track_process, bfd_instance, sync and track groups, vrrp_instance
+(keepalived's vrrp_parser.c, track_file.c, bfd_parser.c)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kvrrp.config import model as m
+from kvrrp.config.argv import split_command
+from kvrrp.config.kw_handlers import (Fields, Handler, _deprecated, _extra, _script_user, _set_flag,
+                                      _set_int, _set_ip, _set_script, _set_str, _set_timer, _track, _weight)
+from kvrrp.config.tree import Node
+from kvrrp.config.kw_global import _g_extra_if
+
+if TYPE_CHECKING:
+    from kvrrp.config.parser import Parser
+
+
+# ---- vrrp_script / track_file / track_process / bfd ----------------------------------------------
+
+def _script_cmd(p: Parser, node: Node, s: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        # `script` takes the whole rest of the line (keepalived joins unquoted words)
+        cmd = " ".join(t.text for t in node.args) if len(node.args) > 1 else node.args[0].text
+        s["script"] = m.ScriptCall(command=cmd, argv=split_command(cmd), loc=node.kw.loc)
+
+
+SCRIPT: dict[str, Handler] = {
+    "script": _script_cmd,
+    "interval": _set_timer("interval", 0.001, 2147483),
+    "timeout": _set_timer("timeout", 0.001, 2147483),
+    "weight": _weight(-253, 253),
+    "rise": _set_int("rise", 1, 2147483647),
+    "fall": _set_int("fall", 1, 2147483647),
+    "user": _script_user,
+    "init_fail": _set_flag("init_fail"),
+}
+
+
+def _tf_init(p: Parser, node: Node, s: Fields) -> None:
+    s["init_file"] = True
+    for t in node.args:
+        if t.text == "overwrite":
+            s["init_overwrite"] = True
+        else:
+            v = p.r.int(t, -2147483648, 2147483647, "init_file value")
+            if v is not None:
+                s["init_value"] = v
+
+
+TRACK_FILE: dict[str, Handler] = {
+    "file": _set_str("file"),
+    "weight": _weight(-2147483647, 2147483647),
+    "init_file": _tf_init,
+}
+
+
+def _tp_process(p: Parser, node: Node, s: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        s["process"] = node.args[0].text
+        s["params"] = [t.text for t in node.args[1:]]
+
+
+def _tp_param_match(p: Parser, node: Node, s: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        v = node.args[0].text
+        if v in ("initial", "partial"):
+            s["param_match"] = v
+        else:
+            p.diags.error(node.args[0].loc, f"invalid param_match '{v}' (initial or partial)", "bad-value")
+
+
+def _tp_delay(p: Parser, node: Node, s: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        v = p.r.timer(node.args[0], 0, 2147483, "delay")
+        if v is not None:
+            s["fork_delay"] = s["terminate_delay"] = v
+
+
+TRACK_PROCESS: dict[str, Handler] = {
+    "process": _tp_process,
+    "param_match": _tp_param_match,
+    "weight": _weight(-254, 254),
+    "quorum": _set_int("quorum", 1, 65535),
+    "quorum_max": _set_int("quorum_max", 0, 65535),
+    "delay": _tp_delay,
+    "terminate_delay": _set_timer("terminate_delay", 0, 2147483),
+    "fork_delay": _set_timer("fork_delay", 0, 2147483),
+    "full_command": _set_flag("full_command"),
+}
+
+BFD: dict[str, Handler] = {
+    "source_ip": _set_ip("source_ip"),
+    "neighbor_ip": _set_ip("neighbor_ip"),
+    "neighbour_ip": _set_ip("neighbor_ip"),
+    "min_rx": _set_timer("min_rx", 0, 1000),
+    "min_tx": _set_timer("min_tx", 0, 1000),
+    "idle_tx": _set_timer("idle_tx", 0, 1000),
+    "multiplier": _set_int("multiplier", 1, 255),
+    "passive": _set_flag("passive"),
+    "ttl": _set_int("ttl", 1, 255),
+    "hoplimit": _set_int("ttl", 1, 255),
+    "max_hops": _set_int("max_hops", 0, 255),
+    "multihop": _set_flag("multihop"),
+    "weight": _weight(-253, 253),
+    "vrrp": lambda p, n, s: (s.__setitem__("vrrp", True), s.setdefault("checker", False)),
+    "checker": lambda p, n, s: (s.__setitem__("checker", True), s.setdefault("vrrp", False)),
+}
+
+
+# ---- sync group / track group -------------------------------------------------------------------
+
+def _group_members(p: Parser, node: Node, s: Fields) -> None:
+    s.setdefault("group", []).extend(t.text for t in p.value_words(node))
+
+
+def _sg_notify_deleted(p: Parser, node: Node, s: Fields) -> None:
+    s["notify_deleted_enabled"] = True
+    if node.args:
+        s["notify_deleted"] = p.script(node)
+
+
+SYNC_GROUP: dict[str, Handler] = {
+    "group": _group_members,
+    "track_interface": _track("track_interfaces", -253, 253, False),
+    "track_script": _track("track_scripts", -253, 253, True),
+    "track_file": _track("track_files", -254, 254, True),
+    "track_process": _track("track_processes", -254, 254, True),
+    "track_bfd": _track("track_bfds", -253, 253, True),
+    "notify_master": _set_script("notify_master"),
+    "notify_backup": _set_script("notify_backup"),
+    "notify_fault": _set_script("notify_fault"),
+    "notify_stop": _set_script("notify_stop"),
+    "notify_deleted": _sg_notify_deleted,
+    "notify": _set_script("notify"),
+    "smtp_alert": _set_flag("smtp_alert"),
+    "global_tracking": _deprecated("track_interface/script/file on the sync group",
+                                   _set_flag("global_tracking")),
+    "sync_group_tracking_weight": _set_flag("sync_group_tracking_weight"),
+    "notify_priority_changes": _set_flag("notify_priority_changes"),
+}
+
+
+def _tg_group(p: Parser, node: Node, s: Fields) -> None:
+    s["group"] = tuple(s.get("group", ())) + tuple(t.text for t in p.value_words(node))
+
+
+TRACK_GROUP: dict[str, Handler] = {"group": _tg_group}
+
+
+
+
+# ---- vrrp_instance --------------------------------------------------------------------------
+
+def _i_state(p: Parser, node: Node, s: Fields) -> None:
+    if not p.r.need(node.kw, node.args):
+        return
+    v = node.args[0].text
+    if v == "MASTER":
+        s["state"] = "MASTER"
+    elif v == "BACKUP":
+        if s.get("state") == "MASTER":
+            p.diags.error(node.args[0].loc, "state previously set as MASTER - ignoring BACKUP", "conflict")
+        else:
+            s["state"] = "BACKUP"
+    else:
+        p.diags.error(node.args[0].loc, f"unknown state '{v}' (MASTER or BACKUP, upper case), "
+                      "defaulting to BACKUP", "bad-value")
+        s["state"] = "BACKUP"
+
+
+def _i_priority(p: Parser, node: Node, s: Fields) -> None:
+    s["_priority_set"] = True
+    if p.r.need(node.kw, node.args):
+        v = p.r.int(node.args[0], 1, 255, "priority")
+        if v is not None:
+            s["priority"] = v
+
+
+def _i_advert(p: Parser, node: Node, s: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        v = p.r.timer(node.args[0], 0.01, 255, "advert_int")
+        if v is not None:
+            if v <= 0:
+                p.diags.error(node.args[0].loc, f"advert_int {node.args[0].text} not valid - must be > 0",
+                              "out-of-range")
+            else:
+                s["advert_int"] = v
+                s["_advert_tok"] = node.args[0]
+
+
+def _i_version(p: Parser, node: Node, s: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        v = p.r.int(node.args[0], 2, 3, "version")
+        if v is not None:
+            s["version"] = v
+
+
+def _i_auth(p: Parser, node: Node, s: Fields) -> None:
+    a: Fields = {"loc": node.kw.loc}
+    p.dispatch("authentication", AUTH, p.block(node), a)
+    if "auth_type" not in a:
+        p.diags.error(node.kw.loc, "authentication block without auth_type", "missing-parameter")
+        return
+    s["authentication"] = p.build(m.Authentication, a)
+
+
+def _a_type(p: Parser, node: Node, a: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        v = node.args[0].text
+        if v in ("PASS", "AH"):
+            a["auth_type"] = v
+        else:
+            p.diags.error(node.args[0].loc, f"unknown authentication type '{v}' (PASS or AH)", "bad-value")
+
+
+def _a_pass(p: Parser, node: Node, a: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        v = node.args[0].text
+        if len(v) > 8:
+            p.diags.warning(node.args[0].loc, f"auth_pass longer than 8 characters - truncated to '{v[:8]}' "
+                            "(keepalived does the same)", "truncated", fails_test=True)
+            v = v[:8]
+        a["auth_pass"] = v
+
+
+AUTH: dict[str, Handler] = {"auth_type": _a_type, "auth_pass": _a_pass}
+
+
+def _i_vips(field: str) -> Handler:
+    def h(p: Parser, node: Node, s: Fields) -> None:
+        s.setdefault(field, []).extend(p.addresses(node))
+    return h
+
+
+def _i_routes(p: Parser, node: Node, s: Fields) -> None:
+    s.setdefault("virtual_routes", []).extend(p.routes(node))
+
+
+def _i_rules(p: Parser, node: Node, s: Fields) -> None:
+    s.setdefault("virtual_rules", []).extend(p.rules(node))
+
+
+def _i_peers(p: Parser, node: Node, s: Fields) -> None:
+    s.setdefault("unicast_peers", []).extend(p.unicast_peers(node))
+
+
+def _i_accept(value: bool) -> Handler:
+    def h(p: Parser, node: Node, s: Fields) -> None:
+        s["accept"] = value
+    return h
+
+
+def _i_preempt(p: Parser, node: Node, s: Fields) -> None:
+    s["nopreempt"] = False
+
+
+def _i_notify_deleted(p: Parser, node: Node, s: Fields) -> None:
+    s["notify_deleted_enabled"] = True
+    if node.args:
+        s["notify_deleted"] = p.script(node)
+
+
+def _i_extra_if(p: Parser, node: Node, s: Fields) -> None:
+    _g_extra_if(p, node, s, prefix="")
+
+
+def _i_timer_expired(p: Parser, node: Node, s: Fields) -> None:
+    s["timer_expired_backup"] = True
+    if node.args:
+        p.extra(node, s)
+
+
+def _i_vmac_xmit(p: Parser, node: Node, s: Fields) -> None:
+    old = s.get("use_vmac")
+    s["use_vmac"] = m.Vmac(**{**({} if old is None else {k: getattr(old, k) for k in
+                                                          ("name", "mac", "netlink_notify_msg", "group")}),
+                              "xmit_base": True})
+
+
+def _i_use_ipvlan(p: Parser, node: Node, s: Fields) -> None:
+    s["use_ipvlan"] = True
+    p.extra(node, s)
+
+
+def _i_debug(p: Parser, node: Node, s: Fields) -> None:
+    if node.args:
+        p.r.int(node.args[0], 0, 4, "debug")
+
+
+def _i_old_csum(p: Parser, node: Node, s: Fields) -> None:
+    s["old_unicast_checksum"] = not (node.args and node.args[0].text == "never")
+
+
+def _i_mcast_dst(p: Parser, node: Node, s: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        ip = p.r.ip(node.args[0], "mcast_dst_ip")
+        if ip is None:
+            return
+        import ipaddress
+        if not ipaddress.ip_address(ip[0]).is_multicast:
+            p.diags.error(node.args[0].loc, f"mcast_dst_ip {ip[0]} is not a multicast address", "bad-ip")
+            return
+        s["mcast_dst_ip"] = ip[0]
+
+
+def _i_auth_hmac(p: Parser, node: Node, s: Fields) -> None:
+    p.extra(node, s)
+
+
+INSTANCE: dict[str, Handler] = {
+    "state": _i_state,
+    "interface": _set_str("interface"),
+    "vrf": _set_str("vrf"),
+    "virtual_router_id": _set_int("vrid", 1, 255),
+    "priority": _i_priority,
+    "advert_int": _i_advert,
+    "version": _i_version,
+    "authentication": _i_auth,
+    "auth_hmac": _i_auth_hmac,
+    "virtual_ipaddress": _i_vips("virtual_ipaddress"),
+    "virtual_ipaddress_excluded": _i_vips("virtual_ipaddress_excluded"),
+    "no_virtual_ipaddress": _set_flag("no_virtual_ipaddress"),
+    "promote_secondaries": _set_flag("promote_secondaries"),
+    "virtual_routes": _i_routes,
+    "virtual_rules": _i_rules,
+    "unicast_src_ip": _set_ip("unicast_src_ip"),
+    "unicast_peer": _i_peers,
+    "unicast_ttl": _set_int("unicast_ttl", 0, 255),
+    "unicast_fault_no_peer": _set_flag("unicast_fault_no_peer"),
+    "check_unicast_src": _set_flag("check_unicast_src"),
+    "old_unicast_checksum": _i_old_csum,
+    "mcast_src_ip": _set_ip("mcast_src_ip"),
+    "mcast_dst_ip": _i_mcast_dst,
+    "track_src_ip": _set_flag("track_src_ip"),
+    "track_interface": _track("track_interfaces", -253, 253, False),
+    "track_script": _track("track_scripts", -253, 253, True),
+    "track_file": _track("track_files", -254, 254, True),
+    "track_process": _track("track_processes", -254, 254, True),
+    "track_bfd": _track("track_bfds", -253, 253, True),
+    "dont_track_primary": _set_flag("dont_track_primary"),
+    "notify_master": _set_script("notify_master"),
+    "notify_backup": _set_script("notify_backup"),
+    "notify_fault": _set_script("notify_fault"),
+    "notify_stop": _set_script("notify_stop"),
+    "notify_deleted": _i_notify_deleted,
+    "notify": _set_script("notify"),
+    "notify_master_rx_lower_pri": _set_script("notify_master_rx_lower_pri"),
+    "notify_priority_changes": _set_flag("notify_priority_changes"),
+    "smtp_alert": _set_flag("smtp_alert"),
+    "garp_master_delay": _set_timer("garp_master_delay", 0, 86400),
+    "garp_master_repeat": _set_int("garp_master_repeat", 0, 2147483647),
+    "garp_lower_prio_delay": _set_timer("garp_lower_prio_delay", 0, 86400),
+    "garp_lower_prio_repeat": _set_int("garp_lower_prio_repeat", 0, 2147483647),
+    "garp_master_refresh": _set_timer("garp_master_refresh", 0, 86400),
+    "garp_master_refresh_repeat": _set_int("garp_master_refresh_repeat", 0, 2147483647),
+    "garp_extra_if": _i_extra_if,
+    "vmac_garp_intvl": _deprecated("garp_extra_if", _i_extra_if),
+    "down_timer_adverts": _set_int("down_timer_adverts", 1, 100),
+    "timer_expired_backup": _i_timer_expired,
+    "thread_timer_expired": _i_timer_expired,
+    "lower_prio_no_advert": _set_flag("lower_prio_no_advert"),
+    "higher_prio_send_advert": _set_flag("higher_prio_send_advert"),
+    "owner_ignore_adverts": _set_flag("owner_ignore_adverts"),
+    "use_vmac": "use_vmac",
+    "use_vmac_addr": _set_flag("use_vmac_addr"),
+    "vmac_xmit_base": _i_vmac_xmit,
+    "use_ipvlan": _i_use_ipvlan,
+    "native_ipv6": _set_flag("native_ipv6"),
+    "skip_check_adv_addr": _set_flag("skip_check_adv_addr"),
+    "strict_mode": _set_flag("strict_mode"),
+    "accept": _i_accept(True),
+    "no_accept": _i_accept(False),
+    "preempt": _i_preempt,
+    "nopreempt": _set_flag("nopreempt"),
+    "preempt_delay": _set_timer("preempt_delay", 0, 1000),
+    "debug": _i_debug,
+    "v3_checksum_as_v2": _set_flag("v3_checksum_as_v2"),
+    "kernel_rx_buf_size": _set_int("kernel_rx_buf_size", 0, 2**31 - 1),
+    "linkbeat_use_polling": _deprecated("a top-level linkbeat_interfaces block", _extra),
+    "lvs_sync_daemon_interface": _deprecated("lvs_sync_daemon in global_defs",
+                                             _set_str("lvs_sync_daemon_interface")),
+}
