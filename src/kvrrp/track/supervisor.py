@@ -7,6 +7,12 @@ are in place: every vrrp_script has run once, or reached its timeout, when start
 ``await sup.reload(new_config)`` on SIGHUP, *after* ``engine.apply_config(new_config)`` (so
 added instances exist; unchanged scripts keep running and keep their rise/fall state, so an
 unchanged config causes no status change at all); ``await sup.stop()``.
+
+So that instances a reload adds (or restarts) start on known tracker state instead of passing
+through BACKUP first: ``await sup.prepare_reload(new_config)`` *before* apply_config builds the
+new trackers (new scripts run once) without pushing anything, ``engine.add_prestart_hook(
+sup.prestart)`` lets the engine ask for the states of the instances it is about to start, and
+``reload(new_config)`` then finishes (pushes every binding, starts the trackers).
 """
 from __future__ import annotations
 
@@ -88,6 +94,7 @@ class TrackingSupervisor:
         self._holding = False
         self._resend = False
         self._priority_listeners: list = []
+        self._prepared: Config | None = None
 
     # -- status computation -------------------------------------------------------------
 
@@ -258,6 +265,9 @@ class TrackingSupervisor:
             await self._reconfigure(config)
         finally:
             self._holding = False
+        await self._finish_apply()
+
+    async def _finish_apply(self) -> None:
         if self._resend:
             self._sent = {k: v for k, v in self._sent.items() if k not in
                           {(b.instance, b.key) for b in self.plan.bindings}}
@@ -289,10 +299,44 @@ class TrackingSupervisor:
                 if config.instance(inst) is not None and old != 0 and old != weights.OK:
                     self._send(inst, key, weights.OK if isinstance(old, str) else 0)
 
+    async def prepare_reload(self, new_config: Config) -> None:
+        """Before engine.apply_config(new_config): build the new config's trackers (new scripts
+        run once, bounded by their timeouts) and hold every push until reload(); prestart()
+        serves the new plan's states meanwhile."""
+        self._holding = True
+        try:
+            await self._reconfigure(new_config)
+        except BaseException:
+            self._holding = False
+            raise
+        self._prepared = new_config
+
+    def prestart(self, instance_names: tuple[str, ...]) -> None:
+        """The engine's prestart hook: put the current state of every binding of these
+        instances (about to start) in place, so one whose tracker is down starts in FAULT."""
+        wanted = set(instance_names)
+        for b in self.plan.bindings:
+            if b.instance not in wanted:
+                continue
+            status = self.status_of(b)
+            if status is None:
+                continue
+            try:
+                self.engine.set_tracker(b.instance, b.key, engine_status(status))
+            except KeyError:
+                continue
+            self._sent[(b.instance, b.key)] = status
+
     async def reload(self, new_config: Config) -> None:
         # The engine rebuilds instances whose config changed with no tracker state, and we
         # cannot tell which: send every binding again (a repeat is a no-op in the engine).
         self._resend = True
+        if self._prepared is not None and self._prepared is new_config:
+            self._prepared = None
+            self._holding = False
+            await self._finish_apply()
+            return
+        self._prepared = None
         await self._apply(new_config, initial=False)
 
     async def stop(self) -> None:

@@ -7,8 +7,10 @@
                                                    # priorities), virtual_routes listener
     engine.start()
     ...
-    await extras.before_reload(new_config)         # SIGHUP
-    engine.apply_config(new_config)
+    await extras.before_reload(new_config)         # SIGHUP: raises for a config the engine would
+                                                   # refuse; new trackers run once
+    engine.apply_config(new_config)                # added instances get their tracker state from
+                                                   # the engine's prestart hook, before they start
     await extras.after_reload(new_config)
     ...
     await extras.before_stop()                     # trackers stop
@@ -80,10 +82,20 @@ class DaemonExtras:
         self.tracking = track.attach(engine, self.config, self.loop)
         self.tracking.add_priority_listener(self.notifier.priority_changed)
         await self.tracking.start()
+        if hasattr(engine, "add_prestart_hook"):
+            # instances a reload adds start on their trackers' state (FAULT straight away)
+            engine.add_prestart_hook(self.tracking.prestart)
 
     async def before_reload(self, new_config: Config) -> None:
+        from kvrrp.vrrp.settings import engine_settings
+        from kvrrp.vrrp.engine import validate_settings
+
+        # what engine.apply_config would refuse: refuse it here, before anything changes
+        validate_settings(engine_settings(new_config))
         if self.notifier is not None:
             await self.notifier.reload(new_config)
+        if self.tracking is not None:
+            await self.tracking.prepare_reload(new_config)
 
     async def after_reload(self, new_config: Config) -> None:
         self.config = new_config
