@@ -70,6 +70,7 @@ def test_kitchen_sink_round_trip():
     assert again.config == cfg, text
     # spot checks that the rich values really made it through
     vi1, vi2 = cfg.instances
+    assert cfg.garp_groups[0].interfaces == ("eth0", "eth1", "ens33") and cfg.garp_groups[0].gna_interval == 0.003
     assert vi1.use_vmac.name == "vrrp.1" and vi1.use_vmac.xmit_base and vi1.accept is False
     assert vi1.virtual_routes[1].nexthops[1].weight == 3
     assert vi1.virtual_rules[0].fwmark == 16 and vi1.virtual_rules[0].fwmask == 255

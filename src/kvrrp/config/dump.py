@@ -531,6 +531,17 @@ def to_keepalived(cfg: m.Config) -> str:
             w.line(_q(n))
         w.close()
         w.close()
+    for gg in cfg.garp_groups:
+        w.open("garp_group")
+        if gg.garp_interval is not None:
+            w.line(f"garp_interval {_num(gg.garp_interval)}")
+        if gg.gna_interval is not None:
+            w.line(f"gna_interval {_num(gg.gna_interval)}")
+        w.open("interfaces")
+        for i in gg.interfaces:
+            w.line(_q(i))
+        w.close()
+        w.close()
     if cfg.static_addresses:
         w.open("static_ipaddress")
         for a in cfg.static_addresses:

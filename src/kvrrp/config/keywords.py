@@ -8,8 +8,8 @@ from kvrrp.config.tree import Node
 from kvrrp.config.kw_global import GLOBAL
 from kvrrp.config.kw_lvs import (COMMON, DNS, FILE, HTTP, MISC, RS, SMTP, SSL, UDP, URL, VS, BFDC,
                                   CHECKERS)  # noqa: F401
-from kvrrp.config.kw_vrrp import (AUTH, BFD, INSTANCE, SCRIPT, SYNC_GROUP, TRACK_FILE, TRACK_GROUP,
-                                   TRACK_PROCESS)
+from kvrrp.config.kw_vrrp import (AUTH, BFD, GARP_GROUP, INSTANCE, SCRIPT, SYNC_GROUP, TRACK_FILE,
+                                   TRACK_GROUP, TRACK_PROCESS)
 
 if TYPE_CHECKING:
     from kvrrp.config.parser import Parser
@@ -64,7 +64,7 @@ TOP: dict[str, Handler] = {
     "linkbeat_use_polling": _extra,
     "child_wait_time": _extra,
     "linkbeat_interfaces": _top_extra_block,
-    "garp_group": _top_extra_block,
+    "garp_group": "garp_group",
     "interface_up_down_delays": _top_extra_block,
 }
 
@@ -75,7 +75,8 @@ TOP: dict[str, Handler] = {
 TABLES: dict[str, dict[str, Handler]] = {
     "top": TOP, "global_defs": GLOBAL, "vrrp_script": SCRIPT, "track_file": TRACK_FILE,
     "vrrp_track_process": TRACK_PROCESS, "bfd_instance": BFD, "vrrp_sync_group": SYNC_GROUP,
-    "track_group": TRACK_GROUP, "vrrp_instance": INSTANCE, "authentication": AUTH, "SSL": SSL,
+    "track_group": TRACK_GROUP, "garp_group": GARP_GROUP, "vrrp_instance": INSTANCE, "authentication": AUTH,
+    "SSL": SSL,
     "virtual_server": VS, "real_server": RS, "HTTP_GET": HTTP, "MISC_CHECK": MISC, "SMTP_CHECK": SMTP,
     "DNS_CHECK": DNS, "UDP_CHECK": UDP, "FILE_CHECK": FILE, "BFD_CHECK": BFDC, "TCP_CHECK": COMMON,
     "url": URL,

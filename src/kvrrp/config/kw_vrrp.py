@@ -147,6 +147,23 @@ def _tg_group(p: Parser, node: Node, s: Fields) -> None:
 TRACK_GROUP: dict[str, Handler] = {"group": _tg_group}
 
 
+def _gg_interface(p: Parser, node: Node, s: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        s.setdefault("interfaces", []).append(node.args[0].text)
+
+
+def _gg_interfaces(p: Parser, node: Node, s: Fields) -> None:
+    s.setdefault("interfaces", []).extend(t.text for t in p.value_words(node))
+
+
+GARP_GROUP: dict[str, Handler] = {
+    "garp_interval": _set_timer("garp_interval", 0, 4294.967295),
+    "gna_interval": _set_timer("gna_interval", 0, 4294.967295),
+    "interface": _gg_interface,
+    "interfaces": _gg_interfaces,
+}
+
+
 
 
 # ---- vrrp_instance --------------------------------------------------------------------------

@@ -340,6 +340,16 @@ class VirtualRule:
 
 
 @dataclass(**_FROZEN)
+class GarpGroup:
+    """garp_group { }: interfaces sharing one switch, with their own GARP/NA pacing."""
+
+    garp_interval: float | None = None               # None = global vrrp_garp_interval
+    gna_interval: float | None = None                # None = global vrrp_gna_interval
+    interfaces: tuple[str, ...] = ()
+    loc: Location | None = _loc()
+
+
+@dataclass(**_FROZEN)
 class TrackGroup:
     name: str
     group: tuple[str, ...] = ()
@@ -747,6 +757,7 @@ class Config:
     sync_groups: tuple[SyncGroup, ...] = ()
     instances: tuple[VrrpInstance, ...] = ()
     track_groups: tuple[TrackGroup, ...] = ()
+    garp_groups: tuple[GarpGroup, ...] = ()
     static_addresses: tuple[VirtualAddress, ...] = ()
     static_routes: tuple[VirtualRoute, ...] = ()
     static_rules: tuple[VirtualRule, ...] = ()

@@ -18,8 +18,8 @@ from kvrrp.config.diagnostics import Diagnostics
 from kvrrp.config.lexer import Token
 from kvrrp.config.argv import split_command
 from kvrrp.config.entries import EntryParsers
-from kvrrp.config.keywords import (BFD, CHECKERS, GLOBAL, INSTANCE, RS, SCRIPT, SSL, SYNC_GROUP, TABLES, TOP,
-                                   TRACK_FILE, TRACK_GROUP, TRACK_PROCESS, URL, VS)
+from kvrrp.config.keywords import (BFD, CHECKERS, GARP_GROUP, GLOBAL, INSTANCE, RS, SCRIPT, SSL, SYNC_GROUP,
+                                   TABLES, TOP, TRACK_FILE, TRACK_GROUP, TRACK_PROCESS, URL, VS)
 from kvrrp.config.kw_handlers import Fields, Handler
 from kvrrp.config.support import NOT_IMPLEMENTED, not_implemented
 from kvrrp.config.tree import Node
@@ -169,9 +169,9 @@ class Parser(EntryParsers):
 
     def parse(self, roots: list[Node]) -> m.Config:
         f: Fields = {"vrrp_scripts": [], "track_files": [], "track_processes": [], "bfd_instances": [],
-                     "sync_groups": [], "instances": [], "track_groups": [], "static_addresses": [],
-                     "static_routes": [], "static_rules": [], "virtual_server_groups": [],
-                     "virtual_servers": []}
+                     "sync_groups": [], "instances": [], "track_groups": [], "garp_groups": [],
+                     "static_addresses": [], "static_routes": [], "static_rules": [],
+                     "virtual_server_groups": [], "virtual_servers": []}
         self.dispatch("top", TOP, roots, f)
         for k, v in list(f.items()):
             if isinstance(v, list):
@@ -246,6 +246,16 @@ class Parser(EntryParsers):
                 s[k] = tuple(s[k])
         if name is not None:
             f["sync_groups"].append(self.build(m.SyncGroup, s))
+
+    def garp_group(self, node: Node, f: Fields) -> None:
+        s: Fields = {"loc": node.kw.loc}
+        self.dispatch("garp_group", GARP_GROUP, self.block(node), s)
+        if "interfaces" in s:
+            s["interfaces"] = tuple(s["interfaces"])
+        if not s.get("interfaces"):
+            self.diags.error(node.kw.loc, "garp_group has no interface/interfaces - ignoring it", "missing-parameter")
+            return
+        f["garp_groups"].append(self.build(m.GarpGroup, s))
 
     def track_group(self, node: Node, f: Fields) -> None:
         name = self.named(node, "track_group")
