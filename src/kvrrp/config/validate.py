@@ -477,6 +477,7 @@ def check_scripts(cfg: m.Config, diags: Diagnostics) -> None:
     tracked = {r.name for i in cfg.instances for r in i.track_scripts}
     tracked |= {r.name for sg in cfg.sync_groups for r in sg.track_scripts}
     runnable = 0
+    first_runnable: m.ScriptCall | None = None
     for vs in cfg.vrrp_scripts:
         if vs.user is not None and not _user_exists(vs.user):
             diags.error(vs.loc, f"vrrp_script {vs.name}: user '{vs.user}' does not exist - unable to set "
@@ -486,6 +487,7 @@ def check_scripts(cfg: m.Config, diags: Diagnostics) -> None:
             continue            # keepalived -t only looks at vrrp_scripts when VRRP will run
         if _program_found(vs.script):
             runnable += 1
+            first_runnable = first_runnable or vs.script
         elif vs.name in tracked:
             prog = vs.script.argv[0] if vs.script.argv else vs.script.command
             diags.warning(vs.script.loc, f"disabling track script {vs.name} since '{prog}' is not found or not "
@@ -496,10 +498,12 @@ def check_scripts(cfg: m.Config, diags: Diagnostics) -> None:
             continue
         if _program_found(s):
             runnable += 1
+            first_runnable = first_runnable or s
         else:
             prog = s.argv[0] if s.argv else s.command
             diags.warning(s.loc, f"script '{prog}' not found or not executable - it will not be run",
                           "script-missing", fails_test=False)
     if runnable and not g.enable_script_security:
-        diags.warning(None, "SECURITY VIOLATION - scripts are being executed but script_security not enabled "
+        diags.warning(first_runnable.loc if first_runnable else None,
+                      "SECURITY VIOLATION - scripts are being executed but script_security not enabled "
                       "(add enable_script_security to global_defs)", "security", fails_test=True)
