@@ -39,9 +39,22 @@ def exit_code(diagnostics) -> int:
     return EXIT_OK
 
 
+def sorted_diagnostics(diagnostics, files=()):
+    """In reading order: by file (in the order files were read), line, column; the few
+    diagnostics without a place come last."""
+    order = {f: i for i, f in enumerate(files)}
+
+    def key(d):
+        if d.loc is None:
+            return (1, 0, 0, 0)
+        return (0, order.get(d.loc.file, len(order)), d.loc.line, d.loc.col)
+
+    return sorted(diagnostics, key=key)
+
+
 def run_config_test(path: str, config_id: str | None = None, out: TextIO = sys.stderr) -> int:
     res = load(path, config_id)
-    for d in res.diagnostics:
+    for d in sorted_diagnostics(res.diagnostics, res.files):
         print(d.format(), file=out)
     code = exit_code(res.diagnostics)
     n_err = sum(1 for d in res.diagnostics if d.severity != "warning")
