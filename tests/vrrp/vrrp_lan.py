@@ -181,13 +181,15 @@ class FakeLan:
                 if not is_multicast(pkt.dst) and pkt.dst not in node.sources.values():
                     continue
                 segment = pkt.segment or pkt.ifname
-                # every socket of the receiver on that segment hears it: the base interface's
-                # and (macvlan floods multicast to its macvlans) a VMAC's
-                for (ifname, family), transport in list(node.transports.items()):
-                    if family != pkt.family or transport.closed or node.links.get(ifname, ifname) != segment:
-                        continue
-                    if ifname != segment and not is_multicast(pkt.dst):
-                        continue
+                targets = [(ifname, t) for (ifname, family), t in node.transports.items()
+                           if family == pkt.family and not t.closed and node.links.get(ifname, ifname) == segment]
+                if pkt.ifname != segment and any(ifname == pkt.ifname for ifname, _ in targets):
+                    # sent from a VMAC whose MAC the receiver's VMAC of the same name has: a
+                    # private macvlan takes such a frame for itself, the base never sees it
+                    targets = [(ifname, t) for ifname, t in targets if ifname == pkt.ifname]
+                elif not is_multicast(pkt.dst):
+                    targets = [(ifname, t) for ifname, t in targets if ifname == segment]
+                for ifname, transport in targets:
                     transport.on_receive(Received(ifname, pkt.family, pkt.src, pkt.dst,
                                                   self.ttl if pkt.ttl is None else pkt.ttl, pkt.payload))
 

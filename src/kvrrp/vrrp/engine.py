@@ -53,7 +53,7 @@ def _routes_for(instances: Iterable[InstanceSettings]) -> dict[tuple[str, int, i
         if s.name in names:
             raise ValueError(f"vrrp_instance {s.name} defined twice")
         names.add(s.name)
-        key = (s.ifname, s.family, s.vrid)
+        key = (s.vrrp_ifname, s.family, s.vrid)
         if key in routes:
             raise ValueError(f"({s.name}) VRID {s.vrid} on {s.ifname} IPv{s.family} already used by "
                              f"({routes[key]})")
@@ -102,7 +102,7 @@ class VrrpEngine:
         self._event_listeners: list[EventListener] = []
         self._transports: dict[tuple[str, int], Transport] = {}
         self._ttl_capable: dict[tuple[str, int], bool] = {}
-        self._receives: dict[tuple[str, int], bool] = {}      # transport key -> feeds on_receive
+        self._vmac_bases: set[tuple[str, int, int]] = set()
         self._prestart_hooks: list[PrestartHook] = []
         self._instances: dict[str, VrrpInstanceRuntime] = {}
         self._by_uid: dict[int, VrrpInstanceRuntime] = {}
@@ -189,7 +189,6 @@ class VrrpEngine:
         for transport in self._transports.values():
             self._guard(transport.close)
         self._transports.clear()
-        self._receives.clear()
         self._ttl_capable.clear()
         if self._handle is not None:
             self._handle.cancel()
@@ -301,7 +300,7 @@ class VrrpEngine:
 
     def send(self, inst: VrrpInstanceRuntime, payload: bytes, dst: str, src: str | None) -> None:
         s = inst.settings
-        key = (s.send_ifname, s.family)
+        key = (s.vrrp_ifname, s.family)
         transport = self._transports.get(key)
         if transport is None:
             inst.stats.send_errors += 1
@@ -407,8 +406,11 @@ class VrrpEngine:
         self._by_uid.pop(inst.uid, None)
 
     def _rebuild_indexes(self) -> None:
-        self._routes = {(i.settings.ifname, i.settings.family, i.settings.vrid): i
+        self._routes = {(i.settings.vrrp_ifname, i.settings.family, i.settings.vrid): i
                         for i in self._instances.values()}
+        # a VMAC instance's VRID on its base interface: copies of adverts the VMAC also got
+        self._vmac_bases = {(i.settings.ifname, i.settings.family, i.settings.vrid) for i in self._instances.values()
+                            if i.settings.vrrp_ifname != i.settings.ifname}
         for inst in self._instances.values():
             inst.sync = None
         self._groups = {}
@@ -433,39 +435,30 @@ class VrrpEngine:
 
     def _sync_transports(self) -> None:
         wanted: dict[tuple[str, int], str | None] = {}
-        send_only: dict[tuple[str, int], str | None] = {}     # VMACs: adverts leave there
         for inst in self._instances.values():
             s = inst.settings
-            key = (s.ifname, s.family)
             group = None if s.is_unicast else s.group
-            if key not in wanted or (wanted[key] is None and group is not None):
-                wanted[key] = group
-            elif group is not None and wanted[key] != group:
-                log.warning("(%s) multicast group %s differs from %s already used on %s; "
-                            "one socket per interface listens to the first", s.name, group, wanted[key], s.ifname)
-            if s.send_ifname != s.ifname:
-                send_only.setdefault((s.send_ifname, s.family), group)
-        receiving = set(wanted)
-        for key, group in send_only.items():
-            wanted.setdefault(key, group)
-        for key in [k for k in self._transports if k not in wanted or self._receives.get(k) != (k in receiving)]:
+            keys = [(s.vrrp_ifname, s.family)]
+            if s.vrrp_ifname != s.ifname:
+                # the base interface's socket too: its address is the advert source (the
+                # transports' local_address() knows interfaces with a socket)
+                keys.append((s.ifname, s.family))
+            for key in keys:
+                if key not in wanted or (wanted[key] is None and group is not None):
+                    wanted[key] = group
+                elif group is not None and wanted[key] != group:
+                    log.warning("(%s) multicast group %s differs from %s already used on %s; "
+                                "one socket per interface listens to the first", s.name, group, wanted[key], key[0])
+        for key in [k for k in self._transports if k not in wanted]:
             self._guard(self._transports.pop(key).close)
             self._ttl_capable.pop(key, None)
         for key, group in wanted.items():
             if key not in self._transports:
                 ifname, family = key
-                rx = key in receiving
                 try:
-                    self._transports[key] = self._transport_factory.open(
-                        ifname, family, self.on_receive if rx else self._on_send_only_receive, group)
-                    self._receives[key] = rx
+                    self._transports[key] = self._transport_factory.open(ifname, family, self.on_receive, group)
                 except Exception as exc:
                     log.error("cannot open VRRP socket on %s IPv%d: %s", ifname, family, exc)
-
-    def _on_send_only_receive(self, rx: Received) -> None:
-        # a VMAC's socket hears the LAN's adverts too (macvlan floods multicast to every
-        # macvlan); they are handled once, from the base interface's socket
-        self._count_drop("vmac_copy")
 
     def _receive(self, rx: Received) -> None:
         vrid = peek_vrid(rx.payload)
@@ -484,6 +477,11 @@ class VrrpEngine:
                 decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst)
                 reason = check_decoded(decoded)
             if reason is None and inst is None:
+                if (rx.ifname, rx.family, vrid) in self._vmac_bases:
+                    # a peer without our virtual MAC: the base interface hears it as well as
+                    # the VMAC; the VMAC's copy is the one that counts
+                    self._count_drop("vmac_base_copy")
+                    return
                 reason = "unknown_vrid"
                 if self.settings.log_unknown_vrids:
                     log.info("(%s): Unknown VRID %d received from %s", rx.ifname, vrid, rx.src)

@@ -401,8 +401,8 @@ class VrrpInstanceRuntime:
                 log.warning("(%s) no source address on %s yet, advert not sent", self.name, s.ifname)
                 continue
             # with a VMAC the advert leaves the macvlan but from the base interface's address:
-            # pin it, the macvlan has no address the kernel could pick
-            self.ctx.send(self, payload, dst, s.unicast_src_ip or (src if s.send_ifname != s.ifname else None))
+            # pin it, the macvlan has no address of its own
+            self.ctx.send(self, payload, dst, s.unicast_src_ip or (src if s.vrrp_ifname != s.ifname else None))
             sent = True
         if sent:
             self.stats.advert_sent += 1

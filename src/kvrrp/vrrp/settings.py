@@ -66,8 +66,9 @@ class InstanceSettings:
     fault_no_peer: bool = False              # unicast_fault_no_peer with no peer of our family
     v3_checksum_as_v2: bool = False          # v3/IPv4 checksum without the pseudo-header (RFC 9568)
     # use_vmac: VIPs without their own dev live on this macvlan and GARPs leave from it; adverts
-    # are sent through it (Ethernet source = the virtual MAC) with the base interface's address
-    # as IP source, unless vmac_xmit_base; adverts are received on the base interface (ifname)
+    # are sent and received on it (keepalived's vrrp->ifp: the Ethernet source is the virtual
+    # MAC, and a private macvlan consumes the peers' adverts from that MAC, the base interface
+    # never sees them) with the base interface's address as IP source - unless vmac_xmit_base
     vmac_ifname: str | None = None
     vmac_xmit_base: bool = False
     unicast_ttl: int | None = None           # TTL / hop limit of unicast adverts (None: 255)
@@ -103,9 +104,9 @@ class InstanceSettings:
         return self.priority == OWNER_PRIORITY
 
     @property
-    def send_ifname(self) -> str:
-        """Where adverts leave: the VMAC (so the Ethernet source is the virtual MAC) unless
-        vmac_xmit_base; reception always stays on the base interface (ifname), as keepalived."""
+    def vrrp_ifname(self) -> str:
+        """The interface adverts are sent and received on: the VMAC unless vmac_xmit_base,
+        else the configured one (ifname, whose primary address is always the advert source)."""
         if self.vmac_ifname and not self.vmac_xmit_base:
             return self.vmac_ifname
         return self.ifname
