@@ -58,6 +58,9 @@ class Job:
     index: int
     target: Target
     vid: VsId
+    delay_loop: float = 60.0
+    suspendable: bool = False           # its VS has ha_suspend
+    fast_tcp: bool = False              # runs on the TcpProber path
     runs: int = 0
     failures: int = 0
     last_reason: str = ""
@@ -226,8 +229,10 @@ class CheckerEngine:
             if rid not in keep_rids:
                 self._drop_job(job.key)
             else:
-                job.target = make_target(self._rs_by_id[rid][0].checkers[job.index], *self._rs_by_id[rid])
+                rs_now, vs_now = self._rs_by_id[rid]
+                job.target = make_target(rs_now.checkers[job.index], rs_now, vs_now)
                 job.vid = rid[0]
+                job.suspendable = vs_now.ha_suspend
         self.rs_states = new_states
         old_quorum, self.quorum = self.quorum, {}
         for vs in config.virtual_servers:
@@ -311,7 +316,9 @@ class CheckerEngine:
                         continue
                     key = self._next_key
                     self._next_key += 1
-                    job = Job(key=key, rid=rid, index=i, target=target, vid=vs_ident(vs))
+                    job = Job(key=key, rid=rid, index=i, target=target, vid=vs_ident(vs),
+                              delay_loop=spec.delay_loop, suspendable=vs.ha_suspend,
+                              fast_tcp=spec.kind == "TCP_CHECK")
                     self.jobs[key] = job
                     warmup = spec.warmup if spec.warmup is not None else spec.delay_loop
                     log.info("Activating healthchecker for service %s for VS %s", _fmt_rs(rs, vs), _fmt_vs(vs))
@@ -341,7 +348,9 @@ class CheckerEngine:
         task = self._tasks.pop(key, None)
         if task is not None:
             task.cancel()
-        del self.jobs[key]
+        job = self.jobs.pop(key)
+        by_kind = self.counters.by_kind
+        by_kind[job.target.kind] = by_kind.get(job.target.kind, 0) + job.runs
 
     def _start_job(self, key: int) -> None:
         """Scheduler callback: a check is due."""
@@ -351,13 +360,12 @@ class CheckerEngine:
         if job is None:
             sched.done(key)
             return
-        rs, vs = self._rs_by_id[job.rid]
-        if vs.ha_suspend and self._suspended(vs):
+        if job.suspendable and self._suspended(self._rs_by_id[job.rid][1]):
             sched.done(key)
-            sched.schedule(key, rs.checkers[job.index].delay_loop)
+            sched.schedule(key, job.delay_loop)
             return
         try:
-            if job.target.kind == "TCP_CHECK" and self._tcp is not None:
+            if job.fast_tcp and self._tcp is not None:
                 self._tcp.start(key, job.target)
             else:
                 self._tasks[key] = asyncio.get_running_loop().create_task(self._run_async(key, job))
@@ -389,23 +397,24 @@ class CheckerEngine:
     def apply_result(self, key: int, result: CheckResult) -> None:
         """Fold one check result into the states (public so tests can drive the reducer path)."""
         job = self.jobs[key]
-        rs, vs = self._rs_by_id[job.rid]
-        spec = rs.checkers[job.index]
         c = self.counters
         c.checks += 1
-        c.by_kind[spec.kind] = c.by_kind.get(spec.kind, 0) + 1
         job.runs += 1
-        if not result.ok:
+        states = self.rs_states[job.rid]
+        prev = states[job.index]
+        if result.ok:
+            if prev.is_up and prev.has_run and not prev.retry_it and (
+                    result.weight_delta is None or result.weight_delta == prev.weight_delta):
+                # steady state (up, and still up): step_checker would return prev unchanged
+                if self._sched is not None:
+                    self._sched.schedule(key, job.delay_loop)
+                return
+        else:
             c.failures += 1
             job.failures += 1
         job.last_reason = result.reason
-        states = self.rs_states[job.rid]
-        prev = states[job.index]
-        if result.ok and prev.is_up and prev.has_run and not prev.retry_it and result.weight_delta in (None, prev.weight_delta):
-            # steady state (up, and still up): step_checker would return prev unchanged
-            if self._sched is not None:
-                self._sched.schedule(key, spec.delay_loop)
-            return
+        rs, vs = self._rs_by_id[job.rid]
+        spec = rs.checkers[job.index]
         step = step_checker(prev, result, retry=spec.retry, delay_loop=spec.delay_loop,
                             delay_before_retry=spec.delay_before_retry)
         _log_check(spec.kind, job.target, result, step, spec)
@@ -630,8 +639,16 @@ class CheckerEngine:
         c = self.counters
         return {"virtual_servers": out,
                 "counters": {"checks": c.checks, "failures": c.failures, "transitions": c.transitions,
-                             "reconciles": c.reconciles, "notifies": c.notifies, "by_kind": dict(c.by_kind)},
+                             "reconciles": c.reconciles, "notifies": c.notifies, "by_kind": self._by_kind()},
                 "ipvs": dict(self.reconciler.counters)}
+
+    def _by_kind(self) -> dict[str, int]:
+        """Checks run per checker type (jobs count their own runs; removed jobs were folded
+        into counters.by_kind when they went away, so the totals never go backwards)."""
+        out = dict(self.counters.by_kind)
+        for job in self.jobs.values():
+            out[job.target.kind] = out.get(job.target.kind, 0) + job.runs
+        return out
 
     def rs_is_alive(self, ip: str, port: int, vs_key: str | None = None) -> bool:
         """Convenience for tests: is the real server ip:port (of VS key) alive?"""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import _socket
 import os
 import select
 import socket
@@ -19,6 +20,8 @@ from healthcheck.checkers.base import CheckContext, CheckResult, Target, open_bo
 _LINGER0 = struct.pack("ii", 1, 0)
 SUCCESS = CheckResult(True)
 _EPOLLOUT_ONESHOT = select.EPOLLOUT | select.EPOLLONESHOT
+_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
+_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
 
 
 async def tcp_connect(target: Target) -> socket.socket:
@@ -66,14 +69,19 @@ class TcpProber:
         self._loop = asyncio.get_running_loop()
         self._sched = scheduler
         self._finish = finish
-        self._by_key: dict[int, socket.socket] = {}
+        self._by_key: dict[int, _socket.socket] = {}
         self._by_fd: dict[int, int] = {}
         self._ep = select.epoll()
         self._loop.add_reader(self._ep.fileno(), self._drain)
 
     def start(self, key: int, target: Target) -> None:
+        spec = target.spec
         try:
-            sock = open_bound_socket(target, socket.SOCK_STREAM)
+            if spec.bindto or spec.bind_port or spec.bind_if or spec.fwmark:
+                sock = open_bound_socket(target, socket.SOCK_STREAM)
+            else:
+                # the C socket type directly: no Python-level wrapper to build per check
+                sock = _socket.socket(_AF[target.family], _STREAM)
         except OSError as exc:
             self._finish(key, CheckResult(False, os_reason(exc)))
             return
