@@ -270,3 +270,21 @@ def test_block_structure_errors():
 def test_every_problem_is_reported_not_only_the_first():
     res = parse(instance("    priority 0\n    advert_int x\n    bogus 1\n    state maybe", vip="1.2.3.400"))
     assert len(res.errors) >= 4
+
+
+def test_found_by_differential_fuzzing_against_keepalived():
+    """Rules found by generating random configs and comparing with keepalived -t."""
+    assert "conflict" in codes(parse(instance("    vrf eth1")))                       # vrf + interface
+    res = parse(instance("    garp_master_repeat 0\n    garp_master_delay 1.5"))
+    assert res.config.instances[0].garp_master_repeat == 1                          # 0 -> 1, reported
+    assert res.config.instances[0].garp_master_delay is None                        # whole seconds only
+    assert codes(res).count("out-of-range") == 1 and "invalid-number" in codes(res)
+    res = parse(instance("    version 2\n    version 3"))
+    assert res.config.instances[0].version == 2 and "conflict" in codes(res)
+    vi = parse(instance("    priority 255")).config.instances[0]
+    assert vi.state == "MASTER"                                                      # owner starts as master
+    res = parse(instance("    virtual_routes {\n 198.18.5.0/24 dev eth0 protocol static\n }"))
+    assert res.config.instances[0].virtual_routes[0].protocol is None and "route-protocol" in codes(res)
+    g = "global_defs {\n vrrp_strict\n}\n"
+    assert "ipv6-link-local" in codes(parse(instance("", vip="2001:db8::1", head=g)))
+    assert "ipv6-link-local" not in codes(parse(instance("", vip="fe80::1", head=g)))

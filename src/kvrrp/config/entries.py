@@ -242,6 +242,11 @@ class EntryParsers:
         net = self.r.network(to_tok, "route destination")
         if net is None:
             return None
+        if not static and not r.get("no_track") and r.get("protocol") not in (None, "keepalived", "18"):
+            # keepalived tracks its routes by protocol: it resets any other (and reports it)
+            self.diags.warning(line[0].loc, f"route cannot be tracked if protocol is not keepalived (18) - "
+                               f"resetting protocol {r['protocol']}", "route-protocol", fails_test=True)
+            r["protocol"] = None
         r["to"] = net[0]
         fam = net[1] or fam or 4
         r["family"] = fam
@@ -321,6 +326,11 @@ class EntryParsers:
                 continue
             i += 2
         r["family"] = fam or 4
+        proto = [v for k, v in opts if k == "protocol"]
+        if not static and not r.get("no_track") and proto and proto[-1] not in ("keepalived", "18"):
+            self.diags.warning(line[0].loc, f"rule cannot be tracked if protocol is not keepalived (18) - "
+                               f"resetting protocol {proto[-1]}", "rule-protocol", fails_test=True)
+            opts = [(k, v) for k, v in opts if k != "protocol"]
         if opts:
             r["options"] = tuple(opts)
         return m.VirtualRule(**r)

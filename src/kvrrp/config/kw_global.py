@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kvrrp.config import model as m
-from kvrrp.config.kw_handlers import (Fields, Handler, _deprecated, _extra, _set_flag, _set_int, _set_script,
-                                      _set_str, _set_timer)
+from kvrrp.config.kw_handlers import (Fields, Handler, _deprecated, _extra, _set_flag, _set_int, _set_repeat,
+                                      _set_script, _set_seconds, _set_str, _set_timer)
 from kvrrp.config.tree import Node
 
 if TYPE_CHECKING:
@@ -209,12 +209,12 @@ GLOBAL: dict[str, Handler] = {
     "default_interface": _set_str("default_interface"),
     "vrrp_mcast_group4": _g_mcast("vrrp_mcast_group4", 4),
     "vrrp_mcast_group6": _g_mcast("vrrp_mcast_group6", 6),
-    "vrrp_garp_master_delay": _set_timer("vrrp_garp_master_delay", 0, 86400),
-    "vrrp_garp_master_repeat": _set_int("vrrp_garp_master_repeat", 0, 2147483647),
-    "vrrp_garp_lower_prio_delay": _set_timer("vrrp_garp_lower_prio_delay", 0, 86400),
+    "vrrp_garp_master_delay": _set_seconds("vrrp_garp_master_delay", 4294),
+    "vrrp_garp_master_repeat": _set_repeat("vrrp_garp_master_repeat"),
+    "vrrp_garp_lower_prio_delay": _set_seconds("vrrp_garp_lower_prio_delay", 4294),
     "vrrp_garp_lower_prio_repeat": _set_int("vrrp_garp_lower_prio_repeat", 0, 2147483647),
-    "vrrp_garp_master_refresh": _set_timer("vrrp_garp_master_refresh", 0, 86400),
-    "vrrp_garp_master_refresh_repeat": _set_int("vrrp_garp_master_refresh_repeat", 0, 2147483647),
+    "vrrp_garp_master_refresh": _set_seconds("vrrp_garp_master_refresh", 4294967295),
+    "vrrp_garp_master_refresh_repeat": _set_repeat("vrrp_garp_master_refresh_repeat"),
     # keepalived requires at least 1us here (0 is rejected, even though 0 is the default)
     "vrrp_garp_interval": _set_timer("vrrp_garp_interval", 0.000001, 4294.967295),
     "vrrp_gna_interval": _set_timer("vrrp_gna_interval", 0.000001, 4294.967295),

@@ -108,3 +108,27 @@ def _track(field: str, lo: int, hi: int, noreverse: bool) -> Handler:
     return h
 
 
+
+
+def _set_seconds(field: str, hi: int) -> Handler:
+    """Whole seconds (keepalived read_unsigned): '1.5' is invalid; stored as float seconds."""
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        if p.one_value(node):
+            v = p.r.int(node.args[0], 0, hi, node.kw.text)
+            if v is not None:
+                f[field] = float(v)
+    return h
+
+
+def _set_repeat(field: str, hi: int = 4294967295) -> Handler:
+    """A repeat count where keepalived turns 0 into 1 (and reports it)."""
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        if p.one_value(node):
+            v = p.r.int(node.args[0], 0, hi, node.kw.text)
+            if v == 0:
+                p.diags.warning(node.args[0].loc, f"{node.kw.text} must be greater than 0, setting to 1",
+                                "out-of-range", fails_test=True)
+                v = 1
+            if v is not None:
+                f[field] = v
+    return h

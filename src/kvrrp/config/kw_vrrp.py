@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from kvrrp.config import model as m
 from kvrrp.config.argv import split_command
 from kvrrp.config.kw_handlers import (Fields, Handler, _deprecated, _extra, _script_user, _set_flag,
-                                      _set_int, _set_ip, _set_script, _set_str, _set_timer, _track, _weight)
+                                      _set_int, _set_ip, _set_repeat, _set_script, _set_seconds, _set_str,
+                                      _set_timer, _track, _weight)
 from kvrrp.config.tree import Node
 from kvrrp.config.kw_global import _g_extra_if
 
@@ -209,6 +210,10 @@ def _i_version(p: Parser, node: Node, s: Fields) -> None:
     if p.r.need(node.kw, node.args):
         v = p.r.int(node.args[0], 2, 3, "version")
         if v is not None:
+            if s.get("version") not in (None, v):
+                p.diags.error(node.args[0].loc, f"version {v} conflicts with the version {s['version']} given "
+                              "before - ignoring", "conflict")
+                return
             s["version"] = v
 
 
@@ -364,12 +369,12 @@ INSTANCE: dict[str, Handler] = {
     "notify_master_rx_lower_pri": _set_script("notify_master_rx_lower_pri"),
     "notify_priority_changes": _set_flag("notify_priority_changes"),
     "smtp_alert": _set_flag("smtp_alert"),
-    "garp_master_delay": _set_timer("garp_master_delay", 0, 86400),
-    "garp_master_repeat": _set_int("garp_master_repeat", 0, 2147483647),
-    "garp_lower_prio_delay": _set_timer("garp_lower_prio_delay", 0, 86400),
+    "garp_master_delay": _set_seconds("garp_master_delay", 4294),
+    "garp_master_repeat": _set_repeat("garp_master_repeat"),
+    "garp_lower_prio_delay": _set_seconds("garp_lower_prio_delay", 4294),
     "garp_lower_prio_repeat": _set_int("garp_lower_prio_repeat", 0, 2147483647),
-    "garp_master_refresh": _set_timer("garp_master_refresh", 0, 86400),
-    "garp_master_refresh_repeat": _set_int("garp_master_refresh_repeat", 0, 2147483647),
+    "garp_master_refresh": _set_seconds("garp_master_refresh", 4294967295),
+    "garp_master_refresh_repeat": _set_repeat("garp_master_refresh_repeat"),
     "garp_extra_if": _i_extra_if,
     "vmac_garp_intvl": _deprecated("garp_extra_if", _i_extra_if),
     "down_timer_adverts": _set_int("down_timer_adverts", 1, 100),

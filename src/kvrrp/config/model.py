@@ -306,7 +306,7 @@ class VirtualRoute:
     dev: str | None = None
     scope: str | None = None
     table: str | None = None
-    protocol: str | None = None
+    protocol: str | None = None                      # None = keepalived's own (18), which tracking needs
     metric: int | None = None
     tos: int | None = None
     onlink: bool = False

@@ -310,6 +310,8 @@ class Parser(EntryParsers):
             # in case global_defs comes later in the file
             gd = f.get("global_defs")
             s["version"] = 3 if s.get("family") == 6 else (gd.vrrp_version if gd is not None else 2)
+        if "state" not in s and s.get("priority") == 255:
+            s["state"] = "MASTER"       # keepalived: no state given + address owner => MASTER
         if s.pop("_priority_set", False) is False and s.get("state") == "MASTER":
             # keepalived: no priority given + state MASTER => address owner (255)
             s["priority"] = 255

@@ -234,6 +234,14 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
     if i.timer_expired_backup and not i.nopreempt:
         diags.warning(where(i, "timer_expired_backup"), f"({name}) timer_expired_backup requires nopreempt",
                       "ignored", fails_test=True)
+    if i.vrf is not None and i.interface is not None:
+        diags.error(where(i, "vrf"), f"({name}) cannot specify VRF interface and interface - ignoring vrf",
+                    "conflict")
+        changes["vrf"] = None
+    if (family == 6 and strict and not i.unicast_peers and i.virtual_ipaddress
+            and not i.virtual_ipaddress[0].address.lower().startswith("fe80:")):
+        diags.error(i.virtual_ipaddress[0].loc, f"({name}) the first IPv6 VIP address must be link local in "
+                    "strict mode", "ipv6-link-local")
     if i.mcast_dst_ip is not None and i.unicast_peers:
         diags.warning(where(i, "mcast_dst_ip"), f"({name}) mcast_dst_ip given with unicast peers - ignoring",
                       "ignored", fails_test=True)
