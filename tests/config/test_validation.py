@@ -119,7 +119,8 @@ def test_undefined_references():
     assert len(msgs) == 3 and any("'nope'" in m for m in msgs)
     res = parse("vrrp_sync_group G {\n group {\n V1\n GHOST\n }\n}\n" + instance("", name="V1"))
     assert any("GHOST" in d.message for d in res.diagnostics if d.code == "undefined-reference")
-    res = parse("virtual_server group NOGROUP {\n protocol TCP\n}\n")
+    res = parse("virtual_server group NOGROUP {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n"
+                " real_server 198.18.0.2 80 {\n }\n}\n")
     assert diag(res, "undefined-reference").loc.line == 1
     res = parse("global_defs {\n lvs_sync_daemon eth0 VI_NONE\n}\n")
     assert "undefined-reference" in codes(res)
@@ -194,7 +195,8 @@ def test_values_out_of_range_in_lvs():
 
 
 def test_lvs_method_and_scheduler():
-    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_kind FNAT\n lb_algo rrr\n}\n")
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_kind FNAT\n lb_algo rrr\n"
+                " real_server 198.18.0.2 80 {\n }\n}\n")
     vs = res.config.virtual_servers[0]
     assert (vs.lvs_method.method, vs.lvs_sched) == ("NAT", "wlc")
     assert "FNAT exists only in forks" in diag(res, "bad-value").message
@@ -202,9 +204,22 @@ def test_lvs_method_and_scheduler():
 
 
 def test_vs_without_protocol_defaults_to_udp_like_keepalived():
-    res = parse("virtual_server 198.18.0.1 80 {\n}\n")
+    res = parse("virtual_server 198.18.0.1 80 {\n real_server 198.18.0.2 80 {\n }\n}\n")
     assert res.config.virtual_servers[0].protocol == "UDP"
     assert diag(res, "vs-protocol").severity == "error"
+
+
+def test_virtual_server_without_real_servers_is_dropped():
+    res = parse("virtual_server 198.18.0.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n}\n")
+    assert res.config.virtual_servers == () and "vs-no-rs" in codes(res)
+
+
+def test_sh_mh_flags_need_their_scheduler_first():
+    base = "virtual_server 198.18.0.1 80 {{\n protocol TCP\n lb_kind NAT\n {a}\n {b}\n real_server 198.18.0.2 80 {{\n }}\n}}\n"
+    vs = parse(base.format(a="lb_algo sh", b="sh-port")).config.virtual_servers[0]
+    assert vs.sh_port
+    res = parse(base.format(a="sh-port", b="lb_algo sh"))
+    assert not res.config.virtual_servers[0].sh_port and "ignored" in codes(res)
 
 
 def test_missing_scheduler_and_forwarding_method_are_reported_like_keepalived():

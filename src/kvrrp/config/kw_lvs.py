@@ -41,6 +41,20 @@ def _vs_sched(p: Parser, node: Node, s: Fields) -> None:
         s["lvs_sched"] = v
 
 
+def _vs_sched_flag(field: str) -> Handler:
+    """sh-port/sh-fallback/mh-port/mh-fallback: keepalived only takes them once the matching
+    scheduler was set above them (the order matters), and silently drops the other pair."""
+    def h(p: Parser, node: Node, s: Fields) -> None:
+        sched = s.get("lvs_sched")
+        if sched in ("sh", "mh"):
+            if field.startswith(sched + "_"):
+                s[field] = True
+            return
+        p.diags.warning(node.kw.loc, f"'{node.kw.text}' only applies to the sh/mh scheduler, which must be set "
+                        "before it - ignoring", "ignored", fails_test=True)
+    return h
+
+
 def _vs_method(p: Parser, node: Node, s: Fields) -> None:
     v = p.lvs_method(node)
     if v is not None:
@@ -137,15 +151,15 @@ VS: dict[str, Handler] = {
     "inhibit_on_failure": _vs_bool_opt("inhibit_on_failure"),
     "lb_algo": _vs_sched,
     "lvs_sched": _vs_sched,
-    "hashed": _set_flag("hashed"),
+    "hashed": _vs_sched_flag("hashed"),     # keepalived treats it like the sh/mh flags (and never sets it)
     "ops": _set_flag("ops"),
     "flag-1": _set_flag("flag_1"),
     "flag-2": _set_flag("flag_2"),
     "flag-3": _set_flag("flag_3"),
-    "sh-port": _set_flag("sh_port"),
-    "sh-fallback": _set_flag("sh_fallback"),
-    "mh-port": _set_flag("mh_port"),
-    "mh-fallback": _set_flag("mh_fallback"),
+    "sh-port": _vs_sched_flag("sh_port"),
+    "sh-fallback": _vs_sched_flag("sh_fallback"),
+    "mh-port": _vs_sched_flag("mh_port"),
+    "mh-fallback": _vs_sched_flag("mh_fallback"),
     "lb_kind": _vs_method,
     "lvs_method": _vs_method,
     "persistence_engine": _set_str("persistence_engine"),

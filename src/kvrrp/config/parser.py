@@ -364,7 +364,7 @@ class Parser(EntryParsers):
     def lvs_method(self, node: Node) -> m.LvsMethod | None:
         if not self.r.need(node.kw, node.args):
             return None
-        meth = node.args[0].text.upper()
+        meth = node.args[0].text                 # keepalived compares case-sensitively
         if meth not in ("NAT", "DR", "TUN"):
             hint = " (FNAT exists only in forks such as DPVS)" if meth == "FNAT" else ""
             self.diags.error(node.args[0].loc, f"invalid {node.kw.text} '{node.args[0].text}' "
@@ -450,6 +450,16 @@ class Parser(EntryParsers):
             # keepalived (check_data.c) reports a missing forwarding method and uses NAT
             self.diags.error(node.kw.loc, "virtual server: no forwarding method set (lb_kind / lvs_method), "
                              "setting default NAT", "vs-no-method")
+        if ok and not s["real_servers"]:
+            # keepalived (check_parser.c vs_end_handler) drops a virtual server without real servers
+            self.diags.error(node.kw.loc, "virtual server has no real servers - ignoring", "vs-no-rs")
+            ok = False
+        sorry = s.get("sorry_server")
+        if ok and sorry is not None and s.get("ip") is not None and sorry.family != s.get("family", 4) \
+                and (sorry.lvs_method or s.get("lvs_method") or m.LvsMethod()).method != "TUN":
+            self.diags.error(node.kw.loc, "address family of virtual server and sorry server don't match - "
+                             "skipping sorry server", "family-mismatch")
+            s["sorry_server"] = None
         if ok:
             f["virtual_servers"].append(self.build(m.VirtualServer, s))
 
