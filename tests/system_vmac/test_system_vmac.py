@@ -1,0 +1,155 @@
+"""use_vmac on a real kernel: two kvrrp nodes on a bridged LAN of namespaces (kvrrp.lab), each
+with the VMAC vrrp.51 (00:00:5e:00:01:33) that DaemonExtras creates.
+
+The master's VIP lives on vrrp.51; its adverts leave with the virtual MAC as Ethernet source
+and the base interface's address as IP source (VRRPv3 checksum over that address); its GARP
+and the ARP reply a client gets carry the virtual MAC; the backup hears the master (on its own
+VMAC: a private macvlan takes frames from its own MAC for itself); a failover moves the VIP
+and the new master's GARP points the client's neighbour entry at the virtual MAC; SIGTERM removes the VMAC.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from kvrrp import fastpath
+from kvrrp.lab import Lab
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
+
+VMAC = "vrrp.51"
+VMAC_MAC = "00:00:5e:00:01:33"
+VIP = "198.18.0.200"
+HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vmac_node.py")
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src")
+
+CONF = """
+global_defs {
+    router_id %(name)s
+    vrrp_garp_master_delay 1
+    vrrp_garp_master_repeat 2
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority %(prio)d
+    version 3
+    advert_int 0.2
+    use_vmac
+    virtual_ipaddress {
+        %(vip)s/24
+    }
+}
+"""
+
+
+def start(lab: Lab, node, prio: int):
+    work = lab.workdir
+    conf = os.path.join(work, f"{node.name}.conf")
+    with open(conf, "w") as fh:
+        fh.write(CONF % {"name": node.name, "prio": prio, "vip": VIP})
+    logf = open(os.path.join(work, f"{node.name}.log"), "a")
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
+    proc = lab.spawn(node, [sys.executable, HARNESS, "-n", "-l", "-D", "-P", "-f", conf,
+                            "-p", os.path.join(work, f"{node.name}.pid")],
+                     stdout=logf, stderr=subprocess.STDOUT, env=env)
+    logf.close()
+    return proc
+
+
+def log_of(lab: Lab, node) -> str:
+    with open(os.path.join(lab.workdir, f"{node.name}.log"), errors="replace") as fh:
+        return fh.read()
+
+
+def links(lab: Lab, node) -> str:
+    return lab.run(node, ["ip", "-d", "link", "show"]).stdout
+
+
+PROBE = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(2)
+try:
+    s.connect((sys.argv[1], 9))
+except ConnectionRefusedError:
+    sys.exit(0)          # the VIP's holder answered (RST): ARP resolved, IP reachable
+except OSError:
+    sys.exit(1)
+sys.exit(0)
+"""
+
+
+def reach(lab: Lab, node, address: str) -> bool:
+    return lab.run(node, [sys.executable, "-c", PROBE, address], check=False).returncode == 0
+
+
+def on_vmac(lab: Lab, node) -> bool:
+    return VMAC in links(lab, node) and VIP in lab.addresses(node, VMAC)
+
+
+def test_vmac_master_backup_failover_and_cleanup():
+    with Lab(nodes=2, prefix="kvvm", client=True) as lab:
+        n1, n2 = lab.nodes
+        client = lab.client_node
+        cap = lab.capture()
+        p1 = start(lab, n1, 150)
+        p2 = None
+        try:
+            assert lab.wait_for(lambda: on_vmac(lab, n1), 15), log_of(lab, n1)
+            p2 = start(lab, n2, 100)        # after the master: it must never claim the VIP
+            assert lab.wait_for(lambda: "Entering BACKUP" in log_of(lab, n2), 10), log_of(lab, n2)
+            lab.wait_for(lambda: False, 1.5)          # well past its Master_Down_Interval
+            # the VMAC: private macvlan on eth0 with the virtual MAC; the VIP only there
+            detail = lab.run(n1, ["ip", "-d", "link", "show", VMAC]).stdout
+            assert VMAC_MAC in detail and "macvlan mode private" in detail
+            assert VIP not in lab.addresses(n1) and VIP not in lab.addresses(n2, VMAC)
+            # adverts: Ethernet source = virtual MAC, IP source = eth0's address, v3 checksum
+            # computed over it; the backup hears them (it never claims the VIP)
+            adverts = [(f, v) for f, v in cap.adverts() if v.src == n1.ipv4]
+            assert adverts and {f.src_mac for f, _ in adverts} == {VMAC_MAC}
+            assert {(v.dst, v.ttl) for _, v in adverts} == {("224.0.0.18", 255)}
+            decoded = fastpath.decode_advert(adverts[-1][1].payload, 4, n1.ipv4, "224.0.0.18")
+            assert decoded.checksum_ok is True and decoded.priority == 150 and decoded.vrid == 51
+            assert "Entering MASTER" not in log_of(lab, n2), log_of(lab, n2)
+            # GARP from the virtual MAC (Ethernet and ARP sender)
+            garps = cap.garps(VIP)
+            assert garps and all(f.src_mac == VMAC_MAC and f.arp().sender_mac == VMAC_MAC for f in garps)
+            # a client resolving the VIP gets the virtual MAC in the ARP reply
+            assert reach(lab, client, VIP)
+            replies = [f.arp() for f in cap.snapshot() if f.arp() is not None and f.arp().op == 2
+                       and f.arp().sender_ip == VIP]
+            assert replies and {r.sender_mac for r in replies} == {VMAC_MAC}
+            # (the client's entry may later learn eth0's MAC from the master's own ARP requests
+            # sourced from the VIP: keepalived's sysctls leave arp_announce alone as well)
+
+            # failover: n1 dies with its link (a crashed node leaves its VMAC behind)
+            mark = cap.snapshot()[-1].ts
+            lab.kill(p1, signal.SIGKILL)
+            lab.run(n1, ["ip", "link", "set", "eth0", "down"])
+            assert lab.wait_for(lambda: on_vmac(lab, n2), 10), log_of(lab, n2)
+            assert lab.wait_for(lambda: cap.garps(VIP, since=mark), 5)
+            assert all(f.src_mac == VMAC_MAC for f in cap.garps(VIP, since=mark))
+            # the new master's GARP points the client's existing entry at the virtual MAC
+            assert lab.wait_for(lambda: VMAC_MAC in lab.run(client, ["ip", "neigh", "show", VIP]).stdout, 3)
+            lab.wait_for(lambda: False, 0.5)
+            new_adverts = [(f, v) for f, v in cap.adverts(since=mark) if v.src == n2.ipv4]
+            assert new_adverts and {f.src_mac for f, _ in new_adverts} == {VMAC_MAC}
+            assert reach(lab, client, VIP)
+
+            # SIGTERM: priority 0 through the VMAC, VIP released, VMAC removed
+            mark = cap.snapshot()[-1].ts
+            assert lab.stop(p2, timeout=10) == 0, log_of(lab, n2)
+            assert VMAC not in links(lab, n2)
+            zero = [(f, v) for f, v in cap.adverts(since=mark) if v.src == n2.ipv4
+                    and fastpath.decode_advert(v.payload, 4).priority == 0]
+            assert zero and zero[0][0].src_mac == VMAC_MAC
+        finally:
+            for proc in (p1, p2):
+                if proc is not None:
+                    lab.stop(proc, timeout=5)
