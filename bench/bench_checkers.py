@@ -181,7 +181,7 @@ def main() -> int:
     ap.add_argument("--servers", default="1000,10000")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--listeners", type=int, default=200)
-    ap.add_argument("--concurrency", type=int, default=512)
+    ap.add_argument("--concurrency", type=int, default=1024)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))

@@ -65,7 +65,7 @@ async def local_addresses() -> set[str]:
 
 class CheckerDaemon:
     def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
-                 keep_on_stop: bool = False, concurrency: int = 512, dump_file: str = DUMP_FILE,
+                 keep_on_stop: bool = False, concurrency: int = 1024, dump_file: str = DUMP_FILE,
                  state_file: str | None = None) -> None:
         self.config_path = config_path
         self.config_id = config_id
@@ -159,6 +159,20 @@ class CheckerDaemon:
         log.info("Stopping")
 
 
+def raise_fd_limit(want: int = 65536) -> None:
+    """Up to ``concurrency`` checks hold a socket each, plus scripts and netlink: lift the soft
+    descriptor limit (often 1024 for services) towards the hard one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open file limit from %d: %s", soft, exc)
+
+
 def _daemonize() -> None:
     if os.fork() > 0:
         os._exit(0)
@@ -218,6 +232,7 @@ def main(args: Any) -> int:
                   ident="Keepalived_healthcheckers")
     except ImportError:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    raise_fd_limit()
     if not getattr(args, "dont_fork", False):
         _daemonize()
     from kvrrp.pidfile import AlreadyRunning, PidFile

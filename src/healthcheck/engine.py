@@ -96,7 +96,7 @@ class CheckerEngine:
         kernel: IpvsKernel,
         *,
         ctx: CheckContext | None = None,
-        concurrency: int = 512,
+        concurrency: int = 1024,
         notifier: Notifier | None = None,
         rng: Callable[[], float] = random.random,
         bootstrap_delay: float = 0.0,

@@ -3,7 +3,9 @@ deadline (and every in-flight check's I/O timeout); a single loop.call_at handle
 the earliest one. Due checks are started through ``start(key)``, at most ``concurrency`` at a
 time; the rest wait in a FIFO until ``done(key)`` frees a slot.
 
-A check that is not running costs one wheel entry: no task, no asyncio handle.
+A check that is not running costs one wheel entry: no task, no asyncio handle. The wheel ticks
+every 5 ms: checks due within one tick run in one batch (a deadline is late by at most 5 ms),
+which saves most loop wake-ups at a few thousand checks per second.
 """
 from __future__ import annotations
 
@@ -20,8 +22,8 @@ TIMEOUT_BIT = 1 << 48          # wheel keys with this bit are I/O timeouts of th
 
 
 class CheckScheduler:
-    def __init__(self, start: Callable[[int], None], *, concurrency: int = 512,
-                 resolution: float = 0.001) -> None:
+    def __init__(self, start: Callable[[int], None], *, concurrency: int = 1024,
+                 resolution: float = 0.005) -> None:
         self._start_cb = start
         self._loop = asyncio.get_running_loop()
         self._wheel = TimerWheel(resolution=resolution, start=self._loop.time())
