@@ -83,3 +83,17 @@ def test_genhash_errors(capsys):
     s.close()
     assert genhash.main(["-s", "127.0.0.1", "-p", str(port), "-u", "/", "-t", "1"]) == 1
     assert "cannot fetch" in capsys.readouterr().err
+
+
+async def test_genhash_over_tls_with_sni(tmp_path):
+    from hc_servers import make_tls
+
+    tls, seen = make_tls(tmp_path)
+    srv = await HttpServer(tls=tls).start()
+    try:
+        status, _, body, digest = await genhash.genhash("127.0.0.1", srv.port, "/", tls=True, sni=True,
+                                                        vhost="sni.kvrrp.test", protocol="1.1")
+        assert status == 200 and digest == hashlib.md5(BODY).hexdigest()
+        assert seen[-1] == "sni.kvrrp.test" and srv.versions[-1] == "1.1"
+    finally:
+        await srv.stop()
