@@ -88,6 +88,7 @@ class Daemon:
         self._reloading = False
         self._transports: Any = None
         self._announcer: Any = None
+        self.extras: Any = None
 
     # -- life cycle -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -107,6 +108,10 @@ class Daemon:
         announcer = PacketAnnouncer()
         self._adapters = [transports, announcer, netlink]
         self._transports, self._announcer = transports, announcer
+        from kvrrp.track.wiring import DaemonExtras
+
+        self.extras = DaemonExtras(self.config, loop, netlink)
+        self.extras.prepare()  # use_vmac interfaces exist before anything uses them
         removed = remove_leftovers(addresses, _sweepable(settings.instances))
         if removed:
             log.info("cleaned %d virtual address(es) left by a previous run", len(removed))
@@ -117,6 +122,12 @@ class Daemon:
         self._install_signals(loop)
         if self.args.status_port:
             await self._start_status()
+        try:
+            # startup_script, notify scripts/FIFOs/SMTP, trackers (initial FAULTs and weights
+            # in place before any instance runs), virtual_routes/rules on MASTER
+            await self.extras.start(self.engine)
+        except Exception:  # noqa: BLE001 - VRRP itself must still run
+            log.exception("starting trackers/notifications failed; VRRP runs without them")
         self.engine.start()
         log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
         # Everything built so far lives until exit: keep the cyclic GC from walking it again
@@ -125,6 +136,7 @@ class Daemon:
         gc.freeze()
         await self.stopping.wait()
         log.info("Stopping")
+        await self._guarded(self.extras.before_stop())
         self.engine.stop()  # priority-0 adverts from masters, VIPs removed
         # What is left (closing sockets, threads, interpreter teardown) is not urgent; the
         # backups taking over right now on this host or its neighbours' CPU are.
@@ -132,6 +144,7 @@ class Daemon:
             os.nice(10)
         except OSError:
             pass
+        await self._guarded(self.extras.after_stop())  # notify scripts finish, VMACs go
         await self._stop_status()
         for adapter in self._adapters:
             try:
@@ -148,6 +161,13 @@ class Daemon:
         loop.add_signal_handler(signal.SIGUSR1, self._dump, "data")
         loop.add_signal_handler(signal.SIGUSR2, self._dump, "stats")
         loop.add_signal_handler(SIGJSON, self._dump, "json")
+
+    @staticmethod
+    async def _guarded(step: Any) -> None:
+        try:
+            await step
+        except Exception:  # noqa: BLE001 - shutdown must go on
+            log.exception("shutdown step failed")
 
     def _on_stop(self, name: str) -> None:
         log.info("Received %s", name)
@@ -167,15 +187,13 @@ class Daemon:
                 log.error("Reload failed: the new configuration has errors; keeping the running one")
                 return
             try:
-                settings = engine_settings(config)
-            except ValueError as exc:
-                log.error("Reload failed: %s; keeping the running configuration", exc)
-                return
-            try:
+                engine_settings(config)
+                await self.extras.before_reload(config)
                 report = self.engine.apply_config(config)
             except ValueError as exc:
                 log.error("Reload failed: %s; keeping the running configuration", exc)
                 return
+            await self.extras.after_reload(config)
             self.config = config
             log.info("Reload finished: kept %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(report.restarted), list(report.added), list(report.removed))
@@ -201,6 +219,11 @@ class Daemon:
         snapshot["config_file"] = self.args.config
         snapshot["sockets"] = self._transports.stats() if self._transports is not None else {}
         snapshot["announcer"] = dict(self._announcer.stats) if self._announcer is not None else {}
+        if self.extras is not None:
+            try:
+                snapshot.update(self.extras.snapshot())
+            except Exception:  # noqa: BLE001 - the status must render even if a part cannot
+                log.exception("tracking/notify snapshot failed")
         return snapshot
 
     def metrics(self) -> str:
@@ -271,10 +294,10 @@ def main(args: Any) -> int:
         print(f"kvrrp: not starting: {args.config} has errors", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        from kvrrp.vrrp.engine import _routes_for
+        from kvrrp.vrrp.engine import validate_settings
         from kvrrp.vrrp.settings import engine_settings
 
-        _routes_for(engine_settings(config).instances)
+        validate_settings(engine_settings(config))
     except ValueError as exc:  # UnsupportedConfig too
         print(f"kvrrp: not starting: {exc}", file=sys.stderr)
         return EXIT_CONFIG

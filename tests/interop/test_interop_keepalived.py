@@ -107,4 +107,4 @@ def test_mixed_group_ipv6_v3(master_impl: str) -> None:
         master.crash()
         assert lab.wait_for(lambda: lab.holders("2001:2::200") == [lab.nodes[1]] or
                             "2001:2::200" in lab.addresses(lab.nodes[1]), WAIT), _logs([master, backup])
-        assert backup.transitions() == ["BACKUP", "MASTER"]
+        assert lab.wait_for(lambda: backup.transitions() == ["BACKUP", "MASTER"], WAIT), _logs([master, backup])

@@ -71,6 +71,13 @@ async def test_ipv4_custom_group_and_unicast_with_source(lab: Lab) -> None:
         t1.send(PAYLOAD, n2.ipv4, src="198.18.0.21")  # unicast_peer with unicast_src_ip
         await _collect(got)
         assert [(r.src, r.dst, r.ttl, r.payload) for r in got] == [("198.18.0.21", n2.ipv4, 255, PAYLOAD)]
+        got.clear()
+        t1.send(PAYLOAD, n2.ipv4, ttl=7)  # unicast_ttl: this message only
+        t1.send(PAYLOAD, n2.ipv4)
+        await _collect(got, 2)
+        assert [r.ttl for r in got] == [7, 255]
+        with pytest.raises(ValueError, match="TTL"):
+            t1.send(PAYLOAD, n2.ipv4, ttl=0)
     finally:
         f1.close()
         f2.close()
@@ -136,8 +143,10 @@ async def test_ipv6_multicast_from_link_local_hop_limit_255(lab: Lab) -> None:
         assert got == [Received("eth0", 6, n1.link_local, "ff02::12", 255, v6)]
         got.clear()
         t1.send(v6, n2.link_local)  # unicast peer on the link
-        await _collect(got)
-        assert [(r.src, r.dst, r.ttl) for r in got] == [(n1.link_local, n2.link_local, 255)]
+        t1.send(v6, n2.link_local, ttl=9)
+        await _collect(got, 2)
+        assert [(r.src, r.dst, r.ttl) for r in got] == [(n1.link_local, n2.link_local, 255),
+                                                        (n1.link_local, n2.link_local, 9)]
     finally:
         f1.close()
         f2.close()

@@ -139,7 +139,7 @@ class _SharedSocket:
         return found
 
     # -- sending --------------------------------------------------------------------------
-    def send(self, payload: bytes, dst: str, src: str | None) -> None:
+    def send(self, payload: bytes, dst: str, src: str | None, ttl: int | None = None) -> None:
         src = src or self.local_address()
         try:
             if self.family == 4:
@@ -147,12 +147,16 @@ class _SharedSocket:
                 if src:
                     pktinfo = struct.pack("i4s4s", self.ifindex, socket.inet_aton(src), b"\0" * 4)
                     anc.append((socket.IPPROTO_IP, IP_PKTINFO, pktinfo))
+                if ttl is not None:  # unicast_ttl: this message only (the socket default is 255)
+                    anc.append((socket.IPPROTO_IP, socket.IP_TTL, struct.pack("i", ttl)))
                 self.sock.sendmsg([payload], anc, 0, (dst, 0))
             else:
                 anc = []
                 if src:
                     pktinfo = socket.inet_pton(socket.AF_INET6, src) + struct.pack("i", self.ifindex)
                     anc.append((socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo))
+                if ttl is not None:
+                    anc.append((socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT, struct.pack("i", ttl)))
                 self.sock.sendmsg([payload], anc, 0, (dst, 0, 0, self.ifindex))
         except OSError as exc:
             self.stats["send_errors"] += 1
@@ -234,10 +238,13 @@ class RawTransport:
         self.group = group
         self.closed = False
 
-    def send(self, payload: bytes, dst: str, src: str | None = None) -> None:
+    def send(self, payload: bytes, dst: str, src: str | None = None, ttl: int | None = None) -> None:
+        """ttl: TTL / hop limit of this message (keepalived's unicast_ttl); None means 255."""
         if self.closed:
             raise TransportError(9, f"VRRP transport on {self.ifname} is closed")
-        self._shared.send(payload, dst, src)
+        if ttl is not None and not 1 <= ttl <= 255:
+            raise ValueError(f"TTL {ttl} outside 1..255")
+        self._shared.send(payload, dst, src, ttl)
 
     def local_address(self) -> str | None:
         """Source address adverts leave from without an explicit src: primary IPv4 / link-local IPv6."""
