@@ -339,3 +339,41 @@ def _gone(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_daemon_runs_trackers_and_notify_scripts(lab: Lab) -> None:
+    """The daemon wires the tracking and notify layers around the engine: a failing vrrp_script
+    with a negative weight hands the VIP over, and the generic notify script hears every state."""
+    n1, n2, _ = lab.nodes
+    work = lab.workdir
+
+    def script(path: str, body: str) -> str:
+        with open(path, "w") as fh:
+            fh.write("#!/bin/sh\n" + body + "\n")
+        os.chmod(path, 0o755)
+        return path
+
+    def conf(prio: int, node) -> str:  # noqa: ANN001
+        check = script(os.path.join(work, f"check-{node.name}.sh"), "exit 0")
+        notify = script(os.path.join(work, f"notify-{node.name}.sh"),
+                        f'echo "$2 $3" >> {work}/notified-{node.name}')
+        spec = VrrpSpec(priority=prio, extra=("track_script {", "    chk", "}", f'notify "{notify}"'), **FAST)
+        block = f'vrrp_script chk {{\n    script "{check}"\n    interval 0.2\n    fall 1\n    rise 1\n' \
+                f'    weight -100\n}}\n\nvrrp_instance'
+        return render_config([spec], dumps(lab, node)).replace("vrrp_instance", block, 1)
+
+    def notified(node) -> list[str]:  # noqa: ANN001
+        try:
+            return open(os.path.join(work, f"notified-{node.name}")).read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    d1 = lab.start_kvrrp(n1, conf(150, n1))
+    assert lab.wait_for(lambda: only_holder(lab, n1), WAIT), logs([d1])
+    d2 = lab.start_kvrrp(n2, conf(100, n2))
+    assert states_become(lab, d2, ["BACKUP"]), logs([d2])
+    script(os.path.join(work, "check-n1.sh"), "exit 1")  # n1 now weighs 150 - 100 = 50 < 100
+    assert lab.wait_for(lambda: only_holder(lab, n2), WAIT), logs([d1, d2])
+    assert lab.wait_for(lambda: notified(n1)[-1:] == ["VI_1 BACKUP"] and notified(n2)[-1:] == ["VI_1 MASTER"],
+                        WAIT), (notified(n1), notified(n2), logs([d1, d2]))
+    assert "VI_1 MASTER" in notified(n1)
