@@ -42,17 +42,19 @@ vrrp_instance VI_1 {
     advert_int 0.2
     use_vmac
     virtual_ipaddress {
-        %(vip)s/24
+        %(vips)s
     }
 }
 """
+VMAC6_MAC = "00:00:5e:00:02:33"
+VIP6 = "2001:2::200"          # the IPv6 benchmarking range (RFC 5180), as tests/system does
 
 
-def start(lab: Lab, node, prio: int):
+def start(lab: Lab, node, prio: int, vips: str = f"{VIP}/24"):
     work = lab.workdir
     conf = os.path.join(work, f"{node.name}.conf")
     with open(conf, "w") as fh:
-        fh.write(CONF % {"name": node.name, "prio": prio, "vip": VIP})
+        fh.write(CONF % {"name": node.name, "prio": prio, "vips": vips})
     logf = open(os.path.join(work, f"{node.name}.log"), "a")
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
     proc = lab.spawn(node, [sys.executable, HARNESS, "-n", "-l", "-D", "-P", "-f", conf,
@@ -89,8 +91,15 @@ def reach(lab: Lab, node, address: str) -> bool:
     return lab.run(node, [sys.executable, "-c", PROBE, address], check=False).returncode == 0
 
 
+def vmac_addresses(lab: Lab, node) -> list[str]:
+    try:
+        return lab.addresses(node, VMAC)
+    except subprocess.CalledProcessError:      # not created (yet) or removed
+        return []
+
+
 def on_vmac(lab: Lab, node) -> bool:
-    return VMAC in links(lab, node) and VIP in lab.addresses(node, VMAC)
+    return VIP in vmac_addresses(lab, node)
 
 
 def test_vmac_master_backup_failover_and_cleanup():
@@ -108,7 +117,7 @@ def test_vmac_master_backup_failover_and_cleanup():
             # the VMAC: private macvlan on eth0 with the virtual MAC; the VIP only there
             detail = lab.run(n1, ["ip", "-d", "link", "show", VMAC]).stdout
             assert VMAC_MAC in detail and "macvlan mode private" in detail
-            assert VIP not in lab.addresses(n1) and VIP not in lab.addresses(n2, VMAC)
+            assert VIP not in lab.addresses(n1) and VIP not in vmac_addresses(lab, n2)
             # adverts: Ethernet source = virtual MAC, IP source = eth0's address, v3 checksum
             # computed over it; the backup hears them (it never claims the VIP)
             adverts = [(f, v) for f, v in cap.adverts() if v.src == n1.ipv4]
@@ -149,6 +158,45 @@ def test_vmac_master_backup_failover_and_cleanup():
             zero = [(f, v) for f, v in cap.adverts(since=mark) if v.src == n2.ipv4
                     and fastpath.decode_advert(v.payload, 4).priority == 0]
             assert zero and zero[0][0].src_mac == VMAC_MAC
+        finally:
+            for proc in (p1, p2):
+                if proc is not None:
+                    lab.stop(proc, timeout=5)
+
+
+def test_vmac_ipv6_adverts_from_the_base_link_local_through_the_vmac():
+    vips = f"{VIP6}/64"
+    with Lab(nodes=2, prefix="kvvm6", client=False) as lab:
+        n1, n2 = lab.nodes
+        cap = lab.capture()
+        p1 = start(lab, n1, 150, vips)
+        p2 = None
+        try:
+            assert lab.wait_for(lambda: VIP6 in vmac_addresses(lab, n1), 15), log_of(lab, n1)
+            # the VMAC has the base's link-local and no address derived from the virtual MAC
+            on_vmac6 = [a for a in vmac_addresses(lab, n1) if a.startswith("fe80:")]
+            assert on_vmac6 == [n1.link_local]
+            p2 = start(lab, n2, 100, vips)
+            assert lab.wait_for(lambda: "Entering BACKUP" in log_of(lab, n2), 10), log_of(lab, n2)
+            lab.wait_for(lambda: False, 1.5)
+            assert "Entering MASTER" not in log_of(lab, n2), log_of(lab, n2)
+            adverts = [(f, v) for f, v in cap.adverts() if v.family == 6 and v.src == n1.link_local]
+            assert adverts and {f.src_mac for f, _ in adverts} == {VMAC6_MAC}
+            assert {(v.dst, v.ttl) for _, v in adverts} == {("ff02::12", 255)}
+            decoded = fastpath.decode_advert(adverts[-1][1].payload, 6, n1.link_local, "ff02::12")
+            assert decoded.checksum_ok is True and decoded.priority == 150
+            nas = [f for f in cap.snapshot() if f.ipv6_na_target() == VIP6]
+            assert nas and {f.src_mac for f in nas} == {VMAC6_MAC}
+
+            mark = cap.snapshot()[-1].ts
+            lab.kill(p1, signal.SIGKILL)
+            lab.run(n1, ["ip", "link", "set", "eth0", "down"])
+            assert lab.wait_for(lambda: VIP6 in vmac_addresses(lab, n2), 10), log_of(lab, n2)
+            lab.wait_for(lambda: False, 0.5)
+            new_adverts = [(f, v) for f, v in cap.adverts(since=mark) if v.family == 6 and v.src == n2.link_local]
+            assert new_adverts and {f.src_mac for f, _ in new_adverts} == {VMAC6_MAC}
+            assert lab.stop(p2, timeout=10) == 0, log_of(lab, n2)
+            assert VMAC not in links(lab, n2)
         finally:
             for proc in (p1, p2):
                 if proc is not None:

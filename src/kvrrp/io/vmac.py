@@ -8,11 +8,17 @@ accept_local=1 and rp_filter=0, and on the base interface arp_ignore=1 / arp_fil
 the VMAC answers ARP for the VIPs (vrrp_if_config.c). An existing interface of that name with
 the right MAC and base is adopted (a restart converges); one that does not match is an error.
 The base interface's old sysctl values are restored when its last VMAC goes.
+
+An IPv6 VMAC gets no address of its own (addr_gen_mode none) but the base interface's
+link-local address, so adverts leave the VMAC from the same link-local the base has (RFC 5798
+5.1.2.1; keepalived's set_link_local_address): the kernel only sends from a link-local address
+that is on the outgoing interface.
 """
 from __future__ import annotations
 
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +26,8 @@ log = logging.getLogger("kvrrp.io")
 
 MACVLAN_MODE_PRIVATE = 1
 SYSCTL_ROOT = "/proc/sys/net/ipv4/conf"
+SYSCTL_ROOT6 = "/proc/sys/net/ipv6/conf"
+IFA_F_NODAD = 0x02
 
 
 class VmacError(RuntimeError):
@@ -44,6 +52,7 @@ class VmacSpec:
     ifname: str
     base: str
     mac: str
+    family: int = 4
 
 
 def spec_for(instance: Any, vmac_prefix: str = "vrrp") -> VmacSpec | None:
@@ -55,23 +64,23 @@ def spec_for(instance: Any, vmac_prefix: str = "vrrp") -> VmacSpec | None:
         raise VmacError(f"({instance.name}) use_vmac needs interface and virtual_router_id")
     family = instance.family or 4
     return VmacSpec(ifname=vmac_name(instance.vrid, vmac_prefix, vm.name), base=instance.interface,
-                    mac=(vm.mac or vmac_address(instance.vrid, family)).lower())
+                    mac=(vm.mac or vmac_address(instance.vrid, family)).lower(), family=family)
 
 
-def _read_sysctl(ifname: str, key: str) -> str | None:
+def _read_sysctl(ifname: str, key: str, root: str = SYSCTL_ROOT) -> str | None:
     try:
-        with open(f"{SYSCTL_ROOT}/{ifname}/{key}") as fh:
+        with open(f"{root}/{ifname}/{key}") as fh:
             return fh.read().strip()
     except OSError:
         return None
 
 
-def _write_sysctl(ifname: str, key: str, value: str) -> None:
+def _write_sysctl(ifname: str, key: str, value: str, root: str = SYSCTL_ROOT) -> None:
     try:
-        with open(f"{SYSCTL_ROOT}/{ifname}/{key}", "w") as fh:
+        with open(f"{root}/{ifname}/{key}", "w") as fh:
             fh.write(value)
     except OSError as exc:
-        log.warning("cannot set %s/%s/%s=%s: %s", SYSCTL_ROOT, ifname, key, value, exc.strerror)
+        log.warning("cannot set %s/%s/%s=%s: %s", root, ifname, key, value, exc.strerror)
 
 
 class VmacManager:
@@ -109,11 +118,35 @@ class VmacManager:
             index = self.netlink.call(create)
             log.info("created VMAC %s (%s) on %s", spec.ifname, spec.mac, spec.base)
         self._configure_sysctls(spec)
+        if spec.family == 6:
+            # before "up": no link-local derived from the virtual MAC
+            self._sysctl(_write_sysctl, spec.ifname, "addr_gen_mode", "1", SYSCTL_ROOT6)
         self.netlink.call(lambda ipr: ipr.link("set", index=index, state="up"))
+        if spec.family == 6:
+            self._add_base_link_local(spec, base["index"], index)
         self.created[spec.ifname] = spec
         return index
 
-    def _sysctl(self, fn, *args):
+    def _add_base_link_local(self, spec: VmacSpec, base_index: int, index: int) -> None:
+        def add(ipr):
+            lls = [a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(family=socket.AF_INET6, index=base_index)
+                   if a.get_attr("IFA_ADDRESS", "").lower().startswith("fe80:")]
+            if not lls:
+                return None
+            have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(family=socket.AF_INET6, index=index)}
+            if lls[0] not in have:
+                ipr.addr("add", index=index, address=lls[0], prefixlen=64, flags=IFA_F_NODAD)
+            return lls[0]
+        try:
+            added = self.netlink.call(add)
+        except Exception as exc:  # noqa: BLE001 - the VMAC works for IPv4 without it
+            raise VmacError(f"VMAC {spec.ifname}: cannot add {spec.base}'s link-local address: {exc}") from exc
+        if added is None:
+            log.warning("VMAC %s: %s has no IPv6 link-local address to share yet", spec.ifname, spec.base)
+        else:
+            log.info("VMAC %s: link-local %s (from %s)", spec.ifname, added, spec.base)
+
+    def _sysctl(self, fn, *args):  # noqa: ANN001, ANN202
         # /proc/sys/net shows the namespace of the thread that opens it: use the netlink
         # thread, which lives in the namespace the interfaces are in
         return self.netlink.call(lambda ipr: fn(*args))
