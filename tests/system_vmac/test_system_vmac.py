@@ -201,3 +201,39 @@ def test_vmac_ipv6_adverts_from_the_base_link_local_through_the_vmac():
             for proc in (p1, p2):
                 if proc is not None:
                     lab.stop(proc, timeout=5)
+
+
+@pytest.mark.keepalived
+def test_vmac_interop_with_keepalived_both_ways():
+    """keepalived 2.x with use_vmac and kvrrp with use_vmac in one group: each hears the
+    other on its VMAC, exactly one master, failover both ways."""
+    with Lab(nodes=2, prefix="kvvmk", client=False) as lab:
+        n1, n2 = lab.nodes
+        cap = lab.capture()
+        text = lambda name, prio: CONF % {"name": name, "prio": prio, "vips": f"{VIP}/24"}  # noqa: E731
+        ka = lab.start_keepalived(n1, text("ka", 150))
+        kv = None
+        try:
+            assert lab.wait_for(lambda: on_vmac(lab, n1), 15), ka.log()
+            kv = start(lab, n2, 100)
+            assert lab.wait_for(lambda: "Entering BACKUP" in log_of(lab, n2), 10), log_of(lab, n2)
+            lab.wait_for(lambda: False, 1.5)
+            assert "Entering MASTER" not in log_of(lab, n2), log_of(lab, n2)
+            assert {f.src_mac for f, v in cap.adverts() if v.src == n1.ipv4} == {VMAC_MAC}
+            # keepalived crashes with its node: kvrrp takes over
+            ka.crash()
+            lab.run(n1, ["ip", "link", "set", "eth0", "down"])
+            assert lab.wait_for(lambda: on_vmac(lab, n2), 10), log_of(lab, n2)
+            # keepalived comes back (its stale VMAC removed, as a rebooted node would be) with
+            # a lower priority: it hears kvrrp on its VMAC and stays BACKUP
+            lab.run(n1, ["ip", "link", "del", VMAC], check=False)
+            lab.run(n1, ["ip", "link", "set", "eth0", "up"])
+            ka2 = lab.start_keepalived(n1, text("ka", 50), tag="keepalived-n1-again")
+            assert lab.wait_for(lambda: "Entering BACKUP" in ka2.log(), 15), ka2.log()
+            lab.wait_for(lambda: False, 1.5)
+            assert "Entering MASTER" not in ka2.log(), ka2.log()
+            assert on_vmac(lab, n2) and not on_vmac(lab, n1)
+            ka2.stop()
+        finally:
+            if kv is not None:
+                lab.stop(kv, timeout=5)
