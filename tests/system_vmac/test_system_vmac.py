@@ -51,10 +51,15 @@ VIP6 = "2001:2::200"          # the IPv6 benchmarking range (RFC 5180), as tests
 
 
 def start(lab: Lab, node, prio: int, vips: str = f"{VIP}/24"):
+    return start_conf(lab, node, CONF % {"name": node.name, "prio": prio, "vips": vips})
+
+
+def start_conf(lab: Lab, node, text: str):
+    """Run tests/system_vmac/vmac_node.py (the daemon with DaemonExtras) on `text` in node."""
     work = lab.workdir
     conf = os.path.join(work, f"{node.name}.conf")
     with open(conf, "w") as fh:
-        fh.write(CONF % {"name": node.name, "prio": prio, "vips": vips})
+        fh.write(text)
     logf = open(os.path.join(work, f"{node.name}.log"), "a")
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
     proc = lab.spawn(node, [sys.executable, HARNESS, "-n", "-l", "-D", "-P", "-f", conf,
