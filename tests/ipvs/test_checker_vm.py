@@ -295,7 +295,7 @@ async def test_stop_removes_own_entries_and_leaves_foreign_ones(checker, servers
     assert ipvsadm_table() == {"TCP 198.18.0.99:80 rr": foreign_svc}
 
 
-async def test_fwmark_and_virtual_server_group_forms(checker):
+async def test_fwmark_group_ipv6_udp_tun_and_persistence_forms(checker):
     extra = """
 virtual_server_group kvrrp_vm_group {
     198.18.0.20-22 80
@@ -328,6 +328,27 @@ virtual_server group kvrrp_vm_group {
         }
     }
 }
+
+virtual_server 2001:2::10 80 {
+    lvs_sched rr
+    lvs_method NAT
+    protocol TCP
+    real_server 2001:2:1::2 8080 {
+        weight 2
+    }
+}
+
+virtual_server 198.18.0.30 53 {
+    lvs_sched sh
+    sh-port
+    lvs_method TUN
+    protocol UDP
+    persistence_timeout 60
+    persistence_granularity 255.255.255.0
+    real_server 198.19.1.2 53 {
+        weight 5
+    }
+}
 """
     d = await checker.start(config_text(vs_b=False, extra_vs=extra))
     await d.engine.wait_reconciled(timeout=60)
@@ -339,11 +360,14 @@ virtual_server group kvrrp_vm_group {
         "TCP 198.18.0.20:80 sh": group,
         "TCP 198.18.0.21:80 sh": group,
         "TCP 198.18.0.22:80 sh": group,
+        "TCP [2001:2::10]:80 rr": {"[2001:2:1::2]:8080": ("Masq", 2)},
+        "UDP 198.18.0.30:53 sh (sh-port) persistent 60 mask 255.255.255.0":
+            {"198.19.1.2:53": ("Tunnel", 5)},
     }
     # the checks (connect_port for the port-less fwmark real server) keep them all up
     await until(lambda: d.engine.counters.checks >= 10, 60, "a few rounds of checks")
     assert d.engine.counters.failures == 0
-    assert len(ipvsadm_table()) == 6
+    assert len(ipvsadm_table()) == 8
 
 
 async def test_client_through_the_vip_reaches_only_healthy_real_servers(checker, servers, lab):
