@@ -127,3 +127,87 @@ def test_static_busybox_detection():
         if Path(candidate).exists():
             assert artifacts._is_static_elf64(Path(candidate))
             break
+
+
+# ---------------------------------------------------------------------------------------------
+# the runner's supervision, end to end, with a stand-in for qemu (no VM needed)
+
+FAKE_QEMU = r'''#!/usr/bin/env python3
+import os, re, signal, sys, time
+args = " ".join(sys.argv[1:])
+ports = dict(re.findall(r"file,id=(\w+),path=(\S+?)(?:,| |$)", args))
+count_file = os.environ["FAKE_QEMU_COUNT"]
+n = int(open(count_file).read() or 0) + 1 if os.path.exists(count_file) else 1
+open(count_file, "w").write(str(n))
+open(os.environ["FAKE_QEMU_PID"], "w").write(str(os.getpid()))
+mode = os.environ["FAKE_QEMU_MODE"]
+def put(port, text):
+    with open(ports[port], "a") as f:
+        f.write(text)
+if mode == "crash_once" and n == 1:
+    os.kill(os.getpid(), signal.SIGSEGV)
+if mode == "noboot":
+    sys.exit(1)
+if mode == "setup_fails":
+    put("status", "fail mount the host root (9p)\n")
+    sys.exit(0)
+put("status", "booted 1.0\n")
+if mode == "hang":
+    time.sleep(3600)
+put("out", "hello from the guest\n")
+put("err", "a warning\n")
+put("status", "exit 3 2.0\n")
+'''
+
+
+@pytest.fixture
+def fake_qemu(tmp_path, monkeypatch):
+    try:
+        artifacts.find_kernel()
+    except artifacts.ArtifactError as exc:
+        pytest.skip(f"the runner needs a kernel with IPVS to prepare its artifacts: {exc}")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    qemu = bindir / "qemu-system-x86_64"
+    qemu.write_text(FAKE_QEMU)
+    qemu.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_QEMU_COUNT", str(tmp_path / "count"))
+    monkeypatch.setenv("FAKE_QEMU_PID", str(tmp_path / "pid"))
+
+    def runner(mode: str, *args: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ, FAKE_QEMU_MODE=mode)
+        return subprocess.run(["bash", str(VM_DIR.parent / "ipvs-vm"), *args, "true"], env=env,
+                              cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=120)
+    runner.count = lambda: int((tmp_path / "count").read_text())
+    runner.pid = lambda: int((tmp_path / "pid").read_text())
+    return runner
+
+
+def test_runner_carries_output_and_exit_code(fake_qemu):
+    r = fake_qemu("ok")
+    assert (r.returncode, r.stdout, r.stderr) == (3, "hello from the guest\n", "a warning\n")
+
+
+def test_runner_boots_again_when_qemu_crashes_before_the_guest_booted(fake_qemu):
+    r = fake_qemu("crash_once")
+    assert r.returncode == 3 and r.stdout == "hello from the guest\n"
+    assert "booting again" in r.stderr and fake_qemu.count() == 2
+
+
+def test_runner_timeout_kills_its_qemu_and_exits_124(fake_qemu):
+    r = fake_qemu("hang", "--timeout", "3")
+    assert r.returncode == 124 and "timed out" in r.stderr
+    with pytest.raises(ProcessLookupError):
+        os.kill(fake_qemu.pid(), 0)
+
+
+def test_runner_reports_a_vm_that_never_boots_as_125(fake_qemu):
+    r = fake_qemu("noboot")
+    assert r.returncode == 125 and "before it booted" in r.stderr
+
+
+def test_runner_reports_a_failed_guest_setup_as_125_with_the_reason(fake_qemu):
+    r = fake_qemu("setup_fails")
+    assert r.returncode == 125 and "mount the host root (9p)" in r.stderr
