@@ -46,6 +46,8 @@ async def test_ipv4_multicast_ttl_255_and_no_loopback(lab: Lab) -> None:
             await _collect(got2)
             time.sleep(0.1)
         assert got2 == [Received("eth0", 4, n1.ipv4, "224.0.0.18", 255, PAYLOAD)]
+        # the kernel's receive time, on the monotonic clock, a moment ago
+        assert got2[0].rx_time is not None and 0 <= time.monotonic() - got2[0].rx_time < 5
         assert got1 == []  # IP_MULTICAST_LOOP off: a node never hears itself
         wire = [info for _f, info in cap.adverts()]
         assert [(i.src, i.dst, i.ttl, i.payload) for i in wire] == [(n1.ipv4, "224.0.0.18", 255, PAYLOAD)]
@@ -141,6 +143,7 @@ async def test_ipv6_multicast_from_link_local_hop_limit_255(lab: Lab) -> None:
         t1.send(v6, "ff02::12")
         await _collect(got)
         assert got == [Received("eth0", 6, n1.link_local, "ff02::12", 255, v6)]
+        assert got[0].rx_time is not None and 0 <= time.monotonic() - got[0].rx_time < 5
         got.clear()
         t1.send(v6, n2.link_local)  # unicast peer on the link
         t1.send(v6, n2.link_local, ttl=9)

@@ -7,7 +7,7 @@ trivial; payloads are the VRRP message only (no IP header).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 
@@ -21,6 +21,11 @@ class Received:
     dst: str             # IP destination (multicast group or our unicast address)
     ttl: int             # IPv4 TTL or IPv6 hop limit
     payload: bytes       # the VRRP message, IP header removed
+    # When the kernel received it, on the Clock.monotonic() scale (the raw sockets take it from
+    # SO_TIMESTAMPNS), or None when unknown (fakes). A backup restarting Master_Down_Timer or
+    # Skew_Time from this instead of "now" does not count its own wake-up latency into the
+    # failover. Not part of equality: two receptions of the same message compare equal.
+    rx_time: float | None = field(default=None, compare=False)
 
 
 ReceiveCallback = Callable[[Received], None]

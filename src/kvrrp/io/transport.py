@@ -35,6 +35,7 @@ VRRP_GROUP6 = "ff02::12"
 IP_MULTICAST_ALL = 49
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 MAX_READS_PER_WAKEUP = 64
 LOCAL_ADDRESS_TTL = 1.0  # seconds a looked-up source address is trusted before asking again
 
@@ -45,6 +46,16 @@ class TransportError(OSError):
 
 def _strip_scope(text: str) -> str:
     return text.split("%", 1)[0]
+
+
+def _rx_time(anc: list) -> float | None:
+    """The SO_TIMESTAMPNS receive time (CLOCK_REALTIME) moved onto the monotonic clock."""
+    for level, kind, value in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            sec, nsec = struct.unpack_from("qq", value)
+            mono_now = time.monotonic()
+            return min(mono_now, mono_now - (time.time() - (sec + nsec * 1e-9)))
+    return None
 
 
 class _SharedSocket:
@@ -69,6 +80,7 @@ class _SharedSocket:
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             if family == 4:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
@@ -169,11 +181,10 @@ class _SharedSocket:
     def _readable(self) -> None:
         for _ in range(MAX_READS_PER_WAKEUP):
             try:
+                data, anc, _flags, addr = self.sock.recvmsg(65535, 256)
                 if self.family == 4:
-                    data = self.sock.recv(65535)
-                    received = self._parse4(data)
+                    received = self._parse4(data, _rx_time(anc))
                 else:
-                    data, anc, _flags, addr = self.sock.recvmsg(65535, 256)
                     received = self._parse6(data, anc, addr)
             except (BlockingIOError, InterruptedError):
                 return
@@ -191,7 +202,7 @@ class _SharedSocket:
                     self.stats["callback_errors"] += 1
                     log.exception("VRRP receive handler failed on %s", self.ifname)
 
-    def _parse4(self, data: bytes) -> Received | None:
+    def _parse4(self, data: bytes, rx_time: float | None) -> Received | None:
         if len(data) < 20 or data[0] >> 4 != 4:
             self.stats["drop_bad_ip_header"] += 1
             return None
@@ -202,7 +213,7 @@ class _SharedSocket:
             return None
         end = min(total, len(data))
         return Received(self.ifname, 4, socket.inet_ntoa(data[12:16]), socket.inet_ntoa(data[16:20]),
-                        data[8], bytes(data[ihl:end]))
+                        data[8], bytes(data[ihl:end]), rx_time)
 
     def _parse6(self, data: bytes, anc: list, addr: tuple) -> Received | None:
         hops = -1
@@ -217,7 +228,7 @@ class _SharedSocket:
         if hops < 0 or not dst:
             self.stats["drop_missing_ancillary"] += 1
             return None
-        return Received(self.ifname, 6, _strip_scope(addr[0]), dst, hops, bytes(data))
+        return Received(self.ifname, 6, _strip_scope(addr[0]), dst, hops, bytes(data), _rx_time(anc))
 
     def close(self) -> None:
         try:
