@@ -250,7 +250,29 @@ AUTH: dict[str, Handler] = {"auth_type": _a_type, "auth_pass": _a_pass}
 
 def _i_vips(field: str) -> Handler:
     def h(p: Parser, node: Node, s: Fields) -> None:
-        s.setdefault(field, []).extend(p.addresses(node))
+        addrs = p.addresses(node)
+        s.setdefault(field, []).extend(addrs)
+        if field == "virtual_ipaddress" and addrs and "_family" not in s:
+            s["_family"] = addrs[0].family        # the first address keyword fixes the family
+    return h
+
+
+def _i_src_ip(field: str) -> Handler:
+    """unicast_src_ip / mcast_src_ip: like keepalived, the first address given (source or VIP)
+    fixes the instance's family, and a source of the other family is skipped."""
+    def h(p: Parser, node: Node, s: Fields) -> None:
+        if not p.one_value(node):
+            return
+        ip = p.r.ip(node.args[0], node.kw.text)
+        if ip is None:
+            return
+        fam = s.get("_family")
+        if fam is not None and fam != ip[1]:
+            p.diags.error(node.args[0].loc, f"{node.kw.text} {ip[0]} is not IPv{fam} like the instance - skipping",
+                          "family-mismatch")
+            return
+        s[field] = ip[0]
+        s.setdefault("_family", ip[1])
     return h
 
 
@@ -345,13 +367,13 @@ INSTANCE: dict[str, Handler] = {
     "promote_secondaries": _set_flag("promote_secondaries"),
     "virtual_routes": _i_routes,
     "virtual_rules": _i_rules,
-    "unicast_src_ip": _set_ip("unicast_src_ip"),
+    "unicast_src_ip": _i_src_ip("unicast_src_ip"),
     "unicast_peer": _i_peers,
     "unicast_ttl": _set_int("unicast_ttl", 0, 255),
     "unicast_fault_no_peer": _set_flag("unicast_fault_no_peer"),
     "check_unicast_src": _set_flag("check_unicast_src"),
     "old_unicast_checksum": _i_old_csum,
-    "mcast_src_ip": _set_ip("mcast_src_ip"),
+    "mcast_src_ip": _i_src_ip("mcast_src_ip"),
     "mcast_dst_ip": _i_mcast_dst,
     "track_src_ip": _set_flag("track_src_ip"),
     "track_interface": _track("track_interfaces", -253, 253, False),

@@ -300,11 +300,8 @@ class Parser(EntryParsers):
                   "track_bfds", "extra"):
             if k in s:
                 s[k] = tuple(s[k])
-        fams = {a.family for a in s.get("virtual_ipaddress", ())}
-        if len(fams) == 1:
-            s["family"] = fams.pop()
-        elif len(fams) > 1:
-            s["family"] = s["virtual_ipaddress"][0].family
+        if "_family" in s:
+            s["family"] = s["_family"]
         if "version" not in s:
             # resolve like keepalived (IPv6 -> 3, else global vrrp_version); validate() re-checks
             # in case global_defs comes later in the file
@@ -450,6 +447,25 @@ class Parser(EntryParsers):
             # keepalived (check_data.c) reports a missing forwarding method and uses NAT
             self.diags.error(node.kw.loc, "virtual server: no forwarding method set (lb_kind / lvs_method), "
                              "setting default NAT", "vs-no-method")
+        if s.get("group") is None and s["real_servers"]:
+            # keepalived: a fwmark service takes its family from ip_family, else its first real server;
+            # real servers of another family are skipped unless tunnelled
+            ref = s.get("family", 4) if (s.get("ip") is not None or "ip_family" in s.get("_kw", {})) \
+                else s["real_servers"][0].family
+            s["family"] = ref
+            kept = []
+            for rs in s["real_servers"]:
+                meth = (rs.lvs_method or s.get("lvs_method") or m.LvsMethod()).method
+                if rs.family != ref and meth != "TUN":
+                    self.diags.error(rs.loc, f"address family of virtual server and real server {rs.ip} don't "
+                                     "match - skipping real server (only TUN can mix families)", "family-mismatch")
+                else:
+                    kept.append(rs)
+            s["real_servers"] = tuple(kept)
+        if ok and s.get("ha_suspend") and s.get("fwmark") is not None:
+            self.diags.warning(s["_kw"]["ha_suspend"].loc, "cannot use ha_suspend with fwmarks - clearing ha_suspend",
+                               "ignored", fails_test=True)
+            s["ha_suspend"] = False
         if ok and not s["real_servers"]:
             # keepalived (check_parser.c vs_end_handler) drops a virtual server without real servers
             self.diags.error(node.kw.loc, "virtual server has no real servers - ignoring", "vs-no-rs")

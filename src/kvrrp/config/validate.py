@@ -116,12 +116,14 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
 
     fams = {a.family for a in i.virtual_ipaddress}
     family = i.family or 4
-    if len(fams) > 1:
+    if fams - {family}:
+        # keepalived ignores VIPs of the other family ("address family must match VRRP instance")
         for a in i.virtual_ipaddress:
             if a.family != family:
-                diags.error(a.loc, f"({name}) address family of {a.address} must match the instance's "
-                            f"first VIP (IPv{family}) - use virtual_ipaddress_excluded for mixed families",
+                diags.error(a.loc, f"({name}) address family of {a.address} must match the instance "
+                            f"(IPv{family}) - ignoring; use virtual_ipaddress_excluded for mixed families",
                             "family-mismatch")
+        changes["virtual_ipaddress"] = tuple(a for a in i.virtual_ipaddress if a.family == family)
     if i.native_ipv6 and not fams:
         family = 6
     changes["family"] = family
@@ -195,9 +197,22 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
         if i.unicast_peers:
             diags.error(where(i, "unicast_peer"), f"({name}) unicast peers are not supported in strict mode",
                         "strict-unicast")
-        if i.accept is True and i.priority != 255:
-            diags.warning(where(i, "accept"), f"({name}) accept mode is not RFC compliant in strict mode "
-                          "unless address owner", "strict-accept", fails_test=False)
+        if i.accept is True and i.priority != 255 and version == 2:
+            diags.warning(where(i, "accept"), f"({name}) accept mode for VRRP version 2 does not comply with "
+                          "RFC 3768 in strict mode - resetting", "strict-accept", fails_test=True)
+            changes["accept"] = False
+        # keepalived resets what strict mode forbids (vrrp.c vrrp_complete_instance)
+        for field, bad, good, what in (
+                ("garp_lower_prio_repeat", lambda v: bool(v), 0, "no repeat garps"),
+                ("garp_lower_prio_delay", lambda v: bool(v), 0.0, "no repeat garp delay"),
+                ("lower_prio_no_advert", lambda v: v is False, True, "no lower priority advert"),
+                ("higher_prio_send_advert", lambda v: v is True, False, "higher_prio_send_advert to be clear"),
+                ("down_timer_adverts", lambda v: v != 3, None, "down_timer_adverts 3")):
+            value = getattr(i, field)
+            if value is not None and bad(value):
+                diags.warning(where(i, field), f"({name}) strict mode requires {what} - resetting",
+                              "strict-reset", fails_test=True)
+                changes[field] = good
     nopreempt = i.nopreempt
     preempt_delay = i.preempt_delay
     if i.priority == 255 and nopreempt:
@@ -253,7 +268,7 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
     # VIP equal to a VIP or excluded VIP on the same device, is reported and dropped
     vips: list[m.VirtualAddress] = []
     evips: list[m.VirtualAddress] = []
-    for a in i.virtual_ipaddress:
+    for a in changes.get("virtual_ipaddress", i.virtual_ipaddress):
         if any(v.address == a.address for v in vips):
             diags.warning(a.loc, f"({name}) VIP {a.address} duplicates a VIP - ignoring", "duplicate",
                           fails_test=True)
@@ -265,12 +280,12 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
                           fails_test=True)
         else:
             evips.append(a)
-    if len(vips) != len(i.virtual_ipaddress):
+    if len(vips) != len(changes.get("virtual_ipaddress", i.virtual_ipaddress)):
         changes["virtual_ipaddress"] = tuple(vips)
     if len(evips) != len(i.virtual_ipaddress_excluded):
         changes["virtual_ipaddress_excluded"] = tuple(evips)
-    if not i.virtual_ipaddress and not i.no_virtual_ipaddress:
-        # keepalived counts only virtual_ipaddress here (excluded VIPs do not help)
+    if not vips and not i.no_virtual_ipaddress:
+        # keepalived counts only usable virtual_ipaddress entries here (excluded VIPs do not help)
         if version == 3 or strict:
             diags.error(i.loc, f"({name}) no VIP specified; at least one is required with VRRPv3 or strict "
                         "mode (or add no_virtual_ipaddress)", "no-vips")
@@ -295,7 +310,12 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
     _refs(name, i.track_files, files, "track_file", diags)
     _refs(name, i.track_processes, procs, "track_process", diags)
     _refs(name, i.track_bfds, bfds, "track_bfd", diags)
+    seen_if: set[str] = set()
     for r in i.track_interfaces:
+        if r.name in seen_if:
+            diags.warning(r.loc, f"({name}) duplicate track_interface {r.name} - ignoring", "duplicate",
+                          fails_test=True)
+        seen_if.add(r.name)
         if r.weight is not None and abs(r.weight) == 254:
             diags.error(r.loc, f"({name}) weight for {r.name} cannot be +/-254", "out-of-range")
     changed = {k: v for k, v in changes.items() if getattr(i, k) != v}
@@ -385,9 +405,6 @@ def _virtual_server(vs: m.VirtualServer, groups: set[str], files: set[str], diag
             diags.error(rs.loc, f"virtual_server {key}: real_server {rs.ip} {rs.port} defined twice",
                         "duplicate")
         seen[k] = rs
-        if vs.ip is not None and rs.family != vs.family and vs.lvs_method.method != "TUN":
-            diags.error(rs.loc, f"virtual_server {key}: real_server {rs.ip} address family differs from the "
-                        "virtual server (only TUN can mix families)", "family-mismatch")
         if vs.lvs_method.method == "NAT" and vs.ip is not None and rs.port == 0 and vs.port != 0:
             pass
         for c in rs.checkers:
