@@ -26,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-l", "--log-console", action="store_true", help="log to the console")
     p.add_argument("-D", "--log-detail", action="store_true", help="detailed log messages")
     p.add_argument("-p", "--pid", dest="pid_file", default=None, help="pid file")
+    p.add_argument("-c", "--checkers_pid", dest="checkers_pid_file", default=None,
+                   help="checker process pid file (default: the -p file with -checkers)")
+    p.add_argument("--dont-release-vrrp", action="store_true", help="leave VIPs in place on stop")
+    p.add_argument("--dont-release-ipvs", action="store_true", help="leave IPVS entries in place on stop")
     p.add_argument("-P", "--vrrp", action="store_true", help="run the VRRP engine only")
     p.add_argument("-C", "--check", action="store_true", help="run the checker (IPVS) only")
     p.add_argument("-i", "--config-id", default=None, help="config id for @id conditional lines (default: short hostname)")
