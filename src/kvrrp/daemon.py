@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any, Iterable
 
 from kvrrp.logging_setup import configure as configure_logging
@@ -89,6 +90,7 @@ class Daemon:
         self._transports: Any = None
         self._announcer: Any = None
         self.extras: Any = None
+        self.checker: CheckerChild | None = None
 
     # -- life cycle -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -129,6 +131,9 @@ class Daemon:
         except Exception:  # noqa: BLE001 - VRRP itself must still run
             log.exception("starting trackers/notifications failed; VRRP runs without them")
         self.engine.start()
+        if wants_checker(self.args, self.config):
+            self.checker = CheckerChild(self.args)
+            self.checker.start()
         log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
         # Everything built so far lives until exit: keep the cyclic GC from walking it again
         # and again (a full collection is a latency spike on the failover path).
@@ -145,6 +150,8 @@ class Daemon:
         except OSError:
             pass
         await self._guarded(self.extras.after_stop())  # notify scripts finish, VMACs go
+        if self.checker is not None:
+            await self._guarded(self.checker.stop())
         await self._stop_status()
         for adapter in self._adapters:
             try:
@@ -178,6 +185,8 @@ class Daemon:
         if self._reloading or self.stopping.is_set():
             return
         self._reloading = True
+        if self.checker is not None:
+            self.checker.reload()  # the checkers reload their part of the same file themselves
         try:
             log.info("Reloading")
             from kvrrp.vrrp.settings import engine_settings
@@ -262,6 +271,83 @@ class Daemon:
     async def _stop_status(self) -> None:
         if self._status is not None:
             await self._status.stop()
+
+
+class CheckerChild:
+    """keepalived's process model: without -P, a configuration with virtual_server blocks also
+    gets the health checkers, here a `kvrrp -C` child process (own pid file) that the VRRP daemon
+    starts, passes SIGHUP to, restarts if it dies (with a back-off) and stops on SIGTERM."""
+
+    RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+    def __init__(self, args: Any) -> None:
+        self.args = args
+        self.proc: asyncio.subprocess.Process | None = None
+        self.pid_file = checker_pid_file(args.pid_file or DEFAULT_PID_FILE)
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self.starts = 0
+
+    def argv(self) -> list[str]:
+        argv = [sys.executable, "-m", "kvrrp", "-C", "-n", "-f", self.args.config, "-p", self.pid_file]
+        if self.args.log_console:
+            argv.append("-l")
+        if self.args.log_detail:
+            argv.append("-D")
+        if self.args.config_id:
+            argv += ["-i", self.args.config_id]
+        return argv
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def _supervise(self) -> None:
+        failures = 0
+        while not self._stopping:
+            started = time.monotonic()
+            self.proc = await asyncio.create_subprocess_exec(*self.argv())
+            self.starts += 1
+            log.info("Starting healthcheck child process, pid=%d", self.proc.pid)
+            code = await self.proc.wait()
+            if self._stopping:
+                return
+            failures = 0 if time.monotonic() - started > 60 else failures + 1
+            delay = self.RESTART_DELAYS[min(failures, len(self.RESTART_DELAYS)) - 1] if failures else 1.0
+            log.error("Healthcheck child process (pid %d) exited with status %s; restarting in %.0f s",
+                      self.proc.pid, code, delay)
+            await asyncio.sleep(delay)
+
+    def reload(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGHUP)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), timeout)
+            except asyncio.TimeoutError:
+                log.error("healthcheck child %d did not stop in %.0f s; killing it", proc.pid, timeout)
+                proc.kill()
+                await proc.wait()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+
+
+def checker_pid_file(vrrp_pid_file: str) -> str:
+    """/run/kvrrp.pid -> /run/kvrrp-checkers.pid (keepalived: keepalived.pid / checkers.pid)."""
+    base, ext = os.path.splitext(vrrp_pid_file)
+    return f"{base}-checkers{ext or '.pid'}"
+
+
+def wants_checker(args: Any, config: Any) -> bool:
+    return not args.vrrp and bool(getattr(config, "virtual_servers", ()))
 
 
 class _LogWriter:

@@ -485,8 +485,8 @@ class Lab:
         return _lab_workdir(self)
 
     def start_kvrrp(self, node: Node, config_text: str, args: Sequence[str] = (),
-                    tag: str | None = None) -> "Daemon":
-        return start_kvrrp(self, node, config_text, args, tag)
+                    tag: str | None = None, vrrp_only: bool = True) -> "Daemon":
+        return start_kvrrp(self, node, config_text, args, tag, vrrp_only)
 
     def start_keepalived(self, node: Node, config_text: str, tag: str | None = None) -> "Daemon":
         return start_keepalived(self, node, config_text, tag)
@@ -631,8 +631,10 @@ def _lab_workdir(lab: "Lab") -> str:
 
 
 def start_kvrrp(lab: "Lab", node: Node, config_text: str, args: Sequence[str] = (),
-                tag: str | None = None) -> Daemon:
-    """Run `python3 -m kvrrp -n -l -D -P -f CONF -p PID` in node (own config/pid/log files)."""
+                tag: str | None = None, vrrp_only: bool = True) -> Daemon:
+    """Run `python3 -m kvrrp -n -l -D -P -f CONF -p PID` in node (own config/pid/log files);
+    vrrp_only=False drops -P (the daemon then also starts the health checkers when the
+    configuration has virtual_server blocks)."""
     import sys
 
     work = _lab_workdir(lab)
@@ -641,7 +643,8 @@ def start_kvrrp(lab: "Lab", node: Node, config_text: str, args: Sequence[str] = 
     with open(conf, "w") as fh:
         fh.write(config_text)
     log_fh = open(logf, "a")
-    argv = [sys.executable, "-m", "kvrrp", "-n", "-l", "-D", "-P", "-f", conf, "-p", pid, *args]
+    argv = [sys.executable, "-m", "kvrrp", "-n", "-l", "-D", *(["-P"] if vrrp_only else []),
+            "-f", conf, "-p", pid, *args]
     proc = lab.spawn(node, argv, stdout=log_fh, stderr=subprocess.STDOUT, env=_python_env())
     log_fh.close()
     daemon = Daemon(lab, node, "kvrrp", proc, conf, pid, logf)

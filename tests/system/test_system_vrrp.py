@@ -377,3 +377,25 @@ def test_daemon_runs_trackers_and_notify_scripts(lab: Lab) -> None:
     assert lab.wait_for(lambda: notified(n1)[-1:] == ["VI_1 BACKUP"] and notified(n2)[-1:] == ["VI_1 MASTER"],
                         WAIT), (notified(n1), notified(n2), logs([d1, d2]))
     assert "VI_1 MASTER" in notified(n1)
+
+
+def test_without_P_a_config_with_virtual_servers_gets_a_checker_child(lab: Lab) -> None:
+    """keepalived's process model: VRRP plus a health-checker process (here `kvrrp -C`) that the
+    daemon supervises and stops. This kernel may lack IPVS: then the child's failure is logged
+    and it is restarted, while VRRP carries on."""
+    n1 = lab.nodes[0]
+    lvs = ["virtual_server 198.18.0.200 80 {", "    delay_loop 1", "    lb_algo rr", "    lb_kind NAT",
+           "    protocol TCP", "    real_server 198.18.0.12 80 {", "        TCP_CHECK {", "            connect_timeout 1",
+           "        }", "    }", "}", ""]
+    text = render_config([VrrpSpec(priority=150, **FAST)], dumps(lab, n1)) + "\n".join(lvs)
+    d1 = lab.start_kvrrp(n1, text, vrrp_only=False)
+    assert lab.wait_for(lambda: only_holder(lab, n1), WAIT), d1.log()
+    assert lab.wait_for(lambda: "Starting healthcheck child process, pid=" in d1.log(), WAIT), d1.log()
+    child = int(d1.log().split("Starting healthcheck child process, pid=")[1].split()[0])
+    ipvs = os.path.exists("/proc/net/ip_vs")
+    if not ipvs:
+        assert lab.wait_for(lambda: d1.log().count("Starting healthcheck child process") >= 2, WAIT), d1.log()
+        assert "exited with status" in d1.log()
+    assert d1.stop() == 0
+    assert _gone(child)
+    assert only_holder(lab, n1) is False
