@@ -1,5 +1,5 @@
 """use_vmac on a real kernel: two kvrrp nodes on a bridged LAN of namespaces (kvrrp.lab), each
-with the VMAC vrrp.51 (00:00:5e:00:01:33) that DaemonExtras creates.
+with the VMAC vrrp.51 (00:00:5e:00:01:33) that the daemon creates (kvrrp.track.wiring.DaemonExtras).
 
 The master's VIP lives on vrrp.51; its adverts leave with the virtual MAC as Ethernet source
 and the base interface's address as IP source (VRRPv3 checksum over that address); its GARP
@@ -24,8 +24,6 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
 VMAC = "vrrp.51"
 VMAC_MAC = "00:00:5e:00:01:33"
 VIP = "198.18.0.200"
-HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vmac_node.py")
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src")
 
 CONF = """
 global_defs {
@@ -55,22 +53,13 @@ def start(lab: Lab, node, prio: int, vips: str = f"{VIP}/24"):
 
 
 def start_conf(lab: Lab, node, text: str):
-    """Run tests/system_vmac/vmac_node.py (the daemon with DaemonExtras) on `text` in node."""
-    work = lab.workdir
-    conf = os.path.join(work, f"{node.name}.conf")
-    with open(conf, "w") as fh:
-        fh.write(text)
-    logf = open(os.path.join(work, f"{node.name}.log"), "a")
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
-    proc = lab.spawn(node, [sys.executable, HARNESS, "-n", "-l", "-D", "-P", "-f", conf,
-                            "-p", os.path.join(work, f"{node.name}.pid")],
-                     stdout=logf, stderr=subprocess.STDOUT, env=env)
-    logf.close()
-    return proc
+    """Run the kvrrp daemon (python3 -m kvrrp, which wires DaemonExtras: VMACs made before the
+    engine, removed at stop) on `text` in node; returns its process."""
+    return lab.start_kvrrp(node, text).proc
 
 
 def log_of(lab: Lab, node) -> str:
-    with open(os.path.join(lab.workdir, f"{node.name}.log"), errors="replace") as fh:
+    with open(os.path.join(lab.workdir, f"kvrrp-{node.name}.log"), errors="replace") as fh:
         return fh.read()
 
 
@@ -242,3 +231,40 @@ def test_vmac_interop_with_keepalived_both_ways():
         finally:
             if kv is not None:
                 lab.stop(kv, timeout=5)
+
+
+def test_reload_adds_and_removes_a_vmac_instance():
+    plain = """
+vrrp_instance VI_0 {
+    interface eth0
+    virtual_router_id 50
+    priority 150
+    version 3
+    advert_int 0.2
+    virtual_ipaddress {
+        198.18.0.199/24
+    }
+}
+"""
+    full = CONF % {"name": "n1", "prio": 150, "vips": f"{VIP}/24"}
+    globals_, vmac_instance = full.split("vrrp_instance", 1)
+    plain = globals_ + plain          # same global_defs: VI_0's settings never change
+    with Lab(nodes=1, prefix="kvvmr", client=False) as lab:
+        (n1,) = lab.nodes
+        d = lab.start_kvrrp(n1, plain)
+        try:
+            assert lab.wait_for(lambda: "198.18.0.199" in lab.addresses(n1), 15), d.log()
+            assert VMAC not in links(lab, n1)
+            # SIGHUP with a use_vmac instance added: its VMAC exists before the engine starts it
+            d.write_config(plain + "vrrp_instance" + vmac_instance)
+            d.signal(signal.SIGHUP)
+            assert lab.wait_for(lambda: on_vmac(lab, n1), 10), d.log()
+            assert "cannot open VRRP socket" not in d.log() and "Reload finished" in d.log()
+            assert "kept ['VI_0']" in d.log() and "added ['VI_1']" in d.log()
+            # and removed again: instance stopped, VMAC gone, the other instance untouched
+            d.write_config(plain)
+            d.signal(signal.SIGHUP)
+            assert lab.wait_for(lambda: VMAC not in links(lab, n1), 10), d.log()
+            assert "198.18.0.199" in lab.addresses(n1) and d.transitions("VI_0") == ["BACKUP", "MASTER"]
+        finally:
+            d.stop()

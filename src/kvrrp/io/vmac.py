@@ -184,7 +184,9 @@ class VmacManager:
 
 def prepare_vmacs(manager: VmacManager, config: Any) -> dict[str, str]:
     """Create every VMAC the config asks for; returns {instance name: vmac ifname}. An instance
-    whose VMAC cannot be made is logged and left out (it runs on its base interface)."""
+    whose VMAC cannot be made is logged and left out: the engine still runs it on the VMAC's
+    name, so its socket and VIPs fail with logged errors (it never claims the VIPs on the
+    base interface, where they would answer ARP with the wrong MAC)."""
     out = {}
     prefix = getattr(config.global_defs, "vmac_prefix", "vrrp") or "vrrp"
     for inst in config.instances:

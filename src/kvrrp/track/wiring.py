@@ -40,6 +40,7 @@ class DaemonExtras:
         self.routes: Any = None
         self.vmacs: Any = None
         self.vmac_names: dict[str, str] = {}
+        self._vmacs_wanted: dict[str, str] | None = None
 
     def prepare(self) -> dict[str, str]:
         from kvrrp.io.vmac import VmacManager, prepare_vmacs
@@ -92,6 +93,12 @@ class DaemonExtras:
 
         # what engine.apply_config would refuse: refuse it here, before anything changes
         validate_settings(engine_settings(new_config))
+        if self.vmacs is not None:
+            from kvrrp.io.vmac import prepare_vmacs
+
+            # VMACs the new config adds must exist before apply_config opens sockets and adds
+            # VIPs on them; ones it drops go in after_reload, once their instances stopped
+            self._vmacs_wanted = prepare_vmacs(self.vmacs, new_config)
         if self.notifier is not None:
             await self.notifier.reload(new_config)
         if self.tracking is not None:
@@ -106,7 +113,10 @@ class DaemonExtras:
         if self.vmacs is not None:
             from kvrrp.io.vmac import prepare_vmacs
 
-            wanted = prepare_vmacs(self.vmacs, new_config)       # adds new ones, adopts kept ones
+            wanted = self._vmacs_wanted
+            self._vmacs_wanted = None
+            if wanted is None:                                     # before_reload was not called
+                wanted = prepare_vmacs(self.vmacs, new_config)
             for name in set(self.vmacs.created) - set(wanted.values()):
                 self.vmacs.remove(name)
             self.vmac_names = wanted
