@@ -217,3 +217,9 @@ def test_lexer_edge_corpus_file():
     assert (a.priority, a.virtual_ipaddress[0].address, a.notify_master.command) == (
         77, "198.18.0.71", "/bin/true #not a comment")
     assert (b.name, b.vrid) == ("VI_E2", 72)
+
+
+def test_trailing_backslash_outside_a_definition_stays_glued_to_the_last_word():
+    assert lex("priority 120 \\") == [["priority", "120\\"]]
+    res = parse("vrrp_instance V {\n interface eth0\n virtual_router_id 1 \\\n virtual_ipaddress {\n 198.18.0.1\n }\n}\n")
+    assert "invalid-number" in codes(res)

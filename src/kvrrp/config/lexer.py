@@ -292,11 +292,15 @@ class Lexer:
             body, cont = decomment(stripped)
             if not body and not cont:
                 continue
-            if cont and body.startswith("$"):
-                m = _DEF.match(body)
-                if m is not None:
-                    pending = self._define(m.group(1), m.group(2).rstrip(), multiline=True)
-                    continue
+            if cont:
+                if body.startswith("$"):
+                    m = _DEF.match(body)
+                    if m is not None:
+                        pending = self._define(m.group(1), m.group(2).rstrip(), multiline=True)
+                        continue
+                # outside a definition a trailing backslash is not a continuation: keepalived keeps
+                # it, glued to the last word ("priority 120 \" -> "120\", an invalid number)
+                body = body + "\\"
             pending = self._line(body, path, lineno, lead + 1, 0)
 
     def _define(self, name: str, value: str, multiline: bool) -> _Def:
