@@ -94,6 +94,8 @@ def fill_l(R, t):
 
 BASE = ["vrrp_instance VI_1 {", "interface eth0", "virtual_router_id 7", "priority 120", "advert_int 1",
         "virtual_ipaddress {", "198.18.0.7/24 dev eth0", "}", "}"]
+
+
 def gen_lexical(R):
     lines = BASE
     out = []
