@@ -106,7 +106,7 @@ def test_checker_timings_inherit_from_real_then_virtual_server():
     res = parse_text("virtual_server 198.18.0.1 80 {\n protocol TCP\n delay_loop 7\n connect_timeout 9\n"
                      " real_server 198.18.0.2 80 {\n retry 4\n TCP_CHECK {\n delay_before_retry 2\n }\n"
                      " MISC_CHECK {\n misc_path /bin/true\n delay_loop 1\n }\n }\n}\n"
-                     "global_defs {\n enable_script_security\n}\n")
+                     "global_defs {\n enable_script_security\n script_user root\n}\n")
     tcp, misc = res.config.virtual_servers[0].real_servers[0].checkers
     assert (tcp.delay_loop, tcp.connect_timeout, tcp.retry, tcp.delay_before_retry) == (7.0, 9.0, 4, 2.0)
     assert (misc.delay_loop, misc.retry) == (1.0, 4)

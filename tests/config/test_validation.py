@@ -261,8 +261,18 @@ def test_checker_requirements():
 def test_security_and_missing_scripts(tmp_path):
     res = parse(instance("    notify_master /bin/true"))
     assert exit_code(res.diagnostics) == 6
-    res = parse(instance("    notify_master /bin/true", head="global_defs {\n enable_script_security\n}\n"))
+    res = parse(instance("    notify_master /bin/true", head="global_defs {\n enable_script_security\n"
+                                                              " script_user root\n}\n"))
     assert exit_code(res.diagnostics) == 0
+    # script security without script_user needs the keepalived_script user
+    import pwd
+    try:
+        pwd.getpwnam("keepalived_script")
+        have_user = True
+    except KeyError:
+        have_user = False
+    res = parse(instance("    notify_master /bin/true", head="global_defs {\n enable_script_security\n}\n"))
+    assert ("script-user" in codes(res)) != have_user
     # a tracked vrrp_script that cannot be found is disabled (fails -t); an untracked one is ignored
     vs = "vrrp_script s {\n script /nonexistent/x\n}\n"
     res = parse(instance("    track_script {\n s\n }", head=vs))

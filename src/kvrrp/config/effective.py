@@ -53,8 +53,15 @@ def vrrp_settings(cfg: m.Config, inst: m.VrrpInstance) -> VrrpSettings:
     strict = _pick(inst.strict_mode, g.vrrp_strict)
     owner = inst.priority == 255
     accept = inst.accept if inst.accept is not None else (True if owner else not strict)
-    master_delay = _pick(inst.garp_master_delay, g.vrrp_garp_master_delay)
-    master_repeat = _pick(inst.garp_master_repeat, g.vrrp_garp_master_repeat)
+    g_delay, g_repeat = g.vrrp_garp_master_delay, g.vrrp_garp_master_repeat
+    g_refresh, g_refresh_repeat = g.vrrp_garp_master_refresh, g.vrrp_garp_master_refresh_repeat
+    if g.vrrp_min_garp:
+        # keepalived: one GARP, no second burst, no refresh - for values still at their defaults
+        g_repeat = 1 if g_repeat == 5 else g_repeat
+        g_delay = 0.0 if g_delay == 5.0 else g_delay
+        g_refresh_repeat = 0 if g_refresh_repeat == 1 else g_refresh_repeat
+    master_delay = _pick(inst.garp_master_delay, g_delay)
+    master_repeat = _pick(inst.garp_master_repeat, g_repeat)
     family = inst.family or 4
     return VrrpSettings(
         strict=strict,
@@ -76,8 +83,8 @@ def vrrp_settings(cfg: m.Config, inst: m.VrrpInstance) -> VrrpSettings:
                                     g.vrrp_garp_lower_prio_delay, master_delay),
         garp_lower_prio_repeat=_pick(inst.garp_lower_prio_repeat, 0 if strict else None,
                                      g.vrrp_garp_lower_prio_repeat, master_repeat),
-        garp_master_refresh=_pick(inst.garp_master_refresh, g.vrrp_garp_master_refresh),
-        garp_master_refresh_repeat=_pick(inst.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat),
+        garp_master_refresh=_pick(inst.garp_master_refresh, g_refresh),
+        garp_master_refresh_repeat=_pick(inst.garp_master_refresh_repeat, g_refresh_repeat),
         garp_interval=g.vrrp_garp_interval,
         gna_interval=g.vrrp_gna_interval,
         smtp_alert=bool(_pick(inst.smtp_alert, g.smtp_alert_vrrp, g.smtp_alert, False)),

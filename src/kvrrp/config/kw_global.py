@@ -22,7 +22,7 @@ def _g_smtp_server(p: Parser, node: Node, g: Fields) -> None:
     if p.r.need(node.kw, node.args):
         g["smtp_server"] = node.args[0].text
         if len(node.args) > 1:
-            port = p.r.port(node.args[1], "smtp port")
+            port = p.r.int(node.args[1], 1, 65535, "smtp port")
             if port is not None:
                 g["smtp_server_port"] = port
 
@@ -128,11 +128,21 @@ def _g_extra_if(p: Parser, node: Node, g: Fields, prefix: str = "vrrp_") -> None
         g[prefix + "garp_extra_if_all"] = True
         a = a[1:]
     if a:
-        v = p.r.timer(a[0], 0, 86400, node.kw.text)
+        v = p.r.int(a[0], 1, 86400, node.kw.text)          # whole seconds, as keepalived reads them
         if v is not None:
-            g[prefix + "garp_extra_if"] = v
+            g[prefix + "garp_extra_if"] = float(v)
     else:
         p.diags.error(node.kw.loc, f"'{node.kw.text}' needs an interval", "missing-parameter")
+
+
+def _g_vmac_prefix(p: Parser, node: Node, g: Fields) -> None:
+    if p.one_value(node):
+        if "vmac_prefix" in g.get("_kw_seen", ()):
+            p.diags.warning(node.args[0].loc, f"vmac prefix has already been specified - ignoring "
+                            f"{node.args[0].text}", "conflict", fails_test=True)
+            return
+        g.setdefault("_kw_seen", set()).add("vmac_prefix")
+        g["vmac_prefix"] = node.args[0].text
 
 
 def _g_dynamic_interfaces(p: Parser, node: Node, g: Fields) -> None:
@@ -200,7 +210,7 @@ GLOBAL: dict[str, Handler] = {
     "notification_email_from": _set_str("notification_email_from"),
     "smtp_server": _g_smtp_server,
     "smtp_helo_name": _set_str("smtp_helo_name"),
-    "smtp_connect_timeout": _set_timer("smtp_connect_timeout", 0.000001, 2147),
+    "smtp_connect_timeout": _set_seconds("smtp_connect_timeout", 4294),
     "smtp_alert": _set_flag("smtp_alert"),
     "smtp_alert_vrrp": _set_flag("smtp_alert_vrrp"),
     "smtp_alert_checker": _set_flag("smtp_alert_checker"),
@@ -231,11 +241,11 @@ GLOBAL: dict[str, Handler] = {
     "vrrp_skip_check_adv_addr": _set_flag("vrrp_skip_check_adv_addr"),
     "vrrp_owner_ignore_adverts": _set_flag("vrrp_owner_ignore_adverts"),
     "vrrp_notify_priority_changes": _set_flag("vrrp_notify_priority_changes"),
-    "vrrp_startup_delay": _set_timer("vrrp_startup_delay", 0, 3600),
+    "vrrp_startup_delay": _set_timer("vrrp_startup_delay", 0.001, 4294.967295),
     "vrrp_delay_after_boot": _set_timer("vrrp_delay_after_boot", 0, 3600),
     "log_unknown_vrids": _set_flag("log_unknown_vrids"),
     "dynamic_interfaces": _g_dynamic_interfaces,
-    "vmac_prefix": _set_str("vmac_prefix"),
+    "vmac_prefix": _g_vmac_prefix,
     "vmac_addr_prefix": _set_str("vmac_addr_prefix"),
     "script_user": _g_script_user,
     "enable_script_security": _set_flag("enable_script_security"),
@@ -275,6 +285,23 @@ GLOBAL: dict[str, Handler] = {
     "enable_traps": _g_snmp("enable_traps"),
     "enable_dbus": _g_snmp("enable_dbus"),
 }
+def _extra_int(lo: int, hi: int, clamp: bool = False) -> Handler:
+    """A keyword kvrrp keeps raw (not implemented) but whose value keepalived range-checks, so
+    `-t` still agrees: out of range is an error, or (clamp) a reported adjustment."""
+    def h(p: Parser, node: Node, g: Fields) -> None:
+        if node.args:
+            tok = node.args[0]
+            if clamp:
+                v = p.r.int(tok, None, None, node.kw.text)
+                if v is not None and not lo <= v <= hi:
+                    p.diags.warning(tok.loc, f"{node.kw.text} {v} outside [{lo}..{hi}] - clamped", "out-of-range",
+                                    fails_test=True)
+            else:
+                p.r.int(tok, lo, hi, node.kw.text)
+        p.extra(node, g)
+    return h
+
+
 for _kw in ("tmp_config_directory", "config_save_dir", "process_names", "process_name", "vrrp_process_name",
             "checker_process_name", "lvs_process_name", "bfd_process_name", "use_symlink_paths",
             "set_supplementary_groups", "max_auto_priority", "min_auto_priority_delay", "disable_local_igmp",
@@ -293,3 +320,9 @@ for _kw in ("tmp_config_directory", "config_save_dir", "process_names", "process
             "reload_time_file", "reload_repeat", "reload_file", "include_check", "data_use_instance",
             "iproute_usr_dir", "iproute_etc_dir"):
     GLOBAL[_kw] = _extra
+for _kw in ("vrrp_priority", "checker_priority", "bfd_priority"):
+    GLOBAL[_kw] = _extra_int(-20, 19)
+for _kw in ("vrrp_rt_priority", "checker_rt_priority", "bfd_rt_priority"):
+    GLOBAL[_kw] = _extra_int(1, 99, clamp=True)
+GLOBAL["max_auto_priority"] = _extra_int(-1, 99)
+GLOBAL["vrrp_rx_bufs_multiplier"] = _extra_int(1, 4294967295)

@@ -209,6 +209,8 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
                 ("higher_prio_send_advert", lambda v: v is True, False, "higher_prio_send_advert to be clear"),
                 ("down_timer_adverts", lambda v: v != 3, None, "down_timer_adverts 3")):
             value = getattr(i, field)
+            if field == "down_timer_adverts" and value is None:
+                value = g.vrrp_down_timer_adverts        # the inherited value is checked too
             if value is not None and bad(value):
                 diags.warning(where(i, field), f"({name}) strict mode requires {what} - resetting",
                               "strict-reset", fails_test=True)
@@ -499,6 +501,14 @@ def check_scripts(cfg: m.Config, diags: Diagnostics) -> None:
     if g.script_user is not None and not _user_exists(g.script_user):
         diags.error(g.loc, f"script_user '{g.script_user}' does not exist - cannot set the global script "
                     "uid/gid", "script-user")
+    if g.enable_script_security and g.script_user is None and not _user_exists("keepalived_script"):
+        # with script security, scripts (and fifos) without their own user run as keepalived_script
+        fifos = [f for f in (g.notify_fifo, g.vrrp_notify_fifo, g.lvs_notify_fifo) if f is not None]
+        userless = [s for s in all_scripts(cfg) if s.user is None
+                    and not any(vs.script is s and vs.user for vs in cfg.vrrp_scripts)]
+        if userless or any(f.user is None for f in fifos):
+            diags.error(userless[0].loc if userless else g.loc, "unable to set default user keepalived_script for "
+                        "scripts (no such user): set script_user in global_defs", "script-user")
     tracked = {r.name for i in cfg.instances for r in i.track_scripts}
     tracked |= {r.name for sg in cfg.sync_groups for r in sg.track_scripts}
     runnable = 0
