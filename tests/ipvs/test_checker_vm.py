@@ -390,3 +390,50 @@ async def test_client_through_the_vip_reaches_only_healthy_real_servers(checker,
     await until(lambda: ipvsadm_table()[f"TCP {VIP_B}:80 wrr"] == table_b(dead=(2, 3), sorry=True),
                 DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "sorry server in")
     assert await http_get_via(lab.ns("client"), VIP_B, 80) == "sorry"
+
+
+async def test_lvs_flush_clears_foreign_entries_at_start(checker):
+    ipvsadm("-A", "-t", "198.18.0.99:80", "-s", "rr")
+    text = config_text(vs_b=False).replace("router_id kvrrp_ipvs_vm", "router_id kvrrp_ipvs_vm\n    lvs_flush")
+    d = await checker.start(text)
+    await d.engine.wait_reconciled(timeout=60)
+    assert ipvsadm_table() == {f"TCP {VIP_A}:80 rr": table_a()}
+
+
+async def test_checker_process_kvrrp_C_checks_reloads_on_sighup_and_cleans_up_on_sigterm(
+        servers, tmp_path):
+    """The real `kvrrp -C` process (not the in-process object): same table, SIGHUP reload,
+    SIGTERM removes its own entries and leaves a foreign one."""
+    import signal
+    import sys
+
+    ipvsadm("-A", "-t", "198.18.0.99:80", "-s", "rr")
+    conf = write_config(tmp_path, config_text())
+    log_file = open(tmp_path / "checker.log", "wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kvrrp", "-C", "-n", "-l", "-f", conf,
+        "-p", str(tmp_path / "kvrrp.pid"), "-c", str(tmp_path / "kvrrp-checkers.pid"),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=log_file)
+    foreign = {"TCP 198.18.0.99:80 rr": {}}
+    try:
+        await until(lambda: ipvsadm_table() == full_table() | foreign, 180,
+                    "kvrrp -C built the table")
+        await servers["a1"].stop()
+        await until(lambda: ipvsadm_table() == full_table(a=table_a(skip=(1,))) | foreign,
+                    DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "a1 removed by the checker process")
+        write_config(tmp_path, config_text(weights_a=(1, 1, 5)))
+        proc.send_signal(signal.SIGHUP)
+        await until(lambda: ipvsadm_table() == full_table(a=table_a(weights=(1, 1, 5), skip=(1,)))
+                    | foreign, 120, "reload on SIGHUP changed a3's weight")
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 120) == 0
+        assert ipvsadm_table() == foreign
+    finally:
+        if proc.returncode is None:
+            proc.kill()                   # our own process, by its PID
+            await proc.wait()
+        log_file.close()
+        log_text = (tmp_path / "checker.log").read_text(errors="replace")
+        if proc.returncode not in (0, None):
+            print(log_text[-4000:])
