@@ -39,6 +39,9 @@ def _g_script_user(p: Parser, node: Node, g: Fields) -> None:
 
 def _g_fifo(field: str) -> Handler:
     def h(p: Parser, node: Node, g: Fields) -> None:
+        if g.get(field) is not None and g[field].path:
+            p.diags.warning(node.kw.loc, f"{node.kw.text} already specified - ignoring", "conflict", fails_test=True)
+            return
         if p.r.need(node.kw, node.args):
             a = node.args
             old = g.get(field)
@@ -135,6 +138,18 @@ def _g_extra_if(p: Parser, node: Node, g: Fields, prefix: str = "vrrp_") -> None
         p.diags.error(node.kw.loc, f"'{node.kw.text}' needs an interval", "missing-parameter")
 
 
+def _g_smtp_timeout(p: Parser, node: Node, g: Fields) -> None:
+    """Whole seconds 0..4294; keepalived turns 0 into 1 and says so."""
+    if p.one_value(node):
+        v = p.r.int(node.args[0], 0, 4294, node.kw.text)
+        if v == 0:
+            p.diags.warning(node.args[0].loc, "smtp_connect_timeout must be greater than 0, setting to 1",
+                            "out-of-range", fails_test=True)
+            v = 1
+        if v is not None:
+            g["smtp_connect_timeout"] = float(v)
+
+
 def _g_vmac_prefix(p: Parser, node: Node, g: Fields) -> None:
     if p.one_value(node):
         if "vmac_prefix" in g.get("_kw_seen", ()):
@@ -210,7 +225,7 @@ GLOBAL: dict[str, Handler] = {
     "notification_email_from": _set_str("notification_email_from"),
     "smtp_server": _g_smtp_server,
     "smtp_helo_name": _set_str("smtp_helo_name"),
-    "smtp_connect_timeout": _set_seconds("smtp_connect_timeout", 4294),
+    "smtp_connect_timeout": _g_smtp_timeout,
     "smtp_alert": _set_flag("smtp_alert"),
     "smtp_alert_vrrp": _set_flag("smtp_alert_vrrp"),
     "smtp_alert_checker": _set_flag("smtp_alert_checker"),

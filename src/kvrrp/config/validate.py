@@ -76,7 +76,7 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | Non
         vss.append(vs)
 
     cfg = dataclasses.replace(cfg, instances=tuple(instances), virtual_servers=tuple(vss))
-    check_scripts(cfg, diags)
+    check_scripts(cfg, diags, where)
     return cfg
 
 
@@ -485,7 +485,7 @@ def _program_found(s: m.ScriptCall) -> bool:
     return os.access(prog, os.X_OK) if "/" in prog else shutil.which(prog) is not None
 
 
-def check_scripts(cfg: m.Config, diags: Diagnostics) -> None:
+def check_scripts(cfg: m.Config, diags: Diagnostics, where: Where | None = None) -> None:
     """keepalived's script checks as `keepalived -t` shows them (main.c, vrrp.c, check_data.c):
 
     * a script user that does not exist is an error ("Unable to set uid/gid");
@@ -503,7 +503,17 @@ def check_scripts(cfg: m.Config, diags: Diagnostics) -> None:
                     "uid/gid", "script-user")
     if g.enable_script_security and g.script_user is None and not _user_exists("keepalived_script"):
         # with script security, scripts (and fifos) without their own user run as keepalived_script
-        fifos = [f for f in (g.notify_fifo, g.vrrp_notify_fifo, g.lvs_notify_fifo) if f is not None]
+        # keepalived reads in order: a fifo only needs the default user if script security was on
+        # when the fifo line was read
+        sec = where(g, "enable_script_security") if where else None
+
+        def after_security(kw: str) -> bool:
+            loc = where(g, kw) if where else None
+            return sec is None or loc is None or (loc.file, loc.line) > (sec.file, sec.line)
+
+        fifos = [f for kw, f in (("notify_fifo", g.notify_fifo), ("vrrp_notify_fifo", g.vrrp_notify_fifo),
+                                 ("lvs_notify_fifo", g.lvs_notify_fifo))
+                 if f is not None and after_security(kw)]
         userless = [s for s in all_scripts(cfg) if s.user is None
                     and not any(vs.script is s and vs.user for vs in cfg.vrrp_scripts)]
         if userless or any(f.user is None for f in fifos):
