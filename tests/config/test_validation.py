@@ -25,7 +25,7 @@ def test_vrid_range(vrid):
                 " virtual_ipaddress {\n 198.18.0.1\n }\n}\n")
     d = [d for d in res.diagnostics if d.code in ("out-of-range", "invalid-number")][0]
     assert d.severity == "error" and (d.loc.line, d.loc.col) == (3, 20)
-    assert "missing-parameter" in codes(res)          # and then: VRID must be set
+    assert "missing-parameter-vrid" in codes(res)     # and then: VRID must be set
     assert res.config.instances[0].vrid is None
 
 
@@ -151,7 +151,10 @@ def test_strict_mode_rules():
 
 def test_missing_interface_and_vrid():
     res = parse("vrrp_instance V {\n virtual_ipaddress {\n 198.18.0.1\n }\n}\n")
-    assert codes(res).count("missing-parameter") == 2
+    assert {"missing-parameter-vrid", "no-interface"} <= set(codes(res))
+    # keepalived would not run this VRRP configuration at all; a bad priority it just ignores
+    assert {d.code for d in res.blocking} == {"missing-parameter-vrid", "no-interface"}
+    assert parse(instance("    priority 0")).blocking == ()
 
 
 @pytest.mark.parametrize("ip", ["198.18.0.256", "1.2.3", "198.18.0.1/33", "zz::1", "2001:db8::1/129"])

@@ -17,6 +17,14 @@ WARNING = "warning"
 FATAL = "fatal"
 
 
+# Error codes after which keepalived itself does not run the VRRP part (vrrp_complete_instance()
+# returns false, or duplicate VRIDs): every other error leaves keepalived running with the bad
+# value ignored. A daemon that wants keepalived's tolerance refuses to start only on these
+# (and on fatal problems); see LoadResult.blocking.
+BLOCKING_CODES = frozenset({"missing-parameter-vrid", "no-interface", "strict-unicast", "no-vips", "duplicate-vrid",
+                            "unicast-no-src"})
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     severity: str                 # error | warning | fatal

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 
-from kvrrp.config.diagnostics import ERROR, FATAL, ConfigError, Diagnostic, Diagnostics
+from kvrrp.config.diagnostics import BLOCKING_CODES, ERROR, FATAL, ConfigError, Diagnostic, Diagnostics
 from kvrrp.config.lexer import Lexer
 from kvrrp.config.model import Config
 from kvrrp.config.parser import Parser
@@ -29,6 +29,13 @@ class LoadResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def blocking(self) -> tuple[Diagnostic, ...]:
+        """The problems keepalived itself would not run with (fatal, or an error whose code is in
+        diagnostics.BLOCKING_CODES); other errors keepalived reports and then ignores the value."""
+        return tuple(d for d in self.diagnostics
+                     if d.severity == FATAL or (d.severity == ERROR and d.code in BLOCKING_CODES))
 
 
 class _NoGC:

@@ -112,7 +112,8 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
     strict = g.vrrp_strict if i.strict_mode is None else i.strict_mode
 
     if i.vrid is None:
-        diags.error(i.loc, f"({name}) the virtual router id (virtual_router_id) must be set", "missing-parameter")
+        diags.error(i.loc, f"({name}) the virtual router id (virtual_router_id) must be set",
+                    "missing-parameter-vrid")
 
     fams = {a.family for a in i.virtual_ipaddress}
     family = i.family or 4
@@ -141,10 +142,10 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
 
     if not i.interface and not i.unicast_peers:
         diags.error(i.loc, f"({name}) no interface given - multicast instances need 'interface'",
-                    "missing-parameter")
+                    "no-interface")
     if i.unicast_peers and not i.interface and not i.unicast_src_ip:
         diags.error(i.loc, f"({name}) unicast instances must have unicast_src_ip or interface",
-                    "missing-parameter")
+                    "unicast-no-src")
 
     # advert_int: keepalived range-checks per version and rounds
     adv = i.advert_int
