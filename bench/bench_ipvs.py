@@ -2,17 +2,24 @@
 
     scripts/ipvs-vm python3 bench/bench_ipvs.py [--vs 1000] [--rs 10] [--runs 3] [--json out.json]
 
-Measures kvrrp's reconcile path (healthcheck.ipvs: Reconciler over pyroute2's AsyncIPVS, the
-same objects the checker uses) against the kernel, for a table of VS x RS (seeded, addresses
-in 198.18.0.0/15, NAT, rr, weights 1..10):
+    python3 bench/bench_ipvs.py --encode-only      # host: per-message encoding cost, no kernel
 
-  desired_ms        the desired table computed from the typed config (pure Python)
+Measures kvrrp's reconcile path (healthcheck.ipvs.Reconciler over
+healthcheck.ipvs_netlink.PyrouteKernel: pyroute2 opens the IPVS family, messages are packed by
+healthcheck.ipvs_wire and sent in batches, the same objects the checker uses) against the
+kernel, for a table of VS x RS (seeded, addresses in 198.18.0.0/15, NAT, rr, weights 1..10):
+
+  desired_ms        the desired table computed from the typed config (pure Python; once)
   cold_apply_ms     empty kernel -> full table: VS service adds + VS*RS destination adds
-  noop_ms           the next reconcile of the same desired table: diff against the mirror,
-                    nothing sent to the kernel
+  noop_ms           the next full reconcile of the same desired table: diff against the
+                    mirror, nothing sent to the kernel
+  noop_rebuilt_ms   a full reconcile of an equal but freshly built desired table (what a
+                    reload without changes costs after the config is parsed)
+  health_pass_ms    one real server's weight changed by a health transition: the engine's
+                    per-service pass (Reconciler.reconcile_services), one "set"
   restart_ms        a fresh Reconciler on the populated kernel: dump it, diff, apply nothing
                     (what a checker restart costs; must apply 0 operations)
-  one_change_ms     one destination's weight changed: a single "set"
+  one_change_ms     one destination's weight changed in a full reconcile: a single "set"
   ipvsadm_restore_ms  baseline: the same table through `ipvsadm -R` (C, one netlink message
                     per entry), i.e. what this kernel and this machine allow at best
   ipvsadm_clear_ms  `ipvsadm -C` of the full table
@@ -45,7 +52,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
 
 from healthcheck.health import declared, desired_table, initial_rs_states  # noqa: E402
-from healthcheck.ipvs import Ownership, PyrouteKernel, Reconciler  # noqa: E402
+from healthcheck.ipvs import Ownership, Reconciler  # noqa: E402
+from healthcheck.ipvs_netlink import PyrouteKernel  # noqa: E402
 from healthcheck.table import DestKey, Table  # noqa: E402
 from kvrrp.config.model import Config, LvsMethod, RealServer, VirtualServer  # noqa: E402
 
@@ -202,16 +210,23 @@ def raw_apply(table: Table) -> float:
     return elapsed
 
 
-async def one_run(config: Config, vs_count: int, per_vs: int) -> dict:
-    ipvsadm("-C")
-    t = time.perf_counter()
+def build_desired(config: Config) -> tuple[Table, Ownership]:
     states = {}
     for vs in config.virtual_servers:
         states.update(initial_rs_states(vs))
     desired = desired_table(config, states, {})
     services, dests = declared(config)
-    owned = Ownership(services, dests)
+    return desired, Ownership(services, dests)
+
+
+async def one_run(config: Config, vs_count: int, per_vs: int, *, baselines: bool) -> dict:
+    from dataclasses import replace
+
+    ipvsadm("-C")
+    t = time.perf_counter()
+    desired, owned = build_desired(config)
     t_desired = time.perf_counter() - t
+    rebuilt, owned2 = build_desired(config)
 
     kernel = await PyrouteKernel().open()
     try:
@@ -227,6 +242,24 @@ async def one_run(config: Config, vs_count: int, per_vs: int) -> dict:
         t_noop = time.perf_counter() - t
         assert noop.ok and not noop.applied, noop.applied[:3]
 
+        t = time.perf_counter()
+        noop2 = await rec.reconcile(rebuilt, owned2)
+        t_noop2 = time.perf_counter() - t
+        assert noop2.ok and not noop2.applied, noop2.applied[:3]
+
+        # a health transition: the engine rebuilds that virtual server's entry and re-plans
+        # only its service
+        key = next(iter(rebuilt.entries))
+        entry = rebuilt.entries[key]
+        dkey = next(iter(entry.dests))
+        entry.dests[dkey] = replace(entry.dests[dkey], weight=entry.dests[dkey].weight + 50)
+        t = time.perf_counter()
+        health = await rec.reconcile_services(rebuilt, [key])
+        t_health = time.perf_counter() - t
+        assert health.ok and [op.kind for op in health.applied] == ["set_dest"], health.applied
+        entry.dests[dkey] = desired.entries[key].dests[dkey]
+        assert (await rec.reconcile_services(rebuilt, [key])).ok
+
         restarted = Reconciler(kernel)
         t = time.perf_counter()
         await restarted.start()
@@ -239,7 +272,6 @@ async def one_run(config: Config, vs_count: int, per_vs: int) -> dict:
         key = next(iter(changed.entries))
         dkey: DestKey = next(iter(changed.entries[key].dests))
         old = changed.entries[key].dests[dkey]
-        from dataclasses import replace
         changed.entries[key].dests[dkey] = replace(old, weight=old.weight + 100)
         t = time.perf_counter()
         one = await restarted.reconcile(changed, owned)
@@ -249,25 +281,58 @@ async def one_run(config: Config, vs_count: int, per_vs: int) -> dict:
         await kernel.close()
 
     assert ipvsadm_counts() == (vs_count, vs_count * per_vs)
-
-    t = time.perf_counter()
-    ipvsadm("-C")
-    t_clear = time.perf_counter() - t
-    script = restore_script(desired)
-    t = time.perf_counter()
-    ipvsadm("-R", stdin=script)
-    t_restore = time.perf_counter() - t
-    assert ipvsadm_counts() == (vs_count, vs_count * per_vs)
-    ipvsadm("-C")
-    t_raw = raw_apply(desired)
-    assert ipvsadm_counts() == (vs_count, vs_count * per_vs)
-    ipvsadm("-C")
     ms = lambda s: round(s * 1000, 2)  # noqa: E731
-    return {"desired_ms": ms(t_desired), "cold_apply_ms": ms(t_cold), "noop_ms": ms(t_noop),
-            "restart_ms": ms(t_restart), "one_change_ms": ms(t_one),
-            "ipvsadm_restore_ms": ms(t_restore), "ipvsadm_clear_ms": ms(t_clear),
-            "raw_netlink_apply_ms": ms(t_raw),
-            "operations": len(cold.applied)}
+    out = {"desired_ms": ms(t_desired), "cold_apply_ms": ms(t_cold), "noop_ms": ms(t_noop),
+           "noop_rebuilt_ms": ms(t_noop2), "health_pass_ms": ms(t_health),
+           "restart_ms": ms(t_restart), "one_change_ms": ms(t_one),
+           "batches_sent": kernel.sends, "operations": len(cold.applied)}
+    t = time.perf_counter()
+    ipvsadm("-C")
+    out["ipvsadm_clear_ms"] = ms(time.perf_counter() - t)
+    if baselines:
+        script = restore_script(desired)
+        t = time.perf_counter()
+        ipvsadm("-R", stdin=script)
+        out["ipvsadm_restore_ms"] = ms(time.perf_counter() - t)
+        assert ipvsadm_counts() == (vs_count, vs_count * per_vs)
+        ipvsadm("-C")
+        out["raw_netlink_apply_ms"] = ms(raw_apply(desired))
+        assert ipvsadm_counts() == (vs_count, vs_count * per_vs)
+        ipvsadm("-C")
+    return out
+
+
+def encode_cost(count: int = 2000) -> dict:
+    """Host-side cost of building one IPVS_CMD_NEW_DEST message: kvrrp's struct encoder vs
+    pyroute2's (IPVSService/IPVSDest + ipvsmsg.encode, what AsyncIPVS.dest("add") does)."""
+    from pyroute2.ipvs import IPVSDest, IPVSService
+    from pyroute2.netlink.generic import ipvs as genl
+
+    from healthcheck.ipvs import ADD_DEST, Op, dest_fields, key_fields
+    from healthcheck.table import Dest, ServiceKey
+
+    k = PyrouteKernel()
+    k.family_id = 0x25
+    key = ServiceKey(4, 6, "198.18.0.1", 80)
+    ops = [Op(ADD_DEST, key, dest=Dest(DestKey(f"198.19.{i // 250}.{i % 250 + 1}", 8080), weight=i % 10 + 1))
+           for i in range(count)]
+    t = time.perf_counter()
+    for i, op in enumerate(ops):
+        k.encode(op, i)
+    ours = (time.perf_counter() - t) / count
+    n_pr = max(1, count // 10)
+    t = time.perf_counter()
+    for i, op in enumerate(ops[:n_pr]):
+        m = genl.ipvsmsg()
+        m["cmd"] = genl.IPVS_CMD_NEW_DEST
+        m["version"] = 1
+        m["attrs"] = [("IPVS_CMD_ATTR_SERVICE", IPVSService(**key_fields(key)).dump_key()),
+                      ("IPVS_CMD_ATTR_DEST", IPVSDest(**dest_fields(op.dest)).dump_nla())]
+        m["header"]["sequence_number"] = i
+        m.encode()
+    theirs = (time.perf_counter() - t) / n_pr
+    return {"kvrrp_us_per_new_dest": round(ours * 1e6, 2), "pyroute2_us_per_new_dest": round(theirs * 1e6, 1),
+            "kvrrp_ms_per_11000": round(ours * 11000 * 1000, 1)}
 
 
 def environment() -> dict:
@@ -300,9 +365,16 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--encode-only", action="store_true",
+                    help="only the host-side message encoding cost (no kernel needed)")
+    ap.add_argument("--no-baselines", action="store_true",
+                    help="skip the ipvsadm -R and hand-packed netlink baselines")
     ap.add_argument("--i-own-this-kernel", action="store_true",
                     help="run outside scripts/ipvs-vm (clears this machine's IPVS table!)")
     args = ap.parse_args()
+    if args.encode_only:
+        print(json.dumps(encode_cost()))
+        return 0
     if os.environ.get("KVRRP_IN_IPVS_VM") != "1" and not args.i_own_this_kernel:
         print("bench_ipvs: clears the IPVS table; run it inside the VM: "
               "scripts/ipvs-vm python3 bench/bench_ipvs.py", file=sys.stderr)
@@ -314,15 +386,16 @@ def main() -> int:
     config = make_config(args.vs, args.rs, args.seed)
     runs = []
     for i in range(args.runs):
-        r = asyncio.run(one_run(config, args.vs, args.rs))
+        # the baselines do not change between runs: measured once
+        r = asyncio.run(one_run(config, args.vs, args.rs, baselines=i == 0 and not args.no_baselines))
         runs.append(r)
         print(f"run {i + 1}: " + ", ".join(f"{k} {v}" for k, v in r.items()), flush=True)
-    keys = [k for k in runs[0] if k != "operations"]
-    summary = {k: {"min": min(r[k] for r in runs), "median": statistics.median(r[k] for r in runs)}
+    keys = [k for k in runs[0] if k not in ("operations", "batches_sent")]
+    summary = {k: {"min": min(r[k] for r in runs if k in r), "median": statistics.median(r[k] for r in runs if k in r)}
                for k in keys}
     result = {"table": {"virtual_servers": args.vs, "real_servers_each": args.rs,
                         "operations": runs[0]["operations"]},
-              "runs": runs, "summary": summary, "environment": environment(),
+              "runs": runs, "summary": summary, "environment": environment(), "encode": encode_cost(),
               "targets": {"cold_apply_ms": 1000, "noop_ms": 10}}
     print(f"\n{args.vs} VS x {args.rs} RS ({runs[0]['operations']} netlink operations), "
           f"{args.runs} runs, median (min):")
@@ -330,6 +403,7 @@ def main() -> int:
         target = result["targets"].get(k)
         extra = f"   target < {target} ms" if target else ""
         print(f"  {k:20s} {summary[k]['median']:>10.2f} ms  ({summary[k]['min']:.2f}){extra}")
+    print(json.dumps(result["encode"]))
     print(json.dumps(result["environment"]))
     if args.json:
         with open(args.json, "w") as f:

@@ -26,7 +26,8 @@ from typing import Any
 from kvrrp.config.model import Config
 
 from healthcheck.engine import CheckerEngine
-from healthcheck.ipvs import IpvsKernel, PyrouteKernel
+from healthcheck.ipvs import IpvsKernel
+from healthcheck.ipvs_netlink import PyrouteKernel
 
 log = logging.getLogger("kvrrp.healthcheck")
 

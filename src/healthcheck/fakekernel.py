@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import errno
 
+from typing import Sequence
+
+from healthcheck.ipvs import Op, apply_one_by_one
 from healthcheck.table import Dest, DestKey, Service, ServiceKey, Table
 
 
@@ -21,6 +24,12 @@ class FakeKernel:
         self.calls: list[tuple[str, str]] = []
         self.fail_next: dict[str, int] = {}
         self.timeouts: dict[str, int] = {}
+        self.batches: list[int] = []          # sizes of the apply() batches received
+
+    async def apply(self, ops: Sequence[Op]) -> list[Exception | None]:
+        self._check_fail("apply")
+        self.batches.append(len(ops))
+        return await apply_one_by_one(self, ops)
 
     def _check_fail(self, name: str) -> None:
         n = self.fail_next.get(name, 0)

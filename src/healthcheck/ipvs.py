@@ -2,8 +2,10 @@
 
 Three parts:
 
-* `IpvsKernel` - the narrow seam to the kernel (dump / add / set / delete / flush).
-  `PyrouteKernel` implements it with pyroute2's `AsyncIPVS` inside the event loop (no thread);
+* `IpvsKernel` - the narrow seam to the kernel (dump / add / set / delete / flush, and
+  `apply(ops)`: many operations in one batch, one result per operation).
+  `healthcheck.ipvs_netlink.PyrouteKernel` implements it on the real kernel (pyroute2 opens the
+  family; messages packed by `healthcheck.ipvs_wire`, batched, inside the event loop);
   `healthcheck.fakekernel.FakeKernel` implements it in memory for tests.
 * `diff(current, desired, owned)` - pure: the operations that turn `current` into `desired`
   without touching services or destinations kvrrp does not own.
@@ -20,7 +22,7 @@ import os
 import socket
 import struct
 from dataclasses import astuple, dataclass, field
-from typing import Iterable, Protocol
+from typing import Iterable, Protocol, Sequence
 
 from healthcheck.table import (
     FWD_NAMES,
@@ -61,6 +63,7 @@ class Op:
 
 class IpvsKernel(Protocol):
     async def dump(self) -> Table: ...
+    async def apply(self, ops: Sequence[Op]) -> list[Exception | None]: ...   # in order, one result per op
     async def add_service(self, svc: Service) -> None: ...
     async def set_service(self, svc: Service) -> None: ...
     async def del_service(self, key: ServiceKey) -> None: ...
@@ -84,6 +87,22 @@ class Ownership:
     def union(self, other: Ownership) -> Ownership:
         return Ownership(self.services | other.services, self.dests | other.dests)
 
+    def view_with(self, other: Ownership) -> Ownership:
+        """Both at once without copying (a no-op pass must not copy 10,000-entry sets)."""
+        if self.services is other.services and self.dests is other.dests:
+            return self
+        return Ownership(_Either(self.services, other.services), _Either(self.dests, other.dests))  # type: ignore[arg-type]
+
+
+class _Either:
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b) -> None:
+        self.a, self.b = a, b
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.a or item in self.b
+
 
 def diff(current: Table, desired: Table, owned: Ownership) -> list[Op]:
     """Operations turning `current` into `desired`, leaving foreign entries alone.
@@ -97,8 +116,10 @@ def diff(current: Table, desired: Table, owned: Ownership) -> list[Op]:
             ops.append(Op(ADD_SERVICE, key, svc=want.service))
             ops.extend(Op(ADD_DEST, key, dest=d) for d in want.dests.values())
             continue
-        if not have.service.same_attrs(want.service):
+        if have.service is not want.service and not have.service.same_attrs(want.service):
             ops.append(Op(SET_SERVICE, key, svc=want.service))
+        if have.dests == want.dests:
+            continue        # C-speed: the same Dest objects (identity) or equal in every field
         for dk, d in want.dests.items():
             cur = have.dests.get(dk)
             if cur is None:
@@ -131,6 +152,33 @@ def apply_to_table(table: Table, op: Op) -> None:
             entry.dests.pop(op.dest_key, None)  # type: ignore[arg-type]
 
 
+async def apply_one_by_one(kernel: IpvsKernel, ops: Sequence[Op]) -> list[Exception | None]:
+    """`IpvsKernel.apply` for kernels without batching (the fake kernel): the single verbs in
+    order, every error in its operation's slot."""
+    out: list[Exception | None] = []
+    for op in ops:
+        try:
+            if op.kind == ADD_SERVICE:
+                await kernel.add_service(op.svc)  # type: ignore[arg-type]
+            elif op.kind == SET_SERVICE:
+                await kernel.set_service(op.svc)  # type: ignore[arg-type]
+            elif op.kind == DEL_SERVICE:
+                await kernel.del_service(op.service)
+            elif op.kind == ADD_DEST:
+                await kernel.add_dest(op.service, op.dest)  # type: ignore[arg-type]
+            elif op.kind == SET_DEST:
+                await kernel.set_dest(op.service, op.dest)  # type: ignore[arg-type]
+            elif op.kind == DEL_DEST:
+                await kernel.del_dest(op.service, op.dest_key)  # type: ignore[arg-type]
+            else:
+                raise ValueError(f"unknown IPVS operation {op.kind!r}")
+        except Exception as exc:  # noqa: BLE001 - reported per operation
+            out.append(exc)
+            continue
+        out.append(None)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # reconciler
 
@@ -159,6 +207,7 @@ class Reconciler:
         self.kernel = kernel
         self.mirror = Table()
         self.owned = Ownership()
+        self._declared: Ownership | None = None  # the declared object self.owned was taken from
         self.state_file = state_file
         self.counters = {k: 0 for k in _ORDER} | {"errors": 0, "reconciles": 0}
 
@@ -171,13 +220,14 @@ class Reconciler:
             self.mirror = await self.kernel.dump()
             # what an earlier run (killed, or stopped with keep) owned is still ours to remove
             self.owned = self.owned.union(load_ownership(self.state_file))
+            self._declared = None
 
     async def resync(self) -> None:
         """Re-read the kernel (after an error or on demand)."""
         self.mirror = await self.kernel.dump()
 
     def plan(self, desired: Table, declared: Ownership) -> list[Op]:
-        return diff(self.mirror, desired, self.owned.union(declared))
+        return diff(self.mirror, desired, self.owned.view_with(declared))
 
     async def reconcile(self, desired: Table, declared: Ownership) -> ApplyResult:
         """Apply the difference between the kernel and ``desired``.
@@ -188,13 +238,18 @@ class Reconciler:
         ops = self.plan(desired, declared)
         result = await self.apply(ops)
         if result.ok:
-            changed = (self.owned.services != declared.services or self.owned.dests != declared.dests)
-            self.owned = Ownership(set(declared.services), set(declared.dests))
-            if changed:
-                save_ownership(self.state_file, self.owned)
+            # the same declared object as last time (callers never mutate one they passed):
+            # ownership is unchanged, no set comparison of every entry
+            if declared is not self._declared:
+                changed = (self.owned.services != declared.services or self.owned.dests != declared.dests)
+                self.owned = Ownership(set(declared.services), set(declared.dests))
+                self._declared = declared
+                if changed:
+                    save_ownership(self.state_file, self.owned)
         else:
             # keep old ownership so the next pass retries removals; re-read the truth
             self.owned = self.owned.union(declared)
+            self._declared = None
             try:
                 await self.resync()
             except Exception as exc:  # noqa: BLE001 - a failed dump must not kill the checker
@@ -222,23 +277,18 @@ class Reconciler:
         return result
 
     async def apply(self, ops: Iterable[Op]) -> ApplyResult:
+        """Send ``ops`` in one batched call to the kernel; each failing operation is counted,
+        logged and reported in ``failed`` (the callers re-read the kernel and retry)."""
         result = ApplyResult()
-        k = self.kernel
-        for op in ops:
-            try:
-                if op.kind == ADD_SERVICE:
-                    await k.add_service(op.svc)  # type: ignore[arg-type]
-                elif op.kind == SET_SERVICE:
-                    await k.set_service(op.svc)  # type: ignore[arg-type]
-                elif op.kind == DEL_SERVICE:
-                    await k.del_service(op.service)
-                elif op.kind == ADD_DEST:
-                    await k.add_dest(op.service, op.dest)  # type: ignore[arg-type]
-                elif op.kind == SET_DEST:
-                    await k.set_dest(op.service, op.dest)  # type: ignore[arg-type]
-                elif op.kind == DEL_DEST:
-                    await k.del_dest(op.service, op.dest_key)  # type: ignore[arg-type]
-            except Exception as exc:  # noqa: BLE001 - netlink errors are counted and logged
+        ops = list(ops)
+        if not ops:
+            return result
+        try:
+            outcomes = await self.kernel.apply(ops)
+        except Exception as exc:  # noqa: BLE001 - the whole batch failed (socket gone...)
+            outcomes = [exc] * len(ops)
+        for op, exc in zip(ops, outcomes):
+            if exc is not None:
                 self.counters["errors"] += 1
                 log.error("IPVS %s failed: %s", op, exc)
                 result.failed.append((op, str(exc)))
@@ -320,7 +370,9 @@ def _log_op(op: Op) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# pyroute2 adapter
+# pyroute2's form of the same messages: the reference `healthcheck.ipvs_wire` is tested against
+# byte for byte (tests/healthcheck/test_hc_ipvs_wire.py); the kernel adapter itself is
+# `healthcheck.ipvs_netlink.PyrouteKernel`.
 
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
 _FAMILY = {socket.AF_INET: 4, socket.AF_INET6: 6}
@@ -416,97 +468,6 @@ def dest_from_nla(dest_nla, svc_family: int) -> Dest:
 
 class IpvsUnavailable(OSError):
     """The kernel has no IPVS (module not loaded / not built)."""
-
-
-class PyrouteKernel:
-    """`IpvsKernel` over pyroute2's AsyncIPVS (generic netlink family "IPVS"), in the loop.
-
-    Uses "set" (IPVS_CMD_SET_*) to change attributes: pyroute2's "update" verb deletes."""
-
-    def __init__(self) -> None:
-        self._sock = None
-
-    async def open(self) -> PyrouteKernel:
-        from pyroute2.ipvs import AsyncIPVS
-
-        sock = AsyncIPVS()
-        try:
-            await sock.setup_endpoint()
-        except Exception as exc:
-            sock.close()
-            raise IpvsUnavailable(f"generic netlink family IPVS not available: {exc}") from exc
-        self._sock = sock
-        return self
-
-    async def _s(self):
-        if self._sock is None:
-            await self.open()
-        return self._sock
-
-    @staticmethod
-    def _svc(fields: dict):
-        from pyroute2.ipvs import IPVSService
-
-        return IPVSService(**fields)
-
-    @staticmethod
-    def _dest(fields: dict):
-        from pyroute2.ipvs import IPVSDest
-
-        return IPVSDest(**fields)
-
-    async def dump(self) -> Table:
-        s = await self._s()
-        table = Table()
-        for msg in await s.service("dump"):
-            svc = service_from_nla(msg.get_attr("IPVS_CMD_ATTR_SERVICE"))
-            table.add_service(svc)
-            for dmsg in await s.dest("dump", service=self._svc(key_fields(svc.key))):
-                d = dest_from_nla(dmsg.get_attr("IPVS_CMD_ATTR_DEST"), svc.key.family)
-                table.add_dest(svc.key, d)
-        return table
-
-    async def add_service(self, svc: Service) -> None:
-        await (await self._s()).service("add", service=self._svc(service_fields(svc)))
-
-    async def set_service(self, svc: Service) -> None:
-        await (await self._s()).service("set", service=self._svc(service_fields(svc)))
-
-    async def del_service(self, key: ServiceKey) -> None:
-        await (await self._s()).service("del", service=self._svc(key_fields(key)))
-
-    async def add_dest(self, svc: ServiceKey, dest: Dest) -> None:
-        await (await self._s()).dest("add", service=self._svc(key_fields(svc)), dest=self._dest(dest_fields(dest)))
-
-    async def set_dest(self, svc: ServiceKey, dest: Dest) -> None:
-        await (await self._s()).dest("set", service=self._svc(key_fields(svc)), dest=self._dest(dest_fields(dest)))
-
-    async def del_dest(self, svc: ServiceKey, dest: DestKey) -> None:
-        fields = {"addr": dest.addr, "port": dest.port}
-        await (await self._s()).dest("del", service=self._svc(key_fields(svc)), dest=self._dest(fields))
-
-    async def flush(self) -> None:
-        from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
-        from pyroute2.netlink.generic import ipvs as genl
-
-        s = await self._s()
-        msg = genl.ipvsmsg()
-        msg["cmd"] = genl.IPVS_CMD_FLUSH
-        msg["version"] = genl.GENL_VERSION
-        msg["attrs"] = []
-        await s._do_request(msg, msg_flags=NLM_F_REQUEST | NLM_F_ACK)
-
-    async def set_timeouts(self, tcp: int | None, tcpfin: int | None, udp: int | None) -> None:
-        """global_defs lvs_timeouts (ipvsadm --set): IPVS_CMD_SET_CONFIG; absent ones unchanged."""
-        from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
-
-        s = await self._s()
-        await s._do_request(timeouts_msg(tcp, tcpfin, udp), msg_flags=NLM_F_REQUEST | NLM_F_ACK)
-
-    async def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
 
 
 _CONFIG_MSG = None
