@@ -122,27 +122,38 @@ class Daemon:
                                  source_address=transports.local_address, loop=loop,
                                  timer_resolution=TIMER_RESOLUTION)
         self._install_signals(loop)
-        if self.args.status_port:
-            await self._start_status()
         try:
-            # startup_script, notify scripts/FIFOs/SMTP, trackers (initial FAULTs and weights
-            # in place before any instance runs), virtual_routes/rules on MASTER
-            await self.extras.start(self.engine)
-        except Exception:  # noqa: BLE001 - VRRP itself must still run
-            log.exception("starting trackers/notifications failed; VRRP runs without them")
-        self.engine.start()
-        if wants_checker(self.args, self.config):
-            self.checker = CheckerChild(self.args)
-            self.checker.start()
-        log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
-        # Everything built so far lives until exit: keep the cyclic GC from walking it again
-        # and again (a full collection is a latency spike on the failover path).
-        gc.collect()
-        gc.freeze()
-        await self.stopping.wait()
-        log.info("Stopping")
+            if self.args.status_port:
+                await self._start_status()
+            try:
+                # startup_script, notify scripts/FIFOs/SMTP, trackers (initial FAULTs and weights
+                # in place before any instance runs), virtual_routes/rules on MASTER
+                await self.extras.start(self.engine)
+            except Exception:  # noqa: BLE001 - VRRP itself must still run
+                log.exception("starting trackers/notifications failed; VRRP runs without them")
+            self.engine.start()
+            if wants_checker(self.args, self.config):
+                self.checker = CheckerChild(self.args)
+                self.checker.start()
+            log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
+            # Everything built so far lives until exit: keep the cyclic GC from walking it again
+            # and again (a full collection is a latency spike on the failover path).
+            gc.collect()
+            gc.freeze()
+            await self.stopping.wait()
+            log.info("Stopping")
+        finally:
+            # also after an unexpected error: never leave VIPs behind without priority 0
+            await self._shutdown()
+        log.info("Stopped")
+        return 0
+
+    async def _shutdown(self) -> None:
         await self._guarded(self.extras.before_stop())
-        self.engine.stop()  # priority-0 adverts from masters, VIPs removed
+        try:
+            self.engine.stop()  # priority-0 adverts from masters, VIPs removed
+        except Exception:  # noqa: BLE001
+            log.exception("stopping the VRRP engine failed")
         # What is left (closing sockets, threads, interpreter teardown) is not urgent; the
         # backups taking over right now on this host or its neighbours' CPU are.
         try:
@@ -158,8 +169,6 @@ class Daemon:
                 adapter.close()
             except Exception:  # noqa: BLE001 - best effort at exit
                 log.debug("closing %r failed", adapter, exc_info=True)
-        log.info("Stopped")
-        return 0
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.add_signal_handler(signal.SIGTERM, self._on_stop, "SIGTERM")
@@ -407,6 +416,9 @@ def main(args: Any) -> int:
             rc = runner.run(Daemon(args, config).run())
     except KeyboardInterrupt:
         rc = 0
+    except Exception:  # noqa: BLE001 - logged with its traceback, then a non-zero exit
+        log.exception("kvrrp: fatal error")
+        rc = EXIT_FATAL
     finally:
         pidfile.release()
     # The daemon's state is all gone by now (VIPs removed, pid file released, sockets closed):
