@@ -1,8 +1,8 @@
 """A throw-away LAN of network namespaces for tests, the demo and benchmarks (needs root).
 
-    from kvrrp.lab import Lab
+    from kvrrp.lab import Lab, VrrpSpec, render_config
 
-    with Lab(nodes=3, prefix="kvsys") as lab:          # + one "client" namespace
+    with Lab(nodes=3, prefix="kvsys") as lab:          # + one "client" namespace: lab.client_node
         n1, n2, n3 = lab.nodes                          # Node(name, netns, ifname, ipv4, mac, ...)
         proc = lab.spawn(n1, ["python3", "-m", "kvrrp", "-n", "-l", "-f", conf])
         lab.run(n2, ["ip", "addr"])                     # CompletedProcess, text output
@@ -11,6 +11,9 @@
         with lab.capture() as cap:                      # every frame crossing the bridge
             ...
         cap.frames                                      # [Frame(ts, data)], .arp() / .vrrp() decode
+        cap.garps("198.18.0.200", since=t)              # keepalived-style GARPs (kernel timestamps)
+        cap.adverts()                                   # [(Frame, VrrpInfo(src, dst, ttl, payload))]
+        lab.holders("198.18.0.200")                     # nodes whose eth0 carries the address
         with lab.watch_addresses(n2) as watch:          # netlink address events, timestamped
             ...
         watch.first_added("198.18.0.200")               # time.time() of RTM_NEWADDR, or None
@@ -31,6 +34,8 @@ into the switch. Node i (1-based) gets 198.18.0.(10+i)/24 and MAC 02:00:c6:12:00
 IPv6 link-local is fe80::c6ff:fe12:(10+i hex) as in the keepalived capture vectors; the client gets
 198.18.0.100. DAD is off in every namespace so link-local addresses are usable at once.
 Names are `<prefix>-<pid>-<random>-<role>`, unique across concurrent test runs.
+To open a socket inside a node from the test process: `with kvrrp.io.netns.entered(node.netns):`
+(the socket stays in that namespace afterwards).
 """
 from __future__ import annotations
 
