@@ -32,7 +32,7 @@ from healthcheck.health import (
     VsId,
     declared,
     desired_table,
-    fill_vs,
+    vs_desired_dests,
     initial_checker_state,
     initial_quorum,
     iter_real_servers,
@@ -123,8 +123,9 @@ class CheckerEngine:
         self._vs_by_id: dict[VsId, VirtualServer] = {}
         self._rs_by_id: dict[RsId, tuple[RealServer, VirtualServer]] = {}
         self._vs_services: dict[VsId, list] = {}
+        self._key_owners: dict = {}     # service key -> [(VsId, Service)] in config order
         self._dirty_vs: set[VsId] = set()
-        self._full_pass = True          # shared service keys between VSs: always rebuild all
+        self._full_pass = True          # until the first full pass succeeded, and after errors
         self._reported: set[tuple[str, str]] = set()
         self._dirty = asyncio.Event()
         self._clean = asyncio.Event()
@@ -278,19 +279,17 @@ class CheckerEngine:
         self._vs_by_id = {vs_ident(vs): vs for vs in config.virtual_servers}
         groups = group_map(config.virtual_server_groups)
         self._vs_services = {}
-        seen: set = set()
-        shared = False
+        self._key_owners = {}
         for vs in config.virtual_servers:
             try:
                 svcs = services_of(vs, groups)
             except TableError:
-                svcs = []               # reported when the full table is built
-                shared = True
+                svcs = []               # left out of IPVS; reported when the full table is built
+            vid = vs_ident(vs)
             for svc in svcs:
-                shared |= svc.key in seen
-                seen.add(svc.key)
-            self._vs_services[vs_ident(vs)] = svcs
-        self._full_pass = shared
+                self._key_owners.setdefault(svc.key, []).append((vid, svc))
+            self._vs_services[vid] = svcs
+        self._full_pass = True
         self._rs_by_id = {}
         for vs in config.virtual_servers:
             for rid, rs in iter_real_servers(vs):
@@ -559,17 +558,17 @@ class CheckerEngine:
             backoff = min(5.0, max(0.25, backoff * 2)) if failed else 0.0
 
     async def _reconcile_dirty(self) -> None:
-        """Rebuild and apply only the services of virtual servers whose state changed."""
+        """Rebuild and apply only the services of virtual servers whose state changed: the
+        cost of a pass is O(changed services), whatever the size of the table."""
         self._dirty.clear()
         dirty, self._dirty_vs = self._dirty_vs, set()
-        keys = []
-        for vid in dirty:
-            vs = self._vs_by_id.get(vid)
-            if vs is None:
-                continue
-            svcs = self._vs_services.get(vid, [])
-            fill_vs(self.table, vs, svcs, self.rs_states, self.quorum.get(vid, True))
-            keys.extend(s.key for s in svcs)
+        keys = {svc.key for vid in dirty for svc in self._vs_services.get(vid, ())}
+        try:
+            for key in keys:
+                self._refill_service(key)
+        except TableError:
+            self._mark_dirty()          # the full pass reports the virtual server and leaves it out
+            return
         self.counters.reconciles += 1
         result = await self.reconciler.reconcile_services(self.table, keys)
         for op in result.applied:
@@ -579,6 +578,22 @@ class CheckerEngine:
             self._dirty.set()
         elif not self._dirty.is_set():
             self._clean.set()
+
+    def _refill_service(self, key) -> None:
+        """The desired entry of one service, from every virtual server that declares it (in
+        config order, as desired_table() merges them: the last one's attributes, all dests)."""
+        owners = self._key_owners.get(key, ())
+        if not owners:
+            return
+        entry = None
+        dests: dict = {}
+        for vid, svc in owners:
+            vs = self._vs_by_id[vid]
+            for d in vs_desired_dests(vs, self.rs_states, self.quorum.get(vid, True), key):
+                dests[d.key] = d
+            entry = self.table.add_service(svc)
+        assert entry is not None
+        entry.dests = dests
 
     async def _reconcile_now(self) -> None:
         self._dirty.clear()
@@ -600,17 +615,8 @@ class CheckerEngine:
         elif not result.ok:
             self._full_pass = True
             self._dirty.set()
-        if result.ok and not self._index_shared():
+        if result.ok:
             self._full_pass = False
-
-    def _index_shared(self) -> bool:
-        seen: set = set()
-        for svcs in self._vs_services.values():
-            for svc in svcs:
-                if svc.key in seen:
-                    return True
-                seen.add(svc.key)
-        return False
 
     async def drain_notifies(self, timeout: float | None = 10.0) -> None:
         """Wait for the notify scripts started so far to finish."""

@@ -360,3 +360,40 @@ async def test_a_check_that_cannot_start_is_a_failure_and_keeps_its_schedule(mon
     finally:
         await eng.stop()
         await srvs[0].stop()
+
+
+async def test_service_shared_by_two_virtual_servers_is_rebuilt_incrementally():
+    """Two virtual_server_groups overlap on 198.18.0.1:80: a health change in one virtual
+    server re-plans only the services it declares, merged from every VS that declares them
+    (as the full table merges them), with no full pass."""
+    from kvrrp.config.model import VirtualServerGroup, VsgEntry
+
+    srvs = await servers(3)
+    g1 = VirtualServerGroup(name="G1", entries=(VsgEntry(ip="198.18.0.1", port=80),))
+    g2 = VirtualServerGroup(name="G2", entries=(VsgEntry(ip="198.18.0.1", ip_end="198.18.0.2", port=80),))
+    mk = lambda i, s: RealServer(ip=f"198.18.1.{i}", port=80, checkers=(tcp(s.port),))  # noqa: E731
+    vs1 = VirtualServer(group="G1", lvs_sched="rr", lvs_method=LvsMethod(method="NAT"),
+                        real_servers=(mk(1, srvs[0]), mk(2, srvs[1])))
+    vs2 = VirtualServer(group="G2", lvs_sched="wrr", lvs_method=LvsMethod(method="NAT"),
+                        real_servers=(mk(3, srvs[2]),))
+    config = Config(virtual_servers=(vs1, vs2), virtual_server_groups=(g1, g2))
+    kernel = FakeKernel()
+    eng = CheckerEngine(config, kernel)
+    await eng.start()
+    try:
+        assert kernel.table.weights()[VSKEY] == {"[198.18.1.1]:80": 1, "[198.18.1.2]:80": 1, "[198.18.1.3]:80": 1}
+        kernel.calls.clear()
+        await srvs[1].stop()
+        assert await wait_until(lambda: "[198.18.1.2]:80" not in kernel.table.weights()[VSKEY])
+        assert kernel.table == desired_table(eng.config, eng.rs_states, eng.quorum)
+        assert kernel.calls == [("del_dest", "[198.18.0.1]:tcp:80 [198.18.1.2]:80")]
+        assert not eng._full_pass                 # noqa: SLF001 - the incremental path was used
+        await srvs[2].stop()
+        assert await wait_until(lambda: "[198.18.1.3]:80" not in kernel.table.weights()["[198.18.0.2]:tcp:80"]
+                                and "[198.18.1.3]:80" not in kernel.table.weights()[VSKEY])
+        assert kernel.table == desired_table(eng.config, eng.rs_states, eng.quorum)
+        assert not eng._full_pass                 # noqa: SLF001
+    finally:
+        await eng.stop()
+        for s in srvs:
+            await s.stop()
