@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import logging
 import socket
 import struct
 from typing import Callable, Sequence
@@ -32,8 +31,6 @@ from healthcheck.ipvs import (
     Op,
 )
 from healthcheck.table import Dest, DestKey, Service, ServiceKey, Table
-
-log = logging.getLogger("kvrrp.healthcheck.ipvs")
 
 NETLINK_GENERIC = 16
 SOL_NETLINK = 270

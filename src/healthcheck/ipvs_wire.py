@@ -31,7 +31,6 @@ NLM_F_CREATE = 0x400
 NLM_F_REPLACE = 0x100
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
-NLA_F_NESTED = 0x8000
 GENL_VERSION = 1
 
 # IPVS commands and attributes (linux/ip_vs.h)

@@ -248,7 +248,8 @@ def test_ipv4_granularity_mask():
 
 
 # ---------------------------------------------------------------------------------------------
-# pyroute2 messages: what PyrouteKernel sends parses back to the same objects
+# pyroute2's form of the messages (the reference the struct encoder is compared with,
+# test_hc_ipvs_wire.py) parses back to the same objects
 
 
 def _roundtrip(svc, dest):

@@ -2,7 +2,6 @@
 parsed against pyroute2's decoder, and the batching of PyrouteKernel over a stand-in socket."""
 from __future__ import annotations
 
-import asyncio
 import errno
 import socket
 import struct
@@ -366,4 +365,3 @@ def test_stand_in_acks_are_parsed_by_the_same_reader():
         assert (kind, seq, w.error_code(buf, off)) == (w.NLMSG_ERROR, 77, 0)
     finally:
         nl.close()
-    assert asyncio.iscoroutinefunction(PyrouteKernel.apply)
