@@ -123,11 +123,9 @@ class PyrouteKernel:
         assert fam is not None
         kind = op.kind
         if kind == ADD_DEST:
-            return w.message(fam, w.FLAGS_CREATE, seq, w.CMD_NEW_DEST,
-                             w.service_key_nest(op.service) + w.dest_nest(op.dest))  # type: ignore[arg-type]
+            return w.dest_message(fam, w.FLAGS_CREATE, seq, w.CMD_NEW_DEST, op.service, op.dest)  # type: ignore[arg-type]
         if kind == SET_DEST:
-            return w.message(fam, w.FLAGS_CHANGE, seq, w.CMD_SET_DEST,
-                             w.service_key_nest(op.service) + w.dest_nest(op.dest))  # type: ignore[arg-type]
+            return w.dest_message(fam, w.FLAGS_CHANGE, seq, w.CMD_SET_DEST, op.service, op.dest)  # type: ignore[arg-type]
         if kind == DEL_DEST:
             return w.message(fam, w.FLAGS_REQ, seq, w.CMD_DEL_DEST,
                              w.service_key_nest(op.service) + w.dest_key_nest(_dest_family(op), op.dest_key))  # type: ignore[arg-type]
@@ -146,26 +144,26 @@ class PyrouteKernel:
         """Send ``ops`` in order, in batches; one result per op: None or the error."""
         results: list[Exception | None] = [None] * len(ops)
         await self._ready()
-        msgs: list[tuple[int, bytes]] = []
+        msgs: list[tuple[int, int, bytes]] = []
         for i, op in enumerate(ops):
             try:
-                msgs.append((i, self.encode(op, 0)))
+                seq = self._next_seq()
+                msgs.append((i, seq, self.encode(op, seq)))
             except (ValueError, OSError, KeyError, OverflowError, struct.error, AttributeError) as exc:
                 results[i] = ValueError(f"cannot encode {op}: {exc}")
         await self._send_batched(msgs, results)
         return results
 
-    async def _send_batched(self, msgs: list[tuple[int, bytes]], results: list[Exception | None]) -> None:
+    async def _send_batched(self, msgs: list[tuple[int, int, bytes]], results: list[Exception | None]) -> None:
+        """``msgs``: (index in results, sequence number, message)."""
         pos = 0
         while pos < len(msgs):
             batch: list[bytes] = []
             pending: dict[int, int] = {}
             size = 0
             while pos < len(msgs) and len(batch) < self.batch_messages and (
-                    not batch or size + len(msgs[pos][1]) <= self.batch_bytes):
-                index, data = msgs[pos]
-                seq = self._next_seq()
-                data = data[:8] + struct.pack("=I", seq) + data[12:]
+                    not batch or size + len(msgs[pos][2]) <= self.batch_bytes):
+                index, seq, data = msgs[pos]
                 pending[seq] = index
                 batch.append(data)
                 size += len(data)
@@ -305,7 +303,8 @@ class PyrouteKernel:
         await self._ready()
         assert self.family_id is not None
         results: list[Exception | None] = [None]
-        await self._send_batched([(0, w.message(self.family_id, w.FLAGS_REQ, 0, cmd, attrs))], results)
+        seq = self._next_seq()
+        await self._send_batched([(0, seq, w.message(self.family_id, w.FLAGS_REQ, seq, cmd, attrs))], results)
         if results[0] is not None:
             raise results[0]
 

@@ -60,10 +60,7 @@ _U32 = struct.Struct("=HHI")
 _ERR = struct.Struct("=i")
 HDR_LEN = _NLMSG.size + _GENL.size          # 20
 
-# one v4 / v6 destination nest in pyroute2's attribute order (see dest_fields in ipvs.py):
-# ADDR, PORT (be16), ADDR_FAMILY, FWD_METHOD, WEIGHT, U_THRESH, L_THRESH, TUN_TYPE (u8),
-# TUN_PORT (be16), TUN_FLAGS (u16)
-_DEST_TAIL = struct.Struct("=HH2sxx HHHxx HHI HHI HHI HHI HHB3x HH2sxx HHHxx".replace(" ", ""))
+# destinations are packed in pyroute2's attribute order (see dest_fields in ipvs.py)
 _PORT_ATTR = struct.Struct("=HH2sxx")
 
 
@@ -120,18 +117,37 @@ def service_nest(svc: Service) -> bytes:
     return nest(CMD_ATTR_SERVICE, body)
 
 
+def _dest_struct(addr_len: int) -> struct.Struct:
+    # the IPVS_CMD_ATTR_DEST nest header, then ADDR, PORT (be16, as htons'd u16), ADDR_FAMILY,
+    # FWD_METHOD, WEIGHT, U_THRESH, L_THRESH, TUN_TYPE (u8), TUN_PORT (be16), TUN_FLAGS (u16)
+    return struct.Struct(f"=HH HH{addr_len}s HHHxx HHHxx HHI HHI HHI HHI HHB3x HHHxx HHHxx".replace(" ", ""))
+
+
+_DEST_NEST = {4: _dest_struct(4), 6: _dest_struct(16)}
+_DEST_ADDR_LEN = {4: 8, 6: 20}
+_HDR = struct.Struct("=IHHIIBBH")          # nlmsghdr + genlmsghdr in one go
+_htons = socket.htons
+
+
 def dest_nest(dest: Dest) -> bytes:
-    addr = nla(DEST_ADDR, pack_addr(dest.family, dest.key.addr))
-    tail = _DEST_TAIL.pack(
-        6, DEST_PORT, dest.key.port.to_bytes(2, "big"),
-        6, DEST_ADDR_FAMILY, _AF[dest.family],
+    """A full destination (one struct.pack per destination: this is the hot path)."""
+    fam = dest.family
+    st = _DEST_NEST[fam]
+    key = dest.key
+    return st.pack(
+        st.size, CMD_ATTR_DEST, _DEST_ADDR_LEN[fam], DEST_ADDR, pack_addr(fam, key.addr),
+        6, DEST_PORT, _htons(key.port), 6, DEST_ADDR_FAMILY, _AF[fam],
         8, DEST_FWD, dest.fwd, 8, DEST_WEIGHT, dest.weight,
         8, DEST_U_THRESH, dest.u_thresh, 8, DEST_L_THRESH, dest.l_thresh,
-        5, DEST_TUN_TYPE, dest.tun_type,
-        6, DEST_TUN_PORT, dest.tun_port.to_bytes(2, "big"),
+        5, DEST_TUN_TYPE, dest.tun_type, 6, DEST_TUN_PORT, _htons(dest.tun_port),
         6, DEST_TUN_FLAGS, dest.tun_flags)
-    body = addr + tail
-    return _NLA.pack(4 + len(body), CMD_ATTR_DEST) + body
+
+
+def dest_message(family_id: int, flags: int, seq: int, cmd: int, key: ServiceKey, dest: Dest) -> bytes:
+    """NEW_DEST / SET_DEST: header, the service's cached key nest, the destination."""
+    svc = service_key_nest(key)
+    body = dest_nest(dest)
+    return _HDR.pack(HDR_LEN + len(svc) + len(body), family_id, flags, seq, 0, cmd, GENL_VERSION, 0) + svc + body
 
 
 def dest_key_nest(family: int, key: DestKey) -> bytes:
@@ -142,7 +158,7 @@ def dest_key_nest(family: int, key: DestKey) -> bytes:
 
 def message(family_id: int, flags: int, seq: int, cmd: int, attrs: bytes) -> bytes:
     """nlmsghdr + genlmsghdr + attributes (pid 0: the kernel fills it in)."""
-    return _NLMSG.pack(HDR_LEN + len(attrs), family_id, flags, seq, 0) + _GENL.pack(cmd, GENL_VERSION, 0) + attrs
+    return _HDR.pack(HDR_LEN + len(attrs), family_id, flags, seq, 0, cmd, GENL_VERSION, 0) + attrs
 
 
 def timeouts_attrs(tcp: int | None, tcpfin: int | None, udp: int | None) -> bytes:
