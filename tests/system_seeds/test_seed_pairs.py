@@ -1,0 +1,155 @@
+"""The tutorials' master/backup pairs, run as written (after the lab rewrite) on two kvrrp nodes.
+
+For each pair: exactly one node holds each VIP, the one the seed's states and priorities say;
+SIGKILL of that node (a crash, no goodbye advert) moves the VIP to the other node within
+RFC 3768's Master_Down_Interval plus a margin (and not before Master_Down_Interval minus one
+advert interval: the backup must not jump early); notify scripts ran with the seed's arguments.
+
+Pairs (tests/data/seeds, from /work/shared/seeds):
+* seed000_master_unicast + seed000_backup_unicast: unicast peers 192.168.1.148 (server A, p5p1)
+  and 192.168.1.99 (server B, enp2s0) - each lists itself as a peer too, as the tutorial does;
+  both `state MASTER` + nopreempt (keepalived clears nopreempt for state MASTER), 100 vs 80,
+  generic `notify` script (INSTANCE VI_1 STATE priority).
+* seed002_node95 + seed002_node96 composed with seed002_dual_master_vi2_backup (added on 95) and
+  seed002_dual_master_vi2_master (added on 96): the tutorial's dual-master setup, multicast
+  group 224.24.24.18, VI_1 master on 95, VI_2 master on 96, notify_master/backup/fault.
+* seed003_haproxy_excluded_a + _b: both `state BACKUP` + nopreempt (101 vs 100), only
+  virtual_ipaddress_excluded addresses (on `dev eth1` in the tutorial), a track_script on
+  haproxy, smtp_alert to 127.0.0.1. With both BACKUP the winner of the first election depends
+  on who starts first (the skew times differ by 4 ms), so A starts first, as the tutorial's
+  operator does; then nopreempt is checked: the restarted A does not take the VIPs back.
+* seed004_master + seed004_backup: 200 vs 199, a /24 VIP.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kvrrp.lab import Lab
+
+from rewrite import SeedRewriter
+from seedlab import MARGIN, FakeProcess, assert_seed_loads, down_interval, prepare, wait_holder
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
+
+START = 15.0  # python start-up of two daemons on a loaded 2-core host, then the first election
+
+
+def crash_and_take_over(lab: Lab, master, backup, vips: list[str], backup_priority: int,
+                        advert_int: float = 1.0) -> float:
+    """SIGKILL master; every vip must reach backup in the RFC window. Returns the takeover time."""
+    rfc = down_interval(advert_int, backup_priority)
+    t0 = time.monotonic()
+    master.daemon.crash()
+    ok = lab.wait_for(lambda: all(backup.holds(v) for v in vips), timeout=rfc + MARGIN, interval=0.02)
+    took = time.monotonic() - t0
+    assert ok, f"{vips} not on {backup.tag} {rfc + MARGIN:.1f}s after the crash\n{backup.log()[-3000:]}"
+    # the last advert left at most one interval before the kill
+    assert took >= rfc - advert_int - 0.05, f"took over after {took:.2f}s, before the RFC {rfc:.2f}s"
+    assert backup.daemon.alive()
+    return took
+
+
+def test_seed000_unicast_pair():
+    for name in ("seed000_master_unicast.conf", "seed000_backup_unicast.conf"):
+        assert_seed_loads(name)
+    with Lab(nodes=2, prefix="kvseed", client=False) as lab:
+        n1, n2 = lab.nodes
+        rw = SeedRewriter({"192.168.1.148": n1.ipv4, "192.168.1.99": n2.ipv4})
+        a = prepare(lab, n1, rw, ["seed000_master_unicast.conf"], "a")
+        b = prepare(lab, n2, rw, ["seed000_backup_unicast.conf"], "b")
+        vip = rw.addresses["192.168.1.146"]
+        assert "unicast_peer {\n    198.18.0.11\n    198.18.0.12\n  }" in a.config_text
+        a.start()
+        b.start()
+        wait_holder(lab, [a, b], vip, a, timeout=START)
+        # B may have been MASTER for a moment (state MASTER, started at the same time): it ends BACKUP
+        assert lab.wait_for(lambda: b.daemon.transitions("VI_1")[-1:] == ["BACKUP"], timeout=5)
+        assert lab.wait_for(lambda: a.notifications()[-1:] == ["notify.sh INSTANCE VI_1 MASTER 100"], timeout=5), \
+            a.notifications()
+        assert lab.wait_for(lambda: b.notifications()[-1:] == ["notify.sh INSTANCE VI_1 BACKUP 80"], timeout=5), \
+            b.notifications()
+        crash_and_take_over(lab, a, b, [vip], backup_priority=80)
+        assert lab.wait_for(lambda: b.notifications()[-1:] == ["notify.sh INSTANCE VI_1 MASTER 80"], timeout=5), \
+            b.notifications()
+
+
+def test_seed002_node95_node96_dual_master():
+    names = ("seed002_node95.conf", "seed002_node96.conf", "seed002_dual_master_vi2_backup.conf",
+             "seed002_dual_master_vi2_master.conf")
+    for name in names:
+        assert_seed_loads(name)
+    with Lab(nodes=2, prefix="kvseed", client=False) as lab:
+        n1, n2 = lab.nodes
+        rw = SeedRewriter()
+        n95 = prepare(lab, n1, rw, ["seed002_node95.conf", "seed002_dual_master_vi2_backup.conf"], "n95")
+        n96 = prepare(lab, n2, rw, ["seed002_node96.conf", "seed002_dual_master_vi2_master.conf"], "n96")
+        vip1, vip2 = rw.addresses["172.16.253.100"], rw.addresses["172.16.253.200"]
+        assert "vrrp_mcast_group4 224.24.24.18" in n95.config_text  # multicast group kept
+        n95.start()
+        n96.start()
+        wait_holder(lab, [n95, n96], vip1, n95, timeout=START)   # VI_1: 95 MASTER 100, 96 BACKUP 90
+        wait_holder(lab, [n95, n96], vip2, n96, timeout=START)   # VI_2: 96 MASTER 100, 95 BACKUP 95
+        # notify_* are on VI_1 only (the tutorial's VI_2 blocks have none). `state MASTER` below
+        # priority 255 starts in BACKUP (init) and takes over when no advert comes, as
+        # keepalived 2.2.7 does: its notify log for this config is exactly "backup", "master".
+        assert lab.wait_for(lambda: n95.notifications() == ["notify.sh backup", "notify.sh master"], timeout=5), \
+            n95.notifications()
+        assert lab.wait_for(lambda: n96.notifications() == ["notify.sh backup"], timeout=5), n96.notifications()
+        crash_and_take_over(lab, n95, n96, [vip1], backup_priority=90)
+        assert n96.holds(vip2)
+        assert lab.wait_for(lambda: n96.notifications() == ["notify.sh backup", "notify.sh master"], timeout=5), \
+            n96.notifications()
+        assert n96.daemon.transitions("VI_2") == ["BACKUP", "MASTER"]   # init, then never moved
+
+
+def test_seed003_both_backup_nopreempt_excluded_vips():
+    for name in ("seed003_haproxy_excluded_a.conf", "seed003_haproxy_excluded_b.conf"):
+        assert_seed_loads(name)
+    with Lab(nodes=2, prefix="kvseed", client=False) as lab:
+        haproxy = FakeProcess(lab.workdir, "haproxy")
+        haproxy.start()
+        try:
+            rw = SeedRewriter()
+            check = {"check_haproxy.sh": f"exec pidof {haproxy.name} >/dev/null"}
+            n1, n2 = lab.nodes
+            a = prepare(lab, n1, rw, ["seed003_haproxy_excluded_a.conf"], "a", checks=check)
+            b = prepare(lab, n2, rw, ["seed003_haproxy_excluded_b.conf"], "b", checks=check)
+            vips = [rw.addresses["192.168.0.5"], rw.addresses["192.168.0.6"]]
+            a.start()
+            for vip in vips:   # BACKUP -> MASTER after Master_Down_Interval (101: 3.6 s)
+                wait_holder(lab, [a, b], vip, a, timeout=START)
+            b.start()
+            assert lab.wait_for(lambda: b.daemon.transitions("HA_V1") == ["BACKUP"], timeout=START), b.log()[-3000:]
+            time.sleep(down_interval(1, 100) + 0.5)      # B hears A and stays BACKUP
+            assert b.daemon.transitions("HA_V1") == ["BACKUP"] and not any(b.holds(v) for v in vips)
+            crash_and_take_over(lab, a, b, vips, backup_priority=100)
+            # A comes back (sweeping the VIPs its crash left) with the higher priority: nopreempt
+            a.tag = "a-again"
+            a.start()
+            assert lab.wait_for(lambda: a.daemon.transitions("HA_V1") == ["BACKUP"], timeout=START), a.log()[-3000:]
+            assert lab.wait_for(lambda: not any(a.holds(v) for v in vips), timeout=5)
+            time.sleep(2.5)  # adverts from B (100) arrive every second; with preempt A would take over
+            assert a.daemon.transitions("HA_V1") == ["BACKUP"], a.log()[-3000:]
+            for vip in vips:
+                wait_holder(lab, [a, b], vip, b, timeout=1)
+        finally:
+            haproxy.stop()
+
+
+def test_seed004_pair_with_prefix():
+    for name in ("seed004_master.conf", "seed004_backup.conf"):
+        assert_seed_loads(name)
+    with Lab(nodes=2, prefix="kvseed", client=False) as lab:
+        n1, n2 = lab.nodes
+        rw = SeedRewriter()
+        m = prepare(lab, n1, rw, ["seed004_master.conf"], "master")
+        b = prepare(lab, n2, rw, ["seed004_backup.conf"], "backup")
+        vip = rw.addresses["192.168.31.250"]
+        assert f"{vip}/24" in m.config_text
+        m.start()
+        b.start()
+        wait_holder(lab, [m, b], vip, m, timeout=START)
+        crash_and_take_over(lab, m, b, [vip], backup_priority=199)
+        assert f"{vip}/24" in lab.run(n2, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"]).stdout
