@@ -15,13 +15,18 @@ Pairs (tests/data/seeds, from /work/shared/seeds):
   group 224.24.24.18, VI_1 master on 95, VI_2 master on 96, notify_master/backup/fault.
 * seed003_haproxy_excluded_a + _b: both `state BACKUP` + nopreempt (101 vs 100), only
   virtual_ipaddress_excluded addresses (on `dev eth1` in the tutorial), a track_script on
-  haproxy, smtp_alert to 127.0.0.1. With both BACKUP the winner of the first election depends
+  haproxy (a fake haproxy per node), smtp_alert to 127.0.0.1 (an SMTP sink listens there in
+  B's namespace and must get B's "Entering MASTER state" alert). With both BACKUP the winner of the first election depends
   on who starts first (the skew times differ by 4 ms), so A starts first, as the tutorial's
-  operator does; then nopreempt is checked: the restarted A does not take the VIPs back.
+  operator does; then nopreempt is checked: the restarted A does not take the VIPs back; then
+  B's haproxy is killed: its check fails, HA_V1 goes FAULT on B and A takes the VIPs.
 * seed004_master + seed004_backup: 200 vs 199, a /24 VIP.
 """
 from __future__ import annotations
 
+import mailbox
+import os
+import sys
 import time
 
 import pytest
@@ -108,15 +113,22 @@ def test_seed003_both_backup_nopreempt_excluded_vips():
     for name in ("seed003_haproxy_excluded_a.conf", "seed003_haproxy_excluded_b.conf"):
         assert_seed_loads(name)
     with Lab(nodes=2, prefix="kvseed", client=False) as lab:
-        haproxy = FakeProcess(lab.workdir, "haproxy")
-        haproxy.start()
+        # one fake haproxy per node: the process table is shared by the two namespaces
+        haproxies = [FakeProcess(lab.workdir, "haproxy"), FakeProcess(lab.workdir, "haproxy")]
         try:
+            for fake in haproxies:
+                fake.start()
             rw = SeedRewriter()
-            check = {"check_haproxy.sh": f"exec pidof {haproxy.name} >/dev/null"}
             n1, n2 = lab.nodes
-            a = prepare(lab, n1, rw, ["seed003_haproxy_excluded_a.conf"], "a", checks=check)
-            b = prepare(lab, n2, rw, ["seed003_haproxy_excluded_b.conf"], "b", checks=check)
+            a = prepare(lab, n1, rw, ["seed003_haproxy_excluded_a.conf"], "a",
+                        checks={"check_haproxy.sh": f"exec pidof {haproxies[0].name} >/dev/null"})
+            b = prepare(lab, n2, rw, ["seed003_haproxy_excluded_b.conf"], "b",
+                        checks={"check_haproxy.sh": f"exec pidof {haproxies[1].name} >/dev/null"})
             vips = [rw.addresses["192.168.0.5"], rw.addresses["192.168.0.6"]]
+            assert "smtp_server 127.0.0.1" in b.config_text and "smtp_alert" in b.config_text
+            maildir = os.path.join(lab.workdir, "mail-b")   # smtp_alert goes to 127.0.0.1:25 in B
+            lab.spawn(n2, [sys.executable, "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:25",
+                           "-c", "aiosmtpd.handlers.Mailbox", maildir])
             a.start()
             for vip in vips:   # BACKUP -> MASTER after Master_Down_Interval (101: 3.6 s)
                 wait_holder(lab, [a, b], vip, a, timeout=START)
@@ -125,6 +137,9 @@ def test_seed003_both_backup_nopreempt_excluded_vips():
             time.sleep(down_interval(1, 100) + 0.5)      # B hears A and stays BACKUP
             assert b.daemon.transitions("HA_V1") == ["BACKUP"] and not any(b.holds(v) for v in vips)
             crash_and_take_over(lab, a, b, vips, backup_priority=100)
+            assert lab.wait_for(lambda: any("HA_V1" in s and "Entering MASTER state" in s
+                                            for s in _subjects(maildir)), timeout=10), \
+                (_subjects(maildir), b.log()[-3000:])
             # A comes back (sweeping the VIPs its crash left) with the higher priority: nopreempt
             a.tag = "a-again"
             a.start()
@@ -134,8 +149,20 @@ def test_seed003_both_backup_nopreempt_excluded_vips():
             assert a.daemon.transitions("HA_V1") == ["BACKUP"], a.log()[-3000:]
             for vip in vips:
                 wait_holder(lab, [a, b], vip, b, timeout=1)
+            # B's haproxy dies: its check (interval 4, weight 0) puts HA_V1 in FAULT, A takes over
+            haproxies[1].stop()
+            for vip in vips:
+                wait_holder(lab, [a, b], vip, a, timeout=4 + 1 + MARGIN)
+            assert b.daemon.transitions("HA_V1")[-1:] == ["FAULT"], b.log()[-3000:]
         finally:
-            haproxy.stop()
+            for fake in haproxies:
+                fake.stop()
+
+
+def _subjects(maildir: str) -> list[str]:
+    if not os.path.isdir(os.path.join(maildir, "new")):
+        return []
+    return [str(msg["Subject"]) for msg in mailbox.Maildir(maildir, create=False)]
 
 
 def test_seed004_pair_with_prefix():
