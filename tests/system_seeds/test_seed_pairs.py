@@ -66,9 +66,14 @@ def test_seed000_unicast_pair():
         b = prepare(lab, n2, rw, ["seed000_backup_unicast.conf"], "b")
         vip = rw.addresses["192.168.1.146"]
         assert "unicast_peer {\n    198.18.0.11\n    198.18.0.12\n  }" in a.config_text
+        cap = lab.capture()
         a.start()
         b.start()
         wait_holder(lab, [a, b], vip, a, timeout=START)
+        # unicast only on the wire (the copy each node sends to its own address stays local)
+        lab.wait_for(lambda: len(cap.adverts()) >= 2, timeout=5)
+        pairs = {(info.src, info.dst) for _, info in cap.adverts()}
+        assert (n1.ipv4, n2.ipv4) in pairs and pairs <= {(n1.ipv4, n2.ipv4), (n2.ipv4, n1.ipv4)}, pairs
         # B may have been MASTER for a moment (state MASTER, started at the same time): it ends BACKUP
         assert lab.wait_for(lambda: b.daemon.transitions("VI_1")[-1:] == ["BACKUP"], timeout=5)
         assert lab.wait_for(lambda: a.notifications()[-1:] == ["notify.sh INSTANCE VI_1 MASTER 100"], timeout=5), \
@@ -92,10 +97,15 @@ def test_seed002_node95_node96_dual_master():
         n96 = prepare(lab, n2, rw, ["seed002_node96.conf", "seed002_dual_master_vi2_master.conf"], "n96")
         vip1, vip2 = rw.addresses["172.16.253.100"], rw.addresses["172.16.253.200"]
         assert "vrrp_mcast_group4 224.24.24.18" in n95.config_text  # multicast group kept
+        cap = lab.capture()
         n95.start()
         n96.start()
         wait_holder(lab, [n95, n96], vip1, n95, timeout=START)   # VI_1: 95 MASTER 100, 96 BACKUP 90
         wait_holder(lab, [n95, n96], vip2, n96, timeout=START)   # VI_2: 96 MASTER 100, 95 BACKUP 95
+        lab.wait_for(lambda: len(cap.adverts()) >= 2, timeout=5)
+        assert {(info.dst, info.ttl) for _, info in cap.adverts()} == {("224.24.24.18", 255)}
+        # VRID 2 ("virtual_router_id 02") from 96, VRID 51 from 95 (byte 1 of the VRRP header)
+        assert {(info.src, info.payload[1]) for _, info in cap.adverts()} >= {(n1.ipv4, 51), (n2.ipv4, 2)}
         # notify_* are on VI_1 only (the tutorial's VI_2 blocks have none). `state MASTER` below
         # priority 255 starts in BACKUP (init) and takes over when no advert comes, as
         # keepalived 2.2.7 does: its notify log for this config is exactly "backup", "master".
