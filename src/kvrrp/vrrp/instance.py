@@ -28,6 +28,8 @@ T_PROTOCOL = 0          # Adver_Timer (master) or Master_Down_Timer (backup): ne
 T_PREEMPT = 1
 # slots 2..5: kvrrp.vrrp.garp (GARP_TIMERS)
 _EARLY_TOLERANCE = 1e-6      # the wheel never fires early; a later deadline means rescheduled
+# A receive time older than this is not used as a timer's origin (see _timer_origin)
+_RX_TIME_MAX_AGE = 0.05
 
 RUNNING = (State.BACKUP, State.MASTER, State.FAULT)
 NO_UNICAST_PEER = "unicast_fault_no_peer"      # a fault no tracker can clear
@@ -118,6 +120,7 @@ class VrrpInstanceRuntime:
         self.garp = GarpSchedule(settings, self, ctx.announce, self.stats)
         self._rx_src: str | None = None
         self._rx_advert = None
+        self._rx_time: float | None = None     # kernel receive time of the advert being handled
         self._advert_cache: dict[tuple[int, str, str | None], bytes] = {}
         self._wire_interval = timers.wire_interval(settings.adver_int, settings.version)
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in settings.advert_addresses)
@@ -207,9 +210,22 @@ class VrrpInstanceRuntime:
 
     # ------------------------------------------------------------------ timers
     def _schedule(self, kind: int, delay: float) -> None:
-        deadline = self.ctx.now() + delay
+        self._schedule_at(kind, self.ctx.now() + delay)
+
+    def _schedule_at(self, kind: int, deadline: float) -> None:
         self._deadlines[kind] = deadline
         self.ctx.schedule(self.uid * TIMER_SLOTS + kind, deadline)
+
+    def _timer_origin(self, now: float) -> float:
+        """When a timer restarted by the advert being handled starts: the kernel's receive
+        time when the transport gave one (the RFC timers run from the advert's arrival, so our
+        own wake-up latency is not added to a failover), else now. A receive time from the
+        future (clock trouble) or older than _RX_TIME_MAX_AGE (a stalled process working off a
+        queue: newer adverts may be right behind) is not trusted."""
+        rx_time = self._rx_time
+        if rx_time is None or rx_time > now or now - rx_time > _RX_TIME_MAX_AGE:
+            return now
+        return rx_time
 
     def _cancel(self, kind: int) -> None:
         if self._deadlines.pop(kind, None) is not None:
@@ -325,12 +341,12 @@ class VrrpInstanceRuntime:
             return None
         held = (not self.settings.preempt) or (self.settings.preempt_delay > 0 and self._preempt is not _Preempt.EXPIRED)
         event = fsm.classify_advert(self.state, advert.priority, self.effective_priority, rx.src, own, held)
-        self._rx_src, self._rx_advert = rx.src, advert
+        self._rx_src, self._rx_advert, self._rx_time = rx.src, advert, rx.rx_time
         self._log_advert(event, rx.src, advert.priority)
         try:
             self.dispatch(event)
         finally:
-            self._rx_src = self._rx_advert = None
+            self._rx_src = self._rx_advert = self._rx_time = None
         return None
 
     def _log_drop(self, reason: str, src: str) -> None:
@@ -452,17 +468,18 @@ class VrrpInstanceRuntime:
         self._schedule(T_PROTOCOL, self.settings.adver_int)
 
     def _start_down_timer(self) -> None:
-        now = self.ctx.now()
-        begin = max(now, self.ctx.delayed_start())      # vrrp_startup_delay holds every takeover
+        # vrrp_startup_delay holds every takeover
+        begin = max(self._timer_origin(self.ctx.now()), self.ctx.delayed_start())
         self._down_started = begin
         self._down_skew_only = self._owner_waiting
         interval = self.skew_time() if self._owner_waiting else self.master_down_interval()
-        self._schedule(T_PROTOCOL, begin - now + interval)
+        self._schedule_at(T_PROTOCOL, begin + interval)
 
     def _a_start_skew_timer(self) -> None:
-        self._down_started = self.ctx.now()
+        begin = self._timer_origin(self.ctx.now())
+        self._down_started = begin
         self._down_skew_only = True
-        self._schedule(T_PROTOCOL, self.skew_time())
+        self._schedule_at(T_PROTOCOL, begin + self.skew_time())
 
     def _a_adjust_down_timer(self) -> None:
         # keepalived vrrp_set_effective_priority: move the running timer by the Skew_Time change
@@ -495,7 +512,7 @@ class VrrpInstanceRuntime:
         if delay > 0 and self._preempt is _Preempt.IDLE:
             log.info("(%s) start preempt delay (%g s)", self.name, delay)
             self._preempt = _Preempt.RUNNING
-            self._schedule(T_PREEMPT, delay)
+            self._schedule_at(T_PREEMPT, self._timer_origin(self.ctx.now()) + delay)
 
     def _a_cancel_preempt_delay(self) -> None:
         if self._preempt is _Preempt.RUNNING:
