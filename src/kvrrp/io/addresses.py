@@ -106,6 +106,9 @@ class NetlinkAddressManager:
         self._sock.settimeout(NETLINK_ACK_TIMEOUT)
         self._seq = itertools.count(1)
         self._indexes: dict[str, int] = {}
+        # encoded requests by (spec, ifindex, add): a failover sends a cached message with its
+        # sequence number patched in, no pyroute2 encoding on the way to the VIP
+        self._requests: dict[tuple[AddressSpec, int, bool], bytearray] = {}
         # pyroute2 compiles a message class's layout on first use (milliseconds on a busy
         # host): pay that now, not on the first failover
         build_request(AddressSpec("0.0.0.0", 32, "lo", 4), 1, True, 0)
@@ -126,10 +129,31 @@ class NetlinkAddressManager:
             self._indexes[spec.ifname] = index
         return index
 
+    def prepare(self, specs: Iterable[AddressSpec]) -> None:
+        """Encode the add and remove requests of specs now (config time), not on a failover.
+        Interfaces that do not exist yet are skipped (encoded on first use)."""
+        for spec in specs:
+            try:
+                self._encoded(spec, self._index(spec), True)
+                self._encoded(spec, self._index(spec), False)
+            except (OSError, ValueError):
+                continue
+
+    def _encoded(self, spec: AddressSpec, index: int, add: bool) -> bytearray:
+        key = (spec, index, add)
+        msg = self._requests.get(key)
+        if msg is None:
+            if len(self._requests) > 4096:     # bounded: reloads may bring new specs forever
+                self._requests.clear()
+            msg = self._requests[key] = bytearray(build_request(spec, index, add, 0))
+        return msg
+
     def _request(self, spec: AddressSpec, add: bool) -> int:
         """Send one request, return 0 or the kernel's errno."""
-        seq = next(self._seq)
-        self._sock.send(build_request(spec, self._index(spec), add, seq))
+        seq = next(self._seq) & 0xFFFFFFFF
+        msg = self._encoded(spec, self._index(spec), add)
+        struct.pack_into("=I", msg, 8, seq)     # nlmsghdr: len, type, flags, seq, pid
+        self._sock.send(msg)
         while True:
             data = self._sock.recv(65536)
             offset = 0

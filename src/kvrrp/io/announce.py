@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import time
 from collections import Counter
 from contextlib import nullcontext
 
@@ -31,6 +32,10 @@ ND_NEIGHBOR_ADVERT = 136
 ND_NA_FLAG_ROUTER = 0x80
 ND_NA_FLAG_OVERRIDE = 0x20
 ND_OPT_TARGET_LINKADDR = 2
+# How long an interface's MAC / flags / IPv6 forwarding are trusted: a GARP burst (5 frames
+# back to back by default) asks once, a change of MAC or NOARP is seen within this time.
+INTERFACE_INFO_TTL = 1.0
+_MAX_FRAMES = 4096
 
 
 def _ones_complement(data: bytes) -> int:
@@ -72,29 +77,75 @@ class PacketAnnouncer:
             self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         self._sock.setblocking(False)
         self.stats: Counter[str] = Counter()
+        self._info: dict[str, tuple[float, bytes | None, str | None]] = {}   # ifname -> (at, mac, skip)
+        self._forwarding: dict[str, tuple[float, bool]] = {}                  # ifname -> (at, router)
+        self._frames: dict[tuple[str, bytes, str, bool], bytes] = {}
+
+    def prepare(self, ifname: str, address: str, family: int = 4) -> None:
+        """Build the frame for a VIP now (config time) so the first announcement after a
+        takeover is one sendto()."""
+        mac = self._interface(ifname)
+        if mac is not None:
+            self._frame(ifname, mac, address, family)
+
+    def _frame(self, ifname: str, mac: bytes, address: str, family: int) -> bytes:
+        router = False
+        if family == 6:
+            router = self._router(ifname)
+        key = (ifname, mac, address, router)
+        frame = self._frames.get(key)
+        if frame is None:
+            if len(self._frames) >= _MAX_FRAMES:
+                self._frames.clear()
+            frame = garp_frame(mac, address) if family == 4 else unsolicited_na_frame(mac, address, router=router)
+            self._frames[key] = frame
+        return frame
+
+    def _router(self, ifname: str) -> bool:
+        cached = self._forwarding.get(ifname)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < INTERFACE_INFO_TTL:
+            return cached[1]
+        with entered(self._netns) if self._netns else nullcontext():
+            router = ipv6_forwarding(ifname)
+        self._forwarding[ifname] = (now, router)
+        return router
 
     def _interface(self, ifname: str) -> bytes | None:
         """The interface MAC, or None (counted) when it cannot or must not carry announcements."""
+        now = time.monotonic()
+        cached = self._info.get(ifname)
+        if cached is not None and now - cached[0] < INTERFACE_INFO_TTL:
+            _at, mac, skip = cached
+            if skip is not None:
+                self.stats[skip] += 1
+            return mac
+        mac, skip = self._lookup_interface(ifname)
+        if skip != "skipped_no_interface":     # a missing interface is asked again next time
+            self._info[ifname] = (now, mac, skip)
+        if skip is not None:
+            self.stats[skip] += 1
+        return mac
+
+    def _lookup_interface(self, ifname: str) -> tuple[bytes | None, str | None]:
         try:
             hatype, mac = hardware_address(self._sock, ifname)
             flags = interface_flags(self._sock, ifname)
         except OSError as exc:
-            self.stats["skipped_no_interface"] += 1
             log.warning("cannot announce on %s: %s", ifname, exc.strerror)
-            return None
+            return None, "skipped_no_interface"
         if hatype != ARPHRD_ETHER:
-            self.stats["skipped_not_ethernet"] += 1
-            return None
+            return None, "skipped_not_ethernet"
         if flags & IFF_NOARP:
-            self.stats["skipped_noarp"] += 1
-            return None
-        return mac
+            return None, "skipped_noarp"
+        return mac, None
 
     def _send(self, ifname: str, frame: bytes, ethertype: int, what: str, address: str) -> None:
         try:
             self._sock.sendto(frame, (ifname, ethertype))
         except OSError as exc:
             self.stats["send_errors"] += 1
+            self._info.pop(ifname, None)    # the interface may have changed: look again next time
             log.warning("sending %s on %s for %s failed: %s", what, ifname, address, exc.strerror)
             return
         self.stats[what] += 1
@@ -102,17 +153,14 @@ class PacketAnnouncer:
     def gratuitous_arp(self, ifname: str, address: str) -> None:
         mac = self._interface(ifname)
         if mac is not None:
+            self._send(ifname, self._frame(ifname, mac, address, 4), ETH_P_ARP, "garp_sent", address)
             log.debug("Sending gratuitous ARP on %s for %s", ifname, address)
-            self._send(ifname, garp_frame(mac, address), ETH_P_ARP, "garp_sent", address)
 
     def unsolicited_na(self, ifname: str, address: str) -> None:
         mac = self._interface(ifname)
         if mac is not None:
+            self._send(ifname, self._frame(ifname, mac, address, 6), ETH_P_IPV6, "na_sent", address)
             log.debug("Sending unsolicited Neighbour Advert on %s for %s", ifname, address)
-            with entered(self._netns) if self._netns else nullcontext():
-                router = ipv6_forwarding(ifname)
-            frame = unsolicited_na_frame(mac, address, router=router)
-            self._send(ifname, frame, ETH_P_IPV6, "na_sent", address)
 
     def close(self) -> None:
         self._sock.close()

@@ -174,6 +174,7 @@ class VrrpEngine:
         if self.settings.startup_delay:
             log.info("Delaying VRRP startup for %g seconds", self.settings.startup_delay)
         self._sync_transports()
+        self._prepare_host_actions(self._instances.values())
         self._run_prestart(tuple(self._instances))
         self._start_instances(list(self._instances.values()))
         self._arm()
@@ -242,6 +243,7 @@ class VrrpEngine:
                 self._instances[name].set_tracker(key, status)
         if self.started:
             self._sync_transports()
+            self._prepare_host_actions([self._instances[n] for n in starting])
             self._run_prestart(starting)
             self._start_instances([self._instances[n] for n in starting])
             self._arm()
@@ -381,6 +383,19 @@ class VrrpEngine:
                 log.warning("(%s) unicast_ttl %d not applied: the transport on %s cannot set a TTL, "
                             "adverts keep TTL 255", inst.name, inst.settings.unicast_ttl, key[0])
         return capable
+
+    def _prepare_host_actions(self, instances: Iterable[VrrpInstanceRuntime]) -> None:
+        """Let adapters that can (the optional prepare() of the netlink address manager and
+        the packet announcer) build their netlink messages and GARP / NA frames now, so a
+        takeover only sends them."""
+        specs = [spec for inst in instances for spec in inst.settings.vips + inst.settings.excluded_vips]
+        prepare_addresses = getattr(self._address_manager, "prepare", None)
+        if prepare_addresses is not None:
+            self._guard(prepare_addresses, specs)
+        prepare_frames = getattr(self._announcer, "prepare", None)
+        if prepare_frames is not None:
+            for spec in specs:
+                self._guard(prepare_frames, spec.ifname, spec.address, spec.family)
 
     def _run_prestart(self, names: tuple[str, ...]) -> None:
         if not names:

@@ -181,12 +181,17 @@ class VrrpInstanceRuntime:
     def dispatch(self, event: Event) -> None:
         old = self.state
         new, actions = fsm.step(old, event)
+        # becoming MASTER: the advert, VIPs and GARPs go first, the log lines right after
+        log_first = new is not old and new is not State.MASTER
         if new is not old:
             self.state = new
-            self._log_transition(old, new, event)
+            if log_first:
+                self._log_transition(old, new, event)
         for action in actions:
             self._ACTIONS[action](self)
         if new is not old:
+            if not log_first:
+                self._log_transition(old, new, event)
             self.stats.transitions += 1
             self.last_transition = self.ctx.now()
             if new is State.MASTER:
@@ -199,6 +204,8 @@ class VrrpInstanceRuntime:
 
     def _log_transition(self, old: State, new: State, event: Event) -> None:
         # keepalived's own line first (operators and scripts grep for it), then the reason
+        if event is Event.MASTER_DOWN_TIMER:
+            log.info("(%s) Receive advertisement timeout", self.name)
         if new in (State.STOP, State.DELETED):
             log.info("(%s) Entering %s STATE", self.name, new.value)
         elif old is State.INIT and new is not State.MASTER:
@@ -263,8 +270,7 @@ class VrrpInstanceRuntime:
                 log.info("(%s) master down but sync group %s not ready, staying BACKUP", self.name, self.sync.name)
                 self._start_down_timer()
                 return
-            log.info("(%s) Receive advertisement timeout", self.name)
-            self.dispatch(Event.MASTER_DOWN_TIMER)
+            self.dispatch(Event.MASTER_DOWN_TIMER)     # logs "Receive advertisement timeout"
 
     # ------------------------------------------------------------------ trackers
     def set_tracker(self, key: object, status: int | TrackerStatus) -> None:
