@@ -248,3 +248,84 @@ def test_announce_on_noarp_interface_is_skipped_and_counted(lab: Lab) -> None:
         assert announcer.stats["garp_sent"] == 0
     finally:
         announcer.close()
+
+
+async def test_local_address_for_an_interface_without_a_vrrp_socket(lab: Lab) -> None:
+    n1, _ = lab.nodes
+    factory = RawTransportFactory(netns=n1.netns)
+    try:
+        # nothing opened: the answer comes from netlink (a VMAC's base interface, a peer's link)
+        assert factory.local_address("eth0", 4) == n1.ipv4
+        assert factory.local_address("eth0", 6) == n1.link_local
+        assert factory.local_address("nosuch0", 4) is None
+        assert factory.local_address("lo", 4) == "127.0.0.1"
+        # a secondary address in the same subnet is not the primary
+        lab.run(n1, ["ip", "addr", "add", "198.18.0.99/24", "dev", "eth0"])
+        factory._local_cache.clear()
+        assert factory.local_address("eth0", 4) == n1.ipv4
+        assert factory.lookup_errors == 0
+    finally:
+        factory.close()
+
+
+def test_cached_ifindex_dropped_when_the_interface_is_recreated(lab: Lab) -> None:
+    n1, _ = lab.nodes
+    lab.run(n1, ["ip", "link", "add", "kvx0", "link", "eth0", "type", "macvlan", "mode", "private"])
+    mgr = NetlinkAddressManager(netns=n1.netns)
+    spec = AddressSpec("198.18.5.1", 32, "kvx0", 4)
+    try:
+        mgr.prepare([spec])
+        mgr.add(spec)
+        first = mgr._indexes["kvx0"]
+        mgr.remove(spec)
+        # a VMAC removed and re-created with the same name gets a new index
+        lab.run(n1, ["ip", "link", "del", "kvx0"])
+        lab.run(n1, ["ip", "link", "add", "kvx0", "link", "eth0", "type", "macvlan", "mode", "private"])
+        mgr.add(spec)
+        assert mgr._indexes["kvx0"] != first
+        assert mgr.present(spec)
+        assert "198.18.5.1/32" in lab.run(n1, ["ip", "addr", "show", "dev", "kvx0"]).stdout
+        mgr.remove(spec)
+        assert not mgr.present(spec)
+        # and gone for good: a clear error for add, quiet for remove
+        lab.run(n1, ["ip", "link", "del", "kvx0"])
+        with pytest.raises(OSError, match="kvx0"):
+            mgr.add(spec)
+        mgr.remove(spec)
+    finally:
+        mgr.close()
+        lab.run(n1, ["ip", "link", "del", "kvx0"], check=False)
+
+
+def test_prepared_requests_are_sent_with_fresh_sequence_numbers(lab: Lab) -> None:
+    n1, _ = lab.nodes
+    mgr = NetlinkAddressManager(netns=n1.netns)
+    spec = AddressSpec("198.18.0.200", 32, "eth0", 4, label="eth0:vip")
+    try:
+        mgr.prepare([spec, AddressSpec("198.18.0.201", 32, "nosuch0", 4)])   # a missing one is skipped
+        for _ in range(3):      # the same cached messages again and again
+            mgr.add(spec)
+            assert mgr.present(spec)
+            mgr.remove(spec)
+            assert not mgr.present(spec)
+    finally:
+        mgr.close()
+
+
+def test_announcer_prepared_frames_and_cached_interface_facts(lab: Lab) -> None:
+    n1, _ = lab.nodes
+    announcer = PacketAnnouncer(netns=n1.netns)
+    try:
+        announcer.prepare("eth0", "198.18.0.200", 4)
+        with lab.capture(lab.client_node) as cap:
+            for _ in range(3):
+                announcer.gratuitous_arp("eth0", "198.18.0.200")
+            assert lab.wait_for(lambda: sum(1 for f in cap.snapshot() if f.data == KEEPALIVED_GARP) >= 3, timeout=2)
+        assert announcer.stats["garp_sent"] == 3
+        lab.run(n1, ["ip", "link", "set", "eth0", "arp", "off"])
+        time.sleep(1.1)                      # past INTERFACE_INFO_TTL: NOARP is seen
+        announcer.gratuitous_arp("eth0", "198.18.0.200")
+        announcer.gratuitous_arp("eth0", "198.18.0.200")
+        assert announcer.stats["skipped_noarp"] == 2 and announcer.stats["garp_sent"] == 3
+    finally:
+        announcer.close()

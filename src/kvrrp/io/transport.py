@@ -23,7 +23,7 @@ import time
 from collections import Counter
 
 from kvrrp.io.ifinfo import primary_ipv4
-from kvrrp.io.netlink import Netlink
+from kvrrp.io.netlink import IFA_F_SECONDARY, Netlink
 from kvrrp.io.netns import entered
 from kvrrp.io.ports import ReceiveCallback, Received
 
@@ -281,6 +281,8 @@ class RawTransportFactory:
         self._netlink = netlink
         self._own_netlink = netlink is None
         self._sockets: dict[tuple[str, int], _SharedSocket] = {}
+        self._local_cache: dict[tuple[str, int], tuple[float, str | None]] = {}
+        self.lookup_errors = 0
 
     def namespace(self):  # noqa: ANN201 - a context manager
         from contextlib import nullcontext
@@ -312,9 +314,34 @@ class RawTransportFactory:
 
     def local_address(self, ifname: str, family: int) -> str | None:
         """Our source address on ifname (primary IPv4 / link-local IPv6), for the engine's
-        source_address resolver; None while unknown (no socket open there, or no address)."""
+        source_address resolver, on any interface: through its VRRP socket when one is open
+        there, else a netlink lookup (cached LOCAL_ADDRESS_TTL); None while it has none."""
         shared = self._sockets.get((ifname, family))
-        return shared.local_address() if shared is not None else None
+        if shared is not None:
+            return shared.local_address()
+        key = (ifname, family)
+        now = time.monotonic()
+        cached = self._local_cache.get(key)
+        if cached is not None and now - cached[0] < LOCAL_ADDRESS_TTL:
+            return cached[1]
+        try:
+            found = self._lookup_local(ifname, family)
+        except Exception:  # noqa: BLE001 - netlink trouble means "unknown", counted
+            self.lookup_errors += 1
+            log.debug("source address lookup on %s failed", ifname, exc_info=True)
+            found = None
+        if len(self._local_cache) > 1024:
+            self._local_cache.clear()
+        self._local_cache[key] = (now, found)
+        return found
+
+    def _lookup_local(self, ifname: str, family: int) -> str | None:
+        for addr in self.netlink().addresses(ifname, family):
+            if family == 4 and not addr.flags & IFA_F_SECONDARY:
+                return addr.address
+            if family == 6 and ipaddress.IPv6Address(addr.address).is_link_local and not addr.tentative:
+                return addr.address
+        return None
 
     def _release(self, handle: RawTransport) -> None:
         shared = self._sockets.get((handle.ifname, handle.family))
