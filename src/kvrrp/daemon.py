@@ -1,7 +1,8 @@
 """`kvrrp -f FILE`: the VRRP daemon process around the engine.
 
-Order of start: logging; load the configuration (print every diagnostic, refuse to start on
-errors); take the pid file (refuse a second copy, take over a stale one); daemonize unless -n;
+Order of start: logging; load the configuration (print every diagnostic; refuse to start only
+on what keepalived would not run either, LoadResult.blocking, or what the VRRP engine refuses);
+take the pid file (refuse a second copy, take over a stale one); daemonize unless -n;
 then, in one asyncio loop: the real kernel adapters, a sweep of VIPs a crashed run left behind,
 the engine, signal handlers and the optional status API.
 
@@ -38,17 +39,29 @@ EXIT_FATAL = 2
 
 
 def load_config(path: str, config_id: str | None, out=sys.stderr) -> Any | None:
-    """Load and print diagnostics; None when the configuration has errors."""
-    from kvrrp.config import load
-    from kvrrp.config.diagnostics import ERROR, FATAL
+    """Load and print every diagnostic as it is; None when the configuration has a problem
+    keepalived itself would not run with (LoadResult.blocking). Like keepalived, other errors
+    (an out-of-range value, an unknown keyword ...) are reported and the bad value ignored."""
+    result = parse_config(path, config_id)
+    print_diagnostics(result, out)
+    return usable_config(result)
 
-    result = load(path, config_id)
-    bad = False
+
+def parse_config(path: str, config_id: str | None) -> Any:
+    """kvrrp.config.load: pure, safe to run in a worker thread (SIGHUP does)."""
+    from kvrrp.config import load
+
+    return load(path, config_id)
+
+
+def print_diagnostics(result: Any, out=sys.stderr) -> None:
     for diag in result.diagnostics:
         print(diag.format(), file=out)
-        if diag.severity in (ERROR, FATAL):
-            bad = True
-    if bad or result.config is None:
+
+
+def usable_config(result: Any) -> Any | None:
+    """The configuration, or None when it has blocking problems (or none could be built)."""
+    if result.blocking or result.config is None:
         return None
     return result.config
 
@@ -198,18 +211,33 @@ class Daemon:
             self.checker.reload()  # the checkers reload their part of the same file themselves
         try:
             log.info("Reloading")
+            from kvrrp.vrrp.engine import validate_settings
             from kvrrp.vrrp.settings import engine_settings
 
-            config = load_config(self.args.config, self.args.config_id, out=_LogWriter())
+            # parsing a big configuration takes a while: off the loop, so adverts keep going
+            # out and in meanwhile and no backup takes over; applying it happens on the loop
+            result = await asyncio.to_thread(parse_config, self.args.config, self.args.config_id)
+            print_diagnostics(result, _LogWriter())
+            config = usable_config(result)
             if config is None:
-                log.error("Reload failed: the new configuration has errors; keeping the running one")
+                log.error("Reload failed: the new configuration has problems keepalived would not run "
+                          "with; keeping the running one")
                 return
             try:
-                engine_settings(config)
-                await self.extras.before_reload(config)
-                report = self.engine.apply_config(config)
+                validate_settings(engine_settings(config))
             except ValueError as exc:
                 log.error("Reload failed: %s; keeping the running configuration", exc)
+                return
+            old_config = self.config
+            try:
+                await self.extras.before_reload(config)
+                report = self.engine.apply_config(config)
+            except Exception as exc:  # noqa: BLE001 - the running configuration stays
+                if isinstance(exc, ValueError):
+                    log.error("Reload failed: %s; keeping the running configuration", exc)
+                else:
+                    log.exception("Reload failed applying the new configuration; keeping the running one")
+                await self._resume_extras(old_config)
                 return
             await self.extras.after_reload(config)
             self.config = config
@@ -219,6 +247,18 @@ class Daemon:
             log.exception("Reload failed")
         finally:
             self._reloading = False
+
+    async def _resume_extras(self, old_config: Any) -> None:
+        """A reload failed after DaemonExtras.before_reload(new): let the trackers (paused and
+        prepared for the new configuration) resume with the configuration still running."""
+        # before_reload remembered the new configuration's VMACs; forget them so after_reload
+        # keeps the running configuration's and drops only those made for the new one
+        if hasattr(self.extras, "_vmacs_wanted"):
+            self.extras._vmacs_wanted = None
+        try:
+            await self.extras.after_reload(old_config)
+        except Exception:  # noqa: BLE001
+            log.exception("resuming trackers after the failed reload failed")
 
     def render(self, kind: str) -> str:
         from kvrrp.vrrp import dump
@@ -386,7 +426,8 @@ def main(args: Any) -> int:
     configure_logging(console=args.log_console, detail=args.log_detail)
     config = load_config(args.config, args.config_id)
     if config is None:
-        print(f"kvrrp: not starting: {args.config} has errors", file=sys.stderr)
+        print(f"kvrrp: not starting: {args.config} has problems keepalived would not run with "
+              "(see the errors above)", file=sys.stderr)
         return EXIT_CONFIG
     try:
         from kvrrp.vrrp.engine import validate_settings

@@ -262,10 +262,32 @@ def test_leftover_vips_of_a_crashed_run_are_removed_at_start(lab: Lab) -> None:
 
 def test_bad_config_refuses_to_start_with_diagnostics(lab: Lab) -> None:
     n1 = lab.nodes[0]
+    # virtual_router_id 300 is ignored, leaving the instance without one: keepalived does not
+    # run that instance either (a blocking problem)
     bad = lab.start_kvrrp(n1, "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 300\n}\n")
     assert bad.proc.wait(WAIT) != 0
     assert "not starting" in bad.log() and "300" in bad.log()
+    assert "virtual router id (virtual_router_id) must be set" in bad.log()
     assert not os.path.exists(bad.pid_file)
+
+
+def test_non_blocking_config_error_is_reported_and_the_daemon_runs(lab: Lab) -> None:
+    n1, n2, _ = lab.nodes
+    # keepalived reports "priority 300 out of range" and runs with the default priority (100)
+    conf = render_config([VrrpSpec(priority=150, **FAST)], dumps(lab, n1)).replace("priority 150", "priority 300")
+    d1 = lab.start_kvrrp(n1, conf)
+    d2 = lab.start_kvrrp(n2, render_config([VrrpSpec(priority=120, **FAST)], dumps(lab, n2)))
+    assert lab.wait_for(lambda: only_holder(lab, n2), WAIT), logs([d1, d2])
+    assert d1.alive() and "priority 300 out of range" in d1.log() and "not starting" not in d1.log()
+    assert lab.wait_for(lambda: d1.transitions()[-1:] == ["BACKUP"], WAIT), d1.log()
+    js = json.loads(dump_file(lab, d1, "json", signal.SIGRTMIN + 2))
+    assert js["instances"][0]["data"]["effective_priority"] == 100
+    # the same tolerance on SIGHUP: a reload with a non-blocking error is applied
+    d1.write_config(conf.replace("priority 300", "priority 200").replace("advert_int 0.1", "advert_int 0.1\n    garp_lower_prio_repeat -5"))
+    d1.signal(signal.SIGHUP)
+    assert lab.wait_for(lambda: "Reload finished" in d1.log(), WAIT), d1.log()
+    assert "garp_lower_prio_repeat -5 out of range" in d1.log()
+    assert lab.wait_for(lambda: only_holder(lab, n1), WAIT), logs([d1, d2])
 
 
 def test_dumps_and_status_api(lab: Lab) -> None:

@@ -1,0 +1,118 @@
+"""Daemon.reload (SIGHUP) without a kernel: parse off the loop, refuse only blocking problems,
+and let the trackers resume with the running configuration when applying fails."""
+from __future__ import annotations
+
+import io
+import threading
+import types
+
+import pytest
+
+import kvrrp.daemon as daemon_mod
+from kvrrp.daemon import Daemon, load_config
+
+GOOD = """vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority %s
+    version 3
+    advert_int 0.1
+    virtual_ipaddress {
+        198.18.0.200
+    }
+}
+"""
+BLOCKING = "vrrp_instance VI_1 {\n    interface eth0\n    priority 100\n}\n"   # no virtual_router_id
+
+
+class FakeExtras:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self._vmacs_wanted = {"VI_9": "vrrp.9"}
+
+    async def before_reload(self, config) -> None:  # noqa: ANN001
+        self.calls.append(("before", config))
+
+    async def after_reload(self, config) -> None:  # noqa: ANN001
+        self.calls.append(("after", config))
+
+
+class FakeEngine:
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.fail = fail
+        self.applied: list[object] = []
+
+    def apply_config(self, config):  # noqa: ANN001, ANN201
+        if self.fail is not None:
+            raise self.fail
+        self.applied.append(config)
+        return types.SimpleNamespace(kept=("VI_1",), restarted=(), added=(), removed=())
+
+
+def _daemon(tmp_path, text: str, engine: FakeEngine) -> Daemon:  # noqa: ANN001
+    path = tmp_path / "keepalived.conf"
+    path.write_text(GOOD % 150)
+    running = load_config(str(path), None)
+    assert running is not None
+    path.write_text(text)
+    d = Daemon(types.SimpleNamespace(config=str(path), config_id=None), running)
+    d.extras = FakeExtras()
+    d.engine = engine
+    return d
+
+
+async def test_reload_parses_in_a_worker_thread_and_applies_on_the_loop(tmp_path, monkeypatch) -> None:
+    threads = []
+    real = daemon_mod.parse_config
+
+    def parse(path, config_id):  # noqa: ANN001, ANN202
+        threads.append(threading.current_thread())
+        return real(path, config_id)
+
+    engine = FakeEngine()
+    d = _daemon(tmp_path, GOOD % 200, engine)
+    monkeypatch.setattr(daemon_mod, "parse_config", parse)
+    await d.reload()
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert len(engine.applied) == 1 and d.config is engine.applied[0]
+    assert [c for c, _ in d.extras.calls] == ["before", "after"]
+    assert d.extras.calls[1][1] is engine.applied[0]
+
+
+async def test_apply_failure_after_before_reload_resumes_trackers_with_the_old_config(tmp_path) -> None:
+    for failure in (ValueError("VRID clash"), RuntimeError("adapter bug")):
+        engine = FakeEngine(fail=failure)
+        d = _daemon(tmp_path, GOOD % 200, engine)
+        old = d.config
+        await d.reload()
+        kinds = [c for c, _ in d.extras.calls]
+        assert kinds == ["before", "after"], failure
+        assert d.extras.calls[1][1] is old and d.config is old
+        assert d.extras._vmacs_wanted is None      # the new config's VMACs are not kept
+        assert not d._reloading
+
+
+async def test_blocking_problem_refuses_the_reload_before_anything_changes(tmp_path, caplog) -> None:
+    engine = FakeEngine()
+    d = _daemon(tmp_path, BLOCKING, engine)
+    old = d.config
+    await d.reload()
+    assert d.extras.calls == [] and engine.applied == [] and d.config is old
+    assert "Reload failed" in caplog.text and "virtual_router_id" in caplog.text
+
+
+async def test_non_blocking_error_is_logged_and_the_reload_applied(tmp_path, caplog) -> None:
+    engine = FakeEngine()
+    d = _daemon(tmp_path, GOOD % 300, engine)     # keepalived: reported, default priority used
+    await d.reload()
+    assert len(engine.applied) == 1
+    assert "priority 300 out of range" in caplog.text and "Reload failed" not in caplog.text
+
+
+@pytest.mark.parametrize("text, starts", [(GOOD % 300, True), (BLOCKING, False)])
+def test_start_refuses_only_blocking_problems(tmp_path, text, starts) -> None:  # noqa: ANN001
+    path = tmp_path / "keepalived.conf"
+    path.write_text(text)
+    out = io.StringIO()
+    assert (load_config(str(path), None, out=out) is not None) is starts
+    assert "error:" in out.getvalue()     # every diagnostic printed either way
