@@ -11,8 +11,8 @@ Scenarios (addresses only in 198.18.0.0/15, inside the lab's own namespaces):
   vrrp_notify_fifo gets the same transitions as ordered lines;
 * track_file and vrrp_track_process change the priority and cause failover.
 
-Nodes run the daemon; until src/kvrrp/daemon.py wires kvrrp.track / kvrrp.notify itself they
-run node_harness.py, which is the daemon's run loop plus that wiring.
+Nodes run the real daemon (`python3 -m kvrrp -n -l -D -P -f CONF`), which wires the trackers
+and notifiers through kvrrp.track.wiring.DaemonExtras.
 """
 from __future__ import annotations
 
@@ -26,34 +26,16 @@ import time
 
 import pytest
 
-from kvrrp.lab import Daemon, Lab, _lab_workdir, _python_env
+from kvrrp.lab import Daemon, Lab, _python_env
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(240)]
 
 VIP = "198.18.0.200"
 VIP2 = "198.18.0.201"
-HERE = os.path.dirname(os.path.abspath(__file__))
-MAIN_SRC = os.path.join(os.path.dirname(os.path.dirname(HERE)), "src")
-
-
-def daemon_wires_tracking() -> bool:
-    with open(os.path.join(MAIN_SRC, "kvrrp", "daemon.py")) as fh:
-        text = fh.read()
-    return "DaemonExtras" in text or ("track.attach" in text and "notify.attach" in text)
 
 
 def start_node(lab: Lab, node, config_text: str, tag: str) -> Daemon:
-    if daemon_wires_tracking():
-        return lab.start_kvrrp(node, config_text, tag=tag)
-    work = _lab_workdir(lab)
-    conf, pid, logf = (os.path.join(work, f"{tag}.{ext}") for ext in ("conf", "pid", "log"))
-    with open(conf, "w") as fh:
-        fh.write(config_text)
-    log_fh = open(logf, "a")
-    argv = [sys.executable, os.path.join(HERE, "node_harness.py"), "-n", "-l", "-D", "-P", "-f", conf, "-p", pid]
-    proc = lab.spawn(node, argv, stdout=log_fh, stderr=subprocess.STDOUT, env=_python_env())
-    log_fh.close()
-    return Daemon(lab, node, "kvrrp", proc, conf, pid, logf)
+    return lab.start_kvrrp(node, config_text, tag=tag)
 
 
 class FakeProcess:
