@@ -97,3 +97,17 @@ def test_timers_not_restarted_by_an_advert_do_not_use_a_receive_time():
     assert inst.state is State.MASTER
     # the master's Adver_Timer runs from the takeover itself
     assert inst.deadline() == pytest.approx(clock.t + 1.0)
+
+
+def test_a_skew_time_already_over_on_wake_up_fires_at_once():
+    clock = FakeClock()
+    engine = _backup(clock)
+    inst = engine.instance("VI_1")
+    engine.on_receive(_advert(200, clock.t))
+    arrived = clock.t + 0.1
+    clock.t = arrived + 0.03        # woke up 30 ms late; with advert_int 0.01 s Skew_Time is far less
+    inst.master_adver_int = 0.01
+    engine.on_receive(_advert(0, arrived))
+    assert inst.deadline() < clock.t
+    engine.run_due()
+    assert inst.state is State.MASTER
