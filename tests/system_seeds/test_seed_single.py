@@ -5,18 +5,18 @@
   2.2.7 reports those as configuration errors, corrects them and RUNS: strict mode starts
   the MASTER-state instance as BACKUP, it becomes MASTER with the VIP after
   Master_Down_Interval; the check script and the notify scripts are disabled because their
-  user does not exist. kvrrp refuses to start ("has errors"): product bug, strict xfail below,
-  keepalived shown doing it in test_keepalived_runs_what_kvrrp_refuses.
+  user does not exist. kvrrp must do the same (until 8ab7a90 it refused to start: "has
+  errors"); keepalived is shown doing it in test_keepalived_runs_what_kvrrp_refused.
 * seed002_global_defs_email + seed002_instance_track_notify (the tutorial's global_defs and
   instance of one keepalived.conf): the instance tracks `chk_down`, which the tutorial never
   defines; keepalived says "track script chk_down not found, ignoring..." and runs (notify
-  log "backup", "master"); kvrrp refuses: same bug, strict xfail.
+  log "backup", "master"); so must kvrrp.
 * seed001_k8s_sync_group_lvs: both instances of the sync group use VRID 51 on eth1, which
   keepalived refuses too ("both use VRID 51 ... permanent error CONFIG"); kvrrp refuses it the
   same way (asserted). With the minimal fix a user makes (VI_EGDE_GATEWAY -> VRID 52)
-  keepalived runs it: both members MASTER together with their labelled VIPs; kvrrp refuses
-  because of the virtual_server block's errors (lb_algo loadbalance, persistence_timeout 0)
-  even with -P: same bug, strict xfail.
+  keepalived runs it: both members MASTER together with their labelled VIPs; so must kvrrp,
+  with the virtual_server block's errors (lb_algo loadbalance, persistence_timeout 0)
+  reported, not fatal.
 * seed002_vrrp_script_chk_sshd + seed002_node95: the tutorial's step 2 puts the script in an
   instance's track_script; its own track_script fragment names other scripts, so the test adds
   `track_script { chk_sshd }` to node95's VI_1. Removing the checked file lowers the effective
@@ -45,8 +45,6 @@ from seedlab import (MARGIN, SEEDS, FakeProcess, assert_seed_loads, down_interva
 pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
 
 START = 15.0
-REFUSES_ERRORS = ("kvrrp refuses to start a configuration with ERROR diagnostics "
-                  "(daemon.load_config) that keepalived 2.2.7 corrects and runs")
 
 K8S = "seed001_k8s_sync_group_lvs.conf"
 K8S_FIX = ("  vrrp_garp_master_refresh 10\n"
@@ -65,7 +63,6 @@ def _single(lab: Lab, rw: SeedRewriter, seeds: list[str], tag: str, **kw):
     return node
 
 
-@pytest.mark.xfail(strict=True, reason=REFUSES_ERRORS)
 def test_seed000_lvs_dr_vrrp_part():
     assert_seed_loads("seed000_lvs_dr.conf")
     with Lab(nodes=1, prefix="kvseed", client=False) as lab:
@@ -76,9 +73,12 @@ def test_seed000_lvs_dr_vrrp_part():
         wait_holder(lab, [n], vip, n, timeout=START)
         # strict mode: a non-owner's state MASTER starts as BACKUP, as keepalived logs it
         assert n.daemon.transitions("VI_1") == ["BACKUP", "MASTER"]
+        # no script user: keepalived disables the notify scripts ("Failed to set default user
+        # for notify script ... - ignoring") and the check script
+        time.sleep(0.5)
+        assert n.notifications() == [] and "disabled" in n.log()
 
 
-@pytest.mark.xfail(strict=True, reason=REFUSES_ERRORS)
 def test_seed002_global_defs_and_instance_with_notify():
     for name in ("seed002_global_defs_email.conf", "seed002_instance_track_notify.conf"):
         assert_seed_loads(name)
@@ -102,7 +102,6 @@ def test_seed001_k8s_as_written_is_refused():
         assert "not starting" in n.log()
 
 
-@pytest.mark.xfail(strict=True, reason=REFUSES_ERRORS + " (here: the virtual_server block, even with -P)")
 def test_seed001_k8s_sync_group_with_distinct_vrids():
     with Lab(nodes=1, prefix="kvseed", client=False) as lab:
         haproxy = FakeProcess(lab.workdir, "haproxy")
@@ -176,7 +175,7 @@ def test_parse_only_seeds_have_nothing_to_run():
 
 @pytest.mark.keepalived
 @pytest.mark.parametrize("case", ["lvs_dr", "instance_track_notify", "k8s_as_written", "k8s_fixed"])
-def test_keepalived_runs_what_kvrrp_refuses(case):
+def test_keepalived_runs_what_kvrrp_refused(case):
     """The referee for the expectations above: keepalived 2.2.7 on the same rewritten text."""
     seeds = {"lvs_dr": ["seed000_lvs_dr.conf"],
              "instance_track_notify": ["seed002_global_defs_email.conf", "seed002_instance_track_notify.conf"],
@@ -197,6 +196,9 @@ def test_keepalived_runs_what_kvrrp_refuses(case):
             vips = [a for s, a in rw.addresses.items() if a.startswith("198.18.0.2")]
             for vip in vips:
                 wait_holder(lab, [n], vip, n, timeout=START)
+            if case == "lvs_dr":
+                time.sleep(0.5)
+                assert n.notifications() == [] and "Failed to set default user for notify script" in n.log()
             if case == "instance_track_notify":
                 assert lab.wait_for(lambda: n.notifications() == ["notify.sh backup", "notify.sh master"],
                                     timeout=5), n.notifications()
