@@ -26,7 +26,7 @@ Parse-only (test_parse_only_seeds_have_nothing_to_run): seed000_script_fragment 
 seed002_vrrp_script_chk_sshd alone (a vrrp_script and no instance: nothing runs it),
 seed002_global_defs_email alone (no instance; it runs composed above),
 seed002_track_script_fragment (an instance without interface or virtual_router_id around a
-track_script of undefined scripts - keepalived refuses it too).
+track_script of undefined scripts): both kvrrp and keepalived refuse to start it (asserted).
 """
 from __future__ import annotations
 
@@ -173,13 +173,24 @@ def test_parse_only_seeds_have_nothing_to_run():
             assert config.instances == ()
 
 
+def test_seed002_track_script_fragment_is_refused():
+    with Lab(nodes=1, prefix="kvseed", client=False) as lab:
+        n = _single(lab, SeedRewriter(), ["seed002_track_script_fragment.conf"], "frag")
+        n.start()
+        assert n.daemon.proc.wait(START) == 1
+        assert "(VI_1) the virtual router id (virtual_router_id) must be set" in n.log()
+        assert "not starting" in n.log()
+
+
 @pytest.mark.keepalived
-@pytest.mark.parametrize("case", ["lvs_dr", "instance_track_notify", "k8s_as_written", "k8s_fixed"])
+@pytest.mark.parametrize("case", ["lvs_dr", "instance_track_notify", "k8s_as_written", "k8s_fixed",
+                                  "track_fragment"])
 def test_keepalived_runs_what_kvrrp_refused(case):
     """The referee for the expectations above: keepalived 2.2.7 on the same rewritten text."""
     seeds = {"lvs_dr": ["seed000_lvs_dr.conf"],
              "instance_track_notify": ["seed002_global_defs_email.conf", "seed002_instance_track_notify.conf"],
-             "k8s_as_written": [K8S], "k8s_fixed": [K8S]}[case]
+             "k8s_as_written": [K8S], "k8s_fixed": [K8S],
+             "track_fragment": ["seed002_track_script_fragment.conf"]}[case]
     with Lab(nodes=1, prefix="kvseed", client=False) as lab:
         haproxy = FakeProcess(lab.workdir, "haproxy")
         haproxy.start()
@@ -192,6 +203,10 @@ def test_keepalived_runs_what_kvrrp_refused(case):
             if case == "k8s_as_written":
                 assert n.daemon.proc.wait(START) != 0
                 assert "both use VRID 51" in n.log() and "permanent error CONFIG" in n.log()
+                return
+            if case == "track_fragment":
+                assert n.daemon.proc.wait(START) != 0
+                assert "the virtual router id must be set" in n.log() and "permanent error CONFIG" in n.log()
                 return
             vips = [a for s, a in rw.addresses.items() if a.startswith("198.18.0.2")]
             for vip in vips:
