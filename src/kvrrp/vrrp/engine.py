@@ -455,8 +455,8 @@ class VrrpEngine:
             group = None if s.is_unicast else s.group
             keys = [(s.vrrp_ifname, s.family)]
             if s.vrrp_ifname != s.ifname:
-                # the base interface's socket too: its address is the advert source (the
-                # transports' local_address() knows interfaces with a socket)
+                # the base interface's socket too: its address is the advert source, and
+                # the copies of peers' adverts it hears are counted (vmac_base_copy)
                 keys.append((s.ifname, s.family))
             for key in keys:
                 if key not in wanted or (wanted[key] is None and group is not None):
