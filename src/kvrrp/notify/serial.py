@@ -7,6 +7,8 @@ import logging
 from collections import deque
 from typing import Awaitable, Callable
 
+from kvrrp.aio import cancel_and_wait
+
 log = logging.getLogger("kvrrp.notify")
 
 Job = Callable[[], Awaitable[None]]
@@ -61,13 +63,6 @@ class KeyedSerial:
         return True
 
     async def cancel_all(self) -> None:
-        tasks = list(self._workers.values())
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(*self._workers.values())
         self._queues.clear()
         self._workers.clear()

@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 from email.utils import formatdate
 
+from kvrrp.aio import cancel_and_wait
+
 log = logging.getLogger("kvrrp.notify")
 
 INSTANCE_TEXT = {
@@ -168,10 +170,5 @@ class SmtpAlerter:
                 pass
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

@@ -12,6 +12,8 @@ import asyncio
 import logging
 from typing import Callable
 
+from kvrrp.aio import cancel_and_wait
+
 log = logging.getLogger("kvrrp.track")
 
 IFF_UP = 0x1
@@ -131,13 +133,8 @@ class InterfaceWatcher:
                     log.exception("link re-dump failed")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None

@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from kvrrp.aio import cancel_and_wait
+
 log = logging.getLogger("kvrrp.track")
 
 QuorumCallback = Callable[[str, bool], None]
@@ -195,10 +197,5 @@ class ProcessWatcher:
             if st.pending is not None:
                 st.pending.cancel()
                 st.pending = None
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

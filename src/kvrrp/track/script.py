@@ -13,6 +13,7 @@ from typing import Callable
 from kvrrp.notify.runner import RunResult, run_script
 from kvrrp.notify.security import CheckedScript
 from kvrrp.track.risefall import RiseFall
+from kvrrp.aio import cancel_and_wait
 
 log = logging.getLogger("kvrrp.track")
 
@@ -49,15 +50,7 @@ class ScriptTracker:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"vrrp_script {self.name}")
 
     async def stop(self) -> None:
-        for task in (self._task, self._run):
-            if task is not None:
-                task.cancel()
-        for task in (self._task, self._run):
-            if task is not None:
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):
-                    pass
+        await cancel_and_wait(self._task, self._run)
         self._task = self._run = None
 
     async def _loop(self) -> None:
