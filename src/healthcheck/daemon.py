@@ -9,7 +9,8 @@ In-process use (tests, the IPVS VM tier) - no separate process needed:
 
     d = CheckerDaemon("/path/keepalived.conf", kernel=None)   # None: real IPVS via pyroute2
     await d.start()            # raises ConfigLoadError / OSError (no IPVS) on failure
-    await d.reload()           # re-read the file; False (old config kept) when it has errors
+    await d.reload()           # re-read the file; False (old config kept) when it has problems
+                               # keepalived would not run with; other errors logged, value ignored
     d.engine                   # healthcheck.engine.CheckerEngine (status(), table, reconciler)
     await d.stop(keep=False)
 """
@@ -41,14 +42,14 @@ class ConfigLoadError(RuntimeError):
 
 
 def load_config(path: str, config_id: str | None) -> Config:
-    from kvrrp.config import load
+    """The VRRP daemon's rule (kvrrp.config.load_runnable): every diagnostic logged, the bad
+    values ignored as keepalived does; only what keepalived would not run raises."""
+    from kvrrp.config import load_runnable
 
-    res = load(path, config_id)
-    for d in res.diagnostics:
-        (log.error if d.severity in ("error", "fatal") else log.warning)("%s", d.format())
-    if res.errors:
-        raise ConfigLoadError(f"{path}: {len(res.errors)} configuration error(s)")
-    return res.config
+    config = load_runnable(path, config_id, logger=log)
+    if config is None:
+        raise ConfigLoadError(f"{path}: the configuration has problems keepalived would not run with")
+    return config
 
 
 async def local_addresses() -> set[str]:

@@ -38,10 +38,11 @@ EXIT_RUNNING = 1
 EXIT_FATAL = 2
 
 
-def load_config(path: str, config_id: str | None, out=sys.stderr) -> Any | None:
+def load_config(path: str, config_id: str | None, out=None) -> Any | None:
     """Load and print every diagnostic as it is; None when the configuration has a problem
     keepalived itself would not run with (LoadResult.blocking). Like keepalived, other errors
-    (an out-of-range value, an unknown keyword ...) are reported and the bad value ignored."""
+    (an out-of-range value, an unknown keyword ...) are reported and the bad value ignored.
+    The rule is kvrrp.config.runnable's, shared with the checker process."""
     result = parse_config(path, config_id)
     print_diagnostics(result, out)
     return usable_config(result)
@@ -54,16 +55,17 @@ def parse_config(path: str, config_id: str | None) -> Any:
     return load(path, config_id)
 
 
-def print_diagnostics(result: Any, out=sys.stderr) -> None:
-    for diag in result.diagnostics:
-        print(diag.format(), file=out)
+def print_diagnostics(result: Any, out=None) -> None:
+    from kvrrp.config.runnable import report_diagnostics
+
+    report_diagnostics(result, out)
 
 
 def usable_config(result: Any) -> Any | None:
     """The configuration, or None when it has blocking problems (or none could be built)."""
-    if result.blocking or result.config is None:
-        return None
-    return result.config
+    from kvrrp.config.runnable import runnable_config
+
+    return runnable_config(result)
 
 
 def daemonize() -> None:

@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from hc_servers import TcpServer
 
-from healthcheck.daemon import CheckerDaemon
+from healthcheck.daemon import CheckerDaemon, ConfigLoadError
 from healthcheck.fakekernel import FakeKernel
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
@@ -45,6 +47,50 @@ virtual_server 198.18.0.1 80 {{
 """
 
 
+# a vrrp_instance without virtual_router_id: keepalived does not run this file at all
+BLOCKING = "vrrp_instance VI_1 {\n  interface lo\n  priority 100\n}\n" + CONF.format(w1=1, p1=1, p2=2)
+
+# errors keepalived reports and then runs with the value ignored (default scheduler wlc,
+# persistence off), as the VRRP daemon does
+NON_BLOCKING = CONF.replace("lb_algo wrr", "lb_algo loadbalance\n  persistence_timeout 0")
+
+
+async def test_non_blocking_errors_are_logged_and_the_config_runs(tmp_path, caplog):
+    a, b = await TcpServer().start(), await TcpServer().start()
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(NON_BLOCKING.format(w1=1, p1=a.port, p2=b.port))
+    kernel = FakeKernel()
+    d = CheckerDaemon(str(conf), kernel=kernel, dump_file=str(tmp_path / "dump.json"))
+    await d.start()
+    try:
+        key = "[198.18.0.1]:tcp:80"
+        assert kernel.table.weights()[key] == {"[198.18.1.1]:80": 1, "[198.18.1.2]:80": 1}
+        assert "invalid IPVS scheduler 'loadbalance'" in caplog.text
+        assert "persistence_timeout 0 out of range" in caplog.text
+        conf.write_text(NON_BLOCKING.format(w1=3, p1=a.port, p2=b.port))
+        assert await d.reload()                       # SIGHUP follows the same rule
+        assert kernel.table.weights()[key]["[198.18.1.1]:80"] == 3
+        conf.write_text(BLOCKING)
+        caplog.clear()
+        assert not await d.reload()
+        assert "virtual_router_id" in caplog.text and "Reload failed" in caplog.text
+        assert kernel.table.weights()[key]["[198.18.1.1]:80"] == 3
+    finally:
+        await d.stop()
+        await a.stop()
+        await b.stop()
+
+
+async def test_blocking_problem_refuses_to_start(tmp_path):
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(BLOCKING)
+    kernel = FakeKernel()
+    d = CheckerDaemon(str(conf), kernel=kernel)
+    with pytest.raises(ConfigLoadError):
+        await d.start()
+    assert kernel.calls == []
+
+
 async def test_daemon_in_process_reload_and_dump(tmp_path):
     a, b = await TcpServer().start(), await TcpServer().start()
     conf = tmp_path / "keepalived.conf"
@@ -59,8 +105,8 @@ async def test_daemon_in_process_reload_and_dump(tmp_path):
         kernel.calls.clear()
         assert await d.reload()
         assert kernel.calls == [("set_dest", f"{key} [198.18.1.1]:80 w4")]
-        conf.write_text("virtual_server 198.18.0.1 80 { lb_algo bogus_sched \n real_server }")
-        assert not await d.reload()                   # bad file: the running config stays
+        conf.write_text(BLOCKING)
+        assert not await d.reload()                   # blocked file: the running config stays
         assert kernel.table.weights()[key]["[198.18.1.1]:80"] == 4
         with open(d.dump()) as f:
             dumped = json.load(f)
@@ -86,7 +132,7 @@ def test_kvrrp_dash_c_without_ipvs_fails_cleanly(tmp_path):
 
 DRIVER = """
 import asyncio, sys
-from healthcheck.daemon import CheckerDaemon
+from healthcheck.daemon import CheckerDaemon, ConfigLoadError
 from healthcheck.fakekernel import FakeKernel
 
 async def main():
