@@ -39,8 +39,8 @@ import pytest
 from kvrrp.lab import Lab
 
 from rewrite import SeedRewriter
-from seedlab import (MARGIN, SEEDS, FakeProcess, assert_seed_loads, down_interval, prepare,
-                     seed_text, wait_holder)
+from seedlab import (MARGIN, SEEDS, FakeProcess, assert_seed_loads, prepare,
+                     wait_holder)
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
 

@@ -270,7 +270,6 @@ def test_adapter_errors_are_logged_not_raised(caplog):
 
 
 async def test_asyncio_drives_the_wheel_with_one_handle():
-    lan = FakeLan()
     clock = type("C", (), {"monotonic": staticmethod(asyncio.get_running_loop().time)})()
     sent = []
 

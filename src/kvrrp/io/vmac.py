@@ -17,7 +17,6 @@ that is on the outgoing interface.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from dataclasses import dataclass
 from typing import Any
