@@ -251,14 +251,10 @@ class Daemon:
             self._reloading = False
 
     async def _resume_extras(self, old_config: Any) -> None:
-        """A reload failed after DaemonExtras.before_reload(new): let the trackers (paused and
-        prepared for the new configuration) resume with the configuration still running."""
-        # before_reload remembered the new configuration's VMACs; forget them so after_reload
-        # keeps the running configuration's and drops only those made for the new one
-        if hasattr(self.extras, "_vmacs_wanted"):
-            self.extras._vmacs_wanted = None
+        """A reload failed after DaemonExtras.before_reload(new): the VMACs made for the new
+        configuration go and the notifier and trackers resume with the one still running."""
         try:
-            await self.extras.after_reload(old_config)
+            await self.extras.abort_reload(old_config)
         except Exception:  # noqa: BLE001
             log.exception("resuming trackers after the failed reload failed")
 

@@ -28,13 +28,15 @@ BLOCKING = "vrrp_instance VI_1 {\n    interface eth0\n    priority 100\n}\n"   #
 class FakeExtras:
     def __init__(self) -> None:
         self.calls: list[tuple[str, object]] = []
-        self._vmacs_wanted = {"VI_9": "vrrp.9"}
 
     async def before_reload(self, config) -> None:  # noqa: ANN001
         self.calls.append(("before", config))
 
     async def after_reload(self, config) -> None:  # noqa: ANN001
         self.calls.append(("after", config))
+
+    async def abort_reload(self, config) -> None:  # noqa: ANN001
+        self.calls.append(("abort", config))
 
 
 class FakeEngine:
@@ -86,9 +88,8 @@ async def test_apply_failure_after_before_reload_resumes_trackers_with_the_old_c
         old = d.config
         await d.reload()
         kinds = [c for c, _ in d.extras.calls]
-        assert kinds == ["before", "after"], failure
+        assert kinds == ["before", "abort"], failure   # before_reload undone, not completed
         assert d.extras.calls[1][1] is old and d.config is old
-        assert d.extras._vmacs_wanted is None      # the new config's VMACs are not kept
         assert not d._reloading
 
 

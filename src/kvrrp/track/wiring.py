@@ -12,6 +12,7 @@
     engine.apply_config(new_config)                # added instances get their tracker state from
                                                    # the engine's prestart hook, before they start
     await extras.after_reload(new_config)
+    # or, when apply_config raised: await extras.abort_reload(old_config)
     ...
     await extras.before_stop()                     # trackers stop
     engine.stop()                                  # STOP transitions: notify_stop, routes out
@@ -120,6 +121,28 @@ class DaemonExtras:
             for name in set(self.vmacs.created) - set(wanted.values()):
                 self.vmacs.remove(name)
             self.vmac_names = wanted
+
+    async def abort_reload(self, old_config: Config) -> None:
+        """Undo before_reload(new_config) when applying it failed and old_config stays in force:
+        VMACs made only for the new configuration go (the running one's stay), the notifier and
+        the trackers (held and rebuilt for the new configuration) return to old_config. Every
+        step runs even if an earlier one fails: the running configuration must keep working."""
+        self._vmacs_wanted = None
+        if self.vmacs is not None:
+            keep = set(self.vmac_names.values())
+            for name in set(self.vmacs.created) - keep:
+                try:
+                    self.vmacs.remove(name)
+                except Exception:  # noqa: BLE001 - the others still go
+                    log.exception("removing VMAC %s made for the failed reload", name)
+        for part in (self.notifier, self.tracking):
+            if part is None:
+                continue
+            try:
+                await part.reload(old_config)
+            except Exception:  # noqa: BLE001
+                log.exception("returning %s to the running configuration failed", type(part).__name__)
+        self.config = old_config
 
     async def before_stop(self) -> None:
         if self.tracking is not None:
