@@ -3,6 +3,7 @@ and let the trackers resume with the running configuration when applying fails."
 from __future__ import annotations
 
 import io
+import json
 import threading
 import types
 
@@ -117,3 +118,38 @@ def test_start_refuses_only_blocking_problems(tmp_path, text, starts) -> None:  
     out = io.StringIO()
     assert (load_config(str(path), None, out=out) is not None) is starts
     assert "error:" in out.getvalue()     # every diagnostic printed either way
+
+
+async def test_status_and_json_dump_carry_tracking_and_notify_state(tmp_path, monkeypatch) -> None:
+    from kvrrp.config.model import Config, TrackFile, TrackRef, VrrpInstance
+    from kvrrp.track.wiring import DaemonExtras
+    from kvrrp.vrrp import dump
+
+    class ListeningEngine:                      # what notify/track attach to
+        def __init__(self) -> None:
+            self.trackers: dict = {}
+
+        def set_tracker(self, instance, key, status) -> None:  # noqa: ANN001
+            self.trackers[(instance, key)] = status
+
+        def add_transition_listener(self, cb) -> None:  # noqa: ANN001
+            pass
+
+    flag = tmp_path / "flag"
+    flag.write_text("0\n")
+    config = Config(instances=(VrrpInstance(name="VI_1", vrid=1, track_files=(TrackRef(name="chk"),)),),
+                    track_files=(TrackFile(name="chk", file=str(flag)),))
+    monkeypatch.setattr(dump, "status", lambda engine: {"instances": []})
+    d = Daemon(types.SimpleNamespace(config=str(tmp_path / "k.conf"), config_id=None), config)
+    d.engine = ListeningEngine()
+    d.extras = DaemonExtras(config, None, None)
+    await d.extras.start(d.engine)
+    try:
+        for status in (d.status(), json.loads(d.render("json"))):
+            assert status["tracking"]["files"] == {"chk": 0}
+            assert status["tracking"]["bindings"] == [{"instance": "VI_1", "key": "file:chk", "status": 0}]
+            assert status["notify"]["scripts_completed"] == 0
+            assert status["instances"] == [] and status["pid"] > 0
+    finally:
+        await d.extras.before_stop()
+        await d.extras.after_stop()

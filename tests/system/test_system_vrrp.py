@@ -304,6 +304,9 @@ def test_dumps_and_status_api(lab: Lab) -> None:
     js = json.loads(dump_file(lab, d1, "json", signal.SIGRTMIN + 2))
     assert js["instances"][0]["data"]["iname"] == "VI_1"
     assert js["instances"][0]["data"]["state"] == "MASTER"
+    # DaemonExtras.snapshot(): the instance's own interface is tracked, the notifier reports
+    primary = {"instance": "VI_1", "key": "interface:eth0#primary", "status": "OK"}
+    assert js["tracking"]["bindings"] == [primary] and "pending_scripts" in js["notify"]
 
     def fetch(path: str) -> tuple[int, str]:
         with entered(n1.netns):
@@ -312,7 +315,9 @@ def test_dumps_and_status_api(lab: Lab) -> None:
 
     assert lab.wait_for(lambda: _try(fetch, "/status"), WAIT), d1.log()
     status, body = fetch("/status")
-    assert status == 200 and json.loads(body)["instances"][0]["data"]["state"] == "MASTER"
+    status_js = json.loads(body)
+    assert status == 200 and status_js["instances"][0]["data"]["state"] == "MASTER"
+    assert status_js["tracking"]["bindings"] == [primary] and status_js["vmacs"] == {}
     status, metrics = fetch("/metrics")
     assert status == 200
     assert 'kvrrp_vrrp_state{instance="VI_1",interface="eth0",state="MASTER",vrid="51"} 1' in metrics
