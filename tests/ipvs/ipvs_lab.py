@@ -11,17 +11,13 @@ Real servers route back through the director, as IPVS NAT needs.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import re
 import socket
 import subprocess
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
+from kvrrp.io.netns import entered as in_netns  # the calling thread runs the body in that netns
 
 VIPS = ("198.18.0.10", "198.18.0.11")
 CLIENT_DIRECTOR = "198.18.100.1"
@@ -40,30 +36,6 @@ def ip(*args: str) -> None:
     proc = run("ip", *args, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
-
-
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
-
-
-@contextmanager
-def in_netns(name: str) -> Iterator[None]:
-    """The calling thread is in namespace `name` for the body; sockets made there stay there."""
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        target = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _setns(target)
-        finally:
-            os.close(target)
-        try:
-            yield
-        finally:
-            _setns(home)
-    finally:
-        os.close(home)
 
 
 # ---------------------------------------------------------------------------------------------
