@@ -82,3 +82,25 @@ def test_kitchen_sink_round_trip():
     assert kinds == ["HTTP_GET", "SSL_GET", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK", "MISC_CHECK"]
     http = vs.real_servers[0].checkers[0]
     assert http.retry == 7 and http.warmup == 9.0 and http.virtualhost == "rs.example.com"
+
+
+@pytest.mark.parametrize("line, value", [("", None), ("old_unicast_checksum", True),
+                                         ("old_unicast_checksum never", "never")])
+def test_old_unicast_checksum_keeps_its_three_modes_through_a_dump(line, value):
+    text = ("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n version 3\n"
+            f" unicast_peer {{\n  198.18.0.2\n }}\n {line}\n}}\n")
+    cfg = parse_text(text).config
+    assert cfg.instances[0].old_unicast_checksum == value
+    dumped = to_keepalived(cfg)
+    if line:
+        assert line + "\n" in dumped
+    else:
+        assert "old_unicast_checksum" not in dumped
+    assert parse_text(dumped).config == cfg
+
+
+def test_unknown_old_unicast_checksum_mode_is_reported_and_ignored():
+    res = parse_text("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n"
+                     " old_unicast_checksum sometimes\n}\n")
+    assert res.config.instances[0].old_unicast_checksum is None
+    assert any("Unknown old_unicast_checksum mode sometimes" in str(d) for d in res.warnings)

@@ -81,6 +81,8 @@ def test_old_unicast_checksum_modes():
         .old_unicast_checksum_possible
     assert not settings_of(vrrp_conf("version 3\n    old_unicast_checksum")).instances[0] \
         .old_unicast_checksum_possible
+    s = settings_of(vrrp_conf("version 3\n    old_unicast_checksum never" + peer)).instances[0]
+    assert s.unicast_checksum_compat == CHECKSUM_COMPAT_NEVER and not s.old_unicast_checksum_possible
 
 
 # ---------------------------------------------------------------------------------- the LAN
@@ -230,6 +232,28 @@ def test_checksum_forms_that_do_not_match_are_counted(compat_b):
     lan.run_for(10)
     b = lan.nodes["b"].engine.instance("VI_1")
     assert b.stats.drops["checksum"] >= 5 and b.state is State.MASTER      # it never heard a
+
+
+def _config_pair(b_line: str) -> FakeLan:
+    # a sends the old (multicast pseudo-header) checksum; b's mode comes from keepalived.conf text
+    lan = FakeLan()
+    for name, prio, me, peer, line in (("a", 150, "198.18.0.1", "198.18.0.2", "old_unicast_checksum"),
+                                       ("b", 100, "198.18.0.2", "198.18.0.1", b_line)):
+        body = (f"version 3\n    priority {prio}\n    unicast_src_ip {me}\n    {line}\n"
+                f"    unicast_peer {{\n        {peer}\n    }}")
+        lan.add_node(name, settings_of(vrrp_conf(body, vips="198.18.0.100/24")), v4=me)
+    return lan
+
+
+def test_configured_never_refuses_old_checksum_adverts_that_auto_accepts():
+    never = _config_pair("old_unicast_checksum never")
+    never.run_for(10)
+    b = never.nodes["b"].engine.instance("VI_1")
+    assert b.stats.drops["checksum"] >= 5 and not b.old_unicast_checksum and b.state is State.MASTER
+    auto = _config_pair("")
+    auto.run_for(10)
+    b = auto.nodes["b"].engine.instance("VI_1")
+    assert b.stats.drops.get("checksum", 0) == 0 and b.old_unicast_checksum and auto.masters() == ["a"]
 
 
 def test_v2_unicast_is_not_affected_by_old_unicast_checksum():

@@ -405,7 +405,9 @@ def _instance(w: _W, i: m.VrrpInstance) -> None:
         w.line("garp_extra_if " + ("all " if i.garp_extra_if_all else "") + _num(i.garp_extra_if))
     if i.timer_expired_backup:
         w.line("timer_expired_backup")
-    if i.old_unicast_checksum:
+    if i.old_unicast_checksum == "never":
+        w.line("old_unicast_checksum never")
+    elif i.old_unicast_checksum:
         w.line("old_unicast_checksum")
     _simple(w, i, _INSTANCE_NAMES, _INSTANCE_SKIP)
     w.extra(i.extra)

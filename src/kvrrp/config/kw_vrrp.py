@@ -332,7 +332,15 @@ def _i_debug(p: Parser, node: Node, s: Fields) -> None:
 
 
 def _i_old_csum(p: Parser, node: Node, s: Fields) -> None:
-    s["old_unicast_checksum"] = not (node.args and node.args[0].text == "never")
+    # bare = always the old form; "never" = never the old form (not even auto-detected); any
+    # other mode is reported and ignored, as keepalived does
+    if not node.args:
+        s["old_unicast_checksum"] = True
+    elif node.args[0].text == "never":
+        s["old_unicast_checksum"] = "never"
+    else:
+        p.diags.warning(node.args[0].loc, f"Unknown old_unicast_checksum mode {node.args[0].text} - ignoring",
+                        fails_test=True)
 
 
 def _i_mcast_dst(p: Parser, node: Node, s: Fields) -> None:

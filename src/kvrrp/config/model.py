@@ -476,7 +476,9 @@ class VrrpInstance:
     accept: bool | None = None                       # None = accept unless strict mode
     promote_secondaries: bool = False
     v3_checksum_as_v2: bool | None = None
-    old_unicast_checksum: bool = False
+    # keepalived's three modes: None = auto-detect (absent), True = always the old form (bare
+    # keyword), "never" = never accept or send the old form
+    old_unicast_checksum: bool | str | None = None
     kernel_rx_buf_size: int | None = None
     lvs_sync_daemon_interface: str | None = None
     extra: ExtraKeywords = ()
