@@ -260,4 +260,6 @@ async def test_reload_keeps_unchanged_fifo_and_adds_instances(engine, script_dir
     engine.transition("A", "BACKUP", "DELETED", 100)    # the engine retires A after the reload
     engine.transition("B", "INIT", "BACKUP", 100)       # and starts B
     await n.stop()
-    assert log.read_text().splitlines() == ["INSTANCE A FAULT 100", "INSTANCE B BACKUP 100"]
+    # A and B are different instances: their scripts may run in parallel, so only the set of
+    # calls is fixed here (per-instance order is asserted by the other tests).
+    assert sorted(log.read_text().splitlines()) == ["INSTANCE A FAULT 100", "INSTANCE B BACKUP 100"]
