@@ -433,7 +433,7 @@ class Bench:
     def measure(self, case: Case, daemons: list[str], mode: str, pinned: bool = False) -> list[Result]:
         """Start one pair per daemon, run them together, measure them over the same window."""
         a = self.args
-        results, pairs, started = [], [], []
+        results, pairs = [], []
         try:
             for kind in daemons:
                 label = f"{kind[:2]}{case.k}-{str(case.advert).replace('.', '')}-{case.start[:2]}-{secrets.token_hex(1)}"
