@@ -648,6 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-k-start", choices=("once", "staggered"), default="once")
     p.add_argument("--json", default="bench-scale.json")
     p.add_argument("--markdown", default=None, help="also write the table to this file")
+    p.add_argument("--label", default="", help="what is being measured (e.g. main@abc1234), kept in the JSON")
     p.add_argument("--keep-logs", default=None, help="copy the daemons' logs into this directory")
     a = p.parse_args(argv)
     if os.geteuid() != 0:
@@ -660,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     starts = [s for s in a.start.split(",") if s]
     bench = Bench(a)
     previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    report: dict = {"versions": versions(), "args": {k: v for k, v in vars(a).items()},
+    report: dict = {"label": a.label, "versions": versions(), "args": {k: v for k, v in vars(a).items()},
                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     print(json.dumps(report["versions"]), flush=True)
     results: list[Result] = []
