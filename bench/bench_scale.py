@@ -137,6 +137,16 @@ class Pair:
             run("ip", "-n", name, "-b", "-", input="".join(
                 f"addr add {node_address(s, node)}/24 dev s{s}\nlink set s{s} up\n" for s in range(segs)))
 
+    def links_up(self) -> bool:
+        """Every segment reports carrier on both sides (the kernel's linkwatch can take a while
+        after `link set up`; a daemon started before that sees the interface down and goes FAULT)."""
+        for name in self.ns.values():
+            out = run("ip", "-n", name, "-j", "link", "show", check=False).stdout
+            links = [l for l in json.loads(out or "[]") if l.get("ifname", "").startswith("s")]
+            if len(links) != segments_for(self.k) or any(l.get("operstate") != "UP" for l in links):
+                return False
+        return True
+
     def ns_inode(self, node: str) -> int:
         return os.stat(f"/run/netns/{self.ns[node]}").st_ino
 
@@ -441,6 +451,7 @@ class Bench:
                 self.pairs.append(pair)
                 pair.build()
                 pairs.append(pair)
+                wait_for(pair.links_up, 30, f"{label}: segments up")
                 results.append(Result(kind, case.k, case.advert, case.start, mode, pinned, loadavg()))
             t_start = time.monotonic()
             cpu = {"m": 0, "b": 1} if pinned else {"m": None, "b": None}
@@ -660,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     configs = parse_configs(a.configs or (QUICK_CONFIGS if a.quick else DEFAULT_CONFIGS))
     starts = [s for s in a.start.split(",") if s]
     bench = Bench(a)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     report: dict = {"label": a.label, "versions": versions(), "args": {k: v for k, v in vars(a).items()},
                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
