@@ -13,6 +13,12 @@ the fake LAN of tests/vrrp (no sockets) and started, as the daemon does. Reporte
   by_line         tracemalloc's live bytes per instance by allocating line, largest first
 
 The process imports only what the daemon would (plus tracemalloc); no root needed.
+
+    python3 bench/bench_memory.py --daemon [--k 1000,10000]     (root)
+
+runs the real VRRP process instead (`python3 -m kvrrp -n -l -P`, bench_scale.py's topology, one
+node, no peer: it becomes master of every instance) and reports its VmRSS once every VIP is up
+and again 10 s later. PYTHONPATH=other/src measures another checkout.
 """
 from __future__ import annotations
 
@@ -109,12 +115,44 @@ def measure(k: int, top: int) -> dict:
         os.unlink(path)
 
 
+def daemon_rss(k: int, settle: float = 10.0) -> dict:
+    import shutil
+    import time
+
+    import bench_scale as bs
+
+    work = tempfile.mkdtemp(prefix="bench-memory-")
+    pair = bs.Pair(f"mem{k}", k, work)
+    try:
+        pair.build()
+        bs.wait_for(pair.links_up, 30, "segments up")
+        d = bs.start_daemon(pair, "kvrrp", "m", 1.0, None)
+        bs.wait_for(lambda: bs.vip_count(pair, "m") == k, 120 + k * 0.01, f"{k} VIPs", [d])
+        at_master = bs.rss_kb([d.proc.pid]) / 1024
+        time.sleep(settle)
+        return {"k": k, "rss_mb_all_master": round(at_master, 1),
+                "rss_mb_after_settle": round(bs.rss_kb([d.proc.pid]) / 1024, 1)}
+    finally:
+        pair.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--k", default="1000,10000")
     p.add_argument("--top", type=int, default=15)
     p.add_argument("--json", default=None)
+    p.add_argument("--daemon", action="store_true", help="RSS of the real VRRP process (root)")
     a = p.parse_args(argv)
+    if a.daemon:
+        rows = [daemon_rss(int(x)) for x in a.k.split(",")]
+        for row in rows:
+            print(f"K={row['k']:,}: VRRP process RSS {row['rss_mb_all_master']} MB when master of all, "
+                  f"{row['rss_mb_after_settle']} MB 10 s later")
+        if a.json:
+            with open(a.json, "w") as fh:
+                json.dump(rows, fh, indent=1)
+        return 0
     from kvrrp import fastpath
 
     report = {"fastpath_implementation": fastpath.IMPLEMENTATION, "python": sys.version.split()[0],

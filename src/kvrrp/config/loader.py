@@ -52,10 +52,18 @@ class _NoGC:
             gc.enable()
 
 
-def _run(lexer: Lexer, diags: Diagnostics, builder: TreeBuilder) -> LoadResult:
-    tree = builder.finish()
+def _streaming(lexer: Lexer, diags: Diagnostics) -> tuple[Parser, TreeBuilder, dict]:
+    """Lexer -> tree builder -> parser, one top-level block at a time (see kvrrp.config.tree)."""
     parser = Parser(diags)
-    cfg = parser.parse(tree)
+    fields = parser.begin()
+    builder = TreeBuilder(diags, on_top=lambda node: parser.top(node, fields))
+    lexer.set_sink(builder.line)
+    return parser, builder, fields
+
+
+def _run(lexer: Lexer, diags: Diagnostics, parser: Parser, builder: TreeBuilder, fields: dict) -> LoadResult:
+    builder.finish()
+    cfg = parser.finish(fields)
     cfg = validate(cfg, diags, parser.where, parser.kwloc)
     return LoadResult(cfg, tuple(diags.items), tuple(lexer.files_read))
 
@@ -66,10 +74,9 @@ def load(path: str, config_id: str | None = None, *, env: dict[str, str] | None 
     with _NoGC():
         diags = Diagnostics()
         lexer = Lexer(diags, config_id=config_id, env=env, seed=seed)
-        builder = TreeBuilder(diags)
-        lexer.set_sink(builder.line)
+        stages = _streaming(lexer, diags)
         lexer.read_file(path)
-        return _run(lexer, diags, builder)
+        return _run(lexer, diags, *stages)
 
 
 def parse_text(text: str, filename: str = "<string>", config_id: str | None = None, *,
@@ -79,10 +86,9 @@ def parse_text(text: str, filename: str = "<string>", config_id: str | None = No
     with _NoGC():
         diags = Diagnostics()
         lexer = Lexer(diags, config_id=config_id, env=env, seed=seed)
-        builder = TreeBuilder(diags)
-        lexer.set_sink(builder.line)
+        stages = _streaming(lexer, diags)
         lexer.read_text(text, filename)
-        return _run(lexer, diags, builder)
+        return _run(lexer, diags, *stages)
 
 
 def load_or_raise(path: str, config_id: str | None = None) -> Config:
