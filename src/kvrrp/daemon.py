@@ -123,6 +123,7 @@ class Daemon:
         transports = RawTransportFactory(loop, netlink=netlink)
         addresses = NetlinkAddressManager(netlink)
         announcer = PacketAnnouncer()
+        transports.set_virtual_addresses(_virtual_addresses(settings.instances))
         self._adapters = [transports, announcer, netlink]
         self._transports, self._announcer = transports, announcer
         from kvrrp.track.wiring import DaemonExtras
@@ -226,7 +227,8 @@ class Daemon:
                           "with; keeping the running one")
                 return
             try:
-                validate_settings(engine_settings(config))
+                new_settings = engine_settings(config)
+                validate_settings(new_settings)
             except ValueError as exc:
                 log.error("Reload failed: %s; keeping the running configuration", exc)
                 return
@@ -241,6 +243,8 @@ class Daemon:
                     log.exception("Reload failed applying the new configuration; keeping the running one")
                 await self._resume_extras(old_config)
                 return
+            if self._transports is not None:
+                self._transports.set_virtual_addresses(_virtual_addresses(new_settings.instances))
             await self.extras.after_reload(config)
             self.config = config
             log.info("Reload finished: kept %s, restarted %s, added %s, removed %s",
@@ -407,6 +411,11 @@ class _LogWriter:
 
     def flush(self) -> None:
         pass
+
+
+def _virtual_addresses(instances: Iterable[Any]) -> list[str]:
+    """Every configured VIP (owner's too): never chosen as an advert's source address."""
+    return [spec.address for inst in instances for spec in (*inst.vips, *inst.excluded_vips)]
 
 
 def _sweepable(instances: Iterable[Any]) -> list[Any]:
