@@ -25,6 +25,7 @@ import sys
 from typing import Any
 
 from kvrrp.config.model import Config
+from kvrrp.io.lifetime import die_with_parent, parent_from_environment
 
 from healthcheck.engine import CheckerEngine
 from healthcheck.ipvs import IpvsKernel
@@ -227,6 +228,10 @@ async def _run(args: Any) -> int:
 
 
 def main(args: Any) -> int:
+    parent = parent_from_environment()
+    if parent is not None and not die_with_parent(parent):
+        print("kvrrp -C: the VRRP daemon that started this checker is gone; not starting", file=sys.stderr)
+        return 0
     try:
         from kvrrp.logging_setup import configure
 

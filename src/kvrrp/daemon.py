@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Any, Iterable
 
+from kvrrp.io.lifetime import PARENT_PID_ENV
 from kvrrp.logging_setup import configure as configure_logging
 from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
 
@@ -356,7 +357,9 @@ class CheckerChild:
         failures = 0
         while not self._stopping:
             started = time.monotonic()
-            self.proc = await asyncio.create_subprocess_exec(*self.argv())
+            # the child dies with this process (PR_SET_PDEATHSIG), even when it is SIGKILLed
+            env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+            self.proc = await asyncio.create_subprocess_exec(*self.argv(), env=env)
             self.starts += 1
             log.info("Starting healthcheck child process, pid=%d", self.proc.pid)
             code = await self.proc.wait()
