@@ -88,6 +88,7 @@ class CheckerDaemon:
         self.reloads = ReloadCounters()
         self.allow_remove_all = allow_remove_all
         self.signals: Any = None
+        self.reaper: Any = None
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
@@ -164,6 +165,7 @@ class CheckerDaemon:
         status: dict[str, Any] = dict(self.engine.status())
         status["reload"] = self.reloads.as_dict()
         status["signals"] = self.signals.snapshot() if self.signals is not None else {}
+        status["script_leftovers"] = self.reaper.snapshot() if self.reaper is not None else {}
         return status
 
     def dump(self) -> str:
@@ -269,9 +271,13 @@ async def _run(args: Any) -> int:
         except OSError as exc:
             log.error("status API on port %d: %s", port, exc)
             status = None
+    from kvrrp.io.reaper import OrphanReaper
+
+    daemon.reaper = OrphanReaper(asyncio.get_running_loop()).install()   # MISC_CHECK leftovers
     try:
         await daemon.run_until_signalled()
     finally:
+        daemon.reaper.uninstall()
         if status is not None:
             await status.stop()
         await daemon.stop()

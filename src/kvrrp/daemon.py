@@ -119,6 +119,7 @@ class Daemon:
         self._reload_again = False
         self._allow_remove_all = bool(getattr(args, "allow_reload_removing_all", False))
         self.signals: Any = None
+        self.reaper: Any = None
 
     # -- life cycle -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -150,6 +151,9 @@ class Daemon:
                                  source_address=transports.local_address, loop=loop,
                                  timer_resolution=TIMER_RESOLUTION)
         self._install_signals(loop)
+        from kvrrp.io.reaper import OrphanReaper
+
+        self.reaper = OrphanReaper(loop).install()   # no script leaves a process behind
         try:
             if self.args.status_port:
                 await self._start_status()
@@ -192,6 +196,9 @@ class Daemon:
         if self.checker is not None:
             await self._guarded(self.checker.stop())
         await self._stop_status()
+        if self.reaper is not None:
+            self.reaper.sweep()
+            self.reaper.uninstall()
         for adapter in self._adapters:
             try:
                 adapter.close()
@@ -350,6 +357,7 @@ class Daemon:
         snapshot["announcer"] = dict(self._announcer.stats) if self._announcer is not None else {}
         snapshot["reload"] = self.reloads.as_dict()
         snapshot["signals"] = self.signals.snapshot() if self.signals is not None else {}
+        snapshot["script_leftovers"] = self.reaper.snapshot() if self.reaper is not None else {}
         if self.extras is not None:
             try:
                 snapshot.update(self.extras.snapshot())
@@ -437,7 +445,9 @@ class CheckerChild:
         failures = 0
         while not self._stopping:
             started = time.monotonic()
-            self.proc = await asyncio.create_subprocess_exec(*self.argv())
+            from kvrrp.notify.runner import spawn_tracked
+
+            self.proc = await spawn_tracked(self.argv())
             self.starts += 1
             log.info("Starting healthcheck child process, pid=%d", self.proc.pid)
             code = await self.proc.wait()

@@ -66,3 +66,20 @@ def test_describe_names_realtime_signals_like_kill_does():
     assert signals.describe(signal.SIGRTMIN) == "SIGRTMIN"
     assert signals.describe(signal.SIGRTMIN + 3) == "SIGRTMIN+3"
     assert signals.describe(signal.SIGUSR2) == "SIGUSR2 (STATS)"
+
+
+def test_transport_error_for_a_missing_interface_reads_cleanly():
+    """Issue 10 failure 5: was "[Errno None] cannot open VRRP socket on eth9: None"."""
+    import asyncio
+
+    from kvrrp.io.transport import RawTransportFactory, TransportError
+
+    loop = asyncio.new_event_loop()
+    try:
+        factory = RawTransportFactory(loop)
+        with pytest.raises(TransportError) as info:
+            factory.open("kvno0if9", 4, lambda rx: None, None)
+        assert str(info.value) == "no interface named kvno0if9"
+        assert "None" not in str(info.value) and "Errno" not in str(info.value)
+    finally:
+        loop.close()
