@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import socket
 import struct
 import time
@@ -42,7 +43,18 @@ LOCAL_ADDRESS_TTL = 1.0  # seconds a looked-up source address is trusted before 
 
 
 class TransportError(OSError):
-    """The interface cannot carry VRRP (missing, no permission, ...)."""
+    """The interface cannot carry VRRP (missing, no permission, ...). str() is the reason
+    alone: OSError's "[Errno N] text" form prints "[Errno None] ... None" when the error has
+    no errno, as socket.if_nametoindex's "no interface with this name" has not."""
+
+    def __str__(self) -> str:
+        return str(self.strerror or (self.args[-1] if self.args else "unknown error"))
+
+
+def _reason(exc: OSError, ifname: str) -> str:
+    if exc.errno is None:          # socket.if_nametoindex: "no interface with this name"
+        return f"no interface named {ifname}"
+    return f"{ifname}: {exc.strerror or os.strerror(exc.errno)}"
 
 
 def _strip_scope(text: str) -> str:
@@ -77,7 +89,7 @@ class _SharedSocket:
                 self.ifindex = socket.if_nametoindex(ifname)
                 sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
         except OSError as exc:
-            raise TransportError(exc.errno, f"cannot open VRRP socket on {ifname}: {exc.strerror}") from exc
+            raise TransportError(exc.errno, _reason(exc, ifname)) from exc
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
