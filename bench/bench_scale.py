@@ -423,7 +423,8 @@ class Result:
     wire: dict = field(default_factory=dict)
     spurious_total: dict = field(default_factory=dict)  # node -> extra state lines in the whole run
     spurious_window: dict = field(default_factory=dict)  # node -> any state line in the window
-    startup_s: float = 0.0
+    startup_s: float | None = None     # start -> m holds every VIP and b none
+    note: str | None = None
     error: str | None = None
 
 
@@ -472,9 +473,16 @@ class Bench:
                              f"{daemons[i]} m to hold {case.k} VIPs", ds[i].values())
                     ds[i]["b"] = start_daemon(pair, daemons[i], "b", case.advert, cpu["b"])
             for i, pair in enumerate(pairs):
-                wait_for(lambda: vip_count(pair, "m") == case.k and vip_count(pair, "b") == 0, timeout,
-                         f"{daemons[i]}: m holds all VIPs and b none", ds[i].values())
-                results[i].startup_s = time.monotonic() - t_start
+                try:
+                    wait_for(lambda: vip_count(pair, "m") == case.k and vip_count(pair, "b") == 0, timeout,
+                             f"{daemons[i]}: m holds all VIPs and b none", ds[i].values())
+                    results[i].startup_s = round(time.monotonic() - t_start, 1)
+                except RuntimeError as exc:
+                    if any(d.proc.poll() is not None for d in ds[i].values()):
+                        raise
+                    # still measured: what a node costs while it has not settled is a result too
+                    results[i].note = f"not settled: {exc} (m {vip_count(pair, 'm')} VIPs, b {vip_count(pair, 'b')})"
+                    print(f"   {daemons[i]}: {results[i].note}", flush=True)
             time.sleep(a.warmup)
             caps = [Tcpdump(pair, "b", os.path.join(self.workdir, f"{pair.label}.pcap")) for pair in pairs]
             excluded = {c.proc.pid for c in caps}
@@ -584,7 +592,7 @@ def summary(r: Result) -> str:
             f"kernel tx m/b {w.get('kernel_tx_per_s', {}).get('m')}/{w.get('kernel_tx_per_s', {}).get('b')})  "
             f"late p99 {_fmt(w.get('late_p99_ms'))} ms  spurious m/b {r.spurious_total.get('m')}/"
             f"{r.spurious_total.get('b')} (window {r.spurious_window.get('m')}/{r.spurious_window.get('b')})"
-            + (f"  ERROR {r.error}" if r.error else ""))
+            + (f"  NOTE {r.note}" if r.note else "") + (f"  ERROR {r.error}" if r.error else ""))
 
 
 def _fmt(x: float | None) -> str:
@@ -598,8 +606,8 @@ def _ratio(a: float | None, b: float | None) -> str:
 def markdown(results: list[Result]) -> str:
     rows = ["| K, advert, start | keepalived CPU m / b | kvrrp CPU m / b | kvrrp ÷ keepalived m / b | "
             "RSS keepalived / kvrrp (m+b, MB) | adverts/s keepalived / kvrrp (want) | "
-            "p99 late keepalived / kvrrp (ms) | spurious keepalived / kvrrp |",
-            "|---|---|---|---|---|---|---|---|"]
+            "p99 late keepalived / kvrrp (ms) | spurious keepalived / kvrrp | settled after (s) | notes |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     keyed: dict[tuple, dict[str, Result]] = {}
     for r in results:
         keyed.setdefault((r.k, r.advert, r.start, r.pinned), {})[r.daemon] = r
@@ -621,12 +629,19 @@ def markdown(results: list[Result]) -> str:
         def spur(r: Result | None) -> str:
             return "-" if r is None or not r.spurious_total else f"{sum(r.spurious_total.values())}"
 
+        def settle(r: Result | None) -> str:
+            return "-" if r is None or r.startup_s is None else f"{r.startup_s:.0f}"
+
+        def notes(*rs: Result | None) -> str:
+            return "; ".join(f"{r.daemon}: {r.error or r.note}" for r in rs if r and (r.error or r.note))
+
         ratio = "-"
         if ka and kv and ka.cpu_pct and kv.cpu_pct:
             ratio = f"{_ratio(kv.cpu_pct['m'], ka.cpu_pct['m'])} / {_ratio(kv.cpu_pct['b'], ka.cpu_pct['b'])}"
         rows.append(f"| {k:,}, {advert:g} s, {start}{', pinned' if pinned else ''} | {cpu(ka)} | {cpu(kv)} | "
                     f"{ratio} | {rss(ka)} / {rss(kv)} | {rate(ka)} / {rate(kv)} ({k / advert:.0f}) | "
-                    f"{late(ka)} / {late(kv)} | {spur(ka)} / {spur(kv)} |")
+                    f"{late(ka)} / {late(kv)} | {spur(ka)} / {spur(kv)} | {settle(ka)} / {settle(kv)} | "
+                    f"{notes(ka, kv)} |")
     return "\n".join(rows) + "\n"
 
 
