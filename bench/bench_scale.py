@@ -605,7 +605,7 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 def markdown(results: list[Result]) -> str:
     rows = ["| K, advert, start | keepalived CPU m / b | kvrrp CPU m / b | kvrrp ÷ keepalived m / b | "
-            "RSS keepalived / kvrrp (m+b, MB) | adverts/s keepalived / kvrrp (want) | "
+            "RSS MB m / b: keepalived; kvrrp | adverts/s keepalived / kvrrp (want) | "
             "p99 late keepalived / kvrrp (ms) | spurious keepalived / kvrrp | settled after (s) | notes |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     keyed: dict[tuple, dict[str, Result]] = {}
@@ -618,7 +618,7 @@ def markdown(results: list[Result]) -> str:
             return "-" if r is None or not r.cpu_pct else f"{r.cpu_pct['m']:.2f} % / {r.cpu_pct['b']:.2f} %"
 
         def rss(r: Result | None) -> str:
-            return "-" if r is None or not r.rss_mb else f"{r.rss_mb['m'] + r.rss_mb['b']:.1f}"
+            return "-" if r is None or not r.rss_mb else f"{r.rss_mb['m']:.1f} / {r.rss_mb['b']:.1f}"
 
         def rate(r: Result | None) -> str:
             return "-" if r is None or not r.wire else f"{r.wire['adverts_per_s']:.0f}"
@@ -639,7 +639,7 @@ def markdown(results: list[Result]) -> str:
         if ka and kv and ka.cpu_pct and kv.cpu_pct:
             ratio = f"{_ratio(kv.cpu_pct['m'], ka.cpu_pct['m'])} / {_ratio(kv.cpu_pct['b'], ka.cpu_pct['b'])}"
         rows.append(f"| {k:,}, {advert:g} s, {start}{', pinned' if pinned else ''} | {cpu(ka)} | {cpu(kv)} | "
-                    f"{ratio} | {rss(ka)} / {rss(kv)} | {rate(ka)} / {rate(kv)} ({k / advert:.0f}) | "
+                    f"{ratio} | {rss(ka)}; {rss(kv)} | {rate(ka)} / {rate(kv)} ({k / advert:.0f}) | "
                     f"{late(ka)} / {late(kv)} | {spur(ka)} / {spur(kv)} | {settle(ka)} / {settle(kv)} | "
                     f"{notes(ka, kv)} |")
     return "\n".join(rows) + "\n"
