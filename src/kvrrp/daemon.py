@@ -148,6 +148,8 @@ class Daemon:
         removed = remove_leftovers(addresses, _sweepable(settings.instances))
         if removed:
             log.info("cleaned %d virtual address(es) left by a previous run", len(removed))
+        count = len(settings.instances)
+        del settings, removed  # the engine builds its own; run() lives as long as the daemon
         self.engine = VrrpEngine(self.config, transports=transports, addresses=addresses,
                                  announcer=announcer, clock=MonotonicClock(),
                                  source_address=transports.local_address, loop=loop,
@@ -169,7 +171,7 @@ class Daemon:
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
                 self.checker.start()
-            log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
+            log.info("kvrrp VRRP engine started with %d instance(s)", count)
             # Everything built so far lives until exit: keep the cyclic GC from walking it again
             # and again (a full collection is a latency spike on the failover path).
             gc.collect()
