@@ -679,9 +679,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-k-start", choices=("once", "staggered"), default="once")
     p.add_argument("--json", default="bench-scale.json")
     p.add_argument("--markdown", default=None, help="also write the table to this file")
+    p.add_argument("--table", default=None, metavar="JSON", help="only print the table of a saved run")
     p.add_argument("--label", default="", help="what is being measured (e.g. main@abc1234), kept in the JSON")
     p.add_argument("--keep-logs", default=None, help="copy the daemons' logs into this directory")
     a = p.parse_args(argv)
+    if a.table:
+        saved = json.load(open(a.table))
+        fields = {f for f in Result.__dataclass_fields__}
+        print(markdown([Result(**{k: v for k, v in r.items() if k in fields}) for r in saved["results"]]), end="")
+        return 0
     if os.geteuid() != 0:
         print("bench_scale.py needs root (network namespaces)", file=sys.stderr)
         return 2
