@@ -52,8 +52,13 @@ def sorted_diagnostics(diagnostics, files=()):
     return sorted(diagnostics, key=key)
 
 
-def run_config_test(path: str, config_id: str | None = None, out: TextIO = sys.stderr) -> int:
+def run_config_test(path: str, config_id: str | None = None, out: TextIO = sys.stderr,
+                    all_config: bool = False) -> int:
     res = load(path, config_id)
+    if all_config:
+        from kvrrp.config.runnable import all_config as strict_includes
+
+        res = strict_includes(res)
     for d in sorted_diagnostics(res.diagnostics, res.files):
         print(d.format(), file=out)
     code = exit_code(res.diagnostics)
