@@ -357,7 +357,7 @@ class CheckerChild:
     def __init__(self, args: Any) -> None:
         self.args = args
         self.proc: asyncio.subprocess.Process | None = None
-        self.pid_file = checker_pid_file(args.pid_file or DEFAULT_PID_FILE)
+        self.pid_file = getattr(args, "checkers_pid_file", None) or checker_pid_file(args.pid_file or DEFAULT_PID_FILE)
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.starts = 0

@@ -242,10 +242,7 @@ def _apply(opts: Options, attr: str, spelled: str, value: str | None) -> None:
     elif attr == "log_file":
         opts.log_file = value or "keepalived.log"
     elif attr == "umask":
-        try:
-            mask = int(value or "", 0)
-        except ValueError:
-            mask = -1
+        mask = _c_number(value or "")
         if not 0 <= mask <= 0o777:
             opts.errors.append(f"Invalid umask '{value}' (a number such as 022 or 0o022)")
         else:
@@ -275,6 +272,22 @@ def _apply(opts: Options, attr: str, spelled: str, value: str | None) -> None:
         opts.all = True
     else:
         setattr(opts, attr, True)
+
+
+def _c_number(text: str) -> int:
+    """strtoul(text, NULL, 0) as keepalived's set_umask() reads it: 0x.. hex, 0.. octal, else
+    decimal (and Python's 0o.. octal); -1 if it is not a number."""
+    t = text.strip().lower()
+    try:
+        if t.startswith("0x"):
+            return int(t[2:], 16)
+        if t.startswith("0o"):
+            return int(t[2:], 8)
+        if t.startswith("0") and len(t) > 1:
+            return int(t[1:], 8)
+        return int(t, 10)
+    except ValueError:
+        return -1
 
 
 def usage(prog: str = "kvrrp") -> str:

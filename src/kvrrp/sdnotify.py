@@ -66,6 +66,7 @@ class Notifier:
         return self.notify("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
 
     def stopping(self) -> bool:
+        self._stop_watchdog()   # a stopping daemon is not watched any more
         return self.notify("STOPPING=1")
 
     def status(self, text: str) -> bool:
@@ -85,10 +86,13 @@ class Notifier:
         ping()
         return period
 
-    def close(self) -> None:
+    def _stop_watchdog(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
+
+    def close(self) -> None:
+        self._stop_watchdog()
         if self._sock is not None:
             self._sock.close()
             self._sock = None
