@@ -245,3 +245,38 @@ def test_daemonized_start_returns_after_the_pid_file_names_the_daemon(lab: Lab) 
         os.kill(pid, signal.SIGTERM)                # the daemon this test started, by its pid file
     assert lab.wait_for(lambda: gone(pid), WAIT)
     assert not os.path.exists(pid_file)
+
+
+def test_version_in_status_and_build_info_metric(lab: Lab) -> None:
+    import json
+    import platform
+    import socket
+    import urllib.request
+
+    from kvrrp import version
+    from kvrrp.io.netns import entered
+
+    node = lab.nodes[0]
+    with entered(node.netns):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    run = run_kvrrp(lab, node, ["-n", "-l", "-P", f"--status-port={port}"])
+    assert master(lab, run)
+    assert f"Starting kvrrp v{version()}" in run.log()
+
+    def fetch(path: str) -> str | None:
+        try:
+            with entered(node.netns):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+                    return resp.read().decode()
+        except OSError:
+            return None
+
+    assert lab.wait_for(lambda: fetch("/status"), WAIT)
+    assert json.loads(fetch("/status") or "{}")["version"] == version()
+    metrics = fetch("/metrics") or ""
+    line = next(l for l in metrics.splitlines() if l.startswith("kvrrp_build_info{"))
+    assert f'version="{version()}"' in line and f'python="{platform.python_version()}"' in line
+    assert line.endswith(" 1") and 'fastpath="' in line
+    assert stop(lab, run) == 0
