@@ -22,3 +22,5 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _require("needs root for network namespaces")
     if item.get_closest_marker("keepalived") and shutil.which("keepalived") is None:
         _require("needs the keepalived binary (apt-get install keepalived)")
+    if item.get_closest_marker("container") and not all(shutil.which(t) for t in ("podman", "runc", "mmdebstrap")):
+        _require("needs podman, runc and mmdebstrap (scripts/setup installs them)")
