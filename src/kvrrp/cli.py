@@ -86,7 +86,7 @@ def run(opts: Options) -> int:
             os.dup2(fd, 2)
             os.close(fd)
         return run_config_test(opts.config, config_id=opts.config_id, out=sys.stderr,
-                               all_config=opts.all_config)
+                               all_config=opts.all_config, check_interfaces=not opts.skip_interface_check)
     if opts.dump_conf and opts.format is not None:
         # kvrrp's own tool mode: the parsed configuration on stdout, then exit
         from kvrrp.config.cli import run_dump_conf

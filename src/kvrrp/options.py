@@ -65,6 +65,8 @@ SPEC: tuple[tuple[str, str, int, str], ...] = (
     # kvrrp's own
     ("", "format", REQUIRED, "format"),
     ("", "status-port", REQUIRED, "status_port"),
+    ("", "skip-interface-check", NONE, "skip_interface_check"),
+    ("", "allow-reload-removing-all", NONE, "allow_reload_removing_all"),
 )
 
 # Options naming something kvrrp does not have: accepted, reported once as having no effect.
@@ -129,6 +131,8 @@ class Options:
     help: bool = False
     format: str | None = None
     status_port: int | None = None
+    skip_interface_check: bool = False
+    allow_reload_removing_all: bool = False
     genhash_argv: list[str] = field(default_factory=list)
     argv: list[str] = field(default_factory=list)
     no_effect: list[str] = field(default_factory=list)    # "--snmp: kvrrp has no SNMP subsystem"
@@ -341,6 +345,10 @@ def usage(prog: str = "kvrrp") -> str:
 kvrrp's own:
       --format=json|keepalived With -d: print the parsed configuration to stdout and exit
       --status-port=PORT       Serve JSON status and Prometheus metrics on 127.0.0.1:PORT
+      --skip-interface-check   With -t: do not require the interfaces named to exist here
+      --allow-reload-removing-all
+                               Let a reload apply a configuration with no vrrp_instance (or no
+                               virtual_server) although the running one has some
 Subcommands: '{prog} packet ...' (decode/encode adverts), '{prog} demo' (netns failover lab).
 """
 

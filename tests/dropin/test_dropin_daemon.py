@@ -188,7 +188,8 @@ def test_ignore_sigint(lab: Lab) -> None:
     os.kill(run.proc.pid, signal.SIGINT)
     os.kill(run.proc.pid, signal.SIGUSR1)    # a later signal that is handled: the SIGINT came first
     assert lab.wait_for(lambda: "Wrote data dump" in run.log(), WAIT)
-    assert run.proc.poll() is None and "Received SIGINT" not in run.log()
+    assert run.proc.poll() is None and "Received SIGINT: ignored (--ignore-sigint)" in run.log()
+    assert "Stopping" not in run.log()
     assert stop(lab, run) == 0
 
 

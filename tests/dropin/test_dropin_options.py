@@ -158,3 +158,22 @@ def test_binary_dump_and_exit_with_format() -> None:
 def test_binary_unexpected_words_are_reported() -> None:
     p = kvrrp("-t", "-f", os.path.join(CONFIGS, "ok_minimal.conf"), "stray")
     assert p.returncode == 0 and "Unexpected argument(s): stray" in p.stderr
+
+
+@pytest.mark.parametrize("name", ["STOP", "RELOAD", "DATA", "STATS", "STATS_CLEAR", "JSON", "TDUMP"])
+def test_binary_signum_prints_the_number_kvrrp_uses(name: str) -> None:
+    from kvrrp.signals import signum
+
+    p = kvrrp(f"--signum={name}")
+    assert p.returncode == 0 and p.stdout.strip() == str(signum(name))
+    import shutil
+
+    if shutil.which("keepalived"):              # the same number keepalived prints
+        ka = subprocess.run(["keepalived", f"--signum={name}"], capture_output=True, text=True, timeout=30)
+        if ka.returncode == 0:
+            assert ka.stdout.strip() == p.stdout.strip()
+
+
+def test_binary_signum_unknown_name() -> None:
+    p = kvrrp("--signum", "NOPE")
+    assert p.returncode == 1 and "Unknown sigfunc NOPE" in p.stderr
