@@ -26,9 +26,11 @@ class Running:
         return observe.counters(st)
 
 
-def start(lab: Lab, node: Node, specs: list[VrrpSpec], args=(), global_lines=()) -> Running:  # noqa: ANN001
+def start(lab: Lab, node: Node, specs: list[VrrpSpec], args=(), global_lines=(), text: str | None = None,  # noqa: ANN001
+          tag: str | None = None) -> Running:
     port = observe.free_port(node.netns)
-    d = lab.start_kvrrp(node, render_config(specs, list(global_lines)), args=["--status-port", str(port), *args])
+    conf = text if text is not None else render_config(specs, list(global_lines))
+    d = lab.start_kvrrp(node, conf, args=["--status-port", str(port), *args], tag=tag)
     r = Running(d, node, port)
     assert lab.wait_for(lambda: r.status() is not None or not d.alive(), WAIT), d.log()
     assert d.alive(), d.log()

@@ -67,6 +67,16 @@ def fd_count(pid: int) -> int:
     return len(_listdir(f"/proc/{pid}/fd"))
 
 
+def fd_targets(pid: int) -> list[str]:
+    out = []
+    for fd in _listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+    return sorted(out)
+
+
 def thread_count(pid: int) -> int:
     return len(_listdir(f"/proc/{pid}/task"))
 
