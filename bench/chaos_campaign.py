@@ -51,8 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scale", type=float, default=1.0, help="multiply every size by this")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--sequential", action="store_true", help="one part after the other")
+    p.add_argument("--deadline", default=None, metavar="HH:MM",
+                   help="UTC time at which the packets, configs and kills parts stop early and report what ran")
     p.add_argument("--snapshot", default=None, help="run from this copy of src/ (default: OUT/src)")
-    p.add_argument("--report", metavar="DIR", default=None, help="print the results in DIR as markdown")
+    p.add_argument("--report", metavar="DIR[,DIR]", default=None,
+                   help="print the results in DIR (or several, comma-separated) as markdown")
     p.add_argument("--part", default=None, help=argparse.SUPPRESS)       # internal: run one part
     p.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -71,11 +74,13 @@ def run_part(args: argparse.Namespace) -> dict:
             fh.write(f"{time.strftime('%H:%M:%S')} {msg}\n")
 
     s = args.scale
+    deadline = deadline_ts(args.deadline)
     if args.part == "packets":
-        return scenarios.packet_fuzz(int(args.packets * s), seed=args.seed, rate=args.packet_rate, log=log)
+        return scenarios.packet_fuzz(int(args.packets * s), seed=args.seed, rate=args.packet_rate, log=log,
+                                     deadline=deadline)
     if args.part == "kills":
         return scenarios.kill_rounds(max(1, int(args.kill_rounds * s)), advert_int=args.advert_int,
-                                     seed=args.seed, log=log)
+                                     seed=args.seed, log=log, deadline=deadline)
     if args.part == "loss":
         return scenarios.loss_and_partitions(args.loss_seconds * s, advert_int=args.advert_int,
                                              phase=min(args.loss_phase, max(2.0, args.loss_seconds * s / 5)),
@@ -86,8 +91,19 @@ def run_part(args: argparse.Namespace) -> dict:
         n = int(args.configs * s) // args.config_workers
         return config_fuzz(n, seed=args.seed * 1000 + args.worker, root=ROOT,
                            hypothesis_share=args.hypothesis_share,
-                           progress=lambda i: log(f"configs: {i}/{n}"))
+                           progress=lambda i: log(f"configs: {i}/{n}"), deadline=deadline)
     raise SystemExit(f"unknown part {args.part}")
+
+
+def deadline_ts(hhmm: str | None) -> float | None:
+    """Today's HH:MM UTC as a time.time() value."""
+    if not hhmm:
+        return None
+    import calendar
+
+    h, m = (int(x) for x in hhmm.split(":"))
+    now = time.gmtime()
+    return calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, h, m, 0, 0, 0, 0))
 
 
 def snapshot_src(args: argparse.Namespace) -> str:
@@ -132,19 +148,21 @@ def launch(args: argparse.Namespace, argv: list[str]) -> int:
 def report(out: str) -> str:
     meta = {}
     try:
-        with open(os.path.join(out, "campaign.json")) as fh:
+        with open(os.path.join(out.split(",")[0], "campaign.json")) as fh:
             meta = json.load(fh)
     except OSError:
         pass
     rows = []
     results = {}
-    for name in sorted(os.listdir(out)):
-        if name.endswith(".json") and name != "campaign.json":
-            with open(os.path.join(out, name)) as fh:
-                results[name[:-5]] = json.load(fh)
+    for d in out.split(","):
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".json") and name != "campaign.json":
+                with open(os.path.join(d, name)) as fh:
+                    results[name[:-5]] = json.load(fh)
     configs = [r for k, r in results.items() if k.startswith("configs")]
     if configs:
         n = sum(r["configs"] for r in configs)
+        asked = sum(r.get("asked", r["configs"]) for r in configs)
         exc = sum(r["exceptions"] for r in configs)
         outcomes: dict = {}
         for r in configs:
@@ -154,16 +172,18 @@ def report(out: str) -> str:
         for r in configs:
             for k, v in r["config_test_exit_codes"].items():
                 codes[k] = codes.get(k, 0) + v
-        rows.append(("bad inputs: configurations", f"{n:,} fuzzed (mutated seeds/corpus + Hypothesis)",
+        rows.append(("bad inputs: configurations", f"{n:,} of {asked:,} fuzzed (mutated seeds/corpus + Hypothesis)",
                      f"`kvrrp -t` exits {codes}; reloads {outcomes}", f"{exc} exceptions"))
     if "packets" in results:
         r = results["packets"]
-        rows.append(("bad inputs: VRRP frames", f"{r['frames']:,} fuzzed frames in {r['seconds']} s",
+        rows.append(("bad inputs: VRRP frames", f"{r['frames']:,} of {r.get('asked', r['frames']):,} fuzzed frames "
+                     f"in {r['seconds']} s",
                      f"every frame counted (kernel overflow {r['kernel_overflow']}), master kept its VIP, "
                      f"RSS {r['daemon_rss_kib']} KiB", f"{len(r['violations'])} violations"))
     if "kills" in results:
         r = results["kills"]
-        rows.append(("faults: SIGKILL", f"{r['rounds']:,} kill rounds (advert {r['advert_int']} s)",
+        rows.append(("faults: SIGKILL", f"{r['rounds']:,} of {r.get('asked', r['rounds']):,} kill rounds "
+                     f"(advert {r['advert_int']} s) in {r['seconds']} s",
                      f"takeover median {r['takeover_median_s']} s, p99 {r['takeover_p99_s']} s; "
                      f"reconverged median {r['reconverge_median_s']} s, max {r['reconverge_max_s']} s",
                      f"{len(r['violations'])} violations"))

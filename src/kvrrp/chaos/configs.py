@@ -14,6 +14,7 @@ import io
 import os
 import random
 import tempfile
+import time
 import traceback
 import types
 from collections import Counter
@@ -43,6 +44,7 @@ def mutate(text: str, rng: random.Random) -> str:
     """One to four edits an editor, a script or a disk could make."""
     lines = text.splitlines(keepends=True) or [""]
     for _ in range(rng.randint(1, 4)):
+        lines = lines or [""]
         op = rng.randrange(9)
         if op == 0 and text:                                      # truncated at a byte
             text = text[:rng.randrange(len(text))]
@@ -245,9 +247,10 @@ def texts(n: int, seed: int, root: str, hypothesis_share: float = 0.2) -> Iterat
 
 
 def config_fuzz(n: int, seed: int = 1, root: str | None = None, progress: Callable[[int], None] | None = None,
-                hypothesis_share: float = 0.2) -> dict:
+                hypothesis_share: float = 0.2, deadline: float | None = None) -> dict:
     """Run n fuzzed configurations through `kvrrp -t` and a reload; count outcomes and every
-    exception (there must be none)."""
+    exception (there must be none). deadline: a time.time() at which to stop early (the result
+    says how many ran)."""
     root = root or os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     exit_codes: Counter = Counter()
     outcomes: Counter = Counter()
@@ -274,10 +277,12 @@ def config_fuzz(n: int, seed: int = 1, root: str | None = None, progress: Callab
                 except Exception:  # noqa: BLE001
                     errors.append("reload: " + traceback.format_exc(limit=3))
                     harness = ReloadHarness(BASE, work)
-                if progress is not None and (i + 1) % 1000 == 0:
+                if progress is not None and (i + 1) % 500 == 0:
                     progress(i + 1)
+                if deadline is not None and time.time() > deadline:
+                    break
         finally:
             loop.close()
-    return {"configs": sum(kinds.values()), "kinds": dict(kinds), "config_test_exit_codes": dict(exit_codes),
+    return {"configs": sum(kinds.values()), "asked": n, "kinds": dict(kinds), "config_test_exit_codes": dict(exit_codes),
             "reload_outcomes": dict(outcomes), "refused_kept_running": kept_running,
             "exceptions": len(errors), "first_exceptions": errors[:5]}

@@ -148,7 +148,8 @@ def fuzz_round(lab: Lab, member: Member, target: packets.Target, n: int, rng: ra
             "counted": counted(after) - counted(before)}
 
 
-def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15000.0, log: Log = _quiet) -> dict:
+def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15000.0, log: Log = _quiet,
+                deadline: float | None = None) -> dict:
     """`frames` fuzzed frames at a running master, in alternating blocks of targeted cases
     (each reason's count checked exactly) and random bytes (each counted once)."""
     rng = random.Random(seed)
@@ -192,6 +193,8 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
                 violations.append(f"block {k}: VIP holders {lab.holders(VIP)}")
             done += n
             k += 1
+            if deadline is not None and time.time() > deadline:
+                break
             log(f"packet fuzz: {done}/{frames} frames, {len(violations)} violation(s), "
                 f"{done / (time.monotonic() - t0):.0f}/s")
         fds1 = observe.fd_count(member.daemon.pid)
@@ -200,13 +203,14 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
         rss = observe.rss_kib(member.daemon.pid)
         member.collect_log()
         violations += [f"log: {line}" for line in member.bad_lines[:5]]
-    return {"frames": done, "by_case": dict(totals), "kernel_overflow": kernel_lost,
+    return {"frames": done, "asked": frames, "by_case": dict(totals), "kernel_overflow": kernel_lost,
             "seconds": round(time.monotonic() - t0, 1), "daemon_rss_kib": rss, "violations": violations}
 
 
 # -- kill loop ------------------------------------------------------------------------------------
 
-def kill_rounds(rounds: int, advert_int: float = 0.1, seed: int = 1, log: Log = _quiet) -> dict:
+def kill_rounds(rounds: int, advert_int: float = 0.1, seed: int = 1, log: Log = _quiet,
+                deadline: float | None = None) -> dict:
     """SIGKILL a daemon (the master, every fourth round a backup), check the takeover, restart
     it, check it converges back to one holder (the highest priority) with the leftover VIP of
     the killed run removed."""
@@ -249,6 +253,9 @@ def kill_rounds(rounds: int, advert_int: float = 0.1, seed: int = 1, log: Log = 
             done += 1
             if done % 10 == 0:
                 log(f"kill rounds: {done}/{rounds}, {len(violations)} violation(s)")
+            if deadline is not None and time.time() > deadline:
+                log(f"kill rounds: deadline reached after {done} rounds")
+                break
         for m in members:
             m.collect_log()
             violations += [f"log {m.node.name}: {line}" for line in m.bad_lines[:5]]
@@ -258,7 +265,7 @@ def kill_rounds(rounds: int, advert_int: float = 0.1, seed: int = 1, log: Log = 
     def pct(xs: list[float], p: float) -> float | None:
         return round(xs[min(len(xs) - 1, int(p * len(xs)))], 3) if xs else None
 
-    return {"rounds": done, "seconds": round(time.monotonic() - t0, 1), "advert_int": advert_int,
+    return {"rounds": done, "asked": rounds, "seconds": round(time.monotonic() - t0, 1), "advert_int": advert_int,
             "takeovers": len(takeovers), "takeover_median_s": pct(takeovers, 0.5),
             "takeover_p99_s": pct(takeovers, 0.99), "takeover_max_s": pct(takeovers, 1.0),
             "reconverge_median_s": pct(reconverge, 0.5), "reconverge_max_s": pct(reconverge, 1.0),
@@ -293,7 +300,7 @@ def loss_and_partitions(seconds: float, advert_int: float = 0.1, phase: float = 
                 return {"seconds": 0, "violations": ["no initial master"]}
             t0 = time.monotonic()
             k = 0
-            while time.monotonic() - t0 < seconds:
+            while time.monotonic() - t0 < seconds or k < len(phases):    # at least one of each
                 name = phases[k % len(phases)]
                 k += 1
                 phase_count[name] += 1
@@ -305,7 +312,7 @@ def loss_and_partitions(seconds: float, advert_int: float = 0.1, phase: float = 
                 else:
                     netfault.partition(members[0].node.netns, [members[1].node.ipv4])
                     netfault.partition(members[1].node.netns, [members[0].node.ipv4])
-                end = time.monotonic() + min(phase, max(1.0, seconds - (time.monotonic() - t0)))
+                end = time.monotonic() + phase
                 while time.monotonic() < end:
                     holders = len(lab.holders(VIP))
                     samples += 1
