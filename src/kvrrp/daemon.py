@@ -433,7 +433,9 @@ class Daemon:
         try:
             await self._status.start()
         except OSError as exc:
-            log.error("status API on 127.0.0.1:%s unavailable: %s", self.args.status_port, exc)
+            from kvrrp.logging_setup import describe_error
+
+            log.error("status API on 127.0.0.1:%s unavailable: %s", self.args.status_port, describe_error(exc))
             self._status = None
 
     async def _stop_status(self) -> None:

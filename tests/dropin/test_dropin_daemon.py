@@ -61,7 +61,7 @@ def test_no_syslog_console_format_and_log_file(lab: Lab) -> None:
     node = lab.nodes[0]
     logname = os.path.join(lab.workdir, "ka.log")
     with DatagramListener() as syslog:
-        run = run_kvrrp(lab, node, ["-nlDG", f"--log-file={logname}", "-P"],
+        run = run_kvrrp(lab, node, ["-nlDDG", f"--log-file={logname}", "--flush-log-file", "-P"],
                         extra_env={"KVRRP_SYSLOG_SOCKET": syslog.path})
         assert master(lab, run)
         assert stop(lab, run) == 0
@@ -156,10 +156,18 @@ def _checker_pid(lab: Lab, path: str) -> int | None:
 def test_all_starts_the_checker_and_dont_respawn_stops_when_it_dies(lab: Lab) -> None:
     node = lab.nodes[0]
     checkers = os.path.join(lab.workdir, "checkers.pid")
-    run = run_kvrrp(lab, node, ["-n", "-l", "--all", "-R", "-I", "-c", checkers])
-    assert master(lab, run)
-    child = _checker_pid(lab, checkers)
-    assert child is not None and child != run.proc.pid
+    logname = os.path.join(lab.workdir, "ka.log")
+    with DatagramListener() as syslog:
+        run = run_kvrrp(lab, node, ["-n", "-l", "--all", "-R", "-I", "-c", checkers, "-S", "user",
+                                    f"-g{logname}"], extra_env={"KVRRP_SYSLOG_SOCKET": syslog.path})
+        assert master(lab, run)
+        child = _checker_pid(lab, checkers)
+        assert child is not None and child != run.proc.pid
+        # the checker child logs under keepalived's checker ident, same facility, own log file
+        assert syslog.wait_for(f"Keepalived_healthcheckers[{child}]: ")
+    assert all(int(m[1:m.index(">")]) // 8 == 1 for m in syslog.messages)          # LOG_USER
+    assert any(m.startswith(f"<") and f"Keepalived_vrrp[{run.proc.pid}]: " in m for m in syslog.messages)
+    assert lab.wait_for(lambda: os.path.exists(os.path.join(lab.workdir, "ka_check.log")), WAIT)
     cmdline = open(f"/proc/{child}/cmdline", "rb").read().split(b"\0")
     assert b"-C" in cmdline and b"-I" in cmdline            # --dont-release-ipvs passed on
     os.kill(child, signal.SIGKILL)                         # the checker this test's daemon started
