@@ -25,6 +25,7 @@ import sys
 from typing import Any
 
 from kvrrp.config.model import Config
+from kvrrp.io.lifetime import die_with_parent, parent_from_environment
 
 from healthcheck.engine import CheckerEngine
 from healthcheck.ipvs import IpvsKernel
@@ -285,16 +286,34 @@ async def _run(args: Any) -> int:
 
 
 def main(args: Any) -> int:
+    from kvrrp import lifecycle
+    from kvrrp.logging_setup import configure, syslog_ident
+    from kvrrp.options import log_file_path
     from kvrrp.signal_handlers import ignore_stray_signals_early
 
     ignore_stray_signals_early()
-    try:
-        from kvrrp.logging_setup import configure
+    parent = parent_from_environment()
+    if parent is not None and not die_with_parent(parent):
+        print("kvrrp -C: the VRRP daemon that started this checker is gone; not starting", file=sys.stderr)
+        return 0
 
-        configure(bool(getattr(args, "log_console", False)), bool(getattr(args, "log_detail", False)),
-                  ident="Keepalived_healthcheckers")
-    except ImportError:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    lifecycle.apply_umask(getattr(args, "umask", None))
+    namespace = getattr(args, "namespace", None)
+    if namespace:
+        try:
+            lifecycle.enter_namespace(namespace)
+        except OSError as exc:
+            print(f"kvrrp -C: cannot enter network namespace {namespace}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    log_file = getattr(args, "log_file", None)
+    configure(bool(getattr(args, "log_console", False)), bool(getattr(args, "log_detail", False)),
+              ident=syslog_ident("Keepalived_healthcheckers", namespace),
+              facility=getattr(args, "log_facility", "daemon"), syslog=not getattr(args, "no_syslog", False),
+              log_file=log_file_path(log_file, "check") if log_file else None,
+              flush_log_file=bool(getattr(args, "flush_log_file", False)),
+              dont_fork=bool(getattr(args, "dont_fork", True)))
+    if getattr(args, "check", False) and getattr(args, "argv", None):
+        lifecycle.report_start(args, "kvrrp checker")
     raise_fd_limit()
     if not getattr(args, "dont_fork", False):
         _daemonize()
