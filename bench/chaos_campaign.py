@@ -65,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run_part(args: argparse.Namespace) -> dict:
     import logging
+    import signal
+
+    def stop(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt          # parts that can stop early report what ran
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)    # a shell's background job starts with SIGINT ignored
 
     logging.disable(logging.CRITICAL)
     from kvrrp.chaos import scenarios
