@@ -120,6 +120,7 @@ class Daemon:
         self.signals: Any = None
         self.reaper: Any = None
         self._addresses: Any = None
+        self._address_monitor: Any = None
         from kvrrp.sdnotify import Notifier
 
         self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
@@ -158,6 +159,10 @@ class Daemon:
                                  source_address=transports.local_address, loop=loop,
                                  timer_resolution=TIMER_RESOLUTION)
         self._install_signals(loop)
+        if getattr(self.args, "address_monitoring", False):
+            from kvrrp.io.addrmon import AddressMonitor
+
+            self._address_monitor = AddressMonitor(loop)   # -a: every address change logged
         from kvrrp.io.reaper import OrphanReaper
 
         self.reaper = OrphanReaper(loop).install()   # no script leaves a process behind
@@ -219,6 +224,8 @@ class Daemon:
             await self._guarded(self.checker.stop())
         await self._stop_status()
         self.sd.close()
+        if self._address_monitor is not None:
+            self._address_monitor.close()
         if self.reaper is not None:
             self.reaper.sweep()
             self.reaper.uninstall()
