@@ -34,7 +34,8 @@ measures them over the same window (same background load, but the four daemons c
 cores). The load average before each measurement is recorded.
 
 --max-k pins every process of m to CPU 0 and of b to CPU 1 (taskset) and searches the largest K
-(a multiple of 250) at advert_int 0.1 s, both nodes started at once, that settles with zero
+(a multiple of 250) at advert_int 0.1 s, staggered start (--max-k-start once: both at once),
+that settles with zero
 spurious transitions (--max-k-rate: and adverts within 0.5 % of K / advert_int).
 
 Cleanup: processes are stopped by the PIDs this script started (keepalived's VRRP child by the
@@ -680,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-k-from", type=int, default=500)
     p.add_argument("--max-k-step", type=int, default=250)
     p.add_argument("--max-k-limit", type=int, default=20000)
-    p.add_argument("--max-k-start", choices=("once", "staggered"), default="once")
+    p.add_argument("--max-k-start", choices=("once", "staggered"), default="staggered")
     p.add_argument("--max-k-rate", action="store_true", help="also require adverts within 0.5 %%")
     p.add_argument("--json", default="bench-scale.json")
     p.add_argument("--markdown", default=None, help="also write the table to this file")
