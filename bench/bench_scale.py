@@ -467,11 +467,17 @@ class Bench:
                 ds[i]["m"] = start_daemon(pair, kind, "m", case.advert, cpu["m"])
                 if case.start == "once":
                     ds[i]["b"] = start_daemon(pair, kind, "b", case.advert, cpu["b"])
-            timeout = 60 + case.k * 0.01
+            timeout = 60 + case.k * 0.02
             for i, pair in enumerate(pairs):
                 if case.start == "staggered":
-                    wait_for(lambda: vip_count(pair, "m") == case.k, timeout,
-                             f"{daemons[i]} m to hold {case.k} VIPs", ds[i].values())
+                    try:
+                        wait_for(lambda: vip_count(pair, "m") == case.k, timeout,
+                                 f"{daemons[i]} m to hold {case.k} VIPs", ds[i].values())
+                    except RuntimeError as exc:
+                        if any(d.proc.poll() is not None for d in ds[i].values()):
+                            raise
+                        results[i].note = f"b started anyway: {exc} (m {vip_count(pair, 'm')} VIPs)"
+                        print(f"   {daemons[i]}: {results[i].note}", flush=True)
                     ds[i]["b"] = start_daemon(pair, daemons[i], "b", case.advert, cpu["b"])
             for i, pair in enumerate(pairs):
                 try:
@@ -482,7 +488,8 @@ class Bench:
                     if any(d.proc.poll() is not None for d in ds[i].values()):
                         raise
                     # still measured: what a node costs while it has not settled is a result too
-                    results[i].note = f"not settled: {exc} (m {vip_count(pair, 'm')} VIPs, b {vip_count(pair, 'b')})"
+                    results[i].note = "; ".join(filter(None, [results[i].note, (
+                        f"not settled: {exc} (m {vip_count(pair, 'm')} VIPs, b {vip_count(pair, 'b')})")]))
                     print(f"   {daemons[i]}: {results[i].note}", flush=True)
             time.sleep(a.warmup)
             caps = [Tcpdump(pair, "b", os.path.join(self.workdir, f"{pair.label}.pcap")) for pair in pairs]
