@@ -34,7 +34,7 @@ measures them over the same window (same background load, but the four daemons c
 cores). The load average before each measurement is recorded.
 
 --max-k pins every process of m to CPU 0 and of b to CPU 1 (taskset) and searches the largest K
-(a multiple of 250) at advert_int 0.1 s, staggered start (--max-k-start once: both at once),
+(doubling from --max-k-from, then bisecting to --max-k-step) at advert_int 0.1 s, staggered start (--max-k-start once: both at once),
 that settles with zero
 spurious transitions (--max-k-rate: and adverts within 0.5 % of K / advert_int).
 
@@ -553,7 +553,7 @@ class Bench:
         return out
 
     def max_k(self, kind: str) -> tuple[int, list[Result]]:
-        """Largest K (multiple of 250) that kind sustains at 0.1 s, one core per node."""
+        """Largest K (multiple of --max-k-step) that kind sustains at 0.1 s, one core per node."""
         tried: list[Result] = []
 
         def ok(k: int) -> bool:
@@ -574,7 +574,8 @@ class Bench:
             else:
                 hi = k
         while hi - lo > self.args.max_k_step:
-            mid = (lo + hi) // 2 // PER_SEGMENT * PER_SEGMENT or PER_SEGMENT
+            step = self.args.max_k_step
+            mid = (lo + hi) // 2 // step * step or step
             if mid in (lo, hi):
                 break
             if ok(mid):
