@@ -16,7 +16,7 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memset, memcmp
 from libc.stdlib cimport malloc, realloc, free, qsort
 from libc.math cimport ceil, floor, isfinite, isnan
 
@@ -31,6 +31,7 @@ __all__ = [
     "IMPLEMENTATION", "DROP_REASONS", "Advert", "Drop", "EncodeRequest", "TimerWheel",
     "inet_checksum", "pseudo_sum_ipv4", "pseudo_sum_ipv6",
     "decode_advert", "decode_batch", "encode_advert", "encode_batch",
+    "InstanceSlot", "ReceiveTable", "receive_batch", "RECV_BATCH", "RX_TIME_MAX_AGE",
 ]
 
 IMPLEMENTATION = "cython"
@@ -901,8 +902,10 @@ cdef class TimerWheel:
     # -- public API ----------------------------------------------------------------------
     def schedule(self, key_obj, deadline):
         """Arm (or re-arm, replacing any existing timer) `key` to expire at `deadline`."""
-        cdef int64_t key = _key(key_obj)
-        cdef int64_t tick = self._tick_at_or_after(_seconds(deadline))
+        self._schedule(_key(key_obj), _seconds(deadline))
+
+    cdef int _schedule(self, int64_t key, double deadline) except -1:
+        cdef int64_t tick = self._tick_at_or_after(deadline)
         cdef int32_t idx = self._find(key)
         if idx != NIL:
             self._unplace(idx)
@@ -924,10 +927,13 @@ cdef class TimerWheel:
         elif self._len == 1:
             self._next_cache = tick
             self._next_valid = True
+        return 0
 
     def cancel(self, key_obj):
         """Disarm `key`; True if it was armed."""
-        cdef int64_t key = _key(key_obj)
+        return self._cancel(_key(key_obj))
+
+    cdef bint _cancel(self, int64_t key) noexcept:
         cdef int32_t idx = self._find(key)
         if idx == NIL:
             return False
@@ -1090,3 +1096,439 @@ cdef class TimerWheel:
         except (TypeError, OverflowError):
             return False
         return self._find(k) != NIL
+
+
+# --------------------------------------------------------------------------------------------
+# The steady-state receive path (see kvrrp._fastpath_py.InstanceSlot / ReceiveTable)
+# --------------------------------------------------------------------------------------------
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    int clock_gettime(int clk, timespec* ts)
+    int CLOCK_MONOTONIC
+    int CLOCK_REALTIME
+
+cdef extern from "<errno.h>" nogil:
+    int errno
+    int EAGAIN
+    int EWOULDBLOCK
+    int EINTR
+
+cdef extern from "<sys/uio.h>" nogil:
+    struct iovec:
+        void* iov_base
+        size_t iov_len
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    struct msghdr:
+        void* msg_name
+        socklen_t msg_namelen
+        iovec* msg_iov
+        size_t msg_iovlen
+        void* msg_control
+        size_t msg_controllen
+        int msg_flags
+    struct mmsghdr:
+        msghdr msg_hdr
+        unsigned int msg_len
+    struct cmsghdr:
+        size_t cmsg_len
+        int cmsg_level
+        int cmsg_type
+    cmsghdr* CMSG_FIRSTHDR(msghdr* m)
+    cmsghdr* CMSG_NXTHDR(msghdr* m, cmsghdr* c)
+    unsigned char* CMSG_DATA(cmsghdr* c)
+    int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout)
+    int MSG_DONTWAIT
+    int SOL_SOCKET
+    int SO_TIMESTAMPNS
+
+cdef extern from "<netinet/in.h>" nogil:
+    int IPPROTO_IPV6
+    int IPV6_HOPLIMIT
+    int IPV6_PKTINFO
+    struct in6_addr:
+        unsigned char s6_addr[16]
+    struct sockaddr_in6:
+        unsigned short sin6_family
+        unsigned short sin6_port
+        unsigned int sin6_flowinfo
+        in6_addr sin6_addr
+        unsigned int sin6_scope_id
+    struct in6_pktinfo:
+        in6_addr ipi6_addr
+        unsigned int ipi6_ifindex
+
+DEF VRRP_TTL = 255
+DEF RECV_BATCH_C = 64
+DEF RECV_BUF = 8192       # > any VRRP datagram (20..60 + 8 + 255 * 16 + 8 bytes)
+DEF RECV_CTRL = 256
+RECV_BATCH = RECV_BATCH_C
+RX_TIME_MAX_AGE = 0.05
+cdef double _RX_TIME_MAX_AGE = 0.05
+cdef double NAN_C = float("nan")
+
+
+cdef class InstanceSlot:
+    """See kvrrp._fastpath_py.InstanceSlot: the same fields, here in C."""
+
+    cdef readonly TimerWheel wheel
+    cdef readonly int64_t timer_key
+    cdef readonly int version, family, auth_type, wire_interval, naddr, addr_len
+    cdef readonly bint unicast
+    cdef uint8_t _auth[8]
+    cdef uint8_t _compat[16]
+    cdef bint _has_compat
+    cdef bytes _addresses
+    cdef readonly bint fast_rx, accept_lower, old_checksum
+    cdef uint8_t _master[16]
+    cdef int _master_len
+    cdef readonly int master_priority, master_interval, priority
+    cdef readonly double delayed_start, down_interval
+    cdef readonly bint armed
+    cdef readonly double deadline, down_started
+    cdef public uint64_t advert_rcvd
+    cdef readonly uint64_t fast_rcvd
+
+    def __cinit__(self, TimerWheel wheel not None, timer_key):
+        self.wheel = wheel
+        self.timer_key = _key(timer_key)
+        self.version = 0
+        self.family = 4
+        self.addr_len = 4
+        self._addresses = _EMPTY
+        self.deadline = NAN_C
+        self.down_started = NAN_C
+
+    def configure(self, version, family, unicast, auth_type, auth_data, wire_interval, addresses,
+                  compat_dst=b""):
+        cdef int v = PyNumber_Index(version), f = PyNumber_Index(family)
+        if (v != 2 and v != 3) or (f != 4 and f != 6):
+            raise ValueError(f"bad version/family {v}/{f}")
+        cdef int alen = 4 if f == 4 else 16
+        cdef bytes a = bytes(addresses)
+        if len(a) % alen or len(a) // alen > MAX_ADDRESSES:
+            raise ValueError("addresses must be whole packed addresses of the family")
+        cdef bytes auth = bytes(auth_data)
+        cdef int at = PyNumber_Index(auth_type)
+        if at and len(auth) != AUTH_DATA_LEN:
+            raise ValueError("auth_data must be 8 bytes")
+        cdef bytes compat = bytes(compat_dst)
+        if len(compat) and len(compat) != alen:
+            raise ValueError("compat_dst must be a packed address of the family")
+        self.version, self.family, self.addr_len = v, f, alen
+        self.unicast = bool(unicast)
+        self.auth_type = at
+        memset(self._auth, 0, 8)
+        if len(auth) == 8:
+            memcpy(self._auth, PyBytes_AS_STRING(auth), 8)
+        self.wire_interval = PyNumber_Index(wire_interval)
+        self._addresses = a
+        self.naddr = len(a) // alen
+        self._has_compat = len(compat) > 0
+        memset(self._compat, 0, 16)
+        if self._has_compat:
+            memcpy(self._compat, PyBytes_AS_STRING(compat), alen)
+
+    def update(self, fast_rx, master, master_priority, master_interval, priority, accept_lower,
+               delayed_start, down_interval, old_checksum):
+        cdef bytes m = bytes(master) if master else _EMPTY
+        if fast_rx and len(m) != self.addr_len:
+            raise ValueError("fast_rx needs the master's packed address")
+        self.fast_rx = bool(fast_rx) and self.version != 0
+        memset(self._master, 0, 16)
+        self._master_len = len(m)
+        if self._master_len <= 16 and self._master_len:
+            memcpy(self._master, PyBytes_AS_STRING(m), self._master_len)
+        self.master_priority = PyNumber_Index(master_priority)
+        self.master_interval = PyNumber_Index(master_interval)
+        self.priority = PyNumber_Index(priority)
+        self.accept_lower = bool(accept_lower)
+        self.delayed_start = _seconds(delayed_start)
+        self.down_interval = _seconds(down_interval)
+        self.old_checksum = bool(old_checksum)
+
+    @property
+    def auth_data(self):
+        return PyBytes_FromStringAndSize(<char*>self._auth, 8) if self.auth_type else _EMPTY
+
+    @property
+    def addresses(self):
+        return self._addresses
+
+    @property
+    def compat_dst(self):
+        return PyBytes_FromStringAndSize(<char*>self._compat, self.addr_len) if self._has_compat else _EMPTY
+
+    @property
+    def master(self):
+        return PyBytes_FromStringAndSize(<char*>self._master, self._master_len)
+
+    def schedule(self, deadline, started=NAN_C):
+        self._arm(_seconds(deadline), _seconds(started))
+
+    cdef int _arm(self, double deadline, double started) except -1:
+        self.wheel._schedule(self.timer_key, deadline)
+        self.armed = True
+        self.deadline = deadline
+        self.down_started = started
+        return 0
+
+    def cancel(self):
+        if self.armed:
+            self.wheel._cancel(self.timer_key)
+        self.armed = False
+        self.deadline = NAN_C
+        self.down_started = NAN_C
+
+    def fired(self):
+        self.armed = False
+        self.deadline = NAN_C
+
+
+cdef inline bint _is_multicast(const uint8_t* dst, int alen) noexcept nogil:
+    return dst[0] == 0xFF if alen == 16 else (dst[0] >= 224 and dst[0] <= 239)
+
+
+cdef class ReceiveTable:
+    """See kvrrp._fastpath_py.ReceiveTable: the same check, here in C."""
+
+    cdef readonly int family
+    cdef list _slots
+    cdef readonly uint64_t accepted
+
+    def __cinit__(self, family):
+        cdef int f = PyNumber_Index(family)
+        if f != 4 and f != 6:
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self.family = f
+        self._slots = [None] * 256
+
+    def set(self, vrid, slot):
+        cdef int v = PyNumber_Index(vrid)
+        if not 1 <= v <= 255:
+            raise ValueError(f"VRID {v} outside 1..255")
+        if slot is not None and not isinstance(slot, InstanceSlot):
+            raise TypeError("slot must be an InstanceSlot or None")
+        if slot is not None and (<InstanceSlot>slot).version and (<InstanceSlot>slot).family != self.family:
+            raise ValueError("slot family differs from the table's")
+        self._slots[v] = slot
+
+    def get(self, vrid):
+        return self._slots[PyNumber_Index(vrid)]
+
+    def clear(self):
+        self._slots = [None] * 256
+
+    def accept(self, src, dst, ttl, payload, rx_time, now):
+        cdef object psrc = _pseudo_address(src, self.family)
+        cdef object pdst = _pseudo_address(dst, self.family)
+        cdef Py_buffer view
+        cdef bint taken
+        if psrc is None or pdst is None:
+            return False
+        cdef int t = ttl
+        cdef double rxt = NAN_C if rx_time is None else _seconds(rx_time)
+        cdef double n = _seconds(now)
+        _get_buffer(payload, &view)
+        try:
+            taken = self._accept(<const uint8_t*>PyBytes_AS_STRING(psrc), <const uint8_t*>PyBytes_AS_STRING(pdst),
+                                 t, <const uint8_t*>view.buf, view.len, rxt, n)
+        finally:
+            PyBuffer_Release(&view)
+        return taken
+
+    cdef bint _accept(self, const uint8_t* src, const uint8_t* dst, int ttl, const uint8_t* p,
+                      Py_ssize_t n, double rx_time, double now) except -1:
+        cdef int alen = 4 if self.family == 4 else 16
+        cdef int version, naddr, priority
+        cdef const uint8_t* csum_dst
+        cdef double origin, begin
+        if n < HEADER_LEN:
+            return False
+        cdef object o = self._slots[p[1]]
+        if o is None:
+            return False
+        cdef InstanceSlot slot = <InstanceSlot>o
+        if not slot.fast_rx:
+            return False
+        if not slot.unicast and ttl != VRRP_TTL:
+            return False
+        version = p[0] >> 4
+        if version != slot.version or (p[0] & 0x0F) != 1:
+            return False
+        naddr = slot.naddr
+        if p[3] != naddr or n != HEADER_LEN + naddr * alen + (AUTH_DATA_LEN if version == 2 else 0):
+            return False
+        if version == 2:
+            if _checksum(p, n, 0) != 0:
+                return False
+            if p[4] != slot.auth_type or p[5] != slot.wire_interval:
+                return False
+            if slot.auth_type and memcmp(p + n - AUTH_DATA_LEN, slot._auth, AUTH_DATA_LEN) != 0:
+                return False
+        else:
+            if slot.old_checksum:
+                csum_dst = &slot._compat[0]
+            else:
+                csum_dst = dst
+            if _checksum(p, n, _pseudo_sum(src, csum_dst, alen, <uint64_t>n)) != 0:
+                return False
+            if (((p[4] << 8) | p[5]) & V3_MAX_ADVER_INT) != slot.master_interval:
+                return False
+        if _is_multicast(dst, alen) == slot.unicast:
+            return False
+        if naddr and memcmp(p + HEADER_LEN, PyBytes_AS_STRING(slot._addresses), naddr * alen) != 0:
+            return False
+        priority = p[2]
+        if slot._master_len != alen or memcmp(src, slot._master, alen) != 0:
+            return False
+        if priority == 0 or priority != slot.master_priority:
+            return False
+        if priority < slot.priority and not slot.accept_lower:
+            return False
+        if isnan(rx_time) or rx_time > now or now - rx_time > _RX_TIME_MAX_AGE:
+            origin = now
+        else:
+            origin = rx_time
+        begin = origin if origin >= slot.delayed_start else slot.delayed_start
+        slot._arm(begin + slot.down_interval, begin)
+        slot.advert_rcvd += 1
+        slot.fast_rcvd += 1
+        self.accepted += 1
+        return True
+
+
+cdef extern from *:
+    """
+    struct kvrrp_rx {
+        struct mmsghdr msgs[64];
+        struct iovec iov[64];
+        struct sockaddr_in6 names[64];
+        unsigned char bufs[64][8192];
+        unsigned char ctrl[64][256];
+    };
+    static struct kvrrp_rx kvrrp_rx_area;
+
+    /* hop limit, destination (pktinfo) and SO_TIMESTAMPNS of one received message */
+    static void kvrrp_ancillary(struct msghdr *m, int *hops, const unsigned char **dst, struct timespec *ts, int *has_ts) {
+        struct cmsghdr *c;
+        for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS
+                    && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+                memcpy(ts, CMSG_DATA(c), sizeof(struct timespec));
+                *has_ts = 1;
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT
+                    && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                memcpy(hops, CMSG_DATA(c), sizeof(int));
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO
+                    && c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+                *dst = CMSG_DATA(c);   /* ipi6_addr is the first member */
+            }
+        }
+    }
+    """
+    struct kvrrp_rx:
+        mmsghdr msgs[64]
+        iovec iov[64]
+        sockaddr_in6 names[64]
+        unsigned char bufs[64][8192]
+        unsigned char ctrl[64][256]
+    kvrrp_rx kvrrp_rx_area
+    void kvrrp_ancillary(msghdr* m, int* hops, const unsigned char** dst, timespec* ts, int* has_ts) nogil
+
+
+cdef inline double _ts(timespec* t) noexcept nogil:
+    return <double>t.tv_sec + <double>t.tv_nsec * 1e-9
+
+
+def receive_batch(sock, family, table=None):
+    """See kvrrp._fastpath_py.receive_batch: one recvmmsg of up to RECV_BATCH messages."""
+    cdef int fam = PyNumber_Index(family)
+    if fam != 4 and fam != 6:
+        raise ValueError(f"family must be 4 or 6, not {family!r}")
+    cdef ReceiveTable tab = None
+    if table is not None:
+        if not isinstance(table, ReceiveTable):
+            raise TypeError("table must be a ReceiveTable or None")
+        tab = <ReceiveTable>table
+    cdef int fd = sock.fileno()
+    cdef kvrrp_rx* rx = &kvrrp_rx_area
+    cdef int i, got, err = 0, hops, has_ts, ihl, total, alen = 4 if fam == 4 else 16
+    cdef Py_ssize_t length, end
+    cdef const unsigned char* data
+    cdef const unsigned char* src
+    cdef const unsigned char* dst
+    cdef timespec ts, mono, real
+    cdef double mono_now, real_now, rx_time
+    cdef list punted = []
+    cdef int received = 0, bad = 0, missing = 0
+    for i in range(RECV_BATCH_C):
+        rx.iov[i].iov_base = rx.bufs[i]
+        rx.iov[i].iov_len = RECV_BUF
+        memset(&rx.msgs[i].msg_hdr, 0, sizeof(msghdr))
+        rx.msgs[i].msg_hdr.msg_iov = &rx.iov[i]
+        rx.msgs[i].msg_hdr.msg_iovlen = 1
+        rx.msgs[i].msg_hdr.msg_name = &rx.names[i]
+        rx.msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in6)
+        rx.msgs[i].msg_hdr.msg_control = rx.ctrl[i]
+        rx.msgs[i].msg_hdr.msg_controllen = RECV_CTRL
+    with nogil:
+        got = recvmmsg(fd, rx.msgs, RECV_BATCH_C, MSG_DONTWAIT, NULL)
+        if got < 0:
+            err = errno
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        clock_gettime(CLOCK_REALTIME, &real)
+    if got < 0:
+        if err == EAGAIN or err == EWOULDBLOCK or err == EINTR:
+            err = 0
+        return punted, 0, 0, 0, err
+    mono_now = _ts(&mono)
+    real_now = _ts(&real)
+    for i in range(got):
+        data = rx.bufs[i]
+        length = rx.msgs[i].msg_len
+        if length > RECV_BUF:
+            length = RECV_BUF
+        hops = -1
+        has_ts = 0
+        dst = NULL
+        kvrrp_ancillary(&rx.msgs[i].msg_hdr, &hops, &dst, &ts, &has_ts)
+        if fam == 4:
+            if length < 20 or (data[0] >> 4) != 4:
+                bad += 1
+                continue
+            ihl = (data[0] & 0x0F) * 4
+            total = (data[2] << 8) | data[3]
+            if ihl < 20 or length < ihl or total < ihl:
+                bad += 1
+                continue
+            end = total if total < length else length
+            src = data + 12
+            dst = data + 16
+            hops = data[8]
+            data = data + ihl
+            length = end - ihl
+        else:
+            if hops < 0 or dst == NULL:
+                missing += 1
+                continue
+            src = rx.names[i].sin6_addr.s6_addr
+        received += 1
+        if has_ts:
+            rx_time = mono_now - (real_now - _ts(&ts))
+            if rx_time > mono_now:
+                rx_time = mono_now
+        else:
+            rx_time = NAN_C
+        if tab is not None and tab._accept(src, dst, hops, data, length, rx_time, mono_now):
+            continue
+        punted.append((_ntop(PyBytes_FromStringAndSize(<const char*>src, alen)),
+                       _ntop(PyBytes_FromStringAndSize(<const char*>dst, alen)), hops,
+                       PyBytes_FromStringAndSize(<const char*>data, length),
+                       None if isnan(rx_time) else rx_time))
+    return punted, received, bad, missing, err

@@ -28,6 +28,7 @@ __all__ = [
     "IMPLEMENTATION", "DROP_REASONS", "Advert", "Drop", "EncodeRequest", "TimerWheel",
     "inet_checksum", "pseudo_sum_ipv4", "pseudo_sum_ipv6",
     "decode_advert", "decode_batch", "encode_advert", "encode_batch",
+    "InstanceSlot", "ReceiveTable", "receive_batch", "RECV_BATCH", "RX_TIME_MAX_AGE",
 ]
 
 IMPLEMENTATION = "python"
@@ -609,3 +610,299 @@ class TimerWheel:
             return operator.index(key) in self._timers
         except TypeError:
             return False
+
+
+# --------------------------------------------------------------------------------------------
+# The steady-state receive path: per-instance slots, per-socket tables, batched receive
+# --------------------------------------------------------------------------------------------
+
+NAN = math.nan
+VRRP_TTL = 255
+RX_TIME_MAX_AGE = 0.05      # a receive time older than this is not a timer's origin
+RECV_BATCH = 64             # messages per receive_batch() call (one recvmmsg in the Cython build)
+_IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
+_IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+class InstanceSlot:
+    """What the fast path knows about one VRRP instance, and the Master_Down_Timer it restarts.
+
+    Static fields come from the instance's settings (`configure`). The instance pushes its
+    run-time facts with `update` after anything it handled: whether an advert from the current
+    master may be taken without Python (`fast_rx`: BACKUP, no preempt delay or sync hold-back
+    pending, ...), the master's address / priority / interval field, our effective priority,
+    the Master_Down_Interval. The protocol timer's deadline and start (`armed`, `deadline`,
+    `down_started`) and the `advert_rcvd` counter live here, written by both sides: the
+    instance when Python handles something, ReceiveTable.accept when it restarts the timer.
+    """
+
+    __slots__ = ("wheel", "timer_key", "version", "family", "unicast", "auth_type", "auth_data",
+                 "wire_interval", "addresses", "compat_dst",
+                 "fast_rx", "master", "master_priority", "master_interval", "priority", "accept_lower",
+                 "delayed_start", "down_interval", "old_checksum",
+                 "armed", "deadline", "down_started", "advert_rcvd", "fast_rcvd")
+
+    def __init__(self, wheel, timer_key):
+        self.wheel = wheel
+        self.timer_key = operator.index(timer_key)
+        self.version = 0            # 0: not configured, never fast
+        self.family = 4
+        self.unicast = False
+        self.auth_type = 0
+        self.auth_data = b""
+        self.wire_interval = 0
+        self.addresses = b""
+        self.compat_dst = b""
+        self.fast_rx = False
+        self.master = b""
+        self.master_priority = 0
+        self.master_interval = 0
+        self.priority = 0
+        self.accept_lower = False
+        self.delayed_start = 0.0
+        self.down_interval = 0.0
+        self.old_checksum = False
+        self.armed = False
+        self.deadline = NAN
+        self.down_started = NAN
+        self.advert_rcvd = 0
+        self.fast_rcvd = 0
+
+    def configure(self, version, family, unicast, auth_type, auth_data, wire_interval, addresses,
+                  compat_dst=b""):
+        """version 2/3, family 4/6, unicast, v2 auth type (0/1) and 8 bytes of auth data, the v2
+        Adver Int field, our packed advert addresses in advert order, the group of the old
+        unicast checksum (packed, or b"")."""
+        version = operator.index(version)
+        family = operator.index(family)
+        if version not in (2, 3) or family not in (4, 6):
+            raise ValueError(f"bad version/family {version}/{family}")
+        addresses = bytes(addresses)
+        if len(addresses) % _ADDR_LEN[family] or len(addresses) // _ADDR_LEN[family] > MAX_ADDRESSES:
+            raise ValueError("addresses must be whole packed addresses of the family")
+        auth_data = bytes(auth_data)
+        if auth_type and len(auth_data) != AUTH_DATA_LEN:
+            raise ValueError("auth_data must be 8 bytes")
+        compat_dst = bytes(compat_dst)
+        if compat_dst and len(compat_dst) != _ADDR_LEN[family]:
+            raise ValueError("compat_dst must be a packed address of the family")
+        self.version, self.family, self.unicast = version, family, bool(unicast)
+        self.auth_type, self.auth_data = operator.index(auth_type), auth_data
+        self.wire_interval = operator.index(wire_interval)
+        self.addresses, self.compat_dst = addresses, compat_dst
+
+    def update(self, fast_rx, master, master_priority, master_interval, priority, accept_lower,
+               delayed_start, down_interval, old_checksum):
+        """The instance's run-time facts, after Python handled anything (see the class doc)."""
+        master = bytes(master) if master else b""
+        if fast_rx and len(master) != _ADDR_LEN[self.family]:
+            raise ValueError("fast_rx needs the master's packed address")
+        self.fast_rx = bool(fast_rx) and self.version != 0
+        self.master = master
+        self.master_priority = operator.index(master_priority)
+        self.master_interval = operator.index(master_interval)
+        self.priority = operator.index(priority)
+        self.accept_lower = bool(accept_lower)
+        self.delayed_start = _seconds(delayed_start)
+        self.down_interval = _seconds(down_interval)
+        self.old_checksum = bool(old_checksum)
+
+    def schedule(self, deadline, started=NAN):
+        """Arm the protocol timer (Adver_Timer or Master_Down_Timer) at deadline on the wheel;
+        `started` is when a Master_Down_Timer started (NaN for none)."""
+        deadline = _seconds(deadline)
+        self.wheel.schedule(self.timer_key, deadline)
+        self.armed, self.deadline, self.down_started = True, deadline, _seconds(started)
+
+    def cancel(self):
+        """Disarm the protocol timer."""
+        if self.armed:
+            self.wheel.cancel(self.timer_key)
+        self.armed, self.deadline, self.down_started = False, NAN, NAN
+
+    def fired(self):
+        """The wheel handed the timer out: it is no longer armed."""
+        self.armed, self.deadline = False, NAN
+
+
+def _is_multicast(dst: bytes) -> bool:
+    return dst[0] == 0xFF if len(dst) == 16 else 224 <= dst[0] <= 239
+
+
+class ReceiveTable:
+    """The instances of one socket (interface, family), by VRID, and the steady-state check.
+
+    accept() takes one received message and returns True when it was the steady state, fully
+    handled here: an advert that passes every receive check of RFC 5798 7.1 for its instance,
+    from the instance's current master, at the priority and interval it already advertised, to
+    a BACKUP for which accepting it only restarts Master_Down_Timer. It then counts it
+    (advert_rcvd), restarts the timer from the kernel receive time (or now, when that is absent,
+    in the future or older than RX_TIME_MAX_AGE) and the wheel. Anything else - a drop, a new
+    master, a priority change, priority 0, an instance not in the steady state - returns False
+    without touching anything: the caller hands it to the Python state machine, which runs
+    every check and counts every drop.
+    """
+
+    __slots__ = ("family", "_slots", "accepted")
+
+    def __init__(self, family):
+        family = operator.index(family)
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self.family = family
+        self._slots = [None] * 256
+        self.accepted = 0
+
+    def set(self, vrid, slot):
+        vrid = operator.index(vrid)
+        if not 1 <= vrid <= 255:
+            raise ValueError(f"VRID {vrid} outside 1..255")
+        if slot is not None and not isinstance(slot, InstanceSlot):
+            raise TypeError("slot must be an InstanceSlot or None")
+        if slot is not None and slot.version and slot.family != self.family:
+            raise ValueError("slot family differs from the table's")
+        self._slots[vrid] = slot
+
+    def get(self, vrid):
+        return self._slots[operator.index(vrid)]
+
+    def clear(self):
+        self._slots = [None] * 256
+
+    def accept(self, src, dst, ttl, payload, rx_time, now) -> bool:
+        """src/dst: packed (or text) IP addresses; ttl; the VRRP message; the receive time on
+        the monotonic clock (None when unknown); now on the same clock."""
+        psrc = _pseudo_address(src, self.family)
+        pdst = _pseudo_address(dst, self.family)
+        if psrc is None or pdst is None:
+            return False
+        return self._accept(psrc, pdst, ttl, memoryview(payload).cast("B"),
+                            NAN if rx_time is None else _seconds(rx_time), _seconds(now))
+
+    def _accept(self, src: bytes, dst: bytes, ttl: int, p, rx_time: float, now: float) -> bool:
+        n = len(p)
+        if n < HEADER_LEN:
+            return False
+        slot = self._slots[p[1]]
+        if slot is None or not slot.fast_rx:
+            return False
+        # RFC 5798 7.1 in order: TTL, version/type, length, checksum, VRID, interval/auth,
+        # destination (multicast for a multicast instance), addresses
+        if not slot.unicast and ttl != VRRP_TTL:
+            return False
+        version = p[0] >> 4
+        if version != slot.version or p[0] & 0x0F != 1:
+            return False
+        addr_len = _ADDR_LEN[self.family]
+        naddr = len(slot.addresses) // addr_len
+        if p[3] != naddr or n != HEADER_LEN + naddr * addr_len + (AUTH_DATA_LEN if version == 2 else 0):
+            return False
+        if version == 2:
+            if inet_checksum(p) != 0:
+                return False
+            if p[4] != slot.auth_type or p[5] != slot.wire_interval:
+                return False
+            if slot.auth_type and p[n - AUTH_DATA_LEN:n] != slot.auth_data:
+                return False
+        else:
+            csum_dst = slot.compat_dst if slot.old_checksum else dst
+            pseudo = pseudo_sum_ipv4(src, csum_dst, n) if addr_len == 4 else pseudo_sum_ipv6(src, csum_dst, n)
+            if inet_checksum(p, pseudo) != 0:
+                return False
+            if ((p[4] << 8) | p[5]) & V3_MAX_ADVER_INT != slot.master_interval:
+                return False
+        if _is_multicast(dst) == slot.unicast:
+            return False
+        if p[HEADER_LEN:HEADER_LEN + naddr * addr_len] != slot.addresses:
+            return False
+        # the current master, unchanged: accepting it only restarts Master_Down_Timer
+        priority = p[2]
+        if src != slot.master or priority == 0 or priority != slot.master_priority:
+            return False
+        if priority < slot.priority and not slot.accept_lower:
+            return False
+        origin = now if rx_time != rx_time or rx_time > now or now - rx_time > RX_TIME_MAX_AGE else rx_time
+        begin = max(origin, slot.delayed_start)
+        slot.schedule(begin + slot.down_interval, begin)
+        slot.advert_rcvd += 1
+        slot.fast_rcvd += 1
+        self.accepted += 1
+        return True
+
+
+def _rx_time(ancillary, mono_now: float, real_now: float) -> float:
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(value) >= 16:
+            sec = int.from_bytes(value[0:8], "little", signed=True)
+            nsec = int.from_bytes(value[8:16], "little", signed=True)
+            return min(mono_now, mono_now - (real_now - (sec + nsec * 1e-9)))
+    return NAN
+
+
+def _ip_payload4(data: bytes):
+    """(src, dst, ttl, payload) from a whole IPv4 datagram, or None when its header is bad."""
+    if len(data) < 20 or data[0] >> 4 != 4:
+        return None
+    ihl = (data[0] & 0x0F) * 4
+    total = (data[2] << 8) | data[3]
+    if ihl < 20 or len(data) < ihl or total < ihl:
+        return None
+    return bytes(data[12:16]), bytes(data[16:20]), data[8], bytes(data[ihl:min(total, len(data))])
+
+
+def _ip_payload6(data: bytes, ancillary, addr):
+    hops = -1
+    dst = None
+    for level, kind, value in ancillary:
+        if level != socket.IPPROTO_IPV6:
+            continue
+        if kind == _IPV6_HOPLIMIT and len(value) >= 4:
+            hops = int.from_bytes(value[0:4], "little", signed=True)
+        elif kind == _IPV6_PKTINFO and len(value) >= 16:
+            dst = bytes(value[:16])
+    if hops < 0 or dst is None:
+        return None
+    return socket.inet_pton(socket.AF_INET6, addr[0].split("%", 1)[0]), dst, hops, bytes(data)
+
+
+def receive_batch(sock, family, table=None):
+    """Read up to RECV_BATCH messages from a raw VRRP socket (non-blocking) and run each through
+    table.accept (when a table is given).
+
+    Returns (punted, received, bad_header, missing_ancillary, error): `punted` is a list of
+    (src, dst, ttl, payload, rx_time) for the messages the table did not take (src/dst text,
+    payload the VRRP message, rx_time on time.monotonic()'s scale or None); `received` counts
+    the messages with a usable IP header (taken or punted); `bad_header` IPv4 datagrams with a
+    bad header; `missing_ancillary` IPv6 messages without hop limit / pktinfo; `error` the errno
+    of a receive error other than "nothing more to read" (0 for none). Fewer than RECV_BATCH
+    messages read means the socket is drained."""
+    import time as _time
+    family = operator.index(family)
+    if family not in (4, 6):
+        raise ValueError(f"family must be 4 or 6, not {family!r}")
+    punted = []
+    received = bad = missing = error = 0
+    for _ in range(RECV_BATCH):
+        try:
+            data, anc, _flags, addr = sock.recvmsg(65535, 256)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError as exc:
+            error = exc.errno or -1
+            break
+        mono_now, real_now = _time.monotonic(), _time.time()
+        parsed = _ip_payload4(data) if family == 4 else _ip_payload6(data, anc, addr)
+        if parsed is None:
+            if family == 4:
+                bad += 1
+            else:
+                missing += 1
+            continue
+        received += 1
+        src, dst, ttl, payload = parsed
+        rx_time = _rx_time(anc, mono_now, real_now)
+        if table is not None and table._accept(src, dst, ttl, memoryview(payload), rx_time, mono_now):
+            continue
+        punted.append((_ntop(src), _ntop(dst), ttl, payload, None if rx_time != rx_time else rx_time))
+    return punted, received, bad, missing, error

@@ -11,6 +11,10 @@ IPv6: the same with hop limits, IPV6_RECVHOPLIMIT and IPV6_RECVPKTINFO (raw IPv6
 IP header), ff02::12 joined on the interface, and sends from the interface's link-local address
 (RFC 5798 section 5.1.2.1) through IPV6_PKTINFO. The checksum is left to the engine (no
 IPV6_CHECKSUM) so that a bad checksum reaches the engine and is counted, not silently dropped.
+
+Receiving reads batches (kvrrp.fastpath.receive_batch: one recvmmsg in the Cython build) and,
+once the engine attached its ReceiveTable (attach_receive_table), the steady-state adverts stop
+there; only the others become Received objects for the handles.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import struct
 import time
 from collections import Counter
 
+from kvrrp import fastpath
 from kvrrp.io.ifinfo import primary_ipv4
 from kvrrp.io.netlink import IFA_F_SECONDARY, Netlink
 from kvrrp.io.netns import entered
@@ -36,26 +41,12 @@ IP_MULTICAST_ALL = 49
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-MAX_READS_PER_WAKEUP = 64
+MAX_BATCHES_PER_WAKEUP = 4     # receive_batch calls per readable event (fastpath.RECV_BATCH each)
 LOCAL_ADDRESS_TTL = 1.0  # seconds a looked-up source address is trusted before asking again
 
 
 class TransportError(OSError):
     """The interface cannot carry VRRP (missing, no permission, ...)."""
-
-
-def _strip_scope(text: str) -> str:
-    return text.split("%", 1)[0]
-
-
-def _rx_time(anc: list) -> float | None:
-    """The SO_TIMESTAMPNS receive time (CLOCK_REALTIME) moved onto the monotonic clock."""
-    for level, kind, value in anc:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
-            sec, nsec = struct.unpack_from("qq", value)
-            mono_now = time.monotonic()
-            return min(mono_now, mono_now - (time.time() - (sec + nsec * 1e-9)))
-    return None
 
 
 class _SharedSocket:
@@ -68,6 +59,7 @@ class _SharedSocket:
         self.handles: list[RawTransport] = []
         self.groups: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
+        self.table = None        # the engine's fastpath.ReceiveTable for this socket, once attached
         self._local: str | None = None
         self._local_at = -LOCAL_ADDRESS_TTL
         af = socket.AF_INET if family == 4 else socket.AF_INET6
@@ -179,56 +171,39 @@ class _SharedSocket:
 
     # -- receiving ------------------------------------------------------------------------
     def _readable(self) -> None:
-        for _ in range(MAX_READS_PER_WAKEUP):
+        for _ in range(MAX_BATCHES_PER_WAKEUP):
             try:
-                data, anc, _flags, addr = self.sock.recvmsg(65535, 256)
-                if self.family == 4:
-                    received = self._parse4(data, _rx_time(anc))
-                else:
-                    received = self._parse6(data, anc, addr)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
+                punted, received, bad_header, missing, error = fastpath.receive_batch(self.sock, self.family,
+                                                                                     self.table)
+            except OSError as exc:       # e.g. the socket closed under us
                 self.stats["recv_errors"] += 1
                 log.debug("VRRP receive on %s failed: %s", self.ifname, exc)
                 return
-            if received is None:
-                continue
-            self.stats["received"] += 1
-            for handle in list(self.handles):
-                try:
-                    handle.on_receive(received)
-                except Exception:  # noqa: BLE001 - one bad consumer must not kill the socket
-                    self.stats["callback_errors"] += 1
-                    log.exception("VRRP receive handler failed on %s", self.ifname)
+            stats = self.stats
+            if received:
+                stats["received"] += received
+                if len(punted) < received:
+                    stats["fast_path"] += received - len(punted)
+            if bad_header:
+                stats["drop_bad_ip_header"] += bad_header
+            if missing:
+                stats["drop_missing_ancillary"] += missing
+            for src, dst, ttl, payload, rx_time in punted:
+                self._deliver(Received(self.ifname, self.family, src, dst, ttl, payload, rx_time))
+            if error:
+                stats["recv_errors"] += 1
+                log.debug("VRRP receive on %s failed: %s", self.ifname, error)
+                return
+            if received + bad_header + missing < fastpath.RECV_BATCH:
+                return
 
-    def _parse4(self, data: bytes, rx_time: float | None) -> Received | None:
-        if len(data) < 20 or data[0] >> 4 != 4:
-            self.stats["drop_bad_ip_header"] += 1
-            return None
-        ihl = (data[0] & 0x0F) * 4
-        total = struct.unpack_from("!H", data, 2)[0]
-        if ihl < 20 or len(data) < ihl or total < ihl:
-            self.stats["drop_bad_ip_header"] += 1
-            return None
-        end = min(total, len(data))
-        return Received(self.ifname, 4, socket.inet_ntoa(data[12:16]), socket.inet_ntoa(data[16:20]),
-                        data[8], bytes(data[ihl:end]), rx_time)
-
-    def _parse6(self, data: bytes, anc: list, addr: tuple) -> Received | None:
-        hops = -1
-        dst = ""
-        for level, kind, value in anc:
-            if level != socket.IPPROTO_IPV6:
-                continue
-            if kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
-                hops = struct.unpack_from("i", value)[0]
-            elif kind == socket.IPV6_PKTINFO and len(value) >= 16:
-                dst = socket.inet_ntop(socket.AF_INET6, value[:16])
-        if hops < 0 or not dst:
-            self.stats["drop_missing_ancillary"] += 1
-            return None
-        return Received(self.ifname, 6, _strip_scope(addr[0]), dst, hops, bytes(data), _rx_time(anc))
+    def _deliver(self, received: Received) -> None:
+        for handle in list(self.handles):
+            try:
+                handle.on_receive(received)
+            except Exception:  # noqa: BLE001 - one bad consumer must not kill the socket
+                self.stats["callback_errors"] += 1
+                log.exception("VRRP receive handler failed on %s", self.ifname)
 
     def close(self) -> None:
         try:
@@ -260,6 +235,11 @@ class RawTransport:
     def local_address(self) -> str | None:
         """Source address adverts leave from without an explicit src: primary IPv4 / link-local IPv6."""
         return self._shared.local_address()
+
+    def attach_receive_table(self, table) -> None:
+        """Run every message of this socket through `table` (a kvrrp.fastpath.ReceiveTable) first:
+        the steady-state adverts it takes never reach on_receive. None detaches."""
+        self._shared.table = table
 
     def stats(self) -> dict[str, int]:
         return dict(self._shared.stats)

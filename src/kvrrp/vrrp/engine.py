@@ -107,6 +107,9 @@ class VrrpEngine:
         self._instances: dict[str, VrrpInstanceRuntime] = {}
         self._by_uid: dict[int, VrrpInstanceRuntime] = {}
         self._routes: dict[tuple[str, int, int], VrrpInstanceRuntime] = {}
+        # per (interface, family): the instances' fast-path slots by VRID; the raw sockets run
+        # steady-state adverts through them without calling back into Python
+        self._rx_tables: dict[tuple[str, int], fastpath.ReceiveTable] = {}
         self._groups: dict[str, SyncGroup] = {}
         self._next_uid = 0
         self.started = False
@@ -264,6 +267,10 @@ class VrrpEngine:
     def on_receive(self, rx: Received) -> None:
         """Transport callback: validate one advert and hand it to its instance. Never raises."""
         try:
+            table = self._rx_tables.get((rx.ifname, rx.family))
+            if table is not None and table.accept(rx.src, rx.dst, rx.ttl, rx.payload, rx.rx_time,
+                                                  self._clock.monotonic()):
+                return      # the steady state: the fast path restarted Master_Down_Timer
             self._receive(rx)
         except Exception:      # a bug must not kill the socket reader
             if self._raise_errors:
@@ -291,6 +298,10 @@ class VrrpEngine:
         return self._wheel.next_deadline()
 
     # ================================================================== InstanceContext
+    @property
+    def wheel(self) -> fastpath.TimerWheel:
+        return self._wheel
+
     def now(self) -> float:
         return self._clock.monotonic()
 
@@ -426,6 +437,10 @@ class VrrpEngine:
         # a VMAC instance's VRID on its base interface: copies of adverts the VMAC also got
         self._vmac_bases = {(i.settings.ifname, i.settings.family, i.settings.vrid) for i in self._instances.values()
                             if i.settings.vrrp_ifname != i.settings.ifname}
+        for table in self._rx_tables.values():
+            table.clear()
+        for (ifname, family, vrid), inst in self._routes.items():
+            self._rx_table(ifname, family).set(vrid, inst.fast)
         for inst in self._instances.values():
             inst.sync = None
         self._groups = {}
@@ -474,6 +489,18 @@ class VrrpEngine:
                     self._transports[key] = self._transport_factory.open(ifname, family, self.on_receive, group)
                 except Exception as exc:
                     log.error("cannot open VRRP socket on %s IPv%d: %s", ifname, family, exc)
+                    continue
+                # a transport that reads the kernel itself (io.transport) runs the steady state
+                # through the table, in C, on time.monotonic(): only with our clock on that scale
+                attach = getattr(self._transports[key], "attach_receive_table", None)
+                if attach is not None and isinstance(self._clock, MonotonicClock):
+                    attach(self._rx_table(ifname, family))
+
+    def _rx_table(self, ifname: str, family: int) -> fastpath.ReceiveTable:
+        table = self._rx_tables.get((ifname, family))
+        if table is None:
+            table = self._rx_tables[(ifname, family)] = fastpath.ReceiveTable(family)
+        return table
 
     def _receive(self, rx: Received) -> None:
         vrid = peek_vrid(rx.payload)

@@ -39,11 +39,22 @@ FASTPATH_DROP_MAP: dict[str, str] = {
 }
 
 
+class _RxCounter:
+    """Where advert_rcvd lives until attach(): the fast path's slot counts it afterwards."""
+
+    __slots__ = ("advert_rcvd",)
+
+    def __init__(self) -> None:
+        self.advert_rcvd = 0
+
+
 @dataclass(slots=True)
 class InstanceStats:
-    """keepalived's per-instance statistics (vrrp_print_stats), plus drops by reason."""
+    """keepalived's per-instance statistics (vrrp_print_stats), plus drops by reason.
 
-    advert_rcvd: int = 0
+    advert_rcvd is kept by the instance's fast-path slot (attach()), which counts the
+    steady-state adverts it takes without Python; the others are counted here."""
+
     advert_sent: int = 0
     become_master: int = 0
     release_master: int = 0
@@ -64,6 +75,20 @@ class InstanceStats:
     transitions: int = 0
     send_errors: int = 0                # adverts not sent: no source address yet for v3
     drops: dict[str, int] = field(default_factory=dict)
+    _rx: object = field(default_factory=_RxCounter, repr=False, compare=False)
+
+    def attach(self, counter: object) -> None:
+        """Count advert_rcvd in `counter` (anything with an int advert_rcvd: the fast path's slot)."""
+        counter.advert_rcvd = self._rx.advert_rcvd
+        self._rx = counter
+
+    @property
+    def advert_rcvd(self) -> int:
+        return self._rx.advert_rcvd
+
+    @advert_rcvd.setter
+    def advert_rcvd(self, value: int) -> None:
+        self._rx.advert_rcvd = value
 
     def count_drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
@@ -72,13 +97,16 @@ class InstanceStats:
             setattr(self, attr, getattr(self, attr) + 1)
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "drops"}
+        out: dict[str, object] = {"advert_rcvd": self.advert_rcvd}
+        out.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name not in ("drops", "_rx"))
         out["drops"] = dict(self.drops)
         return out
 
     def clear(self) -> None:
+        self.advert_rcvd = 0
         for f in fields(self):
-            setattr(self, f.name, {} if f.name == "drops" else 0)
+            if f.name != "_rx":
+                setattr(self, f.name, {} if f.name == "drops" else 0)
 
 
 _KEEPALIVED_COUNTER = {
