@@ -21,14 +21,15 @@ from __future__ import annotations
 import math
 import operator
 import socket
+import sys
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple, Sequence
 
 __all__ = [
-    "IMPLEMENTATION", "DROP_REASONS", "Advert", "Drop", "EncodeRequest", "TimerWheel",
+    "IMPLEMENTATION", "DROP_REASONS", "Advert", "Drop", "TimerWheel",
     "inet_checksum", "pseudo_sum_ipv4", "pseudo_sum_ipv6",
-    "decode_advert", "decode_batch", "encode_advert", "encode_batch",
-    "InstanceSlot", "ReceiveTable", "receive_batch", "RECV_BATCH", "RX_TIME_MAX_AGE",
+    "decode_advert", "encode_advert",
+    "InstanceSlot", "ReceiveTable", "SocketReader", "receive_batch", "RECV_BATCH", "RX_TIME_MAX_AGE",
+    "SocketSender", "fire_adverts", "TIMER_TOLERANCE",
 ]
 
 IMPLEMENTATION = "python"
@@ -243,25 +244,6 @@ def decode_advert(payload, family, src=None, dst=None, *, v3_checksum_as_v2=Fals
                   (buf[6] << 8) | buf[7], checksum_ok, addresses, auth_data)
 
 
-def decode_batch(payloads, family, srcs=None, dsts=None, *, v3_checksum_as_v2=False) -> list:
-    """decode_advert over many messages; srcs/dsts (if given) run parallel to payloads."""
-    payloads = list(payloads)
-    n = len(payloads)
-    srcs = _parallel(srcs, n, "srcs")
-    dsts = _parallel(dsts, n, "dsts")
-    return [decode_advert(payloads[i], family, srcs[i], dsts[i], v3_checksum_as_v2=v3_checksum_as_v2)
-            for i in range(n)]
-
-
-def _parallel(seq, n: int, what: str) -> Sequence:
-    if seq is None:
-        return [None] * n
-    seq = list(seq)
-    if len(seq) != n:
-        raise ValueError(f"{what} has {len(seq)} entries for {n} payloads")
-    return seq
-
-
 def _int_field(name: str, value, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -336,38 +318,6 @@ def encode_advert(version, vrid, priority, addresses, adver_int, *, family=4, au
     msg[6] = checksum >> 8
     msg[7] = checksum & 0xFF
     return bytes(msg)
-
-
-class EncodeRequest(NamedTuple):
-    """One advert for encode_batch: the arguments of encode_advert as a tuple."""
-
-    version: int
-    vrid: int
-    priority: int
-    addresses: Sequence
-    adver_int: int
-    family: int = 4
-    auth_type: int = 0
-    auth_data: bytes = b""
-    src: object = None
-    dst: object = None
-    type: int = 1
-
-
-def encode_batch(requests: Iterable, *, v3_checksum_as_v2=False) -> list[bytes]:
-    """encode_advert over many EncodeRequest tuples (plain tuples in that field order work too).
-    A bad request raises ValueError naming its index."""
-    out = []
-    for i, req in enumerate(requests):
-        req = EncodeRequest(*req)
-        try:
-            out.append(encode_advert(req.version, req.vrid, req.priority, req.addresses, req.adver_int,
-                                     family=req.family, auth_type=req.auth_type, auth_data=req.auth_data,
-                                     src=req.src, dst=req.dst, type=req.type,
-                                     v3_checksum_as_v2=v3_checksum_as_v2))
-        except ValueError as exc:
-            raise ValueError(f"request {i}: {exc}") from None
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -620,6 +570,8 @@ NAN = math.nan
 VRRP_TTL = 255
 RX_TIME_MAX_AGE = 0.05      # a receive time older than this is not a timer's origin
 RECV_BATCH = 64             # messages per receive_batch() call (one recvmmsg in the Cython build)
+MAX_BATCHES = 4             # receive_batch calls per SocketReader call (per readable event)
+_IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 _IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
 _IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
@@ -641,7 +593,8 @@ class InstanceSlot:
                  "wire_interval", "addresses", "compat_dst",
                  "fast_rx", "master", "master_priority", "master_interval", "priority", "accept_lower",
                  "delayed_start", "down_interval", "old_checksum",
-                 "armed", "deadline", "down_started", "advert_rcvd", "fast_rcvd")
+                 "armed", "deadline", "down_started", "advert_rcvd", "fast_rcvd",
+                 "fast_tx", "sender", "adver_int", "targets", "advert_sent", "last_sent", "fast_sent")
 
     def __init__(self, wheel, timer_key):
         self.wheel = wheel
@@ -668,6 +621,37 @@ class InstanceSlot:
         self.down_started = NAN
         self.advert_rcvd = 0
         self.fast_rcvd = 0
+        self.fast_tx = False
+        self.sender = None
+        self.adver_int = 0.0
+        self.targets = ()
+        self.advert_sent = 0
+        self.last_sent = NAN
+        self.fast_sent = 0
+
+    def set_adverts(self, sender, adver_int, targets):
+        """A MASTER's steady state: when its Adver_Timer fires, fire_adverts() queues `targets`
+        on `sender` (a SocketSender) and re-arms the timer adver_int later, without Python.
+        targets: (payload, dst, src, ttl) per destination - the advert with its checksum, the
+        destination address (text), the source to pin (text) and the TTL / hop limit (None:
+        the socket's 255). A sender of None (or no targets) turns it off."""
+        targets = tuple(targets)
+        if sender is not None and not isinstance(sender, SocketSender):
+            raise TypeError("sender must be a SocketSender or None")
+        checked = []
+        for payload, dst, src, ttl in targets:
+            pdst = _pseudo_address(dst, self.family)
+            psrc = _pseudo_address(src, self.family) if src is not None else None
+            if pdst is None or (src is not None and psrc is None):
+                raise ValueError(f"bad advert target {dst!r} from {src!r}")
+            if ttl is not None and not 0 <= operator.index(ttl) <= 255:
+                raise ValueError(f"TTL {ttl} outside 0..255")
+            checked.append((bytes(payload), _ntop(pdst), psrc, ttl))
+        adver_int = _seconds(adver_int)
+        self.fast_tx = sender is not None and bool(checked)
+        self.sender = sender if self.fast_tx else None
+        self.adver_int = adver_int
+        self.targets = tuple(checked) if self.fast_tx else ()
 
     def configure(self, version, family, unicast, auth_type, auth_data, wire_interval, addresses,
                   compat_dst=b""):
@@ -724,6 +708,11 @@ class InstanceSlot:
     def fired(self):
         """The wheel handed the timer out: it is no longer armed."""
         self.armed, self.deadline = False, NAN
+
+    def sent(self, now):
+        """An advert went out (from Python): count it and remember when."""
+        self.advert_sent += 1
+        self.last_sent = _seconds(now)
 
 
 def _is_multicast(dst: bytes) -> bool:
@@ -834,8 +823,8 @@ class ReceiveTable:
 def _rx_time(ancillary, mono_now: float, real_now: float) -> float:
     for level, kind, value in ancillary:
         if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(value) >= 16:
-            sec = int.from_bytes(value[0:8], "little", signed=True)
-            nsec = int.from_bytes(value[8:16], "little", signed=True)
+            sec = int.from_bytes(value[0:8], sys.byteorder, signed=True)
+            nsec = int.from_bytes(value[8:16], sys.byteorder, signed=True)
             return min(mono_now, mono_now - (real_now - (sec + nsec * 1e-9)))
     return NAN
 
@@ -858,7 +847,7 @@ def _ip_payload6(data: bytes, ancillary, addr):
         if level != socket.IPPROTO_IPV6:
             continue
         if kind == _IPV6_HOPLIMIT and len(value) >= 4:
-            hops = int.from_bytes(value[0:4], "little", signed=True)
+            hops = int.from_bytes(value[0:4], sys.byteorder, signed=True)
         elif kind == _IPV6_PKTINFO and len(value) >= 16:
             dst = bytes(value[:16])
     if hops < 0 or dst is None:
@@ -906,3 +895,134 @@ def receive_batch(sock, family, table=None):
             continue
         punted.append((_ntop(src), _ntop(dst), ttl, payload, None if rx_time != rx_time else rx_time))
     return punted, received, bad, missing, error
+
+
+class SocketReader:
+    """The event loop's readable callback for one raw VRRP socket (loop.add_reader(fd, reader)).
+
+    Each call reads up to MAX_BATCHES batches (stopping at the first one that is not full),
+    lets `table` (a ReceiveTable, settable, None for none) take the steady-state adverts and
+    calls deliver(src, dst, ttl, payload, rx_time) for every other message. Counters:
+    received, fast_path (taken by the table), bad_ip_header, missing_ancillary, recv_errors;
+    on_error(errno) is called for a receive error (then the call returns)."""
+
+    __slots__ = ("_sock", "family", "table", "_deliver", "_on_error", "received", "fast_path",
+                 "bad_ip_header", "missing_ancillary", "recv_errors")
+
+    def __init__(self, sock, family, deliver, on_error=None):
+        family = operator.index(family)
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self._sock, self.family, self.table = sock, family, None
+        self._deliver, self._on_error = deliver, on_error
+        self.received = self.fast_path = self.bad_ip_header = self.missing_ancillary = self.recv_errors = 0
+
+    def __setattr__(self, name, value):
+        if name == "table" and value is not None and not isinstance(value, ReceiveTable):
+            raise TypeError("table must be a ReceiveTable or None")
+        object.__setattr__(self, name, value)
+
+    def __call__(self):
+        if self._sock.fileno() < 0:
+            return
+        for _ in range(MAX_BATCHES):
+            punted, received, bad, missing, error = receive_batch(self._sock, self.family, self.table)
+            self.received += received
+            self.fast_path += received - len(punted)
+            self.bad_ip_header += bad
+            self.missing_ancillary += missing
+            for item in punted:
+                self._deliver(*item)
+            if error:
+                self.recv_errors += 1
+                if self._on_error is not None:
+                    self._on_error(error)
+                return
+            if received + bad + missing < RECV_BATCH:
+                return
+
+
+TIMER_TOLERANCE = 1e-6      # a deadline later than now + this was re-armed after the wheel fired it
+
+
+class SocketSender:
+    """The adverts of one raw socket queued by fire_adverts(), sent together at its end (one
+    sendmmsg per flush in the Cython build) with the source pinned by IP_PKTINFO /
+    IPV6_PKTINFO on `ifindex`, like io.transport's send(). Counters: sent, send_errors;
+    on_error(errno, dst) is called for each message the kernel refused."""
+
+    __slots__ = ("_sock", "family", "ifindex", "_queue", "sent", "send_errors", "_on_error")
+
+    def __init__(self, sock, family, ifindex, on_error=None):
+        family = operator.index(family)
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self._sock, self.family, self.ifindex = sock, family, operator.index(ifindex)
+        self._on_error = on_error
+        self._queue = []
+        self.sent = self.send_errors = 0
+
+    def _flush(self):
+        queue, self._queue = self._queue, []
+        for payload, dst, src, ttl in queue:
+            anc = []
+            if self.family == 4:
+                if src is not None:
+                    anc.append((socket.IPPROTO_IP, _IP_PKTINFO,
+                                self.ifindex.to_bytes(4, sys.byteorder, signed=True) + src + b"\0\0\0\0"))
+                if ttl is not None:
+                    anc.append((socket.IPPROTO_IP, socket.IP_TTL, ttl.to_bytes(4, sys.byteorder)))
+                addr = (dst, 0)
+            else:
+                if src is not None:
+                    anc.append((socket.IPPROTO_IPV6, _IPV6_PKTINFO, src + self.ifindex.to_bytes(4, sys.byteorder)))
+                if ttl is not None:
+                    anc.append((socket.IPPROTO_IPV6, _IPV6_HOPLIMIT, ttl.to_bytes(4, sys.byteorder)))
+                addr = (dst, 0, 0, self.ifindex)
+            try:
+                self._sock.sendmsg([payload], anc, 0, addr)
+            except OSError as exc:
+                self.send_errors += 1
+                if self._on_error is not None:
+                    self._on_error(exc.errno or -1, dst)
+                continue
+            self.sent += 1
+
+
+def fire_adverts(keys, start, now, slots, timer_slots=8):
+    """Handle expired Adver_Timer keys from keys[start:] (a TimerWheel.advance() list) for as
+    long as they are steady-state adverts: the key is an instance's protocol timer (key %
+    timer_slots == 0), slots[key // timer_slots] is its InstanceSlot with fast_tx on. For each,
+    exactly what the state machine does for ADVER_TIMER in MASTER: the advert to every target,
+    advert_sent counted, last_sent = now, the timer re-armed at now + adver_int. A key whose timer
+    was cancelled or re-armed for later is skipped, as the instance would. Returns the index of
+    the first key it left for Python (len(keys) when none); the adverts queued so far are sent
+    before it returns, so the wire keeps the order of the keys."""
+    start = operator.index(start)
+    now = _seconds(now)
+    n = len(keys)
+    i = start
+    touched = []
+    while i < n:
+        key = keys[i]
+        uid, kind = divmod(key, timer_slots)
+        if kind != 0 or uid >= len(slots):
+            break
+        slot = slots[uid]
+        if slot is None or not slot.fast_tx:
+            break
+        i += 1
+        if not slot.armed or slot.deadline > now + TIMER_TOLERANCE:
+            continue
+        slot.fired()
+        sender = slot.sender
+        sender._queue.extend(slot.targets)
+        if sender not in touched:
+            touched.append(sender)
+        slot.advert_sent += 1
+        slot.fast_sent += 1
+        slot.last_sent = now
+        slot.schedule(now + slot.adver_int)
+    for sender in touched:
+        sender._flush()
+    return i

@@ -302,3 +302,33 @@ def test_receive_batch_takes_the_steady_state_and_returns_the_rest(impl, family)
     finally:
         rx.close()
         tx.close()
+
+
+def test_socket_reader_delivers_what_the_table_leaves_and_counts(impl):
+    import time
+    rx, tx = _raw_pair(4)
+    lo = socket.inet_aton("127.0.0.1")
+    got, errors = [], []
+    try:
+        wheel, slot, table = make(impl, unicast=True, master=lo)
+        reader = impl.SocketReader(rx, 4, lambda *item: got.append(item), errors.append)
+        with pytest.raises(TypeError):
+            reader.table = object()
+        reader.table = table
+        good = advert(impl, src=lo, dst=lo)
+        other = advert(impl, src=lo, dst=lo, prio=200)
+        for payload in [good] * (impl.RECV_BATCH + 5) + [other]:       # more than one batch
+            tx.sendto(payload, ("127.0.0.1", 0))
+        time.sleep(0.05)
+        reader()
+        assert (reader.received, reader.fast_path, reader.bad_ip_header, reader.recv_errors) == \
+            (impl.RECV_BATCH + 6, impl.RECV_BATCH + 5, 0, 0)
+        assert [(s, d, t, p) for s, d, t, p, _ in got] == [("127.0.0.1", "127.0.0.1", 255, other)]
+        assert slot.fast_rcvd == impl.RECV_BATCH + 5 and errors == []
+        reader()        # nothing to read
+        assert reader.received == impl.RECV_BATCH + 6
+    finally:
+        rx.close()
+        tx.close()
+    reader()            # a closed socket: nothing happens
+    assert errors == []

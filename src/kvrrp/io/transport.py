@@ -12,15 +12,18 @@ IP header), ff02::12 joined on the interface, and sends from the interface's lin
 (RFC 5798 section 5.1.2.1) through IPV6_PKTINFO. The checksum is left to the engine (no
 IPV6_CHECKSUM) so that a bad checksum reaches the engine and is counted, not silently dropped.
 
-Receiving reads batches (kvrrp.fastpath.receive_batch: one recvmmsg in the Cython build) and,
-once the engine attached its ReceiveTable (attach_receive_table), the steady-state adverts stop
-there; only the others become Received objects for the handles.
+Receiving: the event loop calls a kvrrp.fastpath.SocketReader directly when the socket is
+readable (batches of recvmmsg in the Cython build, IP header / ancillary data and kernel receive
+times read in C); once the engine attached its ReceiveTable (attach_receive_table), the
+steady-state adverts stop there without a Python call, and only the others become Received
+objects for the handles.
 """
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import logging
+import os
 import socket
 import struct
 import time
@@ -41,7 +44,6 @@ IP_MULTICAST_ALL = 49
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-MAX_BATCHES_PER_WAKEUP = 4     # receive_batch calls per readable event (fastpath.RECV_BATCH each)
 LOCAL_ADDRESS_TTL = 1.0  # seconds a looked-up source address is trusted before asking again
 
 
@@ -59,7 +61,6 @@ class _SharedSocket:
         self.handles: list[RawTransport] = []
         self.groups: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
-        self.table = None        # the engine's fastpath.ReceiveTable for this socket, once attached
         self._local: str | None = None
         self._local_at = -LOCAL_ADDRESS_TTL
         af = socket.AF_INET if family == 4 else socket.AF_INET6
@@ -92,7 +93,9 @@ class _SharedSocket:
             sock.close()
             raise TransportError(exc.errno, f"cannot set up VRRP socket on {ifname}: {exc.strerror}") from exc
         self.sock = sock
-        factory.loop.add_reader(sock.fileno(), self._readable)
+        self.reader = fastpath.SocketReader(sock, family, self._deliver, self._receive_error)
+        self.sender = fastpath.SocketSender(sock, family, self.ifindex, self._send_error)
+        factory.loop.add_reader(sock.fileno(), self.reader)
 
     # -- groups ---------------------------------------------------------------------------
     def _membership(self, group: str, join: bool) -> None:
@@ -170,34 +173,30 @@ class _SharedSocket:
         self.stats["sent"] += 1
 
     # -- receiving ------------------------------------------------------------------------
-    def _readable(self) -> None:
-        for _ in range(MAX_BATCHES_PER_WAKEUP):
-            try:
-                punted, received, bad_header, missing, error = fastpath.receive_batch(self.sock, self.family,
-                                                                                     self.table)
-            except OSError as exc:       # e.g. the socket closed under us
-                self.stats["recv_errors"] += 1
-                log.debug("VRRP receive on %s failed: %s", self.ifname, exc)
-                return
-            stats = self.stats
-            if received:
-                stats["received"] += received
-                if len(punted) < received:
-                    stats["fast_path"] += received - len(punted)
-            if bad_header:
-                stats["drop_bad_ip_header"] += bad_header
-            if missing:
-                stats["drop_missing_ancillary"] += missing
-            for src, dst, ttl, payload, rx_time in punted:
-                self._deliver(Received(self.ifname, self.family, src, dst, ttl, payload, rx_time))
-            if error:
-                stats["recv_errors"] += 1
-                log.debug("VRRP receive on %s failed: %s", self.ifname, error)
-                return
-            if received + bad_header + missing < fastpath.RECV_BATCH:
-                return
+    def _send_error(self, errno: int, dst: str) -> None:
+        self._local_at = -LOCAL_ADDRESS_TTL  # the source may have changed: look again next time
+        log.warning("sending VRRP advert on %s to %s failed: %s", self.ifname, dst, os.strerror(errno))
 
-    def _deliver(self, received: Received) -> None:
+    def _receive_error(self, errno: int) -> None:
+        log.debug("VRRP receive on %s failed: errno %d", self.ifname, errno)
+
+    def counters(self) -> dict[str, int]:
+        """What this socket counted, the reader's receive counters included."""
+        out = dict(self.stats)
+        r, w = self.reader, self.sender
+        if w.sent or w.send_errors:
+            out["sent"] = out.get("sent", 0) + w.sent
+            out["send_errors"] = out.get("send_errors", 0) + w.send_errors
+            out["fast_path_sent"] = w.sent
+        for name, value in (("received", r.received), ("fast_path", r.fast_path),
+                            ("drop_bad_ip_header", r.bad_ip_header),
+                            ("drop_missing_ancillary", r.missing_ancillary), ("recv_errors", r.recv_errors)):
+            if value:
+                out[name] = value
+        return out
+
+    def _deliver(self, src: str, dst: str, ttl: int, payload: bytes, rx_time: float | None) -> None:
+        received = Received(self.ifname, self.family, src, dst, ttl, payload, rx_time)
         for handle in list(self.handles):
             try:
                 handle.on_receive(received)
@@ -239,10 +238,15 @@ class RawTransport:
     def attach_receive_table(self, table) -> None:
         """Run every message of this socket through `table` (a kvrrp.fastpath.ReceiveTable) first:
         the steady-state adverts it takes never reach on_receive. None detaches."""
-        self._shared.table = table
+        self._shared.reader.table = table
+
+    def fast_sender(self):  # noqa: ANN201 - a kvrrp.fastpath.SocketSender
+        """The socket's batched sender for the engine's prebuilt adverts (fastpath.fire_adverts):
+        the same source pinning and TTL as send()."""
+        return self._shared.sender
 
     def stats(self) -> dict[str, int]:
-        return dict(self._shared.stats)
+        return self._shared.counters()
 
     def close(self) -> None:
         if self.closed:
@@ -335,7 +339,7 @@ class RawTransportFactory:
             del self._sockets[(handle.ifname, handle.family)]
 
     def stats(self) -> dict[str, dict[str, int]]:
-        return {f"{ifname}/v{family}": dict(s.stats) for (ifname, family), s in self._sockets.items()}
+        return {f"{ifname}/v{family}": s.counters() for (ifname, family), s in self._sockets.items()}
 
     def close(self) -> None:
         for shared in list(self._sockets.values()):

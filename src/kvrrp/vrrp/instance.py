@@ -62,6 +62,7 @@ class InstanceContext(Protocol):
     wheel: object       # the engine's fastpath.TimerWheel (the instance's slot restarts timers on it)
 
     def now(self) -> float: ...
+    def fast_sender(self, inst: "VrrpInstanceRuntime") -> object | None: ...
     def schedule(self, key: int, deadline: float) -> None: ...
     def cancel(self, key: int) -> None: ...
     def send(self, inst: "VrrpInstanceRuntime", payload: bytes, dst: str, src: str | None) -> None: ...
@@ -113,7 +114,6 @@ class VrrpInstanceRuntime:
         self.want_master = False            # down timer ran out but the sync group held us back
         self.vips_set = False
         self.last_transition: float | None = None
-        self.last_advert_sent: float | None = None
         self.sync = None                    # kvrrp.vrrp.sync.SyncGroup, set by the engine
         self._preempt = _Preempt.IDLE
         self._owner_waiting = False
@@ -137,8 +137,14 @@ class VrrpInstanceRuntime:
                                      and settings.unicast_checksum_compat == CHECKSUM_COMPAT_CONFIG)
         self._fast_capable = self._configure_fast()
         self._master_packed: tuple[str | None, bytes] = (None, b"")
+        self._tx_built: tuple | None = None       # what the slot's prebuilt adverts were made from
 
     # ------------------------------------------------------------------ queries
+    @property
+    def last_advert_sent(self) -> float | None:
+        sent = self.fast.last_sent
+        return None if math.isnan(sent) else sent
+
     @property
     def own_fault(self) -> bool:
         return bool(self.tracker_faults)
@@ -197,6 +203,41 @@ class VrrpInstanceRuntime:
         self.fast.update(fast_rx, master, self.master_priority or 0, interval_field, self.effective_priority,
                          (not s.preempt) and s.preempt_delay <= 0, self.ctx.delayed_start(),
                          self.master_down_interval(), self.old_unicast_checksum)
+        self._refresh_fast_adverts()
+
+    def _refresh_fast_adverts(self) -> None:
+        """A MASTER on a socket the fast path can send on: prebuild its adverts (rebuilt only
+        when priority, source address, checksum form or socket change), so an expired
+        Adver_Timer sends them and re-arms in C (fastpath.fire_adverts)."""
+        sender = self.ctx.fast_sender(self) if self.state is State.MASTER and self._fast_capable else None
+        if sender is None:
+            if self.fast.fast_tx:
+                self.fast.set_adverts(None, 0.0, ())
+            self._tx_built = None
+            return
+        s = self.settings
+        src = self.own_address
+        built = (self.effective_priority, src, self.old_unicast_checksum, id(sender))
+        if built == self._tx_built and self.fast.fast_tx:
+            return
+        targets = []
+        if src is not None:
+            for dst in (s.unicast_peers if s.is_unicast else (s.group,)):
+                try:
+                    payload = self.advert_payload(self.effective_priority, dst, src)
+                except ValueError:
+                    payload = None
+                if payload is None:          # the Python path counts and logs it
+                    targets = []
+                    break
+                targets.append((payload, dst, s.unicast_src_ip or src, s.unicast_ttl))
+        self.fast.set_adverts(sender if targets else None, s.adver_int, targets)
+        self._tx_built = built if targets else None
+
+    def source_changed(self) -> None:
+        """The engine saw our interface's source address change: rebuild prebuilt adverts."""
+        self._tx_built = None
+        self._refresh_fast_adverts()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, group_fault: bool = False) -> None:
@@ -496,8 +537,7 @@ class VrrpInstanceRuntime:
             self.ctx.send(self, payload, dst, s.unicast_src_ip or (src if s.vrrp_ifname != s.ifname else None))
             sent = True
         if sent:
-            self.stats.advert_sent += 1
-            self.last_advert_sent = self.ctx.now()
+            self.fast.sent(self.ctx.now())
             if priority == 0:
                 self.stats.pri_zero_sent += 1
 

@@ -39,23 +39,23 @@ FASTPATH_DROP_MAP: dict[str, str] = {
 }
 
 
-class _RxCounter:
-    """Where advert_rcvd lives until attach(): the fast path's slot counts it afterwards."""
+class _AdvertCounters:
+    """Where advert_rcvd / advert_sent live until attach(): the fast path's slot counts them after."""
 
-    __slots__ = ("advert_rcvd",)
+    __slots__ = ("advert_rcvd", "advert_sent")
 
     def __init__(self) -> None:
         self.advert_rcvd = 0
+        self.advert_sent = 0
 
 
 @dataclass(slots=True)
 class InstanceStats:
     """keepalived's per-instance statistics (vrrp_print_stats), plus drops by reason.
 
-    advert_rcvd is kept by the instance's fast-path slot (attach()), which counts the
-    steady-state adverts it takes without Python; the others are counted here."""
+    advert_rcvd and advert_sent are kept by the instance's fast-path slot (attach()), which
+    counts the steady-state adverts it takes and sends without Python; the others are here."""
 
-    advert_sent: int = 0
     become_master: int = 0
     release_master: int = 0
     packet_len_err: int = 0
@@ -75,12 +75,21 @@ class InstanceStats:
     transitions: int = 0
     send_errors: int = 0                # adverts not sent: no source address yet for v3
     drops: dict[str, int] = field(default_factory=dict)
-    _rx: object = field(default_factory=_RxCounter, repr=False, compare=False)
+    _rx: object = field(default_factory=_AdvertCounters, repr=False, compare=False)
 
-    def attach(self, counter: object) -> None:
-        """Count advert_rcvd in `counter` (anything with an int advert_rcvd: the fast path's slot)."""
-        counter.advert_rcvd = self._rx.advert_rcvd
-        self._rx = counter
+    def attach(self, counters: object) -> None:
+        """Count advert_rcvd / advert_sent in `counters` (the fast path's slot)."""
+        counters.advert_rcvd = self._rx.advert_rcvd
+        counters.advert_sent = self._rx.advert_sent
+        self._rx = counters
+
+    @property
+    def advert_sent(self) -> int:
+        return self._rx.advert_sent
+
+    @advert_sent.setter
+    def advert_sent(self, value: int) -> None:
+        self._rx.advert_sent = value
 
     @property
     def advert_rcvd(self) -> int:
@@ -97,13 +106,13 @@ class InstanceStats:
             setattr(self, attr, getattr(self, attr) + 1)
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"advert_rcvd": self.advert_rcvd}
+        out: dict[str, object] = {"advert_rcvd": self.advert_rcvd, "advert_sent": self.advert_sent}
         out.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name not in ("drops", "_rx"))
         out["drops"] = dict(self.drops)
         return out
 
     def clear(self) -> None:
-        self.advert_rcvd = 0
+        self.advert_rcvd = self.advert_sent = 0
         for f in fields(self):
             if f.name != "_rx":
                 setattr(self, f.name, {} if f.name == "drops" else 0)
