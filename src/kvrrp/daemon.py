@@ -6,10 +6,14 @@ take the pid file (refuse a second copy, take over a stale one); daemonize unles
 then, in one asyncio loop: the real kernel adapters, a sweep of VIPs a crashed run left behind,
 the engine, signal handlers and the optional status API.
 
-Signals (keepalived's): SIGTERM/SIGINT stop (priority-0 adverts, VIPs removed, exit 0); SIGHUP
-reloads (unchanged instances keep their state); SIGUSR1 writes the data dump to
-/tmp/keepalived.data, SIGUSR2 the stats dump to /tmp/keepalived.stats, SIGRTMIN+2 (keepalived's
-SIGJSON) the JSON dump to /tmp/keepalived.json.
+Signals (keepalived's table, kvrrp.signals): STOP (SIGTERM) and SIGINT stop (priority-0 adverts,
+VIPs removed, exit 0); RELOAD (SIGHUP) reloads (unchanged instances keep their state, requests
+during a reload coalesce into one more); DATA (SIGUSR1) writes the data dump to
+/tmp/keepalived.data, STATS (SIGUSR2) the stats dump to /tmp/keepalived.stats, STATS_CLEAR
+(SIGRTMAX-1) the stats dump and then zeroes the counters, JSON (SIGRTMIN+2) the JSON dump to
+/tmp/keepalived.json, TDUMP (SIGRTMAX) logs the asyncio tasks and threads. RELOAD, DATA and
+TDUMP also go to the checker child, as keepalived's parent passes them on. Every other
+catchable signal is logged and ignored (kvrrp.signal_handlers).
 """
 from __future__ import annotations
 
@@ -23,7 +27,9 @@ import sys
 import time
 from typing import Any, Iterable
 
+from kvrrp.io.lifetime import PARENT_PID_ENV
 from kvrrp.logging_setup import configure as configure_logging
+from kvrrp.options import log_file_path
 from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
 
 log = logging.getLogger("kvrrp.daemon")
@@ -31,28 +37,37 @@ log = logging.getLogger("kvrrp.daemon")
 DATA_DUMP = "/tmp/keepalived.data"
 STATS_DUMP = "/tmp/keepalived.stats"
 JSON_DUMP = "/tmp/keepalived.json"
-SIGJSON = signal.SIGRTMIN + 2
 TIMER_RESOLUTION = 0.0001  # 100 us wheel ticks: deadlines are rounded up by at most this much
 EXIT_CONFIG = 1
 EXIT_RUNNING = 1
 EXIT_FATAL = 2
 
 
-def load_config(path: str, config_id: str | None, out=None) -> Any | None:
-    """Load and print every diagnostic as it is; None when the configuration has a problem
-    keepalived itself would not run with (LoadResult.blocking). Like keepalived, other errors
-    (an out-of-range value, an unknown keyword ...) are reported and the bad value ignored.
-    The rule is kvrrp.config.runnable's, shared with the checker process."""
-    result = parse_config(path, config_id)
-    print_diagnostics(result, out)
+def load_config(path: str, config_id: str | None, out: Any = None, *,
+                all_config: bool = False) -> Any | None:
+    """Load and log every diagnostic as it is (and print it to `out` too when given); None
+    when the configuration has a problem keepalived itself would not run with
+    (LoadResult.blocking). Like keepalived, other errors (an out-of-range value, an unknown
+    keyword ...) are reported and the bad value ignored. The rule is kvrrp.config.runnable's,
+    shared with the checker process."""
+    result = parse_config(path, config_id, all_config=all_config)
+    from kvrrp.config.runnable import report_diagnostics
+
+    report_diagnostics(result, logger=log)
+    if out is not None:
+        print_diagnostics(result, out)
     return usable_config(result)
 
 
-def parse_config(path: str, config_id: str | None) -> Any:
-    """kvrrp.config.load: pure, safe to run in a worker thread (SIGHUP does)."""
+def parse_config(path: str, config_id: str | None, interfaces: Any = None, all_config: bool = False) -> Any:
+    """kvrrp.config.load: pure, safe to run in a worker thread (SIGHUP does). interfaces: the
+    host's interface names, each one the configuration names must exist (None: not checked);
+    all_config is keepalived's -e (a missing include is an error)."""
     from kvrrp.config import load
+    from kvrrp.config.runnable import all_config as strict_includes
 
-    return load(path, config_id)
+    result = load(path, config_id, interfaces=interfaces)
+    return strict_includes(result) if all_config else result
 
 
 def print_diagnostics(result: Any, out=None) -> None:
@@ -66,21 +81,6 @@ def usable_config(result: Any) -> Any | None:
     from kvrrp.config.runnable import runnable_config
 
     return runnable_config(result)
-
-
-def daemonize() -> None:
-    """Classic double fork: detach from the terminal and session, stdio to /dev/null."""
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    os.chdir("/")
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    if null > 2:
-        os.close(null)
 
 
 def write_dump(path: str, text: str) -> None:
@@ -106,6 +106,20 @@ class Daemon:
         self._announcer: Any = None
         self.extras: Any = None
         self.checker: CheckerChild | None = None
+        from kvrrp.config.interface_check import host_interfaces
+        from kvrrp.reload_guard import ReloadCounters
+
+        self.host_interfaces = host_interfaces   # a seam: tests pass the interfaces they mean
+        self.reloads = ReloadCounters()
+        self._reload_task: asyncio.Task | None = None
+        self._reload_again = False
+        self._allow_remove_all = bool(getattr(args, "allow_reload_removing_all", False))
+        self.signals: Any = None
+        self.reaper: Any = None
+        self._addresses: Any = None
+        from kvrrp.sdnotify import Notifier
+
+        self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
 
     # -- life cycle -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -122,7 +136,11 @@ class Daemon:
         netlink = Netlink()
         transports = RawTransportFactory(loop, netlink=netlink)
         addresses = NetlinkAddressManager(netlink)
+        if getattr(self.args, "dont_release_vrrp", False):
+            addresses = KeepOnStop(addresses)
+        self._addresses = addresses
         announcer = PacketAnnouncer()
+        transports.set_virtual_addresses(_virtual_addresses(settings.instances))
         self._adapters = [transports, announcer, netlink]
         self._transports, self._announcer = transports, announcer
         from kvrrp.track.wiring import DaemonExtras
@@ -137,6 +155,9 @@ class Daemon:
                                  source_address=transports.local_address, loop=loop,
                                  timer_resolution=TIMER_RESOLUTION)
         self._install_signals(loop)
+        from kvrrp.io.reaper import OrphanReaper
+
+        self.reaper = OrphanReaper(loop).install()   # no script leaves a process behind
         try:
             if self.args.status_port:
                 await self._start_status()
@@ -149,8 +170,13 @@ class Daemon:
             self.engine.start()
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
+                self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
                 self.checker.start()
             log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
+            if getattr(self.args, "dump_conf", False):
+                self._dump_to_log()   # keepalived's -d: the data dump in the log, then run on
+            self.sd.ready(f"{len(settings.instances)} VRRP instance(s) running")
+            self.sd.start_watchdog(loop)
             # Everything built so far lives until exit: keep the cyclic GC from walking it again
             # and again (a full collection is a latency spike on the failover path).
             gc.collect()
@@ -158,12 +184,15 @@ class Daemon:
             await self.stopping.wait()
             log.info("Stopping")
         finally:
+            self.sd.stopping()
             # also after an unexpected error: never leave VIPs behind without priority 0
             await self._shutdown()
         log.info("Stopped")
         return 0
 
     async def _shutdown(self) -> None:
+        if isinstance(self._addresses, KeepOnStop):
+            self._addresses.keeping = True   # -V: VIPs stay where they are
         await self._guarded(self.extras.before_stop())
         try:
             self.engine.stop()  # priority-0 adverts from masters, VIPs removed
@@ -179,6 +208,10 @@ class Daemon:
         if self.checker is not None:
             await self._guarded(self.checker.stop())
         await self._stop_status()
+        self.sd.close()
+        if self.reaper is not None:
+            self.reaper.sweep()
+            self.reaper.uninstall()
         for adapter in self._adapters:
             try:
                 adapter.close()
@@ -186,12 +219,34 @@ class Daemon:
                 log.debug("closing %r failed", adapter, exc_info=True)
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.add_signal_handler(signal.SIGTERM, self._on_stop, "SIGTERM")
-        loop.add_signal_handler(signal.SIGINT, self._on_stop, "SIGINT")
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
-        loop.add_signal_handler(signal.SIGUSR1, self._dump, "data")
-        loop.add_signal_handler(signal.SIGUSR2, self._dump, "stats")
-        loop.add_signal_handler(SIGJSON, self._dump, "json")
+        from kvrrp.signal_handlers import SignalHandlers, log_task_dump
+
+        def tdump() -> None:
+            log_task_dump()
+            self._pass_to_checker("TDUMP")
+
+        def data() -> None:
+            self._dump("data")
+            self._pass_to_checker("DATA")
+
+        self.signals = SignalHandlers(loop, {
+            "STOP": lambda: self._on_stop("SIGTERM"),
+            "INT": (lambda: log.info("Received SIGINT: ignored (--ignore-sigint)"))
+            if getattr(self.args, "ignore_sigint", False) else (lambda: self._on_stop("SIGINT")),
+            "RELOAD": self.request_reload,
+            "DATA": data,
+            "STATS": lambda: self._dump("stats"),
+            "STATS_CLEAR": lambda: self._dump("stats", clear=True),
+            "JSON": lambda: self._dump("json"),
+            "TDUMP": tdump,
+        }, process="VRRP")
+        self.signals.install()
+
+    def _pass_to_checker(self, name: str) -> None:
+        if self.checker is not None:
+            from kvrrp.signals import signum
+
+            self.checker.send(signum(name))
 
     @staticmethod
     async def _guarded(step: Any) -> None:
@@ -205,31 +260,64 @@ class Daemon:
         self.stopping.set()
 
     # -- reload and dumps -----------------------------------------------------------------
+    def request_reload(self) -> None:
+        """RELOAD (SIGHUP): start a reload, or - while one runs - make sure exactly one more
+        follows it, which reads the file as it is then (the newest), however many requests
+        arrived meanwhile."""
+        self.reloads.requested += 1
+        if self.stopping.is_set():
+            return
+        if self._reload_task is not None and not self._reload_task.done():
+            self.reloads.coalesced += 1
+            if not self._reload_again:
+                log.info("Reload requested while reloading: one more reload follows this one")
+            self._reload_again = True
+            return
+        self._reload_task = asyncio.get_running_loop().create_task(self._reload_loop())
+
+    async def _reload_loop(self) -> None:
+        while True:
+            self._reload_again = False
+            await self.reload()
+            if not self._reload_again or self.stopping.is_set():
+                return
+
     async def reload(self) -> None:
         if self._reloading or self.stopping.is_set():
             return
         self._reloading = True
+        self.reloads.started += 1
+        self.sd.reloading()
         if self.checker is not None:
             self.checker.reload()  # the checkers reload their part of the same file themselves
         try:
             log.info("Reloading")
+            from kvrrp.reload_guard import refusal
             from kvrrp.vrrp.engine import validate_settings
             from kvrrp.vrrp.settings import engine_settings
 
             # parsing a big configuration takes a while: off the loop, so adverts keep going
             # out and in meanwhile and no backup takes over; applying it happens on the loop
-            result = await asyncio.to_thread(parse_config, self.args.config, self.args.config_id)
-            print_diagnostics(result, _LogWriter())
-            config = usable_config(result)
-            if config is None:
-                log.error("Reload failed: the new configuration has problems keepalived would not run "
-                          "with; keeping the running one")
+            interfaces = self.host_interfaces()
+            strict = (True,) if getattr(self.args, "all_config", False) else ()
+            result = await asyncio.to_thread(parse_config, self.args.config, self.args.config_id,
+                                             interfaces, *strict)
+            from kvrrp.config.runnable import report_diagnostics
+
+            report_diagnostics(result, logger=log)
+            why = refusal(result, self.config, allow_remove_all=self._allow_remove_all)
+            if why is None and usable_config(result) is None:
+                why = "the new configuration has problems keepalived would not run with"
+            if why is None:
+                try:
+                    new_settings = engine_settings(result.config)
+                    validate_settings(new_settings)
+                except ValueError as exc:
+                    why = str(exc)
+            if why is not None:
+                self._refuse(why)
                 return
-            try:
-                validate_settings(engine_settings(config))
-            except ValueError as exc:
-                log.error("Reload failed: %s; keeping the running configuration", exc)
-                return
+            config = result.config
             old_config = self.config
             try:
                 await self.extras.before_reload(config)
@@ -239,16 +327,27 @@ class Daemon:
                     log.error("Reload failed: %s; keeping the running configuration", exc)
                 else:
                     log.exception("Reload failed applying the new configuration; keeping the running one")
+                self.reloads.finish("failed", str(exc) or type(exc).__name__)
                 await self._resume_extras(old_config)
                 return
+            if self._transports is not None:
+                self._transports.set_virtual_addresses(_virtual_addresses(new_settings.instances))
             await self.extras.after_reload(config)
             self.config = config
-            log.info("Reload finished: kept %s, restarted %s, added %s, removed %s",
-                     list(report.kept), list(report.restarted), list(report.added), list(report.removed))
-        except Exception:  # noqa: BLE001 - a failed reload must leave the daemon running
+            self.reloads.finish("applied")
+            log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
+                     list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),
+                     list(report.added), list(report.removed))
+        except Exception as exc:  # noqa: BLE001 - a failed reload must leave the daemon running
             log.exception("Reload failed")
+            self.reloads.finish("failed", str(exc) or type(exc).__name__)
         finally:
             self._reloading = False
+            self.sd.ready("reloaded")
+
+    def _refuse(self, why: str) -> None:
+        log.error("Reload refused, keeping the running configuration: %s", why)
+        self.reloads.finish("refused", why)
 
     async def _resume_extras(self, old_config: Any) -> None:
         """A reload failed after DaemonExtras.before_reload(new): the VMACs made for the new
@@ -257,6 +356,9 @@ class Daemon:
             await self.extras.abort_reload(old_config)
         except Exception:  # noqa: BLE001
             log.exception("resuming trackers after the failed reload failed")
+
+    def status_reload(self) -> dict:
+        return self.reloads.as_dict()
 
     def render(self, kind: str) -> str:
         from kvrrp.vrrp import dump
@@ -272,9 +374,13 @@ class Daemon:
 
         snapshot = dump.status(self.engine)
         snapshot["pid"] = os.getpid()
+        snapshot["version"] = _version()
         snapshot["config_file"] = self.args.config
         snapshot["sockets"] = self._transports.stats() if self._transports is not None else {}
         snapshot["announcer"] = dict(self._announcer.stats) if self._announcer is not None else {}
+        snapshot["reload"] = self.reloads.as_dict()
+        snapshot["signals"] = self.signals.snapshot() if self.signals is not None else {}
+        snapshot["script_leftovers"] = self.reaper.snapshot() if self.reaper is not None else {}
         if self.extras is not None:
             try:
                 snapshot.update(self.extras.snapshot())
@@ -287,6 +393,13 @@ class Daemon:
 
         return render_metrics(self.status())
 
+    def _dump_to_log(self) -> None:
+        try:
+            for line in self.render("data").splitlines():
+                log.info("%s", line)
+        except Exception:  # noqa: BLE001 - a dump must not stop the daemon
+            log.exception("dumping the configuration data failed")
+
     def dump_path(self, kind: str) -> str:
         """keepalived's default paths, unless global_defs names others (state_dump_file,
         stats_dump_file, json_dump_file), read from the configuration in force."""
@@ -295,10 +408,18 @@ class Daemon:
         attr = {"data": "state_dump_file", "stats": "stats_dump_file", "json": "json_dump_file"}[kind]
         return getattr(g, attr, None) or default
 
-    def _dump(self, kind: str) -> None:
+    def _dump(self, kind: str, clear: bool = False) -> None:
         path = self.dump_path(kind)
         try:
-            write_dump(path, self.render(kind))
+            if kind == "stats":
+                from kvrrp.vrrp import dump
+
+                text = dump.format_stats(self.engine, clear=clear)
+                if clear:
+                    log.info("Printing and clearing VRRP stats")
+            else:
+                text = self.render(kind)
+            write_dump(path, text)
             log.info("Wrote %s dump to %s", kind, path)
         except Exception:  # noqa: BLE001
             log.exception("Writing the %s dump to %s failed", kind, path)
@@ -312,7 +433,9 @@ class Daemon:
         try:
             await self._status.start()
         except OSError as exc:
-            log.error("status API on 127.0.0.1:%s unavailable: %s", self.args.status_port, exc)
+            from kvrrp.logging_setup import describe_error
+
+            log.error("status API on 127.0.0.1:%s unavailable: %s", self.args.status_port, describe_error(exc))
             self._status = None
 
     async def _stop_status(self) -> None:
@@ -330,10 +453,11 @@ class CheckerChild:
     def __init__(self, args: Any) -> None:
         self.args = args
         self.proc: asyncio.subprocess.Process | None = None
-        self.pid_file = checker_pid_file(args.pid_file or DEFAULT_PID_FILE)
+        self.pid_file = getattr(args, "checkers_pid_file", None) or checker_pid_file(args.pid_file or DEFAULT_PID_FILE)
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.starts = 0
+        self.on_give_up: Any = None   # called when -R forbids a restart
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "kvrrp", "-C", "-n", "-f", self.args.config, "-p", self.pid_file]
@@ -343,6 +467,21 @@ class CheckerChild:
             argv.append("-D")
         if self.args.config_id:
             argv += ["-i", self.args.config_id]
+        if getattr(self.args, "allow_reload_removing_all", False):
+            argv.append("--allow-reload-removing-all")
+        a = self.args
+        if getattr(a, "log_facility", "daemon") != "daemon":
+            argv += ["-S", a.log_facility]
+        if getattr(a, "no_syslog", False):
+            argv.append("-G")
+        if getattr(a, "log_file", None):
+            argv.append(f"--log-file={a.log_file}")
+        if getattr(a, "flush_log_file", False):
+            argv.append("--flush-log-file")
+        if getattr(a, "dont_release_ipvs", False):
+            argv.append("-I")
+        if getattr(a, "namespace", None):
+            argv += ["-s", a.namespace]
         return argv
 
     def start(self) -> None:
@@ -352,11 +491,21 @@ class CheckerChild:
         failures = 0
         while not self._stopping:
             started = time.monotonic()
-            self.proc = await asyncio.create_subprocess_exec(*self.argv())
+            from kvrrp.notify.runner import spawn_tracked
+
+            # the child dies with this process (PR_SET_PDEATHSIG), even when it is SIGKILLed
+            env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+            self.proc = await spawn_tracked(self.argv(), env=env)
             self.starts += 1
             log.info("Starting healthcheck child process, pid=%d", self.proc.pid)
             code = await self.proc.wait()
             if self._stopping:
+                return
+            if getattr(self.args, "dont_respawn", False):
+                # keepalived -R: a dead child is not restarted, the whole daemon stops
+                log.critical("Healthcheck child process(%d) died: Exiting", self.proc.pid)
+                if self.on_give_up is not None:
+                    self.on_give_up()
                 return
             failures = 0 if time.monotonic() - started > 60 else failures + 1
             delay = self.RESTART_DELAYS[min(failures, len(self.RESTART_DELAYS)) - 1] if failures else 1.0
@@ -365,8 +514,11 @@ class CheckerChild:
             await asyncio.sleep(delay)
 
     def reload(self) -> None:
+        self.send(signal.SIGHUP)
+
+    def send(self, sig: int) -> None:
         if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGHUP)
+            self.proc.send_signal(sig)
 
     async def stop(self, timeout: float = 10.0) -> None:
         self._stopping = True
@@ -394,19 +546,33 @@ def checker_pid_file(vrrp_pid_file: str) -> str:
 
 
 def wants_checker(args: Any, config: Any) -> bool:
-    return not args.vrrp and bool(getattr(config, "virtual_servers", ()))
+    """keepalived's rule: a checker process when the configuration has virtual servers, or
+    always with --all; never with -P."""
+    if args.vrrp:
+        return False
+    return bool(getattr(args, "all", False)) or bool(getattr(config, "virtual_servers", ()))
 
 
-class _LogWriter:
-    """A file-like that sends config diagnostics to the log during a reload."""
+class KeepOnStop:
+    """-V/--dont-release-vrrp: the address manager, except that once the daemon stops, removing
+    a VIP is skipped (the addresses stay for the next start to take over)."""
 
-    def write(self, text: str) -> None:
-        text = text.strip()
-        if text:
-            log.warning("%s", text)
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.keeping = False
 
-    def flush(self) -> None:
-        pass
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if self.keeping and name.startswith("remove"):
+            def kept(*_args: Any, **_kw: Any) -> None:
+                return None
+            return kept
+        return attr
+
+
+def _virtual_addresses(instances: Iterable[Any]) -> list[str]:
+    """Every configured VIP (owner's too): never chosen as an advert's source address."""
+    return [spec.address for inst in instances for spec in (*inst.vips, *inst.excluded_vips)]
 
 
 def _sweepable(instances: Iterable[Any]) -> list[Any]:
@@ -421,11 +587,37 @@ def _sweepable(instances: Iterable[Any]) -> list[Any]:
 
 
 def main(args: Any) -> int:
-    configure_logging(console=args.log_console, detail=args.log_detail)
-    config = load_config(args.config, args.config_id)
+    from kvrrp import lifecycle
+    from kvrrp.logging_setup import syslog_ident
+    from kvrrp.signal_handlers import ignore_stray_signals_early
+
+    ignore_stray_signals_early()     # no stray signal may kill us before the loop handles them
+    lifecycle.apply_umask(getattr(args, "umask", None))
+    namespace = getattr(args, "namespace", None)
+    if namespace:
+        try:
+            lifecycle.enter_namespace(namespace)
+        except OSError as exc:
+            print(f"kvrrp: cannot enter network namespace {namespace}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FATAL
+    log_file = getattr(args, "log_file", None)
+    targets = configure_logging(
+        console=args.log_console, detail=args.log_detail, ident=syslog_ident("Keepalived_vrrp", namespace),
+        facility=getattr(args, "log_facility", "daemon"), syslog=not getattr(args, "no_syslog", False),
+        log_file=log_file_path(log_file, "vrrp") if log_file else None,
+        flush_log_file=getattr(args, "flush_log_file", False), dont_fork=args.dont_fork)
+    lifecycle.report_start(args)
+    restore_core_pattern = lifecycle.enable_core_dumps(getattr(args, "core_dump_pattern", None)) \
+        if getattr(args, "core_dump", False) else (lambda: None)
+    # every diagnostic to the log (syslog, file, console), and to a terminal that is not already
+    # the console target, so that an interactive start sees them before the daemon detaches
+    config = load_config(args.config, args.config_id, None if targets.console else sys.stderr,
+                         all_config=getattr(args, "all_config", False))
     if config is None:
+        log.error("not starting: %s has problems keepalived would not run with", args.config)
         print(f"kvrrp: not starting: {args.config} has problems keepalived would not run with "
               "(see the errors above)", file=sys.stderr)
+        restore_core_pattern()
         return EXIT_CONFIG
     try:
         from kvrrp.vrrp.engine import validate_settings
@@ -433,22 +625,36 @@ def main(args: Any) -> int:
 
         validate_settings(engine_settings(config))
     except ValueError as exc:  # UnsupportedConfig too
+        log.error("not starting: %s", exc)
         print(f"kvrrp: not starting: {exc}", file=sys.stderr)
+        restore_core_pattern()
         return EXIT_CONFIG
-    pidfile = PidFile(args.pid_file or DEFAULT_PID_FILE)
+    pidfile = PidFile(args.pid_file or default_pid_file(namespace))
+    vrrp_pidfile = PidFile(args.vrrp_pid_file) if getattr(args, "vrrp_pid_file", None) else None
     try:
-        pidfile.acquire()
+        pidfile.acquire(write=args.dont_fork)
+        if vrrp_pidfile is not None:
+            vrrp_pidfile.acquire(write=args.dont_fork)
     except AlreadyRunning as exc:
         print(f"kvrrp: {exc}", file=sys.stderr)
         log.error("%s", exc)
+        pidfile.release()
+        restore_core_pattern()
         return EXIT_RUNNING
     except OSError as exc:
-        print(f"kvrrp: cannot write pid file {pidfile.path}: {exc}", file=sys.stderr)
+        print(f"kvrrp: cannot write pid file {exc.filename or pidfile.path}: {exc.strerror or exc}",
+              file=sys.stderr)
+        log.error("cannot write pid file %s: %s", exc.filename or pidfile.path, exc.strerror or exc)
+        pidfile.release()
+        restore_core_pattern()
         return EXIT_FATAL
     try:
         if not args.dont_fork:
-            daemonize()
+            started = lifecycle.daemonize()
             pidfile.rewrite()
+            if vrrp_pidfile is not None:
+                vrrp_pidfile.rewrite()
+            started(True)   # the pid files name this process: the starting command may return
         from kvrrp.io.precise_loop import new_event_loop
 
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
@@ -459,7 +665,11 @@ def main(args: Any) -> int:
         log.exception("kvrrp: fatal error")
         rc = EXIT_FATAL
     finally:
+        if vrrp_pidfile is not None:
+            vrrp_pidfile.release()
         pidfile.release()
+        restore_core_pattern()
+    log.info("Stopped kvrrp v%s", _version())
     # The daemon's state is all gone by now (VIPs removed, pid file released, sockets closed):
     # skip the interpreter's teardown, which on a busy host competes for CPU with the backups
     # taking over.
@@ -467,3 +677,17 @@ def main(args: Any) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(rc)
+
+
+def default_pid_file(namespace: str | None) -> str:
+    """/run/kvrrp.pid; in a namespace (-s NAME) /run/kvrrp/NAME/kvrrp.pid, as keepalived keeps
+    one pid directory per namespace, so that one daemon per namespace can run."""
+    if namespace:
+        return os.path.join(os.path.dirname(DEFAULT_PID_FILE), "kvrrp", namespace, os.path.basename(DEFAULT_PID_FILE))
+    return DEFAULT_PID_FILE
+
+
+def _version() -> str:
+    from kvrrp import version
+
+    return version()

@@ -8,6 +8,16 @@ from kvrrp.status_http import prometheus_text
 STATES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
 
 
+def build_labels(status: dict[str, Any]) -> dict[str, str]:
+    import platform
+
+    from kvrrp import version
+    from kvrrp.fastpath import IMPLEMENTATION
+
+    return {"version": str(status.get("version") or version()), "python": platform.python_version(),
+            "fastpath": IMPLEMENTATION}
+
+
 def render_metrics(status: dict[str, Any]) -> str:
     state_samples, prio, vipset, counters = [], [], [], {}
     drops = []
@@ -28,6 +38,8 @@ def render_metrics(status: dict[str, Any]) -> str:
     for reason, count in status.get("drops", {}).items():
         drops.append(({"instance": "", "interface": "", "vrid": 0, "reason": reason}, count))
     families = [
+        ("kvrrp_build_info", "gauge", "always 1: the kvrrp version, Python and fast path running",
+         [(build_labels(status), 1)]),
         ("kvrrp_vrrp_state", "gauge", "1 for the state each VRRP instance is in", state_samples),
         ("kvrrp_vrrp_effective_priority", "gauge", "priority after tracking weights", prio),
         ("kvrrp_vrrp_vips_set", "gauge", "1 while the instance holds its virtual addresses", vipset),
