@@ -74,7 +74,30 @@ def _steps_reload(lan):
     lan.run_for(10)
 
 
+def _steps_reload_in_place(lab):
+    lab.run_for(10)
+    other_vip = (AddressSpec("198.18.0.101", 24, "eth0", 4),)
+    # the backup alone gets another VIP (the master's adverts no longer match: address_list
+    # drops), then a new password on every node, then the VIP everywhere
+    lab.nodes["n2"].engine.apply_config(EngineSettings(instances=(cfg(200, 51, vips=other_vip), cfg(100, 52))))
+    lab.run_for(5)
+    for i, name in enumerate(("n1", "n2", "n3"), start=1):
+        vips = other_vip if name == "n2" else (AddressSpec("198.18.0.100", 24, "eth0", 4),)
+        lab.nodes[name].engine.apply_config(EngineSettings(instances=(
+            cfg(250 - 50 * i, 51, vips=vips, auth_type=AUTH_PASS, auth_pass=pad_password("new")),
+            cfg(50 + 50 * i, 52, auth_type=AUTH_PASS, auth_pass=pad_password("new")))))
+        lab.run_for(2)
+    lab.run_for(5)
+    for i, name in enumerate(("n1", "n2", "n3"), start=1):
+        lab.nodes[name].engine.apply_config(EngineSettings(instances=(
+            cfg(250 - 50 * i, 51, vips=other_vip, auth_type=AUTH_PASS, auth_pass=pad_password("new")),
+            cfg(50 + 50 * i, 52, auth_type=AUTH_PASS, auth_pass=pad_password("new")))))
+    lab.run_for(10)
+
+
 SCENARIOS = {
+    "reload_in_place": (lambda i: EngineSettings(instances=(cfg(250 - 50 * i, 51), cfg(50 + 50 * i, 52))),
+                        _steps_reload_in_place),
     "v2": (lambda i: two_instances(250 - 50 * i), _steps_default),
     "v3": (lambda i: two_instances(250 - 50 * i, version=3), _steps_default),
     "v3_ipv6": (lambda i: two_instances(250 - 50 * i, family=6), _steps_default),

@@ -416,11 +416,20 @@ class VrrpInstanceRuntime:
         """Reload in place (vrrp.reload_plan: only changes that keep the instance's identity
         and socket): state, timers and counters stay; a master adds/removes changed VIPs and
         advertises a new priority at once."""
+        try:
+            self._update_settings(new)
+        finally:
+            self._refresh_fast()
+
+    def _update_settings(self, new: InstanceSettings) -> None:
         old, self.settings = self.settings, new
         self.garp.settings = new
         self._advert_cache.clear()
         self._view = None
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in new.advert_addresses)
+        # the fast path's copy: addresses, authentication, peers and TTL checks may have changed
+        self._fast_capable = self._configure_fast()
+        self._tx_built = None
         if self.vips_set:
             old_specs, new_specs = old.vips + old.excluded_vips, new.vips + new.excluded_vips
             for spec in old_specs:
