@@ -295,3 +295,13 @@ def test_no_address_monitoring_without_a(lab: Lab) -> None:
     assert lab.wait_for(lambda: lab.holders(VIP) == [lab.nodes[0]], WAIT)
     assert stop(lab, run) == 0
     assert "Netlink reflector reports" not in run.log()
+
+
+def test_error_texts_for_a_missing_interface_are_readable(lab: Lab) -> None:
+    node = lab.nodes[0]
+    run = run_kvrrp(lab, node, ["-n", "-l", "-P"], config(lab, node, VrrpSpec(priority=150, interface="eth9", **FAST)))
+    assert lab.wait_for(lambda: "VRRP engine started" in run.log(), WAIT)
+    assert stop(lab, run) == 0
+    log = run.log()
+    assert "no interface named eth9" in log
+    assert "Errno None" not in log and ": None" not in log
