@@ -28,9 +28,11 @@ import time
 from typing import Any, Iterable
 
 from kvrrp.io.lifetime import PARENT_PID_ENV
+from kvrrp.io.vip_firewall import VipFirewall
 from kvrrp.logging_setup import configure as configure_logging
 from kvrrp.options import log_file_path
 from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
+from kvrrp.vrrp.accept_mode import AcceptMode, firewall_wanted
 
 log = logging.getLogger("kvrrp.daemon")
 
@@ -106,6 +108,7 @@ class Daemon:
         self._announcer: Any = None
         self.extras: Any = None
         self.checker: CheckerChild | None = None
+        self.accept_mode: AcceptMode | None = None
         from kvrrp.config.interface_check import host_interfaces
         from kvrrp.reload_guard import ReloadCounters
 
@@ -172,6 +175,7 @@ class Daemon:
                 await self.extras.start(self.engine)
             except Exception:  # noqa: BLE001 - VRRP itself must still run
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
+            self._follow_accept_mode(settings.instances)
             self.engine.start()
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
@@ -203,6 +207,12 @@ class Daemon:
             self.engine.stop()  # priority-0 adverts from masters, VIPs removed
         except Exception:  # noqa: BLE001
             log.exception("stopping the VRRP engine failed")
+        try:
+            # the no_accept tables go once the VIPs are gone (and stay with them under -V)
+            if self.accept_mode is not None and not isinstance(self._addresses, KeepOnStop):
+                self.accept_mode.stop()
+        except Exception:  # noqa: BLE001
+            log.exception("removing the no_accept firewall tables failed")
         # What is left (closing sockets, threads, interpreter teardown) is not urgent; the
         # backups taking over right now on this host or its neighbours' CPU are.
         try:
@@ -329,6 +339,7 @@ class Daemon:
             try:
                 await self.extras.before_reload(config)
                 report = self.engine.apply_config(config)
+                self._follow_accept_mode(new_settings.instances, config)
             except Exception as exc:  # noqa: BLE001 - the running configuration stays
                 if isinstance(exc, ValueError):
                     log.error("Reload failed: %s; keeping the running configuration", exc)
@@ -351,6 +362,24 @@ class Daemon:
         finally:
             self._reloading = False
             self.sd.ready("reloaded")
+
+    def _follow_accept_mode(self, instances: Any, config: Any = None) -> None:
+        """Masters without Accept_Mode drop traffic to their VIPs (nftables, keepalived's
+        tables); set up when a configuration first needs it, re-synced on every reload."""
+        config = config or self.config
+        if self.accept_mode is None:
+            if not firewall_wanted(config, instances):
+                return
+            g = config.global_defs
+            use_ifname = g.dynamic_interfaces if g.nftables_ifindex is None else not g.nftables_ifindex
+            firewall = VipFirewall(g.nftables or "keepalived", g.nftables_priority, g.nftables_counters,
+                                   use_ifname=use_ifname)
+            self.accept_mode = AcceptMode(self.engine, firewall)
+            self.accept_mode.start()
+            log.info("no_accept instances: VIP traffic dropped while master (nftables table %s)",
+                     firewall.table)
+        else:
+            self.accept_mode.resync()
 
     def _refuse(self, why: str) -> None:
         log.error("Reload refused, keeping the running configuration: %s", why)
