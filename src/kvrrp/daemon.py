@@ -154,6 +154,8 @@ class Daemon:
         removed = remove_leftovers(addresses, _sweepable(settings.instances))
         if removed:
             log.info("cleaned %d virtual address(es) left by a previous run", len(removed))
+        count = len(settings.instances)
+        del settings, removed  # the engine builds its own; run() lives as long as the daemon
         self.engine = VrrpEngine(self.config, transports=transports, addresses=addresses,
                                  announcer=announcer, clock=MonotonicClock(),
                                  source_address=transports.local_address, loop=loop,
@@ -175,16 +177,16 @@ class Daemon:
                 await self.extras.start(self.engine)
             except Exception:  # noqa: BLE001 - VRRP itself must still run
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
-            self._follow_accept_mode(settings.instances)
+            self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
             self.engine.start()
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
                 self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
                 self.checker.start()
-            log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
+            log.info("kvrrp VRRP engine started with %d instance(s)", count)
             if getattr(self.args, "dump_conf", False):
                 self._dump_to_log()   # keepalived's -d: the data dump in the log, then run on
-            self.sd.ready(f"{len(settings.instances)} VRRP instance(s) running")
+            self.sd.ready(f"{count} VRRP instance(s) running")
             self.sd.start_watchdog(loop)
             # Everything built so far lives until exit: keep the cyclic GC from walking it again
             # and again (a full collection is a latency spike on the failover path).
