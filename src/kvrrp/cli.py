@@ -16,7 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kvrrp",
         description="keepalived-compatible VRRP and IPVS daemon. "
-        "Subcommands: 'kvrrp packet ...' (decode/encode adverts), 'kvrrp demo' (netns failover lab).",
+        "Subcommands: 'kvrrp packet ...' (decode/encode adverts), 'kvrrp demo' (netns failover lab), "
+        "'kvrrp ctl ...' (the same as kvrrpctl: status, maintenance, failover, rs drain ...).",
     )
     p.add_argument("-f", "--use-file", dest="config", default=DEFAULT_CONFIG, help="configuration file")
     p.add_argument("-t", "--config-test", action="store_true", help="check the configuration and exit")
@@ -33,7 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-P", "--vrrp", action="store_true", help="run the VRRP engine only")
     p.add_argument("-C", "--check", action="store_true", help="run the checker (IPVS) only")
     p.add_argument("-i", "--config-id", default=None, help="config id for @id conditional lines (default: short hostname)")
-    p.add_argument("--status-port", type=int, default=None, help="serve JSON status and metrics on 127.0.0.1:PORT")
+    p.add_argument("--status-port", type=int, default=None,
+                   help="serve JSON status (/status) and Prometheus metrics (/metrics) on PORT")
+    p.add_argument("--status-address", default="127.0.0.1",
+                   help="address the status API listens on (default 127.0.0.1; it has no "
+                   "authentication: see docs/operations.md before opening it)")
+    p.add_argument("--control-socket", default=None,
+                   help="kvrrpctl's Unix socket (default: the pid file with .ctl, e.g. /run/kvrrp.ctl)")
     p.add_argument("-T", "--genhash", action="store_true", help="genhash mode: remaining args are genhash's")
     p.add_argument("-v", "--version", action="store_true", help="print the version")
     return p
@@ -45,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         from kvrrp.packet_cli import main as packet_main
 
         return packet_main(argv[1:])
+    if argv and argv[0] == "ctl":
+        from kvrrp.control.cli import main as ctl_main
+
+        return ctl_main(argv[1:])
     if argv and argv[0] == "demo":
         from kvrrp.demo import main as demo_main
 

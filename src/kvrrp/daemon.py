@@ -10,6 +10,10 @@ Signals (keepalived's): SIGTERM/SIGINT stop (priority-0 adverts, VIPs removed, e
 reloads (unchanged instances keep their state); SIGUSR1 writes the data dump to
 /tmp/keepalived.data, SIGUSR2 the stats dump to /tmp/keepalived.stats, SIGRTMIN+2 (keepalived's
 SIGJSON) the JSON dump to /tmp/keepalived.json.
+
+Operators: the optional status API (--status-port, --status-address) serves /status and
+/metrics (also the checker child's metrics, fetched over its control socket), and the control
+socket (kvrrp.control, beside the pid file) serves kvrrpctl.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from typing import Any, Iterable
 
 from kvrrp.logging_setup import configure as configure_logging
 from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
+from kvrrp.status_http import DEFAULT_ADDRESS as DEFAULT_STATUS_ADDRESS
 
 log = logging.getLogger("kvrrp.daemon")
 
@@ -106,6 +111,12 @@ class Daemon:
         self._announcer: Any = None
         self.extras: Any = None
         self.checker: CheckerChild | None = None
+        self.control: Any = None
+        self._control_server: Any = None
+        self._registry: Any = None
+        from kvrrp.metrics import TransitionRecorder
+
+        self.transitions = TransitionRecorder()
 
     # -- life cycle -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -136,16 +147,20 @@ class Daemon:
                                  announcer=announcer, clock=MonotonicClock(),
                                  source_address=transports.local_address, loop=loop,
                                  timer_resolution=TIMER_RESOLUTION)
+        self.engine.add_transition_listener(self.transitions)
         self._install_signals(loop)
         try:
             if self.args.status_port:
                 await self._start_status()
+            await self._start_control()
             try:
                 # startup_script, notify scripts/FIFOs/SMTP, trackers (initial FAULTs and weights
                 # in place before any instance runs), virtual_routes/rules on MASTER
                 await self.extras.start(self.engine)
             except Exception:  # noqa: BLE001 - VRRP itself must still run
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
+            if self.control is not None:
+                self.control.apply_maintenance()    # persisted maintenance: start in FAULT
             self.engine.start()
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
@@ -165,6 +180,7 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         await self._guarded(self.extras.before_stop())
+        await self._stop_control()
         try:
             self.engine.stop()  # priority-0 adverts from masters, VIPs removed
         except Exception:  # noqa: BLE001
@@ -189,9 +205,9 @@ class Daemon:
         loop.add_signal_handler(signal.SIGTERM, self._on_stop, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, self._on_stop, "SIGINT")
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
-        loop.add_signal_handler(signal.SIGUSR1, self._dump, "data")
-        loop.add_signal_handler(signal.SIGUSR2, self._dump, "stats")
-        loop.add_signal_handler(SIGJSON, self._dump, "json")
+        loop.add_signal_handler(signal.SIGUSR1, self.dump, "data")
+        loop.add_signal_handler(signal.SIGUSR2, self.dump, "stats")
+        loop.add_signal_handler(SIGJSON, self.dump, "json")
 
     @staticmethod
     async def _guarded(step: Any) -> None:
@@ -243,6 +259,8 @@ class Daemon:
                 return
             await self.extras.after_reload(config)
             self.config = config
+            if self.control is not None:
+                self.control.apply_maintenance()    # added and restarted instances too
             log.info("Reload finished: kept %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(report.restarted), list(report.added), list(report.removed))
         except Exception:  # noqa: BLE001 - a failed reload must leave the daemon running
@@ -280,12 +298,29 @@ class Daemon:
                 snapshot.update(self.extras.snapshot())
             except Exception:  # noqa: BLE001 - the status must render even if a part cannot
                 log.exception("tracking/notify snapshot failed")
+        snapshot["transitions"] = self.transitions.snapshot()
         return snapshot
 
-    def metrics(self) -> str:
-        from kvrrp.metrics import render_metrics
+    async def metrics(self) -> bytes:
+        """This process's families, then the checker child's (kvrrp_checker_*, keepalived_lvs_*)
+        asked over its control socket: one scrape target for both processes."""
+        from kvrrp.metrics import render, vrrp_registry
 
-        return render_metrics(self.status())
+        if self._registry is None:
+            self._registry = vrrp_registry(self.status)
+        text = render(self._registry)
+        if self.checker is not None:
+            from kvrrp.control.client import ControlError, call_async
+
+            reachable = 1
+            try:
+                text += (await call_async(self.checker.control_socket, "metrics")).encode()
+            except (ControlError, OSError, ValueError) as exc:
+                log.debug("checker metrics unavailable: %s", exc)
+                reachable = 0
+            text += (b"# HELP kvrrp_checker_up 1 when the checker process answered this scrape\n"
+                     b"# TYPE kvrrp_checker_up gauge\nkvrrp_checker_up %d\n" % reachable)
+        return text
 
     def dump_path(self, kind: str) -> str:
         """keepalived's default paths, unless global_defs names others (state_dump_file,
@@ -295,29 +330,58 @@ class Daemon:
         attr = {"data": "state_dump_file", "stats": "stats_dump_file", "json": "json_dump_file"}[kind]
         return getattr(g, attr, None) or default
 
-    def _dump(self, kind: str) -> None:
+    def dump(self, kind: str) -> str | None:
+        """Write one dump (the signal handlers' and kvrrpctl dump's path); its path, or None."""
         path = self.dump_path(kind)
         try:
             write_dump(path, self.render(kind))
             log.info("Wrote %s dump to %s", kind, path)
+            return path
         except Exception:  # noqa: BLE001
             log.exception("Writing the %s dump to %s failed", kind, path)
+            return None
 
     # -- status API -----------------------------------------------------------------------
     async def _start_status(self) -> None:
         from kvrrp.status_http import StatusServer
 
-        self._status = StatusServer(status=self.status, metrics=self.metrics,
+        host = getattr(self.args, "status_address", None) or DEFAULT_STATUS_ADDRESS
+        self._status = StatusServer(status=self.status, metrics=self.metrics, host=host,
                                     port=self.args.status_port)
         try:
             await self._status.start()
         except OSError as exc:
-            log.error("status API on 127.0.0.1:%s unavailable: %s", self.args.status_port, exc)
+            log.error("status API on %s:%s unavailable: %s", host, self.args.status_port, exc)
             self._status = None
 
     async def _stop_status(self) -> None:
         if self._status is not None:
             await self._status.stop()
+
+    # -- control socket (kvrrpctl) ------------------------------------------------------------
+    async def _start_control(self) -> None:
+        from kvrrp.control.protocol import socket_path
+        from kvrrp.control.server import ControlServer
+        from kvrrp.control.vrrp_commands import VrrpControl
+
+        pid_file = self.args.pid_file or DEFAULT_PID_FILE
+        checker = protocol_socket(checker_pid_file(pid_file)) if wants_checker(self.args, self.config) else None
+        self.control = VrrpControl(self, pid_file, checker)
+        path = getattr(self.args, "control_socket", None) or socket_path(pid_file)
+        server = ControlServer(path, self.control.handlers())
+        try:
+            await server.start()
+        except OSError as exc:
+            log.error("control socket %s unavailable: %s", path, exc)
+            return
+        self._control_server = server
+
+    async def _stop_control(self) -> None:
+        if self.control is not None:
+            self.control.cancel_holds()
+        if self._control_server is not None:
+            await self._guarded(self._control_server.stop())
+            self._control_server = None
 
 
 class CheckerChild:
@@ -334,6 +398,7 @@ class CheckerChild:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.starts = 0
+        self.control_socket = protocol_socket(self.pid_file)
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "kvrrp", "-C", "-n", "-f", self.args.config, "-p", self.pid_file]
@@ -385,6 +450,12 @@ class CheckerChild:
                 await self._task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
+
+
+def protocol_socket(pid_file: str) -> str:
+    from kvrrp.control.protocol import socket_path
+
+    return socket_path(pid_file)
 
 
 def checker_pid_file(vrrp_pid_file: str) -> str:
