@@ -159,8 +159,6 @@ class Daemon:
                 await self.extras.start(self.engine)
             except Exception:  # noqa: BLE001 - VRRP itself must still run
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
-            if self.control is not None:
-                self.control.apply_maintenance()    # persisted maintenance: start in FAULT
             self.engine.start()
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
@@ -259,8 +257,6 @@ class Daemon:
                 return
             await self.extras.after_reload(config)
             self.config = config
-            if self.control is not None:
-                self.control.apply_maintenance()    # added and restarted instances too
             log.info("Reload finished: kept %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(report.restarted), list(report.added), list(report.removed))
         except Exception:  # noqa: BLE001 - a failed reload must leave the daemon running
@@ -299,6 +295,8 @@ class Daemon:
             except Exception:  # noqa: BLE001 - the status must render even if a part cannot
                 log.exception("tracking/notify snapshot failed")
         snapshot["transitions"] = self.transitions.snapshot()
+        if self.checker is not None:
+            snapshot["checker"] = self.checker.snapshot()
         return snapshot
 
     async def metrics(self) -> bytes:
@@ -308,19 +306,17 @@ class Daemon:
 
         if self._registry is None:
             self._registry = vrrp_registry(self.status)
-        text = render(self._registry)
+        checker_text = b""
         if self.checker is not None:
             from kvrrp.control.client import ControlError, call_async
 
-            reachable = 1
             try:
-                text += (await call_async(self.checker.control_socket, "metrics")).encode()
+                checker_text = (await call_async(self.checker.control_socket, "metrics", timeout=30.0)).encode()
+                self.checker.scraped = True
             except (ControlError, OSError, ValueError) as exc:
                 log.debug("checker metrics unavailable: %s", exc)
-                reachable = 0
-            text += (b"# HELP kvrrp_checker_up 1 when the checker process answered this scrape\n"
-                     b"# TYPE kvrrp_checker_up gauge\nkvrrp_checker_up %d\n" % reachable)
-        return text
+                self.checker.scraped = False
+        return render(self._registry) + checker_text     # kvrrp_checker_up from status()["checker"]
 
     def dump_path(self, kind: str) -> str:
         """keepalived's default paths, unless global_defs names others (state_dump_file,
@@ -367,6 +363,9 @@ class Daemon:
         pid_file = self.args.pid_file or DEFAULT_PID_FILE
         checker = protocol_socket(checker_pid_file(pid_file)) if wants_checker(self.args, self.config) else None
         self.control = VrrpControl(self, pid_file, checker)
+        # maintenance (persisted, or kept over a reload) is in place before an instance starts:
+        # it starts straight in FAULT
+        self.engine.add_prestart_hook(self.control.prestart)
         path = getattr(self.args, "control_socket", None) or socket_path(pid_file)
         server = ControlServer(path, self.control.handlers())
         try:
@@ -399,6 +398,7 @@ class CheckerChild:
         self._stopping = False
         self.starts = 0
         self.control_socket = protocol_socket(self.pid_file)
+        self.scraped: bool | None = None        # did the last /metrics reach the child
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "kvrrp", "-C", "-n", "-f", self.args.config, "-p", self.pid_file]
@@ -428,6 +428,11 @@ class CheckerChild:
             log.error("Healthcheck child process (pid %d) exited with status %s; restarting in %.0f s",
                       self.proc.pid, code, delay)
             await asyncio.sleep(delay)
+
+    def snapshot(self) -> dict:
+        running = self.proc is not None and self.proc.returncode is None
+        return {"pid": self.proc.pid if running else None, "starts": self.starts,
+                "control_socket": self.control_socket, "scraped": self.scraped}
 
     def reload(self) -> None:
         if self.proc is not None and self.proc.returncode is None:

@@ -95,7 +95,12 @@ class VrrpCollector:
         up = GaugeMetricFamily("kvrrp_up", "1 while the VRRP daemon answers")
         up.add_metric([], 1)
         yield up
-        lab = ["instance", "interface", "vrid"]
+        checker = st.get("checker")
+        if checker is not None and checker.get("scraped") is not None:
+            chk = GaugeMetricFamily("kvrrp_checker_up", "1 when the checker child answered this scrape")
+            chk.add_metric([], 1 if checker["scraped"] else 0)
+            yield chk
+        lab = ["iname", "intf", "vrid"]     # not "instance": Prometheus's target label
         state = GaugeMetricFamily("kvrrp_vrrp_state", "1 for the state each VRRP instance is in", labels=lab + ["state"])
         prio = GaugeMetricFamily("kvrrp_vrrp_effective_priority", "priority after tracking weights", labels=lab)
         base = GaugeMetricFamily("kvrrp_vrrp_base_priority", "configured priority", labels=lab)
@@ -131,12 +136,12 @@ class VrrpCollector:
         yield from (state, prio, base, vipset, maint, since, drops)
         yield from (counters[k] for k in sorted(counters))
         trans = CounterMetricFamily("kvrrp_vrrp_transitions", "state transitions, by reason",
-                                    labels=["instance", "from_state", "to_state", "reason"])
+                                    labels=["iname", "from_state", "to_state", "reason"])
         for row in (st.get("transitions") or {}).get("counts", []):
             trans.add_metric([row["instance"], row["from"], row["to"], row["reason"]], row["count"])
         yield trans
         last = GaugeMetricFamily("kvrrp_vrrp_last_transition_timestamp_seconds",
-                                 "wall-clock time of the last transition", labels=["instance", "reason"])
+                                 "wall-clock time of the last transition", labels=["iname", "reason"])
         for name, row in sorted((st.get("transitions") or {}).get("last", {}).items()):
             last.add_metric([name, row["reason"]], row["time"])
         yield last

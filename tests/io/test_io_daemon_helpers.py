@@ -40,7 +40,7 @@ def scrape(status: dict) -> dict:
 
 def test_kvrrp_families_cover_states_priorities_counters_drops_and_tracking() -> None:
     m = scrape(STATUS)
-    vi = {"instance": "VI_1", "interface": "eth0", "vrid": "51"}
+    vi = {"iname": "VI_1", "intf": "eth0", "vrid": "51"}
 
     def get(metric: str, **labels: str) -> float:
         return m[(metric, frozenset(labels.items()))]
@@ -48,10 +48,10 @@ def test_kvrrp_families_cover_states_priorities_counters_drops_and_tracking() ->
     assert get("kvrrp_vrrp_state", state="MASTER", **vi) == 1 and get("kvrrp_vrrp_state", state="BACKUP", **vi) == 0
     assert get("kvrrp_vrrp_effective_priority", **vi) == 150 and get("kvrrp_vrrp_base_priority", **vi) == 140
     assert get("kvrrp_vrrp_vips_set", **vi) == 1
-    assert get("kvrrp_vrrp_maintenance", instance='V"2', interface="eth0", vrid="52") == 1
+    assert get("kvrrp_vrrp_maintenance", iname='V"2', intf="eth0", vrid="52") == 1
     assert get("kvrrp_vrrp_advert_sent_total", **vi) == 12
     assert get("kvrrp_vrrp_dropped_adverts_total", reason="bad_ttl", **vi) == 2
-    assert get("kvrrp_vrrp_dropped_adverts_total", instance="", interface="", vrid="0", reason="unknown_vrid") == 3
+    assert get("kvrrp_vrrp_dropped_adverts_total", iname="", intf="", vrid="0", reason="unknown_vrid") == 3
     assert get("kvrrp_socket_events_total", socket="eth0/v4", counter="sent") == 12
     assert get("kvrrp_announcer_events_total", counter="garp_sent") == 5
     assert get("kvrrp_track_script_up", name="chk") == 0 and ("kvrrp_track_script_up", frozenset({("name", "new")})) not in m
@@ -92,7 +92,7 @@ def test_transition_recorder_counts_by_reason_and_keeps_the_last() -> None:
     assert snap["last"]["VI_1"] == {"from": "BACKUP", "to": "MASTER", "reason": "master down timer expired",
                                     "priority": 150, "time": 1000.0}
     m = scrape({**STATUS, "transitions": snap})
-    assert m[("kvrrp_vrrp_transitions_total", frozenset({"instance": "VI_1", "from_state": "BACKUP",
+    assert m[("kvrrp_vrrp_transitions_total", frozenset({"iname": "VI_1", "from_state": "BACKUP",
               "to_state": "MASTER", "reason": "master down timer expired"}.items()))] == 2
 
 

@@ -129,8 +129,8 @@ def test_status_show_version_maintenance_failover_dump_and_metrics(lab: Lab) -> 
     assert value(text, "keepalived_script_status", name="chk_ok") == 1
     assert value(text, "kvrrp_track_script_up", name="chk_ok") == 1
     assert "kvrrp_build_info{" in text and value(text, "process_cpu_seconds_total") > 0
-    assert value(text, "kvrrp_vrrp_state", instance="VI_1", interface="eth0", vrid="51", state="MASTER") == 1
-    assert value(text, "kvrrp_vrrp_transitions_total", instance="VI_1", from_state="BACKUP", to_state="MASTER",
+    assert value(text, "kvrrp_vrrp_state", iname="VI_1", intf="eth0", vrid="51", state="MASTER") == 1
+    assert value(text, "kvrrp_vrrp_transitions_total", iname="VI_1", from_state="BACKUP", to_state="MASTER",
                  reason="master down timer expired") == 1
     assert value(text, "kvrrp_up") == 1
 
@@ -140,7 +140,7 @@ def test_status_show_version_maintenance_failover_dump_and_metrics(lab: Lab) -> 
     assert lab.wait_for(lambda: holder(lab) == [n2.name], WAIT), d1.log() + d2.log()
     assert ctl_json(d1, "status")["instances"][0]["state"] == "FAULT"
     assert "(maint)" in ctl(d1, "status").stdout
-    assert value(scrape(n1, port), "kvrrp_vrrp_maintenance", instance="VI_1", interface="eth0", vrid="51") == 1
+    assert value(scrape(n1, port), "kvrrp_vrrp_maintenance", iname="VI_1", intf="eth0", vrid="51") == 1
     d1.write_config(config(lab, n1, 160))                 # a changed instance: restarted by the reload
     assert ctl(d1, "reload").stdout == "reloaded\n"
     assert lab.wait_for(lambda: "Reload finished" in d1.log(), WAIT)
@@ -158,9 +158,9 @@ def test_status_show_version_maintenance_failover_dump_and_metrics(lab: Lab) -> 
     refused = ctl(d2, "failover", "VI_1", check=False)
     assert refused.returncode == 1 and "not MASTER" in refused.stderr
     text = scrape(n1, port)
-    assert value(text, "kvrrp_vrrp_transitions_total", instance="VI_1", from_state="MASTER", to_state="BACKUP",
+    assert value(text, "kvrrp_vrrp_transitions_total", iname="VI_1", from_state="MASTER", to_state="BACKUP",
                  reason="master role handed over") == 1
-    assert value(text, "kvrrp_vrrp_transitions_total", instance="VI_1", from_state="MASTER", to_state="FAULT",
+    assert value(text, "kvrrp_vrrp_transitions_total", iname="VI_1", from_state="MASTER", to_state="FAULT",
                  reason="maintenance on") == 1
 
     # dump: the same files the signals write

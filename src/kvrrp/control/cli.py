@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kvrrpctl", description="Control a running kvrrp daemon.")
     p.add_argument("-s", "--socket", default=DEFAULT_SOCKET, help=f"control socket (default {DEFAULT_SOCKET})")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer")
+    p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the answer")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("status", help="one line per VRRP instance")
     show = sub.add_parser("show", help="details of one instance")

@@ -48,10 +48,10 @@ class VrrpControl:
                 "version": self.version, "rs": self.rs}
 
     # -- maintenance carried over start and reload ------------------------------------------
-    def apply_maintenance(self) -> None:
-        """Put the instances the operator wants out into maintenance (at start, before the
-        engine runs them, and after every reload: new instances of --all, restarted ones)."""
-        for name in self.engine.instances:
+    def prestart(self, names: tuple[str, ...]) -> None:
+        """Engine prestart hook (at start, and for the instances a reload restarts or adds):
+        the instances the operator keeps out start in FAULT, never BACKUP or MASTER first."""
+        for name in names:
             if self.maint.wants(name):
                 self.engine.set_maintenance(name, True)
 
@@ -180,7 +180,7 @@ class VrrpControl:
         if not self.checker_socket:
             raise CommandError("no checker process runs under this daemon (no virtual_server, or -P)")
         try:
-            return await call_async(self.checker_socket, "rs", **args)
+            return await call_async(self.checker_socket, "rs", timeout=60.0, **args)
         except ControlError as exc:
             raise CommandError(f"checker: {exc}") from None
 
