@@ -22,3 +22,5 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _require("needs root for network namespaces")
     if item.get_closest_marker("keepalived") and shutil.which("keepalived") is None:
         _require("needs the keepalived binary (apt-get install keepalived)")
+    if item.get_closest_marker("frr") and not os.access("/usr/lib/frr/vrrpd", os.X_OK):
+        _require("needs FRR's vrrpd and zebra (apt-get install frr)")

@@ -65,11 +65,14 @@ class CheckerControl:
         return version_info()
 
     async def status(self, args: dict) -> dict:
-        return self.engine.status()
+        return self.daemon.status()
 
     async def reload(self, args: dict) -> dict:
+        self.daemon.reloads.requested += 1
         if not await self.daemon.reload():      # the SIGHUP path
-            raise CommandError("reload failed: the running configuration is kept (see the log)")
+            r = self.daemon.reloads
+            raise CommandError(f"reload {r.last_outcome or 'failed'}: {r.last_error or 'see the log'}; "
+                               "the running configuration is kept")
         return {"reloaded": True}
 
     async def dump(self, args: dict) -> dict:

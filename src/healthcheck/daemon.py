@@ -25,6 +25,7 @@ import sys
 from typing import Any
 
 from kvrrp.config.model import Config
+from kvrrp.io.lifetime import die_with_parent, parent_from_environment
 
 from healthcheck.engine import CheckerEngine
 from healthcheck.ipvs import IpvsKernel
@@ -68,7 +69,7 @@ async def local_addresses() -> set[str]:
 class CheckerDaemon:
     def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
                  keep_on_stop: bool = False, concurrency: int = 1024, dump_file: str = DUMP_FILE,
-                 state_file: str | None = None) -> None:
+                 state_file: str | None = None, allow_remove_all: bool = False) -> None:
         self.config_path = config_path
         self.config_id = config_id
         self.kernel = kernel
@@ -80,8 +81,15 @@ class CheckerDaemon:
         self._addr_task: asyncio.Task | None = None
         self._stop_event = asyncio.Event()
         self._reload_lock = asyncio.Lock()
+        self._reload_waiting = False
         self._handlers = False
         self._signal_tasks: set[asyncio.Task] = set()
+        from kvrrp.reload_guard import ReloadCounters
+
+        self.reloads = ReloadCounters()
+        self.allow_remove_all = allow_remove_all
+        self.signals: Any = None
+        self.reaper: Any = None
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
@@ -111,14 +119,35 @@ class CheckerDaemon:
             return await self._reload()
 
     async def _reload(self) -> bool:
+        """The VRRP daemon's rule (kvrrp.reload_guard): any error, or a configuration without a
+        virtual_server replacing one with some (unless allow_remove_all), is refused."""
+        from kvrrp.config import load
+        from kvrrp.config.runnable import report_diagnostics, runnable_config
+        from kvrrp.reload_guard import refusal
+
         log.info("Reloading configuration %s", self.config_path)
+        self.reloads.started += 1
         try:
-            config = load_config(self.config_path, self.config_id)
-        except (ConfigLoadError, OSError) as exc:
-            log.error("Reload failed, keeping the running configuration: %s", exc)
+            result = await asyncio.to_thread(load, self.config_path, self.config_id)
+            report_diagnostics(result, logger=log)
+            running = self.engine.config if self.engine is not None else None
+            why = refusal(result, running, allow_remove_all=self.allow_remove_all, part="checker")
+            if why is None and runnable_config(result) is None:
+                why = "the configuration has problems keepalived would not run with"
+        except OSError as exc:
+            why = str(exc)
+        if why is not None:
+            log.error("Reload refused, keeping the running configuration: %s", why)
+            self.reloads.finish("refused", why)
             return False
         assert self.engine is not None
-        await self.engine.reload(config)
+        try:
+            await self.engine.reload(result.config)
+        except Exception as exc:  # noqa: BLE001 - the checker keeps running
+            log.exception("Reload failed")
+            self.reloads.finish("failed", str(exc) or type(exc).__name__)
+            return False
+        self.reloads.finish("applied")
         return True
 
     async def stop(self, keep: bool | None = None) -> None:
@@ -131,9 +160,18 @@ class CheckerDaemon:
             await self.kernel.close()
         log.info("Checker stopped")
 
+    def status(self) -> dict[str, Any]:
+        """The engine's status plus what reloads and signals did (the status API serves it)."""
+        assert self.engine is not None
+        status: dict[str, Any] = dict(self.engine.status())
+        status["reload"] = self.reloads.as_dict()
+        status["signals"] = self.signals.snapshot() if self.signals is not None else {}
+        status["script_leftovers"] = self.reaper.snapshot() if self.reaper is not None else {}
+        return status
+
     def dump(self) -> str:
         assert self.engine is not None
-        status: dict[str, Any] = self.engine.status()
+        status = self.status()
         status["ipvs_table"] = self.engine.reconciler.mirror.weights()
         with open(self.dump_file, "w") as f:
             json.dump(status, f, indent=2)
@@ -141,17 +179,33 @@ class CheckerDaemon:
         return self.dump_file
 
     def _on_sighup(self) -> None:
-        task = asyncio.get_running_loop().create_task(self.reload())
+        """RELOAD: requests arriving while one waits to run fold into it (it reads the newest
+        file); one running plus one waiting at most, like the VRRP daemon."""
+        self.reloads.requested += 1
+        if self._reload_waiting:
+            self.reloads.coalesced += 1
+            return
+        self._reload_waiting = True
+
+        async def run() -> None:
+            async with self._reload_lock:
+                self._reload_waiting = False
+                await self._reload()
+
+        task = asyncio.get_running_loop().create_task(run())
         self._signal_tasks.add(task)
         task.add_done_callback(self._signal_tasks.discard)
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 dumps state as JSON."""
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self._stop_event.set)
-        loop.add_signal_handler(signal.SIGINT, self._stop_event.set)
-        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
-        loop.add_signal_handler(signal.SIGUSR1, self.dump)
+        """keepalived's checker process: STOP (SIGTERM) and SIGINT stop, RELOAD (SIGHUP)
+        reloads, DATA (SIGUSR1) dumps state as JSON, TDUMP logs the tasks; STATS, STATS_CLEAR,
+        JSON and every other catchable signal are logged and ignored (kvrrp.signal_handlers)."""
+        from kvrrp.signal_handlers import SignalHandlers, log_task_dump
+
+        self.signals = SignalHandlers(asyncio.get_running_loop(), {
+            "STOP": self._stop_event.set, "INT": self._stop_event.set, "RELOAD": self._on_sighup,
+            "DATA": self.dump, "TDUMP": log_task_dump}, process="checker")
+        self.signals.install()
         self._handlers = True
 
     async def run_until_signalled(self) -> None:
@@ -195,7 +249,8 @@ async def _run(args: Any) -> int:
     keep = bool(getattr(args, "dont_release_ipvs", False)) or os.environ.get("KVRRP_KEEP_IPVS") == "1"
     state_file = os.path.splitext(pid_file_path(args))[0] + ".ipvs.json"
     daemon = CheckerDaemon(args.config, getattr(args, "config_id", None), keep_on_stop=keep,
-                           state_file=state_file)
+                           state_file=state_file,
+                           allow_remove_all=bool(getattr(args, "allow_reload_removing_all", False)))
     try:
         await daemon.start()
     except ConfigLoadError as exc:
@@ -224,15 +279,19 @@ async def _run(args: Any) -> int:
         from kvrrp.status_http import DEFAULT_ADDRESS, StatusServer
 
         host = getattr(args, "status_address", None) or DEFAULT_ADDRESS
-        status = StatusServer(daemon.engine.status, metrics.render, host=host, port=port)
+        status = StatusServer(daemon.status, metrics.render, host=host, port=port)
         try:
             await status.start()
         except OSError as exc:
             log.error("status API on %s:%d: %s", host, port, exc)
             status = None
+    from kvrrp.io.reaper import OrphanReaper
+
+    daemon.reaper = OrphanReaper(asyncio.get_running_loop()).install()   # MISC_CHECK leftovers
     try:
         await daemon.run_until_signalled()
     finally:
+        daemon.reaper.uninstall()
         if control is not None:
             await control.stop()
         if status is not None:
@@ -242,6 +301,13 @@ async def _run(args: Any) -> int:
 
 
 def main(args: Any) -> int:
+    from kvrrp.signal_handlers import ignore_stray_signals_early
+
+    ignore_stray_signals_early()
+    parent = parent_from_environment()
+    if parent is not None and not die_with_parent(parent):
+        print("kvrrp -C: the VRRP daemon that started this checker is gone; not starting", file=sys.stderr)
+        return 0
     try:
         from kvrrp.logging_setup import configure
 

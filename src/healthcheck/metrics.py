@@ -9,7 +9,7 @@
   names (prometheus-client would add _total to a counter).
 
 The traffic counters are read from the kernel for each scrape (one netlink dump), so
-checker_metrics is a coroutine; the families are built from that snapshot and engine.status().
+CheckerMetrics.render is a coroutine; the families are built from that snapshot and engine.status().
 In the default mode the VRRP daemon appends this text to its own /metrics (kvrrp.daemon).
 """
 from __future__ import annotations

@@ -21,6 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-f", "--use-file", dest="config", default=DEFAULT_CONFIG, help="configuration file")
     p.add_argument("-t", "--config-test", action="store_true", help="check the configuration and exit")
+    p.add_argument("--skip-interface-check", action="store_true",
+                   help="with -t: do not require the interfaces the configuration names to exist here "
+                        "(testing a configuration meant for another host)")
+    p.add_argument("--allow-reload-removing-all", action="store_true",
+                   help="let a reload apply a configuration with no vrrp_instance (or no virtual_server) "
+                        "although the running one has some; refused as a likely accident otherwise")
     p.add_argument("-d", "--dump-conf", action="store_true", help="print the parsed configuration")
     p.add_argument("--format", choices=("json", "keepalived"), default="json", help="format for --dump-conf")
     p.add_argument("-n", "--dont-fork", action="store_true", help="stay in the foreground")
@@ -74,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.config_test:
         from kvrrp.config.cli import run_config_test
 
-        return run_config_test(args.config, config_id=args.config_id, out=sys.stderr)
+        return run_config_test(args.config, config_id=args.config_id, out=sys.stderr,
+                               check_interfaces=not args.skip_interface_check)
     if args.dump_conf:
         from kvrrp.config.cli import run_dump_conf
 

@@ -6,10 +6,14 @@ take the pid file (refuse a second copy, take over a stale one); daemonize unles
 then, in one asyncio loop: the real kernel adapters, a sweep of VIPs a crashed run left behind,
 the engine, signal handlers and the optional status API.
 
-Signals (keepalived's): SIGTERM/SIGINT stop (priority-0 adverts, VIPs removed, exit 0); SIGHUP
-reloads (unchanged instances keep their state); SIGUSR1 writes the data dump to
-/tmp/keepalived.data, SIGUSR2 the stats dump to /tmp/keepalived.stats, SIGRTMIN+2 (keepalived's
-SIGJSON) the JSON dump to /tmp/keepalived.json.
+Signals (keepalived's table, kvrrp.signals): STOP (SIGTERM) and SIGINT stop (priority-0 adverts,
+VIPs removed, exit 0); RELOAD (SIGHUP) reloads (unchanged instances keep their state, requests
+during a reload coalesce into one more); DATA (SIGUSR1) writes the data dump to
+/tmp/keepalived.data, STATS (SIGUSR2) the stats dump to /tmp/keepalived.stats, STATS_CLEAR
+(SIGRTMAX-1) the stats dump and then zeroes the counters, JSON (SIGRTMIN+2) the JSON dump to
+/tmp/keepalived.json, TDUMP (SIGRTMAX) logs the asyncio tasks and threads. RELOAD, DATA and
+TDUMP also go to the checker child, as keepalived's parent passes them on. Every other
+catchable signal is logged and ignored (kvrrp.signal_handlers).
 
 Operators: the optional status API (--status-port, --status-address) serves /status and
 /metrics (also the checker child's metrics, fetched over its control socket), and the control
@@ -27,6 +31,7 @@ import sys
 import time
 from typing import Any, Iterable
 
+from kvrrp.io.lifetime import PARENT_PID_ENV
 from kvrrp.logging_setup import configure as configure_logging
 from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
 from kvrrp.status_http import DEFAULT_ADDRESS as DEFAULT_STATUS_ADDRESS
@@ -36,7 +41,6 @@ log = logging.getLogger("kvrrp.daemon")
 DATA_DUMP = "/tmp/keepalived.data"
 STATS_DUMP = "/tmp/keepalived.stats"
 JSON_DUMP = "/tmp/keepalived.json"
-SIGJSON = signal.SIGRTMIN + 2
 TIMER_RESOLUTION = 0.0001  # 100 us wheel ticks: deadlines are rounded up by at most this much
 EXIT_CONFIG = 1
 EXIT_RUNNING = 1
@@ -53,11 +57,12 @@ def load_config(path: str, config_id: str | None, out=None) -> Any | None:
     return usable_config(result)
 
 
-def parse_config(path: str, config_id: str | None) -> Any:
-    """kvrrp.config.load: pure, safe to run in a worker thread (SIGHUP does)."""
+def parse_config(path: str, config_id: str | None, interfaces: Any = None) -> Any:
+    """kvrrp.config.load: pure, safe to run in a worker thread (SIGHUP does). interfaces: the
+    host's interface names, each one the configuration names must exist (None: not checked)."""
     from kvrrp.config import load
 
-    return load(path, config_id)
+    return load(path, config_id, interfaces=interfaces)
 
 
 def print_diagnostics(result: Any, out=None) -> None:
@@ -117,6 +122,16 @@ class Daemon:
         from kvrrp.metrics import TransitionRecorder
 
         self.transitions = TransitionRecorder()
+        from kvrrp.config.interface_check import host_interfaces
+        from kvrrp.reload_guard import ReloadCounters
+
+        self.host_interfaces = host_interfaces   # a seam: tests pass the interfaces they mean
+        self.reloads = ReloadCounters()
+        self._reload_task: asyncio.Task | None = None
+        self._reload_again = False
+        self._allow_remove_all = bool(getattr(args, "allow_reload_removing_all", False))
+        self.signals: Any = None
+        self.reaper: Any = None
 
     # -- life cycle -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -134,6 +149,7 @@ class Daemon:
         transports = RawTransportFactory(loop, netlink=netlink)
         addresses = NetlinkAddressManager(netlink)
         announcer = PacketAnnouncer()
+        transports.set_virtual_addresses(_virtual_addresses(settings.instances))
         self._adapters = [transports, announcer, netlink]
         self._transports, self._announcer = transports, announcer
         from kvrrp.track.wiring import DaemonExtras
@@ -149,6 +165,9 @@ class Daemon:
                                  timer_resolution=TIMER_RESOLUTION)
         self.engine.add_transition_listener(self.transitions)
         self._install_signals(loop)
+        from kvrrp.io.reaper import OrphanReaper
+
+        self.reaper = OrphanReaper(loop).install()   # no script leaves a process behind
         try:
             if self.args.status_port:
                 await self._start_status()
@@ -193,6 +212,9 @@ class Daemon:
         if self.checker is not None:
             await self._guarded(self.checker.stop())
         await self._stop_status()
+        if self.reaper is not None:
+            self.reaper.sweep()
+            self.reaper.uninstall()
         for adapter in self._adapters:
             try:
                 adapter.close()
@@ -200,12 +222,33 @@ class Daemon:
                 log.debug("closing %r failed", adapter, exc_info=True)
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.add_signal_handler(signal.SIGTERM, self._on_stop, "SIGTERM")
-        loop.add_signal_handler(signal.SIGINT, self._on_stop, "SIGINT")
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
-        loop.add_signal_handler(signal.SIGUSR1, self.dump, "data")
-        loop.add_signal_handler(signal.SIGUSR2, self.dump, "stats")
-        loop.add_signal_handler(SIGJSON, self.dump, "json")
+        from kvrrp.signal_handlers import SignalHandlers, log_task_dump
+
+        def tdump() -> None:
+            log_task_dump()
+            self._pass_to_checker("TDUMP")
+
+        def data() -> None:
+            self.dump("data")
+            self._pass_to_checker("DATA")
+
+        self.signals = SignalHandlers(loop, {
+            "STOP": lambda: self._on_stop("SIGTERM"),
+            "INT": lambda: self._on_stop("SIGINT"),
+            "RELOAD": self.request_reload,
+            "DATA": data,
+            "STATS": lambda: self.dump("stats"),
+            "STATS_CLEAR": lambda: self.dump("stats", clear=True),
+            "JSON": lambda: self.dump("json"),
+            "TDUMP": tdump,
+        }, process="VRRP")
+        self.signals.install()
+
+    def _pass_to_checker(self, name: str) -> None:
+        if self.checker is not None:
+            from kvrrp.signals import signum
+
+            self.checker.send(signum(name))
 
     @staticmethod
     async def _guarded(step: Any) -> None:
@@ -219,31 +262,60 @@ class Daemon:
         self.stopping.set()
 
     # -- reload and dumps -----------------------------------------------------------------
+    def request_reload(self) -> None:
+        """RELOAD (SIGHUP): start a reload, or - while one runs - make sure exactly one more
+        follows it, which reads the file as it is then (the newest), however many requests
+        arrived meanwhile."""
+        self.reloads.requested += 1
+        if self.stopping.is_set():
+            return
+        if self._reload_task is not None and not self._reload_task.done():
+            self.reloads.coalesced += 1
+            if not self._reload_again:
+                log.info("Reload requested while reloading: one more reload follows this one")
+            self._reload_again = True
+            return
+        self._reload_task = asyncio.get_running_loop().create_task(self._reload_loop())
+
+    async def _reload_loop(self) -> None:
+        while True:
+            self._reload_again = False
+            await self.reload()
+            if not self._reload_again or self.stopping.is_set():
+                return
+
     async def reload(self) -> None:
         if self._reloading or self.stopping.is_set():
             return
         self._reloading = True
+        self.reloads.started += 1
         if self.checker is not None:
             self.checker.reload()  # the checkers reload their part of the same file themselves
         try:
             log.info("Reloading")
+            from kvrrp.reload_guard import refusal
             from kvrrp.vrrp.engine import validate_settings
             from kvrrp.vrrp.settings import engine_settings
 
             # parsing a big configuration takes a while: off the loop, so adverts keep going
             # out and in meanwhile and no backup takes over; applying it happens on the loop
-            result = await asyncio.to_thread(parse_config, self.args.config, self.args.config_id)
+            interfaces = self.host_interfaces()
+            result = await asyncio.to_thread(parse_config, self.args.config, self.args.config_id,
+                                             interfaces)
             print_diagnostics(result, _LogWriter())
-            config = usable_config(result)
-            if config is None:
-                log.error("Reload failed: the new configuration has problems keepalived would not run "
-                          "with; keeping the running one")
+            why = refusal(result, self.config, allow_remove_all=self._allow_remove_all)
+            if why is None and usable_config(result) is None:
+                why = "the new configuration has problems keepalived would not run with"
+            if why is None:
+                try:
+                    new_settings = engine_settings(result.config)
+                    validate_settings(new_settings)
+                except ValueError as exc:
+                    why = str(exc)
+            if why is not None:
+                self._refuse(why)
                 return
-            try:
-                validate_settings(engine_settings(config))
-            except ValueError as exc:
-                log.error("Reload failed: %s; keeping the running configuration", exc)
-                return
+            config = result.config
             old_config = self.config
             try:
                 await self.extras.before_reload(config)
@@ -253,16 +325,26 @@ class Daemon:
                     log.error("Reload failed: %s; keeping the running configuration", exc)
                 else:
                     log.exception("Reload failed applying the new configuration; keeping the running one")
+                self.reloads.finish("failed", str(exc) or type(exc).__name__)
                 await self._resume_extras(old_config)
                 return
+            if self._transports is not None:
+                self._transports.set_virtual_addresses(_virtual_addresses(new_settings.instances))
             await self.extras.after_reload(config)
             self.config = config
-            log.info("Reload finished: kept %s, restarted %s, added %s, removed %s",
-                     list(report.kept), list(report.restarted), list(report.added), list(report.removed))
-        except Exception:  # noqa: BLE001 - a failed reload must leave the daemon running
+            self.reloads.finish("applied")
+            log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
+                     list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),
+                     list(report.added), list(report.removed))
+        except Exception as exc:  # noqa: BLE001 - a failed reload must leave the daemon running
             log.exception("Reload failed")
+            self.reloads.finish("failed", str(exc) or type(exc).__name__)
         finally:
             self._reloading = False
+
+    def _refuse(self, why: str) -> None:
+        log.error("Reload refused, keeping the running configuration: %s", why)
+        self.reloads.finish("refused", why)
 
     async def _resume_extras(self, old_config: Any) -> None:
         """A reload failed after DaemonExtras.before_reload(new): the VMACs made for the new
@@ -271,6 +353,9 @@ class Daemon:
             await self.extras.abort_reload(old_config)
         except Exception:  # noqa: BLE001
             log.exception("resuming trackers after the failed reload failed")
+
+    def status_reload(self) -> dict:
+        return self.reloads.as_dict()
 
     def render(self, kind: str) -> str:
         from kvrrp.vrrp import dump
@@ -289,6 +374,9 @@ class Daemon:
         snapshot["config_file"] = self.args.config
         snapshot["sockets"] = self._transports.stats() if self._transports is not None else {}
         snapshot["announcer"] = dict(self._announcer.stats) if self._announcer is not None else {}
+        snapshot["reload"] = self.reloads.as_dict()
+        snapshot["signals"] = self.signals.snapshot() if self.signals is not None else {}
+        snapshot["script_leftovers"] = self.reaper.snapshot() if self.reaper is not None else {}
         if self.extras is not None:
             try:
                 snapshot.update(self.extras.snapshot())
@@ -326,11 +414,19 @@ class Daemon:
         attr = {"data": "state_dump_file", "stats": "stats_dump_file", "json": "json_dump_file"}[kind]
         return getattr(g, attr, None) or default
 
-    def dump(self, kind: str) -> str | None:
+    def dump(self, kind: str, clear: bool = False) -> str | None:
         """Write one dump (the signal handlers' and kvrrpctl dump's path); its path, or None."""
         path = self.dump_path(kind)
         try:
-            write_dump(path, self.render(kind))
+            if kind == "stats":
+                from kvrrp.vrrp import dump
+
+                text = dump.format_stats(self.engine, clear=clear)
+                if clear:
+                    log.info("Printing and clearing VRRP stats")
+            else:
+                text = self.render(kind)
+            write_dump(path, text)
             log.info("Wrote %s dump to %s", kind, path)
             return path
         except Exception:  # noqa: BLE001
@@ -408,6 +504,8 @@ class CheckerChild:
             argv.append("-D")
         if self.args.config_id:
             argv += ["-i", self.args.config_id]
+        if getattr(self.args, "allow_reload_removing_all", False):
+            argv.append("--allow-reload-removing-all")
         return argv
 
     def start(self) -> None:
@@ -417,7 +515,11 @@ class CheckerChild:
         failures = 0
         while not self._stopping:
             started = time.monotonic()
-            self.proc = await asyncio.create_subprocess_exec(*self.argv())
+            from kvrrp.notify.runner import spawn_tracked
+
+            # the child dies with this process (PR_SET_PDEATHSIG), even when it is SIGKILLed
+            env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+            self.proc = await spawn_tracked(self.argv(), env=env)
             self.starts += 1
             log.info("Starting healthcheck child process, pid=%d", self.proc.pid)
             code = await self.proc.wait()
@@ -435,8 +537,11 @@ class CheckerChild:
                 "control_socket": self.control_socket, "scraped": self.scraped}
 
     def reload(self) -> None:
+        self.send(signal.SIGHUP)
+
+    def send(self, sig: int) -> None:
         if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGHUP)
+            self.proc.send_signal(sig)
 
     async def stop(self, timeout: float = 10.0) -> None:
         self._stopping = True
@@ -485,6 +590,11 @@ class _LogWriter:
         pass
 
 
+def _virtual_addresses(instances: Iterable[Any]) -> list[str]:
+    """Every configured VIP (owner's too): never chosen as an advert's source address."""
+    return [spec.address for inst in instances for spec in (*inst.vips, *inst.excluded_vips)]
+
+
 def _sweepable(instances: Iterable[Any]) -> list[Any]:
     """VIPs a crashed run may have left: every instance's, except an address owner's own."""
     specs = []
@@ -497,6 +607,9 @@ def _sweepable(instances: Iterable[Any]) -> list[Any]:
 
 
 def main(args: Any) -> int:
+    from kvrrp.signal_handlers import ignore_stray_signals_early
+
+    ignore_stray_signals_early()     # no stray signal may kill us before the loop handles them
     configure_logging(console=args.log_console, detail=args.log_detail)
     config = load_config(args.config, args.config_id)
     if config is None:

@@ -40,6 +40,7 @@ To open a socket inside a node from the test process: `with kvrrp.io.netns.enter
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import os
 import secrets
@@ -308,6 +309,11 @@ def _parse_addr_messages(data: bytes, ts: float) -> Iterator[AddressEvent]:
         offset += (length + 3) & ~3
 
 
+def _host(node: Node) -> int:
+    """The last octet of the node's LAN address, which also names its bridge port p<host>."""
+    return int(node.ipv4.rsplit(".", 1)[1])
+
+
 def _write_sysctl(path: str, value: str) -> None:
     with open(path, "w") as fh:
         fh.write(value)
@@ -409,6 +415,26 @@ class Lab:
                 self.kill(proc, signal.SIGKILL)
                 proc.wait(5)
         return proc.returncode
+
+    # -- faults ---------------------------------------------------------------------------
+    def partition(self, *groups: Sequence[Node]) -> None:
+        """Split the LAN: frames cross the bridge only between nodes of the same group. Links
+        and carrier stay up (a failed switch between them, not a pulled cable), so nothing goes
+        to FAULT. The client and nodes in no group still reach everyone. heal() undoes it."""
+        rules = [f"iifname p{_host(src)} oifname p{_host(dst)} drop"
+                 for group, other in itertools.combinations(groups, 2)
+                 for a, b in itertools.product(group, other) for src, dst in ((a, b), (b, a))]
+        script = ("table bridge kvlab_partition {\n chain forward {\n"
+                  "  type filter hook forward priority 0; policy accept;\n"
+                  + "".join(f"  {rule}\n" for rule in rules) + " }\n}\n")
+        self.heal()
+        subprocess.run(["ip", "netns", "exec", self.switch, "nft", "-f", "-"], input=script,
+                       check=True, capture_output=True, text=True)
+
+    def heal(self) -> None:
+        """Undo partition(): every node reaches every other again."""
+        subprocess.run(["ip", "netns", "exec", self.switch, "nft", "delete", "table", "bridge",
+                        "kvlab_partition"], capture_output=True, text=True)
 
     # -- observing ------------------------------------------------------------------------
     def addresses(self, node: Node, ifname: str | None = None) -> list[str]:

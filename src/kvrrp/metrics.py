@@ -145,6 +145,12 @@ class VrrpCollector:
         for name, row in sorted((st.get("transitions") or {}).get("last", {}).items()):
             last.add_metric([name, row["reason"]], row["time"])
         yield last
+        reload = st.get("reload")
+        if reload:
+            reloads = CounterMetricFamily("kvrrp_reloads", "configuration reloads by outcome", labels=["outcome"])
+            for outcome in ("applied", "refused", "failed"):
+                reloads.add_metric([outcome], reload.get(outcome, 0))
+            yield reloads
         sockets = CounterMetricFamily("kvrrp_socket_events", "raw VRRP socket counters", labels=["socket", "counter"])
         for sock, stats in st.get("sockets", {}).items():
             for key, value in stats.items():

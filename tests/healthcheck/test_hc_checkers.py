@@ -72,6 +72,58 @@ async def test_tcp_connect_port_and_bindto():
         await srv.stop()
 
 
+async def _connection_endings(count: int):
+    """A loopback server that records how each accepted connection ended: 'fin' or 'reset'."""
+    endings: list[str] = []
+    done = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            endings.append("fin" if await reader.read() == b"" else "data")
+        except ConnectionResetError:
+            endings.append("reset")
+        writer.close()
+        if len(endings) >= count:
+            done.set()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1], endings, done
+
+
+async def test_tcp_check_closes_with_fin_not_reset():
+    """keepalived closes a successful TCP_CHECK normally; a RST per check would show in the
+    real server's logs as an aborted connection. Both the coroutine checker and the prober."""
+    from healthcheck.checkers.tcp import TcpProber
+
+    server, port, endings, done = await _connection_endings(2)
+    try:
+        assert (await run(TcpCheck(connect_timeout=1), port)).ok
+
+        class Scheduler:
+            def set_timeout(self, key, delay, callback):
+                pass
+
+            def clear_timeout(self, key):
+                pass
+
+        results = []
+        prober = TcpProber(Scheduler(), lambda key, result: results.append(result))
+        try:
+            prober.start(1, make_target(TcpCheck(connect_timeout=1), RealServer(ip="127.0.0.1", port=port), VS))
+            async with asyncio.timeout(5):
+                while not results:
+                    await asyncio.sleep(0.01)
+        finally:
+            prober.close()
+        assert results[0].ok
+        async with asyncio.timeout(5):
+            await done.wait()
+        assert endings == ["fin", "fin"]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 # -- HTTP / SSL -----------------------------------------------------------------------------------
 
 

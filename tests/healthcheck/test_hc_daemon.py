@@ -67,14 +67,16 @@ async def test_non_blocking_errors_are_logged_and_the_config_runs(tmp_path, capl
         assert kernel.table.weights()[key] == {"[198.18.1.1]:80": 1, "[198.18.1.2]:80": 1}
         assert "invalid IPVS scheduler 'loadbalance'" in caplog.text
         assert "persistence_timeout 0 out of range" in caplog.text
+        # a reload is stricter than a start (issue 10): any error keeps the running configuration
         conf.write_text(NON_BLOCKING.format(w1=3, p1=a.port, p2=b.port))
-        assert await d.reload()                       # SIGHUP follows the same rule
-        assert kernel.table.weights()[key]["[198.18.1.1]:80"] == 3
+        assert not await d.reload()
+        assert kernel.table.weights()[key]["[198.18.1.1]:80"] == 1
+        assert d.reloads.refused == 1 and "persistence_timeout 0" in d.reloads.last_error
         conf.write_text(BLOCKING)
         caplog.clear()
         assert not await d.reload()
-        assert "virtual_router_id" in caplog.text and "Reload failed" in caplog.text
-        assert kernel.table.weights()[key]["[198.18.1.1]:80"] == 3
+        assert "virtual_router_id" in caplog.text and "Reload refused" in caplog.text
+        assert kernel.table.weights()[key]["[198.18.1.1]:80"] == 1
     finally:
         await d.stop()
         await a.stop()

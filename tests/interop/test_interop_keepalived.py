@@ -108,3 +108,40 @@ def test_mixed_group_ipv6_v3(master_impl: str) -> None:
         assert lab.wait_for(lambda: lab.holders("2001:2::200") == [lab.nodes[1]] or
                             "2001:2::200" in lab.addresses(lab.nodes[1]), WAIT), _logs([master, backup])
         assert lab.wait_for(lambda: backup.transitions() == ["BACKUP", "MASTER"], WAIT), _logs([master, backup])
+
+
+LINK_LOCAL_VIP = "fe80::5:200"
+GLOBAL_VIP6 = "2001:2::5:200"
+
+
+@pytest.mark.parametrize("impls", [("kvrrp", "kvrrp"), ("kvrrp", "keepalived"), ("keepalived", "kvrrp")],
+                         ids=lambda impls: "-".join(impls))
+def test_link_local_vip_partition_heals_to_one_master(impls: tuple[str, str]) -> None:
+    """RFC 5798 5.2.9 puts the link-local VIP first. While both sides of a partition are master
+    both carry it; adverts must still leave from each router's own link-local (5.1.2.1, 6.4.3),
+    or after the heal each side drops the other's adverts as its own and both stay master."""
+    vips = (f"{LINK_LOCAL_VIP}/64", f"{GLOBAL_VIP6}/64")
+    with Lab(nodes=2, prefix="kvsplit") as lab:
+        n1, n2 = lab.nodes
+        specs = [VrrpSpec(priority=p, version=3, advert_int=0.1, family=6, vips=vips) for p in PRIORITIES[:2]]
+        first = _start(lab, impls[0], 0, specs[0], "p150")
+        assert lab.wait_for(lambda: GLOBAL_VIP6 in lab.addresses(n1), WAIT), _logs([first])
+        second = _start(lab, impls[1], 1, specs[1], "p100")
+        daemons = [first, second]
+        assert lab.wait_for(lambda: second.transitions()[-1:] == ["BACKUP"], WAIT), _logs(daemons)
+
+        lab.partition([n1], [n2])
+        assert lab.wait_for(lambda: lab.holders(GLOBAL_VIP6) == [n1, n2], WAIT), _logs(daemons)
+        # past the source-address cache (1 s): the link-local VIP now sits on both interfaces
+        time.sleep(1.5)
+        with lab.capture() as cap:
+            healed = time.time()
+            lab.heal()
+            assert lab.wait_for(lambda: lab.holders(GLOBAL_VIP6) == [n1] and LINK_LOCAL_VIP not in
+                                lab.addresses(n2), WAIT), _logs(daemons)
+            assert lab.wait_for(lambda: second.transitions()[-1:] == ["BACKUP"], WAIT), _logs(daemons)
+            time.sleep(0.5)
+        sources = {info.src for _frame, info in cap.adverts(healed) if info.family == 6}
+        assert LINK_LOCAL_VIP not in sources
+        assert n1.link_local in sources, sources
+        assert first.transitions()[-1:] == ["MASTER"] and lab.holders(GLOBAL_VIP6) == [n1], _logs(daemons)

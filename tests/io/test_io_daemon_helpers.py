@@ -26,6 +26,7 @@ STATUS = {
     "drops": {"unknown_vrid": 3},
     "sockets": {"eth0/v4": {"sent": 12, "received": 30}},
     "announcer": {"garp_sent": 5},
+    "reload": {"requested": 3, "applied": 2, "refused": 1, "failed": 0},
     "tracking": {"scripts": {"chk": {"healthy": False, "running": True, "runs": 7, "failures": 3, "timeouts": 1},
                              "new": {"healthy": None, "running": False, "runs": 0, "failures": 0, "timeouts": 0}},
                  "interfaces": {"eth1": False}, "files": {"f": 12}, "processes": {"p": {"count": 2, "quorum": 1}}},
@@ -60,6 +61,7 @@ def test_kvrrp_families_cover_states_priorities_counters_drops_and_tracking() ->
     assert get("kvrrp_track_file_value", name="f") == 12 and get("kvrrp_track_process_count", name="p") == 2
     assert get("kvrrp_build_info", version=__import__("kvrrp").__version__, fastpath="cython") == 1
     assert get("kvrrp_up") == 1 and ("process_cpu_seconds_total", frozenset()) in m
+    assert get("kvrrp_reloads_total", outcome="applied") == 2 and get("kvrrp_reloads_total", outcome="refused") == 1
 
 
 def test_keepalived_exporter_names_labels_and_values() -> None:

@@ -61,6 +61,7 @@ def _daemon(tmp_path, text: str, engine: FakeEngine) -> Daemon:  # noqa: ANN001
     d = Daemon(types.SimpleNamespace(config=str(path), config_id=None), running)
     d.extras = FakeExtras()
     d.engine = engine
+    d.host_interfaces = lambda: {"eth0"}
     return d
 
 
@@ -68,9 +69,9 @@ async def test_reload_parses_in_a_worker_thread_and_applies_on_the_loop(tmp_path
     threads = []
     real = daemon_mod.parse_config
 
-    def parse(path, config_id):  # noqa: ANN001, ANN202
+    def parse(path, config_id, interfaces=None):  # noqa: ANN001, ANN202
         threads.append(threading.current_thread())
-        return real(path, config_id)
+        return real(path, config_id, interfaces)
 
     engine = FakeEngine()
     d = _daemon(tmp_path, GOOD % 200, engine)
@@ -100,15 +101,20 @@ async def test_blocking_problem_refuses_the_reload_before_anything_changes(tmp_p
     old = d.config
     await d.reload()
     assert d.extras.calls == [] and engine.applied == [] and d.config is old
-    assert "Reload failed" in caplog.text and "virtual_router_id" in caplog.text
+    assert "Reload refused" in caplog.text and "virtual_router_id" in caplog.text
+    assert d.reloads.refused == 1 and d.reloads.last_outcome == "refused"
 
 
-async def test_non_blocking_error_is_logged_and_the_reload_applied(tmp_path, caplog) -> None:
+async def test_any_error_refuses_the_reload_unlike_keepalived(tmp_path, caplog) -> None:
+    """keepalived reports a non-blocking error and applies the rest; kvrrp keeps the running
+    configuration (issue 10: a half-saved file must not take a site down)."""
     engine = FakeEngine()
-    d = _daemon(tmp_path, GOOD % 300, engine)     # keepalived: reported, default priority used
+    d = _daemon(tmp_path, GOOD % 300, engine)
+    old = d.config
     await d.reload()
-    assert len(engine.applied) == 1
-    assert "priority 300 out of range" in caplog.text and "Reload failed" not in caplog.text
+    assert engine.applied == [] and d.config is old and d.extras.calls == []
+    assert "priority 300 out of range" in caplog.text and "Reload refused" in caplog.text
+    assert d.reloads.as_dict()["refused"] == 1 and "priority 300" in d.reloads.last_error
 
 
 @pytest.mark.parametrize("text, starts", [(GOOD % 300, True), (BLOCKING, False)])

@@ -328,3 +328,28 @@ def test_announcer_prepared_frames_and_cached_interface_facts(lab: Lab) -> None:
         assert announcer.stats["skipped_noarp"] == 2 and announcer.stats["garp_sent"] == 3
     finally:
         announcer.close()
+
+
+async def test_source_address_never_a_configured_vip(lab: Lab) -> None:
+    """With VIPs on the interface (a master), adverts still leave from the node's own
+    addresses: its link-local for IPv6 even when a link-local VIP was added, and its own IPv4
+    even when a VIP became the interface's primary address."""
+    n1, _ = lab.nodes
+    lab.run(n1, ["ip", "addr", "flush", "dev", "eth0", "scope", "global"])
+    for address in ("198.18.0.200/24", f"{n1.ipv4}/24", "fe80::5:200/64"):
+        lab.run(n1, ["ip", "addr", "add", address, "dev", "eth0"])
+    factory = RawTransportFactory(netns=n1.netns)
+    try:
+        handle6 = factory.open("eth0", 6, lambda _r: None)
+        handle4 = factory.open("eth0", 4, lambda _r: None)
+        # without the VIPs known, the newest link-local (the VIP) and the primary (the VIP) win
+        assert handle6.local_address() == "fe80::5:200"
+        assert handle4.local_address() == "198.18.0.200"
+        factory.set_virtual_addresses(["198.18.0.200", "FE80:0::5:200"])
+        assert handle6.local_address() == n1.link_local
+        assert handle4.local_address() == n1.ipv4
+        assert factory.local_address("eth0", 6) == n1.link_local
+        factory.set_virtual_addresses([])
+        assert handle6.local_address() == "fe80::5:200"
+    finally:
+        factory.close()

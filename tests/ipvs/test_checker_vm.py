@@ -437,3 +437,64 @@ async def test_checker_process_kvrrp_C_checks_reloads_on_sighup_and_cleans_up_on
         log_text = (tmp_path / "checker.log").read_text(errors="replace")
         if proc.returncode not in (0, None):
             print(log_text[-4000:])
+
+
+async def test_checker_child_dies_with_a_sigkilled_vrrp_daemon(servers, tmp_path):
+    """keepalived's process model: the checker child of a SIGKILLed daemon must not live on
+    (re-parented to PID 1 it kept its pid file and table, blocked the restarted daemon's own
+    checker and later removed entries the live one needed). The restarted daemon's checker
+    takes the pid file over and the table converges, with no 'already running'."""
+    import os
+    import signal
+    import sys
+
+    conf = write_config(tmp_path, config_text())
+    pids = ["-p", str(tmp_path / "kvrrp.pid"), "-c", str(tmp_path / "kvrrp-checkers.pid")]
+    procs = []
+
+    async def start(name: str):
+        log_path = tmp_path / f"{name}.log"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kvrrp", "-n", "-l", "-f", conf, *pids,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=open(log_path, "wb"))
+        procs.append(proc)
+        return proc, log_path
+
+    def child_pid(log_path) -> int | None:
+        text = log_path.read_text(errors="replace")
+        marker = "Starting healthcheck child process, pid="
+        return int(text.split(marker)[1].split()[0]) if marker in text else None
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().split(")")[-1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    children = []
+    try:
+        first, first_log = await start("first")
+        await until(lambda: child_pid(first_log) is not None, 120, "checker child started")
+        children.append(child_pid(first_log))
+        await until(lambda: ipvsadm_table() == full_table(), 180, "the child built the table")
+        first.kill()                       # SIGKILL: no clean stop, no chance to stop the child
+        await first.wait()
+        await until(lambda: not alive(children[0]), 30, "the checker child died with its parent")
+        second, second_log = await start("second")
+        await until(lambda: child_pid(second_log) is not None, 120, "second checker child started")
+        children.append(child_pid(second_log))
+        await until(lambda: ipvsadm_table() == full_table(), 180, "the new child rebuilt the table")
+        assert "already running" not in second_log.read_text(errors="replace")
+        second.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(second.wait(), 120) == 0
+        assert not alive(children[1])
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()                # our own processes, by PID
+                await proc.wait()
+        for pid in children:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)   # children of our daemons, by the pid they logged

@@ -230,7 +230,7 @@ def test_sighup_reload_keeps_running_instances_untouched(lab: Lab) -> None:
     # a broken configuration is refused and the running one stays
     d1.write_config("vrrp_instance VI_1 {\n    virtual_router_id 999\n")
     d1.signal(signal.SIGHUP)
-    assert lab.wait_for(lambda: "Reload failed" in d1.log(), WAIT), d1.log()
+    assert lab.wait_for(lambda: "Reload refused" in d1.log(), WAIT), d1.log()
     assert d1.alive() and only_holder(lab, n1)
 
 
@@ -282,11 +282,17 @@ def test_non_blocking_config_error_is_reported_and_the_daemon_runs(lab: Lab) -> 
     assert lab.wait_for(lambda: d1.transitions()[-1:] == ["BACKUP"], WAIT), d1.log()
     js = json.loads(dump_file(lab, d1, "json", signal.SIGRTMIN + 2))
     assert js["instances"][0]["data"]["effective_priority"] == 100
-    # the same tolerance on SIGHUP: a reload with a non-blocking error is applied
-    d1.write_config(conf.replace("priority 300", "priority 200").replace("advert_int 0.1", "advert_int 0.1\n    garp_lower_prio_repeat -5"))
+    # not on SIGHUP: a running node keeps its configuration rather than take one with an error
+    fixed = conf.replace("priority 300", "priority 200")
+    d1.write_config(fixed.replace("advert_int 0.1", "advert_int 0.1\n    garp_lower_prio_repeat -5"))
+    d1.signal(signal.SIGHUP)
+    assert lab.wait_for(lambda: "Reload refused" in d1.log(), WAIT), d1.log()
+    assert "garp_lower_prio_repeat -5 out of range" in d1.log()
+    time.sleep(0.5)
+    assert only_holder(lab, n2) and d1.transitions()[-1:] == ["BACKUP"], logs([d1, d2])
+    d1.write_config(fixed)
     d1.signal(signal.SIGHUP)
     assert lab.wait_for(lambda: "Reload finished" in d1.log(), WAIT), d1.log()
-    assert "garp_lower_prio_repeat -5 out of range" in d1.log()
     assert lab.wait_for(lambda: only_holder(lab, n1), WAIT), logs([d1, d2])
 
 

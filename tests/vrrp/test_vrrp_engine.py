@@ -56,12 +56,15 @@ def test_reload_changed_instance_restarts_and_removed_is_deleted():
     a = lan.nodes["a"]
     new = conf(inst(prio=90), inst("VI_3", vrid=53, prio=100, vip="198.18.0.102"))
     result = a.engine.apply_config(new)
-    assert result.restarted == ("VI_1",) and result.removed == ("VI_2",) and result.added == ("VI_3",)
+    # a priority change applies in place (vrrp.reload_plan); the lower priority then loses the
+    # election to b through the protocol, without a STOP / priority-0 restart
+    assert result.updated == ("VI_1",) and result.restarted == ()
+    assert result.removed == ("VI_2",) and result.added == ("VI_3",)
     trans = [(t[2], t[3], t[4]) for t in a.transitions]
-    assert ("VI_2", "MASTER", "DELETED") in trans and ("VI_1", "MASTER", "STOP") in trans
+    assert ("VI_2", "MASTER", "DELETED") in trans and ("VI_1", "MASTER", "STOP") not in trans
     assert not a.addresses.holds("198.18.0.101")
     lan.run_for(10)
-    assert lan.masters("VI_1") == ["b"]                 # restarted with lower priority
+    assert lan.masters("VI_1") == ["b"]                 # lower priority, b preempted
     assert lan.masters("VI_2") == ["b"]                 # removed: b took over after priority 0
     assert a.engine.instance("VI_3").state is State.MASTER
     with pytest.raises(KeyError):

@@ -72,10 +72,15 @@ def test_maintenance_survives_a_reload_that_restarts_the_instance():
     lan = pair(conf(inst(prio=200)), conf(inst(prio=100)))
     a = lan.nodes["a"]
     a.engine.set_maintenance("VI_1", True)
-    result = a.engine.apply_config(conf(inst(prio=210)))
+    result = a.engine.apply_config(conf(inst(prio=210)))          # priority: updated in place
+    assert "VI_1" in result.kept + tuple(getattr(result, "updated", ()))
+    lan.run_for(10)
+    assert a.state() == "FAULT" and lan.masters() == ["b"]
+    result = a.engine.apply_config(conf(inst(prio=210, adver_int=2.0)))   # advert_int: restarted
     assert result.restarted == ("VI_1",)
     lan.run_for(10)
     assert a.state() == "FAULT" and lan.masters() == ["b"]
+    assert a.engine.set_maintenance("VI_1", False) and a.state() == "BACKUP"
 
 
 def test_maintenance_drags_the_sync_group_like_a_fault():

@@ -2,6 +2,8 @@
 fake-clock LAN (a VMAC is a second interface of a node on the same LAN segment as its base)."""
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 
 import pytest
@@ -303,7 +305,9 @@ def test_prestart_hook_runs_before_start_and_for_restarted_and_added_instances()
     node.engine.add_prestart_hook(hook)
     node.engine.start()
     lan.run_for(5)
-    node.engine.apply_config(EngineSettings(instances=(_plain("VI_1", 51), _plain("VI_2", 52, prio=90),
+    # advert_int needs a restart (a priority change would apply in place, vrrp.reload_plan)
+    node.engine.apply_config(EngineSettings(instances=(_plain("VI_1", 51),
+                                                       dataclasses.replace(_plain("VI_2", 52), adver_int=2.0),
                                                        _plain("VI_3", 53))))
     assert calls == [("VI_1", "VI_2"), ("VI_2", "VI_3")]
     assert [(t[3], t[4]) for t in node.transitions if t[2] == "VI_3"] == [("INIT", "FAULT")]

@@ -1,9 +1,10 @@
 """TCP_CHECK: a connect within connect_timeout is success.
 
 Straight on the loop's socket primitives (no transport/protocol objects) because this check
-runs thousands of times a second. The socket is closed with SO_LINGER 0 (a RST, as HAProxy's
-checks do) so that thousands of checks per second do not pile up TIME_WAIT and exhaust the
-local port range.
+runs thousands of times a second. A connection that succeeded is closed normally (a FIN, as
+keepalived's check does), so a check is not a reset in the real server's application logs; the
+TIME_WAIT it leaves is one per real server per delay_loop, far from the local port range. Only
+an attempt that never connected (timeout, reload) is aborted with SO_LINGER 0.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ async def check(target: Target, ctx: CheckContext) -> CheckResult:
         return CheckResult(False, "timeout")
     except OSError as exc:
         return CheckResult(False, os_reason(exc))
-    _abort(sock)
+    sock.close()
     return SUCCESS
 
 
@@ -97,7 +98,7 @@ class TcpProber:
             self._ep.register(fd, _EPOLLOUT_ONESHOT)
             self._sched.set_timeout(key, target.timeout, self._timeout)
         elif err == 0:
-            _abort(sock)
+            sock.close()
             self._finish(key, SUCCESS)
         else:
             sock.close()
@@ -112,7 +113,7 @@ class TcpProber:
             sock = by_key.pop(key)
             sched.clear_timeout(key)
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            _abort(sock)             # closing the descriptor also drops it from the epoll set
+            sock.close()             # a FIN; closing the descriptor also drops it from the epoll set
             finish(key, SUCCESS if err == 0 else CheckResult(False, os.strerror(err)))
 
     def _take(self, key: int) -> socket.socket | None:

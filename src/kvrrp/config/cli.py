@@ -52,8 +52,16 @@ def sorted_diagnostics(diagnostics, files=()):
     return sorted(diagnostics, key=key)
 
 
-def run_config_test(path: str, config_id: str | None = None, out: TextIO = sys.stderr) -> int:
-    res = load(path, config_id)
+def run_config_test(path: str, config_id: str | None = None, out: TextIO = sys.stderr,
+                    check_interfaces: bool = True) -> int:
+    """check_interfaces: every interface the configuration names must exist in this network
+    namespace (config.interface_check); False for a configuration meant for another host."""
+    interfaces = None
+    if check_interfaces:
+        from kvrrp.config.interface_check import host_interfaces
+
+        interfaces = host_interfaces()
+    res = load(path, config_id, interfaces=interfaces)
     for d in sorted_diagnostics(res.diagnostics, res.files):
         print(d.format(), file=out)
     code = exit_code(res.diagnostics)

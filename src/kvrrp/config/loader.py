@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
+from typing import Collection
 
 from kvrrp.config.diagnostics import BLOCKING_CODES, ERROR, FATAL, ConfigError, Diagnostic, Diagnostics
 from kvrrp.config.lexer import Lexer
@@ -52,28 +53,36 @@ class _NoGC:
             gc.enable()
 
 
-def _run(lexer: Lexer, diags: Diagnostics, builder: TreeBuilder) -> LoadResult:
+def _run(lexer: Lexer, diags: Diagnostics, builder: TreeBuilder,
+         interfaces: Collection[str] | None = None) -> LoadResult:
     tree = builder.finish()
     parser = Parser(diags)
     cfg = parser.parse(tree)
     cfg = validate(cfg, diags, parser.where, parser.kwloc)
+    if interfaces is not None:
+        from kvrrp.config.interface_check import check_interfaces
+
+        check_interfaces(cfg, diags, parser.where, interfaces)
     return LoadResult(cfg, tuple(diags.items), tuple(lexer.files_read))
 
 
 def load(path: str, config_id: str | None = None, *, env: dict[str, str] | None = None,
-         seed: int | None = None) -> LoadResult:
-    """Read a keepalived.conf (and its includes). Never raises for bad content."""
+         seed: int | None = None, interfaces: Collection[str] | None = None) -> LoadResult:
+    """Read a keepalived.conf (and its includes). Never raises for bad content.
+    interfaces: the host's interface names; every interface the configuration names must be
+    one of them (config.interface_check). None: not checked."""
     with _NoGC():
         diags = Diagnostics()
         lexer = Lexer(diags, config_id=config_id, env=env, seed=seed)
         builder = TreeBuilder(diags)
         lexer.set_sink(builder.line)
         lexer.read_file(path)
-        return _run(lexer, diags, builder)
+        return _run(lexer, diags, builder, interfaces)
 
 
 def parse_text(text: str, filename: str = "<string>", config_id: str | None = None, *,
-               env: dict[str, str] | None = None, seed: int | None = None) -> LoadResult:
+               env: dict[str, str] | None = None, seed: int | None = None,
+               interfaces: Collection[str] | None = None) -> LoadResult:
     """Parse configuration text; includes are resolved relative to the current directory
     (or to `filename`'s directory when it names a real path)."""
     with _NoGC():
@@ -82,7 +91,7 @@ def parse_text(text: str, filename: str = "<string>", config_id: str | None = No
         builder = TreeBuilder(diags)
         lexer.set_sink(builder.line)
         lexer.read_text(text, filename)
-        return _run(lexer, diags, builder)
+        return _run(lexer, diags, builder, interfaces)
 
 
 def load_or_raise(path: str, config_id: str | None = None) -> Config:

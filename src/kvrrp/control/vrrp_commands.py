@@ -156,11 +156,14 @@ class VrrpControl:
         self._holds.clear()
 
     async def reload(self, args: dict) -> dict:
-        before = self.daemon.config
-        await self.daemon.reload()              # the SIGHUP path
-        if self.daemon.config is before:
-            raise CommandError("reload failed or changed nothing it could apply: the running "
-                               "configuration is kept (see the log)")
+        r = self.daemon.reloads
+        r.requested += 1
+        started = r.started
+        await self.daemon.reload()              # what RELOAD (SIGHUP) runs
+        if r.started == started:
+            raise CommandError("a reload is running already (or the daemon is stopping); try again")
+        if r.last_outcome != "applied":
+            raise CommandError(f"reload {r.last_outcome}: {r.last_error}; the running configuration is kept")
         return {"reloaded": True}
 
     async def dump(self, args: dict) -> dict:

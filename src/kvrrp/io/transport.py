@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import socket
 import struct
 import time
 from collections import Counter
+from collections.abc import Iterable
 
 from kvrrp.io.ifinfo import primary_ipv4
 from kvrrp.io.netlink import IFA_F_SECONDARY, Netlink
@@ -41,7 +43,18 @@ LOCAL_ADDRESS_TTL = 1.0  # seconds a looked-up source address is trusted before 
 
 
 class TransportError(OSError):
-    """The interface cannot carry VRRP (missing, no permission, ...)."""
+    """The interface cannot carry VRRP (missing, no permission, ...). str() is the reason
+    alone: OSError's "[Errno N] text" form prints "[Errno None] ... None" when the error has
+    no errno, as socket.if_nametoindex's "no interface with this name" has not."""
+
+    def __str__(self) -> str:
+        return str(self.strerror or (self.args[-1] if self.args else "unknown error"))
+
+
+def _reason(exc: OSError, ifname: str) -> str:
+    if exc.errno is None:          # socket.if_nametoindex: "no interface with this name"
+        return f"no interface named {ifname}"
+    return f"{ifname}: {exc.strerror or os.strerror(exc.errno)}"
 
 
 def _strip_scope(text: str) -> str:
@@ -76,7 +89,7 @@ class _SharedSocket:
                 self.ifindex = socket.if_nametoindex(ifname)
                 sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
         except OSError as exc:
-            raise TransportError(exc.errno, f"cannot open VRRP socket on {ifname}: {exc.strerror}") from exc
+            raise TransportError(exc.errno, _reason(exc, ifname)) from exc
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
@@ -135,18 +148,16 @@ class _SharedSocket:
         now = time.monotonic()
         if self._local is not None and now - self._local_at < LOCAL_ADDRESS_TTL:
             return self._local
-        if self.family == 4:
-            found = primary_ipv4(self.sock, self.ifname)
-        else:
-            found = None
+        found = primary_ipv4(self.sock, self.ifname) if self.family == 4 else None
+        if found is None or found in self.factory.virtual_addresses:
+            # IPv6 always, IPv4 when the primary is one of our VIPs (an interface with no
+            # address of its own): ask netlink, which lets us skip the VIPs
             try:
-                for addr in self.factory.netlink().addresses(self.ifname, 6):
-                    if ipaddress.IPv6Address(addr.address).is_link_local and not addr.tentative:
-                        found = addr.address
-                        break
+                found = self.factory._lookup_local(self.ifname, self.family)
             except Exception:  # noqa: BLE001 - netlink trouble means "unknown", counted
+                found = None
                 self.stats["local_address_errors"] += 1
-                log.debug("link-local lookup on %s failed", self.ifname, exc_info=True)
+                log.debug("source address lookup on %s failed", self.ifname, exc_info=True)
         self._local, self._local_at = found, now
         return found
 
@@ -282,6 +293,7 @@ class RawTransportFactory:
         self._own_netlink = netlink is None
         self._sockets: dict[tuple[str, int], _SharedSocket] = {}
         self._local_cache: dict[tuple[str, int], tuple[float, str | None]] = {}
+        self.virtual_addresses: frozenset[str] = frozenset()
         self.lookup_errors = 0
 
     def namespace(self):  # noqa: ANN201 - a context manager
@@ -335,13 +347,35 @@ class RawTransportFactory:
         self._local_cache[key] = (now, found)
         return found
 
+    def set_virtual_addresses(self, addresses: Iterable[str]) -> None:
+        """The VIPs of every configured instance: never an advert's source address.
+
+        RFC 5798 5.1.2.1 / 6.4.3: adverts leave from the router's own (link-local) address,
+        which is also what the tie-break compares. A VIP list that starts with a link-local
+        address (as 5.2.9 asks for IPv6) puts that VIP on the master's interface; sending from
+        it would make both masters of a healed partition look like the same router, each
+        dropping the other's adverts as its own (a permanent split brain). keepalived leaves
+        its VIPs out of the source choice the same way."""
+        normalised = frozenset(ipaddress.ip_address(a).compressed for a in addresses)
+        if normalised != self.virtual_addresses:
+            self.virtual_addresses = normalised
+            self._local_cache.clear()
+            for shared in self._sockets.values():
+                shared._local_at = -LOCAL_ADDRESS_TTL
+
     def _lookup_local(self, ifname: str, family: int) -> str | None:
+        fallback4 = None
         for addr in self.netlink().addresses(ifname, family):
-            if family == 4 and not addr.flags & IFA_F_SECONDARY:
+            if ipaddress.ip_address(addr.address).compressed in self.virtual_addresses:
+                continue
+            if family == 4:
+                if not addr.flags & IFA_F_SECONDARY:
+                    return addr.address
+                # a VIP added first is the primary and our own address a secondary
+                fallback4 = fallback4 or addr.address
+            elif ipaddress.IPv6Address(addr.address).is_link_local and not addr.tentative:
                 return addr.address
-            if family == 6 and ipaddress.IPv6Address(addr.address).is_link_local and not addr.tentative:
-                return addr.address
-        return None
+        return fallback4
 
     def _release(self, handle: RawTransport) -> None:
         shared = self._sockets.get((handle.ifname, handle.family))

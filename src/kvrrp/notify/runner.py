@@ -54,7 +54,27 @@ async def _spawn(argv: list[str], script: CheckedScript) -> asyncio.subprocess.P
     run_as = script.run_as
     if run_as.uid != os.geteuid() or run_as.gid != os.getegid():
         kwargs.update(user=run_as.uid, group=run_as.gid, extra_groups=list(run_as.groups))
-    return await asyncio.create_subprocess_exec(*argv, **kwargs)
+    return await spawn_tracked(argv, **kwargs)
+
+
+async def spawn_tracked(argv: list[str], **kwargs) -> asyncio.subprocess.Process:
+    """create_subprocess_exec, known to the daemon's leftover reaper (kvrrp.io.reaper) while it
+    runs; once it has exited, whatever it left behind is swept."""
+    from kvrrp.io import reaper as reaper_mod
+
+    reaper = reaper_mod.installed()
+    if reaper is None:
+        return await asyncio.create_subprocess_exec(*argv, **kwargs)
+    with reaper.spawn():
+        proc = await asyncio.create_subprocess_exec(*argv, **kwargs)
+        reaper.register(proc.pid)
+
+    def done(_task: object) -> None:
+        reaper.forget(proc.pid)
+        reaper.sweep()
+
+    asyncio.ensure_future(proc.wait()).add_done_callback(done)
+    return proc
 
 
 async def run_script(script: CheckedScript, timeout: float | None, extra_args: tuple[str, ...] = (),

@@ -21,6 +21,7 @@ from kvrrp.io.ports import AddressManager, AddressSpec, Announcer, Clock, Receiv
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.instance import TIMER_SLOTS, TrackerStatus, VrrpInstanceRuntime
 from kvrrp.vrrp.receive import check_decoded, check_ttl, peek_vrid
+from kvrrp.vrrp.reload_plan import IN_PLACE, KEPT, RESTART, classify
 from kvrrp.vrrp.settings import EngineSettings, InstanceSettings, engine_settings
 from kvrrp.vrrp.sync import SyncGroup
 
@@ -44,6 +45,7 @@ class ReloadResult:
     restarted: tuple[str, ...]
     added: tuple[str, ...]
     removed: tuple[str, ...]
+    updated: tuple[str, ...] = ()       # changed, applied in place (vrrp.reload_plan)
 
 
 def _routes_for(instances: Iterable[InstanceSettings]) -> dict[tuple[str, int, int], str]:
@@ -208,16 +210,14 @@ class VrrpEngine:
         new = engine_settings(config)
         _routes_for(new.instances)
         wanted = {s.name: s for s in new.instances}
-        kept, restarted, added = [], [], []
+        kept, updated, restarted, added = [], [], [], []
         removed = [n for n in self._instances if n not in wanted]
         for name, s in wanted.items():
             cur = self._instances.get(name)
             if cur is None:
                 added.append(name)
-            elif cur.settings == s:
-                kept.append(name)
             else:
-                restarted.append(name)
+                {KEPT: kept, IN_PLACE: updated, RESTART: restarted}[classify(cur.settings, s)].append(name)
         # build the new runtimes first: a settings error must leave the running engine intact
         fresh = {name: self._new_instance(wanted[name], register=False) for name in restarted + added}
         for group in self._groups.values():
@@ -235,6 +235,8 @@ class VrrpEngine:
             self._by_uid[inst.uid] = inst
         self.settings = new
         self._rebuild_indexes()
+        for name in updated:
+            self._guard(self._instances[name].update_settings, wanted[name])
         for group in self._groups.values():
             group.recompute_state()
         starting = tuple(restarted + added)
@@ -251,9 +253,9 @@ class VrrpEngine:
             if name in self._instances and name not in starting:
                 for key, status in statuses.items():
                     self.set_tracker(name, key, status)
-        log.info("reload: %d kept, %d restarted, %d added, %d removed",
-                 len(kept), len(restarted), len(added), len(removed))
-        return ReloadResult(tuple(kept), tuple(restarted), tuple(added), tuple(removed))
+        log.info("reload: %d kept, %d updated in place, %d restarted, %d added, %d removed",
+                 len(kept), len(updated), len(restarted), len(added), len(removed))
+        return ReloadResult(tuple(kept), tuple(restarted), tuple(added), tuple(removed), tuple(updated))
 
     def set_tracker(self, instance_name: str, key: object, status: int | TrackerStatus) -> None:
         """A tracker's state for one instance: an int weight delta (keepalived: the weight when

@@ -308,6 +308,33 @@ class VrrpInstanceRuntime:
         self.tracker_faults.update(k for k in old.tracker_faults if k != NO_UNICAST_PEER)
         self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
 
+    def update_settings(self, new: InstanceSettings) -> None:
+        """Reload in place (vrrp.reload_plan: only changes that keep the instance's identity
+        and socket): state, timers and counters stay; a master adds/removes changed VIPs and
+        advertises a new priority at once."""
+        old, self.settings = self.settings, new
+        self.garp.settings = new
+        self._advert_cache.clear()
+        self._view = None
+        self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in new.advert_addresses)
+        if self.vips_set:
+            old_specs, new_specs = old.vips + old.excluded_vips, new.vips + new.excluded_vips
+            for spec in old_specs:
+                if spec not in new_specs:
+                    self.ctx.remove_address(spec)
+            for spec in new_specs:
+                if spec not in old_specs:
+                    self.ctx.add_address(spec)
+                    self.ctx.announce(spec.ifname, spec.family, spec.address)
+        old_prio = self.effective_priority
+        self.effective_priority = effective_priority(new.priority, self.tracker_weights)
+        if old_prio != self.effective_priority:
+            log.info("(%s) Changing effective priority from %d to %d (reload)", self.name, old_prio,
+                     self.effective_priority)
+            self.ctx.instance_event(self, EVENT_PRIORITY)
+            if self.state in RUNNING:
+                self.dispatch(Event.PRIORITY_CHANGED)
+
     def try_recover(self) -> bool:
         """Leave FAULT if our trackers and the sync group allow it."""
         if self.state is not State.FAULT or self.own_fault:
