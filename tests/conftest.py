@@ -24,3 +24,5 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _require("needs the keepalived binary (apt-get install keepalived)")
     if item.get_closest_marker("frr") and not os.access("/usr/lib/frr/vrrpd", os.X_OK):
         _require("needs FRR's vrrpd and zebra (apt-get install frr)")
+    if item.get_closest_marker("container") and not all(shutil.which(t) for t in ("podman", "runc", "mmdebstrap")):
+        _require("needs podman, runc and mmdebstrap (scripts/setup installs them)")

@@ -109,7 +109,9 @@ class CheckerDaemon:
             try:
                 addrs = await local_addresses()
             except Exception as exc:  # noqa: BLE001 - keep the last known set
-                log.warning("reading local addresses: %s", exc)
+                from kvrrp.logging_setup import describe_error
+
+                log.warning("reading local addresses: %s", describe_error(exc))
                 continue
             if self.engine is not None:
                 self.engine.set_local_addresses(addrs)
@@ -301,6 +303,9 @@ async def _run(args: Any) -> int:
 
 
 def main(args: Any) -> int:
+    from kvrrp import lifecycle
+    from kvrrp.logging_setup import configure, syslog_ident
+    from kvrrp.options import log_file_path
     from kvrrp.signal_handlers import ignore_stray_signals_early
 
     ignore_stray_signals_early()
@@ -308,13 +313,24 @@ def main(args: Any) -> int:
     if parent is not None and not die_with_parent(parent):
         print("kvrrp -C: the VRRP daemon that started this checker is gone; not starting", file=sys.stderr)
         return 0
-    try:
-        from kvrrp.logging_setup import configure
 
-        configure(bool(getattr(args, "log_console", False)), bool(getattr(args, "log_detail", False)),
-                  ident="Keepalived_healthcheckers")
-    except ImportError:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    lifecycle.apply_umask(getattr(args, "umask", None))
+    namespace = getattr(args, "namespace", None)
+    if namespace:
+        try:
+            lifecycle.enter_namespace(namespace)
+        except OSError as exc:
+            print(f"kvrrp -C: cannot enter network namespace {namespace}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    log_file = getattr(args, "log_file", None)
+    configure(bool(getattr(args, "log_console", False)), bool(getattr(args, "log_detail", False)),
+              ident=syslog_ident("Keepalived_healthcheckers", namespace),
+              facility=getattr(args, "log_facility", "daemon"), syslog=not getattr(args, "no_syslog", False),
+              log_file=log_file_path(log_file, "check") if log_file else None,
+              flush_log_file=bool(getattr(args, "flush_log_file", False)),
+              dont_fork=bool(getattr(args, "dont_fork", True)))
+    if getattr(args, "check", False) and getattr(args, "argv", None):
+        lifecycle.report_start(args, "kvrrp checker")
     raise_fd_limit()
     if not getattr(args, "dont_fork", False):
         _daemonize()

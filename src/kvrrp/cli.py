@@ -1,55 +1,28 @@
 """Command line: keepalived's flags for the daemon, plus kvrrp's own subcommands.
 
-Subcommands (`packet`, `demo`) are picked off argv[0] so that keepalived-style invocations
-(`kvrrp -n -l -f FILE`, `kvrrp -t -f FILE`) parse exactly as keepalived's do.
+Subcommands (`packet`, `demo`) are picked off argv[0]; everything else is keepalived's command
+line, parsed by kvrrp.options exactly as keepalived's getopt_long() call parses it, so the
+arguments in /etc/default/keepalived, a unit file or a container's command work unchanged.
 Each job lives in its own module; this file only routes.
 """
 from __future__ import annotations
 
-import argparse
+import os
 import sys
+
+from kvrrp.options import Options, parse, usage
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="kvrrp",
-        description="keepalived-compatible VRRP and IPVS daemon. "
-        "Subcommands: 'kvrrp packet ...' (decode/encode adverts), 'kvrrp demo' (netns failover lab), "
-        "'kvrrp ctl ...' (the same as kvrrpctl: status, maintenance, failover, rs drain ...).",
-    )
-    p.add_argument("-f", "--use-file", dest="config", default=DEFAULT_CONFIG, help="configuration file")
-    p.add_argument("-t", "--config-test", action="store_true", help="check the configuration and exit")
-    p.add_argument("--skip-interface-check", action="store_true",
-                   help="with -t: do not require the interfaces the configuration names to exist here "
-                        "(testing a configuration meant for another host)")
-    p.add_argument("--allow-reload-removing-all", action="store_true",
-                   help="let a reload apply a configuration with no vrrp_instance (or no virtual_server) "
-                        "although the running one has some; refused as a likely accident otherwise")
-    p.add_argument("-d", "--dump-conf", action="store_true", help="print the parsed configuration")
-    p.add_argument("--format", choices=("json", "keepalived"), default="json", help="format for --dump-conf")
-    p.add_argument("-n", "--dont-fork", action="store_true", help="stay in the foreground")
-    p.add_argument("-l", "--log-console", action="store_true", help="log to the console")
-    p.add_argument("-D", "--log-detail", action="store_true", help="detailed log messages")
-    p.add_argument("-p", "--pid", dest="pid_file", default=None, help="pid file")
-    p.add_argument("-c", "--checkers_pid", dest="checkers_pid_file", default=None,
-                   help="checker process pid file (default: the -p file with -checkers)")
-    p.add_argument("--dont-release-vrrp", action="store_true", help="leave VIPs in place on stop")
-    p.add_argument("--dont-release-ipvs", action="store_true", help="leave IPVS entries in place on stop")
-    p.add_argument("-P", "--vrrp", action="store_true", help="run the VRRP engine only")
-    p.add_argument("-C", "--check", action="store_true", help="run the checker (IPVS) only")
-    p.add_argument("-i", "--config-id", default=None, help="config id for @id conditional lines (default: short hostname)")
-    p.add_argument("--status-port", type=int, default=None,
-                   help="serve JSON status (/status) and Prometheus metrics (/metrics) on PORT")
-    p.add_argument("--status-address", default="127.0.0.1",
-                   help="address the status API listens on (default 127.0.0.1; it has no "
-                   "authentication: see docs/operations.md before opening it)")
-    p.add_argument("--control-socket", default=None,
-                   help="kvrrpctl's Unix socket (default: the pid file with .ctl, e.g. /run/kvrrp.ctl)")
-    p.add_argument("-T", "--genhash", action="store_true", help="genhash mode: remaining args are genhash's")
-    p.add_argument("-v", "--version", action="store_true", help="print the version")
-    return p
+def version_text() -> str:
+    from kvrrp import version
+
+    uname = os.uname()
+    return (f"kvrrp v{version()} (keepalived-compatible: keepalived 2.4's configuration and command line)\n\n"
+            "Copyright(C) the kvrrp authors; GPL-2.0-or-later\n\n"
+            f"Running on {uname.sysname} {uname.release} {uname.version}\n"
+            f"Python {sys.version.split()[0]}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,30 +39,72 @@ def main(argv: list[str] | None = None) -> int:
         from kvrrp.demo import main as demo_main
 
         return demo_main(argv[1:])
-    if argv and argv[0] in ("-T", "--genhash"):
+
+    opts = parse(argv)
+    for warning in opts.warnings:
+        print(warning, file=sys.stderr)
+    if opts.genhash:
         from healthcheck.genhash import main as genhash_main
 
-        return genhash_main(argv[1:])
+        return genhash_main(opts.genhash_argv)
+    if opts.unexpected:
+        # keepalived prints these and carries on
+        print("Unexpected argument(s): " + " ".join(opts.unexpected), file=sys.stderr)
+    if opts.errors:
+        for error in opts.errors:
+            print(error, file=sys.stderr)
+        return 1
+    return run(opts)
 
-    args = build_parser().parse_args(argv)
-    if args.version:
-        from kvrrp import __version__
 
-        print(f"kvrrp {__version__}")
+def run(opts: Options) -> int:
+    if opts.help:
+        sys.stderr.write(usage(_prog()))
         return 0
-    if args.config_test:
+    if opts.version:
+        sys.stderr.write(version_text())   # keepalived prints its version to stderr too
+        return 0
+    if opts.signum is not None:
+        from kvrrp.signals import signum
+
+        try:
+            number = signum(opts.signum)
+        except (KeyError, ValueError):
+            print(f"Unknown sigfunc {opts.signum}", file=sys.stderr)
+            return 1
+        print(number)
+        return 0
+    if opts.umask is not None:
+        os.umask(opts.umask)
+    if opts.config_test:
         from kvrrp.config.cli import run_config_test
 
-        return run_config_test(args.config, config_id=args.config_id, out=sys.stderr,
-                               check_interfaces=not args.skip_interface_check)
-    if args.dump_conf:
+        if opts.config_test_log:
+            try:
+                fd = os.open(opts.config_test_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                print(f"Unable to open config-test log file {opts.config_test_log}: {exc.strerror}",
+                      file=sys.stderr)
+                return 1
+            os.dup2(fd, 2)
+            os.close(fd)
+        return run_config_test(opts.config, config_id=opts.config_id, out=sys.stderr,
+                               all_config=opts.all_config, check_interfaces=not opts.skip_interface_check)
+    if opts.dump_conf and opts.format is not None:
+        # kvrrp's own tool mode: the parsed configuration on stdout, then exit
         from kvrrp.config.cli import run_dump_conf
 
-        return run_dump_conf(args.config, config_id=args.config_id, fmt=args.format, out=sys.stdout)
-    if args.check:
+        return run_dump_conf(opts.config, config_id=opts.config_id, fmt=opts.format, out=sys.stdout)
+    if opts.check:
         from healthcheck.daemon import main as checker_main
 
-        return checker_main(args)
+        return checker_main(opts)
     from kvrrp.daemon import main as daemon_main
 
-    return daemon_main(args)
+    return daemon_main(opts)
+
+
+def _prog() -> str:
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "kvrrp" if not name or name.endswith(".py") else name

@@ -33,8 +33,8 @@ from typing import Any, Iterable
 
 from kvrrp.io.lifetime import PARENT_PID_ENV
 from kvrrp.logging_setup import configure as configure_logging
+from kvrrp.options import log_file_path
 from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
-from kvrrp.status_http import DEFAULT_ADDRESS as DEFAULT_STATUS_ADDRESS
 
 log = logging.getLogger("kvrrp.daemon")
 
@@ -47,22 +47,31 @@ EXIT_RUNNING = 1
 EXIT_FATAL = 2
 
 
-def load_config(path: str, config_id: str | None, out=None) -> Any | None:
-    """Load and print every diagnostic as it is; None when the configuration has a problem
-    keepalived itself would not run with (LoadResult.blocking). Like keepalived, other errors
-    (an out-of-range value, an unknown keyword ...) are reported and the bad value ignored.
-    The rule is kvrrp.config.runnable's, shared with the checker process."""
-    result = parse_config(path, config_id)
-    print_diagnostics(result, out)
+def load_config(path: str, config_id: str | None, out: Any = None, *,
+                all_config: bool = False) -> Any | None:
+    """Load and log every diagnostic as it is (and print it to `out` too when given); None
+    when the configuration has a problem keepalived itself would not run with
+    (LoadResult.blocking). Like keepalived, other errors (an out-of-range value, an unknown
+    keyword ...) are reported and the bad value ignored. The rule is kvrrp.config.runnable's,
+    shared with the checker process."""
+    result = parse_config(path, config_id, all_config=all_config)
+    from kvrrp.config.runnable import report_diagnostics
+
+    report_diagnostics(result, logger=log)
+    if out is not None:
+        print_diagnostics(result, out)
     return usable_config(result)
 
 
-def parse_config(path: str, config_id: str | None, interfaces: Any = None) -> Any:
+def parse_config(path: str, config_id: str | None, interfaces: Any = None, all_config: bool = False) -> Any:
     """kvrrp.config.load: pure, safe to run in a worker thread (SIGHUP does). interfaces: the
-    host's interface names, each one the configuration names must exist (None: not checked)."""
+    host's interface names, each one the configuration names must exist (None: not checked);
+    all_config is keepalived's -e (a missing include is an error)."""
     from kvrrp.config import load
+    from kvrrp.config.runnable import all_config as strict_includes
 
-    return load(path, config_id, interfaces=interfaces)
+    result = load(path, config_id, interfaces=interfaces)
+    return strict_includes(result) if all_config else result
 
 
 def print_diagnostics(result: Any, out=None) -> None:
@@ -76,21 +85,6 @@ def usable_config(result: Any) -> Any | None:
     from kvrrp.config.runnable import runnable_config
 
     return runnable_config(result)
-
-
-def daemonize() -> None:
-    """Classic double fork: detach from the terminal and session, stdio to /dev/null."""
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    os.chdir("/")
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    if null > 2:
-        os.close(null)
 
 
 def write_dump(path: str, text: str) -> None:
@@ -119,7 +113,7 @@ class Daemon:
         self.control: Any = None
         self._control_server: Any = None
         self._registry: Any = None
-        from kvrrp.metrics import TransitionRecorder
+        from kvrrp.transition_log import TransitionRecorder
 
         self.transitions = TransitionRecorder()
         from kvrrp.config.interface_check import host_interfaces
@@ -132,6 +126,10 @@ class Daemon:
         self._allow_remove_all = bool(getattr(args, "allow_reload_removing_all", False))
         self.signals: Any = None
         self.reaper: Any = None
+        self._addresses: Any = None
+        from kvrrp.sdnotify import Notifier
+
+        self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
 
     # -- life cycle -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -148,6 +146,9 @@ class Daemon:
         netlink = Netlink()
         transports = RawTransportFactory(loop, netlink=netlink)
         addresses = NetlinkAddressManager(netlink)
+        if getattr(self.args, "dont_release_vrrp", False):
+            addresses = KeepOnStop(addresses)
+        self._addresses = addresses
         announcer = PacketAnnouncer()
         transports.set_virtual_addresses(_virtual_addresses(settings.instances))
         self._adapters = [transports, announcer, netlink]
@@ -181,8 +182,13 @@ class Daemon:
             self.engine.start()
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
+                self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
                 self.checker.start()
             log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
+            if getattr(self.args, "dump_conf", False):
+                self._dump_to_log()   # keepalived's -d: the data dump in the log, then run on
+            self.sd.ready(f"{len(settings.instances)} VRRP instance(s) running")
+            self.sd.start_watchdog(loop)
             # Everything built so far lives until exit: keep the cyclic GC from walking it again
             # and again (a full collection is a latency spike on the failover path).
             gc.collect()
@@ -190,12 +196,15 @@ class Daemon:
             await self.stopping.wait()
             log.info("Stopping")
         finally:
+            self.sd.stopping()
             # also after an unexpected error: never leave VIPs behind without priority 0
             await self._shutdown()
         log.info("Stopped")
         return 0
 
     async def _shutdown(self) -> None:
+        if isinstance(self._addresses, KeepOnStop):
+            self._addresses.keeping = True   # -V: VIPs stay where they are
         await self._guarded(self.extras.before_stop())
         await self._stop_control()
         try:
@@ -212,6 +221,7 @@ class Daemon:
         if self.checker is not None:
             await self._guarded(self.checker.stop())
         await self._stop_status()
+        self.sd.close()
         if self.reaper is not None:
             self.reaper.sweep()
             self.reaper.uninstall()
@@ -234,7 +244,8 @@ class Daemon:
 
         self.signals = SignalHandlers(loop, {
             "STOP": lambda: self._on_stop("SIGTERM"),
-            "INT": lambda: self._on_stop("SIGINT"),
+            "INT": (lambda: log.info("Received SIGINT: ignored (--ignore-sigint)"))
+            if getattr(self.args, "ignore_sigint", False) else (lambda: self._on_stop("SIGINT")),
             "RELOAD": self.request_reload,
             "DATA": data,
             "STATS": lambda: self.dump("stats"),
@@ -289,6 +300,7 @@ class Daemon:
             return
         self._reloading = True
         self.reloads.started += 1
+        self.sd.reloading()
         if self.checker is not None:
             self.checker.reload()  # the checkers reload their part of the same file themselves
         try:
@@ -300,9 +312,12 @@ class Daemon:
             # parsing a big configuration takes a while: off the loop, so adverts keep going
             # out and in meanwhile and no backup takes over; applying it happens on the loop
             interfaces = self.host_interfaces()
+            strict = (True,) if getattr(self.args, "all_config", False) else ()
             result = await asyncio.to_thread(parse_config, self.args.config, self.args.config_id,
-                                             interfaces)
-            print_diagnostics(result, _LogWriter())
+                                             interfaces, *strict)
+            from kvrrp.config.runnable import report_diagnostics
+
+            report_diagnostics(result, logger=log)
             why = refusal(result, self.config, allow_remove_all=self._allow_remove_all)
             if why is None and usable_config(result) is None:
                 why = "the new configuration has problems keepalived would not run with"
@@ -341,6 +356,7 @@ class Daemon:
             self.reloads.finish("failed", str(exc) or type(exc).__name__)
         finally:
             self._reloading = False
+            self.sd.ready("reloaded")
 
     def _refuse(self, why: str) -> None:
         log.error("Reload refused, keeping the running configuration: %s", why)
@@ -371,6 +387,7 @@ class Daemon:
 
         snapshot = dump.status(self.engine)
         snapshot["pid"] = os.getpid()
+        snapshot["version"] = _version()
         snapshot["config_file"] = self.args.config
         snapshot["sockets"] = self._transports.stats() if self._transports is not None else {}
         snapshot["announcer"] = dict(self._announcer.stats) if self._announcer is not None else {}
@@ -406,6 +423,13 @@ class Daemon:
                 self.checker.scraped = False
         return render(self._registry) + checker_text     # kvrrp_checker_up from status()["checker"]
 
+    def _dump_to_log(self) -> None:
+        try:
+            for line in self.render("data").splitlines():
+                log.info("%s", line)
+        except Exception:  # noqa: BLE001 - a dump must not stop the daemon
+            log.exception("dumping the configuration data failed")
+
     def dump_path(self, kind: str) -> str:
         """keepalived's default paths, unless global_defs names others (state_dump_file,
         stats_dump_file, json_dump_file), read from the configuration in force."""
@@ -435,15 +459,17 @@ class Daemon:
 
     # -- status API -----------------------------------------------------------------------
     async def _start_status(self) -> None:
-        from kvrrp.status_http import StatusServer
+        from kvrrp.status_http import DEFAULT_ADDRESS, StatusServer
 
-        host = getattr(self.args, "status_address", None) or DEFAULT_STATUS_ADDRESS
+        host = getattr(self.args, "status_address", None) or DEFAULT_ADDRESS
         self._status = StatusServer(status=self.status, metrics=self.metrics, host=host,
                                     port=self.args.status_port)
         try:
             await self._status.start()
         except OSError as exc:
-            log.error("status API on %s:%s unavailable: %s", host, self.args.status_port, exc)
+            from kvrrp.logging_setup import describe_error
+
+            log.error("status API on %s:%s unavailable: %s", host, self.args.status_port, describe_error(exc))
             self._status = None
 
     async def _stop_status(self) -> None:
@@ -456,8 +482,8 @@ class Daemon:
         from kvrrp.control.server import ControlServer
         from kvrrp.control.vrrp_commands import VrrpControl
 
-        pid_file = self.args.pid_file or DEFAULT_PID_FILE
-        checker = protocol_socket(checker_pid_file(pid_file)) if wants_checker(self.args, self.config) else None
+        pid_file = self.args.pid_file or default_pid_file(getattr(self.args, "namespace", None))
+        checker = protocol_socket(checker_pid_path(self.args)) if wants_checker(self.args, self.config) else None
         self.control = VrrpControl(self, pid_file, checker)
         # maintenance (persisted, or kept over a reload) is in place before an instance starts:
         # it starts straight in FAULT
@@ -489,12 +515,13 @@ class CheckerChild:
     def __init__(self, args: Any) -> None:
         self.args = args
         self.proc: asyncio.subprocess.Process | None = None
-        self.pid_file = checker_pid_file(args.pid_file or DEFAULT_PID_FILE)
+        self.pid_file = checker_pid_path(args)
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.starts = 0
         self.control_socket = protocol_socket(self.pid_file)
         self.scraped: bool | None = None        # did the last /metrics reach the child
+        self.on_give_up: Any = None   # called when -R forbids a restart
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "kvrrp", "-C", "-n", "-f", self.args.config, "-p", self.pid_file]
@@ -506,6 +533,19 @@ class CheckerChild:
             argv += ["-i", self.args.config_id]
         if getattr(self.args, "allow_reload_removing_all", False):
             argv.append("--allow-reload-removing-all")
+        a = self.args
+        if getattr(a, "log_facility", "daemon") != "daemon":
+            argv += ["-S", a.log_facility]
+        if getattr(a, "no_syslog", False):
+            argv.append("-G")
+        if getattr(a, "log_file", None):
+            argv.append(f"--log-file={a.log_file}")
+        if getattr(a, "flush_log_file", False):
+            argv.append("--flush-log-file")
+        if getattr(a, "dont_release_ipvs", False):
+            argv.append("-I")
+        if getattr(a, "namespace", None):
+            argv += ["-s", a.namespace]
         return argv
 
     def start(self) -> None:
@@ -524,6 +564,12 @@ class CheckerChild:
             log.info("Starting healthcheck child process, pid=%d", self.proc.pid)
             code = await self.proc.wait()
             if self._stopping:
+                return
+            if getattr(self.args, "dont_respawn", False):
+                # keepalived -R: a dead child is not restarted, the whole daemon stops
+                log.critical("Healthcheck child process(%d) died: Exiting", self.proc.pid)
+                if self.on_give_up is not None:
+                    self.on_give_up()
                 return
             failures = 0 if time.monotonic() - started > 60 else failures + 1
             delay = self.RESTART_DELAYS[min(failures, len(self.RESTART_DELAYS)) - 1] if failures else 1.0
@@ -568,6 +614,11 @@ def protocol_socket(pid_file: str) -> str:
     return socket_path(pid_file)
 
 
+def checker_pid_path(args: Any) -> str:
+    """The checker child's pid file: -c, else the VRRP daemon's (-p) with -checkers."""
+    return getattr(args, "checkers_pid_file", None) or checker_pid_file(args.pid_file or DEFAULT_PID_FILE)
+
+
 def checker_pid_file(vrrp_pid_file: str) -> str:
     """/run/kvrrp.pid -> /run/kvrrp-checkers.pid (keepalived: keepalived.pid / checkers.pid)."""
     base, ext = os.path.splitext(vrrp_pid_file)
@@ -575,19 +626,28 @@ def checker_pid_file(vrrp_pid_file: str) -> str:
 
 
 def wants_checker(args: Any, config: Any) -> bool:
-    return not args.vrrp and bool(getattr(config, "virtual_servers", ()))
+    """keepalived's rule: a checker process when the configuration has virtual servers, or
+    always with --all; never with -P."""
+    if args.vrrp:
+        return False
+    return bool(getattr(args, "all", False)) or bool(getattr(config, "virtual_servers", ()))
 
 
-class _LogWriter:
-    """A file-like that sends config diagnostics to the log during a reload."""
+class KeepOnStop:
+    """-V/--dont-release-vrrp: the address manager, except that once the daemon stops, removing
+    a VIP is skipped (the addresses stay for the next start to take over)."""
 
-    def write(self, text: str) -> None:
-        text = text.strip()
-        if text:
-            log.warning("%s", text)
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.keeping = False
 
-    def flush(self) -> None:
-        pass
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if self.keeping and name.startswith("remove"):
+            def kept(*_args: Any, **_kw: Any) -> None:
+                return None
+            return kept
+        return attr
 
 
 def _virtual_addresses(instances: Iterable[Any]) -> list[str]:
@@ -607,14 +667,37 @@ def _sweepable(instances: Iterable[Any]) -> list[Any]:
 
 
 def main(args: Any) -> int:
+    from kvrrp import lifecycle
+    from kvrrp.logging_setup import syslog_ident
     from kvrrp.signal_handlers import ignore_stray_signals_early
 
     ignore_stray_signals_early()     # no stray signal may kill us before the loop handles them
-    configure_logging(console=args.log_console, detail=args.log_detail)
-    config = load_config(args.config, args.config_id)
+    lifecycle.apply_umask(getattr(args, "umask", None))
+    namespace = getattr(args, "namespace", None)
+    if namespace:
+        try:
+            lifecycle.enter_namespace(namespace)
+        except OSError as exc:
+            print(f"kvrrp: cannot enter network namespace {namespace}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FATAL
+    log_file = getattr(args, "log_file", None)
+    targets = configure_logging(
+        console=args.log_console, detail=args.log_detail, ident=syslog_ident("Keepalived_vrrp", namespace),
+        facility=getattr(args, "log_facility", "daemon"), syslog=not getattr(args, "no_syslog", False),
+        log_file=log_file_path(log_file, "vrrp") if log_file else None,
+        flush_log_file=getattr(args, "flush_log_file", False), dont_fork=args.dont_fork)
+    lifecycle.report_start(args)
+    restore_core_pattern = lifecycle.enable_core_dumps(getattr(args, "core_dump_pattern", None)) \
+        if getattr(args, "core_dump", False) else (lambda: None)
+    # every diagnostic to the log (syslog, file, console), and to a terminal that is not already
+    # the console target, so that an interactive start sees them before the daemon detaches
+    config = load_config(args.config, args.config_id, None if targets.console else sys.stderr,
+                         all_config=getattr(args, "all_config", False))
     if config is None:
+        log.error("not starting: %s has problems keepalived would not run with", args.config)
         print(f"kvrrp: not starting: {args.config} has problems keepalived would not run with "
               "(see the errors above)", file=sys.stderr)
+        restore_core_pattern()
         return EXIT_CONFIG
     try:
         from kvrrp.vrrp.engine import validate_settings
@@ -622,22 +705,36 @@ def main(args: Any) -> int:
 
         validate_settings(engine_settings(config))
     except ValueError as exc:  # UnsupportedConfig too
+        log.error("not starting: %s", exc)
         print(f"kvrrp: not starting: {exc}", file=sys.stderr)
+        restore_core_pattern()
         return EXIT_CONFIG
-    pidfile = PidFile(args.pid_file or DEFAULT_PID_FILE)
+    pidfile = PidFile(args.pid_file or default_pid_file(namespace))
+    vrrp_pidfile = PidFile(args.vrrp_pid_file) if getattr(args, "vrrp_pid_file", None) else None
     try:
-        pidfile.acquire()
+        pidfile.acquire(write=args.dont_fork)
+        if vrrp_pidfile is not None:
+            vrrp_pidfile.acquire(write=args.dont_fork)
     except AlreadyRunning as exc:
         print(f"kvrrp: {exc}", file=sys.stderr)
         log.error("%s", exc)
+        pidfile.release()
+        restore_core_pattern()
         return EXIT_RUNNING
     except OSError as exc:
-        print(f"kvrrp: cannot write pid file {pidfile.path}: {exc}", file=sys.stderr)
+        print(f"kvrrp: cannot write pid file {exc.filename or pidfile.path}: {exc.strerror or exc}",
+              file=sys.stderr)
+        log.error("cannot write pid file %s: %s", exc.filename or pidfile.path, exc.strerror or exc)
+        pidfile.release()
+        restore_core_pattern()
         return EXIT_FATAL
     try:
         if not args.dont_fork:
-            daemonize()
+            started = lifecycle.daemonize()
             pidfile.rewrite()
+            if vrrp_pidfile is not None:
+                vrrp_pidfile.rewrite()
+            started(True)   # the pid files name this process: the starting command may return
         from kvrrp.io.precise_loop import new_event_loop
 
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
@@ -648,7 +745,11 @@ def main(args: Any) -> int:
         log.exception("kvrrp: fatal error")
         rc = EXIT_FATAL
     finally:
+        if vrrp_pidfile is not None:
+            vrrp_pidfile.release()
         pidfile.release()
+        restore_core_pattern()
+    log.info("Stopped kvrrp v%s", _version())
     # The daemon's state is all gone by now (VIPs removed, pid file released, sockets closed):
     # skip the interpreter's teardown, which on a busy host competes for CPU with the backups
     # taking over.
@@ -656,3 +757,17 @@ def main(args: Any) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(rc)
+
+
+def default_pid_file(namespace: str | None) -> str:
+    """/run/kvrrp.pid; in a namespace (-s NAME) /run/kvrrp/NAME/kvrrp.pid, as keepalived keeps
+    one pid directory per namespace, so that one daemon per namespace can run."""
+    if namespace:
+        return os.path.join(os.path.dirname(DEFAULT_PID_FILE), "kvrrp", namespace, os.path.basename(DEFAULT_PID_FILE))
+    return DEFAULT_PID_FILE
+
+
+def _version() -> str:
+    from kvrrp import version
+
+    return version()

@@ -8,18 +8,18 @@ Two sets of names, both from the same status snapshot the /status API and the JS
   {iname,intf,vrid}, keepalived_script_status/state{name}), so its Grafana dashboard and alert
   rules work on a kvrrp node unchanged.
 
-Transitions are counted by TransitionRecorder, a listener on the engine (the snapshot only has
-the current state).
+Transitions are counted by kvrrp.transition_log.TransitionRecorder, a listener on the engine
+(the snapshot only has the current state).
 """
 from __future__ import annotations
 
-import time
+import platform
 from typing import Any, Callable, Iterable
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from kvrrp import __version__
+from kvrrp import version
 
 STATES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
 # keepalived's numeric states (vrrp.h), the values of keepalived_vrrp_state
@@ -46,26 +46,6 @@ EXPORTER_COUNTERS = (
 )
 
 
-class TransitionRecorder:
-    """Engine transition listener: counts per (instance, from, to, reason), remembers the last."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.counts: dict[tuple[str, str, str, str], int] = {}
-        self.last: dict[str, dict[str, Any]] = {}
-        self._clock = clock
-
-    def __call__(self, name: str, old: Any, new: Any, reason: str, priority: int) -> None:
-        key = (name, old.value, new.value, reason)
-        self.counts[key] = self.counts.get(key, 0) + 1
-        self.last[name] = {"from": old.value, "to": new.value, "reason": reason,
-                           "priority": priority, "time": self._clock()}
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"last": dict(self.last),
-                "counts": [{"instance": i, "from": f, "to": t, "reason": r, "count": c}
-                           for (i, f, t, r), c in sorted(self.counts.items())]}
-
-
 def _vip_labels(vip: str, default_intf: str) -> tuple[str, str]:
     """keepalived-exporter's ParseVIP: "ADDR dev IF ..." -> (ADDR, IF)."""
     parts = vip.split(" ")
@@ -88,9 +68,10 @@ class VrrpCollector:
 
     # -- kvrrp's own ----------------------------------------------------------------------
     def _own(self, st: dict[str, Any]) -> Iterable[Metric]:
-        build = GaugeMetricFamily("kvrrp_build_info", "kvrrp version and fast path in use (always 1)",
-                                  labels=["version", "fastpath"])
-        build.add_metric([__version__, str(st.get("fastpath", ""))], 1)
+        build = GaugeMetricFamily("kvrrp_build_info", "always 1: the kvrrp version, Python and fast path running",
+                                  labels=["version", "python", "fastpath"])
+        build.add_metric([str(st.get("version") or version()), platform.python_version(),
+                          str(st.get("fastpath", ""))], 1)
         yield build
         up = GaugeMetricFamily("kvrrp_up", "1 while the VRRP daemon answers")
         up.add_metric([], 1)

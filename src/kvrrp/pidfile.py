@@ -25,7 +25,9 @@ class PidFile:
         self.path = path
         self._fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, write: bool = True) -> None:
+        """Lock the file (refusing a second copy) and record this pid; write=False leaves it
+        empty for the process that will run (daemonize forks first, see rewrite())."""
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -39,7 +41,8 @@ class PidFile:
         if stale and stale != str(os.getpid()):
             log.info("pid file %s was left by pid %s, which is gone; taking it over", self.path, stale)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if write:
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
 
     def rewrite(self) -> None:

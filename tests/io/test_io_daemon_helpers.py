@@ -7,7 +7,8 @@ from kvrrp.daemon import Daemon, _sweepable, checker_pid_file, wants_checker
 from kvrrp.io.ports import AddressSpec
 from prometheus_client.parser import text_string_to_metric_families
 
-from kvrrp.metrics import TransitionRecorder, render, vrrp_registry
+from kvrrp.metrics import render, vrrp_registry
+from kvrrp.transition_log import TransitionRecorder
 from kvrrp.vrrp.fsm import State
 
 STATUS = {
@@ -59,7 +60,8 @@ def test_kvrrp_families_cover_states_priorities_counters_drops_and_tracking() ->
     assert get("kvrrp_track_script_failures_total", name="chk") == 3
     assert get("kvrrp_track_interface_up", interface="eth1") == 0
     assert get("kvrrp_track_file_value", name="f") == 12 and get("kvrrp_track_process_count", name="p") == 2
-    assert get("kvrrp_build_info", version=__import__("kvrrp").__version__, fastpath="cython") == 1
+    assert get("kvrrp_build_info", version=__import__("kvrrp").version(), fastpath="cython",
+               python=__import__("platform").python_version()) == 1
     assert get("kvrrp_up") == 1 and ("process_cpu_seconds_total", frozenset()) in m
     assert get("kvrrp_reloads_total", outcome="applied") == 2 and get("kvrrp_reloads_total", outcome="refused") == 1
 

@@ -53,15 +53,20 @@ def sorted_diagnostics(diagnostics, files=()):
 
 
 def run_config_test(path: str, config_id: str | None = None, out: TextIO = sys.stderr,
-                    check_interfaces: bool = True) -> int:
+                    all_config: bool = False, check_interfaces: bool = True) -> int:
     """check_interfaces: every interface the configuration names must exist in this network
-    namespace (config.interface_check); False for a configuration meant for another host."""
+    namespace (config.interface_check); False for a configuration meant for another host.
+    all_config: keepalived's -e, an include matching no file is an error."""
     interfaces = None
     if check_interfaces:
         from kvrrp.config.interface_check import host_interfaces
 
         interfaces = host_interfaces()
     res = load(path, config_id, interfaces=interfaces)
+    if all_config:
+        from kvrrp.config.runnable import all_config as strict_includes
+
+        res = strict_includes(res)
     for d in sorted_diagnostics(res.diagnostics, res.files):
         print(d.format(), file=out)
     code = exit_code(res.diagnostics)

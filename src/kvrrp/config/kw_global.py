@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 # ---- global_defs -------------------------------------------------------------------------------
 
 def _g_email(p: Parser, node: Node, g: Fields) -> None:
-    g.setdefault("notification_email", []).extend(t.text for t in p.value_words(node))
+    words = p.value_words(node)
+    if not words:
+        p.diags.warning(node.kw.loc, "Warning - empty notification_email block", "empty-block", fails_test=True)
+    g.setdefault("notification_email", []).extend(t.text for t in words)
 
 
 def _g_smtp_server(p: Parser, node: Node, g: Fields) -> None:

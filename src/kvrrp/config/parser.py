@@ -35,6 +35,7 @@ class Parser(EntryParsers):
         self.diags = diags
         self.r = Reader(diags)
         self.kwlocs: dict[int, dict] = {}
+        self._next_rule_preference = {4: 16384, 6: 16384}
 
     # ==== generic machinery ===================================================================
 
@@ -468,7 +469,7 @@ class Parser(EntryParsers):
             s["ha_suspend"] = False
         if ok and not s["real_servers"]:
             # keepalived (check_parser.c vs_end_handler) drops a virtual server without real servers
-            self.diags.error(node.kw.loc, "virtual server has no real servers - ignoring", "vs-no-rs")
+            self.diags.error(node.kw.loc, f"Virtual server {_vs_label(s)} has no real servers - ignoring", "vs-no-rs")
             ok = False
         sorry = s.get("sorry_server")
         if ok and sorry is not None and s.get("ip") is not None and sorry.family != s.get("family", 4) \
@@ -555,3 +556,12 @@ class Parser(EntryParsers):
         u: Fields = {"loc": node.kw.loc}
         self.dispatch("url", URL, self.block(node), u)
         c.setdefault("urls", []).append(self.build(m.Url, u))
+
+
+def _vs_label(s: Fields) -> str:
+    """keepalived's format_vs(): [group]:port, FWM n, or [ip]:proto:port."""
+    if s.get("group") is not None:
+        return f"[{s['group']}]:{s.get('port') or 0}"
+    if s.get("fwmark") is not None:
+        return f"FWM {s['fwmark']}"
+    return f"[{s.get('ip')}]:{str(s.get('protocol') or 'TCP').lower()}:{s.get('port') or 0}"

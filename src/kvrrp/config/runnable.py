@@ -42,3 +42,13 @@ def load_runnable(path: str, config_id: str | None = None, out: TextIO | None = 
     result = load(path, config_id)
     report_diagnostics(result, out, logger)
     return runnable_config(result)
+
+
+def all_config(result: LoadResult) -> LoadResult:
+    """keepalived's -e/--all-config: every include behaves like `includet`, so an include
+    that matches no file is an error (`-t` fails) instead of a notice."""
+    import dataclasses
+
+    diags = tuple(dataclasses.replace(d, severity=ERROR, fails_test=True) if d.code == "include-missing" else d
+                  for d in result.diagnostics)
+    return dataclasses.replace(result, diagnostics=diags)

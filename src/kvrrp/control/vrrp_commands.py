@@ -13,7 +13,7 @@ import os
 import platform
 from typing import Any
 
-from kvrrp import __version__, fastpath
+from kvrrp import fastpath, version
 from kvrrp.control import maintenance as mstate
 from kvrrp.control.client import ControlError, call_async
 from kvrrp.control.server import CommandError, Handler
@@ -25,7 +25,7 @@ MAX_HOLD = 7 * 24 * 3600.0
 
 
 def version_info() -> dict[str, Any]:
-    return {"version": __version__, "fastpath": fastpath.IMPLEMENTATION,
+    return {"version": version(), "fastpath": fastpath.IMPLEMENTATION,
             "python": platform.python_version(), "pid": os.getpid()}
 
 
