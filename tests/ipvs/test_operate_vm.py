@@ -28,6 +28,7 @@ pytestmark = pytest.mark.usefixtures("clean_ipvs")
 VIP = VIPS[0]
 VRRP_VIP = "198.18.0.12"
 MARGIN = 120.0          # emulated guest: generous deadlines, never the expectation
+START = 400.0           # two Python processes starting in the emulated guest on a busy host
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/src"
 
 
@@ -116,14 +117,15 @@ def ctl(sock: str, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-async def until(predicate, timeout: float, what: str):
+async def until(predicate, timeout: float, what, detail=lambda: ""):
+    """Poll until predicate() is true; on time-out, say what and `detail()` (read then)."""
     t0 = time.monotonic()
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+            raise AssertionError(f"not within {timeout:.0f} s: {what}\n{detail()}")
         await asyncio.sleep(0.5)
 
 
@@ -139,7 +141,8 @@ async def test_default_mode_scrapes_ipvs_counters_and_drains_from_the_command_li
                                   env=dict(os.environ, PYTHONPATH=SRC))
 
     def log() -> str:
-        return logf.read_text()[-4000:]
+        status = "running" if daemon.poll() is None else f"exited with {daemon.returncode}"
+        return f"daemon {status}; its log:\n{logf.read_text()[-4000:]}"
 
     def scrape() -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
@@ -147,8 +150,8 @@ async def test_default_mode_scrapes_ipvs_counters_and_drains_from_the_command_li
 
     try:
         want = {f"{lab.rs_addr(1)}:8080": ("Masq", 2), f"{lab.rs_addr(2)}:8080": ("Masq", 3)}
-        await until(lambda: ipvsadm_table().get(f"TCP {VIP}:80 rr") == want, MARGIN,
-                    f"the checker child builds the table\n{log()}")
+        await until(lambda: ipvsadm_table().get(f"TCP {VIP}:80 rr") == want, START,
+                    "the checker child builds the table", log)
         # real client traffic through the virtual server
         answers = [await http_get_via(lab.ns("client"), VIP, 80) for _ in range(12)]
         assert sorted(set(answers)) == ["a1", "a2"]
@@ -156,7 +159,7 @@ async def test_default_mode_scrapes_ipvs_counters_and_drains_from_the_command_li
         # the kernel's counters, on the VRRP daemon's endpoint, equal ipvsadm's; first let the
         # connections' last packets (FIN/ACK after the client has its answer) arrive
         before = await settled_stats()
-        m = await until(lambda: _scraped(scrape), MARGIN, f"metrics with the checker's families\n{log()}")
+        m = await until(lambda: _scraped(scrape), MARGIN, "metrics with the checker's families", log)
         after = ipvsadm_stats()
         assert before == after          # no traffic in between: the numbers must be the same
         svc = before[f"TCP {VIP}:80"]

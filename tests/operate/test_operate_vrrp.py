@@ -191,3 +191,8 @@ def test_persisted_maintenance_survives_a_restart(lab: Lab) -> None:
     ctl(d1, "maintenance", "off", "--all")
     assert lab.wait_for(lambda: holder(lab) == [n1.name], WAIT), d1.log()
     assert not os.path.exists(os.path.splitext(d1.pid_file)[0] + ".maintenance.json")
+    # a reload the daemon refuses is reported as refused (exit 1, the reason), not as done
+    d1.write_config(config(lab, n1, 150).replace("priority 150", "priority 300"))
+    refused = ctl(d1, "reload", check=False)
+    assert refused.returncode == 1 and "refused" in refused.stderr and "priority" in refused.stderr, refused.stderr
+    assert ctl_json(d1, "status")["instances"][0]["priority"] == 150

@@ -83,12 +83,9 @@ class VrrpControl:
                 break
         else:
             raise CommandError(f"no vrrp_instance named {name!r}")
-        rt = self.engine.instance(name)
         bindings = [b for b in ((st.get("tracking") or {}).get("bindings") or []) if b.get("instance") == name]
         return {**inst, "last_transition": ((st.get("transitions") or {}).get("last") or {}).get(name),
-                "trackers": {"faults": sorted(map(str, rt.tracker_faults)),
-                             "weights": {str(k): v for k, v in rt.tracker_weights.items()},
-                             "bindings": bindings}}
+                "trackers": {**inst.get("trackers", {}), "bindings": bindings}}
 
     async def version(self, args: dict) -> dict:
         return version_info()

@@ -219,6 +219,8 @@ def instance_status(inst: VrrpInstanceRuntime) -> dict:
             "auth_type": s.auth_type,
         },
         "stats": inst.stats.as_dict(),
+        "trackers": {"faults": sorted(map(str, inst.tracker_faults)),
+                     "weights": {str(k): v for k, v in inst.tracker_weights.items()}},
     }
 
 
