@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config-workers", type=int, default=2)
     p.add_argument("--hypothesis-share", type=float, default=0.02,
                    help="share of the configurations drawn by Hypothesis (the rest mutate shipped configs)")
+    p.add_argument("--max-generated-lines", type=int, default=100_000,
+                   help="the lexer's ~SEQ/~LST line cap during config fuzzing (kvrrp's default: 5,000,000)")
     p.add_argument("--kill-rounds", type=int, default=1000)
     p.add_argument("--loss-seconds", type=float, default=3600.0)
     p.add_argument("--loss-phase", type=float, default=30.0, help="seconds per loss/partition phase")
@@ -63,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run_part(args: argparse.Namespace) -> dict:
     import logging
+    import signal
+
+    def stop(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt          # parts that can stop early report what ran
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)    # a shell's background job starts with SIGINT ignored
 
     logging.disable(logging.CRITICAL)
     from kvrrp.chaos import scenarios
@@ -91,7 +100,8 @@ def run_part(args: argparse.Namespace) -> dict:
         n = int(args.configs * s) // args.config_workers
         return config_fuzz(n, seed=args.seed * 1000 + args.worker, root=ROOT,
                            hypothesis_share=args.hypothesis_share,
-                           progress=lambda i: log(f"configs: {i}/{n}"), deadline=deadline)
+                           progress=lambda i: log(f"configs: {i}/{n}"), deadline=deadline,
+                           max_generated_lines=args.max_generated_lines)
     raise SystemExit(f"unknown part {args.part}")
 
 

@@ -202,11 +202,11 @@ def test_ignore_sigint(lab: Lab) -> None:
 
 
 def test_options_kvrrp_has_nothing_for_are_reported_once_and_it_runs(lab: Lab) -> None:
-    run = run_kvrrp(lab, lab.nodes[0], ["-nlPBxaLO", "-b", "/x", "-A", "/y", "--no-mem-check", "--perf",
+    run = run_kvrrp(lab, lab.nodes[0], ["-nlPBxLO", "-b", "/x", "-A", "/y", "--no-mem-check", "--perf",
                                        "--debug", "--config-fd=3", "--snmp", "-X"])
     assert master(lab, run)
     log = run.log()
-    for spelled in ("-B", "-x", "-a", "-L", "-O", "-b", "-A", "--no-mem-check", "--perf", "--debug",
+    for spelled in ("-B", "-x", "-L", "-O", "-b", "-A", "--no-mem-check", "--perf", "--debug",
                     "--config-fd"):
         assert log.count(f": {spelled}: no effect (") == 1, spelled
     assert "--snmp: no effect" not in log        # the same option as -x: reported once
@@ -289,3 +289,25 @@ def test_version_in_status_and_build_info_metric(lab: Lab) -> None:
     assert f'version="{version()}"' in line and f'python="{platform.python_version()}"' in line
     assert line.endswith(" 1.0") and 'fastpath="' in line
     assert stop(lab, run) == 0
+
+
+def test_address_monitoring_logs_every_address_change(lab: Lab) -> None:
+    node = lab.nodes[0]
+    run = run_kvrrp(lab, node, ["-nlPa"])
+    assert master(lab, run)
+    # the VIP kvrrp added itself, then an address someone else adds and removes
+    assert lab.wait_for(lambda: f"Netlink reflector reports IP {VIP} added to eth0" in run.log(), WAIT)
+    lab.run(node, ["ip", "addr", "add", "198.18.0.77/32", "dev", "eth0"])
+    assert lab.wait_for(lambda: "Netlink reflector reports IP 198.18.0.77 added to eth0" in run.log(), WAIT)
+    lab.run(node, ["ip", "addr", "del", "198.18.0.77/32", "dev", "eth0"])
+    assert lab.wait_for(lambda: "Netlink reflector reports IP 198.18.0.77 removed from eth0" in run.log(), WAIT)
+    assert "-a: no effect" not in run.log()
+    assert stop(lab, run) == 0
+
+
+def test_no_address_monitoring_without_a(lab: Lab) -> None:
+    run = run_kvrrp(lab, lab.nodes[0], ["-nlP"])
+    assert master(lab, run)
+    assert lab.wait_for(lambda: lab.holders(VIP) == [lab.nodes[0]], WAIT)
+    assert stop(lab, run) == 0
+    assert "Netlink reflector reports" not in run.log()

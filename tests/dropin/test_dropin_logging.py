@@ -40,3 +40,24 @@ def test_error_texts_never_say_errno_none() -> None:
         "FileNotFoundError: No such file or directory (/x)"
     assert describe_error(ValueError("bad")) == "ValueError: bad"
     assert "Errno None" not in describe_error(OSError(None, None, None))
+
+
+def test_address_messages_parse_and_skip_junk() -> None:
+    import socket
+    import struct
+
+    from kvrrp.io.addrmon import RTM_DELADDR, RTM_NEWADDR, AddressChange, parse_address_messages
+
+    def msg(kind: int, family: int, addr: bytes, index: int, prefix: int) -> bytes:
+        attr = struct.pack("=HH", 4 + len(addr), 2) + addr
+        attr += b"\0" * ((-len(attr)) % 4)
+        body = struct.pack("=BBBBI", family, prefix, 0, 0, index) + attr
+        return struct.pack("=IHHII", 16 + len(body), kind, 0, 0, 0) + body
+
+    data = (msg(RTM_NEWADDR, socket.AF_INET, socket.inet_pton(socket.AF_INET, "198.18.0.200"), 2, 32)
+            + msg(RTM_DELADDR, socket.AF_INET6, socket.inet_pton(socket.AF_INET6, "fe80::1"), 3, 64)
+            + struct.pack("=IHHII", 16, 3, 0, 0, 0))            # NLMSG_DONE: skipped
+    assert list(parse_address_messages(data)) == [AddressChange(True, "198.18.0.200", 32, 2),
+                                                  AddressChange(False, "fe80::1", 64, 3)]
+    assert list(parse_address_messages(data[:20])) == []         # truncated: nothing, no error
+    assert list(parse_address_messages(b"\xff" * 7)) == []

@@ -247,16 +247,33 @@ def texts(n: int, seed: int, root: str, hypothesis_share: float = 0.2) -> Iterat
 
 
 def config_fuzz(n: int, seed: int = 1, root: str | None = None, progress: Callable[[int], None] | None = None,
-                hypothesis_share: float = 0.2, deadline: float | None = None) -> dict:
+                hypothesis_share: float = 0.2, deadline: float | None = None,
+                max_generated_lines: int | None = None) -> dict:
     """Run n fuzzed configurations through `kvrrp -t` and a reload; count outcomes and every
     exception (there must be none). deadline: a time.time() at which to stop early (the result
-    says how many ran)."""
+    says how many ran); SIGINT stops early too. max_generated_lines: lower the lexer's cap on
+    lines made by ~SEQ/~LST for the run (a mutated generator line reaching the default cap of
+    5,000,000 costs minutes and gigabytes to expand, which would starve the campaign)."""
+    from kvrrp.config import lexer
+
+    saved_cap = lexer.MAX_GENERATED_LINES
+    if max_generated_lines is not None:
+        lexer.MAX_GENERATED_LINES = max_generated_lines
+    try:
+        return _config_fuzz(n, seed, root, progress, hypothesis_share, deadline)
+    finally:
+        lexer.MAX_GENERATED_LINES = saved_cap
+
+
+def _config_fuzz(n: int, seed: int, root: str | None, progress: Callable[[int], None] | None,
+                 hypothesis_share: float, deadline: float | None) -> dict:
     root = root or os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     exit_codes: Counter = Counter()
     outcomes: Counter = Counter()
     kinds: Counter = Counter()
     errors: list[str] = []
     kept_running = 0
+    interrupted = False
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None       # thousands of small writes
     with tempfile.TemporaryDirectory(prefix="kvrrp-cfgfuzz-", dir=shm) as work:
         harness = ReloadHarness(BASE, work)
@@ -281,8 +298,10 @@ def config_fuzz(n: int, seed: int = 1, root: str | None = None, progress: Callab
                     progress(i + 1)
                 if deadline is not None and time.time() > deadline:
                     break
+        except KeyboardInterrupt:
+            interrupted = True
         finally:
             loop.close()
-    return {"configs": sum(kinds.values()), "asked": n, "kinds": dict(kinds), "config_test_exit_codes": dict(exit_codes),
+    return {"configs": sum(kinds.values()), "asked": n, "interrupted": interrupted, "kinds": dict(kinds), "config_test_exit_codes": dict(exit_codes),
             "reload_outcomes": dict(outcomes), "refused_kept_running": kept_running,
             "exceptions": len(errors), "first_exceptions": errors[:5]}

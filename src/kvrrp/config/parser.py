@@ -169,11 +169,21 @@ class Parser(EntryParsers):
     # ==== top level ===============================================================================
 
     def parse(self, roots: list[Node]) -> m.Config:
-        f: Fields = {"vrrp_scripts": [], "track_files": [], "track_processes": [], "bfd_instances": [],
-                     "sync_groups": [], "instances": [], "track_groups": [], "garp_groups": [],
-                     "static_addresses": [], "static_routes": [], "static_rules": [],
-                     "virtual_server_groups": [], "virtual_servers": []}
+        f = self.begin()
         self.dispatch("top", TOP, roots, f)
+        return self.finish(f)
+
+    # Streaming form of parse(): begin(), top(node, f) for each top-level node in order, finish(f).
+    def begin(self) -> Fields:
+        return {"vrrp_scripts": [], "track_files": [], "track_processes": [], "bfd_instances": [],
+                "sync_groups": [], "instances": [], "track_groups": [], "garp_groups": [],
+                "static_addresses": [], "static_routes": [], "static_rules": [],
+                "virtual_server_groups": [], "virtual_servers": []}
+
+    def top(self, node: Node, f: Fields) -> None:
+        self.dispatch("top", TOP, (node,), f)
+
+    def finish(self, f: Fields) -> m.Config:
         for k, v in list(f.items()):
             if isinstance(v, list):
                 f[k] = tuple(v)
