@@ -14,6 +14,7 @@ In the default mode the VRRP daemon appends this text to its own /metrics (kvrrp
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Iterable
 
@@ -44,9 +45,10 @@ class CheckerCollector:
     def __init__(self, engine: CheckerEngine) -> None:
         self.engine = engine
         self.traffic: dict | None = None        # the last kernel dump_stats(), None if it failed
+        self.snapshot: dict | None = None       # engine.status() taken for this scrape
 
     def collect(self) -> Iterable[Metric]:
-        st = self.engine.status()
+        st = self.snapshot if self.snapshot is not None else self.engine.status()
         yield from self._checker(st)
         yield from self._traffic()
 
@@ -170,12 +172,20 @@ class CheckerMetrics:
         self.collector = CheckerCollector(engine)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
+        self._lock = asyncio.Lock()
         ProcessCollector(namespace="kvrrp_checker", registry=self.registry)
 
     async def render(self) -> bytes:
-        try:
-            self.collector.traffic = await self.collector.engine.reconciler.kernel.dump_stats()
-        except Exception as exc:  # noqa: BLE001 - health metrics still render without traffic
-            log.warning("reading IPVS traffic counters failed: %s", exc)
-            self.collector.traffic = None
-        return generate_latest(self.registry)
+        """Kernel counters and the engine's snapshot are read on the loop; the text is made in
+        a worker thread (one scrape at a time), so checks keep their schedule meanwhile."""
+        async with self._lock:
+            try:
+                self.collector.traffic = await self.collector.engine.reconciler.kernel.dump_stats()
+            except Exception as exc:  # noqa: BLE001 - health metrics still render without traffic
+                log.warning("reading IPVS traffic counters failed: %s", exc)
+                self.collector.traffic = None
+            self.collector.snapshot = self.collector.engine.status()
+            try:
+                return await asyncio.to_thread(generate_latest, self.registry)
+            finally:
+                self.collector.snapshot = None
