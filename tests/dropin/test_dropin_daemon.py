@@ -271,7 +271,7 @@ def test_version_in_status_and_build_info_metric(lab: Lab) -> None:
     metrics = fetch("/metrics") or ""
     line = next(l for l in metrics.splitlines() if l.startswith("kvrrp_build_info{"))
     assert f'version="{version()}"' in line and f'python="{platform.python_version()}"' in line
-    assert line.endswith(" 1") and 'fastpath="' in line
+    assert line.endswith(" 1.0") and 'fastpath="' in line
     assert stop(lab, run) == 0
 
 

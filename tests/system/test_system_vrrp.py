@@ -326,7 +326,7 @@ def test_dumps_and_status_api(lab: Lab) -> None:
     assert status_js["tracking"]["bindings"] == [primary] and status_js["vmacs"] == {}
     status, metrics = fetch("/metrics")
     assert status == 200
-    assert 'kvrrp_vrrp_state{instance="VI_1",interface="eth0",state="MASTER",vrid="51"} 1' in metrics
+    assert 'kvrrp_vrrp_state{iname="VI_1",intf="eth0",state="MASTER",vrid="51"} 1.0' in metrics
     assert "kvrrp_vrrp_advert_sent_total" in metrics
 
 
