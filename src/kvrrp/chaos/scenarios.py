@@ -21,7 +21,7 @@ from kvrrp.io.netns import entered
 from kvrrp.lab import Daemon, Lab, Node, VrrpSpec, render_config
 
 VIP = "198.18.0.200"
-WAIT = 20.0
+WAIT = 60.0
 Log = Callable[[str], None]
 
 
