@@ -186,10 +186,14 @@ def report(out: str) -> str:
                      f"`kvrrp -t` exits {codes}; reloads {outcomes}", f"{exc} exceptions"))
     if "packets" in results:
         r = results["packets"]
+        blocks = r.get("blocks", {})
         rows.append(("bad inputs: VRRP frames", f"{r['frames']:,} of {r.get('asked', r['frames']):,} fuzzed frames "
-                     f"in {r['seconds']} s",
-                     f"every frame counted (kernel overflow {r['kernel_overflow']}), master kept its VIP, "
-                     f"RSS {r['daemon_rss_kib']} KiB", f"{len(r['violations'])} violations"))
+                     f"in {r['seconds']} s (sender limit {r.get('rate_limit', '?')}/s)",
+                     f"each frame counted once by the daemon or dropped by the kernel as its socket buffer "
+                     f"overflowed ({r['kernel_overflow']:,}); per-reason counts exact in "
+                     f"{blocks.get('targeted_reason_checked', '?')} of {blocks.get('targeted', '?')} targeted "
+                     f"blocks (the others overflowed); master kept its VIP; RSS {r['daemon_rss_kib']} KiB",
+                     f"{len(r['violations'])} violations"))
     if "kills" in results:
         r = results["kills"]
         rows.append(("faults: SIGKILL", f"{r['rounds']:,} of {r.get('asked', r['rounds']):,} kill rounds "

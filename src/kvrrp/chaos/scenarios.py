@@ -155,6 +155,7 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
     rng = random.Random(seed)
     violations: list[str] = []
     totals: Counter = Counter()
+    blocks: Counter = Counter()
     kernel_lost = 0
     with Lab(nodes=1, prefix="kvcpf") as lab:
         node = lab.nodes[0]
@@ -181,7 +182,9 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
             if r["counted"] + r["kernel_lost"] != arrivals:
                 violations.append(f"block {k}: {arrivals} frames arrived, {r['counted']} counted, "
                                   f"{r['kernel_lost']} overflowed")
+            blocks[kind] += 1
             if kind == "targeted" and r["kernel_lost"] == 0:
+                blocks["targeted_reason_checked"] += 1
                 if +r["instance"] != +r["want"]["instance"] or +r["engine"] != +r["want"]["engine"] \
                         or r["accepted"] != r["want"]["accepted"]:
                     violations.append(f"block {k}: reasons {dict(r['instance'])} {dict(r['engine'])} "
@@ -204,6 +207,7 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
         member.collect_log()
         violations += [f"log: {line}" for line in member.bad_lines[:5]]
     return {"frames": done, "asked": frames, "by_case": dict(totals), "kernel_overflow": kernel_lost,
+            "blocks": dict(blocks), "block_size": block, "rate_limit": rate,
             "seconds": round(time.monotonic() - t0, 1), "daemon_rss_kib": rss, "violations": violations}
 
 
