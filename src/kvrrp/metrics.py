@@ -54,4 +54,14 @@ def render_metrics(status: dict[str, Any]) -> str:
     families.append(("kvrrp_socket_events_total", "counter", "raw VRRP socket counters", sockets))
     announce = [({"counter": k}, v) for k, v in status.get("announcer", {}).items()]
     families.append(("kvrrp_announcer_events_total", "counter", "gratuitous ARP / NA counters", announce))
+    reload = status.get("reload", {})
+    families.append(("kvrrp_reloads_total", "counter", "reloads by outcome (refused: running configuration kept)",
+                     [({"outcome": k}, reload.get(k, 0)) for k in ("applied", "refused", "failed", "coalesced")]))
+    ignored = status.get("signals", {}).get("ignored", {})
+    families.append(("kvrrp_signals_ignored_total", "counter", "stray signals logged and ignored",
+                     [({"signal": k}, v) for k, v in sorted(ignored.items())]))
+    leftovers = status.get("script_leftovers", {})
+    families.append(("kvrrp_script_leftovers_total", "counter", "processes script runs left behind",
+                     [({"action": "killed"}, leftovers.get("leftovers_killed", 0)),
+                      ({"action": "reaped"}, leftovers.get("leftovers_reaped", 0))]))
     return prometheus_text(families)
