@@ -109,7 +109,9 @@ class CheckerDaemon:
             try:
                 addrs = await local_addresses()
             except Exception as exc:  # noqa: BLE001 - keep the last known set
-                log.warning("reading local addresses: %s", exc)
+                from kvrrp.logging_setup import describe_error
+
+                log.warning("reading local addresses: %s", describe_error(exc))
                 continue
             if self.engine is not None:
                 self.engine.set_local_addresses(addrs)

@@ -28,9 +28,11 @@ import time
 from typing import Any, Iterable
 
 from kvrrp.io.lifetime import PARENT_PID_ENV
+from kvrrp.io.vip_firewall import VipFirewall
 from kvrrp.logging_setup import configure as configure_logging
 from kvrrp.options import log_file_path
 from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
+from kvrrp.vrrp.accept_mode import AcceptMode, firewall_wanted
 
 log = logging.getLogger("kvrrp.daemon")
 
@@ -106,6 +108,7 @@ class Daemon:
         self._announcer: Any = None
         self.extras: Any = None
         self.checker: CheckerChild | None = None
+        self.accept_mode: AcceptMode | None = None
         from kvrrp.config.interface_check import host_interfaces
         from kvrrp.reload_guard import ReloadCounters
 
@@ -117,6 +120,7 @@ class Daemon:
         self.signals: Any = None
         self.reaper: Any = None
         self._addresses: Any = None
+        self._address_monitor: Any = None
         from kvrrp.sdnotify import Notifier
 
         self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
@@ -150,11 +154,17 @@ class Daemon:
         removed = remove_leftovers(addresses, _sweepable(settings.instances))
         if removed:
             log.info("cleaned %d virtual address(es) left by a previous run", len(removed))
+        count = len(settings.instances)
+        del settings, removed  # the engine builds its own; run() lives as long as the daemon
         self.engine = VrrpEngine(self.config, transports=transports, addresses=addresses,
                                  announcer=announcer, clock=MonotonicClock(),
                                  source_address=transports.local_address, loop=loop,
                                  timer_resolution=TIMER_RESOLUTION)
         self._install_signals(loop)
+        if getattr(self.args, "address_monitoring", False):
+            from kvrrp.io.addrmon import AddressMonitor
+
+            self._address_monitor = AddressMonitor(loop)   # -a: every address change logged
         from kvrrp.io.reaper import OrphanReaper
 
         self.reaper = OrphanReaper(loop).install()   # no script leaves a process behind
@@ -167,15 +177,16 @@ class Daemon:
                 await self.extras.start(self.engine)
             except Exception:  # noqa: BLE001 - VRRP itself must still run
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
+            self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
             self.engine.start()
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
                 self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
                 self.checker.start()
-            log.info("kvrrp VRRP engine started with %d instance(s)", len(settings.instances))
+            log.info("kvrrp VRRP engine started with %d instance(s)", count)
             if getattr(self.args, "dump_conf", False):
                 self._dump_to_log()   # keepalived's -d: the data dump in the log, then run on
-            self.sd.ready(f"{len(settings.instances)} VRRP instance(s) running")
+            self.sd.ready(f"{count} VRRP instance(s) running")
             self.sd.start_watchdog(loop)
             # Everything built so far lives until exit: keep the cyclic GC from walking it again
             # and again (a full collection is a latency spike on the failover path).
@@ -198,6 +209,12 @@ class Daemon:
             self.engine.stop()  # priority-0 adverts from masters, VIPs removed
         except Exception:  # noqa: BLE001
             log.exception("stopping the VRRP engine failed")
+        try:
+            # the no_accept tables go once the VIPs are gone (and stay with them under -V)
+            if self.accept_mode is not None and not isinstance(self._addresses, KeepOnStop):
+                self.accept_mode.stop()
+        except Exception:  # noqa: BLE001
+            log.exception("removing the no_accept firewall tables failed")
         # What is left (closing sockets, threads, interpreter teardown) is not urgent; the
         # backups taking over right now on this host or its neighbours' CPU are.
         try:
@@ -209,6 +226,8 @@ class Daemon:
             await self._guarded(self.checker.stop())
         await self._stop_status()
         self.sd.close()
+        if self._address_monitor is not None:
+            self._address_monitor.close()
         if self.reaper is not None:
             self.reaper.sweep()
             self.reaper.uninstall()
@@ -322,6 +341,7 @@ class Daemon:
             try:
                 await self.extras.before_reload(config)
                 report = self.engine.apply_config(config)
+                self._follow_accept_mode(new_settings.instances, config)
             except Exception as exc:  # noqa: BLE001 - the running configuration stays
                 if isinstance(exc, ValueError):
                     log.error("Reload failed: %s; keeping the running configuration", exc)
@@ -344,6 +364,24 @@ class Daemon:
         finally:
             self._reloading = False
             self.sd.ready("reloaded")
+
+    def _follow_accept_mode(self, instances: Any, config: Any = None) -> None:
+        """Masters without Accept_Mode drop traffic to their VIPs (nftables, keepalived's
+        tables); set up when a configuration first needs it, re-synced on every reload."""
+        config = config or self.config
+        if self.accept_mode is None:
+            if not firewall_wanted(config, instances):
+                return
+            g = config.global_defs
+            use_ifname = g.dynamic_interfaces if g.nftables_ifindex is None else not g.nftables_ifindex
+            firewall = VipFirewall(g.nftables or "keepalived", g.nftables_priority, g.nftables_counters,
+                                   use_ifname=use_ifname)
+            self.accept_mode = AcceptMode(self.engine, firewall)
+            self.accept_mode.start()
+            log.info("no_accept instances: VIP traffic dropped while master (nftables table %s)",
+                     firewall.table)
+        else:
+            self.accept_mode.resync()
 
     def _refuse(self, why: str) -> None:
         log.error("Reload refused, keeping the running configuration: %s", why)
@@ -433,7 +471,9 @@ class Daemon:
         try:
             await self._status.start()
         except OSError as exc:
-            log.error("status API on 127.0.0.1:%s unavailable: %s", self.args.status_port, exc)
+            from kvrrp.logging_setup import describe_error
+
+            log.error("status API on 127.0.0.1:%s unavailable: %s", self.args.status_port, describe_error(exc))
             self._status = None
 
     async def _stop_status(self) -> None:

@@ -81,7 +81,6 @@ NO_EFFECT = {
     "perf": "kvrrp has no perf recording",
     "debug": "kvrrp has no compiled-in debug options",
     "config_fd": "internal to keepalived's own process start (kvrrp's checker reads the file itself)",
-    "address_monitoring": "kvrrp does not log netlink address changes",
 }
 
 FACILITIES = {"daemon": "daemon", "user": "user"}
@@ -118,6 +117,7 @@ class Options:
     pid_file: str | None = None
     vrrp_pid_file: str | None = None
     genhash: bool = False
+    address_monitoring: bool = False
     checkers_pid_file: str | None = None
     core_dump: bool = False
     core_dump_pattern: str | None = None
@@ -320,7 +320,7 @@ def usage(prog: str = "kvrrp") -> str:
   -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
   -T, --genhash                Enter into genhash utility mode (this should be the first option used).
   -c, --checkers_pid=FILE      Use specified pidfile for checkers child process
-  -a, --address-monitoring     Report all address additions/deletions notified via netlink (no effect)
+  -a, --address-monitoring     Report all address additions/deletions notified via netlink
   -b, --bfd_pid=FILE           Use specified pidfile for BFD child process (no effect)
   -x, --snmp                   Enable SNMP subsystem (no effect)
   -A, --snmp-agent-socket=FILE Use the specified socket for master agent (no effect)

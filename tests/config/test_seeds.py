@@ -105,7 +105,9 @@ def test_seed001_sync_group_and_lvs():
     (sg,) = c.sync_groups
     assert sg.group == ("VI_KEBE_APISERVER", "VI_EGDE_GATEWAY")
     a, b = c.instances
-    assert [t.name for t in a.track_interfaces] == ["eth1"]
+    assert a.interface == "eth1" and a.track_interfaces == ()   # keepalived drops its own interface
+    assert any(d.message == "(VI_KEBE_APISERVER) Ignoring track_interface eth1 since own interface"
+               for d in res.diagnostics)
     vip = a.virtual_ipaddress[0]
     assert (vip.address, vip.dev, vip.label) == ("172.72.4.2", "eth1", "eth1:vip")
     assert a.authentication.auth_pass == "kubeclou"          # truncated to 8 like keepalived

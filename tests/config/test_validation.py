@@ -157,11 +157,106 @@ def test_missing_interface_and_vrid():
     assert parse(instance("    priority 0")).blocking == ()
 
 
-@pytest.mark.parametrize("ip", ["198.18.0.256", "1.2.3", "198.18.0.1/33", "zz::1", "2001:db8::1/129"])
+@pytest.mark.parametrize("ip", ["198.18.0.256", "1.2.3", "198.18.0.1/3x", "zz::1", "2001:db8::1/-1"])
 def test_bad_vip_addresses(ip):
     res = parse(instance("", vip=ip))
     d = diag(res, "bad-ip")
     assert d.severity == "error" and d.loc.line == 7
+
+
+@pytest.mark.parametrize("ip,address,prefixlen", [("198.18.0.1/33", "198.18.0.1", 32),
+                                                  ("2001:db8::1/129", "2001:db8::1", 128)])
+def test_vip_prefix_past_the_family_maximum_uses_the_maximum_like_keepalived(ip, address, prefixlen):
+    res = parse(instance("", vip=ip))
+    d = diag(res, "bad-ip")
+    assert d.severity == "warning" and d.fails_test and d.loc.line == 7
+    assert d.message == f"Invalid address prefix len {ip.split('/')[1]} for address {ip} - using {prefixlen}"
+    (vip,) = res.config.instances[0].virtual_ipaddress
+    assert (vip.address, vip.prefixlen) == (address, prefixlen)
+
+
+def test_keepalived_config_checks_on_real_world_files():
+    """What keepalived 2.2.7 says (and keeps) for the slips found in public keepalived.conf files."""
+    res = parse("""global_defs {
+    enable_script_security
+    script_user root
+    notification_email {
+    }
+}
+vrrp_script weighted {
+    script "/bin/true"
+    weight 10
+}
+track_file flag {
+    file /tmp/flag
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    nopreempt 1
+    notify_master "/bin/true first"
+    notify_master "/bin/false second"
+    track_interface {
+        eth0
+        eth1
+    }
+    virtual_ipaddress {
+        198.18.0.200/32
+    }
+    virtual_rules {
+        from 198.18.0.200 table 100
+        from 198.18.0.201 table 101
+        from 2001:2::1 table 102
+    }
+}
+vrrp_instance VI_OWNER {
+    interface eth0
+    virtual_router_id 52
+    priority 255
+    track_script {
+        weighted
+        weighted weight 0
+    }
+    track_file {
+        flag
+    }
+    track_interface {
+        eth1 weight 5
+        eth2
+    }
+    virtual_ipaddress {
+        198.18.0.201/32
+    }
+}
+virtual_server 198.18.0.200 80 {
+    lb_algo rr
+    protocol UDP
+}
+""")
+    messages = [d.message for d in res.diagnostics]
+    for text in ("Warning - empty notification_email block",
+                 "'nopreempt' takes no argument - '1' ignored, as keepalived does",
+                 "(VI_1) notify_master script already specified - ignoring /bin/false second",
+                 "(VI_1) Ignoring track_interface eth0 since own interface",
+                 "Rule has no preference specified - setting to 16384. This is probably not what you want.",
+                 "Rule has no preference specified - setting to 16383. This is probably not what you want.",
+                 "(VI_OWNER) ignoring tracked script weighted with weights due to address_owner",
+                 "(VI_OWNER) ignoring weight from tracked file flag due to address_owner. specify weight 0",
+                 "(VI_OWNER) ignoring eth1 tracked interface due to address owner",
+                 "Virtual server [198.18.0.200]:udp:80 has no real servers - ignoring"):
+        assert text in messages, text
+    # the third rule is IPv6: its own count starts at 16384 too
+    assert messages.count("Rule has no preference specified - setting to 16384. This is probably not what you want.") == 2
+    vi1, owner = res.config.instances
+    assert vi1.nopreempt is True
+    assert vi1.notify_master.command == "/bin/true first"
+    assert [t.name for t in vi1.track_interfaces] == ["eth1"]
+    assert [r.preference for r in vi1.virtual_rules] == [16384, 16383, 16384]
+    assert owner.track_scripts == ()
+    assert [(t.name, t.weight) for t in owner.track_files] == [("flag", 0)]   # kept, weight 0
+    assert [t.name for t in owner.track_interfaces] == ["eth2"]   # no weight: FAULT when down, kept
+    assert exit_code(res.diagnostics) == 5
 
 
 def test_unknown_keyword_warning_with_suggestion_and_location():

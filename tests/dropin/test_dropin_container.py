@@ -2,7 +2,7 @@
 (container/build-image), two containers in a namespace lab (`--network ns:/run/netns/X
 --privileged`, the tutorials' --net=host inside a lab namespace), `--loglevel debug
 --copy-service`; one generates its config from KEEPALIVED_* variables, the other has its config
-mounted at osixia's path. One VIP; `podman kill` of the master hands it over."""
+mounted at osixia's path (and an osixia environment file). One VIP; `podman kill` of the master hands it over."""
 from __future__ import annotations
 
 import os
@@ -71,11 +71,16 @@ def test_two_containers_fail_over_on_podman_kill(image: str) -> None:
         n1, n2 = lab.nodes
         try:
             a = f"{lab.id}-a"
+            # osixia's environment file mounted at 01-custom, and -e variables (which win)
+            env_file = os.path.join(lab.workdir, "env.yaml")
+            with open(env_file, "w") as fh:
+                fh.write(f"KEEPALIVED_PASSWORD: secret\nKEEPALIVED_ROUTER_ID: 99\n"
+                         f"KEEPALIVED_VIRTUAL_IPS:\n  - {VIP}/32\n")
             podman("run", "-d", "--name", a, "--network", f"ns:/run/netns/{n1.netns}", "--privileged",
-                   "-e", "KEEPALIVED_INTERFACE=eth0", "-e", "KEEPALIVED_PASSWORD=secret",
-                   "-e", "KEEPALIVED_PRIORITY=150", "-e", "KEEPALIVED_ROUTER_ID=51", "-e", "KEEPALIVED_STATE=BACKUP",
+                   "-v", f"{env_file}:/container/environment/01-custom/env.yaml:ro",
+                   "-e", "KEEPALIVED_INTERFACE=eth0", "-e", "KEEPALIVED_PRIORITY=150",
+                   "-e", "KEEPALIVED_ROUTER_ID=51", "-e", "KEEPALIVED_STATE=BACKUP",
                    "-e", f"KEEPALIVED_UNICAST_PEERS=#PYTHON2BASH:['{n2.ipv4}']",
-                   "-e", f"KEEPALIVED_VIRTUAL_IPS=#PYTHON2BASH:['{VIP}/32']",
                    image, "--loglevel", "debug", "--copy-service")
             names.append(a)
             assert lab.wait_for(lambda: lab.holders(VIP) == [n1], 3 * WAIT), logs(a)
@@ -99,6 +104,7 @@ def test_two_containers_fail_over_on_podman_kill(image: str) -> None:
             # a: the config generated from the variables, shown at --loglevel debug, keepalived's
             # arguments from KEEPALIVED_COMMAND_LINE_ARGUMENTS' default (--log-detail --dump-conf)
             assert "generated from KEEPALIVED_* variables" in la and "auth_pass secret" in la
+            assert "virtual_router_id 51" in la and "priority 150" in la
             assert f"    {n2.ipv4}" in la and f"    {VIP}/32" in la
             assert "--dont-fork --log-console --log-detail --dump-conf" in la
             assert "Starting kvrrp v" in la and "------< VRRP Topology >------" in la

@@ -217,6 +217,32 @@ def test_remove_leftovers_sweeps_only_present_vips(lab: Lab) -> None:
         mgr.close()
 
 
+def test_remove_leftovers_dumps_once_per_interface_and_family(lab: Lab) -> None:
+    n1, _ = lab.nodes
+    for host in (200, 202):
+        lab.run(n1, ["ip", "addr", "add", f"198.18.0.{host}/32", "dev", "eth0"])
+    lab.run(n1, ["ip", "addr", "add", "198.18.0.203/24", "dev", "eth0"])  # other prefix length
+    mgr = NetlinkAddressManager(netns=n1.netns)
+    dumps = []
+    real = mgr._netlink.addresses
+
+    def counted(ifname, family=None):  # noqa: ANN001, ANN202
+        dumps.append((ifname, family))
+        return real(ifname, family)
+
+    mgr._netlink.addresses = counted
+    try:
+        specs = [AddressSpec(f"198.18.0.{h}", 32, "eth0", 4) for h in range(200, 210)]
+        specs += [AddressSpec("198.18.0.203", 32, "eth0", 4), AddressSpec("fd00::1", 128, "eth0", 6),
+                  AddressSpec("198.18.0.200", 32, "nosuch0", 4)]
+        removed = remove_leftovers(mgr, specs)
+        assert removed == [specs[0], specs[2]]
+        assert sorted(dumps, key=str) == [("eth0", 4), ("eth0", 6), ("nosuch0", 4)]
+        assert "198.18.0.203" in lab.addresses(n1) and "198.18.0.200" not in lab.addresses(n1)
+    finally:
+        mgr.close()
+
+
 def test_gratuitous_arp_and_na_on_the_wire_match_keepalived(lab: Lab) -> None:
     n1, _ = lab.nodes
     assert n1.mac == "02:00:c6:12:00:0b"  # the MAC keepalived had in the capture

@@ -16,11 +16,14 @@ ROUTE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit", "throw", "loca
 class EntryParsers:
     """Needs self.r (values.Reader), self.diags and self.value_lines() from the Parser."""
 
+    # the preference keepalived gives the next rule written without one, per family
+    _next_rule_preference: dict[int, int]
+
     def addresses(self, node: Node, static: bool = False) -> list[m.VirtualAddress]:
         return [a for a in (self.address(line, static) for line in self.value_lines(node)) if a is not None]
 
     def address(self, line: list[Token], static: bool) -> m.VirtualAddress | None:
-        p = self.r.prefix(line[0], "virtual address")
+        p = self.r.prefix(line[0], "virtual address", clamp=True)
         if p is None:
             return None
         addr, plen, fam = p
@@ -326,6 +329,12 @@ class EntryParsers:
                 continue
             i += 2
         r["family"] = fam or 4
+        if r.get("preference") is None:
+            # keepalived (vrrp_iprule.c) gives such rules 16384, 16383, ... per family and says so
+            r["preference"] = self._next_rule_preference[r["family"]]
+            self._next_rule_preference[r["family"]] -= 1
+            self.diags.warning(line[0].loc, f"Rule has no preference specified - setting to {r['preference']}. "
+                               "This is probably not what you want.", "rule-preference", fails_test=True)
         proto = [v for k, v in opts if k == "protocol"]
         if not static and not r.get("no_track") and proto and proto[-1] not in ("keepalived", "18"):
             self.diags.warning(line[0].loc, f"rule cannot be tracked if protocol is not keepalived (18) - "

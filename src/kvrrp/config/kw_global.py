@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 # ---- global_defs -------------------------------------------------------------------------------
 
 def _g_email(p: Parser, node: Node, g: Fields) -> None:
-    g.setdefault("notification_email", []).extend(t.text for t in p.value_words(node))
+    words = p.value_words(node)
+    if not words:
+        p.diags.warning(node.kw.loc, "Warning - empty notification_email block", "empty-block", fails_test=True)
+    g.setdefault("notification_email", []).extend(t.text for t in words)
 
 
 def _g_smtp_server(p: Parser, node: Node, g: Fields) -> None:
@@ -160,6 +163,18 @@ def _g_vmac_prefix(p: Parser, node: Node, g: Fields) -> None:
         g["vmac_prefix"] = node.args[0].text
 
 
+def _g_nftables(p: Parser, node: Node, g: Fields) -> None:
+    g["nftables"] = node.args[0].text if node.args else "keepalived"
+
+
+def _g_iptables_to_nftables(p: Parser, node: Node, g: Fields) -> None:
+    # what keepalived builds without iptables support (Debian's among them) say and do
+    p.diags.warning(node.kw.loc, "iptables not supported, using nftables instead. Please replace "
+                    "'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option", "iptables",
+                    fails_test=True)
+    g.setdefault("nftables", "keepalived")
+
+
 def _g_dynamic_interfaces(p: Parser, node: Node, g: Fields) -> None:
     g["dynamic_interfaces"] = True
     if node.args:
@@ -260,6 +275,12 @@ GLOBAL: dict[str, Handler] = {
     "vrrp_delay_after_boot": _set_timer("vrrp_delay_after_boot", 0, 3600),
     "log_unknown_vrids": _set_flag("log_unknown_vrids"),
     "dynamic_interfaces": _g_dynamic_interfaces,
+    "nftables": _g_nftables,
+    "nftables_priority": _set_int("nftables_priority", -2147483648, 2147483647),
+    "nftables_counters": _set_flag("nftables_counters"),
+    "nftables_ifindex": _set_flag("nftables_ifindex"),
+    "vrrp_iptables": _g_iptables_to_nftables,
+    "vrrp_ipsets": _g_iptables_to_nftables,
     "vmac_prefix": _g_vmac_prefix,
     "vmac_addr_prefix": _set_str("vmac_addr_prefix"),
     "script_user": _g_script_user,
@@ -320,8 +341,7 @@ def _extra_int(lo: int, hi: int, clamp: bool = False) -> Handler:
 for _kw in ("tmp_config_directory", "config_save_dir", "process_names", "process_name", "vrrp_process_name",
             "checker_process_name", "lvs_process_name", "bfd_process_name", "use_symlink_paths",
             "set_supplementary_groups", "max_auto_priority", "min_auto_priority_delay", "disable_local_igmp",
-            "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority", "nftables_ifindex",
-            "nftables_counters", "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark",
+            "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark",
             "vrrp_priority", "vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
             "vrrp_rlimit_rtime", "checker_priority", "checker_no_swap", "checker_rt_priority",
             "checker_cpu_affinity", "checker_rlimit_rttime", "checker_rlimit_rtime", "bfd_priority",

@@ -72,6 +72,33 @@ def _set_script(field: str) -> Handler:
     return h
 
 
+def _set_notify(field: str) -> Handler:
+    """A notify script: keepalived keeps the first one given and reports (and `-t` fails on)
+    any repeat, so a second notify_master never silently replaces the first."""
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        s = p.script(node)
+        if s is None:
+            return
+        if field in f:
+            p.diags.warning(node.kw.loc, f"({f.get('name', '')}) {node.kw.text} script already specified - "
+                            f"ignoring {s.command}", "duplicate", fails_test=True)
+            return
+        f[field] = s
+    return h
+
+
+def _set_ignoring_args(field: str, value: bool) -> Handler:
+    """A keyword keepalived takes with no argument and whose arguments it ignores (nopreempt 1,
+    even nopreempt off, sets nopreempt): the same here, with a word about the ignored text."""
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        if node.args:
+            p.diags.warning(node.args[0].loc, f"'{node.kw.text}' takes no argument - "
+                            f"'{' '.join(t.text for t in node.args)}' ignored, as keepalived does",
+                            "extra-parameter", fails_test=False)
+        f[field] = value
+    return h
+
+
 def _deprecated(instead: str, handler: Handler) -> Handler:
     """A deprecated alias: works, but keepalived reports it (and `-t` fails), so we do too."""
     def h(p: Parser, node: Node, f: Fields) -> None:

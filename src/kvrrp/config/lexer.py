@@ -26,6 +26,7 @@ import random
 import re
 import socket
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 from kvrrp.config.diagnostics import Diagnostics
 from kvrrp.config.model import Location
@@ -162,6 +163,20 @@ def default_config_id() -> str:
     return socket.gethostname().split(".")[0]
 
 
+
+def _lines(text: str) -> Iterator[str]:
+    """text.split("\n"), one line at a time: a 10,000-instance file is 120,000 lines, and a
+    list of them all would live as long as the read (and its peak in the RSS for good)."""
+    start = 0
+    find = text.find
+    while True:
+        end = find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
 class Lexer:
     """Reads a configuration (with its includes) into a list of token lines."""
 
@@ -219,11 +234,11 @@ class Lexer:
         self._stack.append(real)
         self.files_read.append(path)
         try:
-            self._feed_lines(text.split("\n"), path)
+            self._feed_lines(_lines(text), path)
         finally:
             self._stack.pop()
 
-    def _feed_lines(self, raw_lines: list[str], path: str) -> None:
+    def _feed_lines(self, raw_lines: Iterable[str], path: str) -> None:
         pending: _Def | None = None            # multi-line definition being collected
         emit = self.emit
         simple = _SIMPLE_LINE
@@ -583,6 +598,6 @@ class Lexer:
             self._stack.append(real)
             self.files_read.append(shown)
             try:
-                self._feed_lines(text.split("\n"), shown)
+                self._feed_lines(_lines(text), shown)
             finally:
                 self._stack.pop()

@@ -53,11 +53,19 @@ class _NoGC:
             gc.enable()
 
 
-def _run(lexer: Lexer, diags: Diagnostics, builder: TreeBuilder,
-         interfaces: Collection[str] | None = None) -> LoadResult:
-    tree = builder.finish()
+def _streaming(lexer: Lexer, diags: Diagnostics) -> tuple[Parser, TreeBuilder, dict]:
+    """Lexer -> tree builder -> parser, one top-level block at a time (see kvrrp.config.tree)."""
     parser = Parser(diags)
-    cfg = parser.parse(tree)
+    fields = parser.begin()
+    builder = TreeBuilder(diags, on_top=lambda node: parser.top(node, fields))
+    lexer.set_sink(builder.line)
+    return parser, builder, fields
+
+
+def _run(lexer: Lexer, diags: Diagnostics, parser: Parser, builder: TreeBuilder, fields: dict,
+         interfaces: Collection[str] | None = None) -> LoadResult:
+    builder.finish()
+    cfg = parser.finish(fields)
     cfg = validate(cfg, diags, parser.where, parser.kwloc)
     if interfaces is not None:
         from kvrrp.config.interface_check import check_interfaces
@@ -74,10 +82,9 @@ def load(path: str, config_id: str | None = None, *, env: dict[str, str] | None 
     with _NoGC():
         diags = Diagnostics()
         lexer = Lexer(diags, config_id=config_id, env=env, seed=seed)
-        builder = TreeBuilder(diags)
-        lexer.set_sink(builder.line)
+        stages = _streaming(lexer, diags)
         lexer.read_file(path)
-        return _run(lexer, diags, builder, interfaces)
+        return _run(lexer, diags, *stages, interfaces)
 
 
 def parse_text(text: str, filename: str = "<string>", config_id: str | None = None, *,
@@ -88,10 +95,9 @@ def parse_text(text: str, filename: str = "<string>", config_id: str | None = No
     with _NoGC():
         diags = Diagnostics()
         lexer = Lexer(diags, config_id=config_id, env=env, seed=seed)
-        builder = TreeBuilder(diags)
-        lexer.set_sink(builder.line)
+        stages = _streaming(lexer, diags)
         lexer.read_text(text, filename)
-        return _run(lexer, diags, builder, interfaces)
+        return _run(lexer, diags, *stages, interfaces)
 
 
 def load_or_raise(path: str, config_id: str | None = None) -> Config:

@@ -151,6 +151,12 @@ class GlobalDefs:
     log_unknown_vrids: bool = False
     dynamic_interfaces: bool = False
     dynamic_interfaces_allow_if_changes: bool = False
+    # no_accept VIPs are dropped by keepalived's nftables tables (vrrp_iptables/vrrp_ipsets
+    # fall back to them, as in keepalived builds without iptables)
+    nftables: str | None = None                      # table name; None = "keepalived" when needed
+    nftables_priority: int = -1
+    nftables_counters: bool = False
+    nftables_ifindex: bool | None = None             # None: ifindex unless dynamic_interfaces
     vmac_prefix: str = "vrrp"
     vmac_addr_prefix: str | None = None
     script_user: str | None = None                   # None = keepalived_script if it exists, else root

@@ -35,6 +35,7 @@ class Parser(EntryParsers):
         self.diags = diags
         self.r = Reader(diags)
         self.kwlocs: dict[int, dict] = {}
+        self._next_rule_preference = {4: 16384, 6: 16384}
 
     # ==== generic machinery ===================================================================
 
@@ -168,11 +169,21 @@ class Parser(EntryParsers):
     # ==== top level ===============================================================================
 
     def parse(self, roots: list[Node]) -> m.Config:
-        f: Fields = {"vrrp_scripts": [], "track_files": [], "track_processes": [], "bfd_instances": [],
-                     "sync_groups": [], "instances": [], "track_groups": [], "garp_groups": [],
-                     "static_addresses": [], "static_routes": [], "static_rules": [],
-                     "virtual_server_groups": [], "virtual_servers": []}
+        f = self.begin()
         self.dispatch("top", TOP, roots, f)
+        return self.finish(f)
+
+    # Streaming form of parse(): begin(), top(node, f) for each top-level node in order, finish(f).
+    def begin(self) -> Fields:
+        return {"vrrp_scripts": [], "track_files": [], "track_processes": [], "bfd_instances": [],
+                "sync_groups": [], "instances": [], "track_groups": [], "garp_groups": [],
+                "static_addresses": [], "static_routes": [], "static_rules": [],
+                "virtual_server_groups": [], "virtual_servers": []}
+
+    def top(self, node: Node, f: Fields) -> None:
+        self.dispatch("top", TOP, (node,), f)
+
+    def finish(self, f: Fields) -> m.Config:
         for k, v in list(f.items()):
             if isinstance(v, list):
                 f[k] = tuple(v)
@@ -468,7 +479,7 @@ class Parser(EntryParsers):
             s["ha_suspend"] = False
         if ok and not s["real_servers"]:
             # keepalived (check_parser.c vs_end_handler) drops a virtual server without real servers
-            self.diags.error(node.kw.loc, "virtual server has no real servers - ignoring", "vs-no-rs")
+            self.diags.error(node.kw.loc, f"Virtual server {_vs_label(s)} has no real servers - ignoring", "vs-no-rs")
             ok = False
         sorry = s.get("sorry_server")
         if ok and sorry is not None and s.get("ip") is not None and sorry.family != s.get("family", 4) \
@@ -555,3 +566,12 @@ class Parser(EntryParsers):
         u: Fields = {"loc": node.kw.loc}
         self.dispatch("url", URL, self.block(node), u)
         c.setdefault("urls", []).append(self.build(m.Url, u))
+
+
+def _vs_label(s: Fields) -> str:
+    """keepalived's format_vs(): [group]:port, FWM n, or [ip]:proto:port."""
+    if s.get("group") is not None:
+        return f"[{s['group']}]:{s.get('port') or 0}"
+    if s.get("fwmark") is not None:
+        return f"FWM {s['fwmark']}"
+    return f"[{s.get('ip')}]:{str(s.get('protocol') or 'TCP').lower()}:{s.get('port') or 0}"

@@ -62,13 +62,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "enable_dbus"): "DBus",
     ("global_defs", "dbus_service_name"): "DBus",
     ("global_defs", "dbus_no_interface_name"): "DBus",
-    # firewall integration for no_accept
-    ("global_defs", "vrrp_iptables"): "iptables rules for no_accept",
-    ("global_defs", "vrrp_ipsets"): "ipsets for no_accept",
-    ("global_defs", "nftables"): "nftables rules for no_accept",
-    ("global_defs", "nftables_priority"): "nftables rules for no_accept",
-    ("global_defs", "nftables_counters"): "nftables rules for no_accept",
-    ("global_defs", "nftables_ifindex"): "nftables rules for no_accept",
     ("global_defs", "nftables_ipvs"): "nftables fwmarks for virtual_server_group",
     ("global_defs", "nftables_ipvs_priority"): "nftables fwmarks for virtual_server_group",
     ("global_defs", "nftables_ipvs_start_fwmark"): "nftables fwmarks for virtual_server_group",

@@ -5,9 +5,14 @@ it, ``}`` closes it. Brace problems are reported the way keepalived reports them
 "Unexpected '{'", unterminated blocks at end of input) and parsing continues.
 
 `TreeBuilder` is incremental so the lexer can feed it line by line (no second pass over a
-100,000-line configuration); `build_tree` is the one-shot form.
+100,000-line configuration); `build_tree` is the one-shot form. With `on_top`, each top-level
+node goes to that callback as soon as it is complete (its block closed, or the next top-level
+line arrived) and is not kept: the loader parses block by block, so the tokens of a 10,000
+instance file never all live at once (their peak used to stay in the daemon's RSS for good).
 """
 from __future__ import annotations
+
+from typing import Callable
 
 from kvrrp.config.diagnostics import Diagnostics
 from kvrrp.config.lexer import Token
@@ -36,13 +41,22 @@ class Node:
 
 
 class TreeBuilder:
-    __slots__ = ("diags", "root", "current", "stack")
+    __slots__ = ("diags", "root", "current", "stack", "on_top")
 
-    def __init__(self, diags: Diagnostics) -> None:
+    def __init__(self, diags: Diagnostics, on_top: Callable[[Node], None] | None = None) -> None:
         self.diags = diags
         self.root: list[Node] = []
         self.current = self.root
         self.stack: list[tuple[list[Node], Node]] = []
+        self.on_top = on_top
+
+    def _hand_over(self) -> None:
+        """Give the complete top-level nodes to on_top (no-op without it)."""
+        if self.on_top is not None and self.root:
+            done = list(self.root)
+            self.root.clear()
+            for node in done:
+                self.on_top(node)
 
     def line(self, toks: list[Token]) -> None:
         first = toks[0]
@@ -65,7 +79,11 @@ class TreeBuilder:
                     self.diags.error(first.loc, "extra '}' found", "unexpected-eob")
                     return
                 self.current = self.stack.pop()[0]
+                if not self.stack:
+                    self._hand_over()
                 return
+        if self.current is self.root:
+            self._hand_over()       # the previous top-level node can no longer open a block
         self.current.append(Node(first, toks[1:]))
 
     def finish(self) -> list[Node]:
@@ -75,6 +93,7 @@ class TreeBuilder:
             self.diags.error(node.kw.loc, f"block '{node.kw.text}' opened at {tok.file}:{tok.line} is never "
                              "closed (missing '}')", "missing-eob")
         self.current = self.root
+        self._hand_over()
         return self.root
 
 

@@ -6,7 +6,7 @@ the values the daemon will really use.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Container
 
 from kvrrp.config import model as m
 from kvrrp.config.diagnostics import Diagnostics
@@ -19,8 +19,15 @@ V3_MAX_ADVERT = 40.95
 
 def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | None = None) -> m.Config:
     g = cfg.global_defs
-    scripts = {s.name for s in cfg.vrrp_scripts}
-    files = {t.name for t in cfg.track_files}
+    # name -> weight; keepalived's lookups find the first definition of a name
+    scripts: dict[str, int] = {}
+    files: dict[str, int] = {}
+    for s in cfg.vrrp_scripts:
+        scripts.setdefault(s.name, s.weight)
+    for t in cfg.track_files:
+        # a weight left at its default (1) is marked None: an address owner takes it as 0
+        explicit = kwloc is None or kwloc(t, "weight") is not None
+        files.setdefault(t.name, t.weight if explicit else None)
     procs = {t.name for t in cfg.track_processes}
     bfds = {b.name for b in cfg.bfd_instances}
 
@@ -94,7 +101,7 @@ def _duplicates(diags: Diagnostics, what: str, items, fatal: bool = True) -> Non
             seen[it.name] = it
 
 
-def _refs(owner: str, refs, known: set[str], what: str, diags: Diagnostics) -> None:
+def _refs(owner: str, refs, known: Container[str], what: str, diags: Diagnostics) -> None:
     seen = set()
     for r in refs:
         if r.name not in known:
@@ -106,7 +113,8 @@ def _refs(owner: str, refs, known: set[str], what: str, diags: Diagnostics) -> N
 
 
 def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Where, kwloc: Where | None,
-              scripts: set[str], files: set[str], procs: set[str], bfds: set[str]) -> m.VrrpInstance:
+              scripts: dict[str, int], files: dict[str, int | None], procs: set[str],
+              bfds: set[str]) -> m.VrrpInstance:
     name = i.name
     changes: dict = {}
     strict = g.vrrp_strict if i.strict_mode is None else i.strict_mode
@@ -314,6 +322,7 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
     _refs(name, i.track_processes, procs, "track_process", diags)
     _refs(name, i.track_bfds, bfds, "track_bfd", diags)
     seen_if: set[str] = set()
+    tracked_if = []
     for r in i.track_interfaces:
         if r.name in seen_if:
             diags.warning(r.loc, f"({name}) duplicate track_interface {r.name} - ignoring", "duplicate",
@@ -321,6 +330,40 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
         seen_if.add(r.name)
         if r.weight is not None and abs(r.weight) == 254:
             diags.error(r.loc, f"({name}) weight for {r.name} cannot be +/-254", "out-of-range")
+        if i.interface is not None and r.name == i.interface:
+            # the instance already follows its own interface (FAULT when it goes down)
+            diags.warning(r.loc, f"({name}) Ignoring track_interface {r.name} since own interface", "ignored",
+                          fails_test=True)
+        elif i.priority == 255 and r.weight:
+            diags.warning(r.loc, f"({name}) ignoring {r.name} tracked interface due to address owner",
+                          "owner-weight", fails_test=True)
+        else:
+            tracked_if.append(r)
+    if len(tracked_if) != len(i.track_interfaces):
+        changes["track_interfaces"] = tuple(tracked_if)
+    if i.priority == 255:
+        # an address owner's priority cannot move: keepalived drops weighted trackers
+        for field, what, weights in (("track_scripts", "script", scripts), ("track_files", "file", files)):
+            kept = []
+            first: dict[str, m.TrackRef] = {}
+            for r in getattr(i, field):
+                r0 = first.setdefault(r.name, r)     # a repeat counts as its first (reported apart)
+                weight = r0.weight if r0.weight is not None else weights.get(r.name, 0)
+                if weight is None:
+                    diags.warning(r.loc, f"({name}) ignoring weight from tracked {what} {r.name} due to "
+                                  "address_owner. specify weight 0", "owner-weight", fails_test=True)
+                    kept.append(dataclasses.replace(r, weight=0))
+                    continue
+                if weight and r is not r0:
+                    continue
+                if weight:
+                    text = "with weights" if what == "script" else f"with weight {weight}"
+                    diags.warning(r.loc, f"({name}) ignoring tracked {what} {r.name} {text} due to "
+                                  "address_owner", "owner-weight", fails_test=True)
+                else:
+                    kept.append(r)
+            if tuple(kept) != getattr(i, field):
+                changes[field] = tuple(kept)
     changed = {k: v for k, v in changes.items() if getattr(i, k) != v}
     # dataclasses.replace() is slow on an 80-field class: only pay for it when needed
     return dataclasses.replace(i, **changed) if changed else i
@@ -356,7 +399,7 @@ def _duplicate_vrids(instances: list[m.VrrpInstance], g: m.GlobalDefs, diags: Di
 
 
 def _sync_groups(cfg: m.Config, instances: list[m.VrrpInstance], diags: Diagnostics, where: Where,
-                 scripts: set[str], files: set[str], procs: set[str], bfds: set[str]) -> None:
+                 scripts: dict[str, int], files: dict[str, int | None], procs: set[str], bfds: set[str]) -> None:
     by_name = {i.name: i for i in instances}
     member_of: dict[str, str] = {}
     for sg in cfg.sync_groups:
@@ -389,7 +432,7 @@ def _sync_groups(cfg: m.Config, instances: list[m.VrrpInstance], diags: Diagnost
         _refs(sg.name, sg.track_bfds, bfds, "track_bfd", diags)
 
 
-def _virtual_server(vs: m.VirtualServer, groups: set[str], files: set[str], diags: Diagnostics,
+def _virtual_server(vs: m.VirtualServer, groups: set[str], files: Container[str], diags: Diagnostics,
                     where: Where) -> None:
     key = vs.key
     if vs.group is not None and vs.group not in groups:

@@ -112,8 +112,10 @@ class Reader:
             return None
         return str(addr), addr.version
 
-    def prefix(self, tok: Token, what: str = "address") -> tuple[str, int, int] | None:
-        """IP[/len] -> (canonical address, prefixlen, family); host bits are kept."""
+    def prefix(self, tok: Token, what: str = "address", clamp: bool = False) -> tuple[str, int, int] | None:
+        """IP[/len] -> (canonical address, prefixlen, family); host bits are kept. clamp: a
+        numeric prefix length past the family's maximum is reported and replaced by the
+        maximum, as keepalived does for a VIP ('Invalid address prefix len 33 ... - using 32')."""
         text = tok.text
         addr_s, _, plen_s = text.partition("/")
         if _plain_ipv4(addr_s):
@@ -132,6 +134,10 @@ class Reader:
             canon = str(addr)
         maxlen = 32 if version == 4 else 128
         if plen_s:
+            if clamp and plen_s.isdigit() and int(plen_s) > maxlen:
+                self.diags.warning(tok.loc, f"Invalid address prefix len {plen_s} for address {text} - using "
+                                   f"{maxlen}", "bad-ip", fails_test=True)
+                plen_s = str(maxlen)
             if not plen_s.isdigit() or int(plen_s) > maxlen:
                 self.diags.error(tok.loc, f"invalid prefix length in '{text}' (0..{maxlen})", "bad-ip")
                 return None

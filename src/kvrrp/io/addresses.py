@@ -197,6 +197,19 @@ class NetlinkAddressManager:
     def present(self, spec: AddressSpec) -> bool:
         return any(_same(spec, have) for have in self._netlink.addresses(spec.ifname, spec.family))
 
+    def present_among(self, specs: Iterable[AddressSpec]) -> list[AddressSpec]:
+        """Those of specs that are on their interface now: one dump per (interface, family),
+        not one per address (10,000 VIPs on 40 interfaces: 40 dumps instead of 10,000)."""
+        groups: dict[tuple[str, int], list[AddressSpec]] = {}
+        for spec in specs:
+            groups.setdefault((spec.ifname, spec.family), []).append(spec)
+        found = []
+        for (ifname, family), group in groups.items():
+            have = {(ipaddress.ip_address(a.address), a.prefixlen)
+                    for a in self._netlink.addresses(ifname, family) if a.family == family}
+            found += [s for s in group if (ipaddress.ip_address(s.address), s.prefixlen) in have]
+        return found
+
     def close(self) -> None:
         self._sock.close()
         if self._own:
@@ -217,14 +230,34 @@ def remove_leftovers(manager: Any, specs: Iterable[AddressSpec]) -> list[Address
     (keepalived does the same sweep), and keeping it would answer ARP for an address some other
     node may own.
     """
+    present_among = getattr(manager, "present_among", None)
+    if present_among is None:  # an AddressManager without the batch query: one check each
+        candidates = [spec for spec in specs if _present(manager, spec)]
+    else:
+        groups: dict[tuple[str, int], list[AddressSpec]] = {}
+        for spec in specs:
+            groups.setdefault((spec.ifname, spec.family), []).append(spec)
+        candidates = []
+        for (ifname, _family), group in groups.items():
+            try:
+                candidates += present_among(group)
+            except OSError as exc:
+                log.warning("could not list the addresses of %s to clean leftovers: %s", ifname, exc)
     removed = []
-    for spec in specs:
+    for spec in candidates:
         try:
-            if manager.present(spec):
-                manager.remove(spec)
-                removed.append(spec)
-                log.info("removed leftover virtual address %s/%s from %s",
-                         spec.address, spec.prefixlen, spec.ifname)
+            manager.remove(spec)
+            removed.append(spec)
+            log.info("removed leftover virtual address %s/%s from %s",
+                     spec.address, spec.prefixlen, spec.ifname)
         except OSError as exc:
             log.warning("could not clean leftover %s on %s: %s", spec.address, spec.ifname, exc)
     return removed
+
+
+def _present(manager: Any, spec: AddressSpec) -> bool:
+    try:
+        return bool(manager.present(spec))
+    except OSError as exc:
+        log.warning("could not clean leftover %s on %s: %s", spec.address, spec.ifname, exc)
+        return False

@@ -24,14 +24,16 @@ import asyncio
 import logging
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kvrrp.config.model import Config, ScriptCall, SyncGroup, VrrpInstance
 from kvrrp.notify.fifo import FifoWriter, format_line
 from kvrrp.notify.runner import RunResult, run_script
 from kvrrp.notify.security import CheckedScript, RunAs, ScriptRefused, check_script, default_run_as, resolve_run_as
 from kvrrp.notify.serial import KeyedSerial
-from kvrrp.notify.smtp import SmtpAlerter, vrrp_alert
+
+if TYPE_CHECKING:
+    from kvrrp.notify.smtp import SmtpAlerter
 
 log = logging.getLogger("kvrrp.notify")
 
@@ -162,6 +164,8 @@ class Notifier:
             if spec.script is not None:
                 self._start_fifo_script(label, spec, loop)
         if g.notification_email and g.smtp_server:
+            from kvrrp.notify.smtp import SmtpAlerter  # only a configured alerter pays for email.*
+
             router_id = g.router_id or self.hostname
             mail_from = g.notification_email_from or f"keepalived@{self.hostname}"
             self.smtp = SmtpAlerter(g.smtp_server, g.smtp_server_port, g.smtp_helo_name or self.hostname,
@@ -327,6 +331,8 @@ class Notifier:
         if t.smtp and self.smtp is not None:
             g = self.config.global_defs
             if not (g.no_email_faults and state == "FAULT"):
+                from kvrrp.notify.smtp import vrrp_alert
+
                 alert = vrrp_alert(self.router_id, t.kind, t.name, state)
                 if alert is not None:
                     self.smtp.alert(alert)

@@ -49,6 +49,9 @@ class InstanceSettings:
     auth_pass: bytes = b""                   # 8 bytes, NUL padded, when auth_type is PASS
     preempt: bool = True
     preempt_delay: float = 0.0
+    # Accept_Mode (RFC 5798 6.1): False = a master that is not the address owner drops traffic
+    # to its VIPs (keepalived's no_accept, the default in strict mode), through nftables
+    accept: bool = True
     skip_check_adv_addr: bool = False
     lower_prio_no_advert: bool = False
     higher_prio_send_advert: bool = False
@@ -212,6 +215,7 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         mcast_group=inst.mcast_dst_ip or (g.vrrp_mcast_group4 if family == 4 else g.vrrp_mcast_group6),
         auth_type=auth_type, auth_pass=auth_pass,
         preempt=not nopreempt, preempt_delay=preempt_delay,
+        accept=inst.priority == 255 or (inst.accept if inst.accept is not None else not strict),
         skip_check_adv_addr=bool(_first(inst.skip_check_adv_addr, g.vrrp_skip_check_adv_addr)),
         lower_prio_no_advert=bool(_first(inst.lower_prio_no_advert, g.vrrp_lower_prio_no_advert, strict)),
         higher_prio_send_advert=bool(_first(inst.higher_prio_send_advert, g.vrrp_higher_prio_send_advert)),
