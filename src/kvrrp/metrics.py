@@ -126,12 +126,22 @@ class VrrpCollector:
         for name, row in sorted((st.get("transitions") or {}).get("last", {}).items()):
             last.add_metric([name, row["reason"]], row["time"])
         yield last
-        reload = st.get("reload")
-        if reload:
-            reloads = CounterMetricFamily("kvrrp_reloads", "configuration reloads by outcome", labels=["outcome"])
-            for outcome in ("applied", "refused", "failed"):
-                reloads.add_metric([outcome], reload.get(outcome, 0))
-            yield reloads
+        reload = st.get("reload") or {}
+        reloads = CounterMetricFamily("kvrrp_reloads", "configuration reloads by outcome (refused: the "
+                                      "running configuration kept)", labels=["outcome"])
+        for outcome in ("applied", "refused", "failed", "coalesced"):
+            reloads.add_metric([outcome], reload.get(outcome, 0))
+        yield reloads
+        ignored = CounterMetricFamily("kvrrp_signals_ignored", "stray signals logged and ignored", labels=["signal"])
+        for sig, count in sorted(((st.get("signals") or {}).get("ignored") or {}).items()):
+            ignored.add_metric([sig], count)
+        yield ignored
+        leftovers = st.get("script_leftovers") or {}
+        left = CounterMetricFamily("kvrrp_script_leftovers", "processes script runs left behind",
+                                   labels=["action"])
+        left.add_metric(["killed"], leftovers.get("leftovers_killed", 0))
+        left.add_metric(["reaped"], leftovers.get("leftovers_reaped", 0))
+        yield left
         sockets = CounterMetricFamily("kvrrp_socket_events", "raw VRRP socket counters", labels=["socket", "counter"])
         for sock, stats in st.get("sockets", {}).items():
             for key, value in stats.items():
