@@ -21,7 +21,7 @@ from kvrrp.io.netns import entered
 from kvrrp.lab import Daemon, Lab, Node, VrrpSpec, render_config
 
 VIP = "198.18.0.200"
-WAIT = 20.0
+WAIT = 60.0
 Log = Callable[[str], None]
 
 
@@ -92,7 +92,10 @@ def wait_single_holder(lab: Lab, want: Node | None, timeout: float = WAIT) -> fl
 
 # -- packet fuzz ---------------------------------------------------------------------------------
 
-def _send(lab: Lab, n: int, rng: random.Random, target: packets.Target, weights: dict, rate: float) -> Counter:
+def _send(lab: Lab, n: int, rng: random.Random, target: packets.Target, weights: dict, rate: float,
+          caught_up: Callable[[int], None] | None = None, window: int = 500) -> Counter:
+    """Send n frames at `rate` at most; with caught_up, every `window` frames wait until the
+    daemon has taken in what was sent (so its socket buffer never overflows)."""
     sent: Counter = Counter()
     with entered(lab.client_node.netns):
         sender = packets.Sender(lab.client_node.ifname)
@@ -102,6 +105,8 @@ def _send(lab: Lab, n: int, rng: random.Random, target: packets.Target, weights:
         for i, case in enumerate(packets.plan(n, rng, weights)):
             sender.send(packets.make_case(case, target, rng))
             sent[case] += 1
+            if caught_up is not None and i % window == window - 1:
+                caught_up(i + 1 - sent["ip_bad"])
             if i % batch == batch - 1:
                 ahead = (i + 1) / rate - (time.monotonic() - started)
                 if ahead > 0:
@@ -112,13 +117,24 @@ def _send(lab: Lab, n: int, rng: random.Random, target: packets.Target, weights:
 
 
 def fuzz_round(lab: Lab, member: Member, target: packets.Target, n: int, rng: random.Random, weights: dict,
-               rate: float = 15000.0) -> dict:
+               rate: float = 15000.0, paced: bool = False) -> dict:
     """Send n frames of the given case mix; wait until every frame is accounted for; return
-    the deltas and what was expected."""
+    the deltas and what was expected. paced: the sender waits for the daemon to catch up every
+    500 frames (no socket overflow, so every reason's count can be checked)."""
     pid = member.daemon.pid
     before = observe.counters(member.status())
     kernel_before = observe.raw_socket_drops(pid)
-    sent = _send(lab, n, rng, target, weights, rate)
+
+    def caught_up(arrived: int) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            st = member.status()
+            if st is not None and observe.counters(st)["socket_received"] - before["socket_received"] \
+                    + observe.raw_socket_drops(pid) - kernel_before >= arrived:
+                return
+            time.sleep(0.002)
+
+    sent = _send(lab, n, rng, target, weights, rate, caught_up if paced else None)
     want = packets.expected(sent)
 
     def counted(c: dict) -> int:
@@ -149,12 +165,13 @@ def fuzz_round(lab: Lab, member: Member, target: packets.Target, n: int, rng: ra
 
 
 def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15000.0, log: Log = _quiet,
-                deadline: float | None = None) -> dict:
+                deadline: float | None = None, paced: bool = False) -> dict:
     """`frames` fuzzed frames at a running master, in alternating blocks of targeted cases
     (each reason's count checked exactly) and random bytes (each counted once)."""
     rng = random.Random(seed)
     violations: list[str] = []
     totals: Counter = Counter()
+    blocks: Counter = Counter()
     kernel_lost = 0
     with Lab(nodes=1, prefix="kvcpf") as lab:
         node = lab.nodes[0]
@@ -173,7 +190,7 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
         while done < frames:
             n = min(block, frames - done)
             kind = "random" if k % 3 == 2 else "targeted"
-            r = fuzz_round(lab, member, target, n, rng, {"random": 1} if kind == "random" else targeted, rate)
+            r = fuzz_round(lab, member, target, n, rng, {"random": 1} if kind == "random" else targeted, rate, paced)
             kernel_lost += r["kernel_lost"]
             for case, c in r["sent"].items():
                 totals[case] += c
@@ -181,7 +198,9 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
             if r["counted"] + r["kernel_lost"] != arrivals:
                 violations.append(f"block {k}: {arrivals} frames arrived, {r['counted']} counted, "
                                   f"{r['kernel_lost']} overflowed")
+            blocks[kind] += 1
             if kind == "targeted" and r["kernel_lost"] == 0:
+                blocks["targeted_reason_checked"] += 1
                 if +r["instance"] != +r["want"]["instance"] or +r["engine"] != +r["want"]["engine"] \
                         or r["accepted"] != r["want"]["accepted"]:
                     violations.append(f"block {k}: reasons {dict(r['instance'])} {dict(r['engine'])} "
@@ -204,6 +223,7 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
         member.collect_log()
         violations += [f"log: {line}" for line in member.bad_lines[:5]]
     return {"frames": done, "asked": frames, "by_case": dict(totals), "kernel_overflow": kernel_lost,
+            "blocks": dict(blocks), "block_size": block, "rate_limit": rate, "paced": paced,
             "seconds": round(time.monotonic() - t0, 1), "daemon_rss_kib": rss, "violations": violations}
 
 

@@ -269,6 +269,27 @@ class VrrpEngine:
         self.instance(instance_name).set_tracker(key, status)
         self._arm()
 
+    # operator actions (kvrrpctl); the rules are in kvrrp.vrrp.operate
+    def set_maintenance(self, instance_name: str, on: bool) -> bool:
+        from kvrrp.vrrp import operate
+
+        changed = operate.set_maintenance(self.instance(instance_name), on)
+        self._arm()
+        return changed
+
+    def hand_over(self, instance_name: str) -> None:
+        from kvrrp.vrrp import operate
+
+        operate.hand_over(self.instance(instance_name))
+        self._arm()
+
+    def end_hand_over(self, instance_name: str) -> bool:
+        from kvrrp.vrrp import operate
+
+        ended = operate.end_hand_over(self.instance(instance_name))
+        self._arm()
+        return ended
+
     def on_receive(self, rx: Received) -> None:
         """Transport callback: validate one advert and hand it to its instance. Never raises."""
         try:
