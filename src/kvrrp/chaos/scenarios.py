@@ -45,11 +45,17 @@ class Member:
         tag = f"kvrrp-{self.node.name}-{self.starts}"
         self.daemon = self.lab.start_kvrrp(self.node, self.text, args=["--status-port", str(self.port)], tag=tag)
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
+        """SIGKILL; False when the process had not gone after 60 s (a busy host's exit of a
+        process holding raw sockets can wait on the kernel's rtnl lock)."""
         assert self.daemon is not None
         self.daemon.crash()
-        self.daemon.proc.wait(10)
+        try:
+            self.daemon.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            return False
         self.collect_log()
+        return True
 
     def collect_log(self) -> None:
         if self.daemon is not None:
@@ -244,38 +250,11 @@ def kill_rounds(rounds: int, advert_int: float = 0.1, seed: int = 1, log: Log = 
         if wait_single_holder(lab, top.node) is None:
             return {"rounds": 0, "violations": ["no initial master"]}
         t0 = time.monotonic()
-        done = 0
-        for r in range(rounds):
-            victim = top if r % 4 != 3 else rng.choice(members[1:])
-            victim.kill()
-            if victim is top:
-                t = time.monotonic()
-                # the killed master's VIP stays on its interface (nobody removed it): the takeover
-                # is the next priority adding it too
-                ok = lab.wait_for(lambda: members[1].node in lab.holders(VIP), WAIT, interval=0.01)
-                if not ok:
-                    violations.append(f"round {r}: no takeover after the master was killed")
-                else:
-                    takeovers.append(time.monotonic() - t)
-            victim.start()
-            t = time.monotonic()
-            back = wait_single_holder(lab, top.node)
-            if back is None:
-                violations.append(f"round {r}: did not converge to one holder: {[n.name for n in lab.holders(VIP)]}")
-                wait_single_holder(lab, None, 30)
-            else:
-                reconverge.append(time.monotonic() - t)
-            if not lab.wait_for(lambda: all(m.state() in ("BACKUP", "MASTER") for m in members), WAIT):
-                violations.append(f"round {r}: not every daemon answered after the restart")
-            for m in members:
-                if not m.alive():
-                    violations.append(f"round {r}: {m.node.name} died")
-            done += 1
-            if done % 10 == 0:
-                log(f"kill rounds: {done}/{rounds}, {len(violations)} violation(s)")
-            if deadline is not None and time.time() > deadline:
-                log(f"kill rounds: deadline reached after {done} rounds")
-                break
+        done = [0]
+        try:
+            _kill_loop(lab, members, rounds, rng, violations, takeovers, reconverge, log, deadline, done)
+        except Exception as exc:  # noqa: BLE001 - a harness failure ends the loop, results are kept
+            violations.append(f"harness stopped after {done[0]} rounds: {exc!r}")
         for m in members:
             m.collect_log()
             violations += [f"log {m.node.name}: {line}" for line in m.bad_lines[:5]]
@@ -285,11 +264,49 @@ def kill_rounds(rounds: int, advert_int: float = 0.1, seed: int = 1, log: Log = 
     def pct(xs: list[float], p: float) -> float | None:
         return round(xs[min(len(xs) - 1, int(p * len(xs)))], 3) if xs else None
 
-    return {"rounds": done, "asked": rounds, "seconds": round(time.monotonic() - t0, 1), "advert_int": advert_int,
+    return {"rounds": done[0], "asked": rounds, "seconds": round(time.monotonic() - t0, 1), "advert_int": advert_int,
             "takeovers": len(takeovers), "takeover_median_s": pct(takeovers, 0.5),
             "takeover_p99_s": pct(takeovers, 0.99), "takeover_max_s": pct(takeovers, 1.0),
             "reconverge_median_s": pct(reconverge, 0.5), "reconverge_max_s": pct(reconverge, 1.0),
             "violations": violations}
+
+
+def _kill_loop(lab: Lab, members: list[Member], rounds: int, rng: random.Random, violations: list[str],
+               takeovers: list[float], reconverge: list[float], log: Log, deadline: float | None,
+               done: list[int]) -> None:
+    top = members[0]
+    for r in range(rounds):
+        victim = top if r % 4 != 3 else rng.choice(members[1:])
+        if not victim.kill():
+            violations.append(f"round {r}: the SIGKILLed {victim.node.name} had not exited after 60 s")
+            victim.daemon.proc.wait()
+        if victim is top:
+            t = time.monotonic()
+            # the killed master's VIP stays on its interface (nobody removed it): the takeover
+            # is the next priority adding it too
+            if lab.wait_for(lambda: members[1].node in lab.holders(VIP), WAIT, interval=0.01):
+                takeovers.append(time.monotonic() - t)
+            else:
+                violations.append(f"round {r}: no takeover after the master was killed")
+        victim.start()
+        t = time.monotonic()
+        if wait_single_holder(lab, top.node) is None:
+            violations.append(f"round {r}: not back to one holder in {WAIT:.0f} s: "
+                              f"{[n.name for n in lab.holders(VIP)]}")
+            wait_single_holder(lab, None, 60)
+        else:
+            reconverge.append(time.monotonic() - t)
+        if not lab.wait_for(lambda: all(m.state() in ("BACKUP", "MASTER") for m in members), WAIT):
+            violations.append(f"round {r}: not every daemon answered after the restart")
+        for m in members:
+            if not m.alive():
+                violations.append(f"round {r}: {m.node.name} died")
+        done[0] += 1
+        if done[0] % 10 == 0:
+            log(f"kill rounds: {done[0]}/{rounds}, {len(violations)} violation(s): {violations[-1:]}")
+        if deadline is not None and time.time() > deadline:
+            log(f"kill rounds: deadline reached after {done[0]} rounds")
+            return
 
 
 # -- loss and partitions ---------------------------------------------------------------------------
