@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
 from kvrrp.io.lifetime import PARENT_PID_ENV
@@ -39,6 +40,7 @@ from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
 from kvrrp.vrrp.accept_mode import AcceptMode, firewall_wanted
 
 log = logging.getLogger("kvrrp.daemon")
+WORKER_THREADS = 2   # a reload parse and a /metrics render may overlap
 
 DATA_DUMP = "/tmp/keepalived.data"
 STATS_DUMP = "/tmp/keepalived.stats"
@@ -145,6 +147,9 @@ class Daemon:
         from kvrrp.vrrp.settings import engine_settings
 
         loop = asyncio.get_running_loop()
+        # off-loop work (a reload's parse, rendering /metrics) runs on at most WORKER_THREADS
+        # threads, whatever the request rate: a bounded, known thread count
+        loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="kvrrp-worker"))
         settings = engine_settings(self.config)
         netlink = Netlink()
         transports = RawTransportFactory(loop, netlink=netlink)
