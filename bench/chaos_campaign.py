@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of " + ",".join(PARTS))
     p.add_argument("--packets", type=int, default=10_000_000)
     p.add_argument("--packet-rate", type=float, default=15000.0, help="frames per second at most")
+    p.add_argument("--packet-paced", action="store_true",
+                   help="the sender waits for the daemon every 500 frames: no socket overflow, every "
+                        "block's per-reason counts checked")
     p.add_argument("--configs", type=int, default=100_000)
     p.add_argument("--config-workers", type=int, default=2)
     p.add_argument("--hypothesis-share", type=float, default=0.02,
@@ -86,7 +89,7 @@ def run_part(args: argparse.Namespace) -> dict:
     deadline = deadline_ts(args.deadline)
     if args.part == "packets":
         return scenarios.packet_fuzz(int(args.packets * s), seed=args.seed, rate=args.packet_rate, log=log,
-                                     deadline=deadline)
+                                     deadline=deadline, paced=args.packet_paced)
     if args.part == "kills":
         return scenarios.kill_rounds(max(1, int(args.kill_rounds * s)), advert_int=args.advert_int,
                                      seed=args.seed, log=log, deadline=deadline)
@@ -186,10 +189,15 @@ def report(out: str) -> str:
                      f"`kvrrp -t` exits {codes}; reloads {outcomes}", f"{exc} exceptions"))
     if "packets" in results:
         r = results["packets"]
+        blocks = r.get("blocks", {})
         rows.append(("bad inputs: VRRP frames", f"{r['frames']:,} of {r.get('asked', r['frames']):,} fuzzed frames "
-                     f"in {r['seconds']} s",
-                     f"every frame counted (kernel overflow {r['kernel_overflow']}), master kept its VIP, "
-                     f"RSS {r['daemon_rss_kib']} KiB", f"{len(r['violations'])} violations"))
+                     f"in {r['seconds']} s (sender limit {r.get('rate_limit', '?')}/s"
+                     f"{', paced by the daemon' if r.get('paced') else ''})",
+                     f"each frame counted once by the daemon or dropped by the kernel as its socket buffer "
+                     f"overflowed ({r['kernel_overflow']:,}); per-reason counts exact in "
+                     f"{blocks.get('targeted_reason_checked', '?')} of {blocks.get('targeted', '?')} targeted "
+                     f"blocks (the others overflowed); master kept its VIP; RSS {r['daemon_rss_kib']} KiB",
+                     f"{len(r['violations'])} violations"))
     if "kills" in results:
         r = results["kills"]
         rows.append(("faults: SIGKILL", f"{r['rounds']:,} of {r.get('asked', r['rounds']):,} kill rounds "

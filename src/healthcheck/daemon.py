@@ -261,18 +261,31 @@ async def _run(args: Any) -> int:
     except OSError as exc:
         log.error("IPVS: cannot initialise the kernel interface (is ip_vs loaded?): %s", exc)
         return 1
+    from kvrrp.control.protocol import socket_path
+    from kvrrp.control.server import ControlServer
+
+    from healthcheck.control import CheckerControl
+    from healthcheck.metrics import CheckerMetrics
+
+    metrics = CheckerMetrics(daemon.engine)
+    control = ControlServer(getattr(args, "control_socket", None) or socket_path(pid_file_path(args)),
+                            CheckerControl(daemon, metrics).handlers())
+    try:
+        await control.start()
+    except OSError as exc:
+        log.error("control socket %s unavailable: %s", control.path, exc)
+        control = None
     status = None
     port = getattr(args, "status_port", None)
     if port:
-        from kvrrp.status_http import StatusServer
+        from kvrrp.status_http import DEFAULT_ADDRESS, StatusServer
 
-        from healthcheck.metrics import checker_metrics
-
-        status = StatusServer(daemon.status, lambda: checker_metrics(daemon.engine), port=port)
+        host = getattr(args, "status_address", None) or DEFAULT_ADDRESS
+        status = StatusServer(daemon.status, metrics.render, host=host, port=port)
         try:
             await status.start()
         except OSError as exc:
-            log.error("status API on port %d: %s", port, exc)
+            log.error("status API on %s:%d: %s", host, port, exc)
             status = None
     from kvrrp.io.reaper import OrphanReaper
 
@@ -281,6 +294,8 @@ async def _run(args: Any) -> int:
         await daemon.run_until_signalled()
     finally:
         daemon.reaper.uninstall()
+        if control is not None:
+            await control.stop()
         if status is not None:
             await status.stop()
         await daemon.stop()

@@ -14,8 +14,10 @@ In-process API (what daemon.py and the IPVS VM tests drive):
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Awaitable
 
@@ -44,7 +46,7 @@ from healthcheck.health import (
 )
 from healthcheck.ipvs import IpvsKernel, Ownership, Reconciler
 from healthcheck.scheduler import CheckScheduler
-from healthcheck.table import Table, TableError, group_map, services_of, vs_ident
+from healthcheck.table import Table, TableError, dest_of, group_map, services_of, vs_ident
 
 log = logging.getLogger("kvrrp.healthcheck")
 
@@ -64,6 +66,10 @@ class Job:
     runs: int = 0
     failures: int = 0
     last_reason: str = ""
+    last_ok: bool | None = None         # the last result (not the reduced up/down state)
+    started_at: float = 0.0             # loop time the running check started
+    last_duration: float = 0.0          # seconds the last check took
+    duration_sum: float = 0.0           # of every completed check (with runs: a mean)
 
 
 @dataclass(slots=True)
@@ -79,6 +85,46 @@ class Counters:
 def _fmt_rs(rs: RealServer, vs: VirtualServer) -> str:
     port = rs.port or vs.port
     return f"[{rs.ip}]:{vs.protocol.lower()}:{port}"
+
+
+def _address_forms(text: str) -> set[str]:
+    """The ways an operator may write an address: IP:PORT, [IP]:PORT, IP, FWM N, a name."""
+    text = text.strip()
+    out = {text, text.lower()}
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        out.add(f"{canonical_ip(host)}:{rest.rsplit(':', 1)[-1]}" if rest else canonical_ip(host))
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+        out.add(f"{canonical_ip(host)}:{port}")
+    else:
+        out.add(canonical_ip(text))
+    return out
+
+
+def canonical_ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+def _vs_names(vs: VirtualServer) -> set[str]:
+    if vs.fwmark is not None:
+        return {f"FWM {vs.fwmark}", f"fwm {vs.fwmark}", f"fwm:{vs.fwmark}"}
+    if vs.group is not None:
+        return {vs.group}
+    ip = canonical_ip(vs.ip)
+    return {_fmt_vs(vs), f"{ip}:{vs.port}"}
+
+
+def _rs_names(rs: RealServer, vs: VirtualServer) -> set[str]:
+    ip = canonical_ip(rs.ip)
+    port = rs.port or vs.port
+    out = {_fmt_rs(rs, vs), f"{ip}:{port}"}
+    if not rs.port:
+        out.add(ip)
+    return out
 
 
 def _fmt_vs(vs: VirtualServer) -> str:
@@ -112,6 +158,7 @@ class CheckerEngine:
         self.bootstrap_delay = bootstrap_delay
         self.local_addresses = local_addresses       # None = not known: never suspend
         self.rs_states: dict[RsId, tuple[CheckerState, ...]] = {}
+        self.drained: set[RsId] = set()                # kvrrpctl rs drain: weight 0 until enabled
         self.quorum: dict[VsId, bool] = {}
         self.jobs: dict[int, Job] = {}
         self.counters = Counters()
@@ -235,6 +282,7 @@ class CheckerEngine:
                 job.vid = rid[0]
                 job.suspendable = vs_now.ha_suspend
         self.rs_states = new_states
+        self.drained &= set(new_states)     # a drain outlives a reload while its real server does
         old_quorum, self.quorum = self.quorum, {}
         for vs in config.virtual_servers:
             vid = vs_ident(vs)
@@ -363,6 +411,7 @@ class CheckerEngine:
             sched.done(key)
             sched.schedule(key, job.delay_loop)
             return
+        job.started_at = time.monotonic()
         try:
             if job.fast_tcp and self._tcp is not None:
                 self._tcp.start(key, job.target)
@@ -390,7 +439,12 @@ class CheckerEngine:
     def _finish(self, key: int, result: CheckResult) -> None:
         if self._sched is not None:
             self._sched.done(key)
-        if key in self.jobs and not self._stopping:
+        job = self.jobs.get(key)
+        if job is not None and job.started_at:
+            job.last_duration = time.monotonic() - job.started_at
+            job.duration_sum += job.last_duration
+            job.started_at = 0.0
+        if job is not None and not self._stopping:
             self.apply_result(key, result)
 
     def apply_result(self, key: int, result: CheckResult) -> None:
@@ -399,6 +453,7 @@ class CheckerEngine:
         c = self.counters
         c.checks += 1
         job.runs += 1
+        job.last_ok = result.ok
         states = self.rs_states[job.rid]
         prev = states[job.index]
         if result.ok:
@@ -589,7 +644,7 @@ class CheckerEngine:
         dests: dict = {}
         for vid, svc in owners:
             vs = self._vs_by_id[vid]
-            for d in vs_desired_dests(vs, self.rs_states, self.quorum.get(vid, True), key):
+            for d in vs_desired_dests(vs, self.rs_states, self.quorum.get(vid, True), key, self.drained):
                 dests[d.key] = d
             entry = self.table.add_service(svc)
         assert entry is not None
@@ -599,7 +654,7 @@ class CheckerEngine:
         self._dirty.clear()
         self._dirty_vs.clear()
         errors: list[tuple[str, str]] = []
-        desired = desired_table(self.config, self.rs_states, self.quorum, errors)
+        desired = desired_table(self.config, self.rs_states, self.quorum, errors, self.drained)
         services, dests = declared(self.config)
         for vs_key, reason in errors:
             if (vs_key, reason) not in self._reported:
@@ -636,9 +691,20 @@ class CheckerEngine:
             servers = []
             for rid, rs in iter_real_servers(vs):
                 st = self.rs_states.get(rid, ())
+                jobs = self._jobs_by_rid.get(rid, {})
+                checkers = []
+                for i, s in enumerate(st):
+                    row = {"up": s.is_up, "has_run": s.has_run, "retry_it": s.retry_it}
+                    job = jobs.get(i)
+                    if job is not None:
+                        row.update(kind=job.target.kind, runs=job.runs, failures=job.failures,
+                                   last_ok=job.last_ok, last_reason=job.last_reason,
+                                   last_duration=job.last_duration, duration_sum=job.duration_sum)
+                    checkers.append(row)
                 servers.append({
-                    "address": _fmt_rs(rs, vs), "alive": rs_alive(st), "weight": rs_weight(rs, st),
-                    "checkers": [{"up": s.is_up, "has_run": s.has_run, "retry_it": s.retry_it} for s in st],
+                    "address": _fmt_rs(rs, vs), "alive": rs_alive(st),
+                    "weight": 0 if rid in self.drained else rs_weight(rs, st),
+                    "configured_weight": rs.weight, "drained": rid in self.drained, "checkers": checkers,
                 })
             out.append({"virtual_server": _fmt_vs(vs), "quorum_up": self.quorum.get(vid, True),
                         "live_weight": live_weight(vs, self.rs_states), "real_servers": servers})
@@ -647,6 +713,61 @@ class CheckerEngine:
                 "counters": {"checks": c.checks, "failures": c.failures, "transitions": c.transitions,
                              "reconciles": c.reconciles, "notifies": c.notifies, "by_kind": self._by_kind()},
                 "ipvs": dict(self.reconciler.counters)}
+
+    @property
+    def _jobs_by_rid(self) -> dict[RsId, dict[int, Job]]:
+        out: dict[RsId, dict[int, Job]] = {}
+        for job in self.jobs.values():
+            out.setdefault(job.rid, {})[job.index] = job
+        return out
+
+    def kernel_keys(self) -> dict[tuple[str, str], list[tuple[Any, Any]]]:
+        """(VS text, RS text) as status() names them -> the (ServiceKey, DestKey) entries that
+        real server is in the kernel as (several for a virtual_server_group)."""
+        out: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
+        for vs in self.config.virtual_servers:
+            for svc in self._vs_services.get(vs_ident(vs), ()):
+                for _rid, rs in iter_real_servers(vs):
+                    try:
+                        dest = dest_of(rs, vs, 0, svc.key)
+                    except TableError:
+                        continue
+                    out.setdefault((_fmt_vs(vs), _fmt_rs(rs, vs)), []).append((svc.key, dest.key))
+        return out
+
+    # ------------------------------------------------------------------------------------------
+    # operator: drain / enable (kvrrpctl rs ...)
+
+    def find_real_server(self, vs_text: str, rs_text: str) -> tuple[RsId, RealServer, VirtualServer]:
+        """The real server an operator names: VS as IP:PORT, [IP]:PORT, [IP]:PROTO:PORT, FWM N
+        or a virtual_server_group name; RS as IP:PORT or [IP]:PORT (port optional when the
+        real server has none). ValueError says what was not found."""
+        vs_want, rs_want = _address_forms(vs_text), _address_forms(rs_text)
+        vss = [vs for vs in self.config.virtual_servers if _vs_names(vs) & vs_want]
+        if not vss:
+            raise ValueError(f"no virtual_server {vs_text!r} (known: "
+                             f"{', '.join(_fmt_vs(v) for v in self.config.virtual_servers) or 'none'})")
+        for vs in vss:
+            for rid, rs in iter_real_servers(vs):
+                if _rs_names(rs, vs) & rs_want:
+                    return rid, rs, vs
+        raise ValueError(f"no real_server {rs_text!r} in virtual_server {vs_text!r}")
+
+    def set_drained(self, vs_text: str, rs_text: str, drained: bool) -> dict[str, Any]:
+        rid, rs, vs = self.find_real_server(vs_text, rs_text)
+        was = rid in self.drained
+        if drained:
+            self.drained.add(rid)
+        else:
+            self.drained.discard(rid)
+        if was != drained:
+            log.info("%s real server %s of VS %s by the operator", "Draining" if drained else "Enabling",
+                     _fmt_rs(rs, vs), _fmt_vs(vs))
+            self._mark_dirty(rid[0])
+        st = self.rs_states.get(rid, ())
+        weight = 0 if drained else rs_weight(rs, st)
+        return {"virtual_server": _fmt_vs(vs), "real_server": _fmt_rs(rs, vs), "drained": drained,
+                "alive": rs_alive(st), "weight": weight, "changed": was != drained}
 
     def _by_kind(self) -> dict[str, int]:
         """Checks run per checker type (jobs count their own runs; removed jobs were folded

@@ -11,6 +11,7 @@ import errno
 from typing import Sequence
 
 from healthcheck.ipvs import Op, apply_one_by_one
+from healthcheck.ipvs_wire import STATS_FIELDS
 from healthcheck.table import Dest, DestKey, Service, ServiceKey, Table
 
 
@@ -25,6 +26,8 @@ class FakeKernel:
         self.fail_next: dict[str, int] = {}
         self.timeouts: dict[str, int] = {}
         self.batches: list[int] = []          # sizes of the apply() batches received
+        # traffic counters a test puts in: {(service key, dest key or None): {field: value}}
+        self.traffic: dict[tuple[ServiceKey, DestKey | None], dict[str, int]] = {}
 
     async def apply(self, ops: Sequence[Op]) -> list[Exception | None]:
         self._check_fail("apply")
@@ -46,6 +49,17 @@ class FakeKernel:
     async def dump(self) -> Table:
         self._check_fail("dump")
         return self.table.copy()
+
+    async def dump_stats(self) -> dict:
+        """PyrouteKernel.dump_stats's shape: the counters a test set, zeros elsewhere."""
+        self._check_fail("dump_stats")
+        zero = dict.fromkeys(STATS_FIELDS, 0)
+        out = {}
+        for key, entry in self.table.entries.items():
+            dests = {dk: {**zero, "active_conns": 0, "inactive_conns": 0, "persistent_conns": 0,
+                          **self.traffic.get((key, dk), {})} for dk in entry.dests}
+            out[key] = ({**zero, **self.traffic.get((key, None), {})}, dests)
+        return out
 
     async def add_service(self, svc: Service) -> None:
         self._check_fail("add_service")

@@ -23,7 +23,7 @@ No I/O, no clock. Mirrors keepalived's check_api.c / ipwrapper.c semantics:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 from kvrrp.config.model import Config, RealServer, VirtualServer
 
@@ -188,15 +188,18 @@ def vs_desired_dests(
     rs_states: Mapping[RsId, Sequence[CheckerState]],
     quorum_up: bool,
     service: ServiceKey,
+    drained: Collection[RsId] = (),
 ) -> list:
-    """Destinations of one kernel service of ``vs`` given the reduced states."""
+    """Destinations of one kernel service of ``vs`` given the reduced states. A drained real
+    server (kvrrpctl rs drain) that is alive stays in the table with weight 0: its connections
+    go on, no new ones are scheduled to it; health checks and quorum are not affected."""
     dests = []
     use_sorry = vs.sorry_server is not None and not quorum_up
     for rid, rs in iter_real_servers(vs):
         states = rs_states.get(rid, ())
         alive = rs_alive(states)
         if alive and not use_sorry:
-            dests.append(dest_of(rs, vs, rs_weight(rs, states), service))
+            dests.append(dest_of(rs, vs, 0 if rid in drained else rs_weight(rs, states), service))
         elif rs.inhibit_on_failure:
             dests.append(dest_of(rs, vs, 0, service))
     if vs.sorry_server is not None:
@@ -232,6 +235,7 @@ def desired_table(
     rs_states: Mapping[RsId, Sequence[CheckerState]],
     quorum: Mapping[VsId, bool],
     errors: list[tuple[str, str]] | None = None,
+    drained: Collection[RsId] = (),
 ) -> Table:
     """The IPVS table kvrrp wants, from config + reduced states. Pure.
 
@@ -243,7 +247,7 @@ def desired_table(
         q = quorum.get(vs_ident(vs), True)
         try:
             services = services_of(vs, groups)
-            filled = [(svc, vs_desired_dests(vs, rs_states, q, svc.key)) for svc in services]
+            filled = [(svc, vs_desired_dests(vs, rs_states, q, svc.key, drained)) for svc in services]
         except TableError as exc:
             if errors is None:
                 raise

@@ -273,6 +273,25 @@ class PyrouteKernel:
                 entry.dests[d.key] = d
         return table
 
+    async def dump_stats(self) -> dict[ServiceKey, tuple[dict[str, int], dict[DestKey, dict[str, int]]]]:
+        """The kernel's traffic counters of every service and destination (what `ipvsadm -Ln
+        --stats --rate` shows): {service key: (service stats, {dest key: dest stats})}."""
+        out: dict[ServiceKey, tuple[dict[str, int], dict[DestKey, dict[str, int]]]] = {}
+        for svc, stats in await self._dump(w.CMD_GET_SERVICE, b"", w.parse_service_stats):
+            out[svc.key] = (stats, {})
+        for key in list(out):
+            family = key.family
+            try:
+                dests = await self._dump(w.CMD_GET_DEST, w.service_key_nest(key),
+                                         lambda b, o, n: w.parse_dest_stats(b, o, n, family))
+            except Exception as exc:
+                if getattr(exc, "code", None) in (errno.ESRCH, errno.ENOENT):
+                    del out[key]        # removed by someone else while we dumped
+                    continue
+                raise
+            out[key][1].update((d.key, st) for d, st in dests)
+        return out
+
     # -----------------------------------------------------------------------------------------
     # the single-operation verbs of IpvsKernel (each one batch of one)
 

@@ -288,3 +288,48 @@ def parse_dest(data, off: int, length: int, svc_family: int) -> Dest | None:
         tun_port=_u(data, a.get(DEST_TUN_PORT), "!H"),
         tun_flags=_u(data, a.get(DEST_TUN_FLAGS), "=H"),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# traffic counters (ipvsadm -Ln --stats / --rate): IPVS_SVC_ATTR_STATS64 / IPVS_DEST_ATTR_STATS64
+# (all u64), or the older IPVS_*_ATTR_STATS (u32 counters and rates, u64 bytes) from kernels
+# without the 64-bit nest; each value is read by its attribute's length.
+
+SVC_STATS64 = 12
+DEST_ACTIVE_CONNS, DEST_INACT_CONNS, DEST_PERSIST_CONNS, DEST_STATS, DEST_STATS64 = 7, 8, 9, 10, 12
+STATS_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes", "cps", "inpps", "outpps", "inbps", "outbps")
+
+
+def _stats(data, attrs: dict, stats64: int, stats32: int) -> dict[str, int]:
+    spec = attrs.get(stats64) or attrs.get(stats32)
+    out = dict.fromkeys(STATS_FIELDS, 0)
+    if spec is None:
+        return out
+    for kind, (off, length) in _attrs(data, spec[0], spec[0] + spec[1]).items():
+        if 1 <= kind <= len(STATS_FIELDS):
+            fmt = "=Q" if length >= 8 else "=I"
+            out[STATS_FIELDS[kind - 1]] = struct.unpack_from(fmt, data, off)[0]
+    return out
+
+
+def parse_service_stats(data, off: int, length: int) -> tuple[Service, dict[str, int]] | None:
+    """A GET_SERVICE dump reply -> (Service, its traffic counters)."""
+    svc = parse_service(data, off, length)
+    span = _nested(data, off, length, CMD_ATTR_SERVICE)
+    if svc is None or span is None:
+        return None
+    return svc, _stats(data, _attrs(data, *span), SVC_STATS64, SVC_STATS)
+
+
+def parse_dest_stats(data, off: int, length: int, svc_family: int) -> tuple[Dest, dict[str, int]] | None:
+    """A GET_DEST dump reply -> (Dest, its traffic counters and connection counts)."""
+    dest = parse_dest(data, off, length, svc_family)
+    span = _nested(data, off, length, CMD_ATTR_DEST)
+    if dest is None or span is None:
+        return None
+    a = _attrs(data, *span)
+    stats = _stats(data, a, DEST_STATS64, DEST_STATS)
+    stats["active_conns"] = _u(data, a.get(DEST_ACTIVE_CONNS), "=I")
+    stats["inactive_conns"] = _u(data, a.get(DEST_INACT_CONNS), "=I")
+    stats["persistent_conns"] = _u(data, a.get(DEST_PERSIST_CONNS), "=I")
+    return dest, stats

@@ -16,21 +16,22 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memset, memcmp
 from libc.stdlib cimport malloc, realloc, free, qsort
 from libc.math cimport ceil, floor, isfinite, isnan
 
 import socket
-from kvrrp._fastpath_py import EncodeRequest
 
 cdef extern from *:
     int __builtin_ctzll(unsigned long long) nogil
     int __builtin_clzll(unsigned long long) nogil
 
 __all__ = [
-    "IMPLEMENTATION", "DROP_REASONS", "Advert", "Drop", "EncodeRequest", "TimerWheel",
+    "IMPLEMENTATION", "DROP_REASONS", "Advert", "Drop", "TimerWheel",
     "inet_checksum", "pseudo_sum_ipv4", "pseudo_sum_ipv6",
-    "decode_advert", "decode_batch", "encode_advert", "encode_batch",
+    "decode_advert", "encode_advert",
+    "InstanceSlot", "ReceiveTable", "SocketReader", "receive_batch", "RECV_BATCH", "RX_TIME_MAX_AGE",
+    "SocketSender", "fire_adverts", "TIMER_TOLERANCE",
 ]
 
 IMPLEMENTATION = "cython"
@@ -422,47 +423,6 @@ def decode_advert(payload, family, src=None, dst=None, *, v3_checksum_as_v2=Fals
         PyBuffer_Release(&view)
 
 
-def decode_batch(payloads, family, srcs=None, dsts=None, *, v3_checksum_as_v2=False):
-    """decode_advert over many messages; srcs/dsts (if given) run parallel to payloads."""
-    cdef list items = list(payloads)
-    cdef Py_ssize_t n = len(items), i
-    cdef list out = PyList_New(n)
-    cdef object r, payload, s, d
-    cdef Py_buffer view
-    cdef list src_list = _parallel(srcs, n, "srcs")
-    cdef list dst_list = _parallel(dsts, n, "dsts")
-    cdef int fam = _family_code(family)
-    cdef bint as_v2 = v3_checksum_as_v2
-    for i in range(n):
-        payload = items[i]
-        s = None if src_list is None else src_list[i]
-        d = None if dst_list is None else dst_list[i]
-        if fam == 0:
-            memoryview(payload)  # same TypeError as decode_advert for non-buffers
-            r = D_BAD_FAMILY
-        elif PyBytes_CheckExact(payload):
-            r = _decode(<const uint8_t*>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload),
-                        fam, s, d, as_v2)
-        else:
-            _get_buffer(payload, &view)
-            try:
-                r = _decode(<const uint8_t*>view.buf, view.len, fam, s, d, as_v2)
-            finally:
-                PyBuffer_Release(&view)
-        Py_INCREF(r)
-        PyList_SET_ITEM(out, i, r)
-    return out
-
-
-cdef list _parallel(object seq, Py_ssize_t n, str what):
-    if seq is None:
-        return None
-    cdef list items = list(seq)
-    if len(items) != n:
-        raise ValueError(f"{what} has {len(items)} entries for {n} payloads")
-    return items
-
-
 cdef long _int_field(str name, object value, long low, long high) except? -1:
     cdef int overflow = 0
     cdef long x
@@ -582,30 +542,6 @@ def encode_advert(version, vrid, priority, addresses, adver_int, *, family=4, au
     return _encode(version, vrid, priority, addresses, adver_int, family, auth_type, auth_data,
                    src, dst, type, v3_checksum_as_v2)
 
-
-_ENCODE_DEFAULTS = (4, 0, b"", None, None, 1)
-
-
-def encode_batch(requests, *, v3_checksum_as_v2=False):
-    """encode_advert over many EncodeRequest tuples (plain tuples in that field order work too).
-    A bad request raises ValueError naming its index."""
-    cdef list out = []
-    cdef tuple req
-    cdef Py_ssize_t i = 0, k
-    for item in requests:
-        req = tuple(item)
-        k = len(req)
-        if k < 5 or k > 11:
-            EncodeRequest(*req)  # raises the same TypeError as the reference
-        if k < 11:
-            req = req + _ENCODE_DEFAULTS[k - 5:]
-        try:
-            out.append(_encode(req[0], req[1], req[2], req[3], req[4], req[5], req[6], req[7],
-                               req[8], req[9], req[10], v3_checksum_as_v2))
-        except ValueError as exc:
-            raise ValueError(f"request {i}: {exc}") from None
-        i += 1
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -901,8 +837,10 @@ cdef class TimerWheel:
     # -- public API ----------------------------------------------------------------------
     def schedule(self, key_obj, deadline):
         """Arm (or re-arm, replacing any existing timer) `key` to expire at `deadline`."""
-        cdef int64_t key = _key(key_obj)
-        cdef int64_t tick = self._tick_at_or_after(_seconds(deadline))
+        self._schedule(_key(key_obj), _seconds(deadline))
+
+    cdef int _schedule(self, int64_t key, double deadline) except -1:
+        cdef int64_t tick = self._tick_at_or_after(deadline)
         cdef int32_t idx = self._find(key)
         if idx != NIL:
             self._unplace(idx)
@@ -924,10 +862,13 @@ cdef class TimerWheel:
         elif self._len == 1:
             self._next_cache = tick
             self._next_valid = True
+        return 0
 
     def cancel(self, key_obj):
         """Disarm `key`; True if it was armed."""
-        cdef int64_t key = _key(key_obj)
+        return self._cancel(_key(key_obj))
+
+    cdef bint _cancel(self, int64_t key) noexcept:
         cdef int32_t idx = self._find(key)
         if idx == NIL:
             return False
@@ -1090,3 +1031,780 @@ cdef class TimerWheel:
         except (TypeError, OverflowError):
             return False
         return self._find(k) != NIL
+
+
+# --------------------------------------------------------------------------------------------
+# The steady-state receive path (see kvrrp._fastpath_py.InstanceSlot / ReceiveTable)
+# --------------------------------------------------------------------------------------------
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    int clock_gettime(int clk, timespec* ts)
+    int CLOCK_MONOTONIC
+    int CLOCK_REALTIME
+
+cdef extern from "<errno.h>" nogil:
+    int errno
+    int EAGAIN
+    int EWOULDBLOCK
+    int EINTR
+
+cdef extern from "<sys/uio.h>" nogil:
+    struct iovec:
+        void* iov_base
+        size_t iov_len
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    struct msghdr:
+        void* msg_name
+        socklen_t msg_namelen
+        iovec* msg_iov
+        size_t msg_iovlen
+        void* msg_control
+        size_t msg_controllen
+        int msg_flags
+    struct mmsghdr:
+        msghdr msg_hdr
+        unsigned int msg_len
+    struct cmsghdr:
+        size_t cmsg_len
+        int cmsg_level
+        int cmsg_type
+    cmsghdr* CMSG_FIRSTHDR(msghdr* m)
+    cmsghdr* CMSG_NXTHDR(msghdr* m, cmsghdr* c)
+    unsigned char* CMSG_DATA(cmsghdr* c)
+    int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout)
+    int MSG_DONTWAIT
+    int SOL_SOCKET
+    int SO_TIMESTAMPNS
+
+cdef extern from "<netinet/in.h>" nogil:
+    int IPPROTO_IPV6
+    int IPV6_HOPLIMIT
+    int IPV6_PKTINFO
+    struct in6_addr:
+        unsigned char s6_addr[16]
+    struct sockaddr_in6:
+        unsigned short sin6_family
+        unsigned short sin6_port
+        unsigned int sin6_flowinfo
+        in6_addr sin6_addr
+        unsigned int sin6_scope_id
+    struct in6_pktinfo:
+        in6_addr ipi6_addr
+        unsigned int ipi6_ifindex
+
+DEF VRRP_TTL = 255
+DEF RECV_BATCH_C = 64
+DEF RECV_BUF = 8192       # > any VRRP datagram (20..60 + 8 + 255 * 16 + 8 bytes)
+DEF RECV_CTRL = 256
+DEF MAX_BATCHES = 4       # recvmmsg calls per SocketReader call (per readable event)
+RECV_BATCH = RECV_BATCH_C
+RX_TIME_MAX_AGE = 0.05
+cdef double _RX_TIME_MAX_AGE = 0.05
+cdef double NAN_C = float("nan")
+
+
+cdef struct TxTarget:
+    const uint8_t* data
+    Py_ssize_t length
+    uint8_t dst[16]
+    uint8_t src[16]
+    bint has_src
+    int ttl
+
+
+cdef class InstanceSlot:
+    """See kvrrp._fastpath_py.InstanceSlot: the same fields, here in C."""
+
+    cdef readonly TimerWheel wheel
+    cdef readonly int64_t timer_key
+    cdef readonly int version, family, auth_type, wire_interval, naddr, addr_len
+    cdef readonly bint unicast
+    cdef uint8_t _auth[8]
+    cdef uint8_t _compat[16]
+    cdef bint _has_compat
+    cdef bytes _addresses
+    cdef readonly bint fast_rx, accept_lower, old_checksum
+    cdef uint8_t _master[16]
+    cdef int _master_len
+    cdef readonly int master_priority, master_interval, priority
+    cdef readonly double delayed_start, down_interval
+    cdef readonly bint armed
+    cdef readonly double deadline, down_started
+    cdef public uint64_t advert_rcvd
+    cdef readonly uint64_t fast_rcvd
+    cdef readonly bint fast_tx
+    cdef readonly SocketSender sender
+    cdef readonly double adver_int
+    cdef readonly tuple targets
+    cdef TxTarget* _tx
+    cdef int _ntx
+    cdef public uint64_t advert_sent
+    cdef readonly double last_sent
+    cdef readonly uint64_t fast_sent
+
+    def __cinit__(self, TimerWheel wheel not None, timer_key):
+        self.wheel = wheel
+        self.timer_key = _key(timer_key)
+        self.version = 0
+        self.family = 4
+        self.addr_len = 4
+        self._addresses = _EMPTY
+        self.deadline = NAN_C
+        self.down_started = NAN_C
+        self.last_sent = NAN_C
+        self.targets = ()
+        self._tx = NULL
+
+    def __dealloc__(self):
+        free(self._tx)
+
+    def set_adverts(self, sender, adver_int, targets):
+        cdef tuple items = tuple(targets)
+        cdef list checked = []
+        cdef object pdst, psrc
+        cdef int k, n, t
+        if sender is not None and not isinstance(sender, SocketSender):
+            raise TypeError("sender must be a SocketSender or None")
+        for payload, dst, src, ttl in items:
+            pdst = _pseudo_address(dst, self.family)
+            psrc = _pseudo_address(src, self.family) if src is not None else None
+            if pdst is None or (src is not None and psrc is None):
+                raise ValueError(f"bad advert target {dst!r} from {src!r}")
+            if ttl is not None and not 0 <= PyNumber_Index(ttl) <= 255:
+                raise ValueError(f"TTL {ttl} outside 0..255")
+            checked.append((bytes(payload), _ntop(pdst), psrc, ttl, pdst))
+        cdef double ai = _seconds(adver_int)
+        cdef bint on = sender is not None and len(checked) > 0
+        cdef TxTarget* tx = NULL
+        n = len(checked) if on else 0
+        if n:
+            tx = <TxTarget*>malloc(n * sizeof(TxTarget))
+            if tx == NULL:
+                raise MemoryError()
+            memset(tx, 0, n * sizeof(TxTarget))
+            for k in range(n):
+                payload, dst, psrc, ttl, pdst = checked[k]
+                tx[k].data = <const uint8_t*>PyBytes_AS_STRING(payload)
+                tx[k].length = PyBytes_GET_SIZE(payload)
+                memcpy(tx[k].dst, PyBytes_AS_STRING(pdst), self.addr_len)
+                tx[k].has_src = psrc is not None
+                if psrc is not None:
+                    memcpy(tx[k].src, PyBytes_AS_STRING(psrc), self.addr_len)
+                tx[k].ttl = -1 if ttl is None else PyNumber_Index(ttl)
+        free(self._tx)
+        self._tx = tx
+        self._ntx = n
+        self.fast_tx = on
+        self.sender = <SocketSender>sender if on else None
+        self.adver_int = ai
+        # the payloads stay alive here while _tx points into them
+        self.targets = tuple([(c[0], c[1], c[2], c[3]) for c in checked]) if on else ()
+
+    def sent(self, now):
+        self.advert_sent += 1
+        self.last_sent = _seconds(now)
+
+    def configure(self, version, family, unicast, auth_type, auth_data, wire_interval, addresses,
+                  compat_dst=b""):
+        cdef int v = PyNumber_Index(version), f = PyNumber_Index(family)
+        if (v != 2 and v != 3) or (f != 4 and f != 6):
+            raise ValueError(f"bad version/family {v}/{f}")
+        cdef int alen = 4 if f == 4 else 16
+        cdef bytes a = bytes(addresses)
+        if len(a) % alen or len(a) // alen > MAX_ADDRESSES:
+            raise ValueError("addresses must be whole packed addresses of the family")
+        cdef bytes auth = bytes(auth_data)
+        cdef int at = PyNumber_Index(auth_type)
+        if at and len(auth) != AUTH_DATA_LEN:
+            raise ValueError("auth_data must be 8 bytes")
+        cdef bytes compat = bytes(compat_dst)
+        if len(compat) and len(compat) != alen:
+            raise ValueError("compat_dst must be a packed address of the family")
+        self.version, self.family, self.addr_len = v, f, alen
+        self.unicast = bool(unicast)
+        self.auth_type = at
+        memset(self._auth, 0, 8)
+        if len(auth) == 8:
+            memcpy(self._auth, PyBytes_AS_STRING(auth), 8)
+        self.wire_interval = PyNumber_Index(wire_interval)
+        self._addresses = a
+        self.naddr = len(a) // alen
+        self._has_compat = len(compat) > 0
+        memset(self._compat, 0, 16)
+        if self._has_compat:
+            memcpy(self._compat, PyBytes_AS_STRING(compat), alen)
+
+    def update(self, fast_rx, master, master_priority, master_interval, priority, accept_lower,
+               delayed_start, down_interval, old_checksum):
+        cdef bytes m = bytes(master) if master else _EMPTY
+        if fast_rx and len(m) != self.addr_len:
+            raise ValueError("fast_rx needs the master's packed address")
+        self.fast_rx = bool(fast_rx) and self.version != 0
+        memset(self._master, 0, 16)
+        self._master_len = len(m)
+        if self._master_len <= 16 and self._master_len:
+            memcpy(self._master, PyBytes_AS_STRING(m), self._master_len)
+        self.master_priority = PyNumber_Index(master_priority)
+        self.master_interval = PyNumber_Index(master_interval)
+        self.priority = PyNumber_Index(priority)
+        self.accept_lower = bool(accept_lower)
+        self.delayed_start = _seconds(delayed_start)
+        self.down_interval = _seconds(down_interval)
+        self.old_checksum = bool(old_checksum)
+
+    @property
+    def auth_data(self):
+        return PyBytes_FromStringAndSize(<char*>self._auth, 8) if self.auth_type else _EMPTY
+
+    @property
+    def addresses(self):
+        return self._addresses
+
+    @property
+    def compat_dst(self):
+        return PyBytes_FromStringAndSize(<char*>self._compat, self.addr_len) if self._has_compat else _EMPTY
+
+    @property
+    def master(self):
+        return PyBytes_FromStringAndSize(<char*>self._master, self._master_len)
+
+    def schedule(self, deadline, started=NAN_C):
+        self._arm(_seconds(deadline), _seconds(started))
+
+    cdef int _arm(self, double deadline, double started) except -1:
+        self.wheel._schedule(self.timer_key, deadline)
+        self.armed = True
+        self.deadline = deadline
+        self.down_started = started
+        return 0
+
+    def cancel(self):
+        if self.armed:
+            self.wheel._cancel(self.timer_key)
+        self.armed = False
+        self.deadline = NAN_C
+        self.down_started = NAN_C
+
+    def fired(self):
+        self.armed = False
+        self.deadline = NAN_C
+
+
+cdef inline bint _is_multicast(const uint8_t* dst, int alen) noexcept nogil:
+    return dst[0] == 0xFF if alen == 16 else (dst[0] >= 224 and dst[0] <= 239)
+
+
+cdef class ReceiveTable:
+    """See kvrrp._fastpath_py.ReceiveTable: the same check, here in C."""
+
+    cdef readonly int family
+    cdef list _slots
+    cdef readonly uint64_t accepted
+
+    def __cinit__(self, family):
+        cdef int f = PyNumber_Index(family)
+        if f != 4 and f != 6:
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self.family = f
+        self._slots = [None] * 256
+
+    def set(self, vrid, slot):
+        cdef int v = PyNumber_Index(vrid)
+        if not 1 <= v <= 255:
+            raise ValueError(f"VRID {v} outside 1..255")
+        if slot is not None and not isinstance(slot, InstanceSlot):
+            raise TypeError("slot must be an InstanceSlot or None")
+        if slot is not None and (<InstanceSlot>slot).version and (<InstanceSlot>slot).family != self.family:
+            raise ValueError("slot family differs from the table's")
+        self._slots[v] = slot
+
+    def get(self, vrid):
+        return self._slots[PyNumber_Index(vrid)]
+
+    def clear(self):
+        self._slots = [None] * 256
+
+    def accept(self, src, dst, ttl, payload, rx_time, now):
+        cdef object psrc = _pseudo_address(src, self.family)
+        cdef object pdst = _pseudo_address(dst, self.family)
+        cdef Py_buffer view
+        cdef bint taken
+        if psrc is None or pdst is None:
+            return False
+        cdef int t = ttl
+        cdef double rxt = NAN_C if rx_time is None else _seconds(rx_time)
+        cdef double n = _seconds(now)
+        _get_buffer(payload, &view)
+        try:
+            taken = self._accept(<const uint8_t*>PyBytes_AS_STRING(psrc), <const uint8_t*>PyBytes_AS_STRING(pdst),
+                                 t, <const uint8_t*>view.buf, view.len, rxt, n)
+        finally:
+            PyBuffer_Release(&view)
+        return taken
+
+    cdef bint _accept(self, const uint8_t* src, const uint8_t* dst, int ttl, const uint8_t* p,
+                      Py_ssize_t n, double rx_time, double now) except -1:
+        cdef int alen = 4 if self.family == 4 else 16
+        cdef int version, naddr, priority
+        cdef const uint8_t* csum_dst
+        cdef double origin, begin
+        if n < HEADER_LEN:
+            return False
+        cdef object o = self._slots[p[1]]
+        if o is None:
+            return False
+        cdef InstanceSlot slot = <InstanceSlot>o
+        if not slot.fast_rx:
+            return False
+        if not slot.unicast and ttl != VRRP_TTL:
+            return False
+        version = p[0] >> 4
+        if version != slot.version or (p[0] & 0x0F) != 1:
+            return False
+        naddr = slot.naddr
+        if p[3] != naddr or n != HEADER_LEN + naddr * alen + (AUTH_DATA_LEN if version == 2 else 0):
+            return False
+        if version == 2:
+            if _checksum(p, n, 0) != 0:
+                return False
+            if p[4] != slot.auth_type or p[5] != slot.wire_interval:
+                return False
+            if slot.auth_type and memcmp(p + n - AUTH_DATA_LEN, slot._auth, AUTH_DATA_LEN) != 0:
+                return False
+        else:
+            if slot.old_checksum:
+                csum_dst = &slot._compat[0]
+            else:
+                csum_dst = dst
+            if _checksum(p, n, _pseudo_sum(src, csum_dst, alen, <uint64_t>n)) != 0:
+                return False
+            if (((p[4] << 8) | p[5]) & V3_MAX_ADVER_INT) != slot.master_interval:
+                return False
+        if _is_multicast(dst, alen) == slot.unicast:
+            return False
+        if naddr and memcmp(p + HEADER_LEN, PyBytes_AS_STRING(slot._addresses), naddr * alen) != 0:
+            return False
+        priority = p[2]
+        if slot._master_len != alen or memcmp(src, slot._master, alen) != 0:
+            return False
+        if priority == 0 or priority != slot.master_priority:
+            return False
+        if priority < slot.priority and not slot.accept_lower:
+            return False
+        if isnan(rx_time) or rx_time > now or now - rx_time > _RX_TIME_MAX_AGE:
+            origin = now
+        else:
+            origin = rx_time
+        begin = origin if origin >= slot.delayed_start else slot.delayed_start
+        slot._arm(begin + slot.down_interval, begin)
+        slot.advert_rcvd += 1
+        slot.fast_rcvd += 1
+        self.accepted += 1
+        return True
+
+
+cdef extern from *:
+    """
+    struct kvrrp_rx {
+        struct mmsghdr msgs[64];
+        struct iovec iov[64];
+        struct sockaddr_in6 names[64];
+        unsigned char bufs[64][8192];
+        unsigned char ctrl[64][256];
+    };
+    static struct kvrrp_rx kvrrp_rx_area;
+
+    /* hop limit, destination (pktinfo) and SO_TIMESTAMPNS of one received message */
+    static void kvrrp_ancillary(struct msghdr *m, int *hops, const unsigned char **dst, struct timespec *ts, int *has_ts) {
+        struct cmsghdr *c;
+        for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS
+                    && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+                memcpy(ts, CMSG_DATA(c), sizeof(struct timespec));
+                *has_ts = 1;
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT
+                    && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                memcpy(hops, CMSG_DATA(c), sizeof(int));
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO
+                    && c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+                *dst = CMSG_DATA(c);   /* ipi6_addr is the first member */
+            }
+        }
+    }
+    """
+    struct kvrrp_rx:
+        mmsghdr msgs[64]
+        iovec iov[64]
+        sockaddr_in6 names[64]
+        unsigned char bufs[64][8192]
+        unsigned char ctrl[64][256]
+    kvrrp_rx kvrrp_rx_area
+    void kvrrp_ancillary(msghdr* m, int* hops, const unsigned char** dst, timespec* ts, int* has_ts) nogil
+
+
+cdef inline double _ts(timespec* t) noexcept nogil:
+    return <double>t.tv_sec + <double>t.tv_nsec * 1e-9
+
+
+cdef enum:
+    C_RECEIVED = 0
+    C_BAD_HEADER = 1
+    C_MISSING = 2
+    C_ERROR = 3          # errno of the last receive error
+    C_GOT = 4            # messages the last recvmmsg returned
+
+
+cdef list _receive_batch(int fd, int fam, ReceiveTable tab, int64_t* counts):
+    """One recvmmsg; steady-state adverts go to tab, the rest is returned as tuples."""
+    cdef kvrrp_rx* rx = &kvrrp_rx_area
+    cdef int i, got, err = 0, hops, has_ts, ihl, total, alen = 4 if fam == 4 else 16
+    cdef Py_ssize_t length, end
+    cdef const unsigned char* data
+    cdef const unsigned char* src
+    cdef const unsigned char* dst
+    cdef timespec ts, mono, real
+    cdef double mono_now, real_now, rx_time
+    cdef list punted = []
+    counts[C_ERROR] = 0
+    counts[C_GOT] = 0
+    for i in range(RECV_BATCH_C):
+        rx.iov[i].iov_base = rx.bufs[i]
+        rx.iov[i].iov_len = RECV_BUF
+        memset(&rx.msgs[i].msg_hdr, 0, sizeof(msghdr))
+        rx.msgs[i].msg_hdr.msg_iov = &rx.iov[i]
+        rx.msgs[i].msg_hdr.msg_iovlen = 1
+        rx.msgs[i].msg_hdr.msg_name = &rx.names[i]
+        rx.msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in6)
+        rx.msgs[i].msg_hdr.msg_control = rx.ctrl[i]
+        rx.msgs[i].msg_hdr.msg_controllen = RECV_CTRL
+    with nogil:
+        got = recvmmsg(fd, rx.msgs, RECV_BATCH_C, MSG_DONTWAIT, NULL)
+        if got < 0:
+            err = errno
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        clock_gettime(CLOCK_REALTIME, &real)
+    if got < 0:
+        if err != EAGAIN and err != EWOULDBLOCK and err != EINTR:
+            counts[C_ERROR] = err
+        return punted
+    counts[C_GOT] = got
+    mono_now = _ts(&mono)
+    real_now = _ts(&real)
+    for i in range(got):
+        data = rx.bufs[i]
+        length = rx.msgs[i].msg_len
+        if length > RECV_BUF:
+            length = RECV_BUF
+        hops = -1
+        has_ts = 0
+        dst = NULL
+        kvrrp_ancillary(&rx.msgs[i].msg_hdr, &hops, &dst, &ts, &has_ts)
+        if fam == 4:
+            if length < 20 or (data[0] >> 4) != 4:
+                counts[C_BAD_HEADER] += 1
+                continue
+            ihl = (data[0] & 0x0F) * 4
+            total = (data[2] << 8) | data[3]
+            if ihl < 20 or length < ihl or total < ihl:
+                counts[C_BAD_HEADER] += 1
+                continue
+            end = total if total < length else length
+            src = data + 12
+            dst = data + 16
+            hops = data[8]
+            data = data + ihl
+            length = end - ihl
+        else:
+            if hops < 0 or dst == NULL:
+                counts[C_MISSING] += 1
+                continue
+            src = rx.names[i].sin6_addr.s6_addr
+        counts[C_RECEIVED] += 1
+        if has_ts:
+            rx_time = mono_now - (real_now - _ts(&ts))
+            if rx_time > mono_now:
+                rx_time = mono_now
+        else:
+            rx_time = NAN_C
+        if tab is not None and tab._accept(src, dst, hops, data, length, rx_time, mono_now):
+            continue
+        punted.append((_ntop(PyBytes_FromStringAndSize(<const char*>src, alen)),
+                       _ntop(PyBytes_FromStringAndSize(<const char*>dst, alen)), hops,
+                       PyBytes_FromStringAndSize(<const char*>data, length),
+                       None if isnan(rx_time) else rx_time))
+    return punted
+
+
+cdef ReceiveTable _table_arg(object table):
+    if table is not None and not isinstance(table, ReceiveTable):
+        raise TypeError("table must be a ReceiveTable or None")
+    return <ReceiveTable>table
+
+
+cdef int _family_arg(object family) except -1:
+    cdef int fam = PyNumber_Index(family)
+    if fam != 4 and fam != 6:
+        raise ValueError(f"family must be 4 or 6, not {family!r}")
+    return fam
+
+
+def receive_batch(sock, family, table=None):
+    """See kvrrp._fastpath_py.receive_batch: one recvmmsg of up to RECV_BATCH messages."""
+    cdef int fam = _family_arg(family)
+    cdef ReceiveTable tab = _table_arg(table)
+    cdef int64_t counts[5]
+    memset(counts, 0, sizeof(counts))
+    cdef list punted = _receive_batch(sock.fileno(), fam, tab, counts)
+    return punted, counts[C_RECEIVED], counts[C_BAD_HEADER], counts[C_MISSING], counts[C_ERROR]
+
+
+cdef class SocketReader:
+    """See kvrrp._fastpath_py.SocketReader: the same loop over _receive_batch, in C."""
+
+    cdef object _sock
+    cdef readonly int family
+    cdef ReceiveTable _table
+    cdef object _deliver, _on_error
+    cdef int64_t _counts[5]
+    cdef readonly uint64_t fast_path, recv_errors
+
+    def __cinit__(self, sock, family, deliver, on_error=None):
+        self._sock = sock
+        self.family = _family_arg(family)
+        self._deliver = deliver
+        self._on_error = on_error
+        memset(self._counts, 0, sizeof(self._counts))
+
+    @property
+    def table(self):
+        return self._table
+
+    @table.setter
+    def table(self, value):
+        self._table = _table_arg(value)
+
+    @property
+    def received(self):
+        return self._counts[C_RECEIVED]
+
+    @property
+    def bad_ip_header(self):
+        return self._counts[C_BAD_HEADER]
+
+    @property
+    def missing_ancillary(self):
+        return self._counts[C_MISSING]
+
+    def __call__(self):
+        cdef int fd = self._sock.fileno()
+        cdef int batch, err
+        cdef int64_t before
+        cdef list punted
+        if fd < 0:
+            return
+        for batch in range(MAX_BATCHES):
+            before = self._counts[C_RECEIVED]
+            punted = _receive_batch(fd, self.family, self._table, self._counts)
+            self.fast_path += <uint64_t>(self._counts[C_RECEIVED] - before - len(punted))
+            for item in punted:
+                self._deliver(*item)
+            err = <int>self._counts[C_ERROR]
+            if err:
+                self.recv_errors += 1
+                if self._on_error is not None:
+                    self._on_error(err)
+                return
+            if self._counts[C_GOT] < RECV_BATCH_C:
+                return
+
+
+# --------------------------------------------------------------------------------------------
+# The steady-state send path (see kvrrp._fastpath_py.SocketSender / fire_adverts)
+# --------------------------------------------------------------------------------------------
+
+TIMER_TOLERANCE = 1e-6
+cdef double _TIMER_TOLERANCE = 1e-6
+DEF SEND_BATCH = 256
+
+cdef extern from "<sys/socket.h>" nogil:
+    int sendmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags)
+
+cdef extern from *:
+    """
+    #include <netinet/in.h>
+    struct kvrrp_tx_msg {
+        struct sockaddr_in6 name;     /* large enough for a sockaddr_in too */
+        struct iovec iov;
+        unsigned char ctrl[64];
+    };
+    /* destination, IP_PKTINFO / IPV6_PKTINFO with the pinned source, TTL / hop limit */
+    static void kvrrp_tx_fill(struct mmsghdr *m, struct kvrrp_tx_msg *t, int family, int ifindex,
+                              const unsigned char *data, size_t len, const unsigned char *dst,
+                              const unsigned char *src, int has_src, int ttl) {
+        struct cmsghdr *c;
+        size_t used = 0;
+        memset(m, 0, sizeof(*m));
+        memset(&t->name, 0, sizeof(t->name));
+        memset(t->ctrl, 0, sizeof(t->ctrl));
+        t->iov.iov_base = (void *)data;
+        t->iov.iov_len = len;
+        m->msg_hdr.msg_iov = &t->iov;
+        m->msg_hdr.msg_iovlen = 1;
+        m->msg_hdr.msg_name = &t->name;
+        m->msg_hdr.msg_control = t->ctrl;
+        m->msg_hdr.msg_controllen = sizeof(t->ctrl);
+        c = CMSG_FIRSTHDR(&m->msg_hdr);
+        if (family == 4) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&t->name;
+            sin->sin_family = AF_INET;
+            memcpy(&sin->sin_addr, dst, 4);
+            m->msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+            if (has_src) {
+                struct in_pktinfo pi;
+                memset(&pi, 0, sizeof(pi));
+                pi.ipi_ifindex = ifindex;
+                memcpy(&pi.ipi_spec_dst, src, 4);
+                c->cmsg_level = IPPROTO_IP; c->cmsg_type = IP_PKTINFO; c->cmsg_len = CMSG_LEN(sizeof(pi));
+                memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+                used += CMSG_SPACE(sizeof(pi));
+                c = CMSG_NXTHDR(&m->msg_hdr, c);
+            }
+            if (ttl >= 0 && c != NULL) {
+                c->cmsg_level = IPPROTO_IP; c->cmsg_type = IP_TTL; c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &ttl, sizeof(int));
+                used += CMSG_SPACE(sizeof(int));
+            }
+        } else {
+            t->name.sin6_family = AF_INET6;
+            memcpy(&t->name.sin6_addr, dst, 16);
+            t->name.sin6_scope_id = ifindex;
+            m->msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
+            if (has_src) {
+                struct in6_pktinfo pi;
+                memset(&pi, 0, sizeof(pi));
+                memcpy(&pi.ipi6_addr, src, 16);
+                pi.ipi6_ifindex = ifindex;
+                c->cmsg_level = IPPROTO_IPV6; c->cmsg_type = IPV6_PKTINFO; c->cmsg_len = CMSG_LEN(sizeof(pi));
+                memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+                used += CMSG_SPACE(sizeof(pi));
+                c = CMSG_NXTHDR(&m->msg_hdr, c);
+            }
+            if (ttl >= 0 && c != NULL) {
+                c->cmsg_level = IPPROTO_IPV6; c->cmsg_type = IPV6_HOPLIMIT; c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &ttl, sizeof(int));
+                used += CMSG_SPACE(sizeof(int));
+            }
+        }
+        m->msg_hdr.msg_controllen = used;
+        if (used == 0)
+            m->msg_hdr.msg_control = NULL;
+    }
+    """
+    struct kvrrp_tx_msg:
+        pass
+    void kvrrp_tx_fill(mmsghdr* m, kvrrp_tx_msg* t, int family, int ifindex, const uint8_t* data, size_t length,
+                       const uint8_t* dst, const uint8_t* src, int has_src, int ttl) nogil
+
+
+cdef class SocketSender:
+    """See kvrrp._fastpath_py.SocketSender: the queue is C arrays, a flush is sendmmsg."""
+
+    cdef object _sock
+    cdef readonly int family, ifindex
+    cdef object _on_error
+    cdef mmsghdr _msgs[SEND_BATCH]
+    cdef kvrrp_tx_msg _tx[SEND_BATCH]
+    cdef uint8_t _dsts[SEND_BATCH][16]
+    cdef int _n
+    cdef readonly uint64_t sent, send_errors
+
+    def __cinit__(self, sock, family, ifindex, on_error=None):
+        self._sock = sock
+        self.family = _family_arg(family)
+        self.ifindex = PyNumber_Index(ifindex)
+        self._on_error = on_error
+        self._n = 0
+
+    cdef int _queue(self, TxTarget* t, int alen) except -1:
+        if self._n == SEND_BATCH:
+            self._flush()
+        kvrrp_tx_fill(&self._msgs[self._n], &self._tx[self._n], self.family, self.ifindex, t.data, t.length,
+                      t.dst, t.src, t.has_src, t.ttl)
+        memcpy(self._dsts[self._n], t.dst, alen)
+        self._n += 1
+        return 0
+
+    cdef int _flush(self) except -1:
+        cdef int fd = self._sock.fileno()
+        cdef int off = 0, r, err, n = self._n, alen = 4 if self.family == 4 else 16
+        self._n = 0
+        while off < n:
+            if fd < 0:
+                r = -1
+                err = 9     # EBADF
+            else:
+                with nogil:
+                    r = sendmmsg(fd, &self._msgs[off], n - off, 0)
+                    err = errno if r < 0 else 0
+            if r > 0:
+                self.sent += r
+                off += r
+                continue
+            if err == EINTR:
+                continue
+            self.send_errors += 1
+            if self._on_error is not None:
+                self._on_error(err, _ntop(PyBytes_FromStringAndSize(<const char*>self._dsts[off], alen)))
+            off += 1
+        return 0
+
+
+def fire_adverts(list keys not None, start, now, list slots not None, timer_slots=8):
+    """See kvrrp._fastpath_py.fire_adverts."""
+    cdef Py_ssize_t i = PyNumber_Index(start), n = len(keys), nslots = len(slots)
+    cdef double t = _seconds(now)
+    cdef int64_t ts = PyNumber_Index(timer_slots), key, uid
+    cdef object o
+    cdef InstanceSlot slot
+    cdef SocketSender sender
+    cdef list touched = []
+    cdef int k
+    if ts <= 0:
+        raise ValueError("timer_slots must be positive")
+    while i < n:
+        key = _key(keys[i])
+        if key < 0 or key % ts != 0:
+            break
+        uid = key // ts
+        if uid >= nslots:
+            break
+        o = slots[uid]
+        if o is None or not isinstance(o, InstanceSlot):
+            break
+        slot = <InstanceSlot>o
+        if not slot.fast_tx:
+            break
+        i += 1
+        if not slot.armed or slot.deadline > t + _TIMER_TOLERANCE:
+            continue
+        slot.armed = False
+        slot.deadline = NAN_C
+        sender = slot.sender
+        for k in range(slot._ntx):
+            sender._queue(&slot._tx[k], slot.addr_len)
+        if not touched or touched[len(touched) - 1] is not sender:
+            if sender not in touched:
+                touched.append(sender)
+        slot.advert_sent += 1
+        slot.fast_sent += 1
+        slot.last_sent = t
+        slot._arm(t + slot.adver_int, NAN_C)
+    for o in touched:
+        (<SocketSender>o)._flush()
+    return i

@@ -21,13 +21,15 @@ from __future__ import annotations
 import math
 import operator
 import socket
+import sys
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple, Sequence
 
 __all__ = [
-    "IMPLEMENTATION", "DROP_REASONS", "Advert", "Drop", "EncodeRequest", "TimerWheel",
+    "IMPLEMENTATION", "DROP_REASONS", "Advert", "Drop", "TimerWheel",
     "inet_checksum", "pseudo_sum_ipv4", "pseudo_sum_ipv6",
-    "decode_advert", "decode_batch", "encode_advert", "encode_batch",
+    "decode_advert", "encode_advert",
+    "InstanceSlot", "ReceiveTable", "SocketReader", "receive_batch", "RECV_BATCH", "RX_TIME_MAX_AGE",
+    "SocketSender", "fire_adverts", "TIMER_TOLERANCE",
 ]
 
 IMPLEMENTATION = "python"
@@ -242,25 +244,6 @@ def decode_advert(payload, family, src=None, dst=None, *, v3_checksum_as_v2=Fals
                   (buf[6] << 8) | buf[7], checksum_ok, addresses, auth_data)
 
 
-def decode_batch(payloads, family, srcs=None, dsts=None, *, v3_checksum_as_v2=False) -> list:
-    """decode_advert over many messages; srcs/dsts (if given) run parallel to payloads."""
-    payloads = list(payloads)
-    n = len(payloads)
-    srcs = _parallel(srcs, n, "srcs")
-    dsts = _parallel(dsts, n, "dsts")
-    return [decode_advert(payloads[i], family, srcs[i], dsts[i], v3_checksum_as_v2=v3_checksum_as_v2)
-            for i in range(n)]
-
-
-def _parallel(seq, n: int, what: str) -> Sequence:
-    if seq is None:
-        return [None] * n
-    seq = list(seq)
-    if len(seq) != n:
-        raise ValueError(f"{what} has {len(seq)} entries for {n} payloads")
-    return seq
-
-
 def _int_field(name: str, value, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -335,38 +318,6 @@ def encode_advert(version, vrid, priority, addresses, adver_int, *, family=4, au
     msg[6] = checksum >> 8
     msg[7] = checksum & 0xFF
     return bytes(msg)
-
-
-class EncodeRequest(NamedTuple):
-    """One advert for encode_batch: the arguments of encode_advert as a tuple."""
-
-    version: int
-    vrid: int
-    priority: int
-    addresses: Sequence
-    adver_int: int
-    family: int = 4
-    auth_type: int = 0
-    auth_data: bytes = b""
-    src: object = None
-    dst: object = None
-    type: int = 1
-
-
-def encode_batch(requests: Iterable, *, v3_checksum_as_v2=False) -> list[bytes]:
-    """encode_advert over many EncodeRequest tuples (plain tuples in that field order work too).
-    A bad request raises ValueError naming its index."""
-    out = []
-    for i, req in enumerate(requests):
-        req = EncodeRequest(*req)
-        try:
-            out.append(encode_advert(req.version, req.vrid, req.priority, req.addresses, req.adver_int,
-                                     family=req.family, auth_type=req.auth_type, auth_data=req.auth_data,
-                                     src=req.src, dst=req.dst, type=req.type,
-                                     v3_checksum_as_v2=v3_checksum_as_v2))
-        except ValueError as exc:
-            raise ValueError(f"request {i}: {exc}") from None
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -609,3 +560,469 @@ class TimerWheel:
             return operator.index(key) in self._timers
         except TypeError:
             return False
+
+
+# --------------------------------------------------------------------------------------------
+# The steady-state receive path: per-instance slots, per-socket tables, batched receive
+# --------------------------------------------------------------------------------------------
+
+NAN = math.nan
+VRRP_TTL = 255
+RX_TIME_MAX_AGE = 0.05      # a receive time older than this is not a timer's origin
+RECV_BATCH = 64             # messages per receive_batch() call (one recvmmsg in the Cython build)
+MAX_BATCHES = 4             # receive_batch calls per SocketReader call (per readable event)
+_IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+_IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
+_IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+class InstanceSlot:
+    """What the fast path knows about one VRRP instance, and the Master_Down_Timer it restarts.
+
+    Static fields come from the instance's settings (`configure`). The instance pushes its
+    run-time facts with `update` after anything it handled: whether an advert from the current
+    master may be taken without Python (`fast_rx`: BACKUP, no preempt delay or sync hold-back
+    pending, ...), the master's address / priority / interval field, our effective priority,
+    the Master_Down_Interval. The protocol timer's deadline and start (`armed`, `deadline`,
+    `down_started`) and the `advert_rcvd` counter live here, written by both sides: the
+    instance when Python handles something, ReceiveTable.accept when it restarts the timer.
+    """
+
+    __slots__ = ("wheel", "timer_key", "version", "family", "unicast", "auth_type", "auth_data",
+                 "wire_interval", "addresses", "compat_dst",
+                 "fast_rx", "master", "master_priority", "master_interval", "priority", "accept_lower",
+                 "delayed_start", "down_interval", "old_checksum",
+                 "armed", "deadline", "down_started", "advert_rcvd", "fast_rcvd",
+                 "fast_tx", "sender", "adver_int", "targets", "advert_sent", "last_sent", "fast_sent")
+
+    def __init__(self, wheel, timer_key):
+        self.wheel = wheel
+        self.timer_key = operator.index(timer_key)
+        self.version = 0            # 0: not configured, never fast
+        self.family = 4
+        self.unicast = False
+        self.auth_type = 0
+        self.auth_data = b""
+        self.wire_interval = 0
+        self.addresses = b""
+        self.compat_dst = b""
+        self.fast_rx = False
+        self.master = b""
+        self.master_priority = 0
+        self.master_interval = 0
+        self.priority = 0
+        self.accept_lower = False
+        self.delayed_start = 0.0
+        self.down_interval = 0.0
+        self.old_checksum = False
+        self.armed = False
+        self.deadline = NAN
+        self.down_started = NAN
+        self.advert_rcvd = 0
+        self.fast_rcvd = 0
+        self.fast_tx = False
+        self.sender = None
+        self.adver_int = 0.0
+        self.targets = ()
+        self.advert_sent = 0
+        self.last_sent = NAN
+        self.fast_sent = 0
+
+    def set_adverts(self, sender, adver_int, targets):
+        """A MASTER's steady state: when its Adver_Timer fires, fire_adverts() queues `targets`
+        on `sender` (a SocketSender) and re-arms the timer adver_int later, without Python.
+        targets: (payload, dst, src, ttl) per destination - the advert with its checksum, the
+        destination address (text), the source to pin (text) and the TTL / hop limit (None:
+        the socket's 255). A sender of None (or no targets) turns it off."""
+        targets = tuple(targets)
+        if sender is not None and not isinstance(sender, SocketSender):
+            raise TypeError("sender must be a SocketSender or None")
+        checked = []
+        for payload, dst, src, ttl in targets:
+            pdst = _pseudo_address(dst, self.family)
+            psrc = _pseudo_address(src, self.family) if src is not None else None
+            if pdst is None or (src is not None and psrc is None):
+                raise ValueError(f"bad advert target {dst!r} from {src!r}")
+            if ttl is not None and not 0 <= operator.index(ttl) <= 255:
+                raise ValueError(f"TTL {ttl} outside 0..255")
+            checked.append((bytes(payload), _ntop(pdst), psrc, ttl))
+        adver_int = _seconds(adver_int)
+        self.fast_tx = sender is not None and bool(checked)
+        self.sender = sender if self.fast_tx else None
+        self.adver_int = adver_int
+        self.targets = tuple(checked) if self.fast_tx else ()
+
+    def configure(self, version, family, unicast, auth_type, auth_data, wire_interval, addresses,
+                  compat_dst=b""):
+        """version 2/3, family 4/6, unicast, v2 auth type (0/1) and 8 bytes of auth data, the v2
+        Adver Int field, our packed advert addresses in advert order, the group of the old
+        unicast checksum (packed, or b"")."""
+        version = operator.index(version)
+        family = operator.index(family)
+        if version not in (2, 3) or family not in (4, 6):
+            raise ValueError(f"bad version/family {version}/{family}")
+        addresses = bytes(addresses)
+        if len(addresses) % _ADDR_LEN[family] or len(addresses) // _ADDR_LEN[family] > MAX_ADDRESSES:
+            raise ValueError("addresses must be whole packed addresses of the family")
+        auth_data = bytes(auth_data)
+        if auth_type and len(auth_data) != AUTH_DATA_LEN:
+            raise ValueError("auth_data must be 8 bytes")
+        compat_dst = bytes(compat_dst)
+        if compat_dst and len(compat_dst) != _ADDR_LEN[family]:
+            raise ValueError("compat_dst must be a packed address of the family")
+        self.version, self.family, self.unicast = version, family, bool(unicast)
+        self.auth_type, self.auth_data = operator.index(auth_type), auth_data
+        self.wire_interval = operator.index(wire_interval)
+        self.addresses, self.compat_dst = addresses, compat_dst
+
+    def update(self, fast_rx, master, master_priority, master_interval, priority, accept_lower,
+               delayed_start, down_interval, old_checksum):
+        """The instance's run-time facts, after Python handled anything (see the class doc)."""
+        master = bytes(master) if master else b""
+        if fast_rx and len(master) != _ADDR_LEN[self.family]:
+            raise ValueError("fast_rx needs the master's packed address")
+        self.fast_rx = bool(fast_rx) and self.version != 0
+        self.master = master
+        self.master_priority = operator.index(master_priority)
+        self.master_interval = operator.index(master_interval)
+        self.priority = operator.index(priority)
+        self.accept_lower = bool(accept_lower)
+        self.delayed_start = _seconds(delayed_start)
+        self.down_interval = _seconds(down_interval)
+        self.old_checksum = bool(old_checksum)
+
+    def schedule(self, deadline, started=NAN):
+        """Arm the protocol timer (Adver_Timer or Master_Down_Timer) at deadline on the wheel;
+        `started` is when a Master_Down_Timer started (NaN for none)."""
+        deadline = _seconds(deadline)
+        self.wheel.schedule(self.timer_key, deadline)
+        self.armed, self.deadline, self.down_started = True, deadline, _seconds(started)
+
+    def cancel(self):
+        """Disarm the protocol timer."""
+        if self.armed:
+            self.wheel.cancel(self.timer_key)
+        self.armed, self.deadline, self.down_started = False, NAN, NAN
+
+    def fired(self):
+        """The wheel handed the timer out: it is no longer armed."""
+        self.armed, self.deadline = False, NAN
+
+    def sent(self, now):
+        """An advert went out (from Python): count it and remember when."""
+        self.advert_sent += 1
+        self.last_sent = _seconds(now)
+
+
+def _is_multicast(dst: bytes) -> bool:
+    return dst[0] == 0xFF if len(dst) == 16 else 224 <= dst[0] <= 239
+
+
+class ReceiveTable:
+    """The instances of one socket (interface, family), by VRID, and the steady-state check.
+
+    accept() takes one received message and returns True when it was the steady state, fully
+    handled here: an advert that passes every receive check of RFC 5798 7.1 for its instance,
+    from the instance's current master, at the priority and interval it already advertised, to
+    a BACKUP for which accepting it only restarts Master_Down_Timer. It then counts it
+    (advert_rcvd), restarts the timer from the kernel receive time (or now, when that is absent,
+    in the future or older than RX_TIME_MAX_AGE) and the wheel. Anything else - a drop, a new
+    master, a priority change, priority 0, an instance not in the steady state - returns False
+    without touching anything: the caller hands it to the Python state machine, which runs
+    every check and counts every drop.
+    """
+
+    __slots__ = ("family", "_slots", "accepted")
+
+    def __init__(self, family):
+        family = operator.index(family)
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self.family = family
+        self._slots = [None] * 256
+        self.accepted = 0
+
+    def set(self, vrid, slot):
+        vrid = operator.index(vrid)
+        if not 1 <= vrid <= 255:
+            raise ValueError(f"VRID {vrid} outside 1..255")
+        if slot is not None and not isinstance(slot, InstanceSlot):
+            raise TypeError("slot must be an InstanceSlot or None")
+        if slot is not None and slot.version and slot.family != self.family:
+            raise ValueError("slot family differs from the table's")
+        self._slots[vrid] = slot
+
+    def get(self, vrid):
+        return self._slots[operator.index(vrid)]
+
+    def clear(self):
+        self._slots = [None] * 256
+
+    def accept(self, src, dst, ttl, payload, rx_time, now) -> bool:
+        """src/dst: packed (or text) IP addresses; ttl; the VRRP message; the receive time on
+        the monotonic clock (None when unknown); now on the same clock."""
+        psrc = _pseudo_address(src, self.family)
+        pdst = _pseudo_address(dst, self.family)
+        if psrc is None or pdst is None:
+            return False
+        return self._accept(psrc, pdst, ttl, memoryview(payload).cast("B"),
+                            NAN if rx_time is None else _seconds(rx_time), _seconds(now))
+
+    def _accept(self, src: bytes, dst: bytes, ttl: int, p, rx_time: float, now: float) -> bool:
+        n = len(p)
+        if n < HEADER_LEN:
+            return False
+        slot = self._slots[p[1]]
+        if slot is None or not slot.fast_rx:
+            return False
+        # RFC 5798 7.1 in order: TTL, version/type, length, checksum, VRID, interval/auth,
+        # destination (multicast for a multicast instance), addresses
+        if not slot.unicast and ttl != VRRP_TTL:
+            return False
+        version = p[0] >> 4
+        if version != slot.version or p[0] & 0x0F != 1:
+            return False
+        addr_len = _ADDR_LEN[self.family]
+        naddr = len(slot.addresses) // addr_len
+        if p[3] != naddr or n != HEADER_LEN + naddr * addr_len + (AUTH_DATA_LEN if version == 2 else 0):
+            return False
+        if version == 2:
+            if inet_checksum(p) != 0:
+                return False
+            if p[4] != slot.auth_type or p[5] != slot.wire_interval:
+                return False
+            if slot.auth_type and p[n - AUTH_DATA_LEN:n] != slot.auth_data:
+                return False
+        else:
+            csum_dst = slot.compat_dst if slot.old_checksum else dst
+            pseudo = pseudo_sum_ipv4(src, csum_dst, n) if addr_len == 4 else pseudo_sum_ipv6(src, csum_dst, n)
+            if inet_checksum(p, pseudo) != 0:
+                return False
+            if ((p[4] << 8) | p[5]) & V3_MAX_ADVER_INT != slot.master_interval:
+                return False
+        if _is_multicast(dst) == slot.unicast:
+            return False
+        if p[HEADER_LEN:HEADER_LEN + naddr * addr_len] != slot.addresses:
+            return False
+        # the current master, unchanged: accepting it only restarts Master_Down_Timer
+        priority = p[2]
+        if src != slot.master or priority == 0 or priority != slot.master_priority:
+            return False
+        if priority < slot.priority and not slot.accept_lower:
+            return False
+        origin = now if rx_time != rx_time or rx_time > now or now - rx_time > RX_TIME_MAX_AGE else rx_time
+        begin = max(origin, slot.delayed_start)
+        slot.schedule(begin + slot.down_interval, begin)
+        slot.advert_rcvd += 1
+        slot.fast_rcvd += 1
+        self.accepted += 1
+        return True
+
+
+def _rx_time(ancillary, mono_now: float, real_now: float) -> float:
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(value) >= 16:
+            sec = int.from_bytes(value[0:8], sys.byteorder, signed=True)
+            nsec = int.from_bytes(value[8:16], sys.byteorder, signed=True)
+            return min(mono_now, mono_now - (real_now - (sec + nsec * 1e-9)))
+    return NAN
+
+
+def _ip_payload4(data: bytes):
+    """(src, dst, ttl, payload) from a whole IPv4 datagram, or None when its header is bad."""
+    if len(data) < 20 or data[0] >> 4 != 4:
+        return None
+    ihl = (data[0] & 0x0F) * 4
+    total = (data[2] << 8) | data[3]
+    if ihl < 20 or len(data) < ihl or total < ihl:
+        return None
+    return bytes(data[12:16]), bytes(data[16:20]), data[8], bytes(data[ihl:min(total, len(data))])
+
+
+def _ip_payload6(data: bytes, ancillary, addr):
+    hops = -1
+    dst = None
+    for level, kind, value in ancillary:
+        if level != socket.IPPROTO_IPV6:
+            continue
+        if kind == _IPV6_HOPLIMIT and len(value) >= 4:
+            hops = int.from_bytes(value[0:4], sys.byteorder, signed=True)
+        elif kind == _IPV6_PKTINFO and len(value) >= 16:
+            dst = bytes(value[:16])
+    if hops < 0 or dst is None:
+        return None
+    return socket.inet_pton(socket.AF_INET6, addr[0].split("%", 1)[0]), dst, hops, bytes(data)
+
+
+def receive_batch(sock, family, table=None):
+    """Read up to RECV_BATCH messages from a raw VRRP socket (non-blocking) and run each through
+    table.accept (when a table is given).
+
+    Returns (punted, received, bad_header, missing_ancillary, error): `punted` is a list of
+    (src, dst, ttl, payload, rx_time) for the messages the table did not take (src/dst text,
+    payload the VRRP message, rx_time on time.monotonic()'s scale or None); `received` counts
+    the messages with a usable IP header (taken or punted); `bad_header` IPv4 datagrams with a
+    bad header; `missing_ancillary` IPv6 messages without hop limit / pktinfo; `error` the errno
+    of a receive error other than "nothing more to read" (0 for none). Fewer than RECV_BATCH
+    messages read means the socket is drained."""
+    import time as _time
+    family = operator.index(family)
+    if family not in (4, 6):
+        raise ValueError(f"family must be 4 or 6, not {family!r}")
+    punted = []
+    received = bad = missing = error = 0
+    for _ in range(RECV_BATCH):
+        try:
+            data, anc, _flags, addr = sock.recvmsg(65535, 256)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError as exc:
+            error = exc.errno or -1
+            break
+        mono_now, real_now = _time.monotonic(), _time.time()
+        parsed = _ip_payload4(data) if family == 4 else _ip_payload6(data, anc, addr)
+        if parsed is None:
+            if family == 4:
+                bad += 1
+            else:
+                missing += 1
+            continue
+        received += 1
+        src, dst, ttl, payload = parsed
+        rx_time = _rx_time(anc, mono_now, real_now)
+        if table is not None and table._accept(src, dst, ttl, memoryview(payload), rx_time, mono_now):
+            continue
+        punted.append((_ntop(src), _ntop(dst), ttl, payload, None if rx_time != rx_time else rx_time))
+    return punted, received, bad, missing, error
+
+
+class SocketReader:
+    """The event loop's readable callback for one raw VRRP socket (loop.add_reader(fd, reader)).
+
+    Each call reads up to MAX_BATCHES batches (stopping at the first one that is not full),
+    lets `table` (a ReceiveTable, settable, None for none) take the steady-state adverts and
+    calls deliver(src, dst, ttl, payload, rx_time) for every other message. Counters:
+    received, fast_path (taken by the table), bad_ip_header, missing_ancillary, recv_errors;
+    on_error(errno) is called for a receive error (then the call returns)."""
+
+    __slots__ = ("_sock", "family", "table", "_deliver", "_on_error", "received", "fast_path",
+                 "bad_ip_header", "missing_ancillary", "recv_errors")
+
+    def __init__(self, sock, family, deliver, on_error=None):
+        family = operator.index(family)
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self._sock, self.family, self.table = sock, family, None
+        self._deliver, self._on_error = deliver, on_error
+        self.received = self.fast_path = self.bad_ip_header = self.missing_ancillary = self.recv_errors = 0
+
+    def __setattr__(self, name, value):
+        if name == "table" and value is not None and not isinstance(value, ReceiveTable):
+            raise TypeError("table must be a ReceiveTable or None")
+        object.__setattr__(self, name, value)
+
+    def __call__(self):
+        if self._sock.fileno() < 0:
+            return
+        for _ in range(MAX_BATCHES):
+            punted, received, bad, missing, error = receive_batch(self._sock, self.family, self.table)
+            self.received += received
+            self.fast_path += received - len(punted)
+            self.bad_ip_header += bad
+            self.missing_ancillary += missing
+            for item in punted:
+                self._deliver(*item)
+            if error:
+                self.recv_errors += 1
+                if self._on_error is not None:
+                    self._on_error(error)
+                return
+            if received + bad + missing < RECV_BATCH:
+                return
+
+
+TIMER_TOLERANCE = 1e-6      # a deadline later than now + this was re-armed after the wheel fired it
+
+
+class SocketSender:
+    """The adverts of one raw socket queued by fire_adverts(), sent together at its end (one
+    sendmmsg per flush in the Cython build) with the source pinned by IP_PKTINFO /
+    IPV6_PKTINFO on `ifindex`, like io.transport's send(). Counters: sent, send_errors;
+    on_error(errno, dst) is called for each message the kernel refused."""
+
+    __slots__ = ("_sock", "family", "ifindex", "_queue", "sent", "send_errors", "_on_error")
+
+    def __init__(self, sock, family, ifindex, on_error=None):
+        family = operator.index(family)
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self._sock, self.family, self.ifindex = sock, family, operator.index(ifindex)
+        self._on_error = on_error
+        self._queue = []
+        self.sent = self.send_errors = 0
+
+    def _flush(self):
+        queue, self._queue = self._queue, []
+        for payload, dst, src, ttl in queue:
+            anc = []
+            if self.family == 4:
+                if src is not None:
+                    anc.append((socket.IPPROTO_IP, _IP_PKTINFO,
+                                self.ifindex.to_bytes(4, sys.byteorder, signed=True) + src + b"\0\0\0\0"))
+                if ttl is not None:
+                    anc.append((socket.IPPROTO_IP, socket.IP_TTL, ttl.to_bytes(4, sys.byteorder)))
+                addr = (dst, 0)
+            else:
+                if src is not None:
+                    anc.append((socket.IPPROTO_IPV6, _IPV6_PKTINFO, src + self.ifindex.to_bytes(4, sys.byteorder)))
+                if ttl is not None:
+                    anc.append((socket.IPPROTO_IPV6, _IPV6_HOPLIMIT, ttl.to_bytes(4, sys.byteorder)))
+                addr = (dst, 0, 0, self.ifindex)
+            try:
+                self._sock.sendmsg([payload], anc, 0, addr)
+            except OSError as exc:
+                self.send_errors += 1
+                if self._on_error is not None:
+                    self._on_error(exc.errno or -1, dst)
+                continue
+            self.sent += 1
+
+
+def fire_adverts(keys, start, now, slots, timer_slots=8):
+    """Handle expired Adver_Timer keys from keys[start:] (a TimerWheel.advance() list) for as
+    long as they are steady-state adverts: the key is an instance's protocol timer (key %
+    timer_slots == 0), slots[key // timer_slots] is its InstanceSlot with fast_tx on. For each,
+    exactly what the state machine does for ADVER_TIMER in MASTER: the advert to every target,
+    advert_sent counted, last_sent = now, the timer re-armed at now + adver_int. A key whose timer
+    was cancelled or re-armed for later is skipped, as the instance would. Returns the index of
+    the first key it left for Python (len(keys) when none); the adverts queued so far are sent
+    before it returns, so the wire keeps the order of the keys."""
+    start = operator.index(start)
+    now = _seconds(now)
+    n = len(keys)
+    i = start
+    touched = []
+    while i < n:
+        key = keys[i]
+        uid, kind = divmod(key, timer_slots)
+        if kind != 0 or uid >= len(slots):
+            break
+        slot = slots[uid]
+        if slot is None or not slot.fast_tx:
+            break
+        i += 1
+        if not slot.armed or slot.deadline > now + TIMER_TOLERANCE:
+            continue
+        slot.fired()
+        sender = slot.sender
+        sender._queue.extend(slot.targets)
+        if sender not in touched:
+            touched.append(sender)
+        slot.advert_sent += 1
+        slot.fast_sent += 1
+        slot.last_sent = now
+        slot.schedule(now + slot.adver_int)
+    for sender in touched:
+        sender._flush()
+    return i

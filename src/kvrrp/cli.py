@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         from kvrrp.packet_cli import main as packet_main
 
         return packet_main(argv[1:])
+    if argv and argv[0] == "ctl":
+        from kvrrp.control.cli import main as ctl_main
+
+        return ctl_main(argv[1:])
     if argv and argv[0] == "demo":
         from kvrrp.demo import main as demo_main
 

@@ -14,6 +14,10 @@ during a reload coalesce into one more); DATA (SIGUSR1) writes the data dump to
 /tmp/keepalived.json, TDUMP (SIGRTMAX) logs the asyncio tasks and threads. RELOAD, DATA and
 TDUMP also go to the checker child, as keepalived's parent passes them on. Every other
 catchable signal is logged and ignored (kvrrp.signal_handlers).
+
+Operators: the optional status API (--status-port, --status-address) serves /status and
+/metrics (also the checker child's metrics, fetched over its control socket), and the control
+socket (kvrrp.control, beside the pid file) serves kvrrpctl.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import os
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
 from kvrrp.io.lifetime import PARENT_PID_ENV
@@ -35,6 +40,7 @@ from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
 from kvrrp.vrrp.accept_mode import AcceptMode, firewall_wanted
 
 log = logging.getLogger("kvrrp.daemon")
+WORKER_THREADS = 2   # a reload parse and a /metrics render may overlap
 
 DATA_DUMP = "/tmp/keepalived.data"
 STATS_DUMP = "/tmp/keepalived.stats"
@@ -108,6 +114,11 @@ class Daemon:
         self._announcer: Any = None
         self.extras: Any = None
         self.checker: CheckerChild | None = None
+        self.control: Any = None
+        self._control_server: Any = None
+        from kvrrp.transition_log import TransitionRecorder
+
+        self.transitions = TransitionRecorder()
         self.accept_mode: AcceptMode | None = None
         from kvrrp.config.interface_check import host_interfaces
         from kvrrp.reload_guard import ReloadCounters
@@ -136,6 +147,9 @@ class Daemon:
         from kvrrp.vrrp.settings import engine_settings
 
         loop = asyncio.get_running_loop()
+        # off-loop work (a reload's parse, rendering /metrics) runs on at most WORKER_THREADS
+        # threads, whatever the request rate: a bounded, known thread count
+        loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="kvrrp-worker"))
         settings = engine_settings(self.config)
         netlink = Netlink()
         transports = RawTransportFactory(loop, netlink=netlink)
@@ -160,6 +174,7 @@ class Daemon:
                                  announcer=announcer, clock=MonotonicClock(),
                                  source_address=transports.local_address, loop=loop,
                                  timer_resolution=TIMER_RESOLUTION)
+        self.engine.add_transition_listener(self.transitions)
         self._install_signals(loop)
         if getattr(self.args, "address_monitoring", False):
             from kvrrp.io.addrmon import AddressMonitor
@@ -171,6 +186,7 @@ class Daemon:
         try:
             if self.args.status_port:
                 await self._start_status()
+            await self._start_control()
             try:
                 # startup_script, notify scripts/FIFOs/SMTP, trackers (initial FAULTs and weights
                 # in place before any instance runs), virtual_routes/rules on MASTER
@@ -205,6 +221,7 @@ class Daemon:
         if isinstance(self._addresses, KeepOnStop):
             self._addresses.keeping = True   # -V: VIPs stay where they are
         await self._guarded(self.extras.before_stop())
+        await self._stop_control()
         try:
             self.engine.stop()  # priority-0 adverts from masters, VIPs removed
         except Exception:  # noqa: BLE001
@@ -245,7 +262,7 @@ class Daemon:
             self._pass_to_checker("TDUMP")
 
         def data() -> None:
-            self._dump("data")
+            self.dump("data")
             self._pass_to_checker("DATA")
 
         self.signals = SignalHandlers(loop, {
@@ -254,9 +271,9 @@ class Daemon:
             if getattr(self.args, "ignore_sigint", False) else (lambda: self._on_stop("SIGINT")),
             "RELOAD": self.request_reload,
             "DATA": data,
-            "STATS": lambda: self._dump("stats"),
-            "STATS_CLEAR": lambda: self._dump("stats", clear=True),
-            "JSON": lambda: self._dump("json"),
+            "STATS": lambda: self.dump("stats"),
+            "STATS_CLEAR": lambda: self.dump("stats", clear=True),
+            "JSON": lambda: self.dump("json"),
             "TDUMP": tdump,
         }, process="VRRP")
         self.signals.install()
@@ -424,12 +441,31 @@ class Daemon:
                 snapshot.update(self.extras.snapshot())
             except Exception:  # noqa: BLE001 - the status must render even if a part cannot
                 log.exception("tracking/notify snapshot failed")
+        snapshot["transitions"] = self.transitions.snapshot()
+        if self.checker is not None:
+            snapshot["checker"] = self.checker.snapshot()
         return snapshot
 
-    def metrics(self) -> str:
-        from kvrrp.metrics import render_metrics
+    async def metrics(self) -> bytes:
+        """This process's families, then the checker child's (kvrrp_checker_*, keepalived_lvs_*)
+        asked over its control socket: one scrape target for both processes."""
+        from kvrrp.metrics import render, vrrp_registry
 
-        return render_metrics(self.status())
+        checker_text = b""
+        if self.checker is not None:
+            from kvrrp.control.client import ControlError, call_async
+
+            try:
+                checker_text = (await call_async(self.checker.control_socket, "metrics", timeout=30.0)).encode()
+                self.checker.scraped = True
+            except (ControlError, OSError, ValueError) as exc:
+                log.debug("checker metrics unavailable: %s", exc)
+                self.checker.scraped = False
+        # the snapshot is taken here, on the loop; turning it into text (the costly part: about
+        # 0.1 s per 100 instances on a busy host) runs in a worker thread, so adverts and timers
+        # keep their pace during a scrape
+        snapshot = self.status()                     # kvrrp_checker_up from snapshot["checker"]
+        return await asyncio.to_thread(render, vrrp_registry(lambda: snapshot)) + checker_text
 
     def _dump_to_log(self) -> None:
         try:
@@ -446,7 +482,8 @@ class Daemon:
         attr = {"data": "state_dump_file", "stats": "stats_dump_file", "json": "json_dump_file"}[kind]
         return getattr(g, attr, None) or default
 
-    def _dump(self, kind: str, clear: bool = False) -> None:
+    def dump(self, kind: str, clear: bool = False) -> str | None:
+        """Write one dump (the signal handlers' and kvrrpctl dump's path); its path, or None."""
         path = self.dump_path(kind)
         try:
             if kind == "stats":
@@ -459,26 +496,57 @@ class Daemon:
                 text = self.render(kind)
             write_dump(path, text)
             log.info("Wrote %s dump to %s", kind, path)
+            return path
         except Exception:  # noqa: BLE001
             log.exception("Writing the %s dump to %s failed", kind, path)
+            return None
 
     # -- status API -----------------------------------------------------------------------
     async def _start_status(self) -> None:
-        from kvrrp.status_http import StatusServer
+        from kvrrp.status_http import DEFAULT_ADDRESS, StatusServer
 
-        self._status = StatusServer(status=self.status, metrics=self.metrics,
+        host = getattr(self.args, "status_address", None) or DEFAULT_ADDRESS
+        self._status = StatusServer(status=self.status, metrics=self.metrics, host=host,
                                     port=self.args.status_port)
         try:
             await self._status.start()
         except OSError as exc:
             from kvrrp.logging_setup import describe_error
 
-            log.error("status API on 127.0.0.1:%s unavailable: %s", self.args.status_port, describe_error(exc))
+            log.error("status API on %s:%s unavailable: %s", host, self.args.status_port, describe_error(exc))
             self._status = None
 
     async def _stop_status(self) -> None:
         if self._status is not None:
             await self._status.stop()
+
+    # -- control socket (kvrrpctl) ------------------------------------------------------------
+    async def _start_control(self) -> None:
+        from kvrrp.control.protocol import socket_path
+        from kvrrp.control.server import ControlServer
+        from kvrrp.control.vrrp_commands import VrrpControl
+
+        pid_file = self.args.pid_file or default_pid_file(getattr(self.args, "namespace", None))
+        checker = protocol_socket(checker_pid_path(self.args)) if wants_checker(self.args, self.config) else None
+        self.control = VrrpControl(self, pid_file, checker)
+        # maintenance (persisted, or kept over a reload) is in place before an instance starts:
+        # it starts straight in FAULT
+        self.engine.add_prestart_hook(self.control.prestart)
+        path = getattr(self.args, "control_socket", None) or socket_path(pid_file)
+        server = ControlServer(path, self.control.handlers())
+        try:
+            await server.start()
+        except OSError as exc:
+            log.error("control socket %s unavailable: %s", path, exc)
+            return
+        self._control_server = server
+
+    async def _stop_control(self) -> None:
+        if self.control is not None:
+            self.control.cancel_holds()
+        if self._control_server is not None:
+            await self._guarded(self._control_server.stop())
+            self._control_server = None
 
 
 class CheckerChild:
@@ -491,10 +559,12 @@ class CheckerChild:
     def __init__(self, args: Any) -> None:
         self.args = args
         self.proc: asyncio.subprocess.Process | None = None
-        self.pid_file = getattr(args, "checkers_pid_file", None) or checker_pid_file(args.pid_file or DEFAULT_PID_FILE)
+        self.pid_file = checker_pid_path(args)
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.starts = 0
+        self.control_socket = protocol_socket(self.pid_file)
+        self.scraped: bool | None = None        # did the last /metrics reach the child
         self.on_give_up: Any = None   # called when -R forbids a restart
 
     def argv(self) -> list[str]:
@@ -551,6 +621,11 @@ class CheckerChild:
                       self.proc.pid, code, delay)
             await asyncio.sleep(delay)
 
+    def snapshot(self) -> dict:
+        running = self.proc is not None and self.proc.returncode is None
+        return {"pid": self.proc.pid if running else None, "starts": self.starts,
+                "control_socket": self.control_socket, "scraped": self.scraped}
+
     def reload(self) -> None:
         self.send(signal.SIGHUP)
 
@@ -575,6 +650,17 @@ class CheckerChild:
                 await self._task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
+
+
+def protocol_socket(pid_file: str) -> str:
+    from kvrrp.control.protocol import socket_path
+
+    return socket_path(pid_file)
+
+
+def checker_pid_path(args: Any) -> str:
+    """The checker child's pid file: -c, else the VRRP daemon's (-p) with -checkers."""
+    return getattr(args, "checkers_pid_file", None) or checker_pid_file(args.pid_file or DEFAULT_PID_FILE)
 
 
 def checker_pid_file(vrrp_pid_file: str) -> str:

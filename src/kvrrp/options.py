@@ -1,7 +1,7 @@
 """keepalived's command line, parsed the way keepalived's getopt_long() call parses it.
 
 Every entry of keepalived 2.4's `long_options` (keepalived/core/main.c) is here with its short
-letter and argument kind, plus kvrrp's own few (`--format`, `--status-port`). GNU getopt rules:
+letter and argument kind, plus kvrrp's own few (`--format`, `--status-port`, `--status-address`, `--control-socket`). GNU getopt rules:
 short options cluster (`-nld`, `-DlnS 7`, `-S7`), a required argument is the rest of the cluster
 or the next word, an optional one only the rest of the cluster (`-g/tmp/x.log`) or `--opt=VALUE`,
 long options may be shortened to any unique prefix, options and other words may be mixed, `--`
@@ -65,6 +65,8 @@ SPEC: tuple[tuple[str, str, int, str], ...] = (
     # kvrrp's own
     ("", "format", REQUIRED, "format"),
     ("", "status-port", REQUIRED, "status_port"),
+    ("", "status-address", REQUIRED, "status_address"),
+    ("", "control-socket", REQUIRED, "control_socket"),
     ("", "skip-interface-check", NONE, "skip_interface_check"),
     ("", "allow-reload-removing-all", NONE, "allow_reload_removing_all"),
 )
@@ -131,6 +133,8 @@ class Options:
     help: bool = False
     format: str | None = None
     status_port: int | None = None
+    status_address: str = "127.0.0.1"
+    control_socket: str | None = None
     skip_interface_check: bool = False
     allow_reload_removing_all: bool = False
     genhash_argv: list[str] = field(default_factory=list)
@@ -270,7 +274,7 @@ def _apply(opts: Options, attr: str, spelled: str, value: str | None) -> None:
         else:
             opts.format = value
     elif attr in ("config", "pid_file", "vrrp_pid_file", "checkers_pid_file", "namespace", "config_id",
-                  "signum"):
+                  "signum", "status_address", "control_socket"):
         setattr(opts, attr, value)
     elif attr == "all":
         opts.all = True
@@ -344,12 +348,16 @@ def usage(prog: str = "kvrrp") -> str:
   -h, --help                   Display this help message
 kvrrp's own:
       --format=json|keepalived With -d: print the parsed configuration to stdout and exit
-      --status-port=PORT       Serve JSON status and Prometheus metrics on 127.0.0.1:PORT
+      --status-port=PORT       Serve JSON status and Prometheus metrics on PORT
+      --status-address=ADDR    Address of the status API (default 127.0.0.1: it has no
+                                authentication, see docs/operations.md)
+      --control-socket=PATH    kvrrpctl's Unix socket (default: the pid file with .ctl)
       --skip-interface-check   With -t: do not require the interfaces named to exist here
       --allow-reload-removing-all
                                Let a reload apply a configuration with no vrrp_instance (or no
                                virtual_server) although the running one has some
-Subcommands: '{prog} packet ...' (decode/encode adverts), '{prog} demo' (netns failover lab).
+Subcommands: '{prog} packet ...' (decode/encode adverts), '{prog} demo' (netns failover lab),
+'{prog} ctl ...' (= kvrrpctl: status, show, maintenance, failover, rs, reload, dump, version).
 """
 
 

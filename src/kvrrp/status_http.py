@@ -1,24 +1,27 @@
-"""Optional status API on 127.0.0.1:PORT (aiohttp): GET /status (JSON), GET /metrics (Prometheus).
+"""Optional status API on ADDRESS:PORT (aiohttp): GET /status (JSON), GET /metrics (Prometheus).
 
-The server knows nothing about VRRP: the daemon hands it two callables that render the engine's
-current snapshot, so the payloads are always the same data the SIGJSON/SIGUSR2 dumps show.
+The server knows nothing about VRRP: the daemon hands it two callables, one for the JSON
+snapshot (the same data the SIGJSON/SIGUSR2 dumps show) and one coroutine that returns the
+Prometheus exposition (prometheus-client's text, kvrrp.metrics / healthcheck.metrics). The
+address defaults to loopback: the API has no authentication (see docs/operations.md).
 """
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 log = logging.getLogger("kvrrp.daemon")
 
-PROMETHEUS_CONTENT_TYPE = "text/plain"
+DEFAULT_ADDRESS = "127.0.0.1"
 
 
 class StatusServer:
-    def __init__(self, status: Callable[[], Any], metrics: Callable[[], str],
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, status: Callable[[], Any], metrics: Callable[[], Awaitable[bytes]],
+                 host: str = DEFAULT_ADDRESS, port: int = 0) -> None:
         self._status = status
         self._metrics = metrics
         self.host = host
@@ -35,11 +38,11 @@ class StatusServer:
 
     async def _get_metrics(self, _request: web.Request) -> web.Response:
         try:
-            body = self._metrics()
+            body = await self._metrics()
         except Exception:  # noqa: BLE001
             log.exception("rendering /metrics failed")
             return web.Response(status=500, text="metrics unavailable\n")
-        return web.Response(text=body, content_type=PROMETHEUS_CONTENT_TYPE, charset="utf-8")
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> None:
         app = web.Application()
@@ -52,26 +55,10 @@ class StatusServer:
         sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
         if sockets:
             self.port = sockets[0].getsockname()[1]
-        log.info("status API on http://%s:%d/status and /metrics", self.host, self.port)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        log.info("status API on http://%s:%d/status and /metrics", host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-
-def _label(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
-
-
-def prometheus_text(families: list[tuple[str, str, str, list[tuple[dict[str, object], float]]]]) -> str:
-    """Render (name, type, help, [(labels, value)]) metric families in the text exposition format."""
-    lines: list[str] = []
-    for name, kind, help_text, samples in families:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            rendered = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(labels.items()))
-            number = repr(float(value)) if isinstance(value, float) and not float(value).is_integer() else str(int(value))
-            lines.append(f"{name}{{{rendered}}} {number}" if rendered else f"{name} {number}")
-    return "\n".join(lines) + "\n"

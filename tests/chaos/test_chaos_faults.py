@@ -11,9 +11,11 @@ import pytest
 from chaos_lab import VIP, WAIT, no_bad_lines, start
 from kvrrp.chaos import observe, scenarios
 from kvrrp.chaos.configs import config_fuzz
+from kvrrp.daemon import WORKER_THREADS
 from kvrrp.lab import Lab, VrrpSpec, render_config
 
 FAST = dict(version=3, advert_int=0.1)
+STEADY = dict(version=3, advert_int=0.5)     # "no transition" checks on a loaded two-core host
 
 
 @pytest.mark.root
@@ -37,15 +39,15 @@ def test_loss_and_partitions_never_leave_the_vip_without_a_holder() -> None:
 def test_reload_storm_of_good_and_bad_files() -> None:
     with Lab(nodes=2, prefix="kvcrs") as lab:
         n1, n2 = lab.nodes
-        master = start(lab, n1, [VrrpSpec(priority=200, vips=(f"{VIP}/32",), **FAST)])
+        master = start(lab, n1, [VrrpSpec(priority=200, vips=(f"{VIP}/32",), **STEADY)])
         assert lab.wait_for(lambda: lab.holders(VIP) == [n1], WAIT)
-        backup = start(lab, n2, [VrrpSpec(priority=100, vips=(f"{VIP}/32",), **FAST)])
+        backup = start(lab, n2, [VrrpSpec(priority=100, vips=(f"{VIP}/32",), **STEADY)])
         assert lab.wait_for(lambda: backup.daemon.transitions("VI_1")[-1:] == ["BACKUP"], WAIT)
         master.daemon.signal(signal.SIGHUP)                  # warm-up (worker thread)
         assert lab.wait_for(lambda: master.status()["reload"]["applied"] == 1, WAIT)
         pid = master.daemon.pid
         fds, threads = observe.fd_count(pid), observe.thread_count(pid)
-        good = [render_config([VrrpSpec(priority=150 + i, vips=(f"{VIP}/32",), **FAST)]) for i in range(10)]
+        good = [render_config([VrrpSpec(priority=150 + i, vips=(f"{VIP}/32",), **STEADY)]) for i in range(10)]
         bad = ["", "vrrp_instance VI_1 {\n", good[0][: len(good[0]) // 2],
                good[0].replace("priority 150", "priority 300"), good[0].replace("eth0", "eth7")]
         for i in range(100):
@@ -54,7 +56,7 @@ def test_reload_storm_of_good_and_bad_files() -> None:
             master.daemon.signal(signal.SIGHUP)
             if i % 10 == 9:
                 lab.wait_for(lambda: False, 0.05)
-        final = render_config([VrrpSpec(priority=177, vips=(f"{VIP}/32",), **FAST)])
+        final = render_config([VrrpSpec(priority=177, vips=(f"{VIP}/32",), **STEADY)])
         master.daemon.write_config(final)
         master.daemon.signal(signal.SIGHUP)
 
@@ -69,7 +71,9 @@ def test_reload_storm_of_good_and_bad_files() -> None:
         assert st["started"] <= st["requested"] and st["applied"] + st["refused"] == st["started"]
         assert lab.holders(VIP) == [n1] and backup.daemon.transitions("VI_1") == ["BACKUP"]
         assert master.daemon.transitions("VI_1") == ["BACKUP", "MASTER"]
-        assert observe.fd_count(pid) <= fds and observe.thread_count(pid) <= threads
+        # the warm-up made one worker of the daemon's bounded pool (kvrrp.daemon.WORKER_THREADS);
+        # a reload overlapping a /status request may have made the other, never more
+        assert observe.fd_count(pid) <= fds and observe.thread_count(pid) <= threads + WORKER_THREADS - 1
         no_bad_lines(master.daemon, backup.daemon)
 
 

@@ -21,12 +21,15 @@ from kvrrp.lab import Lab, VrrpSpec, render_config
 pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
 
 FAST = dict(version=3, advert_int=0.1)
+# the "no transition" checks: 0.5 s adverts keep a loaded CI host's scheduling stalls (the
+# whole tier shares two cores) from passing for a dead master - what is measured is the reload
+STEADY = dict(version=3, advert_int=0.5)
 VIP2 = "198.18.0.201"
 
 
 def specs(prio: int, interface2: str = "eth0") -> list[VrrpSpec]:
-    return [VrrpSpec(priority=prio, vips=(f"{VIP}/32",), **FAST),
-            VrrpSpec(name="VI_2", vrid=52, priority=prio, vips=(f"{VIP2}/32",), interface=interface2, **FAST)]
+    return [VrrpSpec(priority=prio, vips=(f"{VIP}/32",), **STEADY),
+            VrrpSpec(name="VI_2", vrid=52, priority=prio, vips=(f"{VIP2}/32",), interface=interface2, **STEADY)]
 
 
 @pytest.fixture
@@ -123,7 +126,7 @@ def test_3_every_stray_signal_is_logged_and_ignored_and_keepalived_ones_work(pai
     assert "VRRP process ignores SIGQUIT" in log
     assert "asyncio task(s)" in log                        # TDUMP
     # STATS_CLEAR: the counters go back to zero (keepalived's SIGRTMAX-1)
-    assert lab.wait_for(lambda: master.status()["instances"][0]["stats"]["advert_sent"] > 30, WAIT)
+    assert lab.wait_for(lambda: master.status()["instances"][0]["stats"]["advert_sent"] > 12, WAIT)
     sent_before = master.status()["instances"][0]["stats"]["advert_sent"]
     os.kill(pid, signals.signum("STATS_CLEAR"))
     assert lab.wait_for(lambda: master.status()["instances"][0]["stats"]["advert_sent"] < sent_before // 2, WAIT)

@@ -250,44 +250,6 @@ def test_to_dict_is_json_ready(impl):
 
 # -- batches ----------------------------------------------------------------------------------
 
-def test_decode_batch_matches_single_decodes(impl):
-    msgs = [v3(impl, priority=p) for p in range(0, 256, 17)] + [b"junk", v3(impl)[:-1]]
-    srcs = [SRC4] * len(msgs)
-    dsts = [DST4] * len(msgs)
-    assert impl.decode_batch(msgs, 4, srcs, dsts) == [impl.decode_advert(m, 4, SRC4, DST4) for m in msgs]
-    assert impl.decode_batch(msgs, 4) == [impl.decode_advert(m, 4) for m in msgs]
-    assert impl.decode_batch([], 4) == []
-    assert impl.decode_batch(msgs, 7) == [impl.Drop("bad_family")] * len(msgs)
-
-
-def test_decode_batch_checks_parallel_lengths(impl):
-    with pytest.raises(ValueError, match="srcs has 1 entries for 2 payloads"):
-        impl.decode_batch([b"", b""], 4, [SRC4], [DST4, DST4])
-
-
-def test_encode_batch_matches_single_encodes(impl):
-    reqs = [impl.EncodeRequest(3, vrid, 100, [VIP4], 100, 4, 0, b"", SRC4, DST4)
-            for vrid in range(1, 50)]
-    reqs.append((2, 7, 1, [VIP4], 1))                     # plain tuple, defaults filled in
-    reqs.append((2, 7, 1, [VIP4], 1, 4, 1, b"pw"))
-    out = impl.encode_batch(reqs)
-    assert out[0] == v3(impl, vrid=1, priority=100)
-    assert out[-2] == v2(impl, vrid=7, priority=1)
-    assert out[-1] == v2(impl, vrid=7, priority=1, auth_type=1, auth_data=b"pw")
-    assert len(out) == len(reqs)
-
-
-def test_encode_batch_names_the_bad_request(impl):
-    with pytest.raises(ValueError, match=r"request 1: vrid 0 out of range"):
-        impl.encode_batch([(2, 1, 1, [VIP4], 1), (2, 0, 1, [VIP4], 1)])
-
-
-def test_encode_request_is_a_named_tuple(impl):
-    req = impl.EncodeRequest(2, 1, 100, [VIP4], 1)
-    assert req.family == 4 and req.type == 1 and req.src is None
-    assert not dataclasses.is_dataclass(req)
-
-
 # -- keepalived's v3_checksum_as_v2 and IPv6 scope ids ------------------------------------------
 
 def test_v3_checksum_as_v2_on_ipv4(impl):
@@ -297,8 +259,6 @@ def test_v3_checksum_as_v2_on_ipv4(impl):
     assert isinstance(adv, impl.Advert) and adv.checksum_ok is True
     assert impl.decode_advert(msg, 4, SRC4, DST4) == impl.Drop("bad_checksum")
     assert impl.decode_advert(v3(impl), 4, SRC4, DST4, v3_checksum_as_v2=True) == impl.Drop("bad_checksum")
-    assert impl.decode_batch([msg], 4, v3_checksum_as_v2=True) == [adv]
-    assert impl.encode_batch([(3, 51, 150, [VIP4], 100)], v3_checksum_as_v2=True) == [msg]
 
 
 def test_v3_checksum_as_v2_does_not_apply_to_ipv6(impl):

@@ -145,19 +145,6 @@ def test_encode_arbitrary_fields_parity(both, version, vrid, priority, addresses
     assert outcome(py.encode_advert, *args, **kw) == outcome(cy.encode_advert, *args, **kw)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=_QUIET)
-@given(cases=st.lists(mangled(), max_size=20))
-def test_decode_batch_parity(both, cases):
-    py, cy = both
-    for family in (4, 6):
-        msgs = [c[0] for c in cases]
-        srcs = [c[2] if not isinstance(c[2], str) else None for c in cases]
-        dsts = [c[3] if s is not None else None for c, s in zip(cases, srcs)]
-        as_v2 = bool(cases) and cases[0][4]
-        assert outcome(py.decode_batch, msgs, family, srcs, dsts, v3_checksum_as_v2=as_v2) == \
-            outcome(cy.decode_batch, msgs, family, srcs, dsts, v3_checksum_as_v2=as_v2)
-
-
 ops = st.lists(st.tuples(
     st.sampled_from(["schedule", "schedule", "cancel", "advance", "next", "deadline"]),
     st.integers(0, 40),

@@ -80,8 +80,9 @@ def test_both_implementations_export_the_same_api(both):
     assert py.DROP_REASONS == cy.DROP_REASONS
     import kvrrp.fastpath as selected
     for name in ("IMPLEMENTATION", "inet_checksum", "pseudo_sum_ipv4", "pseudo_sum_ipv6", "Advert",
-                 "Drop", "DROP_REASONS", "decode_advert", "encode_advert", "decode_batch",
-                 "encode_batch", "TimerWheel"):
+                 "Drop", "DROP_REASONS", "decode_advert", "encode_advert", "TimerWheel",
+                 "InstanceSlot", "ReceiveTable", "SocketReader", "SocketSender", "fire_adverts",
+                 "receive_batch"):
         assert hasattr(selected, name), name
 
 

@@ -308,20 +308,131 @@ async def test_reload_raising_quorum_runs_quorum_down_and_brings_sorry_server():
             await s.stop()
 
 
+def _samples(text: str) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(smp.name, frozenset(smp.labels.items())): smp.value
+            for fam in text_string_to_metric_families(text) for smp in fam.samples}
+
+
 async def test_metrics_render():
-    from healthcheck.metrics import checker_metrics
+    from healthcheck.metrics import CheckerMetrics
+    from healthcheck.table import DestKey, ServiceKey
 
     srvs = await servers(1)
     kernel = FakeKernel()
     eng = CheckerEngine(make_config(srvs), kernel)
     await eng.start()
     try:
-        assert await wait_until(lambda: eng.counters.checks >= 1)
-        text = checker_metrics(eng)
-        assert 'kvrrp_real_server_up{rs="[198.18.1.1]:tcp:80",vs="[198.18.0.1]:tcp:80"} 1' in text
-        assert 'kvrrp_checker_checks_total{kind="TCP_CHECK"}' in text
-        assert 'kvrrp_ipvs_operations_total{op="add_dest"} 1' in text
+        assert await wait_until(lambda: eng.counters.checks >= 2)
+        svc = ServiceKey(family=4, protocol=6, addr="198.18.0.1", port=80)
+        kernel.traffic[(svc, None)] = {"conns": 7, "inpkts": 70, "outpkts": 60, "inbytes": 7000, "outbytes": 6000, "cps": 2}
+        kernel.traffic[(svc, DestKey("198.18.1.1", 80))] = {"conns": 5, "inpkts": 50, "outbytes": 5000}
+        m = _samples((await CheckerMetrics(eng).render()).decode())
+        rs = {"vs": VSKEY, "rs": "[198.18.1.1]:tcp:80"}
+        assert m[("kvrrp_real_server_up", frozenset(rs.items()))] == 1
+        assert m[("kvrrp_real_server_drained", frozenset(rs.items()))] == 0
+        assert m[("kvrrp_checker_checks_total", frozenset({"kind": "TCP_CHECK"}.items()))] >= 2
+        assert m[("kvrrp_ipvs_operations_total", frozenset({"op": "add_dest"}.items()))] == 1
+        chk = frozenset({**rs, "kind": "TCP_CHECK", "index": "0"}.items())
+        assert m[("kvrrp_checker_rs_checks_total", chk)] >= 2 and m[("kvrrp_checker_rs_check_last_ok", chk)] == 1
+        assert m[("kvrrp_checker_rs_check_failures_total", chk)] == 0
+        assert 0 < m[("kvrrp_checker_rs_check_last_duration_seconds", chk)] <= m[("kvrrp_checker_rs_check_duration_seconds_total", chk)]
+        assert m[("kvrrp_ipvs_stats_up", frozenset())] == 1
+        # gen2brain/keepalived_exporter's names and labels, and kvrrp's own traffic families
+        assert m[("keepalived_lvs_vip_conn", frozenset({"addr": "198.18.0.1:80", "proto": "6"}.items()))] == 7
+        assert m[("keepalived_lvs_vip_in_bytes", frozenset({"addr": "198.18.0.1:80", "proto": "6"}.items()))] == 7000
+        lvs_rs = frozenset({"vip": "198.18.0.1:80", "addr": "198.18.1.1:80", "proto": "6"}.items())
+        assert m[("keepalived_lvs_rs_in_packets", lvs_rs)] == 50 and m[("keepalived_lvs_rs_out_bytes", lvs_rs)] == 5000
+        vs = "[198.18.0.1]:tcp:80"
+        assert m[("kvrrp_ipvs_vs_packets_total", frozenset({"vs": vs, "direction": "out"}.items()))] == 60
+        assert m[("kvrrp_ipvs_vs_rate", frozenset({"vs": vs, "rate": "cps"}.items()))] == 2
+        assert m[("kvrrp_ipvs_rs_connections_total", frozenset({"vs": vs, "rs": "[198.18.1.1]:80"}.items()))] == 5
+        assert ("kvrrp_checker_process_cpu_seconds_total", frozenset()) in m
+        kernel.fail_next["dump_stats"] = 1          # the kernel refusing: health still renders
+        m = _samples((await CheckerMetrics(eng).render()).decode())
+        assert m[("kvrrp_ipvs_stats_up", frozenset())] == 0 and m[("kvrrp_real_server_up", frozenset(rs.items()))] == 1
     finally:
+        await eng.stop()
+        await srvs[0].stop()
+
+
+async def test_drain_sets_weight_zero_across_checks_and_reload_until_enabled():
+    import pytest
+
+    srvs = await servers(2)
+    kernel = FakeKernel()
+    config = make_config(srvs, weights={0: 5, 1: 3})
+    eng = CheckerEngine(config, kernel)
+    await eng.start()
+    try:
+        await eng.wait_reconciled(5)
+        assert kernel.table.weights()[VSKEY] == {"[198.18.1.1]:80": 5, "[198.18.1.2]:80": 3}
+        out = eng.set_drained("198.18.0.1:80", "198.18.1.1:80", True)
+        assert out["drained"] and out["changed"] and out["weight"] == 0 and out["alive"]
+        assert await wait_until(lambda: kernel.table.weights()[VSKEY]["[198.18.1.1]:80"] == 0)
+        checks = eng.counters.checks
+        assert await wait_until(lambda: eng.counters.checks >= checks + 4)     # checks go on ...
+        assert kernel.table.weights()[VSKEY] == {"[198.18.1.1]:80": 0, "[198.18.1.2]:80": 3}   # ... drained stays
+        assert eng.rs_is_alive("198.18.1.1", 80)
+        await eng.reload(make_config(srvs, weights={0: 5, 1: 4}))                # kept across a reload
+        await eng.wait_reconciled(5)
+        assert kernel.table.weights()[VSKEY] == {"[198.18.1.1]:80": 0, "[198.18.1.2]:80": 4}
+        assert not eng.set_drained("[198.18.0.1]:tcp:80", "[198.18.1.1]:80", True)["changed"]
+        assert eng.set_drained("[198.18.0.1]:80", "198.18.1.1:80", False)["weight"] == 5
+        assert await wait_until(lambda: kernel.table.weights()[VSKEY]["[198.18.1.1]:80"] == 5)
+        with pytest.raises(ValueError, match="no virtual_server '198.18.0.9:80'"):
+            eng.set_drained("198.18.0.9:80", "198.18.1.1:80", True)
+        with pytest.raises(ValueError, match="no real_server"):
+            eng.set_drained("198.18.0.1:80", "198.18.1.9:80", True)
+    finally:
+        await eng.stop()
+        for s in srvs:
+            await s.stop()
+
+
+async def test_checker_control_socket_rs_list_drain_and_metrics(tmp_path):
+    """The checker's control commands over a real Unix socket (kvrrp.control), fake kernel."""
+    import stat
+
+    from healthcheck.control import CheckerControl
+    from healthcheck.metrics import CheckerMetrics
+    from kvrrp.control.client import ControlError, call_async
+    from kvrrp.control.server import ControlServer
+
+    class Owner:        # what CheckerControl needs of CheckerDaemon
+        def __init__(self, engine):
+            self.engine = engine
+
+    srvs = await servers(1)
+    kernel = FakeKernel()
+    eng = CheckerEngine(make_config(srvs, weights={0: 2}), kernel)
+    await eng.start()
+    path = str(tmp_path / "checker.ctl")
+    server = ControlServer(path, CheckerControl(Owner(eng), CheckerMetrics(eng)).handlers())
+    await server.start()
+    try:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        await eng.wait_reconciled(5)
+        listed = await call_async(path, "rs", action="list")
+        row = listed["virtual_servers"][0]["real_servers"][0]
+        assert row["address"] == "[198.18.1.1]:tcp:80" and row["weight"] == 2 and not row["drained"]
+        assert row["traffic"]["conns"] == 0
+        drained = await call_async(path, "rs", action="drain", vs="198.18.0.1:80", rs="198.18.1.1:80")
+        assert drained["weight"] == 0
+        assert await wait_until(lambda: kernel.table.weights()[VSKEY]["[198.18.1.1]:80"] == 0)
+        assert (await call_async(path, "rs", action="list"))["virtual_servers"][0]["real_servers"][0]["drained"]
+        text = await call_async(path, "metrics")
+        assert 'kvrrp_real_server_drained{rs="[198.18.1.1]:tcp:80",vs="[198.18.0.1]:tcp:80"} 1.0' in text
+        try:
+            await call_async(path, "rs", action="drain", vs="198.18.0.1:80", rs="nope")
+            raise AssertionError("drain of an unknown real server was accepted")
+        except ControlError as exc:
+            assert "no real_server 'nope'" in str(exc)
+        assert "unknown command" in (await server.answer(b'{"cmd": "bogus"}')).decode()
+        assert "bad request" in (await server.answer(b"not json")).decode()
+    finally:
+        await server.stop()
         await eng.stop()
         await srvs[0].stop()
 

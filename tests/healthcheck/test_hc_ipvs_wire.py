@@ -196,6 +196,39 @@ def test_dest_dump_reply_parses_like_pyroute2(dest):
     assert mine == dest
 
 
+STATS64 = {"attrs": [("IPVS_STATS_ATTR_CONNS", 1 << 33), ("IPVS_STATS_ATTR_INPKTS", 11),
+                     ("IPVS_STATS_ATTR_OUTPKTS", 12), ("IPVS_STATS_ATTR_INBYTES", 1 << 41),
+                     ("IPVS_STATS_ATTR_OUTBYTES", 14), ("IPVS_STATS_ATTR_CPS", 15), ("IPVS_STATS_ATTR_INPPS", 16),
+                     ("IPVS_STATS_ATTR_OUTPPS", 17), ("IPVS_STATS_ATTR_INBPS", 18), ("IPVS_STATS_ATTR_OUTBPS", 19)]}
+STATS64_VALUES = {"conns": 1 << 33, "inpkts": 11, "outpkts": 12, "inbytes": 1 << 41, "outbytes": 14, "cps": 15,
+                  "inpps": 16, "outpps": 17, "inbps": 18, "outbps": 19}
+
+
+@pytest.mark.parametrize("svc", SERVICES[:2], ids=str)
+def test_service_traffic_counters_prefer_stats64(svc):
+    """Both nests as a current kernel sends them (encoded by pyroute2, an independent
+    reference for the layouts): the 64-bit one is read; without it, the old one."""
+    base = list(_pr_service(svc)["attrs"])
+    data, _ = _kernel_reply(w.CMD_NEW_SERVICE, [("IPVS_CMD_ATTR_SERVICE", {"attrs": base + [
+        ("IPVS_SVC_ATTR_STATS", STATS), ("IPVS_SVC_ATTR_STATS64", STATS64)]})])
+    parsed, stats = w.parse_service_stats(data, 0, len(data))
+    assert parsed.key == svc.key and stats == STATS64_VALUES
+    data, _ = _kernel_reply(w.CMD_NEW_SERVICE, [("IPVS_CMD_ATTR_SERVICE", {"attrs": base + [
+        ("IPVS_SVC_ATTR_STATS", STATS)]})])
+    _, old = w.parse_service_stats(data, 0, len(data))
+    assert old == {**dict.fromkeys(w.STATS_FIELDS, 0), "conns": 5, "inbytes": 1 << 40}
+
+
+def test_dest_traffic_counters_and_connection_counts():
+    dest = DESTS[0]
+    attrs = list(_pr_dest(dest)["attrs"]) + [("IPVS_DEST_ATTR_ACTIVE_CONNS", 3), ("IPVS_DEST_ATTR_INACT_CONNS", 4),
+                                             ("IPVS_DEST_ATTR_STATS", STATS), ("IPVS_DEST_ATTR_STATS64", STATS64)]
+    data, _ = _kernel_reply(w.CMD_NEW_DEST, [("IPVS_CMD_ATTR_DEST", {"attrs": attrs})])
+    parsed, stats = w.parse_dest_stats(data, 0, len(data), 4)
+    assert parsed == dest
+    assert stats == {**STATS64_VALUES, "active_conns": 3, "inactive_conns": 4, "persistent_conns": 0}
+
+
 def test_kernel_form_of_v4_address_is_sixteen_bytes():
     # the kernel puts union nf_inet_addr (16 bytes) on the wire even for IPv4
     body = (w.nla(w.DEST_ADDR, socket.inet_aton("198.19.3.4") + bytes(12))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import selectors
 import socket
 import time
 
@@ -40,7 +41,40 @@ def test_sleep_is_armed_to_the_nanosecond_not_rounded_to_milliseconds() -> None:
         assert selector.select(0.0023456789) == []
         assert time.monotonic() - start >= 0.0023
         spec = selector._spec.it_value
-        assert (spec.tv_sec, spec.tv_nsec) == (0, 2345678)
+        armed = spec.tv_sec + spec.tv_nsec * 1e-9     # absolute CLOCK_MONOTONIC deadline
+        assert start + 0.0023456 <= armed <= start + 0.0023456789 + 0.001
+        assert armed * 1e9 % 1_000_000 != 0          # not rounded to milliseconds
+    finally:
+        selector.close()
+
+
+def test_the_same_deadline_is_not_armed_again(monkeypatch) -> None:
+    import kvrrp.io.precise_loop as precise
+
+    calls = []
+    real = precise._libc
+
+    class Counting:
+        def timerfd_settime(self, *args):
+            calls.append(args[1])
+            return real.timerfd_settime(*args)
+
+    selector = PreciseEpollSelector()
+    try:
+        monkeypatch.setattr(precise, "_libc", Counting())
+        a, b = socket.socketpair()
+        selector.register(a, selectors.EVENT_READ)
+        deadline = time.monotonic() + 0.5
+        for _ in range(5):      # woken by a socket again and again before the timer is due
+            b.send(b"x")
+            assert len(selector.select(deadline - time.monotonic())) == 1
+            a.recv(1)
+        assert calls == [precise.TFD_TIMER_ABSTIME]
+        selector.select(0.001)      # another deadline: armed again
+        assert len(calls) == 2
+        selector.unregister(a)
+        a.close()
+        b.close()
     finally:
         selector.close()
 

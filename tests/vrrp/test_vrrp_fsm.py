@@ -54,6 +54,11 @@ EXPECTED_NEXT = {
     (S.FAULT, E.ADVERT_PRIORITY_ZERO): S.FAULT,
     (S.FAULT, E.SHUTDOWN): S.STOP,
     (S.FAULT, E.DELETE): S.DELETED,
+    # operator actions (kvrrpctl maintenance / failover)
+    (S.BACKUP, E.MAINTENANCE): S.FAULT,
+    (S.MASTER, E.MAINTENANCE): S.FAULT,
+    (S.FAULT, E.MAINTENANCE): S.FAULT,
+    (S.MASTER, E.HAND_OVER): S.BACKUP,
 }
 
 
@@ -78,8 +83,9 @@ def test_row(pair):
     # leaving master always releases the VIPs and stops announcing them
     assert (A.REMOVE_VIPS in actions) == leaves_master
     assert (A.STOP_GARP in actions) == leaves_master
-    # priority 0 goes out when a master stops, is deleted or faults - not when it yields
-    assert (A.SEND_PRIORITY_ZERO in actions) == (leaves_master and new in (S.STOP, S.DELETED, S.FAULT))
+    # priority 0 goes out when a master stops, is deleted, faults or hands over - not when it yields
+    assert (A.SEND_PRIORITY_ZERO in actions) == (leaves_master and (new in (S.STOP, S.DELETED, S.FAULT)
+                                                                     or event is E.HAND_OVER))
     if new is S.BACKUP and state is not S.BACKUP:
         assert A.START_MASTER_DOWN_TIMER in actions
     if state is S.BACKUP and new is not S.BACKUP:
@@ -100,6 +106,11 @@ def test_specific_rows():
     assert step(S.BACKUP, E.PRIORITY_CHANGED) == (S.BACKUP, (A.ADJUST_MASTER_DOWN_TIMER,))
     assert A.ACCEPT_MASTER in step(S.MASTER, E.ADVERT_HIGHER)[1]
     assert step(S.MASTER, E.ADVERT_HIGHER)[1][0] is A.YIELD_ADVERT
+    # a hand-over: priority 0 first (the best backup takes over at Skew_Time), then a backup
+    # that waits a full Master_Down_Interval like a freshly started one
+    new, actions = step(S.MASTER, E.HAND_OVER)
+    assert actions[0] is A.SEND_PRIORITY_ZERO and actions[-1] is A.START_MASTER_DOWN_TIMER
+    assert step(S.MASTER, E.MAINTENANCE) == step(S.MASTER, E.TRACK_FAULT)
 
 
 def test_pairs_outside_the_table_raise():

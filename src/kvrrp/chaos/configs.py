@@ -83,6 +83,7 @@ def mutate(text: str, rng: random.Random) -> str:
 def hypothesis_texts(n: int, seed: int) -> list[str]:
     """n texts drawn by Hypothesis from a keepalived-shaped grammar (blocks of keywords)."""
     from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import seed as hseed
 
     word = st.sampled_from(WORDS) | st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12) | \
         st.integers(-5, 70000).map(str)
@@ -92,13 +93,12 @@ def hypothesis_texts(n: int, seed: int) -> list[str]:
     doc = st.lists(block | line, max_size=6).map("\n".join)
     out: list[str] = []
 
-    @settings(max_examples=n, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
+    @hseed(seed)
+    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(doc)
     def collect(text: str) -> None:
         out.append(text)
 
-    collect._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
     collect()
     return out[:n]
 

@@ -21,7 +21,7 @@ from kvrrp.io.netns import entered
 from kvrrp.lab import Daemon, Lab, Node, VrrpSpec, render_config
 
 VIP = "198.18.0.200"
-WAIT = 20.0
+WAIT = 60.0
 Log = Callable[[str], None]
 
 
@@ -45,11 +45,17 @@ class Member:
         tag = f"kvrrp-{self.node.name}-{self.starts}"
         self.daemon = self.lab.start_kvrrp(self.node, self.text, args=["--status-port", str(self.port)], tag=tag)
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
+        """SIGKILL; False when the process had not gone after 60 s (a busy host's exit of a
+        process holding raw sockets can wait on the kernel's rtnl lock)."""
         assert self.daemon is not None
         self.daemon.crash()
-        self.daemon.proc.wait(10)
+        try:
+            self.daemon.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            return False
         self.collect_log()
+        return True
 
     def collect_log(self) -> None:
         if self.daemon is not None:
@@ -92,7 +98,10 @@ def wait_single_holder(lab: Lab, want: Node | None, timeout: float = WAIT) -> fl
 
 # -- packet fuzz ---------------------------------------------------------------------------------
 
-def _send(lab: Lab, n: int, rng: random.Random, target: packets.Target, weights: dict, rate: float) -> Counter:
+def _send(lab: Lab, n: int, rng: random.Random, target: packets.Target, weights: dict, rate: float,
+          caught_up: Callable[[int], None] | None = None, window: int = 500) -> Counter:
+    """Send n frames at `rate` at most; with caught_up, every `window` frames wait until the
+    daemon has taken in what was sent (so its socket buffer never overflows)."""
     sent: Counter = Counter()
     with entered(lab.client_node.netns):
         sender = packets.Sender(lab.client_node.ifname)
@@ -102,6 +111,8 @@ def _send(lab: Lab, n: int, rng: random.Random, target: packets.Target, weights:
         for i, case in enumerate(packets.plan(n, rng, weights)):
             sender.send(packets.make_case(case, target, rng))
             sent[case] += 1
+            if caught_up is not None and i % window == window - 1:
+                caught_up(i + 1 - sent["ip_bad"])
             if i % batch == batch - 1:
                 ahead = (i + 1) / rate - (time.monotonic() - started)
                 if ahead > 0:
@@ -112,13 +123,24 @@ def _send(lab: Lab, n: int, rng: random.Random, target: packets.Target, weights:
 
 
 def fuzz_round(lab: Lab, member: Member, target: packets.Target, n: int, rng: random.Random, weights: dict,
-               rate: float = 15000.0) -> dict:
+               rate: float = 15000.0, paced: bool = False) -> dict:
     """Send n frames of the given case mix; wait until every frame is accounted for; return
-    the deltas and what was expected."""
+    the deltas and what was expected. paced: the sender waits for the daemon to catch up every
+    500 frames (no socket overflow, so every reason's count can be checked)."""
     pid = member.daemon.pid
     before = observe.counters(member.status())
     kernel_before = observe.raw_socket_drops(pid)
-    sent = _send(lab, n, rng, target, weights, rate)
+
+    def caught_up(arrived: int) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            st = member.status()
+            if st is not None and observe.counters(st)["socket_received"] - before["socket_received"] \
+                    + observe.raw_socket_drops(pid) - kernel_before >= arrived:
+                return
+            time.sleep(0.002)
+
+    sent = _send(lab, n, rng, target, weights, rate, caught_up if paced else None)
     want = packets.expected(sent)
 
     def counted(c: dict) -> int:
@@ -149,12 +171,13 @@ def fuzz_round(lab: Lab, member: Member, target: packets.Target, n: int, rng: ra
 
 
 def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15000.0, log: Log = _quiet,
-                deadline: float | None = None) -> dict:
+                deadline: float | None = None, paced: bool = False) -> dict:
     """`frames` fuzzed frames at a running master, in alternating blocks of targeted cases
     (each reason's count checked exactly) and random bytes (each counted once)."""
     rng = random.Random(seed)
     violations: list[str] = []
     totals: Counter = Counter()
+    blocks: Counter = Counter()
     kernel_lost = 0
     with Lab(nodes=1, prefix="kvcpf") as lab:
         node = lab.nodes[0]
@@ -173,7 +196,7 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
         while done < frames:
             n = min(block, frames - done)
             kind = "random" if k % 3 == 2 else "targeted"
-            r = fuzz_round(lab, member, target, n, rng, {"random": 1} if kind == "random" else targeted, rate)
+            r = fuzz_round(lab, member, target, n, rng, {"random": 1} if kind == "random" else targeted, rate, paced)
             kernel_lost += r["kernel_lost"]
             for case, c in r["sent"].items():
                 totals[case] += c
@@ -181,7 +204,9 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
             if r["counted"] + r["kernel_lost"] != arrivals:
                 violations.append(f"block {k}: {arrivals} frames arrived, {r['counted']} counted, "
                                   f"{r['kernel_lost']} overflowed")
+            blocks[kind] += 1
             if kind == "targeted" and r["kernel_lost"] == 0:
+                blocks["targeted_reason_checked"] += 1
                 if +r["instance"] != +r["want"]["instance"] or +r["engine"] != +r["want"]["engine"] \
                         or r["accepted"] != r["want"]["accepted"]:
                     violations.append(f"block {k}: reasons {dict(r['instance'])} {dict(r['engine'])} "
@@ -204,6 +229,7 @@ def packet_fuzz(frames: int, seed: int = 1, block: int = 50000, rate: float = 15
         member.collect_log()
         violations += [f"log: {line}" for line in member.bad_lines[:5]]
     return {"frames": done, "asked": frames, "by_case": dict(totals), "kernel_overflow": kernel_lost,
+            "blocks": dict(blocks), "block_size": block, "rate_limit": rate, "paced": paced,
             "seconds": round(time.monotonic() - t0, 1), "daemon_rss_kib": rss, "violations": violations}
 
 
@@ -224,38 +250,11 @@ def kill_rounds(rounds: int, advert_int: float = 0.1, seed: int = 1, log: Log = 
         if wait_single_holder(lab, top.node) is None:
             return {"rounds": 0, "violations": ["no initial master"]}
         t0 = time.monotonic()
-        done = 0
-        for r in range(rounds):
-            victim = top if r % 4 != 3 else rng.choice(members[1:])
-            victim.kill()
-            if victim is top:
-                t = time.monotonic()
-                # the killed master's VIP stays on its interface (nobody removed it): the takeover
-                # is the next priority adding it too
-                ok = lab.wait_for(lambda: members[1].node in lab.holders(VIP), WAIT, interval=0.01)
-                if not ok:
-                    violations.append(f"round {r}: no takeover after the master was killed")
-                else:
-                    takeovers.append(time.monotonic() - t)
-            victim.start()
-            t = time.monotonic()
-            back = wait_single_holder(lab, top.node)
-            if back is None:
-                violations.append(f"round {r}: did not converge to one holder: {[n.name for n in lab.holders(VIP)]}")
-                wait_single_holder(lab, None, 30)
-            else:
-                reconverge.append(time.monotonic() - t)
-            if not lab.wait_for(lambda: all(m.state() in ("BACKUP", "MASTER") for m in members), WAIT):
-                violations.append(f"round {r}: not every daemon answered after the restart")
-            for m in members:
-                if not m.alive():
-                    violations.append(f"round {r}: {m.node.name} died")
-            done += 1
-            if done % 10 == 0:
-                log(f"kill rounds: {done}/{rounds}, {len(violations)} violation(s)")
-            if deadline is not None and time.time() > deadline:
-                log(f"kill rounds: deadline reached after {done} rounds")
-                break
+        done = [0]
+        try:
+            _kill_loop(lab, members, rounds, rng, violations, takeovers, reconverge, log, deadline, done)
+        except Exception as exc:  # noqa: BLE001 - a harness failure ends the loop, results are kept
+            violations.append(f"harness stopped after {done[0]} rounds: {exc!r}")
         for m in members:
             m.collect_log()
             violations += [f"log {m.node.name}: {line}" for line in m.bad_lines[:5]]
@@ -265,11 +264,49 @@ def kill_rounds(rounds: int, advert_int: float = 0.1, seed: int = 1, log: Log = 
     def pct(xs: list[float], p: float) -> float | None:
         return round(xs[min(len(xs) - 1, int(p * len(xs)))], 3) if xs else None
 
-    return {"rounds": done, "asked": rounds, "seconds": round(time.monotonic() - t0, 1), "advert_int": advert_int,
+    return {"rounds": done[0], "asked": rounds, "seconds": round(time.monotonic() - t0, 1), "advert_int": advert_int,
             "takeovers": len(takeovers), "takeover_median_s": pct(takeovers, 0.5),
             "takeover_p99_s": pct(takeovers, 0.99), "takeover_max_s": pct(takeovers, 1.0),
             "reconverge_median_s": pct(reconverge, 0.5), "reconverge_max_s": pct(reconverge, 1.0),
             "violations": violations}
+
+
+def _kill_loop(lab: Lab, members: list[Member], rounds: int, rng: random.Random, violations: list[str],
+               takeovers: list[float], reconverge: list[float], log: Log, deadline: float | None,
+               done: list[int]) -> None:
+    top = members[0]
+    for r in range(rounds):
+        victim = top if r % 4 != 3 else rng.choice(members[1:])
+        if not victim.kill():
+            violations.append(f"round {r}: the SIGKILLed {victim.node.name} had not exited after 60 s")
+            victim.daemon.proc.wait()
+        if victim is top:
+            t = time.monotonic()
+            # the killed master's VIP stays on its interface (nobody removed it): the takeover
+            # is the next priority adding it too
+            if lab.wait_for(lambda: members[1].node in lab.holders(VIP), WAIT, interval=0.01):
+                takeovers.append(time.monotonic() - t)
+            else:
+                violations.append(f"round {r}: no takeover after the master was killed")
+        victim.start()
+        t = time.monotonic()
+        if wait_single_holder(lab, top.node) is None:
+            violations.append(f"round {r}: not back to one holder in {WAIT:.0f} s: "
+                              f"{[n.name for n in lab.holders(VIP)]}")
+            wait_single_holder(lab, None, 60)
+        else:
+            reconverge.append(time.monotonic() - t)
+        if not lab.wait_for(lambda: all(m.state() in ("BACKUP", "MASTER") for m in members), WAIT):
+            violations.append(f"round {r}: not every daemon answered after the restart")
+        for m in members:
+            if not m.alive():
+                violations.append(f"round {r}: {m.node.name} died")
+        done[0] += 1
+        if done[0] % 10 == 0:
+            log(f"kill rounds: {done[0]}/{rounds}, {len(violations)} violation(s): {violations[-1:]}")
+        if deadline is not None and time.time() > deadline:
+            log(f"kill rounds: deadline reached after {done[0]} rounds")
+            return
 
 
 # -- loss and partitions ---------------------------------------------------------------------------

@@ -11,6 +11,12 @@ IPv6: the same with hop limits, IPV6_RECVHOPLIMIT and IPV6_RECVPKTINFO (raw IPv6
 IP header), ff02::12 joined on the interface, and sends from the interface's link-local address
 (RFC 5798 section 5.1.2.1) through IPV6_PKTINFO. The checksum is left to the engine (no
 IPV6_CHECKSUM) so that a bad checksum reaches the engine and is counted, not silently dropped.
+
+Receiving: the event loop calls a kvrrp.fastpath.SocketReader directly when the socket is
+readable (batches of recvmmsg in the Cython build, IP header / ancillary data and kernel receive
+times read in C); once the engine attached its ReceiveTable (attach_receive_table), the
+steady-state adverts stop there without a Python call, and only the others become Received
+objects for the handles.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
+from kvrrp import fastpath
 from kvrrp.io.ifinfo import primary_ipv4
 from kvrrp.io.netlink import IFA_F_SECONDARY, Netlink
 from kvrrp.io.netns import entered
@@ -38,7 +45,6 @@ IP_MULTICAST_ALL = 49
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-MAX_READS_PER_WAKEUP = 64
 LOCAL_ADDRESS_TTL = 1.0  # seconds a looked-up source address is trusted before asking again
 
 
@@ -55,20 +61,6 @@ def _reason(exc: OSError, ifname: str) -> str:
     if exc.errno is None:          # socket.if_nametoindex: "no interface with this name"
         return f"no interface named {ifname}"
     return f"{ifname}: {exc.strerror or os.strerror(exc.errno)}"
-
-
-def _strip_scope(text: str) -> str:
-    return text.split("%", 1)[0]
-
-
-def _rx_time(anc: list) -> float | None:
-    """The SO_TIMESTAMPNS receive time (CLOCK_REALTIME) moved onto the monotonic clock."""
-    for level, kind, value in anc:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
-            sec, nsec = struct.unpack_from("qq", value)
-            mono_now = time.monotonic()
-            return min(mono_now, mono_now - (time.time() - (sec + nsec * 1e-9)))
-    return None
 
 
 class _SharedSocket:
@@ -113,7 +105,9 @@ class _SharedSocket:
             sock.close()
             raise TransportError(exc.errno, f"cannot set up VRRP socket on {ifname}: {exc.strerror}") from exc
         self.sock = sock
-        factory.loop.add_reader(sock.fileno(), self._readable)
+        self.reader = fastpath.SocketReader(sock, family, self._deliver, self._receive_error)
+        self.sender = fastpath.SocketSender(sock, family, self.ifindex, self._send_error)
+        factory.loop.add_reader(sock.fileno(), self.reader)
 
     # -- groups ---------------------------------------------------------------------------
     def _membership(self, group: str, join: bool) -> None:
@@ -189,57 +183,36 @@ class _SharedSocket:
         self.stats["sent"] += 1
 
     # -- receiving ------------------------------------------------------------------------
-    def _readable(self) -> None:
-        for _ in range(MAX_READS_PER_WAKEUP):
+    def _send_error(self, errno: int, dst: str) -> None:
+        self._local_at = -LOCAL_ADDRESS_TTL  # the source may have changed: look again next time
+        log.warning("sending VRRP advert on %s to %s failed: %s", self.ifname, dst, os.strerror(errno))
+
+    def _receive_error(self, errno: int) -> None:
+        log.debug("VRRP receive on %s failed: errno %d", self.ifname, errno)
+
+    def counters(self) -> dict[str, int]:
+        """What this socket counted, the reader's receive counters included."""
+        out = dict(self.stats)
+        r, w = self.reader, self.sender
+        if w.sent or w.send_errors:
+            out["sent"] = out.get("sent", 0) + w.sent
+            out["send_errors"] = out.get("send_errors", 0) + w.send_errors
+            out["fast_path_sent"] = w.sent
+        for name, value in (("received", r.received), ("fast_path", r.fast_path),
+                            ("drop_bad_ip_header", r.bad_ip_header),
+                            ("drop_missing_ancillary", r.missing_ancillary), ("recv_errors", r.recv_errors)):
+            if value:
+                out[name] = value
+        return out
+
+    def _deliver(self, src: str, dst: str, ttl: int, payload: bytes, rx_time: float | None) -> None:
+        received = Received(self.ifname, self.family, src, dst, ttl, payload, rx_time)
+        for handle in list(self.handles):
             try:
-                data, anc, _flags, addr = self.sock.recvmsg(65535, 256)
-                if self.family == 4:
-                    received = self._parse4(data, _rx_time(anc))
-                else:
-                    received = self._parse6(data, anc, addr)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                self.stats["recv_errors"] += 1
-                log.debug("VRRP receive on %s failed: %s", self.ifname, exc)
-                return
-            if received is None:
-                continue
-            self.stats["received"] += 1
-            for handle in list(self.handles):
-                try:
-                    handle.on_receive(received)
-                except Exception:  # noqa: BLE001 - one bad consumer must not kill the socket
-                    self.stats["callback_errors"] += 1
-                    log.exception("VRRP receive handler failed on %s", self.ifname)
-
-    def _parse4(self, data: bytes, rx_time: float | None) -> Received | None:
-        if len(data) < 20 or data[0] >> 4 != 4:
-            self.stats["drop_bad_ip_header"] += 1
-            return None
-        ihl = (data[0] & 0x0F) * 4
-        total = struct.unpack_from("!H", data, 2)[0]
-        if ihl < 20 or len(data) < ihl or total < ihl:
-            self.stats["drop_bad_ip_header"] += 1
-            return None
-        end = min(total, len(data))
-        return Received(self.ifname, 4, socket.inet_ntoa(data[12:16]), socket.inet_ntoa(data[16:20]),
-                        data[8], bytes(data[ihl:end]), rx_time)
-
-    def _parse6(self, data: bytes, anc: list, addr: tuple) -> Received | None:
-        hops = -1
-        dst = ""
-        for level, kind, value in anc:
-            if level != socket.IPPROTO_IPV6:
-                continue
-            if kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
-                hops = struct.unpack_from("i", value)[0]
-            elif kind == socket.IPV6_PKTINFO and len(value) >= 16:
-                dst = socket.inet_ntop(socket.AF_INET6, value[:16])
-        if hops < 0 or not dst:
-            self.stats["drop_missing_ancillary"] += 1
-            return None
-        return Received(self.ifname, 6, _strip_scope(addr[0]), dst, hops, bytes(data), _rx_time(anc))
+                handle.on_receive(received)
+            except Exception:  # noqa: BLE001 - one bad consumer must not kill the socket
+                self.stats["callback_errors"] += 1
+                log.exception("VRRP receive handler failed on %s", self.ifname)
 
     def close(self) -> None:
         try:
@@ -272,8 +245,18 @@ class RawTransport:
         """Source address adverts leave from without an explicit src: primary IPv4 / link-local IPv6."""
         return self._shared.local_address()
 
+    def attach_receive_table(self, table) -> None:
+        """Run every message of this socket through `table` (a kvrrp.fastpath.ReceiveTable) first:
+        the steady-state adverts it takes never reach on_receive. None detaches."""
+        self._shared.reader.table = table
+
+    def fast_sender(self):  # noqa: ANN201 - a kvrrp.fastpath.SocketSender
+        """The socket's batched sender for the engine's prebuilt adverts (fastpath.fire_adverts):
+        the same source pinning and TTL as send()."""
+        return self._shared.sender
+
     def stats(self) -> dict[str, int]:
-        return dict(self._shared.stats)
+        return self._shared.counters()
 
     def close(self) -> None:
         if self.closed:
@@ -389,7 +372,7 @@ class RawTransportFactory:
             del self._sockets[(handle.ifname, handle.family)]
 
     def stats(self) -> dict[str, dict[str, int]]:
-        return {f"{ifname}/v{family}": dict(s.stats) for (ifname, family), s in self._sockets.items()}
+        return {f"{ifname}/v{family}": s.counters() for (ifname, family), s in self._sockets.items()}
 
     def close(self) -> None:
         for shared in list(self._sockets.values()):

@@ -45,6 +45,11 @@ class ScriptTracker:
     def healthy(self) -> bool | None:
         return self.counter.healthy
 
+    @property
+    def running(self) -> bool:
+        """A run of the script is in progress (keepalived's script state "running")."""
+        return self._run is not None and not self._run.done()
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"vrrp_script {self.name}")

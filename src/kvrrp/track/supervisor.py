@@ -350,7 +350,7 @@ class TrackingSupervisor:
     def snapshot(self) -> dict:
         """For the status API / data dump: every tracker's state and every binding's status."""
         return {
-            "scripts": {n: {"healthy": e.tracker.healthy, "runs": e.tracker.runs,
+            "scripts": {n: {"healthy": e.tracker.healthy, "running": e.tracker.running, "runs": e.tracker.runs,
                             "failures": e.tracker.failures, "timeouts": e.tracker.timeouts,
                             "skipped": e.tracker.skipped} for n, e in self.scripts.items()},
             "refused_scripts": dict(self.refused),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from kvrrp import fastpath
+from kvrrp.vrrp import operate
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.instance import VrrpInstanceRuntime
 from kvrrp.io.ports import AddressSpec
@@ -212,9 +213,14 @@ def instance_status(inst: VrrpInstanceRuntime) -> dict:
             "unicast_peers": list(s.unicast_peers),
             "sync_group": inst.sync.name if inst.sync is not None else None,
             "tracker_faults": len(inst.tracker_faults),
+            "maintenance": operate.in_maintenance(inst),
+            "hand_over": operate.handing_over(inst),
+            "time_in_state": None if inst.last_transition is None else round(inst.ctx.now() - inst.last_transition, 3),
             "auth_type": s.auth_type,
         },
         "stats": inst.stats.as_dict(),
+        "trackers": {"faults": sorted(map(str, inst.tracker_faults)),
+                     "weights": {str(k): v for k, v in inst.tracker_weights.items()}},
     }
 
 

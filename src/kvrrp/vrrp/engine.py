@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from kvrrp import fastpath
+from kvrrp.io.clock import MonotonicClock
 from kvrrp.io.ports import AddressManager, AddressSpec, Announcer, Clock, Received, Transport, TransportFactory
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.instance import TIMER_SLOTS, TrackerStatus, VrrpInstanceRuntime
@@ -32,11 +32,7 @@ EventListener = Callable[[str, str, State, int], None]
 PrestartHook = Callable[[tuple[str, ...]], None]
 SourceResolver = Callable[[str, int], "str | None"]
 _MAX_TIMER_ROUNDS = 64      # bound on re-running timers that handlers schedule at "now"
-
-
-class MonotonicClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
+SOURCE_CHECK_INTERVAL = 1.0  # seconds between looks at the source addresses prebuilt adverts carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +105,15 @@ class VrrpEngine:
         self._instances: dict[str, VrrpInstanceRuntime] = {}
         self._by_uid: dict[int, VrrpInstanceRuntime] = {}
         self._routes: dict[tuple[str, int, int], VrrpInstanceRuntime] = {}
+        # per (interface, family): the instances' fast-path slots by VRID; the raw sockets run
+        # steady-state adverts through them without calling back into Python
+        self._rx_tables: dict[tuple[str, int], fastpath.ReceiveTable] = {}
+        # per (interface, family): the socket's fastpath.SocketSender, when the transport has one;
+        # MASTERs on it send their prebuilt adverts from fastpath.fire_adverts (run_due)
+        self._senders: dict[tuple[str, int], object] = {}
+        self._slots: list = []                   # InstanceSlot by uid, for fire_adverts
+        self._sources: dict[tuple[str, int], str | None] = {}    # source addresses seen, by interface
+        self._sources_checked = float("-inf")
         self._groups: dict[str, SyncGroup] = {}
         self._next_uid = 0
         self.started = False
@@ -192,6 +197,7 @@ class VrrpEngine:
         for transport in self._transports.values():
             self._guard(transport.close)
         self._transports.clear()
+        self._senders.clear()
         self._ttl_capable.clear()
         if self._handle is not None:
             self._handle.cancel()
@@ -263,9 +269,34 @@ class VrrpEngine:
         self.instance(instance_name).set_tracker(key, status)
         self._arm()
 
+    # operator actions (kvrrpctl); the rules are in kvrrp.vrrp.operate
+    def set_maintenance(self, instance_name: str, on: bool) -> bool:
+        from kvrrp.vrrp import operate
+
+        changed = operate.set_maintenance(self.instance(instance_name), on)
+        self._arm()
+        return changed
+
+    def hand_over(self, instance_name: str) -> None:
+        from kvrrp.vrrp import operate
+
+        operate.hand_over(self.instance(instance_name))
+        self._arm()
+
+    def end_hand_over(self, instance_name: str) -> bool:
+        from kvrrp.vrrp import operate
+
+        ended = operate.end_hand_over(self.instance(instance_name))
+        self._arm()
+        return ended
+
     def on_receive(self, rx: Received) -> None:
         """Transport callback: validate one advert and hand it to its instance. Never raises."""
         try:
+            table = self._rx_tables.get((rx.ifname, rx.family))
+            if table is not None and table.accept(rx.src, rx.dst, rx.ttl, rx.payload, rx.rx_time,
+                                                  self._clock.monotonic()):
+                return      # the steady state: the fast path restarted Master_Down_Timer
             self._receive(rx)
         except Exception:      # a bug must not kill the socket reader
             if self._raise_errors:
@@ -278,23 +309,63 @@ class VrrpEngine:
         """Fire every timer due at the clock's current time; returns how many fired."""
         fired = 0
         for _ in range(_MAX_TIMER_ROUNDS):
-            keys = self._wheel.advance(self._clock.monotonic())
+            now = self._clock.monotonic()
+            keys = self._wheel.advance(now)
             if not keys:
                 break
-            for key in keys:
+            if self._senders and now - self._sources_checked >= SOURCE_CHECK_INTERVAL:
+                self._check_sources(now)
+            i, n = 0, len(keys)
+            while i < n:
+                # steady-state adverts of MASTERs: sent and re-armed in the fast path, in order
+                done = fastpath.fire_adverts(keys, i, now, self._slots, TIMER_SLOTS)
+                fired += done - i
+                if done == n:
+                    break
+                key = keys[done]
                 inst = self._by_uid.get(key // TIMER_SLOTS)
                 if inst is not None:
                     fired += 1
                     self._guard(inst.on_timer, key % TIMER_SLOTS)
+                i = done + 1
         self._arm()
         return fired
+
+    def _check_sources(self, now: float) -> None:
+        """Prebuilt adverts carry our source address: when an interface's changes (looked up at
+        most every SOURCE_CHECK_INTERVAL, as the transport caches it), rebuild its instances'."""
+        self._sources_checked = now
+        if self._resolve_source is None:
+            return
+        for inst in self._instances.values():
+            if not inst.fast.fast_tx or inst.settings.unicast_src_ip:
+                continue
+            key = (inst.settings.ifname, inst.settings.family)
+            if key not in self._sources:
+                self._sources[key] = self._resolve_source(*key)
+        changed = set()
+        for key in list(self._sources):
+            found = self._resolve_source(*key)
+            if found != self._sources[key]:
+                self._sources[key] = found
+                changed.add(key)
+        for inst in self._instances.values():
+            if (inst.settings.ifname, inst.settings.family) in changed:
+                self._guard(inst.source_changed)
 
     def next_deadline(self) -> float | None:
         return self._wheel.next_deadline()
 
     # ================================================================== InstanceContext
+    @property
+    def wheel(self) -> fastpath.TimerWheel:
+        return self._wheel
+
     def now(self) -> float:
         return self._clock.monotonic()
+
+    def fast_sender(self, inst: VrrpInstanceRuntime) -> object | None:
+        return self._senders.get((inst.settings.vrrp_ifname, inst.settings.family))
 
     def schedule(self, key: int, deadline: float) -> None:
         self._wheel.schedule(key, deadline)
@@ -428,6 +499,13 @@ class VrrpEngine:
         # a VMAC instance's VRID on its base interface: copies of adverts the VMAC also got
         self._vmac_bases = {(i.settings.ifname, i.settings.family, i.settings.vrid) for i in self._instances.values()
                             if i.settings.vrrp_ifname != i.settings.ifname}
+        for table in self._rx_tables.values():
+            table.clear()
+        for (ifname, family, vrid), inst in self._routes.items():
+            self._rx_table(ifname, family).set(vrid, inst.fast)
+        self._slots = [None] * self._next_uid
+        for inst in self._instances.values():
+            self._slots[inst.uid] = inst.fast
         for inst in self._instances.values():
             inst.sync = None
         self._groups = {}
@@ -469,6 +547,7 @@ class VrrpEngine:
         for key in [k for k in self._transports if k not in wanted]:
             self._guard(self._transports.pop(key).close)
             self._ttl_capable.pop(key, None)
+            self._senders.pop(key, None)
         for key, group in wanted.items():
             if key not in self._transports:
                 ifname, family = key
@@ -476,6 +555,22 @@ class VrrpEngine:
                     self._transports[key] = self._transport_factory.open(ifname, family, self.on_receive, group)
                 except Exception as exc:
                     log.error("cannot open VRRP socket on %s IPv%d: %s", ifname, family, exc)
+                    continue
+                # a transport that reads the kernel itself (io.transport) runs the steady state
+                # through the table, in C, on time.monotonic(): only with our clock on that scale
+                transport = self._transports[key]
+                attach = getattr(transport, "attach_receive_table", None)
+                if attach is not None and isinstance(self._clock, MonotonicClock):
+                    attach(self._rx_table(ifname, family))
+                    sender = transport.fast_sender()
+                    if sender is not None:
+                        self._senders[key] = sender
+
+    def _rx_table(self, ifname: str, family: int) -> fastpath.ReceiveTable:
+        table = self._rx_tables.get((ifname, family))
+        if table is None:
+            table = self._rx_tables[(ifname, family)] = fastpath.ReceiveTable(family)
+        return table
 
     def _receive(self, rx: Received) -> None:
         vrid = peek_vrid(rx.payload)

@@ -52,6 +52,8 @@ class Event(enum.Enum):
     SYNC_MASTER = "sync group to MASTER"
     SYNC_BACKUP = "sync group to BACKUP"
     SYNC_FAULT = "sync group to FAULT"
+    MAINTENANCE = "maintenance on"                     # kvrrpctl maintenance on (vrrp/operate.py)
+    HAND_OVER = "master role handed over"              # kvrrpctl failover (vrrp/operate.py)
 
 
 class Action(enum.Enum):
@@ -120,6 +122,7 @@ TRANSITIONS: dict[tuple[State, Event], tuple[State, tuple[Action, ...]]] = {
     (S.BACKUP, E.SYNC_FAULT): (S.FAULT, _LEAVE_BACKUP),
     (S.BACKUP, E.SHUTDOWN): (S.STOP, _LEAVE_BACKUP),
     (S.BACKUP, E.DELETE): (S.DELETED, _LEAVE_BACKUP),
+    (S.BACKUP, E.MAINTENANCE): (S.FAULT, _LEAVE_BACKUP),
     # Master (RFC 6.4.3)
     (S.MASTER, E.ADVER_TIMER): (S.MASTER, (A.SEND_ADVERT, A.START_ADVER_TIMER)),
     (S.MASTER, E.PRIORITY_CHANGED): (S.MASTER, (A.SEND_ADVERT, A.START_ADVER_TIMER)),
@@ -133,6 +136,9 @@ TRANSITIONS: dict[tuple[State, Event], tuple[State, tuple[Action, ...]]] = {
     (S.MASTER, E.SYNC_BACKUP): (S.BACKUP, _RELEASE + _BACKUP_FROM_IDLE),
     (S.MASTER, E.SHUTDOWN): (S.STOP, _RELEASE_WITH_ZERO),
     (S.MASTER, E.DELETE): (S.DELETED, _RELEASE_WITH_ZERO),
+    # operator actions: out of service like a tracker fault, or back to BACKUP like a restart
+    (S.MASTER, E.MAINTENANCE): (S.FAULT, _RELEASE_WITH_ZERO),
+    (S.MASTER, E.HAND_OVER): (S.BACKUP, _RELEASE_WITH_ZERO + _BACKUP_FROM_IDLE),
     # Fault (keepalived): adverts are read and ignored, trackers decide when to leave
     (S.FAULT, E.TRACK_FAULT): (S.FAULT, ()),
     (S.FAULT, E.TRACK_RECOVER): (S.BACKUP, _BACKUP_FROM_IDLE),
@@ -146,6 +152,7 @@ TRANSITIONS: dict[tuple[State, Event], tuple[State, tuple[Action, ...]]] = {
     (S.FAULT, E.ADVERT_PRIORITY_ZERO): (S.FAULT, ()),
     (S.FAULT, E.SHUTDOWN): (S.STOP, ()),
     (S.FAULT, E.DELETE): (S.DELETED, ()),
+    (S.FAULT, E.MAINTENANCE): (S.FAULT, ()),
 }
 del S, E, A
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import logging
+import math
 from typing import Protocol
 
 from kvrrp import fastpath
@@ -58,7 +59,10 @@ class _Preempt(enum.Enum):
 
 
 class InstanceContext(Protocol):
+    wheel: object       # the engine's fastpath.TimerWheel (the instance's slot restarts timers on it)
+
     def now(self) -> float: ...
+    def fast_sender(self, inst: "VrrpInstanceRuntime") -> object | None: ...
     def schedule(self, key: int, deadline: float) -> None: ...
     def cancel(self, key: int) -> None: ...
     def send(self, inst: "VrrpInstanceRuntime", payload: bytes, dst: str, src: str | None) -> None: ...
@@ -110,13 +114,15 @@ class VrrpInstanceRuntime:
         self.want_master = False            # down timer ran out but the sync group held us back
         self.vips_set = False
         self.last_transition: float | None = None
-        self.last_advert_sent: float | None = None
         self.sync = None                    # kvrrp.vrrp.sync.SyncGroup, set by the engine
         self._preempt = _Preempt.IDLE
         self._owner_waiting = False
+        # timers other than T_PROTOCOL; Adver_Timer / Master_Down_Timer (its deadline and when
+        # it started) live in the fast path's slot, which restarts it for steady-state adverts
         self._deadlines: dict[int, float] = {}
-        self._down_started: float | None = None
         self._down_skew_only = False
+        self.fast = fastpath.InstanceSlot(ctx.wheel, uid * TIMER_SLOTS + T_PROTOCOL)
+        self.stats.attach(self.fast)
         self.garp = GarpSchedule(settings, self, ctx.announce, self.stats)
         self._rx_src: str | None = None
         self._rx_advert = None
@@ -129,8 +135,16 @@ class VrrpInstanceRuntime:
         # start with old_unicast_checksum, or once a peer's advert only verifies that way
         self.old_unicast_checksum = (settings.old_unicast_checksum_possible
                                      and settings.unicast_checksum_compat == CHECKSUM_COMPAT_CONFIG)
+        self._fast_capable = self._configure_fast()
+        self._master_packed: tuple[str | None, bytes] = (None, b"")
+        self._tx_built: tuple | None = None       # what the slot's prebuilt adverts were made from
 
     # ------------------------------------------------------------------ queries
+    @property
+    def last_advert_sent(self) -> float | None:
+        sent = self.fast.last_sent
+        return None if math.isnan(sent) else sent
+
     @property
     def own_fault(self) -> bool:
         return bool(self.tracker_faults)
@@ -156,7 +170,74 @@ class VrrpInstanceRuntime:
         return timers.skew_time(self.effective_priority, self.master_adver_int, self.settings.version)
 
     def deadline(self, kind: int = T_PROTOCOL) -> float | None:
+        if kind == T_PROTOCOL:
+            return self.fast.deadline if self.fast.armed else None
         return self._deadlines.get(kind)
+
+    # ------------------------------------------------------------------ the fast path's slot
+    def _configure_fast(self) -> bool:
+        """Give the slot what never changes; False when adverts must always reach Python
+        (v3_checksum_as_v2, per-peer TTL ranges of check_unicast_src)."""
+        s = self.settings
+        compat = ipaddress.ip_address(s.compat_group).packed if s.old_unicast_checksum_possible else b""
+        self.fast.configure(s.version, s.family, s.is_unicast, s.auth_type,
+                            s.auth_pass if s.auth_type else b"", self._wire_interval if s.version == 2 else 0,
+                            b"".join(self._advert_packed), compat)
+        return not s.v3_checksum_as_v2 and not (s.is_unicast and s.check_unicast_src and s.unicast_peer_ttl)
+
+    def _refresh_fast(self) -> None:
+        """Push what the fast path needs to decide whether the next advert from the current
+        master is the steady state: accepting it would only restart Master_Down_Timer (BACKUP,
+        no preempt delay to start or cancel, no sync group hold-back or Skew_Time to undo)."""
+        s = self.settings
+        interval_field = round(self.master_adver_int * 100) if s.version == 3 else 0
+        fast_rx = (self._fast_capable and self.state is State.BACKUP and self.master_address is not None
+                   and bool(self.master_priority) and not self.want_master and not self._owner_waiting
+                   and not self._down_skew_only and self._preempt is _Preempt.IDLE
+                   and (s.version == 2 or interval_field / 100.0 == self.master_adver_int))
+        master = b""
+        if self.master_address is not None:
+            if self._master_packed[0] != self.master_address:
+                self._master_packed = (self.master_address, ipaddress.ip_address(self.master_address).packed)
+            master = self._master_packed[1]
+        self.fast.update(fast_rx, master, self.master_priority or 0, interval_field, self.effective_priority,
+                         (not s.preempt) and s.preempt_delay <= 0, self.ctx.delayed_start(),
+                         self.master_down_interval(), self.old_unicast_checksum)
+        self._refresh_fast_adverts()
+
+    def _refresh_fast_adverts(self) -> None:
+        """A MASTER on a socket the fast path can send on: prebuild its adverts (rebuilt only
+        when priority, source address, checksum form or socket change), so an expired
+        Adver_Timer sends them and re-arms in C (fastpath.fire_adverts)."""
+        sender = self.ctx.fast_sender(self) if self.state is State.MASTER and self._fast_capable else None
+        if sender is None:
+            if self.fast.fast_tx:
+                self.fast.set_adverts(None, 0.0, ())
+            self._tx_built = None
+            return
+        s = self.settings
+        src = self.own_address
+        built = (self.effective_priority, src, self.old_unicast_checksum, id(sender))
+        if built == self._tx_built and self.fast.fast_tx:
+            return
+        targets = []
+        if src is not None:
+            for dst in (s.unicast_peers if s.is_unicast else (s.group,)):
+                try:
+                    payload = self.advert_payload(self.effective_priority, dst, src)
+                except ValueError:
+                    payload = None
+                if payload is None:          # the Python path counts and logs it
+                    targets = []
+                    break
+                targets.append((payload, dst, s.unicast_src_ip or src, s.unicast_ttl))
+        self.fast.set_adverts(sender if targets else None, s.adver_int, targets)
+        self._tx_built = built if targets else None
+
+    def source_changed(self) -> None:
+        """The engine saw our interface's source address change: rebuild prebuilt adverts."""
+        self._tx_built = None
+        self._refresh_fast_adverts()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, group_fault: bool = False) -> None:
@@ -175,6 +256,7 @@ class VrrpInstanceRuntime:
         self.dispatch(Event.DELETE if delete else Event.SHUTDOWN)
         for kind in list(self._deadlines):
             self._cancel(kind)
+        self._cancel(T_PROTOCOL)
         self.garp.stop()
 
     # ------------------------------------------------------------------ the state machine
@@ -201,6 +283,7 @@ class VrrpInstanceRuntime:
             elif old is State.MASTER:
                 self.stats.release_master += 1
             self.ctx.transitioned(self, old, new, event.value)
+        self._refresh_fast()
 
     def _log_transition(self, old: State, new: State, event: Event) -> None:
         # keepalived's own line first (operators and scripts grep for it), then the reason
@@ -219,7 +302,11 @@ class VrrpInstanceRuntime:
     def _schedule(self, kind: int, delay: float) -> None:
         self._schedule_at(kind, self.ctx.now() + delay)
 
-    def _schedule_at(self, kind: int, deadline: float) -> None:
+    def _schedule_at(self, kind: int, deadline: float, started: float = math.nan) -> None:
+        """started: when a Master_Down_Timer / Skew_Time began (NaN for other timers)."""
+        if kind == T_PROTOCOL:
+            self.fast.schedule(deadline, started)
+            return
         self._deadlines[kind] = deadline
         self.ctx.schedule(self.uid * TIMER_SLOTS + kind, deadline)
 
@@ -235,7 +322,9 @@ class VrrpInstanceRuntime:
         return rx_time
 
     def _cancel(self, kind: int) -> None:
-        if self._deadlines.pop(kind, None) is not None:
+        if kind == T_PROTOCOL:
+            self.fast.cancel()
+        elif self._deadlines.pop(kind, None) is not None:
             self.ctx.cancel(self.uid * TIMER_SLOTS + kind)
 
     # TimerSlots for the GARP schedule
@@ -246,13 +335,22 @@ class VrrpInstanceRuntime:
         self._cancel(kind)
 
     def timer_armed(self, kind: int) -> bool:
-        return kind in self._deadlines
+        return self.deadline(kind) is not None
 
     def on_timer(self, kind: int) -> None:
-        deadline = self._deadlines.get(kind)
+        deadline = self.deadline(kind)
         if deadline is None or deadline > self.ctx.now() + _EARLY_TOLERANCE:
             return      # cancelled or rescheduled after the wheel handed it out
-        del self._deadlines[kind]
+        if kind == T_PROTOCOL:
+            self.fast.fired()
+        else:
+            del self._deadlines[kind]
+        try:
+            self._on_timer(kind)
+        finally:
+            self._refresh_fast()
+
+    def _on_timer(self, kind: int) -> None:
         if kind == T_PROTOCOL:
             self._protocol_timer()
         elif kind == T_PREEMPT:
@@ -275,6 +373,12 @@ class VrrpInstanceRuntime:
     # ------------------------------------------------------------------ trackers
     def set_tracker(self, key: object, status: int | TrackerStatus) -> None:
         """A tracker's state: an int weight delta (0 = no effect), FAULT or OK."""
+        try:
+            self._set_tracker(key, status)
+        finally:
+            self._refresh_fast()
+
+    def _set_tracker(self, key: object, status: int | TrackerStatus) -> None:
         was_fault = self.own_fault
         if status is TrackerStatus.FAULT:
             self.tracker_faults.add(key)
@@ -312,11 +416,20 @@ class VrrpInstanceRuntime:
         """Reload in place (vrrp.reload_plan: only changes that keep the instance's identity
         and socket): state, timers and counters stay; a master adds/removes changed VIPs and
         advertises a new priority at once."""
+        try:
+            self._update_settings(new)
+        finally:
+            self._refresh_fast()
+
+    def _update_settings(self, new: InstanceSettings) -> None:
         old, self.settings = self.settings, new
         self.garp.settings = new
         self._advert_cache.clear()
         self._view = None
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in new.advert_addresses)
+        # the fast path's copy: addresses, authentication, peers and TTL checks may have changed
+        self._fast_capable = self._configure_fast()
+        self._tx_built = None
         if self.vips_set:
             old_specs, new_specs = old.vips + old.excluded_vips, new.vips + new.excluded_vips
             for spec in old_specs:
@@ -358,6 +471,12 @@ class VrrpInstanceRuntime:
 
     def on_advert(self, rx: Received, advert) -> str | None:
         """Run the per-instance receive checks and feed the advert to the FSM; returns the drop reason."""
+        try:
+            return self._on_advert(rx, advert)
+        finally:
+            self._refresh_fast()
+
+    def _on_advert(self, rx: Received, advert) -> str | None:
         own = self.own_address
         reason = check_advert(rx, advert, self.receive_view(own))
         if reason is not None:
@@ -454,8 +573,7 @@ class VrrpInstanceRuntime:
             self.ctx.send(self, payload, dst, s.unicast_src_ip or (src if s.vrrp_ifname != s.ifname else None))
             sent = True
         if sent:
-            self.stats.advert_sent += 1
-            self.last_advert_sent = self.ctx.now()
+            self.fast.sent(self.ctx.now())
             if priority == 0:
                 self.stats.pri_zero_sent += 1
 
@@ -497,34 +615,29 @@ class VrrpInstanceRuntime:
         self.garp.stop()
 
     def _a_start_adver_timer(self) -> None:
-        self._down_started = None
         self._schedule(T_PROTOCOL, self.settings.adver_int)
 
     def _start_down_timer(self) -> None:
-        # vrrp_startup_delay holds every takeover
+        # vrrp_startup_delay holds every takeover (ReceiveTable.accept does the same in the fast path)
         begin = max(self._timer_origin(self.ctx.now()), self.ctx.delayed_start())
-        self._down_started = begin
         self._down_skew_only = self._owner_waiting
         interval = self.skew_time() if self._owner_waiting else self.master_down_interval()
-        self._schedule_at(T_PROTOCOL, begin + interval)
+        self._schedule_at(T_PROTOCOL, begin + interval, begin)
 
     def _a_start_skew_timer(self) -> None:
         begin = self._timer_origin(self.ctx.now())
-        self._down_started = begin
         self._down_skew_only = True
-        self._schedule_at(T_PROTOCOL, begin + self.skew_time())
+        self._schedule_at(T_PROTOCOL, begin + self.skew_time(), begin)
 
     def _a_adjust_down_timer(self) -> None:
         # keepalived vrrp_set_effective_priority: move the running timer by the Skew_Time change
-        if self._down_started is None or T_PROTOCOL not in self._deadlines:
+        started = self.fast.down_started
+        if math.isnan(started) or not self.fast.armed:
             return
         interval = self.skew_time() if self._down_skew_only else self.master_down_interval()
-        deadline = self._down_started + interval
-        self._deadlines[T_PROTOCOL] = deadline
-        self.ctx.schedule(self.uid * TIMER_SLOTS + T_PROTOCOL, deadline)
+        self.fast.schedule(started + interval, started)
 
     def _a_cancel_protocol_timer(self) -> None:
-        self._down_started = None
         self._cancel(T_PROTOCOL)
 
     def _a_accept_master(self) -> None:

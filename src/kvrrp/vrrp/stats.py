@@ -39,12 +39,23 @@ FASTPATH_DROP_MAP: dict[str, str] = {
 }
 
 
+class _AdvertCounters:
+    """Where advert_rcvd / advert_sent live until attach(): the fast path's slot counts them after."""
+
+    __slots__ = ("advert_rcvd", "advert_sent")
+
+    def __init__(self) -> None:
+        self.advert_rcvd = 0
+        self.advert_sent = 0
+
+
 @dataclass(slots=True)
 class InstanceStats:
-    """keepalived's per-instance statistics (vrrp_print_stats), plus drops by reason."""
+    """keepalived's per-instance statistics (vrrp_print_stats), plus drops by reason.
 
-    advert_rcvd: int = 0
-    advert_sent: int = 0
+    advert_rcvd and advert_sent are kept by the instance's fast-path slot (attach()), which
+    counts the steady-state adverts it takes and sends without Python; the others are here."""
+
     become_master: int = 0
     release_master: int = 0
     packet_len_err: int = 0
@@ -64,6 +75,29 @@ class InstanceStats:
     transitions: int = 0
     send_errors: int = 0                # adverts not sent: no source address yet for v3
     drops: dict[str, int] = field(default_factory=dict)
+    _rx: object = field(default_factory=_AdvertCounters, repr=False, compare=False)
+
+    def attach(self, counters: object) -> None:
+        """Count advert_rcvd / advert_sent in `counters` (the fast path's slot)."""
+        counters.advert_rcvd = self._rx.advert_rcvd
+        counters.advert_sent = self._rx.advert_sent
+        self._rx = counters
+
+    @property
+    def advert_sent(self) -> int:
+        return self._rx.advert_sent
+
+    @advert_sent.setter
+    def advert_sent(self, value: int) -> None:
+        self._rx.advert_sent = value
+
+    @property
+    def advert_rcvd(self) -> int:
+        return self._rx.advert_rcvd
+
+    @advert_rcvd.setter
+    def advert_rcvd(self, value: int) -> None:
+        self._rx.advert_rcvd = value
 
     def count_drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
@@ -72,13 +106,16 @@ class InstanceStats:
             setattr(self, attr, getattr(self, attr) + 1)
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "drops"}
+        out: dict[str, object] = {"advert_rcvd": self.advert_rcvd, "advert_sent": self.advert_sent}
+        out.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name not in ("drops", "_rx"))
         out["drops"] = dict(self.drops)
         return out
 
     def clear(self) -> None:
+        self.advert_rcvd = self.advert_sent = 0
         for f in fields(self):
-            setattr(self, f.name, {} if f.name == "drops" else 0)
+            if f.name != "_rx":
+                setattr(self, f.name, {} if f.name == "drops" else 0)
 
 
 _KEEPALIVED_COUNTER = {
