@@ -31,7 +31,7 @@ __all__ = [
     "inet_checksum", "pseudo_sum_ipv4", "pseudo_sum_ipv6",
     "decode_advert", "encode_advert",
     "InstanceSlot", "ReceiveTable", "SocketReader", "receive_batch", "RECV_BATCH", "RX_TIME_MAX_AGE",
-    "SocketSender", "fire_adverts", "TIMER_TOLERANCE",
+    "SocketSender", "fire_adverts", "next_advert_deadline", "ADVERT_GRID", "TIMER_TOLERANCE",
 ]
 
 IMPLEMENTATION = "cython"
@@ -1765,10 +1765,24 @@ cdef class SocketSender:
         return 0
 
 
+ADVERT_GRID = 0.002
+cdef double ADVERT_GRID_C = ADVERT_GRID
+
+
+cdef inline double _next_advert_deadline(double deadline, double adver_int) noexcept:
+    cdef double step = ADVERT_GRID_C if ADVERT_GRID_C < adver_int / 10 else adver_int / 10
+    return ceil((deadline + adver_int) / step - 1e-6) * step
+
+
+def next_advert_deadline(deadline, adver_int):
+    """See kvrrp._fastpath_py.next_advert_deadline."""
+    return _next_advert_deadline(deadline, adver_int)
+
+
 def fire_adverts(list keys not None, start, now, list slots not None, timer_slots=8):
     """See kvrrp._fastpath_py.fire_adverts."""
     cdef Py_ssize_t i = PyNumber_Index(start), n = len(keys), nslots = len(slots)
-    cdef double t = _seconds(now)
+    cdef double t = _seconds(now), due
     cdef int64_t ts = PyNumber_Index(timer_slots), key, uid
     cdef object o
     cdef InstanceSlot slot
@@ -1793,6 +1807,7 @@ def fire_adverts(list keys not None, start, now, list slots not None, timer_slot
         i += 1
         if not slot.armed or slot.deadline > t + _TIMER_TOLERANCE:
             continue
+        due = _next_advert_deadline(slot.deadline, slot.adver_int)
         slot.armed = False
         slot.deadline = NAN_C
         sender = slot.sender
@@ -1804,7 +1819,7 @@ def fire_adverts(list keys not None, start, now, list slots not None, timer_slot
         slot.advert_sent += 1
         slot.fast_sent += 1
         slot.last_sent = t
-        slot._arm(t + slot.adver_int, NAN_C)
+        slot._arm(due if due > t else t + slot.adver_int, NAN_C)
     for o in touched:
         (<SocketSender>o)._flush()
     return i

@@ -29,7 +29,7 @@ __all__ = [
     "inet_checksum", "pseudo_sum_ipv4", "pseudo_sum_ipv6",
     "decode_advert", "encode_advert",
     "InstanceSlot", "ReceiveTable", "SocketReader", "receive_batch", "RECV_BATCH", "RX_TIME_MAX_AGE",
-    "SocketSender", "fire_adverts", "TIMER_TOLERANCE",
+    "SocketSender", "fire_adverts", "next_advert_deadline", "ADVERT_GRID", "TIMER_TOLERANCE",
 ]
 
 IMPLEMENTATION = "python"
@@ -989,12 +989,28 @@ class SocketSender:
             self.sent += 1
 
 
+ADVERT_GRID = 0.002     # seconds: steady-state adverts are due on multiples of this (or adver_int / 10)
+
+
+def next_advert_deadline(deadline, adver_int):
+    """adver_int after `deadline`, rounded up to the advert grid (see fire_adverts)."""
+    step = min(ADVERT_GRID, adver_int / 10)
+    return math.ceil((deadline + adver_int) / step - 1e-6) * step
+
+
 def fire_adverts(keys, start, now, slots, timer_slots=8):
     """Handle expired Adver_Timer keys from keys[start:] (a TimerWheel.advance() list) for as
     long as they are steady-state adverts: the key is an instance's protocol timer (key %
     timer_slots == 0), slots[key // timer_slots] is its InstanceSlot with fast_tx on. For each,
     exactly what the state machine does for ADVER_TIMER in MASTER: the advert to every target,
-    advert_sent counted, last_sent = now, the timer re-armed at now + adver_int. A key whose timer
+    advert_sent counted, last_sent = now, and the timer re-armed adver_int after the deadline it
+    was due at, rounded up to the advert grid (ADVERT_GRID, at most a tenth of adver_int; now +
+    adver_int when that is already past). Re-arming from the send time would add every
+    wake-up's lateness to every interval, a steady deficit on the wire (~1-2 % at 0.1 s);
+    re-arming from the exact deadline would keep thousands of instances' phases apart, one
+    wake-up per advert. On the grid the rate stays K / advert_int and adverts due within one
+    grid step leave in one batch (each instance's phase moves later once, by less than a step).
+    A key whose timer
     was cancelled or re-armed for later is skipped, as the instance would. Returns the index of
     the first key it left for Python (len(keys) when none); the adverts queued so far are sent
     before it returns, so the wire keeps the order of the keys."""
@@ -1014,6 +1030,7 @@ def fire_adverts(keys, start, now, slots, timer_slots=8):
         i += 1
         if not slot.armed or slot.deadline > now + TIMER_TOLERANCE:
             continue
+        due = next_advert_deadline(slot.deadline, slot.adver_int)
         slot.fired()
         sender = slot.sender
         sender._queue.extend(slot.targets)
@@ -1022,7 +1039,7 @@ def fire_adverts(keys, start, now, slots, timer_slots=8):
         slot.advert_sent += 1
         slot.fast_sent += 1
         slot.last_sent = now
-        slot.schedule(now + slot.adver_int)
+        slot.schedule(due if due > now else now + slot.adver_int)
     for sender in touched:
         sender._flush()
     return i

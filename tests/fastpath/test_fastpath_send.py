@@ -1,8 +1,9 @@
 """The steady-state send path: InstanceSlot.set_adverts, fire_adverts and SocketSender.
 
 fire_adverts must do for an expired Adver_Timer exactly what the state machine does in MASTER
-(send to every target, count, remember when, re-arm adver_int later), skip what the instance
-would skip, stop at the first key it must leave to Python, and keep the wire in key order.
+(send to every target, count, remember when, re-arm adver_int after its deadline on the advert
+grid), skip what the instance would skip, stop at the first key it must leave to Python, and
+keep the wire in key order.
 Every test runs on both implementations, on raw sockets over loopback (root).
 """
 from __future__ import annotations
@@ -70,6 +71,46 @@ def test_fire_adverts_sends_counts_and_rearms(impl):
     finally:
         rx.close()
         tx.close()
+
+
+def test_fire_adverts_rearms_from_the_deadline_not_the_late_wakeup(impl):
+    """A wake-up late by L must not push every later advert back by L (that was a steady
+    1-2 % deficit on the wire at 0.1 s): the next deadline is the batch's earliest deadline plus
+    adver_int; only a timer already more than an interval late starts again from now (no burst)."""
+    rx, tx = _pair()
+    try:
+        sender = impl.SocketSender(tx, 4, socket.if_nametoindex("lo"), None)
+        wheel = impl.TimerWheel(resolution=0.0001, start=0.0)
+        a = _slot(impl, wheel, 0, sender, [b"advert-a"], adver_int=0.1)
+        a.schedule(NOW)
+        late = NOW + 0.004
+        assert impl.fire_adverts(wheel.advance(late), 0, late, [a], TS) == 1
+        assert a.deadline == pytest.approx(NOW + 0.1) and a.last_sent == late
+        very_late = NOW + 0.1 + 0.25          # the next one woke up more than an interval late
+        assert impl.fire_adverts(wheel.advance(very_late), 0, very_late, [a], TS) == 1
+        assert a.deadline == pytest.approx(very_late + 0.1)
+        assert len(_drain(rx)) == 2 and a.advert_sent == 2
+        # deadlines within one grid step come out on the same grid point: one batch from then on
+        b = _slot(impl, wheel, 1, sender, [b"advert-b"], adver_int=0.1)
+        a.schedule(NOW + 1.0001)
+        b.schedule(NOW + 1.0015)
+        at = NOW + 1.003
+        assert impl.fire_adverts(wheel.advance(at), 0, at, [a, b], TS) == 2
+        assert a.deadline == pytest.approx(NOW + 1.102) and b.deadline == pytest.approx(NOW + 1.102)
+    finally:
+        rx.close()
+        tx.close()
+
+
+@pytest.mark.parametrize("deadline,adver_int,expected", [
+    (1000.0, 0.1, 1000.1),          # on the grid: exactly one interval later, no drift
+    (1000.0001, 0.1, 1000.102),     # off the grid: up to the next 2 ms step, once
+    (1000.0, 1.0, 1001.0),
+    (5.0, 0.01, 5.01),              # short intervals: the step is a tenth of the interval
+    (5.0002, 0.01, 5.011),
+])
+def test_next_advert_deadline_is_on_the_grid(impl, deadline, adver_int, expected):
+    assert impl.next_advert_deadline(deadline, adver_int) == pytest.approx(expected, abs=1e-9)
 
 
 def test_fire_adverts_stops_at_what_python_must_do_and_skips_what_was_rearmed(impl):
