@@ -20,7 +20,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sys
 from typing import Any
 
@@ -314,14 +313,9 @@ def main(args: Any) -> int:
         print("kvrrp -C: the VRRP daemon that started this checker is gone; not starting", file=sys.stderr)
         return 0
 
-    lifecycle.apply_umask(getattr(args, "umask", None))
+    if not lifecycle.apply_process_options(args, "kvrrp -C"):
+        return 2
     namespace = getattr(args, "namespace", None)
-    if namespace:
-        try:
-            lifecycle.enter_namespace(namespace)
-        except OSError as exc:
-            print(f"kvrrp -C: cannot enter network namespace {namespace}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
     log_file = getattr(args, "log_file", None)
     configure(bool(getattr(args, "log_console", False)), bool(getattr(args, "log_detail", False)),
               ident=syslog_ident("Keepalived_healthcheckers", namespace),

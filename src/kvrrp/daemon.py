@@ -716,14 +716,9 @@ def main(args: Any) -> int:
     from kvrrp.signal_handlers import ignore_stray_signals_early
 
     ignore_stray_signals_early()     # no stray signal may kill us before the loop handles them
-    lifecycle.apply_umask(getattr(args, "umask", None))
+    if not lifecycle.apply_process_options(args, "kvrrp"):
+        return EXIT_FATAL
     namespace = getattr(args, "namespace", None)
-    if namespace:
-        try:
-            lifecycle.enter_namespace(namespace)
-        except OSError as exc:
-            print(f"kvrrp: cannot enter network namespace {namespace}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_FATAL
     log_file = getattr(args, "log_file", None)
     targets = configure_logging(
         console=args.log_console, detail=args.log_detail, ident=syslog_ident("Keepalived_vrrp", namespace),

@@ -314,6 +314,15 @@ def _host(node: Node) -> int:
     return int(node.ipv4.rsplit(".", 1)[1])
 
 
+def pid_exited(pid: int) -> bool:
+    """The process has exited (a zombie waiting for whichever reaper adopted it counts)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def _write_sysctl(path: str, value: str) -> None:
     with open(path, "w") as fh:
         fh.write(value)

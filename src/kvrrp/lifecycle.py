@@ -93,6 +93,21 @@ def enable_core_dumps(pattern: str | None) -> Callable[[], None]:
     return restore
 
 
+def apply_process_options(args: Any, prog: str) -> bool:
+    """keepalived's -u and -s for a whole process, before anything else opens a socket: the
+    umask, then the network namespace. False, after saying why on stderr, when the namespace
+    cannot be entered."""
+    apply_umask(getattr(args, "umask", None))
+    namespace = getattr(args, "namespace", None)
+    if namespace:
+        try:
+            enter_namespace(namespace)
+        except OSError as exc:
+            print(f"{prog}: cannot enter network namespace {namespace}: {exc.strerror or exc}", file=sys.stderr)
+            return False
+    return True
+
+
 def enter_namespace(name: str) -> None:
     """-s NAME: the whole process (and every thread and child started later) in network
     namespace NAME, as created by `ip netns add NAME`."""

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from kvrrp.lab import Lab, Node, VrrpSpec, render_config
+from kvrrp.lab import Lab, Node, VrrpSpec, pid_exited, render_config
 
 VIP = "198.18.0.200"
 FAST = dict(version=3, advert_int=0.1)
@@ -118,9 +118,4 @@ class DatagramListener:
         self.close()
 
 
-def gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
+gone = pid_exited

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+from kvrrp.lab import pid_exited
+
 CHILD = """
 import os, sys, time
 from kvrrp.io.lifetime import die_with_parent, parent_from_environment
@@ -27,11 +29,7 @@ time.sleep(60)
 
 
 def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    return not pid_exited(pid)
 
 
 def test_child_gets_sigterm_when_the_parent_is_killed() -> None:

@@ -448,6 +448,8 @@ async def test_checker_child_dies_with_a_sigkilled_vrrp_daemon(servers, tmp_path
     import signal
     import sys
 
+    from kvrrp.lab import pid_exited
+
     conf = write_config(tmp_path, config_text())
     pids = ["-p", str(tmp_path / "kvrrp.pid"), "-c", str(tmp_path / "kvrrp-checkers.pid")]
     procs = []
@@ -467,11 +469,7 @@ async def test_checker_child_dies_with_a_sigkilled_vrrp_daemon(servers, tmp_path
         return int(text.split(marker)[1].split()[0]) if marker in text else None
 
     def alive(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                return fh.read().split(")")[-1].split()[0] != "Z"
-        except FileNotFoundError:
-            return False
+        return not pid_exited(pid)
 
     children = []
     try:

@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 
 from kvrrp.io.netns import entered
-from kvrrp.lab import Lab, VrrpSpec, render_config
+from kvrrp.lab import Lab, VrrpSpec, pid_exited, render_config
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 
@@ -393,18 +393,9 @@ def test_daemonizes_without_n_and_stops_on_sigterm(lab: Lab) -> None:
         assert os.getsid(pid) != os.getsid(0)  # a session of its own: detached from ours
     finally:
         os.kill(pid, signal.SIGTERM)  # the daemon this test started, by the pid it wrote
-    assert lab.wait_for(lambda: _gone(pid), WAIT)
+    assert lab.wait_for(lambda: pid_exited(pid), WAIT)
     assert not os.path.exists(pid_file)
     assert lab.addresses(n1) == [n1.ipv4, n1.link_local]
-
-
-def _gone(pid: int) -> bool:
-    """Exited (a zombie waiting for whichever reaper adopted it counts as exited)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def test_daemon_runs_trackers_and_notify_scripts(lab: Lab) -> None:
@@ -463,5 +454,5 @@ def test_without_P_a_config_with_virtual_servers_gets_a_checker_child(lab: Lab) 
         assert lab.wait_for(lambda: d1.log().count("Starting healthcheck child process") >= 2, WAIT), d1.log()
         assert "exited with status" in d1.log()
     assert d1.stop() == 0
-    assert _gone(child)
+    assert pid_exited(child)
     assert only_holder(lab, n1) is False
