@@ -287,12 +287,17 @@ def with_retry_reset(state: CheckerState) -> CheckerState:
     return replace(state, retry_it=0)
 
 
-def initial_view(config: Config) -> tuple[dict[RsId, tuple[CheckerState, ...]], dict[VsId, bool], Table]:
-    """States, quorum and desired table at start, before any check has run (what
-    CheckerEngine.start applies first)."""
+def initial_states(config: Config) -> tuple[dict[RsId, tuple[CheckerState, ...]], dict[VsId, bool]]:
+    """Checker states and quorum at start, before any check has run (CheckerEngine.start)."""
     states: dict[RsId, tuple[CheckerState, ...]] = {}
     for vs in config.virtual_servers:
         states.update(initial_rs_states(vs))
     quorum = {vs_ident(vs): initial_quorum(live_weight(vs, states), vs.quorum, vs.hysteresis)
               for vs in config.virtual_servers}
+    return states, quorum
+
+
+def initial_view(config: Config) -> tuple[dict[RsId, tuple[CheckerState, ...]], dict[VsId, bool], Table]:
+    """initial_states and the desired table they give: what CheckerEngine.start applies first."""
+    states, quorum = initial_states(config)
     return states, quorum, desired_table(config, states, quorum)
