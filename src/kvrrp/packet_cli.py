@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 
 from kvrrp import fastpath
 from kvrrp.wire import (IPPROTO_AH, IPPROTO_VRRP, VRRP_GROUP, IpVrrp, MalformedPacket, NotThisFormat,
-                        vrrp_in_frame, vrrp_in_ip, vrrp_in_ipv4, vrrp_in_ipv6)
+                        vrrp_in_frame, vrrp_in_ip)
 
 MCAST_GROUP = VRRP_GROUP
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
@@ -93,14 +93,6 @@ def parse_hex(text: str) -> bytes:
 
 def _found(ip: IpVrrp, link: str | None = None) -> Extracted:
     return Extracted(ip.payload, ip.family, ip.src, ip.dst, ip.ttl, ip.protocol, link)
-
-
-def parse_ipv4(data: bytes) -> Extracted:
-    return _found(vrrp_in_ipv4(data))
-
-
-def parse_ipv6(data: bytes) -> Extracted:
-    return _found(vrrp_in_ipv6(data))
 
 
 def parse_ip(data: bytes) -> Extracted:
