@@ -798,6 +798,8 @@ def main(args: Any) -> int:
     plan = plan_for(config, "vrrp", getattr(args, "umask", None))
     lifecycle.apply_umask(plan.umask)    # before the pid files: they are created with it
     # one pid file path for everything that derives from it (checker's, control socket)
+    # keepalived removes the pid directory it made (when empty) at exit; so do we, for ours
+    own_pid_dir = None if args.pid_file else os.path.dirname(default_pid_file(namespace, config.use_pid_dir))
     args.pid_file = args.pid_file or default_pid_file(namespace, use_pid_dir=config.use_pid_dir)
     pidfile = PidFile(args.pid_file)
     vrrp_pidfile = PidFile(args.vrrp_pid_file) if getattr(args, "vrrp_pid_file", None) else None
@@ -844,6 +846,7 @@ def main(args: Any) -> int:
         if vrrp_pidfile is not None:
             vrrp_pidfile.release()
         pidfile.release()
+        _remove_pid_dir(own_pid_dir)
         restore_core_pattern()
     log.info("Stopped kvrrp v%s", _version())
     # The daemon's state is all gone by now (VIPs removed, pid file released, sockets closed):
@@ -868,6 +871,16 @@ def default_pid_file(namespace: str | None, use_pid_dir: bool = False) -> str:
     if use_pid_dir:
         return os.path.join(run_dir, "kvrrp", name)
     return DEFAULT_PID_FILE
+
+
+def _remove_pid_dir(path: str | None) -> None:
+    """The default pid directory (/run/kvrrp/NAME, /run/kvrrp), if nothing else is left in it."""
+    if path is None or path == os.path.dirname(DEFAULT_PID_FILE):
+        return
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass   # not empty (another daemon's files, the checker's still going) or already gone
 
 
 def _configure_logging(args: Any, namespace: str | None) -> Any:

@@ -55,7 +55,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "reload_file"): "reload lock file",
     ("global_defs", "config_save_dir"): "saving config copies on reload",
     ("global_defs", "tmp_config_directory"): "config copy directory",
-    ("global_defs", "include_check"): "include permission checks",
     ("global_defs", "iproute_usr_dir"): "iproute2 table name files",
     ("global_defs", "iproute_etc_dir"): "iproute2 table name files",
     ("global_defs", "data_use_instance"): "instance names in dump file names",
