@@ -89,7 +89,7 @@ class CheckerDaemon:
         self.allow_remove_all = allow_remove_all
         self.signals: Any = None
         self.reaper: Any = None
-        self.on_config: Any = None          # called with the loaded configuration before IPVS opens
+        self.on_config: Any = None          # called with each configuration loaded (before IPVS opens)
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
@@ -153,6 +153,8 @@ class CheckerDaemon:
             from kvrrp.notify import security
 
             security.configure(result.config)
+            if self.on_config is not None:
+                self.on_config(result.config)    # the checker_* knobs of the new configuration
             await self.engine.reload(result.config)
         except Exception as exc:  # noqa: BLE001 - the checker keeps running
             log.exception("Reload failed")
@@ -322,10 +324,19 @@ class CheckerTuning:
     def __init__(self, args: Any) -> None:
         self.args = args
         self.watch: asyncio.Task | None = None
+        self.plan: Any = None
 
     def apply(self, config: Any) -> None:
+        """At start, and after each reload (keepalived's restore_priority: the new knobs)."""
         from kvrrp.io import process_tuning
         from kvrrp.process_plan import plan_for
+
+        if self.plan is not None:
+            plan = plan_for(config, "checker", getattr(self.args, "umask", None))
+            if plan != self.plan:
+                process_tuning.reapply(self.plan, plan, "Checker")
+                self.plan = plan
+            return
 
         if config.net_namespace and not getattr(self.args, "namespace", None):
             from kvrrp.lifecycle import enter_namespace
@@ -336,7 +347,7 @@ class CheckerTuning:
                 raise ConfigLoadError(f"Unable to set network namespace {config.net_namespace} - exiting "
                                       f"({exc.strerror or exc})") from None
             self.args.namespace = config.net_namespace
-        plan = plan_for(config, "checker", getattr(self.args, "umask", None))
+        plan = self.plan = plan_for(config, "checker", getattr(self.args, "umask", None))
         process_tuning.apply(plan, "Checker")
         if plan.escalates:
             escalator = process_tuning.Escalator(plan, "Checker")

@@ -435,7 +435,14 @@ class Daemon:
                 process_tuning.reapply(self.plan, plan, "VRRP")
             except Exception:  # noqa: BLE001 - the reload itself has been applied
                 log.exception("applying the new process settings failed")
+        changed = self.plan is None or (plan.max_auto_priority, plan.min_auto_priority_delay) != \
+            (self.plan.max_auto_priority, self.plan.min_auto_priority_delay)
         self.plan = plan
+        if changed:
+            if self._lateness_watch is not None:
+                self._lateness_watch.cancel()
+                self._lateness_watch = None
+            self._watch_lateness(asyncio.get_running_loop())
 
     def _refuse(self, why: str) -> None:
         log.error("Reload refused, keeping the running configuration: %s", why)

@@ -154,6 +154,42 @@ def test_use_pid_dir_puts_the_pid_file_in_run_kvrrp(lab: Lab) -> None:
     assert not os.path.exists("/run/kvrrp/kvrrp.pid")
 
 
+def test_reload_applies_the_new_knobs(lab: Lab) -> None:
+    """keepalived's restore_priority on reload: realtime on, then off again; the name follows."""
+    d = lab.start_kvrrp(lab.nodes[0], master_config("vrrp_priority 5"))
+    started(lab, d)
+    assert os.getpriority(os.PRIO_PROCESS, d.pid) == 5 and policy(d.pid) == os.SCHED_OTHER
+    d.write_config(master_config("vrrp_rt_priority 3", "vrrp_process_name kvrt"))
+    d.signal(signal.SIGHUP)
+    assert lab.wait_for(lambda: policy(d.pid) == os.SCHED_RR and comm(d.pid) == "kvrt", WAIT), d.log()
+    assert os.sched_getparam(d.pid).sched_priority == 3
+    d.write_config(master_config())
+    d.signal(signal.SIGHUP)
+    assert lab.wait_for(lambda: policy(d.pid) == os.SCHED_OTHER, WAIT), d.log()
+    assert os.getpriority(os.PRIO_PROCESS, d.pid) == 0
+    assert d.stop() == 0
+
+
+def test_config_test_checks_interfaces_in_the_configured_namespace(lab: Lab) -> None:
+    """keepalived -t enters net_namespace before it looks interfaces up: the instance's eth0
+    exists in the node's namespace, not in the one `-t` is started in."""
+    node = lab.nodes[0]
+    lab.run(lab.client_node, ["ip", "link", "set", "eth0", "down"])
+    lab.run(lab.client_node, ["ip", "link", "set", "eth0", "name", "other0"])   # no eth0 here
+    conf = os.path.join(lab.workdir, "t.conf")
+
+    def config_test(top: str) -> subprocess.CompletedProcess:
+        with open(conf, "w") as fh:
+            fh.write(top + render_config([VrrpSpec()]))
+        return subprocess.run(lab.command(lab.client_node, [sys.executable, "-m", "kvrrp", "-t", "-f", conf]),
+                              capture_output=True, text=True, timeout=60, env=_env())
+
+    outside = config_test("")
+    assert outside.returncode == 5 and "eth0" in outside.stderr, outside.stderr
+    inside = config_test(f"net_namespace {node.netns}\n")
+    assert inside.returncode == 0, inside.stderr
+
+
 def _env() -> dict[str, str]:
     from kvrrp.lab import _python_env
 

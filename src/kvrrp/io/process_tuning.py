@@ -77,6 +77,16 @@ def reset_realtime() -> None:
         log.debug("cannot reset realtime scheduling: %s", exc)
 
 
+def current_rt_priority() -> int:
+    """The calling thread's SCHED_RR/FIFO priority, 0 when it is not realtime."""
+    try:
+        if os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK in (os.SCHED_RR, os.SCHED_FIFO):
+            return os.sched_getparam(0).sched_priority
+    except OSError:
+        pass
+    return 0
+
+
 def apply(plan: ProcessPlan, role_label: str) -> None:
     """Carry out `plan` on the calling thread (call it on the main thread, before threads)."""
     if plan.umask is not None:
@@ -107,13 +117,13 @@ def reapply(old: ProcessPlan, new: ProcessPlan, role_label: str) -> None:
     longer asks for, then apply it. A CPU affinity that is dropped stays, as in keepalived."""
     if old.rt_priority and not new.rt_priority:
         reset_realtime()
-        try:
+        try:   # back to no limit; raising a hard limit needs CAP_SYS_RESOURCE (harmless without RR)
             resource.setrlimit(resource.RLIMIT_RTTIME, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-        except (OSError, ValueError):
-            pass
-    if old.nice and not new.nice and not new.rt_priority:
+        except (OSError, ValueError) as exc:
+            log.debug("RLIMIT_RTTIME stays: %s", exc)
+    if (old.nice or old.rt_priority) and not new.nice and not new.rt_priority:
         try:
-            os.setpriority(os.PRIO_PROCESS, 0, 0)
+            os.setpriority(os.PRIO_PROCESS, 0, 0)      # the nice value the start had
         except OSError as exc:
             log.info("Unable to reset process priority - %s", exc.strerror or exc)
     if old.no_swap and not new.no_swap:
@@ -138,11 +148,13 @@ class Escalator:
     """The loop's hook for late wake-ups: asks AutoPriority, makes the switch, logs as keepalived."""
 
     def __init__(self, plan: ProcessPlan, role_label: str) -> None:
-        self.auto = AutoPriority(plan.max_auto_priority, plan.min_auto_priority_delay, plan.rt_priority)
+        # from where the thread is now (a reload may restart the watch after escalations)
+        self.auto = AutoPriority(plan.max_auto_priority, plan.min_auto_priority_delay,
+                                 current_rt_priority() or plan.rt_priority)
         self.threshold = plan.min_auto_priority_delay
         self.rlimit_rttime = plan.rlimit_rttime
         self.role_label = role_label
-        self.realtime = bool(plan.rt_priority)     # RLIMIT_RTTIME already set
+        self.realtime = bool(self.auto.current)    # RLIMIT_RTTIME already set
 
     def __call__(self, overdue: float) -> None:
         priority = self.auto.late(overdue)
