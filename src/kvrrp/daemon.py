@@ -36,7 +36,7 @@ from kvrrp.io.lifetime import PARENT_PID_ENV
 from kvrrp.io.vip_firewall import VipFirewall
 from kvrrp.logging_setup import configure as configure_logging
 from kvrrp.options import log_file_path
-from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
+from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile, remove_pid_dir
 from kvrrp.vrrp.accept_mode import AcceptMode, firewall_wanted
 
 log = logging.getLogger("kvrrp.daemon")
@@ -793,13 +793,13 @@ def main(args: Any) -> int:
         print(f"kvrrp: not starting: {exc}", file=sys.stderr)
         restore_core_pattern()
         return EXIT_CONFIG
-    namespace = _enter_config_namespace(args, config, cmdline_namespace)
+    namespace = lifecycle.enter_config_namespace(args, config, cmdline_namespace)
     if namespace is False:
         restore_core_pattern()
         return EXIT_FATAL
     if namespace != cmdline_namespace:
         log.info("Changing syslog ident to %s", syslog_ident("Keepalived_vrrp", namespace))
-        targets = _configure_logging(args, namespace)
+        _configure_logging(args, namespace)
     from kvrrp.process_plan import plan_for
 
     plan = plan_for(config, "vrrp", getattr(args, "umask", None))
@@ -853,7 +853,7 @@ def main(args: Any) -> int:
         if vrrp_pidfile is not None:
             vrrp_pidfile.release()
         pidfile.release()
-        _remove_pid_dir(own_pid_dir)
+        remove_pid_dir(own_pid_dir)
         restore_core_pattern()
     log.info("Stopped kvrrp v%s", _version())
     # The daemon's state is all gone by now (VIPs removed, pid file released, sockets closed):
@@ -880,16 +880,6 @@ def default_pid_file(namespace: str | None, use_pid_dir: bool = False) -> str:
     return DEFAULT_PID_FILE
 
 
-def _remove_pid_dir(path: str | None) -> None:
-    """The default pid directory (/run/kvrrp/NAME, /run/kvrrp), if nothing else is left in it."""
-    if path is None or path == os.path.dirname(DEFAULT_PID_FILE):
-        return
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass   # not empty (another daemon's files, the checker's still going) or already gone
-
-
 def _configure_logging(args: Any, namespace: str | None) -> Any:
     from kvrrp.logging_setup import syslog_ident
 
@@ -899,34 +889,6 @@ def _configure_logging(args: Any, namespace: str | None) -> Any:
         facility=getattr(args, "log_facility", "daemon"), syslog=not getattr(args, "no_syslog", False),
         log_file=log_file_path(log_file, "vrrp") if log_file else None,
         flush_log_file=getattr(args, "flush_log_file", False), dont_fork=args.dont_fork)
-
-
-def _enter_config_namespace(args: Any, config: Any, cmdline: str | None) -> str | None | bool:
-    """keepalived's start: -s NAME overrides the configuration's net_namespace (and says so);
-    otherwise the process enters net_namespace NAME before it opens any socket. The namespace
-    the daemon runs in (None: the one it was started in), or False after reporting a failure.
-    args.namespace names it afterwards (pid files, the checker child's -s, syslog ident)."""
-    wanted = config.net_namespace
-    if cmdline:
-        if wanted and wanted != cmdline:
-            log.info("Overriding config net_namespace '%s' with command line namespace '%s'", wanted, cmdline)
-        return cmdline
-    if not wanted:
-        return None
-    try:
-        lifecycle_enter(wanted)
-    except OSError as exc:
-        log.error("Unable to set network namespace %s - exiting (%s)", wanted, exc.strerror or exc)
-        print(f"kvrrp: cannot enter network namespace {wanted}: {exc.strerror or exc}", file=sys.stderr)
-        return False
-    args.namespace = wanted
-    return wanted
-
-
-def lifecycle_enter(name: str) -> None:
-    from kvrrp.lifecycle import enter_namespace
-
-    enter_namespace(name)
 
 
 def _version() -> str:
