@@ -16,6 +16,15 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "linkbeat_use_polling"): "MII/ethtool link polling",
     ("top", "linkbeat_interfaces"): "MII/ethtool link polling",
     ("top", "bfd_instance"): "BFD sessions",
+    # the BFD process's own knobs: parsed and dumped, applied by no process while kvrrp has no
+    # BFD process (the vrrp_* and checker_* ones are implemented, kvrrp.process_plan)
+    ("global_defs", "bfd_process_name"): "no BFD process in kvrrp",
+    ("global_defs", "bfd_priority"): "no BFD process in kvrrp",
+    ("global_defs", "bfd_no_swap"): "no BFD process in kvrrp",
+    ("global_defs", "bfd_rt_priority"): "no BFD process in kvrrp",
+    ("global_defs", "bfd_cpu_affinity"): "no BFD process in kvrrp",
+    ("global_defs", "bfd_rlimit_rttime"): "no BFD process in kvrrp",
+    ("global_defs", "bfd_rlimit_rtime"): "no BFD process in kvrrp",
     ("top", "garp_group"): "per-switch GARP rate groups",
     ("top", "interface_up_down_delays"): "interface up/down debounce",
     # SNMP / DBus
