@@ -170,6 +170,59 @@ def test_reload_applies_the_new_knobs(lab: Lab) -> None:
     assert d.stop() == 0
 
 
+@pytest.mark.parametrize("use_symlink_paths", [False, True])
+def test_a_symlinked_notify_script_runs_by_the_path_keepalived_uses(lab: Lab, use_symlink_paths: bool) -> None:
+    """keepalived executes a script reached through a symlink by its resolved path, or with
+    use_symlink_paths by the path as written: the script's $0 shows which."""
+    real = os.path.join(lab.workdir, "real-notify.sh")
+    link = os.path.join(lab.workdir, "link-notify.sh")
+    out = os.path.join(lab.workdir, "called-as")
+    with open(real, "w") as fh:
+        fh.write(f'#!/bin/sh\necho "$0" >> {out}\n')
+    os.chmod(real, 0o755)
+    os.symlink(real, link)
+    spec = VrrpSpec(priority=150, version=3, advert_int=0.1, extra=(f"notify_master {link}",))
+    lines = ["use_symlink_paths"] if use_symlink_paths else []
+    d = lab.start_kvrrp(lab.nodes[0], render_config([spec], lines))
+    started(lab, d)
+    assert lab.wait_for(lambda: os.path.exists(out) and open(out).read().strip(), WAIT), d.log()
+    with open(out) as fh:
+        assert fh.read().split() == [link if use_symlink_paths else real]
+    assert d.stop() == 0
+
+
+@pytest.mark.parametrize("set_groups", [False, True])
+def test_scripts_get_supplementary_groups_only_when_asked(lab: Lab, set_groups: bool) -> None:
+    """keepalived's set_uid_gid: a script runs with its user's uid and gid only, unless
+    set_supplementary_groups. Debian's frr user (scripts/setup installs frr) is also in frrvty."""
+    import grp
+    import pwd
+
+    try:
+        user, extra = pwd.getpwnam("frr"), grp.getgrnam("frrvty").gr_gid
+    except KeyError:
+        pytest.skip("no frr user / frrvty group (Debian's frr package) on this machine")
+    os.chmod(lab.workdir, 0o755)                 # the script user must reach the script
+    script = os.path.join(lab.workdir, "groups.sh")
+    out = os.path.join(lab.workdir, "groups")
+    with open(script, "w") as fh:
+        fh.write(f"#!/bin/sh\nid -G >> {out}\n")
+    os.chmod(script, 0o755)
+    with open(out, "w"):
+        pass
+    os.chmod(out, 0o666)
+    spec = VrrpSpec(priority=150, version=3, advert_int=0.1, extra=(f"notify_master {script}",))
+    lines = ["script_user frr"] + (["set_supplementary_groups"] if set_groups else [])
+    d = lab.start_kvrrp(lab.nodes[0], render_config([spec], lines))
+    started(lab, d)
+    assert lab.wait_for(lambda: open(out).read().strip(), WAIT), d.log()
+    with open(out) as fh:
+        groups = {int(g) for g in fh.read().split()}
+    assert user.pw_gid in groups
+    assert (extra in groups) is set_groups
+    assert d.stop() == 0
+
+
 def test_config_test_checks_interfaces_in_the_configured_namespace(lab: Lab) -> None:
     """keepalived -t enters net_namespace before it looks interfaces up: the instance's eth0
     exists in the node's namespace, not in the one `-t` is started in."""
