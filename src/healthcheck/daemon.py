@@ -89,11 +89,18 @@ class CheckerDaemon:
         self.allow_remove_all = allow_remove_all
         self.signals: Any = None
         self.reaper: Any = None
+        self.on_config: Any = None          # called with each configuration loaded (before IPVS opens)
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
+        from kvrrp.notify import security
+
+        security.configure(config)      # set_supplementary_groups, use_symlink_paths
+        if self.on_config is not None:
+            self.on_config(config)
         if self.kernel is None:
-            self.kernel = await PyrouteKernel().open()
+            # net_namespace_ipvs: the IPVS socket in that namespace (keepalived's libipvs does so)
+            self.kernel = await PyrouteKernel(netns=config.net_namespace_ipvs).open()
         self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency,
                                     state_file=self.state_file)
         if any(vs.ha_suspend for vs in config.virtual_servers):
@@ -143,6 +150,11 @@ class CheckerDaemon:
             return False
         assert self.engine is not None
         try:
+            from kvrrp.notify import security
+
+            security.configure(result.config)
+            if self.on_config is not None:
+                self.on_config(result.config)    # the checker_* knobs of the new configuration
             await self.engine.reload(result.config)
         except Exception as exc:  # noqa: BLE001 - the checker keeps running
             log.exception("Reload failed")
@@ -252,6 +264,8 @@ async def _run(args: Any) -> int:
     daemon = CheckerDaemon(args.config, getattr(args, "config_id", None), keep_on_stop=keep,
                            state_file=state_file,
                            allow_remove_all=bool(getattr(args, "allow_reload_removing_all", False)))
+    tuning = CheckerTuning(args)
+    daemon.on_config = tuning.apply
     try:
         await daemon.start()
     except ConfigLoadError as exc:
@@ -299,6 +313,45 @@ async def _run(args: Any) -> int:
             await status.stop()
         await daemon.stop()
     return 0
+
+
+class CheckerTuning:
+    """What the checker process does to itself once its configuration is read (before any
+    socket): enter `net_namespace` when started without -s, then the checker_* knobs (process
+    name, nice, SCHED_RR, CPU affinity, mlockall, RLIMIT_RTTIME) and the automatic realtime
+    escalation (kvrrp.process_plan, kvrrp.io.process_tuning)."""
+
+    def __init__(self, args: Any) -> None:
+        self.args = args
+        self.watch: asyncio.Task | None = None
+        self.plan: Any = None
+
+    def apply(self, config: Any) -> None:
+        """At start, and after each reload (keepalived's restore_priority: the new knobs)."""
+        from kvrrp.io import process_tuning
+        from kvrrp.process_plan import plan_for
+
+        if self.plan is not None:
+            plan = plan_for(config, "checker", getattr(self.args, "umask", None))
+            if plan != self.plan:
+                process_tuning.reapply(self.plan, plan, "Checker")
+                self.plan = plan
+            return
+
+        if config.net_namespace and not getattr(self.args, "namespace", None):
+            from kvrrp.lifecycle import enter_namespace
+
+            try:
+                enter_namespace(config.net_namespace)
+            except OSError as exc:
+                raise ConfigLoadError(f"Unable to set network namespace {config.net_namespace} - exiting "
+                                      f"({exc.strerror or exc})") from None
+            self.args.namespace = config.net_namespace
+        plan = self.plan = plan_for(config, "checker", getattr(self.args, "umask", None))
+        process_tuning.apply(plan, "Checker")
+        if plan.escalates:
+            escalator = process_tuning.Escalator(plan, "Checker")
+            self.watch = asyncio.get_running_loop().create_task(process_tuning.watch_lateness(escalator))
 
 
 def main(args: Any) -> int:
