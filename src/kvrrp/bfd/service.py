@@ -92,7 +92,9 @@ class BfdService:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self.loop is None:
+        """Open the sockets and arm the timers. With a `clock` and no loop (tests) nothing is
+        scheduled: the caller drives run_due(now) itself."""
+        if self.loop is None and self._clock is None:
             self.loop = asyncio.get_running_loop()
         if self.sockets is None:
             self.sockets = UdpSockets(self.loop)
@@ -131,7 +133,7 @@ class BfdService:
             new = wanted.get(name)
             if new is not None and _same_path(e.peer, new):
                 e.peer = new
-                e.session.settings = new.session
+                e.session.update_settings(new.session, now)
                 continue
             self._remove(name)
         for p in peers:
@@ -209,6 +211,15 @@ class BfdService:
         self._timer_at = None
         self.run_due(self.now())
         self._schedule()
+
+    def next_deadline(self) -> float | None:
+        while self._heap:
+            at, _seq, kind, name = self._heap[0]
+            e = self.sessions.get(name)
+            if e is not None and (e.session.tx_deadline if kind == _TX else e.session.detect_deadline) == at:
+                return at
+            heapq.heappop(self._heap)                  # stale
+        return None
 
     def run_due(self, now: float) -> None:
         """Everything due at `now` (public so tests can drive the service with a fake clock)."""

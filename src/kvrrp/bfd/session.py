@@ -120,6 +120,18 @@ class Session:
         gap = 0.0 if first else self.jittered(self.tx_interval)
         self.tx_deadline = now + gap
 
+    def update_settings(self, settings: SessionSettings, now: float) -> None:
+        """A reload changed the timers or the passive role: state is kept (RFC 6.8.1: state
+        variables are never reinitialised); while Up a changed interval starts a Poll (6.8.3)."""
+        old = self.settings
+        self.settings = settings
+        if self.state == UP and (old.min_tx, old.min_rx) != (settings.min_tx, settings.min_rx):
+            self.poll = True
+        if not self.may_transmit():
+            self.tx_deadline = None
+        elif self.tx_deadline is None:
+            self._reschedule_tx(now, first=True)
+
     # -- sending ---------------------------------------------------------------------------
 
     def packet(self) -> Control:

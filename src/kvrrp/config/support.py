@@ -19,7 +19,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "linkbeat_use_polling"): "MII/ethtool link polling",
     ("top", "linkbeat_interfaces"): "MII/ethtool link polling",
     ("top", "child_wait_time"): "separate child processes",
-    ("top", "bfd_instance"): "BFD sessions",
     ("top", "garp_group"): "per-switch GARP rate groups",
     ("top", "interface_up_down_delays"): "interface up/down debounce",
     ("global_defs", "process_names"): "process renaming",
@@ -95,14 +94,11 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "lvs_sync_daemon"): "IPVS connection sync daemon",
     # VRRP instance features outside kvrrp's engine today
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces",
-    ("vrrp_instance", "track_bfd"): "BFD tracking",
     ("vrrp_instance", "auth_hmac"): "HMAC advert authentication",
     ("vrrp_instance", "linkbeat_use_polling"): "MII/ethtool link polling",
     ("vrrp_instance", "kernel_rx_buf_size"): "socket buffer sizing",
     ("vrrp_instance", "debug"): "per-instance debug level (keepalived ignores it too)",
     ("vrrp_instance", "lvs_sync_daemon_interface"): "IPVS connection sync daemon",
-    ("vrrp_sync_group", "track_bfd"): "BFD tracking",
-    ("real_server", "BFD_CHECK"): "BFD checker",
 }
 
 

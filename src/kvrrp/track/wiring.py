@@ -40,6 +40,7 @@ class DaemonExtras:
         self.tracking: Any = None
         self.routes: Any = None
         self.vmacs: Any = None
+        self.bfd: Any = None           # kvrrp.bfd.service.BfdService while bfd_instances exist
         self.vmac_names: dict[str, str] = {}
         self._vmacs_wanted: dict[str, str] | None = None
 
@@ -81,12 +82,26 @@ class DaemonExtras:
         await self.notifier.start()
         self.routes = RoutesOnMaster(RouteManager(self.netlink), self.config)
         engine.add_transition_listener(self.routes)
-        self.tracking = track.attach(engine, self.config, self.loop)
+        self._bfd_reload(self.config)
+        self.tracking = track.attach(engine, self.config, self.loop, bfd=self.bfd)
         self.tracking.add_priority_listener(self.notifier.priority_changed)
         await self.tracking.start()
         if hasattr(engine, "add_prestart_hook"):
             # instances a reload adds start on their trackers' state (FAULT straight away)
             engine.add_prestart_hook(self.tracking.prestart)
+
+    def _bfd_reload(self, config: Config) -> None:
+        """The BFD sessions of `config` (keepalived's Keepalived_bfd, here a part of this loop:
+        kvrrp.bfd.service says why). Built once; a reload keeps unchanged sessions' state."""
+        from kvrrp.bfd.service import BfdService
+
+        if self.bfd is None:
+            if not config.bfd_instances:
+                return
+            self.bfd = BfdService(config.bfd_instances, loop=self.loop)
+            self.bfd.start()
+            return
+        self.bfd.reload(config.bfd_instances)
 
     async def before_reload(self, new_config: Config) -> None:
         from kvrrp.vrrp.settings import engine_settings
@@ -103,6 +118,11 @@ class DaemonExtras:
         if self.notifier is not None:
             await self.notifier.reload(new_config)
         if self.tracking is not None:
+            if self.bfd is None and new_config.bfd_instances:
+                self._bfd_reload(new_config)
+                self.tracking.attach_bfd(self.bfd)
+            elif self.bfd is not None:
+                self.bfd.reload(new_config.bfd_instances)
             await self.tracking.prepare_reload(new_config)
 
     async def after_reload(self, new_config: Config) -> None:
@@ -135,6 +155,11 @@ class DaemonExtras:
                     self.vmacs.remove(name)
                 except Exception:  # noqa: BLE001 - the others still go
                     log.exception("removing VMAC %s made for the failed reload", name)
+        if self.bfd is not None:
+            try:
+                self.bfd.reload(old_config.bfd_instances)
+            except Exception:  # noqa: BLE001
+                log.exception("returning the BFD sessions to the running configuration failed")
         for part in (self.notifier, self.tracking):
             if part is None:
                 continue
@@ -147,6 +172,8 @@ class DaemonExtras:
     async def before_stop(self) -> None:
         if self.tracking is not None:
             await self.tracking.stop()
+        if self.bfd is not None:
+            self.bfd.stop()
 
     async def after_stop(self) -> None:
         if self.notifier is not None:
@@ -159,6 +186,7 @@ class DaemonExtras:
         """For the status API / JSON dump."""
         return {
             "tracking": self.tracking.snapshot() if self.tracking else None,
+            "bfd": self.bfd.snapshot() if self.bfd else None,
             "notify": self.notifier.snapshot() if self.notifier else None,
             "vmacs": dict(self.vmac_names),
             "routes_installed": sorted(self.routes.installed) if self.routes else [],
