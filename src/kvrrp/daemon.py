@@ -197,6 +197,11 @@ class Daemon:
             self.engine.start()
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
+                if self.extras.bfd is not None:
+                    # BFD_CHECK in the child follows this process's sessions (one speaker per namespace)
+                    from kvrrp.bfd.relay import ParentFeed
+
+                    self.checker.bfd_feed = ParentFeed(self.extras.bfd)
                 self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
                 self.checker.start()
             log.info("kvrrp VRRP engine started with %d instance(s)", count)
@@ -566,6 +571,7 @@ class CheckerChild:
         self.control_socket = protocol_socket(self.pid_file)
         self.scraped: bool | None = None        # did the last /metrics reach the child
         self.on_give_up: Any = None   # called when -R forbids a restart
+        self.bfd_feed: Any = None     # kvrrp.bfd.relay.ParentFeed: BFD states to the child's stdin
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "kvrrp", "-C", "-n", "-f", self.args.config, "-p", self.pid_file]
@@ -603,7 +609,14 @@ class CheckerChild:
 
             # the child dies with this process (PR_SET_PDEATHSIG), even when it is SIGKILLed
             env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
-            self.proc = await spawn_tracked(self.argv(), env=env)
+            if self.bfd_feed is not None:
+                from kvrrp.bfd.relay import ENV as BFD_ENV
+
+                env[BFD_ENV] = "1"
+                self.proc = await spawn_tracked(self.argv(), env=env, stdin=asyncio.subprocess.PIPE)
+                self.bfd_feed.attach(self.proc.stdin)
+            else:
+                self.proc = await spawn_tracked(self.argv(), env=env)
             self.starts += 1
             log.info("Starting healthcheck child process, pid=%d", self.proc.pid)
             code = await self.proc.wait()

@@ -80,6 +80,11 @@ class BfdService:
         e = self.sessions.get(name)
         return None if e is None else e.session.tracked_up
 
+    def reported(self) -> dict[str, bool]:
+        """What listeners have been told so far: the sessions that were Up at least once, with
+        their tracked state (a session never Up has sent no event: keepalived's rule)."""
+        return {n: e.session.tracked_up for n, e in self.sessions.items() if e.session.up_count}
+
     def add_listener(self, listener: Listener) -> None:
         """listener(name, up) when a session's tracked state changes."""
         self._listeners.append(listener)

@@ -124,7 +124,8 @@ class UdpSockets:
         af = socket.AF_INET if family == 4 else socket.AF_INET6
         sock = socket.socket(af, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # no SO_REUSEADDR: a second BFD speaker in this namespace must fail loudly here
+            # rather than silently take part of the first one's packets
             if family == 4:
                 sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
                 sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)

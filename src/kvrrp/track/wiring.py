@@ -82,7 +82,7 @@ class DaemonExtras:
         await self.notifier.start()
         self.routes = RoutesOnMaster(RouteManager(self.netlink), self.config)
         engine.add_transition_listener(self.routes)
-        self._bfd_reload(self.config)
+        self._start_bfd()
         self.tracking = track.attach(engine, self.config, self.loop, bfd=self.bfd)
         self.tracking.add_priority_listener(self.notifier.priority_changed)
         await self.tracking.start()
@@ -90,18 +90,14 @@ class DaemonExtras:
             # instances a reload adds start on their trackers' state (FAULT straight away)
             engine.add_prestart_hook(self.tracking.prestart)
 
-    def _bfd_reload(self, config: Config) -> None:
-        """The BFD sessions of `config` (keepalived's Keepalived_bfd, here a part of this loop:
-        kvrrp.bfd.service says why). Built once; a reload keeps unchanged sessions' state."""
+    def _start_bfd(self) -> None:
+        """The BFD sessions (keepalived's Keepalived_bfd, here a part of this loop:
+        kvrrp.bfd.service says why). Always built, with no socket while no bfd_instance
+        exists, so the tracking supervisor and the checker child's feed follow one object."""
         from kvrrp.bfd.service import BfdService
 
-        if self.bfd is None:
-            if not config.bfd_instances:
-                return
-            self.bfd = BfdService(config.bfd_instances, loop=self.loop)
-            self.bfd.start()
-            return
-        self.bfd.reload(config.bfd_instances)
+        self.bfd = BfdService(self.config.bfd_instances, loop=self.loop)
+        self.bfd.start()
 
     async def before_reload(self, new_config: Config) -> None:
         from kvrrp.vrrp.settings import engine_settings
@@ -118,11 +114,8 @@ class DaemonExtras:
         if self.notifier is not None:
             await self.notifier.reload(new_config)
         if self.tracking is not None:
-            if self.bfd is None and new_config.bfd_instances:
-                self._bfd_reload(new_config)
-                self.tracking.attach_bfd(self.bfd)
-            elif self.bfd is not None:
-                self.bfd.reload(new_config.bfd_instances)
+            if self.bfd is not None:
+                self.bfd.reload(new_config.bfd_instances)   # unchanged sessions keep their state
             await self.tracking.prepare_reload(new_config)
 
     async def after_reload(self, new_config: Config) -> None:
