@@ -96,6 +96,7 @@ class CheckerDaemon:
         self.reaper: Any = None
         self.bfd: Any = None          # kvrrp.bfd.service.BfdService when this process runs the sessions
         self.bfd_feed: Any = None     # kvrrp.bfd.relay.ChildFeed when the VRRP daemon runs them
+        self.run_bfd = True           # False with -B: no sessions of our own
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
@@ -124,6 +125,10 @@ class CheckerDaemon:
             return
         from kvrrp.bfd.service import BfdService
 
+        if not self.run_bfd:
+            if config.bfd_instances:
+                log.warning("BFD disabled (-B): BFD_CHECKs get no session state")
+            return
         self.bfd = BfdService(_checker_bfds(config))
         self.bfd.add_listener(self.engine.set_bfd_state)
         self.bfd.start()
@@ -288,6 +293,7 @@ async def _run(args: Any) -> int:
     daemon = CheckerDaemon(args.config, getattr(args, "config_id", None), keep_on_stop=keep,
                            state_file=state_file,
                            allow_remove_all=bool(getattr(args, "allow_reload_removing_all", False)))
+    daemon.run_bfd = not getattr(args, "no_bfd", False)
     try:
         await daemon.start()
     except ConfigLoadError as exc:

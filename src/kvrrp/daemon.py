@@ -164,6 +164,7 @@ class Daemon:
         from kvrrp.track.wiring import DaemonExtras
 
         self.extras = DaemonExtras(self.config, loop, netlink)
+        self.extras.run_bfd = not getattr(self.args, "no_bfd", False)
         self.extras.prepare()  # use_vmac interfaces exist before anything uses them
         removed = remove_leftovers(addresses, _sweepable(settings.instances))
         if removed:
@@ -594,6 +595,8 @@ class CheckerChild:
             argv.append("--flush-log-file")
         if getattr(a, "dont_release_ipvs", False):
             argv.append("-I")
+        if getattr(a, "no_bfd", False):
+            argv.append("-B")
         if getattr(a, "namespace", None):
             argv += ["-s", a.namespace]
         return argv

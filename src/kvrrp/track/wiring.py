@@ -40,7 +40,8 @@ class DaemonExtras:
         self.tracking: Any = None
         self.routes: Any = None
         self.vmacs: Any = None
-        self.bfd: Any = None           # kvrrp.bfd.service.BfdService while bfd_instances exist
+        self.bfd: Any = None           # kvrrp.bfd.service.BfdService (see _start_bfd)
+        self.run_bfd = True            # False with -B (keepalived's --no_bfd): no sessions run
         self.vmac_names: dict[str, str] = {}
         self._vmacs_wanted: dict[str, str] | None = None
 
@@ -96,8 +97,14 @@ class DaemonExtras:
         exists, so the tracking supervisor and the checker child's feed follow one object."""
         from kvrrp.bfd.service import BfdService
 
-        self.bfd = BfdService(self.config.bfd_instances, loop=self.loop)
+        self.bfd = BfdService(self._bfd_instances(self.config), loop=self.loop)
         self.bfd.start()
+
+    def _bfd_instances(self, config: Config) -> tuple:
+        if not self.run_bfd and config.bfd_instances:
+            log.warning("BFD disabled (-B): %d bfd_instance(s) not run", len(config.bfd_instances))
+            return ()
+        return config.bfd_instances
 
     async def before_reload(self, new_config: Config) -> None:
         from kvrrp.vrrp.settings import engine_settings
@@ -115,7 +122,7 @@ class DaemonExtras:
             await self.notifier.reload(new_config)
         if self.tracking is not None:
             if self.bfd is not None:
-                self.bfd.reload(new_config.bfd_instances)   # unchanged sessions keep their state
+                self.bfd.reload(self._bfd_instances(new_config))   # unchanged sessions keep their state
             await self.tracking.prepare_reload(new_config)
 
     async def after_reload(self, new_config: Config) -> None:
@@ -150,7 +157,7 @@ class DaemonExtras:
                     log.exception("removing VMAC %s made for the failed reload", name)
         if self.bfd is not None:
             try:
-                self.bfd.reload(old_config.bfd_instances)
+                self.bfd.reload(self._bfd_instances(old_config))
             except Exception:  # noqa: BLE001
                 log.exception("returning the BFD sessions to the running configuration failed")
         for part in (self.notifier, self.tracking):
