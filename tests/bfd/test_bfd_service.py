@@ -169,3 +169,21 @@ def test_invalid_instances_are_refused_with_reasons(caplog):
     assert svc.names() == {"z"}
     text = caplog.text
     assert "x has no neighbor" in text and "not of the same family" in text and "duplicate" in text
+
+
+def test_multihop_uses_port_4784_both_ways():
+    net, clock = FakeNet(), Clock()
+    cfg = dict(min_rx=100, min_tx=100, multiplier=3, multihop=True, max_hops=-1)
+    a = BfdService([BfdInstance(name="to_b", neighbor_ip="198.18.0.2", source_ip="198.18.0.1", **cfg)],
+                   sockets=net.sockets_for("198.18.0.1"), clock=clock, rng=random.Random(1).random)
+    b = BfdService([BfdInstance(name="to_a", neighbor_ip="198.18.0.1", source_ip="198.18.0.2", **cfg)],
+                   sockets=net.sockets_for("198.18.0.2"), clock=clock, rng=random.Random(2).random)
+    a.start()
+    b.start()
+    assert a.sockets.senders[0].port == 4784
+    run(clock, [a, b], 5.0)
+    assert a.is_up("to_b") and b.is_up("to_a")
+    _inject(a, port=3784, my_discr=99)                  # a multihop session ignores the single-hop port
+    assert a.drops["wrong_port"] == 1
+    _inject(a, port=4784, ttl=3, my_discr=99, your_discr=a.sessions["to_b"].session.local_discr, state=UP)
+    assert a.drops["ttl"] == 0                          # max_hops -1: no TTL check
