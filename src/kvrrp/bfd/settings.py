@@ -15,8 +15,10 @@ from kvrrp.config.model import BfdInstance
 
 CONTROL_PORT = 3784            # RFC 5881 single hop
 MULTIHOP_PORT = 4784           # RFC 5883
-TTL_V4 = 255                   # keepalived's BFD_CONTROL_TTL / BFD_CONTROL_HOPLIMIT
-HOPLIMIT_V6 = 64
+TTL_V4 = 255                   # keepalived's BFD_CONTROL_TTL
+# RFC 5881 section 5: hop limit 255 for IPv6 too (keepalived's BFD_CONTROL_HOPLIMIT is 64, which
+# RFC-conforming peers such as FRR's bfdd drop by their GTSM check)
+HOPLIMIT_V6 = 255
 NAME_MAX = 31                  # keepalived's BFD_INAME_MAX - 1
 
 
