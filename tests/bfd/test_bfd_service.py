@@ -187,3 +187,21 @@ def test_multihop_uses_port_4784_both_ways():
     assert a.drops["wrong_port"] == 1
     _inject(a, port=4784, ttl=3, my_discr=99, your_discr=a.sessions["to_b"].session.local_discr, state=UP)
     assert a.drops["ttl"] == 0                          # max_hops -1: no TTL check
+
+
+def test_prometheus_families_from_the_status_snapshot():
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from kvrrp.metrics import render, vrrp_registry
+
+    net, clock, a, b = pair()
+    run(clock, [a, b], 5.0)
+    _inject(a, ttl=1)
+    text = render(vrrp_registry(lambda: {"bfd": a.snapshot()})).decode()
+    m = {(s.name, frozenset(s.labels.items())): s.value
+         for fam in text_string_to_metric_families(text) for s in fam.samples}
+    assert m[("kvrrp_bfd_session_up", frozenset({"name": "to_b", "neighbor": "198.18.0.2"}.items()))] == 1
+    assert m[("kvrrp_bfd_session_state", frozenset({"name": "to_b"}.items()))] == 3
+    assert m[("kvrrp_bfd_session_ups_total", frozenset({"name": "to_b"}.items()))] == 1
+    assert m[("kvrrp_bfd_packets_sent_total", frozenset({"name": "to_b"}.items()))] == a.sessions["to_b"].session.sent
+    assert m[("kvrrp_bfd_packets_dropped_total", frozenset({"reason": "ttl"}.items()))] == 1
