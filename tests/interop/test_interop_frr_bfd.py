@@ -139,3 +139,37 @@ def test_weighted_track_bfd_hands_mastership_over_and_back() -> None:
         print(f"\nweighted: cut -> n3 MASTER in {took * 1000:.0f} ms")
         lab.heal()
         assert lab.wait_for(lambda: _state(kv1) == "MASTER" and _state(kv3) == "BACKUP", WAIT), _logs(kv1, frr)
+
+
+def test_reload_with_new_timers_keeps_the_session_up() -> None:
+    """SIGHUP with min_rx / min_tx changed from 100 to 200 ms: the session stays Up (a Poll
+    Sequence carries the new intervals, RFC 5880 6.8.3), FRR sees them, the instance does not
+    move; a reload that drops the track_bfd leaves the instance alone when the session fails."""
+    import signal
+
+    with Lab(nodes=2, prefix="kvbfd", client=False) as lab:
+        n1, n2 = lab.nodes
+        frr = FrrBfd(lab, n2, n1.ipv4)
+        kv = lab.start_kvrrp(n1, _tracking_config(n1, n2))
+        assert lab.wait_for(lambda: _state(kv) == "MASTER" and frr.status() == "up", WAIT), _logs(kv, frr)
+        before = kv.transitions("VI_1")
+        text = _tracking_config(n1, n2).replace("min_rx 100", "min_rx 200").replace("min_tx 100", "min_tx 200")
+        with open(kv.conf, "w") as fh:
+            fh.write(text)
+        kv.signal(signal.SIGHUP)
+        assert lab.wait_for(lambda: frr.peer().get("remote-transmit-interval") == 200
+                            and frr.peer().get("remote-receive-interval") == 200, WAIT), _logs(kv, frr)
+        assert "Reload finished" in kv.log(), _logs(kv, frr)
+        assert frr.status() == "up" and kv.transitions("VI_1") == before
+        assert "BFD Up -> Down" not in kv.log()
+        # the same session, no longer tracked: a cut leaves the instance MASTER
+        with open(kv.conf, "w") as fh:
+            fh.write(text.replace("track_bfd {\n        to_frr\n    }", ""))
+        reloads = kv.log().count("Reload finished")
+        kv.signal(signal.SIGHUP)
+        assert lab.wait_for(lambda: kv.log().count("Reload finished") > reloads, WAIT), _logs(kv, frr)
+        assert lab.wait_for(lambda: frr.status() == "up", WAIT)
+        lab.partition([n1], [n2])
+        assert lab.wait_for(lambda: "BFD Up -> Down" in kv.log(), WAIT), _logs(kv, frr)
+        time.sleep(0.5)
+        assert _state(kv) == "MASTER", _logs(kv, frr)
