@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import struct
 
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from kvrrp.bfd.packet import DECODE_DROPS, DOWN, INIT, UP, ADMIN_DOWN, Control, Drop, decode
 
@@ -22,6 +22,7 @@ def controls(draw):
                    cpi=draw(st.booleans()), required_min_echo_rx=draw(u32))
 
 
+@settings(deadline=None)          # a loaded 2-core machine: no per-example time limit
 @given(controls())
 def test_round_trip(c):
     data = c.encode()
@@ -29,6 +30,7 @@ def test_round_trip(c):
     assert decode(data) == c
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=64))
 def test_any_bytes_decode_or_drop_never_raise(data):
     out = decode(data)

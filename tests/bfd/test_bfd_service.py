@@ -155,9 +155,15 @@ def test_reload_keeps_unchanged_sessions_and_drops_removed_ones():
     assert a.sessions["to_b"] is entry and entry.session.state == UP and entry.session.settings.min_tx == 50_000
     run(clock, [a, b], 7.0)
     assert a.is_up("to_b")
-    sender = entry.sender
+    heard = []
+    a.add_listener(lambda name, up: heard.append((name, up)))
+    # a new neighbour is a new session: its followers hear that it is no longer known up
+    a.reload([BfdInstance(name="to_b", neighbor_ip="198.18.0.3", source_ip="198.18.0.1")])
+    assert heard == [("to_b", False)] and a.sessions["to_b"] is not entry and entry.sender.closed
+    sender = a.sessions["to_b"].sender
     a.reload([])
     assert a.sessions == {} and sender.closed and "198.18.0.1" not in net.receivers
+    assert heard == [("to_b", False)]                  # that one was never up: nothing more
 
 
 def test_invalid_instances_are_refused_with_reasons(caplog):

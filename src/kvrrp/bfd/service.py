@@ -140,7 +140,12 @@ class BfdService:
                 e.peer = new
                 e.session.update_settings(new.session, now)
                 continue
+            was_up = e.session.tracked_up
             self._remove(name)
+            if was_up:
+                # a session replaced (new neighbour / source / port / TTL) or removed is no longer
+                # known to be up: its followers hear so (the replacement reports its own Up)
+                self._tell(name, False)
         for p in peers:
             if p.name in self.sessions:
                 self._arm(self.sessions[p.name])
@@ -308,12 +313,14 @@ class BfdService:
             log.log(level, "(%s) BFD %s -> %s (local diagnostic: %s, remote diagnostic: %s)", name,
                     STATE_NAMES[ch.old], STATE_NAMES[ch.new], diag, remote)
             if ch.tracked_changed:
-                up = e.session.tracked_up
-                for cb in list(self._listeners):
-                    try:
-                        cb(name, up)
-                    except Exception:  # noqa: BLE001 - one listener must not stop the others
-                        log.exception("BFD listener failed for %s", name)
+                self._tell(name, e.session.tracked_up)
+
+    def _tell(self, name: str, up: bool) -> None:
+        for cb in list(self._listeners):
+            try:
+                cb(name, up)
+            except Exception:  # noqa: BLE001 - one listener must not stop the others
+                log.exception("BFD listener failed for %s", name)
 
     # -- observability ---------------------------------------------------------------------
 
