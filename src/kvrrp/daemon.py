@@ -425,7 +425,9 @@ class Daemon:
         from kvrrp.vrrp import dump
 
         if kind == "data":
-            return dump.format_data(self.engine)
+            from kvrrp.bfd.dump import format_bfd
+
+            return dump.format_data(self.engine) + format_bfd(getattr(self.extras, "bfd", None))
         if kind == "stats":
             return dump.format_stats(self.engine)
         return json.dumps(self.status(), indent=2, sort_keys=True, default=str) + "\n"

@@ -211,3 +211,15 @@ def test_prometheus_families_from_the_status_snapshot():
     assert m[("kvrrp_bfd_session_ups_total", frozenset({"name": "to_b"}.items()))] == 1
     assert m[("kvrrp_bfd_packets_sent_total", frozenset({"name": "to_b"}.items()))] == a.sessions["to_b"].session.sent
     assert m[("kvrrp_bfd_packets_dropped_total", frozenset({"reason": "ttl"}.items()))] == 1
+
+
+def test_data_dump_in_keepalived_words():
+    from kvrrp.bfd.dump import format_bfd
+
+    net, clock, a, b = pair()
+    run(clock, [a, b], 5.0)
+    text = format_bfd(a)
+    assert text.startswith("------< BFD Data >------\n BFD Instance = to_b\n   Neighbor IP = 198.18.0.2\n")
+    assert "   local state = Up\n" in text and "   Detection multiplier = 3\n" in text
+    assert "   local detection time = 300000 us\n" in text
+    assert format_bfd(None) == "" and format_bfd(BfdService([], sockets=FakeSockets(FakeNet(), "x"))) == ""

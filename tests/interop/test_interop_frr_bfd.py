@@ -30,10 +30,10 @@ def _bfd_block(name: str, neighbor: str, source: str, *lines: str) -> str:
 
 
 def _tracking_config(node: Node, frr_node: Node, *, priority: int = 100, track_line: str = "to_frr",
-                     bfd_lines: tuple[str, ...] = ()) -> str:
+                     bfd_lines: tuple[str, ...] = (), global_lines: tuple[str, ...] = ()) -> str:
     spec = VrrpSpec(priority=priority, version=3, advert_int=0.1,
                     extra=("dont_track_primary", "track_bfd {", f"    {track_line}", "}"))
-    return _bfd_block("to_frr", frr_node.ipv4, node.ipv4, *bfd_lines) + render_config([spec])
+    return _bfd_block("to_frr", frr_node.ipv4, node.ipv4, *bfd_lines) + render_config([spec], global_lines)
 
 
 def _port(node: Node) -> str:
@@ -145,15 +145,23 @@ def test_reload_with_new_timers_keeps_the_session_up() -> None:
     """SIGHUP with min_rx / min_tx changed from 100 to 200 ms: the session stays Up (a Poll
     Sequence carries the new intervals, RFC 5880 6.8.3), FRR sees them, the instance does not
     move; a reload that drops the track_bfd leaves the instance alone when the session fails."""
+    import os
     import signal
 
     with Lab(nodes=2, prefix="kvbfd", client=False) as lab:
         n1, n2 = lab.nodes
         frr = FrrBfd(lab, n2, n1.ipv4)
-        kv = lab.start_kvrrp(n1, _tracking_config(n1, n2))
+        data = os.path.join(lab.workdir, "kvrrp.data")
+        kv = lab.start_kvrrp(n1, _tracking_config(n1, n2, global_lines=(f"state_dump_file {data}",)))
         assert lab.wait_for(lambda: _state(kv) == "MASTER" and frr.status() == "up", WAIT), _logs(kv, frr)
+        # the data dump (SIGUSR1) carries the session, in keepalived's dump_bfd words
+        kv.signal(signal.SIGUSR1)
+        assert lab.wait_for(lambda: os.path.exists(data), WAIT), _logs(kv, frr)
+        with open(data) as fh:
+            dumped = fh.read()
+        assert " BFD Instance = to_frr" in dumped and "   local state = Up" in dumped, dumped[-2000:]
         before = kv.transitions("VI_1")
-        text = _tracking_config(n1, n2).replace("min_rx 100", "min_rx 200").replace("min_tx 100", "min_tx 200")
+        text = _tracking_config(n1, n2, global_lines=(f"state_dump_file {data}",)).replace("min_rx 100", "min_rx 200").replace("min_tx 100", "min_tx 200")
         with open(kv.conf, "w") as fh:
             fh.write(text)
         kv.signal(signal.SIGHUP)
