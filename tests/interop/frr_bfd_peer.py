@@ -21,8 +21,9 @@ class FrrBfd:
     """zebra + bfdd in `node` with one single-hop peer `neighbor` (timers in ms)."""
 
     def __init__(self, lab: Lab, node: Node, neighbor: str, *, rx_ms: int = 100, tx_ms: int = 100,
-                 multiplier: int = 3, passive: bool = False) -> None:
+                 multiplier: int = 3, passive: bool = False, local: str | None = None) -> None:
         self.lab, self.node, self.neighbor = lab, node, neighbor
+        self.local = local or node.ipv4
         self.rx_ms, self.tx_ms, self.multiplier, self.passive = rx_ms, tx_ms, multiplier, passive
         self.dir = tempfile.mkdtemp(prefix=f"{lab.id}-frrbfd-{node.name}-")
         os.chmod(self.dir, 0o777)          # the daemons drop to user frr
@@ -36,7 +37,7 @@ class FrrBfd:
         return os.path.join(self.dir, name)
 
     def _conf(self) -> str:
-        lines = ["bfd", f" peer {self.neighbor} local-address {self.node.ipv4} interface {self.node.ifname}",
+        lines = ["bfd", f" peer {self.neighbor} local-address {self.local} interface {self.node.ifname}",
                  f"  receive-interval {self.rx_ms}", f"  transmit-interval {self.tx_ms}",
                  f"  detect-multiplier {self.multiplier}"]
         if self.passive:

@@ -181,3 +181,22 @@ def test_reload_with_new_timers_keeps_the_session_up() -> None:
         assert lab.wait_for(lambda: "BFD Up -> Down" in kv.log(), WAIT), _logs(kv, frr)
         time.sleep(0.5)
         assert _state(kv) == "MASTER", _logs(kv, frr)
+
+
+def test_ipv6_session_with_frr() -> None:
+    """IPv6 (2001:2::/48, the benchmarking range): up with hop limit 255 both ways (RFC 5881
+    section 5; FRR drops anything else), a cut -> FAULT, back when healed."""
+    with Lab(nodes=2, prefix="kvbfd", client=False) as lab:
+        n1, n2 = lab.nodes
+        a1, a2 = "2001:2::bfd:11", "2001:2::bfd:12"
+        lab.run(n1, ["ip", "-6", "addr", "add", f"{a1}/64", "dev", "eth0", "nodad"])
+        lab.run(n2, ["ip", "-6", "addr", "add", f"{a2}/64", "dev", "eth0", "nodad"])
+        frr = FrrBfd(lab, n2, a1, local=a2)
+        spec = VrrpSpec(priority=100, version=3, advert_int=0.1,
+                        extra=("dont_track_primary", "track_bfd {", "    to_frr6", "}"))
+        kv = lab.start_kvrrp(n1, _bfd_block("to_frr6", a2, a1) + render_config([spec]))
+        assert lab.wait_for(lambda: frr.status() == "up" and _state(kv) == "MASTER", WAIT), _logs(kv, frr)
+        lab.partition([n1], [n2])
+        assert lab.wait_for(lambda: _state(kv) == "FAULT", WAIT, interval=0.01), _logs(kv, frr)
+        lab.heal()
+        assert lab.wait_for(lambda: _state(kv) == "MASTER" and frr.status() == "up", WAIT), _logs(kv, frr)
