@@ -131,7 +131,13 @@ def test_weighted_track_bfd_hands_mastership_over_and_back() -> None:
         frr = FrrBfd(lab, n2, n1.ipv4)
         kv1 = lab.start_kvrrp(n1, _tracking_config(n1, n2, priority=150, track_line="to_frr weight -100"))
         kv3 = lab.start_kvrrp(n3, render_config([VrrpSpec(priority=100, version=3, advert_int=0.1)]), tag="kvrrp-n3")
+        # n1 starts at 50 (session not yet Up) and may be master for a moment before n3 runs:
+        # wait for the session, then for n1 at 150 holding mastership
+        assert lab.wait_for(lambda: frr.status() == "up" and ("BFD Init -> Up" in kv1.log()
+                                                              or "BFD Down -> Up" in kv1.log()), WAIT), _logs(kv1, frr)
         assert lab.wait_for(lambda: _state(kv1) == "MASTER" and _state(kv3) == "BACKUP", WAIT), _logs(kv1, frr)
+        time.sleep(0.5)
+        assert _state(kv1) == "MASTER" and _state(kv3) == "BACKUP", _logs(kv1, frr)
         lab.partition([n1], [n2])
         took = _timed(lab, lambda: _state(kv3) == "MASTER" and _state(kv1) == "BACKUP")
         assert took is not None, _logs(kv1, frr) + kv3.log()[-2000:]
