@@ -178,6 +178,10 @@ def test_remote_min_rx_zero_stops_periodic_transmission():
     a.receive(Control(state=DOWN, my_discr=22, your_discr=0, desired_min_tx=1_000_000,
                       required_min_rx=0, detect_mult=3), 0.0)
     assert a.tx_deadline is None
+    # a Poll is still answered with Final at once
+    out = a.receive(Control(state=DOWN, my_discr=22, your_discr=0, desired_min_tx=1_000_000,
+                            required_min_rx=0, detect_mult=3, poll=True), 0.1)
+    assert out.send_now and a.packet().final
 
 
 def test_auth_and_admin_down_are_drops():

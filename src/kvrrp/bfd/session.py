@@ -187,8 +187,10 @@ class Session:
 
         self.detect_deadline = now + self.detection_time / 1e6
         if pkt.poll:
+            # RFC 6.8.6: answer with Final "as soon as practicable, without respect to the
+            # transmission timer" - also when periodic packets are not wanted
             self.final = True
-            out.send_now = self.may_transmit() or self.remote_min_rx != 0
+            out.send_now = True
         if not self.may_transmit():
             self.tx_deadline = None
         elif self.tx_deadline is None:
