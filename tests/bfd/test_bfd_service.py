@@ -83,7 +83,7 @@ def run(clock, services, until):
             s.run_due(clock.t)
 
 
-def test_sessions_come_up_and_listeners_hear_it():
+def test_sessions_come_up_and_listeners_hear_it(caplog):
     net, clock, a, b = pair()
     heard = []
     a.add_listener(lambda name, up: heard.append((clock.t, name, up)))
@@ -100,6 +100,7 @@ def test_sessions_come_up_and_listeners_hear_it():
     cut = clock.t
     run(clock, [a, b], cut + 1.0)
     assert heard[-1][1:] == ("to_b", False) and heard[-1][0] - cut <= 0.3 + 1e-9
+    assert "(to_b) BFD expired after 300 ms without a packet (Detection Time 300 ms)" in caplog.text
     net.cut = False
     run(clock, [a, b], clock.t + 4.0)
     assert heard[-1][1:] == ("to_b", True)

@@ -244,6 +244,10 @@ class BfdService:
                 self._send(e, now, periodic=True)
                 touched[name] = e
             elif kind == _DETECT and s.detect_deadline == at:
+                if s.state == UP and s.last_rx is not None:
+                    # keepalived's "Expired after N ms": how long the silence really lasted
+                    log.warning("(%s) BFD expired after %.0f ms without a packet (Detection Time %.0f ms)",
+                                name, (now - s.last_rx) * 1000, s.detection_time / 1000)
                 self._outcome(e, s.expire(now))
                 touched[name] = e
         for e in touched.values():

@@ -75,6 +75,7 @@ class Session:
         self.sent = 0
         self.received = 0
         self.up_count = 0
+        self.last_rx: float | None = None
         self._reschedule_tx(now, first=True)
 
     # -- timers ----------------------------------------------------------------------------
@@ -160,6 +161,7 @@ class Session:
             out.drop = "admin_down"
             return out
         self.received += 1
+        self.last_rx = now
         old_interval = self.tx_interval
         self.remote_discr = pkt.my_discr
         self.remote_state = pkt.state
