@@ -8,18 +8,20 @@ must reach the VRRP engine in the same loop (track_bfd -> engine.set_tracker) wi
 hop. The checker child gets the states of the sessions it needs from the VRRP daemon over its
 control socket (kvrrp.bfd.relay), as keepalived's checker process gets them over a pipe.
 
-Timers: a heap of (deadline, session, kind) with stale entries skipped, and one
-``loop.call_at`` for the earliest, so a thousand 10 ms sessions cost one loop timer.
+Timers: every session's transmit and detection timers on one of kvrrp's timer wheels
+(kvrrp.fastpath.TimerWheel, 1 ms ticks, never early: the VRRP engine's structure, a wheel of
+its own so the two stay independent) and one ``loop.call_at`` for the earliest deadline, so a
+thousand 10 ms sessions cost one loop timer and O(1) per (re)arm.
 """
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import logging
 import random
 from typing import Any, Callable
 
+from kvrrp import fastpath
 from kvrrp.bfd.packet import DECODE_DROPS, DIAG_NAMES, STATE_NAMES, UP, Control, Drop, decode
 from kvrrp.bfd.session import Outcome, Session
 from kvrrp.bfd.settings import BfdPeer, plan_sessions
@@ -33,13 +35,15 @@ DROP_REASONS = DECODE_DROPS + ("unknown_discriminator", "unknown_session", "wron
                                "ttl", "auth_unsupported", "admin_down")
 
 Listener = Callable[[str, bool], None]
-_TX, _DETECT = 0, 1
+_TX, _DETECT = 0, 1            # wheel key = entry id * 2 + kind
+TICK = 0.001
 
 
 class _Entry:
-    __slots__ = ("peer", "session", "sender", "send_errors", "socket_error")
+    __slots__ = ("id", "peer", "session", "sender", "send_errors", "socket_error")
 
-    def __init__(self, peer: BfdPeer, session: Session) -> None:
+    def __init__(self, entry_id: int, peer: BfdPeer, session: Session) -> None:
+        self.id = entry_id
         self.peer = peer
         self.session = session
         self.sender: Sender | None = None
@@ -64,8 +68,9 @@ class BfdService:
         self.received = 0
         self._listeners: list[Listener] = []
         self._receivers: dict[tuple[int, int], Callable[[], None]] = {}
-        self._heap: list[tuple[float, int, int, str]] = []
-        self._seq = itertools.count()
+        self._wheel: Any = None                    # fastpath.TimerWheel, made at start()
+        self._ids = itertools.count(1)
+        self._by_id: dict[int, _Entry] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.running = False
@@ -103,6 +108,7 @@ class BfdService:
             self.loop = asyncio.get_running_loop()
         if self.sockets is None:
             self.sockets = UdpSockets(self.loop)
+        self._wheel = fastpath.TimerWheel(resolution=TICK, start=self.now())
         self.running = True
         self._configure(self.instances)
 
@@ -126,7 +132,8 @@ class BfdService:
         for close in self._receivers.values():
             close()
         self._receivers.clear()
-        self._heap.clear()
+        self._by_id.clear()
+        self._wheel = None
 
     def _configure(self, instances: tuple[BfdInstance, ...]) -> None:
         peers, problems = plan_sessions(instances)
@@ -151,9 +158,10 @@ class BfdService:
                 self._arm(self.sessions[p.name])
                 continue
             discr = self._new_discr()
-            e = _Entry(p, Session(p.session, discr, now, self.rng))
+            e = _Entry(next(self._ids), p, Session(p.session, discr, now, self.rng))
             self.sessions[p.name] = e
             self.by_discr[discr] = e
+            self._by_id[e.id] = e
             self._open_sender(e)
             log.info("BFD instance %s: neighbor %s%s, min_rx %g ms, min_tx %g ms, multiplier %d%s",
                      p.name, p.neighbor, f" source {p.source}" if p.source else "", p.session.min_rx / 1000,
@@ -178,6 +186,10 @@ class BfdService:
     def _remove(self, name: str) -> None:
         e = self.sessions.pop(name)
         self.by_discr.pop(e.session.local_discr, None)
+        self._by_id.pop(e.id, None)
+        if self._wheel is not None:
+            self._wheel.cancel(e.id * 2 + _TX)
+            self._wheel.cancel(e.id * 2 + _DETECT)
         if e.sender is not None:
             e.sender.close()
 
@@ -199,19 +211,27 @@ class BfdService:
 
     def _arm(self, e: _Entry) -> None:
         s = e.session
+        if self._wheel is None:
+            return
         for kind, at in ((_TX, s.tx_deadline), (_DETECT, s.detect_deadline)):
-            if at is not None:
-                heapq.heappush(self._heap, (at, next(self._seq), kind, e.peer.name))
+            if at is None:
+                self._wheel.cancel(e.id * 2 + kind)
+            else:
+                self._wheel.schedule(e.id * 2 + kind, at)
         self._schedule()
 
     def _schedule(self) -> None:
-        if not self._heap or not self.running or self.loop is None:
+        if self._wheel is None or not self.running or self.loop is None:
             return
-        at = self._heap[0][0]
-        if self._timer is not None and self._timer_at is not None and self._timer_at <= at:
+        at = self._wheel.next_deadline()
+        if at is not None and self._timer is not None and self._timer_at == at:
             return
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None
+            self._timer_at = None
+        if at is None:
+            return
         self._timer_at = at
         self._timer = self.loop.call_at(at, self._fire) if self._clock is None else \
             self.loop.call_later(max(0.0, at - self.now()), self._fire)
@@ -223,33 +243,28 @@ class BfdService:
         self._schedule()
 
     def next_deadline(self) -> float | None:
-        while self._heap:
-            at, _seq, kind, name = self._heap[0]
-            e = self.sessions.get(name)
-            if e is not None and (e.session.tx_deadline if kind == _TX else e.session.detect_deadline) == at:
-                return at
-            heapq.heappop(self._heap)                  # stale
-        return None
+        return None if self._wheel is None else self._wheel.next_deadline()
 
     def run_due(self, now: float) -> None:
         """Everything due at `now` (public so tests can drive the service with a fake clock)."""
-        touched: dict[str, _Entry] = {}
-        while self._heap and self._heap[0][0] <= now:
-            at, _seq, kind, name = heapq.heappop(self._heap)
-            e = self.sessions.get(name)
+        if self._wheel is None:
+            return
+        touched: dict[int, _Entry] = {}
+        for key in self._wheel.advance(now):
+            e = self._by_id.get(key >> 1)
             if e is None:
                 continue
             s = e.session
-            if kind == _TX and s.tx_deadline == at:
-                self._send(e, now, periodic=True)
-                touched[name] = e
-            elif kind == _DETECT and s.detect_deadline == at:
+            if key & 1 == _TX:
+                if s.tx_deadline is not None:
+                    self._send(e, now, periodic=True)
+            elif s.detect_deadline is not None:
                 if s.state == UP and s.last_rx is not None:
                     # keepalived's "Expired after N ms": how long the silence really lasted
                     log.warning("(%s) BFD expired after %.0f ms without a packet (Detection Time %.0f ms)",
-                                name, (now - s.last_rx) * 1000, s.detection_time / 1000)
+                                e.peer.name, (now - s.last_rx) * 1000, s.detection_time / 1000)
                 self._outcome(e, s.expire(now))
-                touched[name] = e
+            touched[e.id] = e
         for e in touched.values():
             self._arm(e)
 
