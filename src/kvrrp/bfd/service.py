@@ -5,8 +5,9 @@ Why a task in the daemon and not keepalived's separate Keepalived_bfd process: k
 daemon is one event loop that already multiplexes thousands of timers (DESIGN.md "many
 instances, one clock"); a BFD session is two timers and a socket read, and a tracker change
 must reach the VRRP engine in the same loop (track_bfd -> engine.set_tracker) without a pipe
-hop. The checker child gets the states of the sessions it needs from the VRRP daemon over its
-control socket (kvrrp.bfd.relay), as keepalived's checker process gets them over a pipe.
+hop. Only one process of a namespace can own UDP 3784, so the checker child gets the states
+from the VRRP daemon over a pipe on its stdin (kvrrp.bfd.relay), as keepalived's checker
+process gets them from Keepalived_bfd over a pipe.
 
 Timers: every session's transmit and detection timers on one of kvrrp's timer wheels
 (kvrrp.fastpath.TimerWheel, 1 ms ticks, never early: the VRRP engine's structure, a wheel of
