@@ -65,6 +65,11 @@ async def local_addresses() -> set[str]:
     return out
 
 
+def _checker_bfds(config: Any) -> list:
+    """keepalived: a bfd_instance with only 'vrrp' sends no events to the checker process."""
+    return [b for b in config.bfd_instances if b.checker]
+
+
 class CheckerDaemon:
     def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
                  keep_on_stop: bool = False, concurrency: int = 1024, dump_file: str = DUMP_FILE,
@@ -90,6 +95,9 @@ class CheckerDaemon:
         self.signals: Any = None
         self.reaper: Any = None
         self.on_config: Any = None          # called with each configuration loaded (before IPVS opens)
+        self.bfd: Any = None          # kvrrp.bfd.service.BfdService when this process runs the sessions
+        self.bfd_feed: Any = None     # kvrrp.bfd.relay.ChildFeed when the VRRP daemon runs them
+        self.run_bfd = True           # False with -B: no sessions of our own
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
@@ -107,7 +115,30 @@ class CheckerDaemon:
             self.engine.set_local_addresses(await local_addresses())
             self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
         await self.engine.start()
+        await self._start_bfd(config)
         log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
+
+    async def _start_bfd(self, config: Any) -> None:
+        """BFD_CHECK's source of session states: the VRRP daemon that started us (its pipe on
+        our stdin), else our own sessions for the bfd_instances meant for the checker."""
+        import os
+
+        from kvrrp.bfd.relay import ENV, ChildFeed
+
+        assert self.engine is not None
+        if os.environ.pop(ENV, None):
+            self.bfd_feed = ChildFeed(self.engine.set_bfd_state)
+            await self.bfd_feed.start(0)
+            return
+        from kvrrp.bfd.service import BfdService
+
+        if not self.run_bfd:
+            if config.bfd_instances:
+                log.warning("BFD disabled (-B): BFD_CHECKs get no session state")
+            return
+        self.bfd = BfdService(_checker_bfds(config))
+        self.bfd.add_listener(self.engine.set_bfd_state)
+        self.bfd.start()
 
     async def _poll_addresses(self) -> None:
         while True:
@@ -160,6 +191,8 @@ class CheckerDaemon:
             log.exception("Reload failed")
             self.reloads.finish("failed", str(exc) or type(exc).__name__)
             return False
+        if self.bfd is not None:
+            self.bfd.reload(_checker_bfds(result.config))
         self.reloads.finish("applied")
         return True
 
@@ -167,6 +200,10 @@ class CheckerDaemon:
         if self._addr_task is not None:
             self._addr_task.cancel()
             await asyncio.gather(self._addr_task, return_exceptions=True)
+        if self.bfd is not None:
+            self.bfd.stop()
+        if self.bfd_feed is not None:
+            await self.bfd_feed.stop()
         if self.engine is not None:
             await self.engine.stop(keep=self.keep_on_stop if keep is None else keep)
         if self.kernel is not None:
@@ -180,6 +217,10 @@ class CheckerDaemon:
         status["reload"] = self.reloads.as_dict()
         status["signals"] = self.signals.snapshot() if self.signals is not None else {}
         status["script_leftovers"] = self.reaper.snapshot() if self.reaper is not None else {}
+        status["bfd"] = {"source": "own sessions" if self.bfd is not None else
+                         ("the VRRP daemon" if self.bfd_feed is not None else None),
+                         "states": dict(self.engine.bfd_known),
+                         "sessions": self.bfd.snapshot() if self.bfd is not None else None}
         return status
 
     def dump(self) -> str:
@@ -266,6 +307,7 @@ async def _run(args: Any) -> int:
                            allow_remove_all=bool(getattr(args, "allow_reload_removing_all", False)))
     tuning = CheckerTuning(args)
     daemon.on_config = tuning.apply
+    daemon.run_bfd = not getattr(args, "no_bfd", False)
     try:
         await daemon.start()
     except ConfigLoadError as exc:

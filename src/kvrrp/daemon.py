@@ -169,6 +169,7 @@ class Daemon:
 
         security.configure(self.config)   # set_supplementary_groups, use_symlink_paths
         self.extras = DaemonExtras(self.config, loop, netlink)
+        self.extras.run_bfd = not getattr(self.args, "no_bfd", False)
         self.extras.prepare()  # use_vmac interfaces exist before anything uses them
         removed = remove_leftovers(addresses, _sweepable(settings.instances))
         if removed:
@@ -203,6 +204,11 @@ class Daemon:
             self._watch_lateness(loop)
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args, child_wait_time=self.config.child_wait_time)
+                if self.extras.bfd is not None:
+                    # BFD_CHECK in the child follows this process's sessions (one speaker per namespace)
+                    from kvrrp.bfd.relay import ParentFeed
+
+                    self.checker.bfd_feed = ParentFeed(self.extras.bfd)
                 self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
                 self.checker.start()
             log.info("kvrrp VRRP engine started with %d instance(s)", count)
@@ -463,7 +469,9 @@ class Daemon:
         from kvrrp.vrrp import dump
 
         if kind == "data":
-            return dump.format_data(self.engine)
+            from kvrrp.bfd.dump import format_bfd
+
+            return dump.format_data(self.engine) + format_bfd(getattr(self.extras, "bfd", None))
         if kind == "stats":
             return dump.format_stats(self.engine)
         return json.dumps(self.status(), indent=2, sort_keys=True, default=str) + "\n"
@@ -614,6 +622,7 @@ class CheckerChild:
         self.control_socket = protocol_socket(self.pid_file)
         self.scraped: bool | None = None        # did the last /metrics reach the child
         self.on_give_up: Any = None   # called when -R forbids a restart
+        self.bfd_feed: Any = None     # kvrrp.bfd.relay.ParentFeed: BFD states to the child's stdin
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "kvrrp", "-C", "-n", "-f", self.args.config, "-p", self.pid_file]
@@ -636,6 +645,8 @@ class CheckerChild:
             argv.append("--flush-log-file")
         if getattr(a, "dont_release_ipvs", False):
             argv.append("-I")
+        if getattr(a, "no_bfd", False):
+            argv.append("-B")
         if getattr(a, "namespace", None):
             argv += ["-s", a.namespace]
         return argv
@@ -651,7 +662,14 @@ class CheckerChild:
 
             # the child dies with this process (PR_SET_PDEATHSIG), even when it is SIGKILLed
             env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
-            self.proc = await spawn_tracked(self.argv(), env=env)
+            if self.bfd_feed is not None:
+                from kvrrp.bfd.relay import ENV as BFD_ENV
+
+                env[BFD_ENV] = "1"
+                self.proc = await spawn_tracked(self.argv(), env=env, stdin=asyncio.subprocess.PIPE)
+                self.bfd_feed.attach(self.proc.stdin)
+            else:
+                self.proc = await spawn_tracked(self.argv(), env=env)
             self.starts += 1
             log.info("Starting healthcheck child process, pid=%d", self.proc.pid)
             code = await self.proc.wait()

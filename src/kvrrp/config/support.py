@@ -15,16 +15,15 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "namespace_with_ipsets"): "kvrrp uses no ipsets (its nftables sets belong to the namespace they are in on every kernel)",
     ("top", "linkbeat_use_polling"): "MII/ethtool link polling",
     ("top", "linkbeat_interfaces"): "MII/ethtool link polling",
-    ("top", "bfd_instance"): "BFD sessions",
-    # the BFD process's own knobs: parsed and dumped, applied by no process while kvrrp has no
-    # BFD process (the vrrp_* and checker_* ones are implemented, kvrrp.process_plan)
-    ("global_defs", "bfd_process_name"): "no BFD process in kvrrp",
-    ("global_defs", "bfd_priority"): "no BFD process in kvrrp",
-    ("global_defs", "bfd_no_swap"): "no BFD process in kvrrp",
-    ("global_defs", "bfd_rt_priority"): "no BFD process in kvrrp",
-    ("global_defs", "bfd_cpu_affinity"): "no BFD process in kvrrp",
-    ("global_defs", "bfd_rlimit_rttime"): "no BFD process in kvrrp",
-    ("global_defs", "bfd_rlimit_rtime"): "no BFD process in kvrrp",
+    # the BFD process's own knobs: parsed and dumped; kvrrp runs BFD inside the VRRP process
+    # (docs/bfd.md), whose vrrp_* knobs apply to it (kvrrp.process_plan)
+    ("global_defs", "bfd_process_name"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_priority"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_no_swap"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_rt_priority"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_cpu_affinity"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_rlimit_rttime"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_rlimit_rtime"): "BFD runs in the VRRP process (vrrp_* knobs)",
     ("top", "garp_group"): "per-switch GARP rate groups",
     ("top", "interface_up_down_delays"): "interface up/down debounce",
     # SNMP / DBus
@@ -70,14 +69,11 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "lvs_sync_daemon"): "IPVS connection sync daemon",
     # VRRP instance features outside kvrrp's engine today
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces",
-    ("vrrp_instance", "track_bfd"): "BFD tracking",
     ("vrrp_instance", "auth_hmac"): "HMAC advert authentication",
     ("vrrp_instance", "linkbeat_use_polling"): "MII/ethtool link polling",
     ("vrrp_instance", "kernel_rx_buf_size"): "socket buffer sizing",
     ("vrrp_instance", "debug"): "per-instance debug level (keepalived ignores it too)",
     ("vrrp_instance", "lvs_sync_daemon_interface"): "IPVS connection sync daemon",
-    ("vrrp_sync_group", "track_bfd"): "BFD tracking",
-    ("real_server", "BFD_CHECK"): "BFD checker",
 }
 
 
