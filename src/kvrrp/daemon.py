@@ -132,6 +132,8 @@ class Daemon:
         self.reaper: Any = None
         self._addresses: Any = None
         self._address_monitor: Any = None
+        self.dbus: Any = None                     # kvrrp.dbus.service.DbusService (enable_dbus)
+        self._dbus_start: asyncio.Task | None = None
         from kvrrp.sdnotify import Notifier
 
         self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
@@ -195,6 +197,7 @@ class Daemon:
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
             self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
             self.engine.start()
+            self._follow_dbus(self.config)
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
                 self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
@@ -226,6 +229,7 @@ class Daemon:
             self.engine.stop()  # priority-0 adverts from masters, VIPs removed
         except Exception:  # noqa: BLE001
             log.exception("stopping the VRRP engine failed")
+        await self._guarded(self._stop_dbus())   # after the STOP signals, as keepalived
         try:
             # the no_accept tables go once the VIPs are gone (and stay with them under -V)
             if self.accept_mode is not None and not isinstance(self._addresses, KeepOnStop):
@@ -357,6 +361,8 @@ class Daemon:
             old_config = self.config
             try:
                 await self.extras.before_reload(config)
+                if self.dbus is not None:
+                    self.dbus.expect_config(config)
                 report = self.engine.apply_config(config)
                 self._follow_accept_mode(new_settings.instances, config)
             except Exception as exc:  # noqa: BLE001 - the running configuration stays
@@ -365,12 +371,15 @@ class Daemon:
                 else:
                     log.exception("Reload failed applying the new configuration; keeping the running one")
                 self.reloads.finish("failed", str(exc) or type(exc).__name__)
+                if self.dbus is not None:
+                    self.dbus.expect_config(None)
                 await self._resume_extras(old_config)
                 return
             if self._transports is not None:
                 self._transports.set_virtual_addresses(_virtual_addresses(new_settings.instances))
             await self.extras.after_reload(config)
             self.config = config
+            await self._guarded(self._follow_dbus_reload(config))
             self.reloads.finish("applied")
             log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),
@@ -442,6 +451,8 @@ class Daemon:
             except Exception:  # noqa: BLE001 - the status must render even if a part cannot
                 log.exception("tracking/notify snapshot failed")
         snapshot["transitions"] = self.transitions.snapshot()
+        if self.dbus is not None:
+            snapshot["dbus"] = self.dbus.snapshot()
         if self.checker is not None:
             snapshot["checker"] = self.checker.snapshot()
         return snapshot
@@ -500,6 +511,44 @@ class Daemon:
         except Exception:  # noqa: BLE001
             log.exception("Writing the %s dump to %s failed", kind, path)
             return None
+
+    # -- DBus (enable_dbus) ---------------------------------------------------------------
+    def _follow_dbus(self, config: Any) -> None:
+        """keepalived's DBus service when the configuration enables it: connecting, exporting
+        and owning the name run as a task (VRRP never waits for the bus)."""
+        if not config.global_defs.enable_dbus or self.dbus is not None:
+            return
+        from kvrrp.dbus.service import DbusService   # dbus-next: only with enable_dbus
+
+        self.dbus = DbusService(self, config, getattr(self.args, "namespace", None))
+        self.engine.add_transition_listener(self.dbus.on_transition)
+        self._dbus_start = asyncio.get_running_loop().create_task(self.dbus.start())
+
+    async def _follow_dbus_reload(self, config: Any) -> None:
+        """A reload: new objects and VrrpReloaded; enable_dbus added or removed starts or stops
+        the service (keepalived: dbus_reload / dbus_start / dbus_stop)."""
+        if self.dbus is None:
+            self._follow_dbus(config)
+        elif not config.global_defs.enable_dbus:
+            await self._stop_dbus()
+        else:
+            if self._dbus_start is not None and not self._dbus_start.done():
+                await self._dbus_start
+            self.dbus.reload(config)
+
+    async def _stop_dbus(self) -> None:
+        service, self.dbus = self.dbus, None
+        if service is None:
+            return
+        self.engine.remove_transition_listener(service.on_transition)
+        if self._dbus_start is not None and not self._dbus_start.done():
+            self._dbus_start.cancel()
+            try:
+                await self._dbus_start
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        self._dbus_start = None
+        await service.stop()
 
     # -- status API -----------------------------------------------------------------------
     async def _start_status(self) -> None:

@@ -190,6 +190,8 @@ class GlobalDefs:
     enable_snmp_rfcv3: bool = False
     enable_traps: bool = False
     enable_dbus: bool = False
+    dbus_service_name: str | None = None             # None: org.keepalived.Vrrp1
+    dbus_no_interface_name: str | None = None        # None: "none"
     extra: ExtraKeywords = ()
     loc: Location | None = _loc()
 

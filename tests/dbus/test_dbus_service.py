@@ -1,0 +1,251 @@
+"""keepalived's DBus service (enable_dbus) on a private dbus-daemon, with real daemons in lab
+namespaces and the operator's tools (busctl, dbus-send, dbus-monitor) as clients.
+
+- keepalived 2.2.7 (Debian's build, with DBus) and kvrrp run the same configuration one after
+  the other on the same bus: the object tree, the org.keepalived.* interfaces as introspected,
+  the Name and State properties and the whole signal sequence (VrrpStarted, VrrpStatusChange
+  for BACKUP, MASTER, STOP, VrrpStopped) must be the same.
+- two kvrrp routers (one on a dbus_service_name of its own) fail over both ways: the State
+  properties follow and each transition arrives as VrrpStatusChange from the right sender.
+- PrintData / PrintStats / PrintStatsClear write the files SIGUSR1 / SIGUSR2 write; SendGarp
+  sends a gratuitous ARP (captured on the LAN); ReloadConfig reloads (new instance object,
+  VrrpReloaded; a removed instance signals FAULT and its object goes).
+- no bus, or a name the bus policy refuses: logged, and VRRP runs as without DBus.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from kvrrp.lab import Lab, VrrpSpec, render_config
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(150)]
+
+SERVICE = "org.keepalived.Vrrp1"
+VRRP_PATH = "/org/keepalived/Vrrp1/Vrrp"
+VI1_PATH = "/org/keepalived/Vrrp1/Instance/eth0/51/IPv4"
+VI2_PATH = "/org/keepalived/Vrrp1/Instance/eth0/52/IPv4"
+WAIT = 15.0
+VI1 = VrrpSpec(name="VI_1", vrid=51, priority=150, version=3, advert_int=0.1)
+VI2 = VrrpSpec(name="VI_2", vrid=52, priority=150, version=3, advert_int=0.1, vips=("198.18.0.201/32",))
+
+
+def _dbus_config(instances, *lines: str) -> str:
+    return render_config(instances, ["enable_dbus", *lines])
+
+
+def _interfaces(bus, path: str) -> dict[str, list[tuple[str, ...]]]:
+    """busctl introspect, org.keepalived.* members only: (name, kind, signature, result)."""
+    r = bus.busctl("introspect", SERVICE, path)
+    assert r.returncode == 0, r.stderr
+    out: dict[str, list[tuple[str, ...]]] = {}
+    current = None
+    for line in r.stdout.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 2 and cols[1] == "interface":
+            current = cols[0] if cols[0].startswith("org.keepalived.") else None
+            if current:
+                out[current] = []
+        elif current and cols:
+            out[current].append(tuple(cols[:4]))
+    return out
+
+
+def _state(daemon, instance: str) -> str | None:
+    states = daemon.transitions(instance)
+    return states[-1] if states else None
+
+
+def _wait_state(lab, daemon, instance: str, state: str) -> None:
+    assert lab.wait_for(lambda: _state(daemon, instance) == state, WAIT), daemon.log()[-3000:]
+
+
+def _owner(bus, name: str) -> str:
+    r = bus.busctl("call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                   "GetNameOwner", "s", name)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split('"')[1]
+
+
+def _run_alone(bus, lab, kind: str) -> dict:
+    """One router alone: start, become MASTER, look at everything, stop; what was seen."""
+    monitor = bus.monitor(kind)
+    conf = _dbus_config([VI1])
+    node = lab.nodes[0]
+    daemon = lab.start_kvrrp(node, conf, tag=kind) if kind == "kvrrp" else lab.start_keepalived(node, conf, tag=kind)
+    _wait_state(lab, daemon, "VI_1", "MASTER")
+    assert lab.wait_for(lambda: bus.get_property(SERVICE, VI1_PATH, "State") == '(us) 2 "Master"', WAIT)
+    seen = {
+        "tree": bus.tree(SERVICE),
+        "vrrp": _interfaces(bus, VRRP_PATH),
+        "instance": _interfaces(bus, VI1_PATH),
+        "name": bus.get_property(SERVICE, VI1_PATH, "Name"),
+        "state": bus.get_property(SERVICE, VI1_PATH, "State"),
+        "missing": bus.get_property(SERVICE, VI2_PATH, "State").startswith("error"),
+    }
+    assert daemon.stop() == 0
+    assert lab.wait_for(lambda: any(s.member == "VrrpStopped" for s in monitor.signals()), WAIT)
+    seen["signals"] = [(s.path, s.interface, s.member, s.args) for s in monitor.signals()]
+    monitor.close()
+    return seen
+
+
+@pytest.mark.keepalived
+def test_kvrrp_serves_what_keepalived_serves(private_bus):
+    with Lab(nodes=1, prefix="kvdbk", client=False) as lab:
+        keepalived = _run_alone(private_bus, lab, "keepalived")
+        kvrrp = _run_alone(private_bus, lab, "kvrrp")
+    # keepalived 2.2.7's interface file declares Name as "s" but answers a "(s)" struct (the
+    # wire type both daemons send, see seen["name"]); keepalived later declared "(s)", as kvrrp
+    for seen in (keepalived, kvrrp):
+        seen["instance"]["org.keepalived.Vrrp1.Instance"] = [
+            (".Name", "property", "(s)", *m[3:]) if m[0] == ".Name" else m
+            for m in seen["instance"]["org.keepalived.Vrrp1.Instance"]]
+    assert kvrrp["tree"] == keepalived["tree"] == sorted(
+        ["/", "/org", "/org/keepalived", "/org/keepalived/Vrrp1", "/org/keepalived/Vrrp1/Instance",
+         "/org/keepalived/Vrrp1/Instance/eth0", "/org/keepalived/Vrrp1/Instance/eth0/51", VI1_PATH, VRRP_PATH])
+    assert kvrrp["vrrp"] == keepalived["vrrp"]
+    assert {m[0] for m in kvrrp["vrrp"]["org.keepalived.Vrrp1.Vrrp"]} == {
+        ".PrintData", ".PrintStats", ".PrintStatsClear", ".ReloadConfig", ".VrrpStarted", ".VrrpReloaded",
+        ".VrrpStopped"}
+    assert kvrrp["instance"] == keepalived["instance"]
+    assert kvrrp["name"] == keepalived["name"] == '(s) "VI_1"'
+    assert kvrrp["state"] == keepalived["state"] == '(us) 2 "Master"'
+    assert kvrrp["missing"] and keepalived["missing"]
+    expected = [(VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "VrrpStarted", ()),
+                (VI1_PATH, "org.keepalived.Vrrp1.Instance", "VrrpStatusChange", ("1",)),
+                (VI1_PATH, "org.keepalived.Vrrp1.Instance", "VrrpStatusChange", ("2",)),
+                (VI1_PATH, "org.keepalived.Vrrp1.Instance", "VrrpStatusChange", ("98",)),
+                (VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "VrrpStopped", ())]
+    assert keepalived["signals"] == expected
+    assert kvrrp["signals"] == expected
+
+
+def test_properties_and_signals_follow_a_failover_both_ways(private_bus):
+    bus = private_bus
+    monitor = bus.monitor()
+    n2_name = "org.keepalived.Vrrp1.n2"
+    with Lab(nodes=2, prefix="kvdbf", client=False) as lab:
+        n1, n2 = lab.nodes
+        conf1 = _dbus_config([VI1])
+        d1 = lab.start_kvrrp(n1, conf1, tag="n1")
+        _wait_state(lab, d1, "VI_1", "MASTER")
+        d2 = lab.start_kvrrp(n2, _dbus_config([VrrpSpec(name="VI_1", vrid=51, priority=100, version=3,
+                                                         advert_int=0.1)], f"dbus_service_name {n2_name}"),
+                             tag="n2")
+        _wait_state(lab, d2, "VI_1", "BACKUP")
+        assert lab.wait_for(lambda: bus.get_property(n2_name, VI1_PATH, "State") == '(us) 1 "Backup"', WAIT)
+        assert bus.get_property(SERVICE, VI1_PATH, "State") == '(us) 2 "Master"'
+        owner1, owner2 = _owner(bus, SERVICE), _owner(bus, n2_name)
+
+        d1.crash()                                      # SIGKILL: n2 takes over
+        _wait_state(lab, d2, "VI_1", "MASTER")
+        assert lab.wait_for(lambda: bus.get_property(n2_name, VI1_PATH, "State") == '(us) 2 "Master"', WAIT)
+        assert bus.get_property(SERVICE, VI1_PATH, "State").startswith("error")   # n1 is gone
+
+        d1 = lab.start_kvrrp(n1, conf1, tag="n1-again")    # preempts back
+        _wait_state(lab, d1, "VI_1", "MASTER")
+        _wait_state(lab, d2, "VI_1", "BACKUP")
+        assert lab.wait_for(lambda: bus.get_property(n2_name, VI1_PATH, "State") == '(us) 1 "Backup"', WAIT)
+        assert bus.get_property(SERVICE, VI1_PATH, "State") == '(us) 2 "Master"'
+        owner1_again = _owner(bus, SERVICE)
+
+        def changes(owner: str) -> list[str]:
+            return [s.args[0] for s in monitor.signals() if s.sender == owner and s.member == "VrrpStatusChange"]
+
+        assert lab.wait_for(lambda: changes(owner2) == ["1", "2", "1"], WAIT), monitor.text()[-3000:]
+        assert changes(owner1) == ["1", "2"]             # then SIGKILLed: nothing more
+        assert changes(owner1_again) == ["1", "2"]
+        for d in (d1, d2):
+            assert d.stop() == 0
+    assert lab.wait_for(lambda: changes(owner2)[-1:] == ["98"], WAIT)
+
+
+def test_methods_dump_send_garp_and_reload(private_bus):
+    bus = private_bus
+    monitor = bus.monitor()
+    with Lab(nodes=1, prefix="kvdbm") as lab:
+        node = lab.nodes[0]
+        data_file, stats_file = (os.path.join(lab.workdir, f) for f in ("state.data", "state.stats"))
+        lines = (f"state_dump_file {data_file}", f"stats_dump_file {stats_file}")
+        d = lab.start_kvrrp(node, _dbus_config([VI1], *lines))
+        _wait_state(lab, d, "VI_1", "MASTER")
+        assert lab.wait_for(lambda: bus.get_property(SERVICE, VI1_PATH, "State") == '(us) 2 "Master"', WAIT)
+
+        # PrintData: the SIGUSR1 file, same layout
+        assert bus.call(SERVICE, VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "PrintData").returncode == 0
+        assert lab.wait_for(lambda: os.path.exists(data_file), WAIT)
+        by_dbus = open(data_file).read()
+        os.unlink(data_file)
+        d.signal(signal.SIGUSR1)
+        assert lab.wait_for(lambda: os.path.exists(data_file), WAIT)
+        by_signal = open(data_file).read()
+        assert "VRRP Instance = VI_1" in by_dbus
+
+        def layout(text: str) -> list[str]:
+            return [re.sub(r"[\d.]+", "N", line.split("=")[0]) for line in text.splitlines()]
+        assert layout(by_dbus) == layout(by_signal)
+
+        # PrintStats / PrintStatsClear: the SIGUSR2 file; the clear zeroes the counters after it
+        assert bus.call(SERVICE, VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "PrintStats").returncode == 0
+        assert lab.wait_for(lambda: os.path.exists(stats_file), WAIT)
+        assert "Became master: 1" in open(stats_file).read()
+        os.unlink(stats_file)
+        d.signal(signal.SIGUSR2)
+        assert lab.wait_for(lambda: os.path.exists(stats_file), WAIT)
+        assert "Became master: 1" in open(stats_file).read()
+        assert bus.call(SERVICE, VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "PrintStatsClear").returncode == 0
+        assert lab.wait_for(lambda: "Became master: 1" in open(stats_file).read(), WAIT)
+        assert bus.call(SERVICE, VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "PrintStats").returncode == 0
+        assert lab.wait_for(lambda: "Became master: 0" in open(stats_file).read(), WAIT)
+
+        # SendGarp: a gratuitous ARP for the VIP, once the master's own two bursts are over
+        # (vrrp_garp_master_repeat 1, vrrp_garp_master_delay 1, no refresh: nothing else comes)
+        assert lab.wait_for(lambda: d.log().count("Sending gratuitous ARP on eth0") == 2, WAIT)
+        with lab.capture() as cap:                   # the bridge: what the LAN sees
+            before = time.time()
+            r = bus.call(SERVICE, VI1_PATH, "org.keepalived.Vrrp1.Instance", "SendGarp")
+            assert r.returncode == 0, r.stderr
+            assert lab.wait_for(lambda: cap.garps("198.18.0.200", since=before), WAIT)
+            assert all(f.src_mac == node.mac for f in cap.garps("198.18.0.200", since=before))
+        assert d.log().count("Sending gratuitous ARP on eth0") == 3
+        assert "Sending garps on VI_1 on DBus request" in d.log()
+
+        # ReloadConfig: a new instance gets its object, VrrpReloaded follows
+        d.write_config(_dbus_config([VI1, VI2], *lines))
+        assert bus.call(SERVICE, VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "ReloadConfig").returncode == 0
+        assert lab.wait_for(lambda: any(s.member == "VrrpReloaded" for s in monitor.signals()), WAIT)
+        assert VI2_PATH in bus.tree(SERVICE)
+        _wait_state(lab, d, "VI_2", "MASTER")
+        assert lab.wait_for(lambda: bus.get_property(SERVICE, VI2_PATH, "State") == '(us) 2 "Master"', WAIT)
+        assert bus.get_property(SERVICE, VI2_PATH, "Name") == '(s) "VI_2"'
+
+        # ... and a removed one signals FAULT (no notify_deleted, as keepalived) and goes
+        d.write_config(_dbus_config([VI1], *lines))
+        assert bus.call(SERVICE, VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "ReloadConfig").returncode == 0
+        assert lab.wait_for(lambda: [s.member for s in monitor.signals()].count("VrrpReloaded") == 2, WAIT)
+        assert VI2_PATH not in bus.tree(SERVICE)
+        vi2 = [s.args for s in monitor.signals() if s.path == VI2_PATH]
+        assert vi2 == [("1",), ("2",), ("3",)]
+        assert bus.get_property(SERVICE, VI1_PATH, "State") == '(us) 2 "Master"'   # untouched
+        assert d.stop() == 0
+
+
+def test_no_bus_or_a_refused_name_leaves_vrrp_running(private_bus, monkeypatch):
+    with Lab(nodes=2, prefix="kvdbn", client=False) as lab:
+        n1, n2 = lab.nodes
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={lab.workdir}/no-such-bus")
+        d1 = lab.start_kvrrp(n1, _dbus_config([VI1]), tag="nobus")
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", private_bus.address)
+        d2 = lab.start_kvrrp(n2, _dbus_config([VI2], "dbus_service_name org.example.NotAllowed"), tag="refused")
+        _wait_state(lab, d1, "VI_1", "MASTER")
+        _wait_state(lab, d2, "VI_2", "MASTER")
+        assert "Failed to initialise DBus: cannot connect to the system bus" in d1.log()
+        assert "Failed to initialise DBus: cannot own org.example.NotAllowed" in d2.log()
+        assert "org.example.NotAllowed" not in private_bus.busctl("list").stdout
+        for d in (d1, d2):
+            assert d.stop() == 0
