@@ -71,6 +71,12 @@ def _owner(bus, name: str) -> str:
     return r.stdout.split('"')[1]
 
 
+def _error_name(r) -> str:
+    """dbus-send's "Error org.freedesktop.DBus.Error.X: text" -> the error name."""
+    assert r.returncode != 0
+    return r.stderr.split()[1].rstrip(":")
+
+
 def _run_alone(bus, lab, kind: str) -> dict:
     """One router alone: start, become MASTER, look at everything, stop; what was seen."""
     monitor = bus.monitor(kind)
@@ -86,6 +92,7 @@ def _run_alone(bus, lab, kind: str) -> dict:
         "name": bus.get_property(SERVICE, VI1_PATH, "Name"),
         "state": bus.get_property(SERVICE, VI1_PATH, "State"),
         "missing": bus.get_property(SERVICE, VI2_PATH, "State").startswith("error"),
+        "unknown_method": _error_name(bus.call(SERVICE, VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "Bogus")),
     }
     assert daemon.stop() == 0
     assert lab.wait_for(lambda: any(s.member == "VrrpStopped" for s in monitor.signals()), WAIT)
@@ -116,6 +123,7 @@ def test_kvrrp_serves_what_keepalived_serves(private_bus):
     assert kvrrp["name"] == keepalived["name"] == '(s) "VI_1"'
     assert kvrrp["state"] == keepalived["state"] == '(us) 2 "Master"'
     assert kvrrp["missing"] and keepalived["missing"]
+    assert kvrrp["unknown_method"] == keepalived["unknown_method"] == "org.freedesktop.DBus.Error.UnknownMethod"
     expected = [(VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "VrrpStarted", ()),
                 (VI1_PATH, "org.keepalived.Vrrp1.Instance", "VrrpStatusChange", ("1",)),
                 (VI1_PATH, "org.keepalived.Vrrp1.Instance", "VrrpStatusChange", ("2",)),
@@ -232,6 +240,23 @@ def test_methods_dump_send_garp_and_reload(private_bus):
         vi2 = [s.args for s in monitor.signals() if s.path == VI2_PATH]
         assert vi2 == [("1",), ("2",), ("3",)]
         assert bus.get_property(SERVICE, VI1_PATH, "State") == '(us) 2 "Master"'   # untouched
+
+        # a reload without enable_dbus stops the service, one with it starts it again
+        def members() -> list[str]:
+            return [s.member for s in monitor.signals()]
+        d.write_config(render_config([VI1], list(lines)))
+        d.signal(signal.SIGHUP)
+        assert lab.wait_for(lambda: "VrrpStopped" in members(), WAIT)
+        assert lab.wait_for(lambda: SERVICE not in bus.busctl("list").stdout, WAIT)
+        d.write_config(_dbus_config([VI1], *lines))
+        d.signal(signal.SIGHUP)
+        assert lab.wait_for(lambda: members().count("VrrpStarted") == 2 and members()[-1] == "VrrpStatusChange", WAIT)
+        assert bus.get_property(SERVICE, VI1_PATH, "State") == '(us) 2 "Master"'
+
+        # the bus going away is logged; VRRP goes on and the daemon still stops cleanly
+        bus.close()
+        assert lab.wait_for(lambda: "Lost the DBus connection" in d.log(), WAIT)
+        assert _state(d, "VI_1") == "MASTER"
         assert d.stop() == 0
 
 
