@@ -520,7 +520,8 @@ class Daemon:
             return
         from kvrrp.dbus.service import DbusService   # dbus-next: only with enable_dbus
 
-        self.dbus = DbusService(self, config, getattr(self.args, "namespace", None))
+        self.dbus = DbusService(self, config, getattr(self.args, "namespace", None),
+                                create_instance=bool(getattr(self.args, "dbus_create_instance", False)))
         self.engine.add_transition_listener(self.dbus.on_transition)
         self._dbus_start = asyncio.get_running_loop().create_task(self.dbus.start())
 

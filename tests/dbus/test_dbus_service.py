@@ -274,3 +274,50 @@ def test_no_bus_or_a_refused_name_leaves_vrrp_running(private_bus, monkeypatch):
         assert "org.example.NotAllowed" not in private_bus.busctl("list").stdout
         for d in (d1, d2):
             assert d.stop() == 0
+
+
+def test_create_and_destroy_instance_with_the_option(private_bus):
+    """--dbus-create-instance: keepalived's optional CreateInstance / DestroyInstance. An object
+    stands for whatever instance runs on its interface, VRID and family; reloads keep it."""
+    bus = private_bus
+    vrrp = ("org.keepalived.Vrrp1.Vrrp",)
+    vi9_path = "/org/keepalived/Vrrp1/Instance/eth0/99/IPv4"
+
+    def call(member: str, signature: str = "", *args: str):
+        return bus.busctl("call", SERVICE, VRRP_PATH, *vrrp, member, *([signature, *args] if signature else []))
+
+    with Lab(nodes=1, prefix="kvdbc", client=False) as lab:
+        d = lab.start_kvrrp(lab.nodes[0], _dbus_config([VI1]), args=["--dbus-create-instance"])
+        _wait_state(lab, d, "VI_1", "MASTER")
+        assert lab.wait_for(lambda: bus.get_property(SERVICE, VI1_PATH, "State") == '(us) 2 "Master"', WAIT)
+        members = {m[0]: m[2] for m in _interfaces(bus, VRRP_PATH)["org.keepalived.Vrrp1.Vrrp"]}
+        assert members[".CreateInstance"] == "ssuu" and members[".DestroyInstance"] == "s"
+
+        # an object for an instance that does not run (yet): it exists, its properties fail
+        assert call("CreateInstance", "ssuu", "VI_9", "eth0", "99", "4").returncode == 0
+        assert vi9_path in bus.tree(SERVICE)
+        assert "not found" in bus.get_property(SERVICE, vi9_path, "State")
+        # keepalived's outcomes: an existing name or a taken path are logged, not errors
+        assert call("CreateInstance", "ssuu", "VI_9", "eth0", "98", "4").returncode == 0
+        assert call("CreateInstance", "ssuu", "other", "eth0", "51", "4").returncode == 0
+        assert "An object for instance VI_9 already exists" in d.log()
+        assert "/org/keepalived/Vrrp1/Instance/eth0/98/IPv4" not in bus.tree(SERVICE)
+        r = call("CreateInstance", "ssuu", "VI_X", "", "5", "4")
+        assert r.returncode != 0 and "Interface name empty or too long" in r.stderr
+        r = call("CreateInstance", "ssuu", "VI_X", "x" * 16, "5", "4")
+        assert r.returncode != 0 and "Interface name empty or too long" in r.stderr
+
+        # a reload starts an instance there: the created object now answers for it
+        d.write_config(_dbus_config([VI1, VrrpSpec(name="VI_9", vrid=99, priority=150, version=3,
+                                                    advert_int=0.1, vips=("198.18.0.209/32",))]))
+        d.signal(signal.SIGHUP)
+        _wait_state(lab, d, "VI_9", "MASTER")
+        assert lab.wait_for(lambda: bus.get_property(SERVICE, vi9_path, "State") == '(us) 2 "Master"', WAIT)
+        assert bus.get_property(SERVICE, vi9_path, "Name") == '(s) "VI_9"'
+
+        assert call("DestroyInstance", "s", "VI_9").returncode == 0
+        assert vi9_path not in bus.tree(SERVICE)
+        assert _state(d, "VI_9") == "MASTER"                 # only the DBus object went
+        r = call("DestroyInstance", "s", "VI_9")
+        assert r.returncode != 0 and "Instance 'VI_9' not found" in r.stderr
+        assert d.stop() == 0

@@ -37,6 +37,7 @@ from kvrrp.dbus import paths
 log = logging.getLogger("kvrrp.dbus")
 
 SEND_TIMEOUT = 2.0      # the last signal at exit: how long it may take to leave
+IFNAMSIZ = 16
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,20 @@ class VrrpObject(ServiceInterface):
         return None
 
 
+class VrrpObjectWithCreate(VrrpObject):
+    """keepalived built with --enable-dbus-create-instance (kvrrp --dbus-create-instance): also
+    CreateInstance / DestroyInstance, which only add and remove DBus objects (an object stands
+    for the VRRP instance on its interface, VRID and family, when one runs there)."""
+
+    @method()
+    def CreateInstance(self, iname: "s", interface: "s", vrid: "u", family: "u"):  # noqa: N802, F821
+        self._service.create_object(iname, interface, vrid, family)
+
+    @method()
+    def DestroyInstance(self, iname: "s"):  # noqa: N802, F821
+        self._service.destroy_object(iname)
+
+
 class InstanceObject(ServiceInterface):
     """org.keepalived.Vrrp1.Instance on .../Instance/<interface>/<vrid>/<family>."""
 
@@ -122,7 +137,7 @@ class InstanceObject(ServiceInterface):
         self.key = key
 
     def _instance(self) -> Any:
-        inst = self._service.actions.engine.instances.get(self.key.name)
+        inst = self._service.resolve(self.key)
         if inst is None:
             k = self.key
             raise DBusError(ErrorType.INVALID_ARGS,
@@ -165,12 +180,15 @@ class DbusService:
     """The bus connection, the exported objects and the signals, for one daemon."""
 
     def __init__(self, actions: DaemonActions, config: Any, net_namespace: Optional[str] = None,
-                 bus_factory: Callable[[], MessageBus] = lambda: KeepalivedBus(bus_type=BusType.SYSTEM)) -> None:
+                 create_instance: bool = False, bus_factory: Callable[[], MessageBus] = lambda: KeepalivedBus(bus_type=BusType.SYSTEM)) -> None:
         self.actions = actions
         self.config = config
         self.service_name = config.global_defs.dbus_service_name or paths.SERVICE_NAME
         self.prefix = paths.object_prefix(net_namespace or config.net_namespace, config.instance_name)
         self._bus_factory = bus_factory
+        self._vrrp_class = VrrpObjectWithCreate if create_instance else VrrpObject
+        self._created: set[str] = set()       # objects CreateInstance made (reloads keep them)
+        self._index: dict[tuple[str, int, int], str] = {}   # (path element, vrid, family) -> name
         self.bus: Optional[MessageBus] = None
         self.running = False                      # objects exported, name owned, VrrpStarted sent
         self.objects: dict[str, InstanceObject] = {}      # by instance name
@@ -191,7 +209,7 @@ class DbusService:
             return False
         self.bus = bus
         try:
-            bus.export(paths.vrrp_path(self.prefix), VrrpObject(self))
+            bus.export(paths.vrrp_path(self.prefix), self._vrrp_class(self))
             self._sync_objects()
             reply = await bus.request_name(self.service_name)
         except Exception as exc:  # noqa: BLE001 - an invalid name, a policy refusal
@@ -223,6 +241,7 @@ class DbusService:
             bus.unexport(path)
         self._paths.clear()
         self.objects.clear()
+        self._created.clear()
         bus.unexport(paths.vrrp_path(self.prefix))
         if was_running:
             msg = Message.new_signal(paths.vrrp_path(self.prefix), paths.VRRP_INTERFACE, "VrrpStopped")
@@ -284,7 +303,12 @@ class DbusService:
         assert self.bus is not None
         wanted = {name: instance_key(runtime, self._configured.get(name), self.config)
                   for name, runtime in self.actions.engine.instances.items()}
+        self._index = {}
+        for name, key in wanted.items():
+            self._index.setdefault((paths.path_element(key.ifname), key.vrid, key.family), name)
         for name in list(self._paths):
+            if name in self._created:
+                continue
             obj = self.objects[name]
             if wanted.get(name) != obj.key:
                 self.bus.unexport(self._paths.pop(name), obj)
@@ -304,6 +328,46 @@ class DbusService:
 
     def path_of(self, name: str) -> Optional[str]:
         return self._paths.get(name)
+
+    def resolve(self, key: InstanceKey) -> Any:
+        """The running instance an object stands for: its own, or (an object CreateInstance
+        made) the one on its interface, VRID and family - keepalived's get_vrrp_instance."""
+        engine = self.actions.engine
+        if key.name not in self._created:
+            return engine.instances.get(key.name)
+        name = self._index.get((paths.path_element(key.ifname), key.vrid, key.family))
+        return engine.instances.get(name) if name is not None else None
+
+    def create_object(self, iname: str, ifname: str, vrid: int, family: int) -> None:
+        """CreateInstance, with keepalived's outcomes: an empty or too long interface name is
+        an error; an existing name or a path already taken is logged and answered as done."""
+        if not ifname or len(ifname.encode()) >= IFNAMSIZ:
+            log.info("Interface name '%s' too long for CreateInstance", ifname)
+            raise DBusError(ErrorType.INVALID_ARGS, "Interface name empty or too long")
+        if iname in self.objects:
+            log.info("An object for instance %s already exists", iname)
+            return
+        key = InstanceKey(iname, ifname, vrid & 0xFF, family if family in (4, 6) else 0)
+        path = paths.instance_path(self.prefix, key.ifname, key.vrid, key.family)
+        if path in self._paths.values():
+            log.info("Registering DBus object on %s failed: an object is already registered there", path)
+            return
+        assert self.bus is not None
+        obj = InstanceObject(self, key)
+        self.bus.export(path, obj)
+        self.objects[iname], self._paths[iname] = obj, path
+        self._created.add(iname)
+        log.info("Added DBus object for instance %s on path %s", iname, path)
+
+    def destroy_object(self, iname: str) -> None:
+        """DestroyInstance: the object named `iname` goes (the VRRP instance, if any, stays)."""
+        obj = self.objects.pop(iname, None)
+        if obj is None:
+            raise DBusError(ErrorType.INVALID_ARGS, f"Instance '{iname}' not found")
+        assert self.bus is not None
+        self.bus.unexport(self._paths.pop(iname), obj)
+        self._created.discard(iname)
+        log.info("Deleted DBus object for instance %s", iname)
 
     def _emit(self, path: str, interface: str, member: str, signature: str = "", body: Any = ()) -> None:
         bus = self.bus
