@@ -46,6 +46,7 @@ DATA_DUMP = "/tmp/keepalived.data"
 STATS_DUMP = "/tmp/keepalived.stats"
 JSON_DUMP = "/tmp/keepalived.json"
 TIMER_RESOLUTION = 0.0001  # 100 us wheel ticks: deadlines are rounded up by at most this much
+DBUS_JOIN_WAIT = 2.0       # how long the start waits for the system bus (enable_dbus)
 EXIT_CONFIG = 1
 EXIT_RUNNING = 1
 EXIT_FATAL = 2
@@ -196,8 +197,8 @@ class Daemon:
             except Exception:  # noqa: BLE001 - VRRP itself must still run
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
             self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
+            await self._join_dbus()
             self.engine.start()
-            self._follow_dbus(self.config)
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
                 self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
@@ -515,7 +516,8 @@ class Daemon:
     # -- DBus (enable_dbus) ---------------------------------------------------------------
     def _follow_dbus(self, config: Any) -> None:
         """keepalived's DBus service when the configuration enables it: connecting, exporting
-        and owning the name run as a task (VRRP never waits for the bus)."""
+        and owning the name run as a task (VRRP never waits for the bus but at start, at most
+        DBUS_JOIN_WAIT)."""
         if not config.global_defs.enable_dbus or self.dbus is not None:
             return
         from kvrrp.dbus.service import DbusService   # dbus-next: only with enable_dbus
@@ -524,6 +526,20 @@ class Daemon:
                                 create_instance=bool(getattr(self.args, "dbus_create_instance", False)))
         self.engine.add_transition_listener(self.dbus.on_transition)
         self._dbus_start = asyncio.get_running_loop().create_task(self.dbus.start())
+
+    async def _join_dbus(self) -> None:
+        """At start, before the instances run (as keepalived's DBus thread is up before its
+        VRRP loop): objects exported, name owned and VrrpStarted sent, so that the instances'
+        first transitions are signalled. A bus slower than DBUS_JOIN_WAIT is not waited for:
+        it joins when it can and then reports the states as they are."""
+        self._follow_dbus(self.config)
+        if self._dbus_start is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._dbus_start), DBUS_JOIN_WAIT)
+        except asyncio.TimeoutError:
+            log.warning("DBus not up after %g s: VRRP starts now, DBus follows when the bus answers",
+                        DBUS_JOIN_WAIT)
 
     async def _follow_dbus_reload(self, config: Any) -> None:
         """A reload: new objects and VrrpReloaded; enable_dbus added or removed starts or stops

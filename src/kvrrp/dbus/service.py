@@ -13,9 +13,10 @@ keepalived ships them, built without --enable-dbus-create-instance):
   org.freedesktop.DBus.Properties.Get), method SendGarp (one gratuitous ARP / unsolicited NA
   for each of a master's addresses), signal VrrpStatusChange "u" on every notified transition.
 
-Like keepalived: the objects are exported and the name requested once the loop runs; then
-VrrpStarted and one VrrpStatusChange per instance (its state at that moment) go out, and from
-then on one per transition; a reload drops the objects of removed instances, adds new ones and
+Like keepalived: the objects are exported and the name requested (at start before the
+instances run, the daemon waits for that a bounded time); then VrrpStarted and one
+VrrpStatusChange per instance that already left INIT go out, and from then on one per
+transition; a reload drops the objects of removed instances, adds new ones and
 sends VrrpReloaded; at exit the objects go and VrrpStopped is sent. Failing to reach the bus
 or to own the name is logged and VRRP runs on without DBus (keepalived: "Failed to initialise
 DBus").
@@ -225,7 +226,8 @@ class DbusService:
         self.running = True
         self._emit(paths.vrrp_path(self.prefix), paths.VRRP_INTERFACE, "VrrpStarted")
         for name, inst in list(self.actions.engine.instances.items()):
-            self.state_changed(name, inst.state.value)
+            if inst.state.value != "INIT":     # not started yet: its first transition will say
+                self.state_changed(name, inst.state.value)
         bus_done = asyncio.ensure_future(bus.wait_for_disconnect())
         bus_done.add_done_callback(self._on_disconnect)
         return True
@@ -392,7 +394,7 @@ class DbusService:
 
     def _drop_bus(self) -> None:
         bus, self.bus = self.bus, None
-        if bus is not None:
+        if bus is not None and bus.connected:     # (dbus-next warns closing a dead socket)
             try:
                 bus.disconnect()
             except Exception:  # noqa: BLE001
