@@ -181,7 +181,8 @@ class DbusService:
     """The bus connection, the exported objects and the signals, for one daemon."""
 
     def __init__(self, actions: DaemonActions, config: Any, net_namespace: Optional[str] = None,
-                 create_instance: bool = False, bus_factory: Callable[[], MessageBus] = lambda: KeepalivedBus(bus_type=BusType.SYSTEM)) -> None:
+                 create_instance: bool = False,
+                 bus_factory: Callable[[], MessageBus] = lambda: KeepalivedBus(bus_type=BusType.SYSTEM)) -> None:
         self.actions = actions
         self.config = config
         self.service_name = config.global_defs.dbus_service_name or paths.SERVICE_NAME
@@ -199,6 +200,7 @@ class DbusService:
         self._next_configured: dict[str, Any] = {}
         self.signals_sent = 0
         self.signal_failures = 0
+        self._bus_done: Optional[asyncio.Future] = None
 
     # -- life cycle ---------------------------------------------------------------------------
     async def start(self) -> bool:
@@ -228,8 +230,8 @@ class DbusService:
         for name, inst in list(self.actions.engine.instances.items()):
             if inst.state.value != "INIT":     # not started yet: its first transition will say
                 self.state_changed(name, inst.state.value)
-        bus_done = asyncio.ensure_future(bus.wait_for_disconnect())
-        bus_done.add_done_callback(self._on_disconnect)
+        self._bus_done = asyncio.ensure_future(bus.wait_for_disconnect())
+        self._bus_done.add_done_callback(self._on_disconnect)
         return True
 
     async def stop(self) -> None:
@@ -387,10 +389,11 @@ class DbusService:
             self.signals_sent += 1
 
     def _on_disconnect(self, fut: "asyncio.Future[Any]") -> None:
+        why = fut.exception() if not fut.cancelled() else None    # always retrieved
         if self.running:
             self.running = False
             log.error("Lost the DBus connection (%s); DBus stays off until the daemon restarts",
-                      fut.exception() if not fut.cancelled() and fut.exception() else "closed")
+                      why or "closed by the bus")
 
     def _drop_bus(self) -> None:
         bus, self.bus = self.bus, None
