@@ -339,21 +339,44 @@ def test_create_and_destroy_instance_with_the_option(private_bus):
         assert d.stop() == 0
 
 
-def test_paths_name_the_instance_and_interfaceless_instances(private_bus):
-    """The top-level `instance` name goes into every path; a unicast instance without
-    `interface` is on dbus_no_interface_name's element (keepalived 2.2.7 knows neither an
-    interface-less instance nor the keyword: kvrrp follows later keepalived's vrrp_dbus.c)."""
+def test_paths_name_the_instance_ipv6_and_interfaceless_instances(private_bus):
+    """The top-level `instance` name goes into every path; an IPv6 instance is on .../IPv6 and
+    its SendGarp is an unsolicited NA; a unicast instance without `interface` is under
+    dbus_no_interface_name (keepalived 2.2.7 knows neither an interface-less instance nor the
+    keyword: kvrrp follows later keepalived's vrrp_dbus.c)."""
     bus = private_bus
+    v6 = VrrpSpec(name="VI6", vrid=54, priority=150, version=3, advert_int=0.1, family=6,
+                  vips=("fe80::54:200/64", "2001:2::54:200/64"))
     conf = "\n".join([
-        "instance lb1", "global_defs {", "  router_id lab", "  enable_dbus", "  dbus_no_interface_name noif", "}",
+        "instance lb1", "global_defs {", "  router_id lab", "  enable_dbus", "  dbus_no_interface_name noif",
+        "  vrrp_garp_master_delay 1", "  vrrp_garp_master_repeat 1", "}",
         "vrrp_instance VU {", "  state BACKUP", "  virtual_router_id 53", "  priority 150", "  version 3",
         "  advert_int 0.1", "  unicast_src_ip 198.18.0.11", "  unicast_peer {", "    198.18.0.12", "  }",
         "  virtual_ipaddress {", "    198.18.0.203/32 dev eth0", "  }", "}", ""])
+    conf += render_config([v6]).split("}\n", 1)[1]          # the instance block, not its global_defs
     path = "/org/keepalived/Vrrp1/lb1/Instance/noif/53/IPv4"
-    with Lab(nodes=1, prefix="kvdbp", client=False) as lab:
+    path6 = "/org/keepalived/Vrrp1/lb1/Instance/eth0/54/IPv6"
+    with Lab(nodes=1, prefix="kvdbp") as lab:
+        cap = lab.capture()                      # the bridge, from before the start
+
+        def nas() -> int:
+            """Unsolicited NAs for the global VIP (the S flag clear: not answers to the kernel's
+            neighbour solicitations)."""
+            return sum(1 for f in cap.snapshot()
+                       if f.ipv6_na_target() == "2001:2::54:200" and not f.data[58] & 0x40)
+
         d = lab.start_kvrrp(lab.nodes[0], conf)
         _wait_state(lab, d, "VU", "MASTER")
+        _wait_state(lab, d, "VI6", "MASTER")
         assert lab.wait_for(lambda: bus.get_property(SERVICE, path, "State") == '(us) 2 "Master"', WAIT)
+        assert lab.wait_for(lambda: bus.get_property(SERVICE, path6, "State") == '(us) 2 "Master"', WAIT)
         assert "/org/keepalived/Vrrp1/lb1/Vrrp" in bus.tree(SERVICE)
         assert bus.get_property(SERVICE, path, "Name") == '(s) "VU"'
+        assert bus.get_property(SERVICE, path6, "Name") == '(s) "VI6"'
+        # the master's own two bursts (vrrp_garp_master_repeat 1, _delay 1), then SendGarp's NA
+        assert lab.wait_for(lambda: nas() == 2, WAIT), nas()
+        time.sleep(0.5)
+        assert nas() == 2
+        assert bus.call(SERVICE, path6, "org.keepalived.Vrrp1.Instance", "SendGarp").returncode == 0
+        assert lab.wait_for(lambda: nas() == 3, WAIT)
         assert d.stop() == 0
