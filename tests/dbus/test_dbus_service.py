@@ -14,6 +14,7 @@ namespaces and the operator's tools (busctl, dbus-send, dbus-monitor) as clients
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -193,8 +194,9 @@ def test_methods_dump_send_garp_and_reload(private_bus):
     monitor = bus.monitor()
     with Lab(nodes=1, prefix="kvdbm") as lab:
         node = lab.nodes[0]
-        data_file, stats_file = (os.path.join(lab.workdir, f) for f in ("state.data", "state.stats"))
-        lines = (f"state_dump_file {data_file}", f"stats_dump_file {stats_file}")
+        data_file, stats_file, json_file = (os.path.join(lab.workdir, f) for f in ("state.data", "state.stats",
+                                                                                  "state.json"))
+        lines = (f"state_dump_file {data_file}", f"stats_dump_file {stats_file}", f"json_dump_file {json_file}")
         d = lab.start_kvrrp(node, _dbus_config([VI1], *lines))
         _wait_state(lab, d, "VI_1", "MASTER")
         assert lab.wait_for(lambda: bus.get_property(SERVICE, VI1_PATH, "State") == '(us) 2 "Master"', WAIT)
@@ -225,6 +227,13 @@ def test_methods_dump_send_garp_and_reload(private_bus):
         assert lab.wait_for(lambda: "Became master: 1" in open(stats_file).read(), WAIT)
         assert bus.call(SERVICE, VRRP_PATH, "org.keepalived.Vrrp1.Vrrp", "PrintStats").returncode == 0
         assert lab.wait_for(lambda: "Became master: 0" in open(stats_file).read(), WAIT)
+
+        # the status (JSON dump, /status, kvrrpctl) says what the service does
+        d.signal(signal.SIGRTMIN + 2)
+        assert lab.wait_for(lambda: os.path.exists(json_file), WAIT)
+        status = json.load(open(json_file))["dbus"]
+        assert status["running"] is True and status["service_name"] == SERVICE
+        assert status["objects"] == 2 and status["signals_sent"] >= 3 and status["signal_failures"] == 0
 
         # SendGarp: a gratuitous ARP for the VIP, once the master's own two bursts are over
         # (vrrp_garp_master_repeat 1, vrrp_garp_master_delay 1, no refresh: nothing else comes)
