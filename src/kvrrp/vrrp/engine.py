@@ -298,7 +298,7 @@ class VrrpEngine:
         inst = self.instance(instance_name)
         if inst.state is not State.MASTER:
             return False
-        inst.garp.announce_once()
+        self.apply(inst, inst.garp.announce_once())
         self._arm()
         return True
 
