@@ -543,7 +543,9 @@ class Daemon:
 
     async def _follow_dbus_reload(self, config: Any) -> None:
         """A reload: new objects and VrrpReloaded; enable_dbus added or removed starts or stops
-        the service (keepalived: dbus_reload / dbus_start / dbus_stop)."""
+        the service (keepalived: dbus_reload / dbus_start / dbus_stop). A service that never
+        came up (no bus, name refused) or lost its bus starts afresh, as keepalived's reload
+        calls dbus_start again once a start failed."""
         if self.dbus is None:
             self._follow_dbus(config)
         elif not config.global_defs.enable_dbus:
@@ -551,7 +553,11 @@ class Daemon:
         else:
             if self._dbus_start is not None and not self._dbus_start.done():
                 await self._dbus_start
-            self.dbus.reload(config)
+            if self.dbus.running:
+                self.dbus.reload(config)
+            else:
+                await self._stop_dbus()
+                self._follow_dbus(config)
 
     async def _stop_dbus(self) -> None:
         service, self.dbus = self.dbus, None

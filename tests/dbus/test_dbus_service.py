@@ -297,6 +297,11 @@ def test_no_bus_or_a_refused_name_leaves_vrrp_running(private_bus, monkeypatch):
         assert "Failed to initialise DBus: cannot connect to the system bus" in d1.log()
         assert "Failed to initialise DBus: cannot own org.example.NotAllowed" in d2.log()
         assert "org.example.NotAllowed" not in private_bus.busctl("list").stdout
+        # a reload tries again: with a name the policy allows, the service comes up
+        d2.write_config(_dbus_config([VI2], "dbus_service_name org.keepalived.Vrrp1.n2"))
+        d2.signal(signal.SIGHUP)
+        assert lab.wait_for(lambda: private_bus.get_property("org.keepalived.Vrrp1.n2", VI2_PATH, "State")
+                            == '(us) 2 "Master"', WAIT), d2.log()[-2000:]
         for d in (d1, d2):
             assert d.stop() == 0
 

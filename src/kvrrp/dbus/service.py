@@ -392,7 +392,7 @@ class DbusService:
         why = fut.exception() if not fut.cancelled() else None    # always retrieved
         if self.running:
             self.running = False
-            log.error("Lost the DBus connection (%s); DBus stays off until the daemon restarts",
+            log.error("Lost the DBus connection (%s); DBus stays off until the next reload",
                       why or "closed by the bus")
 
     def _drop_bus(self) -> None:
