@@ -68,7 +68,8 @@ async def local_addresses() -> set[str]:
 class CheckerDaemon:
     def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
                  keep_on_stop: bool = False, concurrency: int = 1024, dump_file: str = DUMP_FILE,
-                 state_file: str | None = None, allow_remove_all: bool = False) -> None:
+                 state_file: str | None = None, allow_remove_all: bool = False, snmp: bool = False,
+                 snmp_socket: str | None = None) -> None:
         self.config_path = config_path
         self.config_id = config_id
         self.kernel = kernel
@@ -89,6 +90,9 @@ class CheckerDaemon:
         self.allow_remove_all = allow_remove_all
         self.signals: Any = None
         self.reaper: Any = None
+        self.snmp_option = snmp                # -x: serve the MIB whatever enable_snmp_checker says
+        self.snmp_socket = snmp_socket         # -A: over global_defs' snmp_socket
+        self.snmp: Any = None                  # kvrrp.snmp.check_agent.CheckerSnmpAgent when enabled
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
@@ -99,8 +103,22 @@ class CheckerDaemon:
         if any(vs.ha_suspend for vs in config.virtual_servers):
             self.engine.set_local_addresses(await local_addresses())
             self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
+        if self.snmp_option or config.global_defs.enable_snmp_checker:
+            self._start_snmp(config)    # before the first verdicts: their traps are queued
         await self.engine.start()
         log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
+
+    def _start_snmp(self, config: Config) -> None:
+        try:
+            from kvrrp import __version__
+            from kvrrp.snmp.check_agent import CheckerSnmpAgent
+
+            self.snmp = CheckerSnmpAgent(self.engine, socket=self.snmp_socket or config.global_defs.snmp_socket,
+                                         version=f"kvrrp {__version__}")
+            self.snmp.start()
+        except Exception:  # noqa: BLE001 - the checks must run without their SNMP agent
+            log.exception("starting the SNMP subagent failed; running without it")
+            self.snmp = None
 
     async def _poll_addresses(self) -> None:
         while True:
@@ -157,6 +175,9 @@ class CheckerDaemon:
             await asyncio.gather(self._addr_task, return_exceptions=True)
         if self.engine is not None:
             await self.engine.stop(keep=self.keep_on_stop if keep is None else keep)
+        if self.snmp is not None:
+            await self.snmp.close()
+            self.snmp = None
         if self.kernel is not None:
             await self.kernel.close()
         log.info("Checker stopped")
@@ -168,6 +189,8 @@ class CheckerDaemon:
         status["reload"] = self.reloads.as_dict()
         status["signals"] = self.signals.snapshot() if self.signals is not None else {}
         status["script_leftovers"] = self.reaper.snapshot() if self.reaper is not None else {}
+        if self.snmp is not None:
+            status["snmp"] = self.snmp.snapshot()
         return status
 
     def dump(self) -> str:
@@ -251,7 +274,8 @@ async def _run(args: Any) -> int:
     state_file = os.path.splitext(pid_file_path(args))[0] + ".ipvs.json"
     daemon = CheckerDaemon(args.config, getattr(args, "config_id", None), keep_on_stop=keep,
                            state_file=state_file,
-                           allow_remove_all=bool(getattr(args, "allow_reload_removing_all", False)))
+                           allow_remove_all=bool(getattr(args, "allow_reload_removing_all", False)),
+                           snmp=bool(getattr(args, "snmp", False)), snmp_socket=getattr(args, "snmp_agent_socket", None))
     try:
         await daemon.start()
     except ConfigLoadError as exc:

@@ -189,6 +189,9 @@ class GlobalDefs:
     enable_snmp_rfcv2: bool = False
     enable_snmp_rfcv3: bool = False
     enable_traps: bool = False
+    snmp_socket: str | None = None                   # None: unix:/var/agentx/master (or -A)
+    snmp_vs_stats_update_interval: float = 5.0       # seconds the IPVS counters served may be old
+    snmp_rs_stats_update_interval: float | None = None   # None: the vs interval
     enable_dbus: bool = False
     extra: ExtraKeywords = ()
     loc: Location | None = _loc()

@@ -114,6 +114,7 @@ class VrrpInstanceRuntime:
         self.want_master = False            # down timer ran out but the sync group held us back
         self.vips_set = False
         self.last_transition: float | None = None
+        self.last_drop: tuple[str, str] | None = None   # (reason, source) of the last refused advert
         self.sync = None                    # kvrrp.vrrp.sync.SyncGroup, set by the engine
         self._preempt = _Preempt.IDLE
         self._owner_waiting = False
@@ -481,6 +482,7 @@ class VrrpInstanceRuntime:
         reason = check_advert(rx, advert, self.receive_view(own))
         if reason is not None:
             self.stats.count_drop(reason)
+            self.last_drop = (reason, rx.src)     # the SNMP auth-failure trap names the sender
             self._log_drop(reason, rx.src)
             return reason
         if self.state not in RUNNING:
