@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 
 WAIT = 15.0
 NOT_FOR_MINIMAL = ("aiohttp", "healthcheck", "email", "smtplib", "kvrrp.notify.smtp", "kvrrp.status_http",
-                   "kvrrp.metrics", "http.server", "ssl_checker")
+                   "kvrrp.metrics", "http.server", "ssl_checker", "kvrrp.snmp")
 
 
 def imported_modules(lab: Lab, conf_text: str, tag: str) -> set[str]:
@@ -71,3 +71,12 @@ def test_smtp_alerts_bring_the_alerter_in():
     with Lab(nodes=1, prefix="kvimp", client=False) as lab:
         names = imported_modules(lab, text, "smtp")
     assert "kvrrp.notify.smtp" in names and "email.utils" in names
+
+
+def test_snmp_brings_the_subagent_in(tmp_path):
+    spec = VrrpSpec(priority=150, version=3, advert_int=0.1)
+    text = render_config([spec], ["enable_snmp_vrrp", f"snmp_socket unix:{tmp_path}/no-master-here"])
+    with Lab(nodes=1, prefix="kvimp", client=False) as lab:
+        names = imported_modules(lab, text, "snmp")
+    assert "kvrrp.snmp.subagent" in names and "kvrrp.snmp.vrrp_mib" in names
+    assert "healthcheck" not in names and "kvrrp.snmp.check_mib" not in names
