@@ -119,3 +119,29 @@ def test_walk_and_failover_traps(tmp_path) -> None:
                                                                f"{INSTANCE}.4.2": "INTEGER: 2"}, WAIT)
         assert snmp.get(f"{ADDRESS}.10.1.1")[f"{ADDRESS}.10.1.1"] == "INTEGER: 1"     # VIPs set now
         assert backup.stop() == 0
+
+
+def test_auth_failure_and_protocol_error_traps(tmp_path) -> None:
+    """A peer with the wrong password (VRRPv2) and one speaking VRRPv2 to a VRRPv3 instance:
+    RFC 2787 vrrpTrapAuthFailure names the sender and authFailure(3), RFC 6527
+    vrrpv3ProtoError says versionError(2)."""
+    ours = [VrrpSpec(name="VI_2", vrid=51, priority=100, version=2, advert_int=0.2, auth_pass="right1"),
+            VrrpSpec(name="VI_3", vrid=52, priority=100, version=3, advert_int=0.2, vips=("198.18.0.210/32",))]
+    theirs = [VrrpSpec(name="VI_2", vrid=51, priority=150, version=2, advert_int=0.2, auth_pass="wrong2"),
+              VrrpSpec(name="VI_3", vrid=52, priority=150, version=2, advert_int=1, vips=("198.18.0.210/32",))]
+    with NetSnmp(str(tmp_path)) as snmp, Lab(nodes=2, prefix="kvsnmp", client=False) as lab:
+        n1, n2 = lab.nodes
+        glob = ["enable_snmp_rfc", "enable_traps", f"snmp_socket unix:{snmp.socket}"]
+        mine = lab.start_kvrrp(n1, render_config(ours, glob), tag="snmp")
+        lab.start_kvrrp(n2, render_config(theirs), tag="peer")
+        assert wait_for(lambda: snmp.traps_named(f"{RFC2787}.0.2") and snmp.traps_named(f"{RFC6527}.0.2"),
+                        WAIT), (snmp.traps(), mine.log()[-3000:])
+        auth = snmp.traps_named(f"{RFC2787}.0.2")[0]
+        src = next(k for k in auth if k.startswith(f"{RFC2787}.1.5."))
+        assert auth[src] == f"IpAddress: {n2.ipv4}" and src.endswith(".51")
+        assert auth[src.replace(".1.5.", ".1.6.", 1)] == "INTEGER: 3"                       # authFailure
+        proto = snmp.traps_named(f"{RFC6527}.0.2")[0]
+        reason = next(k for k in proto if k.startswith(f"{RFC6527}.1.2.5.1.6."))
+        assert proto[reason] == "INTEGER: 2" and reason.endswith(".52.1")                     # versionError
+        assert snmp.walk(f"{RFC6527}.1.2.5.1.6")[reason] == "INTEGER: 2"         # vrrpv3StatisticsProtoErrReason
+        assert mine.stop() == 0
