@@ -95,7 +95,7 @@ class VrrpSnmpAgent:
         log.info("Starting SNMP subagent")
         self.engine.add_transition_listener(self.on_transition)
         self.subagent.start()
-        if self.settings.traps and (self.settings.rfcv2 or self.settings.rfcv3):
+        if self.settings.rfcv3 or (self.settings.traps and self.settings.rfcv2):
             self._remember_counters()
             self._poll = asyncio.get_running_loop().create_task(self._watch_drops(), name="kvrrp-snmp-drops")
 
@@ -204,7 +204,8 @@ class VrrpSnmpAgent:
                 log.exception("SNMP: checking the receive counters for traps failed")
 
     def check_drops(self) -> None:
-        """Send the auth-failure / protocol-error traps for counters that grew since the last look."""
+        """Send the auth-failure / protocol-error traps for counters that grew since the last
+        look (and keep vrrpv3StatisticsProtoErrReason, which RFC 6527 serves with or without traps)."""
         for inst in self.engine.instances.values():
             for reason, attr in {**AUTH_COUNTERS, **PROTO_COUNTERS}.items():
                 now = int(getattr(inst.stats, attr, 0))
@@ -213,16 +214,17 @@ class VrrpSnmpAgent:
                 if now <= before:
                     continue
                 if reason in AUTH_COUNTERS:
-                    if self.settings.rfcv2 and vrrp_mib.suitable_rfc2787(inst):
+                    if self.settings.traps and self.settings.rfcv2 and vrrp_mib.suitable_rfc2787(inst):
                         src = None
                         last = getattr(inst, "last_drop", None)
                         if last is not None and last[0] == reason:
                             src = last[1]
                         self._send("vrrpTrapAuthFailure", vrrp_mib.auth_failure_trap(inst, self.host, src, reason))
                 elif self.settings.rfcv3 and vrrp_mib.suitable_rfc6527(inst):
-                    self._proto_error[inst.name] = vrrp_mib.PROTO_ERROR[reason]
+                    self._proto_error[inst.name] = vrrp_mib.PROTO_ERROR[reason]   # the MIB column
                     self._view = None
-                    self._send("vrrpv3ProtoError", vrrp_mib.v3_proto_error_trap(inst, self.host, reason))
+                    if self.settings.traps:
+                        self._send("vrrpv3ProtoError", vrrp_mib.v3_proto_error_trap(inst, self.host, reason))
 
 
 class _IfIndexCache:
