@@ -7,7 +7,7 @@ import pytest
 
 from kvrrp.snmp import agentx
 from kvrrp.snmp.agentx import AgentxError, SearchRange, VarBind
-from kvrrp.snmp.mibview import MibView, answer_get, answer_getbulk, answer_getnext
+from kvrrp.snmp.mibview import MibView, SubtreeViews, answer_get, answer_getbulk, answer_getnext
 
 K = (1, 3, 6, 1, 4, 1, 9586, 100, 5)
 
@@ -121,34 +121,72 @@ VIEW = MibView([(K + (1, 1), (0,), agentx.OCTET_STRING, "v"),
                 (K + (2, 3, 1, 18), (1,), agentx.OCTET_STRING, None)])     # no value: not served
 
 
-def test_get_answers_value_or_no_such():
-    out = answer_get(VIEW, [SearchRange(K + (2, 3, 1, 2, 2), (), True), SearchRange(K + (2, 3, 1, 2, 9), (), True),
+async def test_get_answers_value_or_no_such():
+    out = await answer_get(VIEW, [SearchRange(K + (2, 3, 1, 2, 2), (), True), SearchRange(K + (2, 3, 1, 2, 9), (), True),
                             SearchRange(K + (2, 3, 1, 18, 1), (), True), SearchRange(K + (7,), (), True)])
     assert [v.type for v in out] == [agentx.OCTET_STRING, agentx.NO_SUCH_INSTANCE, agentx.NO_SUCH_OBJECT,
                                      agentx.NO_SUCH_OBJECT]
     assert out[0].value == "VI_2"
 
 
-def test_getnext_walks_in_oid_order_within_the_range():
+async def test_getnext_walks_in_oid_order_within_the_range():
     walk, rng = [], SearchRange(K, (), False)
     while True:
-        (vb,) = answer_getnext(VIEW, [rng])
+        (vb,) = await answer_getnext(VIEW, [rng])
         if vb.type == agentx.END_OF_MIB_VIEW:
             break
         walk.append(vb.oid)
         rng = SearchRange(vb.oid, (), False)
     assert walk == [K + (1, 1, 0), K + (2, 3, 1, 2, 1), K + (2, 3, 1, 2, 2), K + (2, 3, 1, 3, 1)]
-    (vb,) = answer_getnext(VIEW, [SearchRange(K + (2, 3, 1, 2, 1), (), True)])   # include: itself
+    (vb,) = await answer_getnext(VIEW, [SearchRange(K + (2, 3, 1, 2, 1), (), True)])   # include: itself
     assert vb.oid == K + (2, 3, 1, 2, 1)
-    (vb,) = answer_getnext(VIEW, [SearchRange(K + (1,), K + (2,), False)])
+    (vb,) = await answer_getnext(VIEW, [SearchRange(K + (1,), K + (2,), False)])
     assert vb.oid == K + (1, 1, 0)
-    (vb,) = answer_getnext(VIEW, [SearchRange(K + (1, 1, 0), K + (2,), False)])  # end bound
+    (vb,) = await answer_getnext(VIEW, [SearchRange(K + (1, 1, 0), K + (2,), False)])  # end bound
     assert vb.type == agentx.END_OF_MIB_VIEW and vb.oid == K + (1, 1, 0)
 
 
-def test_getbulk_repeats_and_stops_at_the_end():
-    out = answer_getbulk(VIEW, 1, 3, [SearchRange(K, (), False), SearchRange(K + (2,), (), False)])
+async def test_getbulk_repeats_and_stops_at_the_end():
+    out = await answer_getbulk(VIEW, 1, 3, [SearchRange(K, (), False), SearchRange(K + (2,), (), False)])
     assert [v.oid for v in out] == [K + (1, 1, 0), K + (2, 3, 1, 2, 1), K + (2, 3, 1, 2, 2), K + (2, 3, 1, 3, 1)]
-    out = answer_getbulk(VIEW, 0, 10, [SearchRange(K + (2, 3, 1, 3), (), False)])
+    out = await answer_getbulk(VIEW, 0, 10, [SearchRange(K + (2, 3, 1, 3), (), False)])
     assert [v.type for v in out] == [agentx.GAUGE32, agentx.END_OF_MIB_VIEW]
-    assert len(answer_getbulk(VIEW, 0, 10_000, [SearchRange((), (), False)] * 2)) <= 2 * 64
+    assert len(await answer_getbulk(VIEW, 0, 10_000, [SearchRange((), (), False)] * 2)) <= 2 * 64
+
+
+async def test_subtree_views_build_lazily_and_walk_across_subtrees():
+    built = []
+    now = [0.0]
+
+    def table(prefix: tuple, n: int):
+        def build():
+            built.append(prefix)
+            return MibView([(prefix + (1,), (i,), agentx.INTEGER, i) for i in range(1, n + 1)])
+        return build
+
+    async def slow():
+        built.append("rfc")
+        return MibView([((1, 3, 6, 1, 2, 1, 68, 1), (0,), agentx.INTEGER, 2)])
+
+    views = SubtreeViews([(K + (2, 3), table(K + (2, 3), 2)), (K + (1,), table(K + (1,), 1)),
+                          ((1, 3, 6, 1, 2, 1, 68), slow), (K + (2, 6), table(K + (2, 6), 0))],
+                         ttl=1.0, clock=lambda: now[0])
+    vb = await views.get(K + (2, 3, 1, 2))
+    assert vb.value == 2 and built == [K + (2, 3)]                        # only that table
+    walk, rng = [], SearchRange((1, 3, 6, 1, 2), (), False)
+    while True:
+        (vb,) = await answer_getnext(views, [rng])
+        if vb.type == agentx.END_OF_MIB_VIEW:
+            break
+        walk.append(vb.oid)
+        rng = SearchRange(vb.oid, (), False)
+    assert walk == [(1, 3, 6, 1, 2, 1, 68, 1, 0), K + (1, 1, 1), K + (2, 3, 1, 1), K + (2, 3, 1, 2)]
+    assert built == [K + (2, 3), "rfc", K + (1,), K + (2, 6)]             # each built once (empty one too)
+    now[0] = 5.0                                                          # past the ttl: rebuilt
+    await views.get(K + (1, 1, 1))
+    views.invalidate()
+    await views.get(K + (1, 1, 1))
+    assert built[-2:] == [K + (1,), K + (1,)] and views.builds == 6
+    assert (await views.get(K + (9,))).type == agentx.NO_SUCH_OBJECT
+    (vb,) = await answer_getnext(views, [SearchRange(K + (1,), K + (2,), False)])
+    assert vb.oid == K + (1, 1, 1)

@@ -16,13 +16,14 @@ import time
 from typing import Any
 
 from kvrrp.snmp import check_mib, vrrp_mib
-from kvrrp.snmp.mibview import MibView
+from kvrrp.snmp.mibview import MibView, SubtreeViews
 from kvrrp.snmp.subagent import Subagent
 from kvrrp.snmp.vrrp_mib import Host, if_nametoindex
 
 log = logging.getLogger("kvrrp.snmp")
 
 STATS_TIMEOUT = 2.0     # a stuck netlink dump must not stall the master agent's request
+VIEW_TTL = 1.0
 
 
 def checker_snmp_wanted(args: Any, config: Any) -> bool:
@@ -38,6 +39,11 @@ class CheckerSnmpAgent:
                                  self.view, retry=retry, ping_interval=ping_interval)
         self.host = Host(ifindex=if_nametoindex, ticks=lambda _t: 0)
         self.traffic: dict | None = None
+        # the tables are rebuilt when a walk finds them older than the stats interval (at most
+        # VIEW_TTL) or a real server / quorum changed, not for each of a walk's GetNexts
+        self._tables = SubtreeViews(
+            [(vrrp_mib.GLOBAL, lambda: MibView(vrrp_mib.global_rows(self.engine.config, self.host, self.version))),
+             (check_mib.CHECK, self._check_table)], VIEW_TTL)
         self.traffic_at = float("-inf")
         self.traps_sent: dict[str, int] = {}
 
@@ -62,7 +68,11 @@ class CheckerSnmpAgent:
         rs = g.snmp_rs_stats_update_interval or g.snmp_vs_stats_update_interval
         return min(g.snmp_vs_stats_update_interval, rs)
 
-    async def view(self) -> MibView:
+    def view(self) -> SubtreeViews:
+        self._tables.ttl = min(VIEW_TTL, self.stats_interval())    # a reload may change the interval
+        return self._tables
+
+    async def _check_table(self) -> MibView:
         now = time.monotonic()
         if now - self.traffic_at >= self.stats_interval():
             self.traffic_at = now
@@ -71,12 +81,11 @@ class CheckerSnmpAgent:
             except Exception as exc:  # noqa: BLE001 - the health columns are served without traffic
                 log.warning("SNMP: reading the IPVS counters failed: %s", exc)
                 self.traffic = None
-        rows = vrrp_mib.global_rows(self.engine.config, self.host, self.version)
-        rows += check_mib.check_rows(self.engine, self.traffic)
-        return MibView(rows)
+        return MibView(check_mib.check_rows(self.engine, self.traffic))
 
     def on_change(self, kind: str, vs: Any, rs: Any, up: bool) -> None:
         """CheckerEngine state listener: "rs" (a real server's verdict) or "quorum"."""
+        self._tables.invalidate()
         if not self.traps:
             return
         from healthcheck.health import iter_real_servers, rs_alive

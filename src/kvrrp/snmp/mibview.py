@@ -7,8 +7,10 @@ noSuchInstance and a Get on anything else noSuchObject, as an SNMP agent answers
 """
 from __future__ import annotations
 
+import inspect
+import time
 from bisect import bisect_left, bisect_right
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Protocol
 
 from kvrrp.snmp.agentx import END_OF_MIB_VIEW, NO_SUCH_INSTANCE, NO_SUCH_OBJECT, Oid, SearchRange, VarBind
 
@@ -53,26 +55,86 @@ class MibView:
         return VarBind(rng.start, END_OF_MIB_VIEW)
 
 
-def answer_get(view: MibView, ranges: list[SearchRange]) -> list[VarBind]:
-    return [view.get(r.start) for r in ranges]
+class View(Protocol):
+    def get(self, oid: Oid) -> VarBind | Awaitable[VarBind]: ...
+    def next(self, rng: SearchRange) -> VarBind | Awaitable[VarBind]: ...
 
 
-def answer_getnext(view: MibView, ranges: list[SearchRange]) -> list[VarBind]:
-    return [view.next(r) for r in ranges]
+Builder = Callable[[], "MibView | Awaitable[MibView]"]
 
 
-def answer_getbulk(view: MibView, non_repeaters: int, max_repetitions: int,
-                   ranges: list[SearchRange]) -> list[VarBind]:
+class SubtreeViews:
+    """Several disjoint subtrees, each a MibView made on demand by its own builder (which may be
+    a coroutine: the VRRP process builds big tables in slices, letting the loop run between
+    them) and kept for `ttl` seconds or until invalidate(): a Get or a walk in one table builds
+    that table only, and the hundreds of GetNexts of one walk share one build."""
+
+    def __init__(self, parts: list[tuple[Oid, Builder]], ttl: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.parts = sorted(parts, key=lambda p: p[0])
+        self.ttl = ttl
+        self.clock = clock
+        self._built: dict[Oid, tuple[float, MibView]] = {}
+        self.builds = 0
+
+    def invalidate(self) -> None:
+        self._built.clear()
+
+    async def _view(self, prefix: Oid, build: Builder) -> MibView:
+        now = self.clock()
+        found = self._built.get(prefix)
+        if found is None or now - found[0] > self.ttl:
+            view = build()
+            if inspect.isawaitable(view):
+                view = await view
+            found = (now, view)
+            self._built[prefix] = found
+            self.builds += 1
+        return found[1]
+
+    async def get(self, oid: Oid) -> VarBind:
+        for prefix, build in self.parts:
+            if oid[:len(prefix)] == prefix:
+                return (await self._view(prefix, build)).get(oid)
+        return VarBind(oid, NO_SUCH_OBJECT)
+
+    async def next(self, rng: SearchRange) -> VarBind:
+        for prefix, build in self.parts:
+            if rng.end and prefix >= rng.end:
+                break
+            if prefix < rng.start and rng.start[:len(prefix)] != prefix:
+                continue                      # this subtree lies wholly before the start
+            start, include = (rng.start, rng.include) if rng.start > prefix else (prefix, True)
+            vb = (await self._view(prefix, build)).next(SearchRange(start, rng.end, include))
+            if vb.type != END_OF_MIB_VIEW:
+                return vb
+        return VarBind(rng.start, END_OF_MIB_VIEW)
+
+
+async def _answer(result: VarBind | Awaitable[VarBind]) -> VarBind:
+    return await result if inspect.isawaitable(result) else result
+
+
+async def answer_get(view: View, ranges: list[SearchRange]) -> list[VarBind]:
+    return [await _answer(view.get(r.start)) for r in ranges]
+
+
+async def answer_getnext(view: View, ranges: list[SearchRange]) -> list[VarBind]:
+    return [await _answer(view.next(r)) for r in ranges]
+
+
+async def answer_getbulk(view: View, non_repeaters: int, max_repetitions: int,
+                         ranges: list[SearchRange]) -> list[VarBind]:
     """RFC 2741 7.2.3.2: the first non_repeaters ranges once, then up to max_repetitions rows
     of the others, each continuing from the previous answer; stops early once every
     repeater has reached the end of the view."""
     non_repeaters = min(non_repeaters, len(ranges))
-    out = [view.next(r) for r in ranges[:non_repeaters]]
+    out = [await _answer(view.next(r)) for r in ranges[:non_repeaters]]
     current = list(ranges[non_repeaters:])
     for _ in range(min(max_repetitions, MAX_BULK_REPETITIONS)):
         if not current:
             break
-        row = [view.next(r) for r in current]
+        row = [await _answer(view.next(r)) for r in current]
         out.extend(row)
         if all(vb.type == END_OF_MIB_VIEW for vb in row):
             break

@@ -2,8 +2,8 @@
 
 Subagent(socket_spec, subtrees, view) connects to the master agent (net-snmp's snmpd with
 `master agentx`), opens a session, registers each subtree and then answers Get / GetNext /
-GetBulk from view() - a callable returning the current kvrrp.snmp.mibview.MibView (or an
-awaitable of one: the checker refreshes its IPVS counters first) - until it
+GetBulk from view() - a callable returning the current view (kvrrp.snmp.mibview: a MibView,
+SubtreeViews, or an awaitable of one: the checker refreshes its IPVS counters first) - until it
 is closed. Sets are refused (notWritable): the view is read-only. When the master is not
 there, or goes away, the subagent retries every `retry` seconds; notifications sent meanwhile
 wait in a bounded queue (the oldest are dropped and counted beyond QUEUE_LIMIT) and go out
@@ -25,7 +25,7 @@ from typing import Awaitable, Callable
 
 from kvrrp.snmp import agentx
 from kvrrp.snmp.agentx import AgentxError, Oid, VarBind
-from kvrrp.snmp.mibview import MibView, answer_get, answer_getbulk, answer_getnext
+from kvrrp.snmp.mibview import View, answer_get, answer_getbulk, answer_getnext
 
 log = logging.getLogger("kvrrp.snmp")
 
@@ -68,7 +68,8 @@ def parse_socket(spec: str | None) -> tuple[str, str, int]:
 
 class Subagent:
     def __init__(self, socket_spec: str | None, subtrees: list[tuple[Oid, str]],
-                 view: Callable[[], MibView | Awaitable[MibView]], *, description: str = "kvrrp (keepalived-compatible)",
+                 view: Callable[[], View | Awaitable[View]], *,
+                 description: str = "kvrrp (keepalived-compatible)",
                  retry: float = 5.0, ping_interval: float = 15.0) -> None:
         self.target = parse_socket(socket_spec)
         self.subtrees = subtrees              # (OID, name) - the name is for the logs
@@ -275,11 +276,11 @@ class Subagent:
                     if inspect.isawaitable(view):
                         view = await view
                     if h.type == agentx.GET:
-                        varbinds = answer_get(view, pdu.ranges)
+                        varbinds = await answer_get(view, pdu.ranges)
                     elif h.type == agentx.GETNEXT:
-                        varbinds = answer_getnext(view, pdu.ranges)
+                        varbinds = await answer_getnext(view, pdu.ranges)
                     else:
-                        varbinds = answer_getbulk(view, pdu.non_repeaters, pdu.max_repetitions, pdu.ranges)
+                        varbinds = await answer_getbulk(view, pdu.non_repeaters, pdu.max_repetitions, pdu.ranges)
                 except Exception:  # noqa: BLE001 - a bug in a table must not end the session
                     log.exception("SNMP: building the MIB view failed")
                     error, index, varbinds = agentx.GEN_ERR, 1, []

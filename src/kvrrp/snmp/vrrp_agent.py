@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from kvrrp.snmp import vrrp_mib
-from kvrrp.snmp.mibview import MibView
+from kvrrp.snmp.mibview import MibView, SubtreeViews
 from kvrrp.snmp.subagent import Subagent
 from kvrrp.snmp.vrrp_mib import Host
 
 log = logging.getLogger("kvrrp.snmp")
 
-VIEW_TTL = 0.5      # a walk is hundreds of GetNexts: one table build serves them all
+VIEW_TTL = 1.0      # a walk is hundreds of GetNexts: one build of a table serves them all (a
+                    # transition rebuilds at once; counters and learned masters lag by <= 1 s)
 DROP_POLL = 1.0
+SLICE = 100         # instances tabulated between two turns of the event loop
 AUTH_COUNTERS = {"invalid_auth_type": "invalid_authtype", "auth_type_mismatch": "authtype_mismatch",
                  "auth_failure": "auth_failure"}
 PROTO_COUNTERS = {"ip_ttl": "ip_ttl_err", "version": "version_err", "checksum": "checksum_err"}
@@ -67,8 +69,7 @@ class VrrpSnmpAgent:
         self.subagent = Subagent(settings.socket, self._subtrees(), self.view, retry=retry,
                                  ping_interval=ping_interval)
         self.host = Host(ifindex=_IfIndexCache().get, ticks=self._ticks)
-        self._view: MibView | None = None
-        self._view_at = 0.0
+        self._tables = self._views()
         self._member_states: dict[str, str] = {}
         self._group_states: dict[str, str] = {}
         self._master_reason: dict[str, int] = {}
@@ -110,7 +111,7 @@ class VrrpSnmpAgent:
 
     def reload(self, config: Any) -> None:
         self.config = config
-        self._view = None
+        self._tables.invalidate()
         names = {i.name for i in config.instances}
         for d in (self._member_states, self._master_reason, self._proto_error):
             for name in [n for n in d if n not in names]:
@@ -126,21 +127,45 @@ class VrrpSnmpAgent:
         # the engine's clock is time.monotonic (io.clock.MonotonicClock), as the subagent's
         return max(0, int((mono - self.subagent.started) * 100)) & 0xFFFFFFFF
 
-    def view(self) -> MibView:
-        now = time.monotonic()
-        if self._view is None or now - self._view_at > VIEW_TTL:
-            rows = []
-            if self.serves_global:
-                rows += vrrp_mib.global_rows(self.config, self.host, self.version)
-            if self.settings.vrrp:
-                rows += vrrp_mib.keepalived_vrrp_rows(self.engine, self.config, self.host)
-            if self.settings.rfcv2:
-                rows += vrrp_mib.rfc2787_rows(self.engine, self.config, self.host)
-            if self.settings.rfcv3:
-                rows += vrrp_mib.rfc6527_rows(self.engine, self.config, self.host, self._master_reason,
-                                              self._proto_error)
-            self._view, self._view_at = MibView(rows), now
-        return self._view
+    def _views(self) -> SubtreeViews:
+        m = vrrp_mib
+        parts: list = []
+        if self.serves_global:
+            parts.append((m.GLOBAL, lambda: MibView(m.global_rows(self.config, self.host, self.version))))
+        if self.settings.vrrp:
+            models = lambda: {x.name: x for x in self.config.instances}   # noqa: E731
+            parts += [
+                (m.VRRP + (1,), lambda: self._groups(1)),       # vrrpSyncGroupTable
+                (m.VRRP + (2,), lambda: self._groups(2)),       # vrrpSyncGroupMemberTable
+                (m.VRRP + (3,), lambda: self._sliced(
+                    [], lambda i, inst, ms: m.one_instance_rows(i, inst, ms.get(inst.name), self.config), models)),
+                (m.VRRP + (6,), lambda: self._sliced([], lambda i, inst, _: m.one_address_rows(i, inst, self.host))),
+            ]
+        if self.settings.rfcv2:
+            parts.append((m.RFC2787, lambda: self._sliced(
+                m.rfc2787_scalars(self.engine, self.config), lambda _i, inst, _: m.rfc2787_instance_rows(inst, self.host))))
+        if self.settings.rfcv3:
+            parts.append((m.RFC6527, lambda: self._sliced(
+                m.rfc6527_scalars(self.engine), lambda _i, inst, _: m.rfc6527_instance_rows(
+                    inst, self.host, self._master_reason.get(inst.name, 0), self._proto_error.get(inst.name, 0)))))
+        return SubtreeViews(parts, VIEW_TTL)
+
+    def _groups(self, table: int) -> MibView:
+        n = len(vrrp_mib.VRRP)
+        return MibView(r for r in vrrp_mib.sync_group_rows(self.engine, self.config) if r[0][n] == table)
+
+    async def _sliced(self, rows: list, per_instance: Any, context: Any = lambda: None) -> MibView:
+        """A table's rows, SLICE instances at a time with the loop running between slices
+        (thousands of instances take a few hundred ms to tabulate: adverts must not wait)."""
+        ctx = context()
+        for i, inst in enumerate(list(self.engine.instances.values()), 1):
+            rows.extend(per_instance(i, inst, ctx))
+            if i % SLICE == 0:
+                await asyncio.sleep(0)
+        return MibView(rows)
+
+    def view(self) -> SubtreeViews:
+        return self._tables
 
     # -- traps --------------------------------------------------------------------------------
     def _send(self, kind: str, varbinds: list) -> None:
@@ -148,7 +173,7 @@ class VrrpSnmpAgent:
         self.subagent.notify(varbinds)
 
     def on_transition(self, name: str, old: Any, new: Any, reason: str, priority: int) -> None:
-        self._view = None
+        self._tables.invalidate()
         state = vrrp_mib.state_name(new)
         if state == "MASTER":
             code = vrrp_mib.MASTER_REASON.get(reason, 1)
@@ -222,7 +247,7 @@ class VrrpSnmpAgent:
                         self._send("vrrpTrapAuthFailure", vrrp_mib.auth_failure_trap(inst, self.host, src, reason))
                 elif self.settings.rfcv3 and vrrp_mib.suitable_rfc6527(inst):
                     self._proto_error[inst.name] = vrrp_mib.PROTO_ERROR[reason]   # the MIB column
-                    self._view = None
+                    self._tables.invalidate()
                     if self.settings.traps:
                         self._send("vrrpv3ProtoError", vrrp_mib.v3_proto_error_trap(inst, self.host, reason))
 

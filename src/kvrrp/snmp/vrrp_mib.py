@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 from kvrrp.snmp.agentx import (COUNTER32, COUNTER64, GAUGE32, INTEGER, IP_ADDRESS, OBJECT_IDENTIFIER,
@@ -66,6 +67,7 @@ def inet_type(address: str) -> int:
     return 2 if ":" in address else 1
 
 
+@lru_cache(maxsize=65536)     # the same few thousand addresses, asked for on every table build
 def packed(address: str | None) -> bytes | None:
     if not address:
         return None
@@ -138,7 +140,7 @@ def global_rows(config: Any, host: Host, version: str) -> list[Row]:
 
 
 # ----------------------------------------------------------------------------- KEEPALIVED-MIB
-def _instance_rows(i: int, inst: Any, model: Any, config: Any) -> Iterable[Row]:
+def one_instance_rows(i: int, inst: Any, model: Any, config: Any) -> Iterable[Row]:
     s = inst.settings
     g = config.global_defs
     col = VRRP + (3, 1)
@@ -188,7 +190,7 @@ def _instance_rows(i: int, inst: Any, model: Any, config: Any) -> Iterable[Row]:
         yield (col + (36,), idx, INTEGER, truth(s.v3_checksum_as_v2))
 
 
-def _address_rows(i: int, inst: Any, host: Host) -> Iterable[Row]:
+def one_address_rows(i: int, inst: Any, host: Host) -> Iterable[Row]:
     col = VRRP + (6, 1)
     n = 0
     for specs, advertised in ((inst.settings.vips, True), (inst.settings.excluded_vips, False)):
@@ -211,10 +213,9 @@ def _address_rows(i: int, inst: Any, host: Host) -> Iterable[Row]:
             )
 
 
-def keepalived_vrrp_rows(engine: Any, config: Any, host: Host) -> list[Row]:
+def sync_group_rows(engine: Any, config: Any) -> list[Row]:
+    """vrrpSyncGroupTable and vrrpSyncGroupMemberTable."""
     rows: list[Row] = []
-    instances = list(engine.instances.values())
-    position = {inst.name: i for i, inst in enumerate(instances, 1)}
     for gi, (name, group) in enumerate(engine.sync_groups.items(), 1):
         model = next((sg for sg in config.sync_groups if sg.name == name), None)
         idx = (gi,)
@@ -230,11 +231,28 @@ def keepalived_vrrp_rows(engine: Any, config: Any, host: Host) -> list[Row]:
             rows += [(col + (c,), idx, OCTET_STRING, script_text(v)) for c, v in scripts.items()]
         for mi, member in enumerate(group.members, 1):
             rows.append((VRRP + (2, 1, 2), (gi, mi), OCTET_STRING, member.name))
-    for inst in instances:
-        i = position[inst.name]
-        rows.extend(_instance_rows(i, inst, config.instance(inst.name), config))
-        rows.extend(_address_rows(i, inst, host))
     return rows
+
+
+def instance_rows(engine: Any, config: Any) -> list[Row]:
+    """vrrpInstanceTable."""
+    models = {m.name: m for m in config.instances}
+    rows: list[Row] = []
+    for i, inst in enumerate(engine.instances.values(), 1):
+        rows.extend(one_instance_rows(i, inst, models.get(inst.name), config))
+    return rows
+
+
+def address_rows(engine: Any, host: Host) -> list[Row]:
+    """vrrpAddressTable."""
+    rows: list[Row] = []
+    for i, inst in enumerate(engine.instances.values(), 1):
+        rows.extend(one_address_rows(i, inst, host))
+    return rows
+
+
+def keepalived_vrrp_rows(engine: Any, config: Any, host: Host) -> list[Row]:
+    return sync_group_rows(engine, config) + instance_rows(engine, config) + address_rows(engine, host)
 
 
 # ---------------------------------------------------------------------------- RFC 2787 / 6527
@@ -272,99 +290,123 @@ def _engine_drops(engine: Any, reason: str) -> int:
     return total + sum(int(i.stats.drops.get(reason, 0)) for i in engine.instances.values())
 
 
-def rfc2787_rows(engine: Any, config: Any, host: Host) -> list[Row]:
+def rfc2787_scalars(engine: Any, config: Any) -> list[Row]:
     ops = RFC2787 + (1,)
-    rows: list[Row] = [
+    return [
         (ops + (1,), (0,), INTEGER, 2),                                        # vrrpNodeVersion
         (ops + (2,), (0,), INTEGER, truth(config.global_defs.enable_traps)),  # vrrpNotificationCntl
-        (RFC2787 + (2, 1), (0,), COUNTER32, _engine_drops(engine, "checksum")),
-        (RFC2787 + (2, 2), (0,), COUNTER32, _engine_drops(engine, "version")),
-        (RFC2787 + (2, 3), (0,), COUNTER32, _engine_drops(engine, "unknown_vrid")),
+        (RFC2787 + (2, 1), (0,), COUNTER32, _engine_drops(engine, "checksum") & 0xFFFFFFFF),
+        (RFC2787 + (2, 2), (0,), COUNTER32, _engine_drops(engine, "version") & 0xFFFFFFFF),
+        (RFC2787 + (2, 3), (0,), COUNTER32, _engine_drops(engine, "unknown_vrid") & 0xFFFFFFFF),
     ]
-    for inst in engine.instances.values():
-        if not suitable_rfc2787(inst):
-            continue
-        s = inst.settings
-        idx = rfc2787_index(inst, host)
-        col = ops + (3, 1)
-        rows += [
-            (col + (2,), idx, OCTET_STRING, vmac(s.vrid, 4)),
-            (col + (3,), idx, INTEGER, RFC_STATE.get(state_name(inst.state), 1)),
-            (col + (4,), idx, INTEGER, 1),                                  # adminState up
-            (col + (5,), idx, INTEGER, inst.effective_priority),
-            (col + (6,), idx, INTEGER, len(s.vips)),
-            (col + (7,), idx, IP_ADDRESS, packed(master_address(inst)) or bytes(4)),
-            (col + (8,), idx, IP_ADDRESS, packed(inst.own_address) or bytes(4)),
-            (col + (9,), idx, INTEGER, {0: 1, 1: 2, 2: 3}.get(s.auth_type, 1)),
-            (col + (10,), idx, OCTET_STRING, b""),                         # RFC 2787: reads return ""
-            (col + (11,), idx, INTEGER, max(1, int(round(s.adver_int)))),
-            (col + (12,), idx, INTEGER, truth(s.preempt)),
-            (col + (13,), idx, TIME_TICKS, host.ticks(inst.last_transition)),
-            (col + (14,), idx, INTEGER, 1),                                 # protocol ip
-            (col + (15,), idx, INTEGER, 1),                                 # rowStatus active
-        ]
-        for spec in s.vips:
-            if spec.family == 4:
-                rows.append((ops + (4, 1, 2), idx + tuple(packed(spec.address)), INTEGER, 1))
-        stats = RFC2787 + (2, 4, 1)
-        for c, name in enumerate(("become_master", "advert_rcvd", "advert_interval_err", "auth_failure",
-                                  "ip_ttl_err", "pri_zero_rcvd", "pri_zero_sent", "invalid_type_rcvd",
-                                  "addr_list_err", "invalid_authtype", "authtype_mismatch",
-                                  "packet_len_err"), 1):
-            rows.append((stats + (c,), idx, COUNTER32, _stat(inst, name)))
+
+
+RFC2787_STATS = ("become_master", "advert_rcvd", "advert_interval_err", "auth_failure", "ip_ttl_err",
+                 "pri_zero_rcvd", "pri_zero_sent", "invalid_type_rcvd", "addr_list_err", "invalid_authtype",
+                 "authtype_mismatch", "packet_len_err")
+
+
+def rfc2787_instance_rows(inst: Any, host: Host) -> list[Row]:
+    """vrrpOperTable, vrrpAssoIpAddrTable and vrrpRouterStatsTable rows of one instance."""
+    if not suitable_rfc2787(inst):
+        return []
+    ops = RFC2787 + (1,)
+    s = inst.settings
+    idx = rfc2787_index(inst, host)
+    col = ops + (3, 1)
+    rows: list[Row] = [
+        (col + (2,), idx, OCTET_STRING, vmac(s.vrid, 4)),
+        (col + (3,), idx, INTEGER, RFC_STATE.get(state_name(inst.state), 1)),
+        (col + (4,), idx, INTEGER, 1),                                  # adminState up
+        (col + (5,), idx, INTEGER, inst.effective_priority),
+        (col + (6,), idx, INTEGER, len(s.vips)),
+        (col + (7,), idx, IP_ADDRESS, packed(master_address(inst)) or bytes(4)),
+        (col + (8,), idx, IP_ADDRESS, packed(inst.own_address) or bytes(4)),
+        (col + (9,), idx, INTEGER, {0: 1, 1: 2, 2: 3}.get(s.auth_type, 1)),
+        (col + (10,), idx, OCTET_STRING, b""),                         # RFC 2787: reads return ""
+        (col + (11,), idx, INTEGER, max(1, int(round(s.adver_int)))),
+        (col + (12,), idx, INTEGER, truth(s.preempt)),
+        (col + (13,), idx, TIME_TICKS, host.ticks(inst.last_transition)),
+        (col + (14,), idx, INTEGER, 1),                                 # protocol ip
+        (col + (15,), idx, INTEGER, 1),                                 # rowStatus active
+    ]
+    for spec in s.vips:
+        if spec.family == 4:
+            rows.append((ops + (4, 1, 2), idx + tuple(packed(spec.address)), INTEGER, 1))
+    stats = RFC2787 + (2, 4, 1)
+    for c, name in enumerate(RFC2787_STATS, 1):
+        rows.append((stats + (c,), idx, COUNTER32, _stat(inst, name) & 0xFFFFFFFF))
     return rows
 
 
-def rfc6527_rows(engine: Any, config: Any, host: Host, master_reasons: dict[str, int],
-                 proto_errors: dict[str, int]) -> list[Row]:
-    ops = RFC6527 + (1, 1)
+def rfc2787_rows(engine: Any, config: Any, host: Host) -> list[Row]:
+    rows = rfc2787_scalars(engine, config)
+    for inst in engine.instances.values():
+        rows += rfc2787_instance_rows(inst, host)
+    return rows
+
+
+def rfc6527_scalars(engine: Any) -> list[Row]:
     st = RFC6527 + (1, 2)
-    rows: list[Row] = [
+    return [
         (st + (1,), (0,), COUNTER64, _engine_drops(engine, "checksum")),
         (st + (2,), (0,), COUNTER64, _engine_drops(engine, "version")),
         (st + (3,), (0,), COUNTER64, _engine_drops(engine, "unknown_vrid")),
         (st + (4,), (0,), TIME_TICKS, 0),                                   # no discontinuity since start
     ]
+
+
+def rfc6527_instance_rows(inst: Any, host: Host, master_reason: int, proto_error: int) -> list[Row]:
+    """vrrpv3OperationsTable, vrrpv3AssociatedIpAddrTable and vrrpv3StatisticsTable rows."""
+    if not suitable_rfc6527(inst):
+        return []
+    ops = RFC6527 + (1, 1)
+    st = RFC6527 + (1, 2)
+    s = inst.settings
+    idx = rfc6527_index(inst, host)
+    col = ops + (1, 1)
+    master = packed(master_address(inst))
+    rows: list[Row] = [
+        (col + (3,), idx, OCTET_STRING, master if master is not None else b""),
+        (col + (4,), idx, OCTET_STRING, packed(inst.own_address) or b""),
+        (col + (5,), idx, OCTET_STRING, vmac(s.vrid, s.family)),
+        (col + (6,), idx, INTEGER, RFC_STATE.get(state_name(inst.state), 1)),
+        (col + (7,), idx, GAUGE32, inst.effective_priority),
+        (col + (8,), idx, INTEGER, len(s.vips)),
+        (col + (9,), idx, INTEGER, int(round(s.adver_int * 100))),
+        (col + (10,), idx, INTEGER, truth(s.preempt)),
+        (col + (11,), idx, INTEGER, truth(s.accept)),
+        (col + (12,), idx, TIME_TICKS, host.ticks(inst.last_transition)),
+        (col + (13,), idx, INTEGER, 1),
+    ]
+    for spec in s.vips:
+        raw = packed(spec.address)
+        if raw is not None:
+            rows.append((ops + (2, 1, 2), idx + (len(raw),) + tuple(raw), INTEGER, 1))
+    scol = st + (5, 1)
+    rows += [
+        (scol + (1,), idx, COUNTER32, _stat(inst, "become_master") & 0xFFFFFFFF),
+        (scol + (2,), idx, INTEGER, master_reason),
+        (scol + (3,), idx, COUNTER64, _stat(inst, "advert_rcvd")),
+        (scol + (4,), idx, COUNTER64, _stat(inst, "advert_interval_err")),
+        (scol + (5,), idx, COUNTER64, _stat(inst, "ip_ttl_err")),
+        (scol + (6,), idx, INTEGER, proto_error),
+        (scol + (7,), idx, COUNTER64, _stat(inst, "pri_zero_rcvd")),
+        (scol + (8,), idx, COUNTER64, _stat(inst, "pri_zero_sent")),
+        (scol + (9,), idx, COUNTER64, _stat(inst, "invalid_type_rcvd")),
+        (scol + (10,), idx, COUNTER64, _stat(inst, "addr_list_err")),
+        (scol + (11,), idx, COUNTER64, _stat(inst, "packet_len_err")),
+        (scol + (12,), idx, TIME_TICKS, 0),
+        (scol + (13,), idx, GAUGE32, int(s.adver_int * 1000)),
+    ]
+    return rows
+
+
+def rfc6527_rows(engine: Any, config: Any, host: Host, master_reasons: dict[str, int],
+                 proto_errors: dict[str, int]) -> list[Row]:
+    rows = rfc6527_scalars(engine)
     for inst in engine.instances.values():
-        if not suitable_rfc6527(inst):
-            continue
-        s = inst.settings
-        idx = rfc6527_index(inst, host)
-        col = ops + (1, 1)
-        master = packed(master_address(inst))
-        rows += [
-            (col + (3,), idx, OCTET_STRING, master if master is not None else b""),
-            (col + (4,), idx, OCTET_STRING, packed(inst.own_address) or b""),
-            (col + (5,), idx, OCTET_STRING, vmac(s.vrid, s.family)),
-            (col + (6,), idx, INTEGER, RFC_STATE.get(state_name(inst.state), 1)),
-            (col + (7,), idx, GAUGE32, inst.effective_priority),
-            (col + (8,), idx, INTEGER, len(s.vips)),
-            (col + (9,), idx, INTEGER, int(round(s.adver_int * 100))),
-            (col + (10,), idx, INTEGER, truth(s.preempt)),
-            (col + (11,), idx, INTEGER, truth(s.accept)),
-            (col + (12,), idx, TIME_TICKS, host.ticks(inst.last_transition)),
-            (col + (13,), idx, INTEGER, 1),
-        ]
-        for spec in s.vips:
-            raw = packed(spec.address)
-            if raw is not None:
-                rows.append((ops + (2, 1, 2), idx + (len(raw),) + tuple(raw), INTEGER, 1))
-        scol = st + (5, 1)
-        rows += [
-            (scol + (1,), idx, COUNTER32, _stat(inst, "become_master")),
-            (scol + (2,), idx, INTEGER, master_reasons.get(inst.name, 0)),
-            (scol + (3,), idx, COUNTER64, _stat(inst, "advert_rcvd")),
-            (scol + (4,), idx, COUNTER64, _stat(inst, "advert_interval_err")),
-            (scol + (5,), idx, COUNTER64, _stat(inst, "ip_ttl_err")),
-            (scol + (6,), idx, INTEGER, proto_errors.get(inst.name, 0)),
-            (scol + (7,), idx, COUNTER64, _stat(inst, "pri_zero_rcvd")),
-            (scol + (8,), idx, COUNTER64, _stat(inst, "pri_zero_sent")),
-            (scol + (9,), idx, COUNTER64, _stat(inst, "invalid_type_rcvd")),
-            (scol + (10,), idx, COUNTER64, _stat(inst, "addr_list_err")),
-            (scol + (11,), idx, COUNTER64, _stat(inst, "packet_len_err")),
-            (scol + (12,), idx, TIME_TICKS, 0),
-            (scol + (13,), idx, GAUGE32, int(s.adver_int * 1000)),
-        ]
+        rows += rfc6527_instance_rows(inst, host, master_reasons.get(inst.name, 0), proto_errors.get(inst.name, 0))
     return rows
 
 
