@@ -119,6 +119,10 @@ def test_walk_and_failover_traps(tmp_path) -> None:
                                                                f"{INSTANCE}.4.2": "INTEGER: 2"}, WAIT)
         assert snmp.get(f"{ADDRESS}.10.1.1")[f"{ADDRESS}.10.1.1"] == "INTEGER: 1"     # VIPs set now
         assert backup.stop() == 0
+        # the STOP transitions' traps leave before the session closes
+        assert wait_for(lambda: {t.get(f"{INSTANCE}.2") for t in snmp.traps_named(f"{VRRP}.10.0.2")
+                                 if t.get(f"{INSTANCE}.4") == "INTEGER: 5"} == {'STRING: "VI_2"', 'STRING: "VI_3"'},
+                        WAIT), snmp.traps()
 
 
 def test_auth_failure_and_protocol_error_traps(tmp_path) -> None:
@@ -145,3 +149,20 @@ def test_auth_failure_and_protocol_error_traps(tmp_path) -> None:
         assert proto[reason] == "INTEGER: 2" and reason.endswith(".52.1")                     # versionError
         assert snmp.walk(f"{RFC6527}.1.2.5.1.6")[reason] == "INTEGER: 2"         # vrrpv3StatisticsProtoErrReason
         assert mine.stop() == 0
+
+
+def test_a_reload_turns_snmp_on_and_off(tmp_path) -> None:
+    with NetSnmp(str(tmp_path)) as snmp, Lab(nodes=1, prefix="kvsnmp", client=False) as lab:
+        spec = [VrrpSpec(name="VI_1", vrid=61, priority=150, advert_int=0.2)]
+        run = lab.start_kvrrp(lab.nodes[0], render_config(spec), tag="reload")
+        assert wait_for(lambda: "(VI_1) Entering MASTER STATE" in run.log(), WAIT), run.log()
+        assert f"{INSTANCE}.2.1" not in snmp.walk(VRRP)
+        run.write_config(render_config(spec, ["enable_snmp_vrrp", f"snmp_socket unix:{snmp.socket}"]))
+        run.signal(signal.SIGHUP)
+        assert wait_for(lambda: snmp.walk(f"{INSTANCE}.2") == {f"{INSTANCE}.2.1": 'STRING: "VI_1"'}, WAIT), run.log()
+        assert snmp.get(f"{INSTANCE}.4.1")[f"{INSTANCE}.4.1"] == "INTEGER: 2"            # master, kept
+        run.write_config(render_config(spec))
+        run.signal(signal.SIGHUP)
+        assert wait_for(lambda: f"{INSTANCE}.2.1" not in snmp.walk(VRRP), WAIT), run.log()
+        assert "(VI_1) Entering" not in run.log().split("Reloading")[-1]               # no transition
+        assert run.stop() == 0
