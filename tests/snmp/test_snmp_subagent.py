@@ -10,7 +10,7 @@ import struct
 import pytest
 
 from kvrrp.snmp import agentx
-from kvrrp.snmp.agentx import SearchRange, VarBind
+from kvrrp.snmp.agentx import VarBind
 from kvrrp.snmp.mibview import MibView
 from kvrrp.snmp.subagent import SocketSpecError, Subagent, parse_socket
 

@@ -94,8 +94,10 @@ class CheckerSnmpAgent:
         alive = sum(1 for rid, _rs in servers if rs_alive(self.engine.rs_states.get(rid, ())))
         rid = vrrp_mib.router_id(self.engine.config, self.host)
         if kind == "rs":
-            kind_name, varbinds = "realServerStateChange", check_mib.real_server_trap(vs, rs, up, alive, len(servers), rid)
+            kind_name = "realServerStateChange"
+            varbinds = check_mib.real_server_trap(vs, rs, up, alive, len(servers), rid)
         else:
-            kind_name, varbinds = "virtualServerQuorumStateChange", check_mib.quorum_trap(vs, up, alive, len(servers), rid)
+            kind_name = "virtualServerQuorumStateChange"
+            varbinds = check_mib.quorum_trap(vs, up, alive, len(servers), rid)
         self.traps_sent[kind_name] = self.traps_sent.get(kind_name, 0) + 1
         self.subagent.notify(varbinds)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,7 +142,8 @@ class VrrpSnmpAgent:
             ]
         if self.settings.rfcv2:
             parts.append((m.RFC2787, lambda: self._sliced(
-                m.rfc2787_scalars(self.engine, self.config), lambda _i, inst, _: m.rfc2787_instance_rows(inst, self.host))))
+                m.rfc2787_scalars(self.engine, self.config),
+                lambda _i, inst, _: m.rfc2787_instance_rows(inst, self.host))))
         if self.settings.rfcv3:
             parts.append((m.RFC6527, lambda: self._sliced(
                 m.rfc6527_scalars(self.engine), lambda _i, inst, _: m.rfc6527_instance_rows(
