@@ -32,11 +32,12 @@ def specs(priority: int) -> list[VrrpSpec]:
     return [VrrpSpec(name="VI_2", vrid=51, priority=priority, version=2, advert_int=0.2,
                      vips=("198.18.0.200/32", "198.18.0.201/32"), extra=("dont_track_primary",)),
             VrrpSpec(name="VI_3", vrid=52, priority=priority, version=3, advert_int=0.2,
-                     vips=("198.18.0.210/32",))]
+                     vips=("198.18.0.210/32",), extra=("track_script {", "    chk weight 7", "}"))]
 
 
 def group_lines() -> str:
-    return "vrrp_sync_group SG_1 {\n    group {\n        VI_2\n        VI_3\n    }\n}\n"
+    return ("vrrp_sync_group SG_1 {\n    group {\n        VI_2\n        VI_3\n    }\n}\n"
+            "vrrp_script chk {\n    script /bin/true\n    interval 1\n    weight 10\n}\n")
 
 
 def test_walk_and_failover_traps(tmp_path) -> None:
@@ -67,6 +68,9 @@ def test_walk_and_failover_traps(tmp_path) -> None:
         assert rows[f"{INSTANCE}.30.1"] == "INTEGER: 2" and rows[f"{INSTANCE}.30.2"] == "INTEGER: 3"
         assert rows[f"{VRRP}.1.1.2.1"] == 'STRING: "SG_1"'
         assert rows[f"{VRRP}.2.1.2.1.2"] == 'STRING: "VI_3"'                          # group member 2
+        # tracked: VI_3's own interface (VI_2 has dont_track_primary) and its script, weight 7
+        assert rows[f"{VRRP}.4.1.1.2.1"] == 'STRING: "eth0"' and f"{VRRP}.4.1.1.1.1" not in rows
+        assert rows[f"{VRRP}.5.1.2.2.1"] == 'STRING: "chk"' and rows[f"{VRRP}.5.1.3.2.1"] == "INTEGER: 7"
         # the VIPs: (instance, n) -> address, prefix, interface
         assert rows[f"{ADDRESS}.3.1.1"] == "Hex-STRING: C6 12 00 C8" and rows[f"{ADDRESS}.3.1.2"] == "Hex-STRING: C6 12 00 C9"
         assert rows[f"{ADDRESS}.3.2.1"] == "Hex-STRING: C6 12 00 D2" and rows[f"{ADDRESS}.5.1.1"] == "Gauge32: 32"

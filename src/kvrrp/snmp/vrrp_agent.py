@@ -138,6 +138,8 @@ class VrrpSnmpAgent:
                 (m.VRRP + (2,), lambda: self._groups(2)),       # vrrpSyncGroupMemberTable
                 (m.VRRP + (3,), lambda: self._sliced(
                     [], lambda i, inst, ms: m.one_instance_rows(i, inst, ms.get(inst.name), self.config), models)),
+                (m.VRRP + (4,), lambda: self._tracked(4)),     # vrrpTrackedInterfaceTable
+                (m.VRRP + (5,), lambda: self._tracked(5)),     # vrrpTrackedScriptTable
                 (m.VRRP + (6,), lambda: self._sliced([], lambda i, inst, _: m.one_address_rows(i, inst, self.host))),
             ]
         if self.settings.rfcv2:
@@ -149,6 +151,14 @@ class VrrpSnmpAgent:
                 m.rfc6527_scalars(self.engine), lambda _i, inst, _: m.rfc6527_instance_rows(
                     inst, self.host, self._master_reason.get(inst.name, 0), self._proto_error.get(inst.name, 0)))))
         return SubtreeViews(parts, VIEW_TTL)
+
+    async def _tracked(self, table: int) -> MibView:
+        n = len(vrrp_mib.VRRP)
+        context = lambda: ({x.name: x for x in self.config.instances},   # noqa: E731
+                           {x.name: x for x in self.config.vrrp_scripts})
+        view = await self._sliced([], lambda i, inst, ctx: [
+            r for r in vrrp_mib.one_tracked_rows(i, inst, ctx[0].get(inst.name), ctx[1]) if r[0][n] == table], context)
+        return view
 
     def _groups(self, table: int) -> MibView:
         n = len(vrrp_mib.VRRP)

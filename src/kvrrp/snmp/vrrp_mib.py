@@ -191,6 +191,27 @@ def one_instance_rows(i: int, inst: Any, model: Any, config: Any) -> Iterable[Ro
         yield (col + (36,), idx, INTEGER, truth(s.v3_checksum_as_v2))
 
 
+def one_tracked_rows(i: int, inst: Any, model: Any, scripts: dict[str, Any]) -> Iterable[Row]:
+    """vrrpTrackedInterfaceTable and vrrpTrackedScriptTable rows of one instance, indexed
+    (instance, n) as keepalived indexes them: the instance's interface first unless
+    dont_track_primary, then its track_interface entries; its track_script entries."""
+    if model is None:
+        return
+    interfaces = [] if model.dont_track_primary else [(inst.settings.ifname, 0, False)]
+    interfaces += [(r.name, r.weight or 0, r.reverse) for r in model.track_interfaces]
+    for n, (name, weight, reverse) in enumerate(interfaces, 1):
+        yield from ((VRRP + (4, 1, 1), (i, n), OCTET_STRING, name),
+                    (VRRP + (4, 1, 2), (i, n), INTEGER, weight),
+                    (VRRP + (4, 1, 3), (i, n), INTEGER, truth(reverse)))
+    for n, ref in enumerate(model.track_scripts, 1):
+        script = scripts.get(ref.name)
+        weight = ref.weight if ref.weight is not None else (script.weight if script is not None else 0)
+        reverse = ref.reverse or (script is not None and script.weight_reverse)
+        yield from ((VRRP + (5, 1, 2), (i, n), OCTET_STRING, ref.name),
+                    (VRRP + (5, 1, 3), (i, n), INTEGER, weight),
+                    (VRRP + (5, 1, 4), (i, n), INTEGER, truth(reverse)))
+
+
 def one_address_rows(i: int, inst: Any, host: Host) -> Iterable[Row]:
     col = VRRP + (6, 1)
     n = 0
