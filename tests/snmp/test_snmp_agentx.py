@@ -4,6 +4,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kvrrp.snmp import agentx
 from kvrrp.snmp.agentx import AgentxError, SearchRange, VarBind
@@ -190,3 +192,16 @@ async def test_subtree_views_build_lazily_and_walk_across_subtrees():
     assert (await views.get(K + (9,))).type == agentx.NO_SUCH_OBJECT
     (vb,) = await answer_getnext(views, [SearchRange(K + (1,), K + (2,), False)])
     assert vb.oid == K + (1, 1, 1)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=120), st.sampled_from(sorted(agentx.PDU_NAMES)), st.sampled_from([0, 0x10, 0x18]))
+def test_fuzzed_payloads_decode_or_raise_agentx_error(body, ptype, flags):
+    """Whatever follows a valid header, decoding gives a PDU or AgentxError: never another
+    exception (the session answers parseError and goes on)."""
+    body = body[:len(body) - len(body) % 4]
+    data = header(ptype, len(body), flags=flags, order=">" if flags else "<") + body
+    try:
+        agentx.decode_pdu(data)
+    except AgentxError:
+        pass
