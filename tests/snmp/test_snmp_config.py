@@ -66,6 +66,8 @@ def test_options_x_and_A():
 def test_which_mibs_each_keyword_enables():
     none = parse_options(["-f", "/k.conf"])
     assert not snmp_wanted(none, load("").config)
+    alone = load(" enable_traps\n").config                 # the tutorials' line: no subagent, as keepalived
+    assert not snmp_wanted(none, alone) and not checker_snmp_wanted(none, alone)
     s = snmp_settings(none, load(" enable_snmp_rfc\n").config)
     assert (s.vrrp, s.rfcv2, s.rfcv3, s.checker, s.socket) == (False, True, True, False, None)
     s = snmp_settings(none, load(" enable_snmp_keepalived\n enable_traps\n").config)
