@@ -173,8 +173,11 @@ class CheckerDaemon:
         if self._addr_task is not None:
             self._addr_task.cancel()
             await asyncio.gather(self._addr_task, return_exceptions=True)
+        keep = self.keep_on_stop if keep is None else keep
+        if self.snmp is not None and not keep and self.engine is not None:
+            self.snmp.shutdown_traps()       # keepalived sends them as it clears the services
         if self.engine is not None:
-            await self.engine.stop(keep=self.keep_on_stop if keep is None else keep)
+            await self.engine.stop(keep=keep)
         if self.snmp is not None:
             await self.snmp.close()
             self.snmp = None

@@ -1,6 +1,7 @@
 """The checker as an AgentX subagent of a real snmpd: snmpwalk shows the virtual and real servers
 (and the IPVS traffic columns), snmptrapd receives realServerStateChange and
-virtualServerQuorumStateChange when a real server goes down and comes back.
+virtualServerQuorumStateChange when a real server goes down and comes back, and keepalived's
+shutdown traps when the checker stops.
 
 The checker runs in-process on the fake IPVS kernel (this host has no IPVS; the traffic
 counters are ones the test puts in the fake kernel), with real TCP_CHECKs against listeners on
@@ -157,6 +158,12 @@ async def test_walk_and_real_server_traps(tmp_path) -> None:
             await d.stop()
             await a.stop()
             await b.stop()
+        # stopping: keepalived's shutdown traps, each live real server dead, then quorum shutdown(3)
+        assert await until(lambda: _true(len(snmp.traps_named(TRAP_QUORUM)) >= 3)), snmp.traps()
+        assert snmp.traps_named(TRAP_QUORUM)[-1][f"{VS}.23"] == "INTEGER: 3"
+        gone = snmp.traps_named(TRAP_RS)[-2:]
+        assert [t[f"{RS}.6"] for t in gone] == ["INTEGER: 2", "INTEGER: 2"]
+        assert [t[f"{VS}.21"] for t in gone] == ["Gauge32: 1", "Gauge32: 0"]
 
 
 async def _true(value: bool) -> bool:

@@ -83,6 +83,29 @@ class CheckerSnmpAgent:
                 self.traffic = None
         return MibView(check_mib.check_rows(self.engine, self.traffic))
 
+    def shutdown_traps(self) -> None:
+        """keepalived's "we always want to send SNMP messages on shutdown": before the checker
+        removes its IPVS entries, realServerStateChange (dead) for each real server still
+        alive, then virtualServerQuorumStateChange with shutdown(3) for each virtual server."""
+        if not self.traps:
+            return
+        from healthcheck.health import iter_real_servers, rs_alive
+
+        rid = vrrp_mib.router_id(self.engine.config, self.host)
+        for vs in self.engine.config.virtual_servers:
+            servers = list(iter_real_servers(vs))
+            alive = [rs for key, rs in servers if rs_alive(self.engine.rs_states.get(key, ()))]
+            up = len(alive)
+            for rs in alive:
+                up -= 1
+                self._send("realServerStateChange", check_mib.real_server_trap(vs, rs, False, up, len(servers), rid))
+            self._send("virtualServerQuorumStateChange",
+                       check_mib.quorum_trap(vs, False, 0, len(servers), rid, stopping=True))
+
+    def _send(self, kind: str, varbinds: list) -> None:
+        self.traps_sent[kind] = self.traps_sent.get(kind, 0) + 1
+        self.subagent.notify(varbinds)
+
     def on_change(self, kind: str, vs: Any, rs: Any, up: bool) -> None:
         """CheckerEngine state listener: "rs" (a real server's verdict) or "quorum"."""
         self._tables.invalidate()
@@ -99,5 +122,4 @@ class CheckerSnmpAgent:
         else:
             kind_name = "virtualServerQuorumStateChange"
             varbinds = check_mib.quorum_trap(vs, up, alive, len(servers), rid)
-        self.traps_sent[kind_name] = self.traps_sent.get(kind_name, 0) + 1
-        self.subagent.notify(varbinds)
+        self._send(kind_name, varbinds)
