@@ -9,6 +9,7 @@ are (virtual server, n) with the sorry server first when there is one.
 """
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Iterable
 
 from kvrrp.snmp.agentx import (COUNTER32, COUNTER64, GAUGE32, INTEGER, OCTET_STRING, VarBind)
@@ -85,6 +86,8 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
     vs_stats, rs_stats = traffic_by_server(traffic, engine.kernel_keys() if traffic else {})
     for gi, group in enumerate(config.virtual_server_groups, 1):
         rows.append((CHECK + (1, 1, 2), (gi,), OCTET_STRING, group.name))
+        for mi, entry in enumerate(group.entries, 1):
+            rows.extend(_group_member_rows((gi, mi), entry))
     for i, vs in enumerate(config.virtual_servers, 1):
         idx = (i,)
         vs_text = _fmt_vs(vs)
@@ -174,6 +177,35 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
                          for k, f in enumerate(("cps", "inpps", "outpps", "inbps", "outbps"))]
                 rows += [(RS_COL + (27,), ridx, COUNTER64, s["conns"]), (RS_COL + (28,), ridx, COUNTER64, s["inpkts"]),
                          (RS_COL + (29,), ridx, COUNTER64, s["outpkts"])]
+    return rows
+
+
+def _range_end(entry: Any) -> str | None:
+    """The last address of a virtual_server_group range (a-b or a/nn), None for one address."""
+    if entry.prefixlen is not None:
+        net = ipaddress.ip_network(f"{entry.ip}/{entry.prefixlen}", strict=False)
+        return None if net.num_addresses == 1 else str(net[-1])
+    return entry.ip_end if entry.ip_end not in (None, entry.ip) else None
+
+
+def _group_member_rows(idx: tuple, entry: Any) -> list[Row]:
+    """virtualServerGroupMemberTable: fwmark(1) / ip(2) / iprange(3) and its columns."""
+    col = CHECK + (2, 1)
+    if entry.fwmark is not None:
+        return [(col + (2,), idx, INTEGER, 1), (col + (3,), idx, GAUGE32, entry.fwmark)]
+    try:
+        start = packed(str(ipaddress.ip_network(f"{entry.ip}/{entry.prefixlen}", strict=False)[0])
+                       if entry.prefixlen is not None else entry.ip)
+        end = _range_end(entry)
+    except ValueError:
+        return []
+    rows: list[Row] = [(col + (4,), idx, INTEGER, 2 if start is not None and len(start) == 16 else 1),
+                       (col + (8,), idx, GAUGE32, entry.port)]
+    if end is None:
+        rows += [(col + (2,), idx, INTEGER, 2), (col + (5,), idx, OCTET_STRING, start)]
+    else:
+        rows += [(col + (2,), idx, INTEGER, 3), (col + (6,), idx, OCTET_STRING, start),
+                 (col + (7,), idx, OCTET_STRING, packed(end))]
     return rows
 
 
