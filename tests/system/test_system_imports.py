@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from kvrrp.lab import Lab, VrrpSpec, _python_env, render_config
+from kvrrp.lab import Lab, VrrpSpec, render_config
+from kvrrp.lab.daemons import _python_env
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 
