@@ -313,6 +313,7 @@ class Parser(EntryParsers):
                 s[k] = tuple(s[k])
         if "_family" in s:
             s["family"] = s["_family"]
+        self._vmac_flags(s)
         if "version" not in s:
             # resolve like keepalived (IPv6 -> 3, else global vrrp_version); validate() re-checks
             # in case global_defs comes later in the file
@@ -325,6 +326,20 @@ class Parser(EntryParsers):
             s["priority"] = 255
         if name is not None:
             f["instances"].append(self.build(m.VrrpInstance, s))
+
+    def _vmac_flags(self, s: Fields) -> None:
+        """keepalived's end-of-instance VMAC checks (vrrp_end_handler, vrrp_complete_instance)."""
+        xmit_loc = s.pop("_vmac_xmit_base", None)
+        if s.get("use_vmac") is not None and s.get("use_ipvlan") is not None:
+            self.diags.error(s["loc"], f"({s['name']}) use_vmac and use_ipvlan together - using use_vmac",
+                             "conflict")
+            s["use_ipvlan"] = None
+        if xmit_loc is not None:
+            if s.get("use_vmac") is None:
+                self.diags.warning(xmit_loc, f"({s['name']}) vmac_xmit_base is only valid with a vmac",
+                                   "ignored", fails_test=True)
+            else:
+                s["use_vmac"] = dataclasses.replace(s["use_vmac"], xmit_base=True)
 
     def use_vmac(self, node: Node, s: Fields) -> None:
         v: Fields = {}
@@ -347,8 +362,6 @@ class Parser(EntryParsers):
             else:
                 self.diags.error(args[i].loc, f"unexpected use_vmac option '{w}'", "bad-option")
             i += 1
-        if s.get("use_vmac") is not None and s["use_vmac"].xmit_base:
-            v["xmit_base"] = True
         s["use_vmac"] = m.Vmac(**v)
 
     # ---- LVS ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ forcing v3, state MASTER clearing nopreempt, min_garp, strict mode) is resolved 
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
 
@@ -174,8 +175,10 @@ def _first(*values):
     return None
 
 
-def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSettings:
-    """config.model.VrrpInstance + GlobalDefs -> InstanceSettings."""
+def instance_settings(inst, g, sync_group: str | None = None, vmacs=None) -> InstanceSettings:
+    """config.model.VrrpInstance + GlobalDefs -> InstanceSettings. vmacs: the instance's
+    kvrrp.io.vmac.InstanceVmacs from plan_vmacs over the whole config (VMAC names depend on
+    the other instances); None plans this instance alone."""
     family = inst.family or 4
     version = 3 if family == 6 else (inst.version or g.vrrp_version)
     if inst.interface is None and not inst.unicast_peers:
@@ -183,8 +186,17 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
     if inst.vrid is None:
         raise ValueError(f"({inst.name}) needs a virtual_router_id")
     ifname = inst.interface or g.default_interface
-    vmac = _vmac_ifname(inst, g)
-    vip_ifname = vmac or ifname           # keepalived: the VMAC is the instance's interface for VIPs
+    if vmacs is None:
+        vmacs = _plan_one(inst, g)
+    elif vmacs is False:                  # planned with the whole config: nothing for this one
+        vmacs = None
+    # use_vmac: the instance's adverts and its VIPs of its family on the VMAC; use_ipvlan: the
+    # adverts on the ipvlan, the VIPs on the interface (keepalived >= 2.2, vrrp_complete_instance)
+    vmac = vmacs.ifname if vmacs is not None else None
+    ipvlan = vmacs is not None and vmacs.kind == "ipvlan"
+    use_vmac = vmac is not None and not ipvlan
+    placed_vips = vmacs.vips if vmacs is not None else (None,) * len(inst.virtual_ipaddress)
+    placed_evips = vmacs.evips if vmacs is not None else (None,) * len(inst.virtual_ipaddress_excluded)
     auth_type, auth_pass = AUTH_NONE, b""
     if inst.authentication is not None and version == 2:
         kind = inst.authentication.auth_type.upper()
@@ -203,10 +215,13 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
     return InstanceSettings(
         name=inst.name, ifname=ifname, vrid=inst.vrid, family=family, version=version,
         priority=inst.priority, adver_int=inst.advert_int,
-        vips=tuple(address_spec(v, vip_ifname) for v in inst.virtual_ipaddress),
-        excluded_vips=tuple(address_spec(v, vip_ifname) for v in inst.virtual_ipaddress_excluded),
+        vips=tuple(_placed(v, where, ifname) for v, where in zip(inst.virtual_ipaddress, placed_vips)),
+        excluded_vips=tuple(_placed(v, where, ifname)
+                            for v, where in zip(inst.virtual_ipaddress_excluded, placed_evips)),
         unicast_peers=tuple(p.address for p in inst.unicast_peers if p.family == family),
-        unicast_src_ip=_first(inst.unicast_src_ip, inst.mcast_src_ip),
+        # use_ipvlan ADDRESS is also the adverts' source unless one is configured (keepalived)
+        unicast_src_ip=_first(inst.unicast_src_ip, inst.mcast_src_ip,
+                              inst.use_ipvlan.address if ipvlan and inst.use_ipvlan is not None else None),
         check_unicast_src=inst.check_unicast_src or g.vrrp_check_unicast_src,
         unicast_peer_ttl=tuple((p.address, p.min_ttl if p.min_ttl is not None else 0,
                                 p.max_ttl if p.max_ttl is not None else 255)
@@ -233,25 +248,42 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         fault_no_peer=inst.unicast_fault_no_peer and not any(p.family == family for p in inst.unicast_peers),
         vmac_ifname=vmac,
         # keepalived: unicast + VMAC needs vmac_xmit_base (a unicast peer is not on the VMAC's subnet)
-        vmac_xmit_base=vmac is not None and (inst.use_vmac.xmit_base or any(p.family == family
-                                                                           for p in inst.unicast_peers)),
+        # and strict mode clears it ("xmit_base is incompatible with strict mode - resetting")
+        vmac_xmit_base=use_vmac and ((inst.use_vmac.xmit_base and not strict)
+                                     or any(p.family == family for p in inst.unicast_peers)),
         unicast_ttl=inst.unicast_ttl if any(p.family == family for p in inst.unicast_peers) else None,
         unicast_checksum_compat=_checksum_compat(inst),
         compat_group=g.vrrp_mcast_group4 or "224.0.0.18",
     )
 
 
-def _vmac_ifname(inst, g) -> str | None:
-    """The VMAC interface name use_vmac asks for (kvrrp.io.vmac names it), or None."""
-    if getattr(inst, "use_vmac", None) is None:
-        return None
-    from kvrrp.io.vmac import VmacError, spec_for
+def _placed(vip, where: str | None, ifname: str) -> AddressSpec:
+    """A VIP on the VMAC plan_vmacs put it on, else on its dev or the instance's interface."""
+    spec = address_spec(vip, ifname)
+    if where is not None:
+        spec = dataclasses.replace(spec, ifname=where)
+    return spec
+
+
+def _plan_one(inst, g):
+    """plan_vmacs for one instance (its VMAC names as if it were alone in the config)."""
+    from types import SimpleNamespace
+
+    from kvrrp.io.vmac import VmacError, plan_vmacs
 
     try:
-        spec = spec_for(inst, getattr(g, "vmac_prefix", "vrrp") or "vrrp")
+        return plan_vmacs(SimpleNamespace(global_defs=g, instances=(inst,))).get(inst.name)
     except VmacError as exc:
         raise ValueError(str(exc)) from None
-    return spec.ifname if spec is not None else None
+
+
+def plan_all(config) -> dict:
+    from kvrrp.io.vmac import VmacError, plan_vmacs
+
+    try:
+        return plan_vmacs(config)
+    except VmacError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _checksum_compat(inst) -> str:
@@ -275,6 +307,8 @@ def engine_settings(config) -> EngineSettings:
         groups.append(SyncGroupSettings(name=sg.name, members=members))
         for m in members:
             group_of[m] = sg.name
-    instances = tuple(instance_settings(i, g, group_of.get(i.name)) for i in config.instances)
+    vmacs = plan_all(config)
+    instances = tuple(instance_settings(i, g, group_of.get(i.name), vmacs.get(i.name, False))
+                      for i in config.instances)
     return EngineSettings(instances=instances, sync_groups=tuple(groups),
                           startup_delay=g.vrrp_startup_delay, log_unknown_vrids=g.log_unknown_vrids)
