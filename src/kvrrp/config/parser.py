@@ -334,6 +334,21 @@ class Parser(EntryParsers):
             self.diags.error(s["loc"], f"({s['name']}) use_vmac and use_ipvlan together - using use_vmac",
                              "conflict")
             s["use_ipvlan"] = None
+        ipv = s.get("use_ipvlan")
+        if ipv is not None and ipv.address is None and (s.get("family") or 4) == 4:
+            self.diags.warning(s["loc"], f"({s['name']}) IPv4 ipvlan requires a source ip address to be "
+                               "configured. setting instance to fault state", "ipvlan-address", fails_test=True)
+        family = s.get("family") or 4
+        for a in list(s.get("virtual_ipaddress", ())) + list(s.get("virtual_ipaddress_excluded", ())):
+            if not a.use_vmac:
+                continue
+            on_own_if = a.dev is None or a.dev == s.get("interface")
+            if on_own_if and s.get("use_vmac") is not None and a.family == family:
+                self.diags.warning(a.loc, f"({s['name']}) use_vmac specified for VIP/eVIP {a.address} and vrrp "
+                                   "instance", "vmac", fails_test=True)
+            elif (not on_own_if or a.family != family) and s.get("use_vmac_addr"):
+                self.diags.warning(a.loc, f"({s['name']}) use_vmac_addr specified and use_vmac specified for "
+                                   f"VIP/eVIP {a.address}", "vmac", fails_test=True)
         if xmit_loc is not None:
             if s.get("use_vmac") is None:
                 self.diags.warning(xmit_loc, f"({s['name']}) vmac_xmit_base is only valid with a vmac",

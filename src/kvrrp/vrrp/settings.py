@@ -68,6 +68,8 @@ class InstanceSettings:
     sync_group: str | None = None
     owner_ignore_adverts: bool = False       # a priority 255 master ignores received adverts
     fault_no_peer: bool = False              # unicast_fault_no_peer with no peer of our family
+    # a configuration keepalived runs in FAULT ("setting instance to fault state"): the reason
+    config_fault: str | None = None
     v3_checksum_as_v2: bool = False          # v3/IPv4 checksum without the pseudo-header (RFC 9568)
     # use_vmac: VIPs without their own dev live on this macvlan and GARPs leave from it; adverts
     # are sent and received on it (keepalived's vrrp->ifp: the Ethernet source is the virtual
@@ -247,6 +249,10 @@ def instance_settings(inst, g, sync_group: str | None = None, vmacs=None) -> Ins
                                                                        g.v3_checksum_as_v2)),
         fault_no_peer=inst.unicast_fault_no_peer and not any(p.family == family for p in inst.unicast_peers),
         vmac_ifname=vmac,
+        # keepalived: "IPv4 ipvlan requires a source ip address to be configured. setting
+        # instance to fault state"
+        config_fault=("ipvlan_without_address" if ipvlan and family == 4 and inst.use_ipvlan is not None
+                      and inst.use_ipvlan.address is None else None),
         # keepalived: unicast + VMAC needs vmac_xmit_base (a unicast peer is not on the VMAC's subnet)
         # and strict mode clears it ("xmit_base is incompatible with strict mode - resetting")
         vmac_xmit_base=use_vmac and ((inst.use_vmac.xmit_base and not strict)
