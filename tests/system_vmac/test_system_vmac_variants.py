@@ -99,6 +99,7 @@ def test_vmac_xmit_base_adverts_leave_the_base_interface_the_vip_lives_on_the_vm
     with Lab(nodes=2, prefix="kvxb", client=True) as lab:
         n1, n2 = lab.nodes
         cap = lab.capture()
+        lab.run(n1, ["ip", "link", "set", "eth0", "group", "7"])
         d1 = lab.start_kvrrp(n1, conf("n1", 150, opts))
         d2 = None
         try:
@@ -112,6 +113,7 @@ def test_vmac_xmit_base_adverts_leave_the_base_interface_the_vip_lives_on_the_vm
             assert link["linkinfo"]["info_kind"] == "macvlan"
             assert link["linkinfo"]["info_data"]["mode"] == "private"
             assert link["address"] == "00:00:5e:00:01:33"
+            assert str(link["group"]) == "7"                    # the base's link group (keepalived 2.4)
             assert VIP not in addrs_on(lab, n1, "eth0")
             # adverts: the base interface's MAC and address, valid v3 checksum
             adverts = [(f, v) for f, v in cap.adverts() if v.src == n1.ipv4]

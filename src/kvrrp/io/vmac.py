@@ -65,6 +65,8 @@ class VmacSpec:
     ipv6: bool = True                # False: IPv6 off on it (an IPv4 one without IPv6 eVIPs)
     other_family: bool = False       # eVIPs of the other family (IGMP/MLD rules for both)
     xmit_base: bool = False          # IPv6: no link-local of its own (adverts leave the base)
+    group: str | None = None         # link group (number or /etc/iproute2/group name); None: the base's
+    netlink_notify: bool = False     # use_vmac netlink_notify_msg: re-set the base's group after
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,12 @@ def plan_vmacs(config: Any) -> dict[str, InstanceVmacs]:
             name = vmac_name(inst.vrid, prefix, vm.name) if vm.name else _auto_name(prefix, inst.vrid, family, taken)
             own = VmacSpec(ifname=name, base=inst.interface, mac=(vm.mac or vmac_address(inst.vrid, family)).lower(),
                            family=family, ipv6=family == 6 or other_family, other_family=other_family,
-                           xmit_base=vm.xmit_base)
+                           xmit_base=vm.xmit_base, group=vm.group, netlink_notify=vm.netlink_notify_msg)
         elif ipv is not None:
             name = vmac_name(inst.vrid, prefix, ipv.name) if ipv.name else _auto_name(prefix, inst.vrid, family, taken)
             own = VmacSpec(ifname=name, base=inst.interface, mac=None, family=family, kind=IPVLAN,
                            ipvlan_mode=ipv.mode, address=ipv.address, prefixlen=ipv.prefixlen,
-                           ipv6=family == 6 or other_family, other_family=other_family)
+                           ipv6=family == 6 or other_family, other_family=other_family, group=ipv.group)
         if own is not None:
             specs.append(own)
         placed: list[list[str | None]] = [[], []]
@@ -191,6 +193,25 @@ def spec_for(instance: Any, vmac_prefix: str = "vrrp") -> VmacSpec | None:
                         xmit_base=vm.xmit_base)
     return VmacSpec(ifname=vmac_name(instance.vrid, vmac_prefix, ipv.name), base=instance.interface, mac=None,
                     family=family, kind=IPVLAN, ipvlan_mode=ipv.mode, address=ipv.address, prefixlen=ipv.prefixlen)
+
+
+def _link_group(name: str | None, default: int) -> int:
+    """use_vmac / use_ipvlan `group G`: a number or a name from iproute2's group file."""
+    if name is None:
+        return default
+    if name.isdigit():
+        return int(name)
+    for path in ("/etc/iproute2/group", "/usr/share/iproute2/group", "/usr/lib/iproute2/group"):
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    words = line.split("#", 1)[0].split()
+                    if len(words) >= 2 and words[1] == name and words[0].isdigit():
+                        return int(words[0])
+        except OSError:
+            continue
+    log.warning("VMAC group %s not found - using the base interface's", name)
+    return default
 
 
 def _register_ipvlan_flags() -> None:
@@ -252,7 +273,8 @@ class VmacManager:
             self._check_existing(spec, existing, base["index"])
             index = existing["index"]
         else:
-            index = self.netlink.call(lambda ipr: self._create(ipr, spec, base["index"]))
+            index = self.netlink.call(lambda ipr: self._create(ipr, spec, base["index"],
+                                                               base.get_attr("IFLA_GROUP") or 0))
             log.info("created %s %s (%s) on %s", "VMAC" if spec.kind == MACVLAN else "ipvlan", spec.ifname,
                      spec.mac or f"mode l2 {spec.ipvlan_mode}", spec.base)
         if spec.kind == MACVLAN:
@@ -275,14 +297,21 @@ class VmacManager:
         return index
 
     @staticmethod
-    def _create(ipr: Any, spec: VmacSpec, base_index: int) -> int:
+    def _create(ipr: Any, spec: VmacSpec, base_index: int, base_group: int) -> int:
+        # keepalived 2.4: in the base's link group (firewall rules matching iifgroup/oifgroup
+        # keep working) unless `group` names another one
+        group = _link_group(spec.group, base_group)
         if spec.kind == IPVLAN:
             _register_ipvlan_flags()
             ipr.link("add", ifname=spec.ifname, kind=IPVLAN, link=base_index, ipvlan_mode=IPVLAN_MODE_L2,
-                     ipvlan_flags=IPVLAN_FLAGS[spec.ipvlan_mode])
+                     ipvlan_flags=IPVLAN_FLAGS[spec.ipvlan_mode], group=group)
         else:
             ipr.link("add", ifname=spec.ifname, kind=MACVLAN, link=base_index, macvlan_mode="private",
-                     address=spec.mac)
+                     address=spec.mac, group=group)
+            if spec.netlink_notify:
+                # netlink_notify_msg: the kernel sends no RTM_NEWLINK for the base's promiscuity
+                # change on some drivers; re-setting its group forces one
+                ipr.link("set", index=base_index, group=base_group)
         return ipr.link_lookup(ifname=spec.ifname)[0]
 
     @staticmethod
