@@ -12,7 +12,14 @@ The base interface's old sysctl values are restored when its last VMAC goes.
 An IPv6 VMAC gets no address of its own (addr_gen_mode none) but the base interface's
 link-local address, so adverts leave the VMAC from the same link-local the base has (RFC 5798
 5.1.2.1; keepalived's set_link_local_address): the kernel only sends from a link-local address
-that is on the outgoing interface.
+that is on the outgoing interface (not with vmac_xmit_base: the adverts then leave the base).
+
+The variants (plan_vmacs decides which interfaces one configuration needs, as keepalived's
+vrrp_complete_instance does): VMACs for single addresses (a VIP's `use_vmac`, the instance's
+`use_vmac_addr`) on the address's interface with the address family's virtual MAC, and
+`use_ipvlan`, an L2 ipvlan (mode flag bridge / private / vepa) with the base's MAC and an
+address of its own. Each macvlan's IGMP/MLD reports are moved to its base interface by
+kvrrp.io.vmac_igmp (keepalived's nftables rules).
 """
 from __future__ import annotations
 
@@ -177,22 +184,6 @@ def _place(inst: Any, a: Any, family: int, own: VmacSpec | None, specs: list[Vma
     if spec not in specs:
         specs.append(spec)
     return spec.ifname
-
-
-def spec_for(instance: Any, vmac_prefix: str = "vrrp") -> VmacSpec | None:
-    """The VMAC (or ipvlan) one config VrrpInstance asks for on its own, or None."""
-    vm, ipv = getattr(instance, "use_vmac", None), getattr(instance, "use_ipvlan", None)
-    if vm is None and ipv is None:
-        return None
-    if not instance.interface or instance.vrid is None:
-        raise VmacError(f"({instance.name}) use_vmac needs interface and virtual_router_id")
-    family = instance.family or 4
-    if vm is not None:
-        return VmacSpec(ifname=vmac_name(instance.vrid, vmac_prefix, vm.name), base=instance.interface,
-                        mac=(vm.mac or vmac_address(instance.vrid, family)).lower(), family=family,
-                        xmit_base=vm.xmit_base)
-    return VmacSpec(ifname=vmac_name(instance.vrid, vmac_prefix, ipv.name), base=instance.interface, mac=None,
-                    family=family, kind=IPVLAN, ipvlan_mode=ipv.mode, address=ipv.address, prefixlen=ipv.prefixlen)
 
 
 def _link_group(name: str | None, default: int) -> int:
