@@ -94,6 +94,17 @@ def igmp_groups(frame: Frame) -> list[str]:
     return []
 
 
+def is_mld_report(frame: Frame) -> bool:
+    """An MLDv1/v2 listener report (ICMPv6 131 / 143, after the Router Alert hop-by-hop header)."""
+    d = frame.data
+    if frame.ethertype != 0x86DD or len(d) < 62:
+        return False
+    nh, off = d[20], 54
+    if nh == 0:                                   # hop-by-hop options
+        nh, off = d[off], off + (d[off + 1] + 1) * 8
+    return nh == 58 and len(d) > off and d[off] in (131, 143)
+
+
 def test_vmac_xmit_base_adverts_leave_the_base_interface_the_vip_lives_on_the_vmac():
     opts = "    use_vmac\n    vmac_xmit_base"
     with Lab(nodes=2, prefix="kvxb", client=True) as lab:
@@ -180,6 +191,10 @@ def test_a_vips_own_use_vmac_and_use_vmac_addr_make_vmacs_for_those_addresses():
                     by_vrid.setdefault(fastpath.decode_advert(v.payload, 4).vrid, set()).add(f.src_mac)
             assert by_vrid == {52: {n1.mac}, 53: {"00:00:5e:00:01:35"}}
             assert {f.src_mac for f in cap.garps(VIP)} == {"00:00:5e:00:01:34"}
+            # MLD reports of the IPv6 VMAC (the eVIP's solicited-node group) leave from eth0
+            mld = [f for f in cap.snapshot() if is_mld_report(f)]
+            assert mld and not [f for f in mld if f.src_mac.startswith("00:00:5e:00:")], \
+                {f.src_mac for f in mld}
             # failover moves the VIP to n2's VMAC for it
             lab.kill(d1.proc, signal.SIGKILL)
             lab.run(n1, ["ip", "link", "set", "eth0", "down"])

@@ -270,6 +270,11 @@ class VmacManager:
                      spec.mac or f"mode l2 {spec.ipvlan_mode}", spec.base)
         if spec.kind == MACVLAN:
             self._configure_sysctls(spec)
+            if self.igmp is not None:
+                # before "up" (keepalived's firewall_add_vmac): the first reports already go to
+                # the base; nftables' socket lives on the netlink thread, in this namespace
+                self.netlink.call(lambda ipr: self.igmp.add(spec.ifname, spec.base, spec.family,
+                                                            spec.other_family))
         # keepalived's link_set_ipv6: no IPv6 (so no MLD, no link-local) on an IPv4 VMAC
         # unless eVIPs of the other family need it
         self._sysctl(_write_sysctl, spec.ifname, "disable_ipv6", "0" if spec.ipv6 else "1", SYSCTL_ROOT6)
@@ -281,9 +286,6 @@ class VmacManager:
             self._add_base_link_local(spec, base["index"], index)
         if spec.address is not None:
             self._add_address(spec, index)
-        if spec.kind == MACVLAN and self.igmp is not None:
-            # nftables' netlink socket lives on the netlink thread, in the interfaces' namespace
-            self.netlink.call(lambda ipr: self.igmp.add(spec.ifname, spec.base, spec.family, spec.other_family))
         self.created[spec.ifname] = spec
         return index
 
