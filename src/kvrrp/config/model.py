@@ -189,6 +189,8 @@ class GlobalDefs:
     nftables_counters: bool = False
     nftables_ifindex: bool | None = None             # None: ifindex unless dynamic_interfaces
     vmac_prefix: str = "vrrp"
+    # keepalived: igmp_link_local_mcast_reports=0 while running instead of the VMAC IGMP rules
+    disable_local_igmp: bool = False
     vmac_addr_prefix: str | None = None
     script_user: str | None = None                   # None = keepalived_script if it exists, else root
     script_group: str | None = None
@@ -430,6 +432,20 @@ class Vmac:
     xmit_base: bool = False
 
 
+IPVLAN_MODES = ("bridge", "private", "vepa")        # keepalived's ipvlan_type: IPVLAN_F_* flags 0, 1, 2
+
+
+@dataclass(**_FROZEN)
+class Ipvlan:
+    """use_ipvlan [[name] IF] [ADDRESS[/PREFIX]] [bridge|private|vepa] [group G]: an L2 ipvlan."""
+
+    name: str | None = None                          # None = vrrp.<VRID> (vmac_prefix)
+    address: str | None = None                       # the ipvlan's own address, the adverts' source
+    prefixlen: int | None = None
+    mode: str = "bridge"
+    group: str | None = None
+
+
 @dataclass(**_FROZEN)
 class SyncGroup:
     name: str
@@ -511,7 +527,7 @@ class VrrpInstance:
     timer_expired_backup: bool = False
     use_vmac: Vmac | None = None
     use_vmac_addr: bool = False
-    use_ipvlan: bool = False
+    use_ipvlan: Ipvlan | None = None
     vrf: str | None = None
     native_ipv6: bool = False
     skip_check_adv_addr: bool | None = None          # None = global vrrp_skip_check_adv_addr

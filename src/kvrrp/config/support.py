@@ -30,7 +30,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "nftables_ipvs"): "nftables fwmarks for virtual_server_group",
     ("global_defs", "nftables_ipvs_priority"): "nftables fwmarks for virtual_server_group",
     ("global_defs", "nftables_ipvs_start_fwmark"): "nftables fwmarks for virtual_server_group",
-    ("global_defs", "disable_local_igmp"): "IGMP sysctl handling",
     # netlink buffer sizing
     ("global_defs", "vrrp_netlink_cmd_rcv_bufs"): "netlink buffer sizing",
     ("global_defs", "vrrp_netlink_cmd_rcv_bufs_force"): "netlink buffer sizing",
@@ -55,7 +54,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "data_use_instance"): "instance names in dump file names",
     ("global_defs", "lvs_sync_daemon"): "IPVS connection sync daemon",
     # VRRP instance features outside kvrrp's engine today
-    ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces",
     ("vrrp_instance", "auth_hmac"): "HMAC advert authentication",
     ("vrrp_instance", "linkbeat_use_polling"): "MII/ethtool link polling",
     ("vrrp_instance", "kernel_rx_buf_size"): "socket buffer sizing",
