@@ -89,17 +89,35 @@ class CheckerDaemon:
         self.allow_remove_all = allow_remove_all
         self.signals: Any = None
         self.reaper: Any = None
+        self.bgp: Any = None          # kvrrp.bgp.wiring.Announcing (kvrrp_bgp), or None
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
         if self.kernel is None:
-            self.kernel = await PyrouteKernel().open()
+            if config.bgp is not None and not config.bgp.ipvs:
+                # kvrrp_bgp ipvs off: anycast of services running on this host itself, no LVS;
+                # the table the checks compute is kept in memory (same semantics, no kernel)
+                from healthcheck.fakekernel import FakeKernel
+
+                self.kernel = FakeKernel()
+                log.info("kvrrp_bgp ipvs off: no kernel IPVS, the virtual server table is kept in memory")
+            else:
+                self.kernel = await PyrouteKernel().open()
         self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency,
                                     state_file=self.state_file)
         if any(vs.ha_suspend for vs in config.virtual_servers):
             self.engine.set_local_addresses(await local_addresses())
             self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
         await self.engine.start()
+        from kvrrp.bgp.announcer import service_key
+        from kvrrp.bgp.wiring import Announcing
+
+        self.bgp = Announcing.for_checker(config)
+        if self.bgp is not None:
+            engine = self.engine
+            self.engine.quorum_listeners.append(lambda: self.bgp.quorums(engine.quorum_by(service_key)))
+            self.bgp.quorums(engine.quorum_by(service_key))
+            self.bgp.start()
         log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
 
     async def _poll_addresses(self) -> None:
@@ -143,6 +161,8 @@ class CheckerDaemon:
             return False
         assert self.engine is not None
         try:
+            if self.bgp is not None:
+                await self.bgp.reload(result.config)
             await self.engine.reload(result.config)
         except Exception as exc:  # noqa: BLE001 - the checker keeps running
             log.exception("Reload failed")
@@ -152,6 +172,12 @@ class CheckerDaemon:
         return True
 
     async def stop(self, keep: bool | None = None) -> None:
+        if self.bgp is not None:
+            # routes go first: the routers move new flows away while IPVS still serves them
+            try:
+                await self.bgp.shutdown()
+            except Exception:  # noqa: BLE001 - the IPVS cleanup still has to run
+                log.exception("BGP: withdrawing on stop failed")
         if self._addr_task is not None:
             self._addr_task.cancel()
             await asyncio.gather(self._addr_task, return_exceptions=True)
@@ -168,6 +194,8 @@ class CheckerDaemon:
         status["reload"] = self.reloads.as_dict()
         status["signals"] = self.signals.snapshot() if self.signals is not None else {}
         status["script_leftovers"] = self.reaper.snapshot() if self.reaper is not None else {}
+        if self.bgp is not None:
+            status["bgp"] = self.bgp.snapshot()
         return status
 
     def dump(self) -> str:

@@ -179,6 +179,8 @@ class CheckerEngine:
         self._reconcile_task: asyncio.Task | None = None
         self._notify_tasks: set[asyncio.Task] = set()
         self._stopping = False
+        # called with no argument after start, a reload and every quorum change (kvrrp.bgp)
+        self.quorum_listeners: list = []
         self._fifos: list = []
 
     # ------------------------------------------------------------------------------------------
@@ -207,6 +209,7 @@ class CheckerEngine:
                     self._rs_notify(vs, rs, rs_alive(self.rs_states[rid]))
         self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile_loop())
         self._add_jobs(self.config, set(self.rs_states))
+        self._quorum_changed()
 
     async def _apply_timeouts(self) -> None:
         t = self.config.global_defs.lvs_timeouts
@@ -296,6 +299,7 @@ class CheckerEngine:
                 self._initial_vs_notifies(vs)
         self._add_jobs(config, set(new_states) - keep_rids)
         log.info("Reloaded configuration: %d virtual servers, %d checks", len(config.virtual_servers), len(self.jobs))
+        self._quorum_changed()
         if config.global_defs.lvs_timeouts != old_timeouts:
             await self._apply_timeouts()
         try:
@@ -499,6 +503,17 @@ class CheckerEngine:
     # ------------------------------------------------------------------------------------------
     # quorum, notifies
 
+    def _quorum_changed(self) -> None:
+        for callback in list(self.quorum_listeners):
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a listener never breaks checking
+                log.exception("quorum listener failed")
+
+    def quorum_by(self, key) -> dict:  # noqa: ANN001 - key(VirtualServer) -> hashable
+        """key(virtual server) -> has quorum, for every virtual server."""
+        return {key(vs): self.quorum.get(vs_ident(vs), True) for vs in self.config.virtual_servers}
+
     def _update_quorum(self, vs: VirtualServer) -> None:
         vid = vs_ident(vs)
         up = self.quorum.get(vid, True)
@@ -507,6 +522,7 @@ class CheckerEngine:
         if new == up:
             return
         self.quorum[vid] = new
+        self._quorum_changed()
         self._fifo(f"VS {_fmt_vs(vs)} {'UP' if new else 'DOWN'}\n")
         if new:
             log.info("Gained quorum %d+%d=%d <= %d for VS %s", vs.quorum, vs.hysteresis,

@@ -132,6 +132,7 @@ class Daemon:
         self.reaper: Any = None
         self._addresses: Any = None
         self._address_monitor: Any = None
+        self.bgp: Any = None          # kvrrp.bgp.wiring.Announcing (kvrrp_bgp), or None
         from kvrrp.sdnotify import Notifier
 
         self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
@@ -175,6 +176,11 @@ class Daemon:
                                  source_address=transports.local_address, loop=loop,
                                  timer_resolution=TIMER_RESOLUTION)
         self.engine.add_transition_listener(self.transitions)
+        from kvrrp.bgp.wiring import Announcing
+
+        self.bgp = Announcing.for_vrrp(self.config)
+        if self.bgp is not None:
+            self.engine.add_transition_listener(self._bgp_transition)
         self._install_signals(loop)
         if getattr(self.args, "address_monitoring", False):
             from kvrrp.io.addrmon import AddressMonitor
@@ -195,8 +201,14 @@ class Daemon:
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
             self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
             self.engine.start()
+            if self.bgp is not None:
+                self._bgp_feed_states()
+                if self.control is not None and self.control.maint.all:
+                    self.bgp.maintenance(True)
+                self.bgp.start()
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
+                self.checker.extra_env = self._checker_env
                 self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
                 self.checker.start()
             log.info("kvrrp VRRP engine started with %d instance(s)", count)
@@ -217,7 +229,36 @@ class Daemon:
         log.info("Stopped")
         return 0
 
+    def _bgp_transition(self, name: str, old: Any, new: Any, reason: str, priority: int) -> None:
+        self.bgp.instance_state(name, new.value)
+
+    def _bgp_feed_states(self) -> None:
+        for name, inst in self.engine.instances.items():
+            self.bgp.instance_state(name, inst.state.value)
+
+    def _checker_env(self) -> dict[str, str]:
+        """What a (re)started checker must know: node maintenance (kvrrp.bgp.wiring)."""
+        from kvrrp.bgp.wiring import MAINTENANCE_ENV
+
+        on = self.control is not None and self.control.maint.all
+        return {MAINTENANCE_ENV: "1" if on else "0"}
+
+    async def node_maintenance(self, on: bool) -> None:
+        """`kvrrpctl maintenance on|off --all`: BGP routes of both processes withdrawn / back."""
+        if self.bgp is not None:
+            self.bgp.maintenance(on)
+        if self.checker is not None and self.config.bgp is not None:
+            from kvrrp.control.client import ControlError, call_async
+
+            try:
+                await call_async(self.checker.control_socket, "bgp", timeout=10.0, maintenance=on)
+            except (ControlError, OSError) as exc:
+                log.error("BGP: telling the checker about maintenance failed: %s", exc)
+
     async def _shutdown(self) -> None:
+        if self.bgp is not None:
+            # routes go first: the routers move new flows away while this node still serves them
+            await self._guarded(self.bgp.shutdown())
         if isinstance(self._addresses, KeepOnStop):
             self._addresses.keeping = True   # -V: VIPs stay where they are
         await self._guarded(self.extras.before_stop())
@@ -371,6 +412,9 @@ class Daemon:
                 self._transports.set_virtual_addresses(_virtual_addresses(new_settings.instances))
             await self.extras.after_reload(config)
             self.config = config
+            if self.bgp is not None:
+                await self.bgp.reload(config)
+                self._bgp_feed_states()
             self.reloads.finish("applied")
             log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),
@@ -444,6 +488,8 @@ class Daemon:
         snapshot["transitions"] = self.transitions.snapshot()
         if self.checker is not None:
             snapshot["checker"] = self.checker.snapshot()
+        if self.bgp is not None:
+            snapshot["bgp"] = self.bgp.snapshot()
         return snapshot
 
     async def metrics(self) -> bytes:
@@ -566,6 +612,7 @@ class CheckerChild:
         self.control_socket = protocol_socket(self.pid_file)
         self.scraped: bool | None = None        # did the last /metrics reach the child
         self.on_give_up: Any = None   # called when -R forbids a restart
+        self.extra_env: Any = None    # () -> dict of variables for each (re)start
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "kvrrp", "-C", "-n", "-f", self.args.config, "-p", self.pid_file]
@@ -603,6 +650,8 @@ class CheckerChild:
 
             # the child dies with this process (PR_SET_PDEATHSIG), even when it is SIGKILLed
             env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+            if self.extra_env is not None:
+                env.update(self.extra_env())
             self.proc = await spawn_tracked(self.argv(), env=env)
             self.starts += 1
             log.info("Starting healthcheck child process, pid=%d", self.proc.pid)
