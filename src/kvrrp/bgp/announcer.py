@@ -71,7 +71,7 @@ def anycast_plan(config) -> AnnouncePlan:  # noqa: ANN001
 
 
 def service_key(vs) -> str:  # noqa: ANN001 - kvrrp.config.model.VirtualServer
-    """'TCP [198.18.100.1]:80': what the status shows and quorum facts are keyed by."""
+    """'TCP 198.18.100.1:80': what the status shows and quorum facts are keyed by."""
     return f"{vs.protocol} {vs.key}"
 
 
