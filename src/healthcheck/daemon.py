@@ -109,16 +109,21 @@ class CheckerDaemon:
             self.engine.set_local_addresses(await local_addresses())
             self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
         await self.engine.start()
+        self._start_bgp(config)
+        log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
+
+    def _start_bgp(self, config: Config) -> None:
+        """Anycast announcing (kvrrp.bgp) fed by the engine's quorum changes."""
         from kvrrp.bgp.announcer import service_key
         from kvrrp.bgp.wiring import Announcing
 
         self.bgp = Announcing.for_checker(config)
-        if self.bgp is not None:
-            engine = self.engine
-            self.engine.quorum_listeners.append(lambda: self.bgp.quorums(engine.quorum_by(service_key)))
-            self.bgp.quorums(engine.quorum_by(service_key))
-            self.bgp.start()
-        log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
+        if self.bgp is None or self.engine is None:
+            return
+        engine = self.engine
+        engine.quorum_listeners.append(lambda: self.bgp.quorums(engine.quorum_by(service_key)))
+        self.bgp.quorums(engine.quorum_by(service_key))
+        self.bgp.start()
 
     async def _poll_addresses(self) -> None:
         while True:
@@ -164,6 +169,8 @@ class CheckerDaemon:
             if self.bgp is not None:
                 await self.bgp.reload(result.config)
             await self.engine.reload(result.config)
+            if self.bgp is None:
+                self._start_bgp(result.config)      # kvrrp_bgp added by this reload
         except Exception as exc:  # noqa: BLE001 - the checker keeps running
             log.exception("Reload failed")
             self.reloads.finish("failed", str(exc) or type(exc).__name__)

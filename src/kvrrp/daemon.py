@@ -133,6 +133,7 @@ class Daemon:
         self._addresses: Any = None
         self._address_monitor: Any = None
         self.bgp: Any = None          # kvrrp.bgp.wiring.Announcing (kvrrp_bgp), or None
+        self._bgp_guard: Any = None   # the kvrrp.bgp.guard child process
         from kvrrp.sdnotify import Notifier
 
         self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
@@ -202,10 +203,7 @@ class Daemon:
             self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
             self.engine.start()
             if self.bgp is not None:
-                self._bgp_feed_states()
-                if self.control is not None and self.control.maint.all:
-                    self.bgp.maintenance(True)
-                self.bgp.start()
+                await self._start_bgp(None)
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
                 self.checker.extra_env = self._checker_env
@@ -229,6 +227,21 @@ class Daemon:
         log.info("Stopped")
         return 0
 
+    async def _start_bgp(self, config: Any) -> None:
+        """Announcing on (at start: self.bgp made already; after a reload: from `config`)."""
+        if config is not None:
+            from kvrrp.bgp.wiring import Announcing
+
+            self.bgp = Announcing.for_vrrp(config)
+            if self.bgp is None:
+                return
+            self.engine.add_transition_listener(self._bgp_transition)
+        self._bgp_feed_states()
+        if self.control is not None and self.control.maint.all:
+            self.bgp.maintenance(True)
+        self.bgp.start()
+        await self._start_bgp_guard()
+
     def _bgp_transition(self, name: str, old: Any, new: Any, reason: str, priority: int) -> None:
         self.bgp.instance_state(name, new.value)
 
@@ -242,6 +255,25 @@ class Daemon:
 
         on = self.control is not None and self.control.maint.all
         return {MAINTENANCE_ENV: "1" if on else "0"}
+
+    async def _start_bgp_guard(self) -> None:
+        """kvrrp.bgp.guard: withdraws this daemon's routes if it dies without doing it itself."""
+        from kvrrp.notify.runner import spawn_tracked
+
+        b = self.bgp.bgp
+        argv = [sys.executable, "-m", "kvrrp.bgp.guard", str(b.asn), b.vtysh, *([b.vty_socket] if b.vty_socket else [])]
+        try:
+            self._bgp_guard = await spawn_tracked(argv, env={**os.environ, PARENT_PID_ENV: str(os.getpid())},
+                                                  stdin=asyncio.subprocess.DEVNULL)
+        except OSError as exc:
+            log.error("BGP: cannot start the route guard (%s); a crash would leave the routes in bgpd", exc)
+
+    async def _stop_bgp_guard(self) -> None:
+        """Without a withdraw (SIGKILL): the caller withdrew already, or a new guard takes over."""
+        guard, self._bgp_guard = self._bgp_guard, None
+        if guard is not None and guard.returncode is None:
+            guard.kill()
+            await guard.wait()
 
     async def node_maintenance(self, on: bool) -> None:
         """`kvrrpctl maintenance on|off --all`: BGP routes of both processes withdrawn / back."""
@@ -259,6 +291,7 @@ class Daemon:
         if self.bgp is not None:
             # routes go first: the routers move new flows away while this node still serves them
             await self._guarded(self.bgp.shutdown())
+            await self._guarded(self._stop_bgp_guard())
         if isinstance(self._addresses, KeepOnStop):
             self._addresses.keeping = True   # -V: VIPs stay where they are
         await self._guarded(self.extras.before_stop())
@@ -413,8 +446,14 @@ class Daemon:
             await self.extras.after_reload(config)
             self.config = config
             if self.bgp is not None:
+                old_bgp = self.bgp.bgp
                 await self.bgp.reload(config)
                 self._bgp_feed_states()
+                if self.bgp.bgp != old_bgp:
+                    await self._stop_bgp_guard()
+                    await self._start_bgp_guard()
+            else:
+                await self._start_bgp(config)          # kvrrp_bgp added by this reload
             self.reloads.finish("applied")
             log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),

@@ -6,7 +6,8 @@ router all along.
 
 One lab, one test, in order: three next hops; a real server failing its check on one director
 (quorum lost), `kvrrpctl maintenance on --all`, SIGTERM and SIGKILL of a director (kvrrp and
-bgpd and the service: the node dies, its TCP session closes), a silently dead director (link
+bgpd and the service: the node dies, its TCP session closes), SIGKILL of kvrrp alone (bgpd
+stays up: kvrrp's children withdraw), a silently dead director (link
 down: only the hold timer finds it) each remove exactly that next hop, and the client keeps
 being served by the others. The follow-VRRP route (a vrrp_instance with kvrrp_announce) has
 the VRRP master as its one next hop and moves with it. The measured withdraw times are printed
@@ -196,7 +197,23 @@ def test_three_directors_ecmp_announce_withdraw_and_traffic() -> None:
                                             tag="kvrrp-n4-again")
             wait_hops(lab, router, f"{ANYCAST}/32", all_hops)
 
-            # 4. n2 dies (SIGKILL of kvrrp, bgpd and the service): its session closes, both
+            # 4. kvrrp alone is SIGKILLed on n2 (bgpd and the service stay): its checker child
+            # (SIGTERM on the parent's death) withdraws the anycast route, its guard child the
+            # follow-VRRP route, and n3 (the new VRRP master) announces that one
+            t0 = time.time()
+            lab.kill(daemons["n2"].proc)
+            t1 = wait_hops(lab, router, f"{ANYCAST}/32", all_hops - {n2.ipv4})
+            times["SIGKILL of kvrrp alone (bgpd stays up)"] = t1 - t0
+            t2 = wait_hops(lab, router, f"{FOLLOW}/32", {n3.ipv4})
+            times["SIGKILL of kvrrp alone: follow-VRRP route to the new master"] = t2 - t0
+            time.sleep(0.5)
+            assert None not in traffic.between(t0, time.time())      # n2 kept serving meanwhile
+            daemons["n2"] = lab.start_kvrrp(n2, director_kvrrp_conf(n2, frr["n2"].dir), vrrp_only=False,
+                                            tag="kvrrp-n2-again")
+            wait_hops(lab, router, f"{ANYCAST}/32", all_hops)
+            wait_hops(lab, router, f"{FOLLOW}/32", {n2.ipv4})       # preempts back (priority 150)
+
+            # 5. n2 dies (SIGKILL of kvrrp, bgpd and the service): its session closes, both
             # the anycast next hop and the follow-VRRP route move away
             t0 = time.time()
             lab.kill(daemons["n2"].proc)
@@ -205,12 +222,12 @@ def test_three_directors_ecmp_announce_withdraw_and_traffic() -> None:
             t1 = wait_hops(lab, router, f"{ANYCAST}/32", all_hops - {n2.ipv4})
             times["SIGKILL (node dies, session closed)"] = t1 - t0
             t2 = wait_hops(lab, router, f"{FOLLOW}/32", {n3.ipv4})
-            times["follow VRRP: route to the new master"] = t2 - t0
+            times["node dies: follow-VRRP route to the new master"] = t2 - t0
             time.sleep(0.5)
             after = traffic.between(t1 + 0.1, time.time())
             assert after and None not in after and "n2" not in after, after
 
-            # 5. n3 goes silent (link down inside the node, nothing closes): the hold timer (3 s)
+            # 6. n3 goes silent (link down inside the node, nothing closes): the hold timer (3 s)
             t0 = time.time()
             lab.run(n3, ["ip", "link", "set", "eth0", "down"])
             t1 = wait_hops(lab, router, f"{ANYCAST}/32", {n4.ipv4})

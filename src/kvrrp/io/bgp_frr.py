@@ -102,16 +102,20 @@ class FrrBgp:
         self.argv = [vtysh] + (["--vty_socket", vty_socket] if vty_socket else [])
         self.timeout = timeout
         self.calls = 0
+        self._last_read: tuple[dict[str, str], set[str]] | None = None
 
     async def _vtysh(self, commands: Sequence[str], change: bool = False) -> str:
         argv = list(self.argv)
         for c in commands:
             argv += ["-c", c]
         self.calls += 1
+        from kvrrp.notify.runner import spawn_tracked
+
         try:
-            proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
-                                                        stdout=asyncio.subprocess.PIPE,
-                                                        stderr=asyncio.subprocess.STDOUT)
+            # known to the daemon's leftover reaper (kvrrp.io.reaper), which kills any child
+            # it did not start
+            proc = await spawn_tracked(argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                                       stderr=asyncio.subprocess.STDOUT)
         except OSError as exc:
             raise FrrError(f"cannot run {self.argv[0]}: {exc.strerror or exc}") from None
         try:
@@ -134,12 +138,14 @@ class FrrBgp:
         return networks, maps
 
     async def routes(self, owner: str) -> dict[str, str]:
-        networks, _maps = await self.read()
+        networks, maps = await self.read()
+        self._last_read = (networks, maps)     # the apply() right after needs no second read
         mine = f"{OWNED}{owner}-"
         return {p: n for p, n in networks.items() if n.startswith(mine)}
 
     async def apply(self, add: Mapping[str, tuple[str, RouteAttrs]], remove: Sequence[str]) -> None:
-        networks, maps = await self.read()
+        last, self._last_read = self._last_read, None
+        networks, maps = last if last is not None else await self.read()
         kept = {p: n for p, n in networks.items() if p not in remove}
         kept.update((p, n) for p, (n, _a) in add.items())
         await self._vtysh(change_commands(self.asn, add, remove, maps, set(kept.values())), change=True)
