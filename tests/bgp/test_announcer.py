@@ -237,6 +237,12 @@ def test_announce_without_block_and_on_fwmark_are_errors(tmp_path) -> None:  # n
     assert any(line == 13 and "not a fwmark" in m for line, m in msgs), msgs
 
 
+def test_an_address_announced_both_ways_is_an_error(tmp_path) -> None:  # noqa: ANN001
+    result, _ = _load(tmp_path, CONF.replace("virtual_server 198.18.9.1 80", "virtual_server 198.18.5.1 80"))
+    msgs = [(d.loc.line, d.message) for d in result.diagnostics if d.severity == "error"]
+    assert any(line == 21 and "announce it one way only" in m for line, m in msgs), msgs
+
+
 def test_kvrrp_t_accepts_and_keepalived_rejects(tmp_path) -> None:  # noqa: ANN001
     path = tmp_path / "keepalived.conf"
     path.write_text(CONF)
@@ -246,5 +252,33 @@ def test_kvrrp_t_accepts_and_keepalived_rejects(tmp_path) -> None:  # noqa: ANN0
     if shutil.which("keepalived") is None:
         pytest.skip("keepalived not installed")
     ka = subprocess.run(["keepalived", "-t", "-f", str(path), "-l", "-n"], capture_output=True, text=True)
+    assert ka.returncode != 0
     assert "Unknown keyword 'kvrrp_bgp'" in ka.stdout + ka.stderr
     assert "Unknown keyword 'kvrrp_announce'" in ka.stdout + ka.stderr
+
+
+def test_shutdown_with_a_dead_bgpd_gives_up_and_says_so() -> None:
+    async def run() -> None:
+        a = Announcer(plan())
+        speaker = FakeSpeaker(fail=10**6)
+        r = Reconciler(a, speaker, "vrrp", resync=None)
+        a.set_state("VI_1", "MASTER")
+        r.start()
+        while r.errors == 0:
+            await asyncio.sleep(0.01)
+        assert await r.withdraw_and_stop(5) is False         # bounded to 1 s once failing
+        assert r.errors >= 1 and r._task is None
+    asyncio.run(run())
+
+
+def test_shutdown_with_nothing_announced_needs_no_round_trip() -> None:
+    async def run() -> None:
+        a = Announcer(plan())
+        speaker = FakeSpeaker()
+        speaker.routes_now = {}
+        r = Reconciler(a, speaker, "vrrp", resync=None)
+        r.start()
+        assert await r.settle(5)
+        passes = r.passes
+        assert await r.withdraw_and_stop(5) is True and r.passes == passes
+    asyncio.run(run())

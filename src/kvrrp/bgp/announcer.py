@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Mapping
 
 MASTER = "MASTER"
 
@@ -143,8 +143,3 @@ class Announcer:
                 "instances": {n: self.states.get(n) for n in self.plan.follow},
                 "services": {s: self.quorum.get(s) for s in self.plan.anycast}}
 
-
-def prefixes(plan: AnnouncePlan) -> Iterable[str]:
-    for p in plan.follow.values():
-        yield from p
-    yield from plan.anycast.values()

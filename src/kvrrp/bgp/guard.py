@@ -15,12 +15,13 @@ import asyncio
 import signal
 import sys
 
+from kvrrp.io.bgp_frr import FrrBgp        # imported before the wait: the withdraw starts at once
+from kvrrp.io.lifetime import die_with_parent, parent_from_environment
+
 OWNER = "vrrp"
 
 
 async def withdraw(asn: int, vtysh: str, vty_socket: str | None) -> int:
-    from kvrrp.io.bgp_frr import FrrBgp
-
     speaker = FrrBgp(asn, vtysh=vtysh, vty_socket=vty_socket)
     routes = await speaker.routes(OWNER)
     if routes:
@@ -29,8 +30,6 @@ async def withdraw(asn: int, vtysh: str, vty_socket: str | None) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from kvrrp.io.lifetime import die_with_parent, parent_from_environment
-
     if len(argv) not in (2, 3) or not argv[0].isdigit():
         print("usage: python3 -m kvrrp.bgp.guard ASN VTYSH [VTY_SOCKET]", file=sys.stderr)
         return 2

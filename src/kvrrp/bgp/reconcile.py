@@ -37,6 +37,7 @@ class Reconciler:
         self.owner = owner
         self.resync = resync
         self._dirty = False
+        self._failing = False
         self._wake: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -75,10 +76,12 @@ class Reconciler:
             try:
                 await self.reconcile_once()
                 failures = 0
+                self._failing = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - counted, logged, retried
                 self.errors += 1
+                self._failing = True
                 self.last_error = str(exc) or type(exc).__name__
                 delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                 failures += 1
@@ -124,8 +127,15 @@ class Reconciler:
             self._task = None
 
     async def withdraw_and_stop(self, timeout: float = 5.0) -> bool:
-        """Shutdown: everything withdrawn (bounded by `timeout`), then no more passes."""
+        """Shutdown: everything withdrawn (bounded by `timeout`, 1 s when the last pass failed:
+        a dead bgpd must not hold up the rest of the shutdown), then no more passes."""
         self.announcer.shutdown()
+        idle = self._idle is not None and self._idle.is_set() and self.passes > 0
+        if idle and not self.announced and not self._failing:
+            await self.stop()                    # nothing of ours is in bgpd: no round trip
+            return True
+        if self._failing:
+            timeout = min(timeout, 1.0)
         self.poke()
         done = await self.settle(timeout)
         if not done:

@@ -103,9 +103,15 @@ def validate_bgp(cfg: m.Config, diags: Diagnostics, where: Where) -> None:
         elif not inst.virtual_ipaddress and not inst.virtual_ipaddress_excluded:
             diags.warning(where(inst, "kvrrp_announce"), f"({inst.name}) kvrrp_announce: the instance has no "
                           "virtual_ipaddress - nothing to announce", "ignored", fails_test=True)
+    followed = {a.address for i in cfg.instances if i.kvrrp_announce
+                for a in (*i.virtual_ipaddress, *i.virtual_ipaddress_excluded)}
     for vs in cfg.virtual_servers:
         if not vs.kvrrp_announce:
             continue
+        if vs.ip is not None and vs.ip in followed:
+            # one `network` statement per prefix in bgpd: the two owners would fight over it
+            diags.error(where(vs, "kvrrp_announce"), f"virtual server {vs.key}: {vs.ip} is also the VIP of a "
+                        "vrrp_instance with kvrrp_announce - announce it one way only", "duplicate")
         if cfg.bgp is None:
             diags.error(where(vs, "kvrrp_announce"), f"virtual server {vs.key}: kvrrp_announce needs a "
                         "kvrrp_bgp block (which BGP daemon, which ASN)", "undefined-reference")
