@@ -301,7 +301,7 @@ async def _run(args: Any) -> int:
     from healthcheck.control import CheckerControl
     from healthcheck.metrics import CheckerMetrics
 
-    metrics = CheckerMetrics(daemon.engine)
+    metrics = CheckerMetrics(daemon.engine, bgp=lambda: daemon.bgp.snapshot() if daemon.bgp is not None else None)
     control = ControlServer(getattr(args, "control_socket", None) or socket_path(pid_file_path(args)),
                             CheckerControl(daemon, metrics).handlers())
     try:

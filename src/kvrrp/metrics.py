@@ -65,6 +65,9 @@ class VrrpCollector:
         yield from self._own(st)
         yield from self._tracking(st.get("tracking") or {})
         yield from self._exporter(st)
+        from kvrrp.bgp.metrics import families as bgp_families
+
+        yield from bgp_families(st.get("bgp"))
 
     # -- kvrrp's own ----------------------------------------------------------------------
     def _own(self, st: dict[str, Any]) -> Iterable[Metric]:

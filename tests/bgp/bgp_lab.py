@@ -125,6 +125,21 @@ def next_hops(lab: Lab, router: Node, prefix: str) -> set[str]:
     return hops
 
 
+def route_table(lab: Lab, router: Node) -> dict[str, set[str]]:
+    """Every /32 of the router's kernel table -> its gateways (one read for many VIPs)."""
+    out = lab.run(router, ["ip", "-j", "route", "show"], check=False).stdout
+    try:
+        routes = json.loads(out or "[]")
+    except json.JSONDecodeError:
+        return {}
+    table: dict[str, set[str]] = {}
+    for r in routes:
+        hops = {r["gateway"]} if "gateway" in r else set()
+        hops |= {nh["gateway"] for nh in r.get("nexthops", []) if "gateway" in nh}
+        table[r.get("dst", "")] = hops
+    return table
+
+
 def start_responder(lab: Lab, node: Node, address: str, port: int) -> subprocess.Popen:
     return lab.spawn(node, [sys.executable, "-c", RESPONDER, address, str(port), node.name],
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -282,3 +282,33 @@ def test_shutdown_with_nothing_announced_needs_no_round_trip() -> None:
         passes = r.passes
         assert await r.withdraw_and_stop(5) is True and r.passes == passes
     asyncio.run(run())
+
+
+def test_metrics_families_from_the_snapshot() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from kvrrp.bgp.metrics import families
+
+    snap = {"owner": "vs", "announced": ["198.18.9.1/32"], "announced_total": 3, "withdrawn_total": 2,
+            "passes": 7, "errors": 1, "maintenance": True}
+
+    class One:
+        def __init__(self, prefix: str) -> None:
+            self.prefix = prefix
+
+        def collect(self):  # noqa: ANN202
+            return families(snap, self.prefix)
+
+    text = b""
+    for prefix in ("kvrrp_bgp", "kvrrp_checker_bgp"):     # the parent concatenates both registries
+        reg = CollectorRegistry()
+        reg.register(One(prefix))
+        text += generate_latest(reg)
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text.decode()) for s in f.samples}
+    assert samples[("kvrrp_bgp_route_announced", (("owner", "vs"), ("prefix", "198.18.9.1/32")))] == 1
+    assert samples[("kvrrp_checker_bgp_route_changes_total", (("change", "withdraw"), ("owner", "vs")))] == 2
+    assert samples[("kvrrp_bgp_reconcile_errors_total", (("owner", "vs"),))] == 1
+    assert samples[("kvrrp_checker_bgp_maintenance", (("owner", "vs"),))] == 1
+    assert list(families(None)) == []

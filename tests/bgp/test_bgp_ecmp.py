@@ -22,7 +22,7 @@ import threading
 import time
 
 import pytest
-from bgp_lab import Frr, director_conf, next_hops, router_conf, set_sysctl, start_responder
+from bgp_lab import Frr, director_conf, next_hops, route_table, router_conf, set_sysctl, start_responder
 
 from kvrrp.control.client import call
 from kvrrp.io.netns import entered
@@ -35,6 +35,9 @@ FOLLOW = "198.18.101.1"
 PORT = 80
 WAIT = 20.0
 PRIORITY = {"n2": 150, "n3": 100, "n4": 50}
+# more anycast services, each its own address, whose real server has no checker (always up):
+# they are announced together with ANYCAST, and maintenance withdraws them in one vtysh call
+EXTRA = [f"198.18.102.{i}" for i in range(1, 21)]
 
 
 def director_kvrrp_conf(node: Node, vty_dir: str) -> str:
@@ -76,7 +79,16 @@ virtual_server {ANYCAST} {PORT} {{
         }}
     }}
 }}
-"""
+""" + "".join(f"""
+virtual_server {vip} {PORT} {{
+    lvs_sched mh
+    lvs_method DR
+    protocol TCP
+    kvrrp_announce
+    real_server {vip} {PORT} {{
+    }}
+}}
+""" for vip in EXTRA)
 
 
 class Traffic:
@@ -124,6 +136,18 @@ def wait_hops(lab: Lab, router: Node, prefix: str, want: set[str], timeout: floa
     raise AssertionError(f"{prefix}: next hops {next_hops(lab, router, prefix)}, wanted {want}")
 
 
+def wait_extra(lab: Lab, router: Node, want: set[str], timeout: float = WAIT) -> float:
+    """time.time() when every EXTRA address has exactly the next hops `want`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        table = route_table(lab, router)
+        if all(table.get(vip) == want for vip in EXTRA):
+            return time.time()
+        time.sleep(0.02)
+    table = route_table(lab, router)
+    raise AssertionError(f"extra VIPs: {[(v, table.get(v)) for v in EXTRA if table.get(v) != want]}, wanted {want}")
+
+
 def test_three_directors_ecmp_announce_withdraw_and_traffic() -> None:
     times: dict[str, float] = {}
     with Lab(nodes=4, prefix="kvbgp") as lab:
@@ -151,6 +175,7 @@ def test_three_directors_ecmp_announce_withdraw_and_traffic() -> None:
         try:
             wait_hops(lab, router, f"{ANYCAST}/32", all_hops, timeout=40)
             wait_hops(lab, router, f"{FOLLOW}/32", {n2.ipv4})
+            wait_extra(lab, router, all_hops)
             # the per-node attributes reached the router (kvrrp_bgp med / community); ECMP
             # needs equal MEDs, a community per node tells the paths apart
             detail = upstream.vtysh(f"show bgp ipv4 unicast {ANYCAST}/32")
@@ -179,11 +204,14 @@ def test_three_directors_ecmp_announce_withdraw_and_traffic() -> None:
             call(ctl, "maintenance", on=True, all=True)
             t1 = wait_hops(lab, router, f"{ANYCAST}/32", all_hops - {n3.ipv4})
             times["maintenance on --all"] = t1 - t0
+            times[f"maintenance on --all: all {len(EXTRA) + 1} anycast VIPs gone"] = \
+                wait_extra(lab, router, all_hops - {n3.ipv4}) - t0
             time.sleep(0.5)
             assert None not in traffic.between(t0, time.time())
             assert "n3" not in traffic.between(t1 + 0.1, time.time())
             call(ctl, "maintenance", on=False, all=True)
             wait_hops(lab, router, f"{ANYCAST}/32", all_hops)
+            wait_extra(lab, router, all_hops)
 
             # 3. SIGTERM kvrrp on n4: routes withdrawn before it stops serving
             t0 = time.time()
