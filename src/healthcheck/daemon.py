@@ -327,6 +327,12 @@ async def _run(args: Any) -> int:
     try:
         await daemon.run_until_signalled()
     finally:
+        if daemon.bgp is not None:
+            # the routes first, before anything else stops (kvrrp.bgp; stop() would do it later)
+            try:
+                await daemon.bgp.shutdown()
+            except Exception:  # noqa: BLE001 - the rest of the shutdown still runs
+                log.exception("BGP: withdrawing on stop failed")
         daemon.reaper.uninstall()
         if control is not None:
             await control.stop()

@@ -36,6 +36,7 @@ class Announcing:
         self.bgp = config.bgp
         self.announcer = Announcer(plan_of(config))
         self.reconciler = Reconciler(self.announcer, speaker or speaker_for(config.bgp), owner)
+        self._shut_down = False
 
     @classmethod
     def for_vrrp(cls, config: Any) -> "Announcing | None":
@@ -89,6 +90,10 @@ class Announcing:
         self._changed(self.announcer.set_plan(self.plan_of(config)))
 
     async def shutdown(self) -> None:
+        """Withdraw everything, once (later calls return at once)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
         await self.reconciler.withdraw_and_stop(SHUTDOWN_TIMEOUT)
 
     def snapshot(self) -> dict:
