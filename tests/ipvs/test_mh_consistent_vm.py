@@ -35,10 +35,12 @@ MARGIN = 60.0
 def config(tag: str, inhibit: bool) -> str:
     """`tag` names the flag file that fails the third real server: one per director."""
     # only the third real server is checked (the one the test fails); the others have no
-    # checker and count as up: fewer script forks in the emulated guest
+    # checker and count as up: fewer script forks in the emulated guest. misc_timeout is wide:
+    # a fork can take seconds in the emulated guest on a busy host, and a timeout is a failure
     check = f"""
         MISC_CHECK {{
             misc_path "/bin/sh -c 'test ! -e {DOWN_FLAG.format(tag=tag)}-{REAL[2]}'"
+            misc_timeout 30
         }}"""
     rs = "".join(f"""
     real_server {addr} {PORT} {{{check if addr == REAL[2] else ""}
