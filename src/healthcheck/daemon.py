@@ -130,6 +130,8 @@ class CheckerDaemon:
 
     def _start_bgp(self, config: Config) -> None:
         """Anycast announcing (kvrrp.bgp) fed by the engine's quorum changes."""
+        if config.bgp is None:
+            return
         from kvrrp.bgp.announcer import service_key
         from kvrrp.bgp.wiring import Announcing
 

@@ -52,10 +52,11 @@ class CheckerCollector:
         st = self.snapshot if self.snapshot is not None else self.engine.status()
         yield from self._checker(st)
         yield from self._traffic()
-        if self.bgp is not None:
+        snap = self.bgp() if self.bgp is not None else None
+        if snap:
             from kvrrp.bgp.metrics import families as bgp_families
 
-            yield from bgp_families(self.bgp(), prefix="kvrrp_checker_bgp")
+            yield from bgp_families(snap, prefix="kvrrp_checker_bgp")
 
     @staticmethod
     def _checker(st: dict[str, Any]) -> Iterable[Metric]:
