@@ -628,4 +628,10 @@ def to_keepalived(cfg: m.Config) -> str:
                             if vg.entries and all(e.fwmark is not None for e in vg.entries))
     for vs in cfg.virtual_servers:
         _virtual_server(w, vs, fwmark_only)
+    if cfg.bgp is not None:                      # kvrrp only (kw_bgp.py)
+        w.open("kvrrp_bgp")
+        _simple(w, cfg.bgp, {}, {"communities"})
+        if cfg.bgp.communities:
+            w.line("community " + " ".join(cfg.bgp.communities))
+        w.close()
     return "\n".join(w.lines) + "\n"

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from kvrrp.config.kw_handlers import Fields, Handler, _extra
 from kvrrp.config.tree import Node
+from kvrrp.config.kw_bgp import BGP, kvrrp_bgp
 from kvrrp.config.kw_global import GLOBAL
 from kvrrp.config.kw_process import TOP_PROCESS
 from kvrrp.config.kw_lvs import (COMMON, DNS, FILE, HTTP, MISC, RS, SMTP, SSL, UDP, URL, VS, BFDC,
@@ -67,6 +68,7 @@ TOP: dict[str, Handler] = {
     "linkbeat_interfaces": _top_extra_block,
     "garp_group": "garp_group",
     "interface_up_down_delays": _top_extra_block,
+    "kvrrp_bgp": kvrrp_bgp,                  # kvrrp only (kw_bgp.py)
 }
 # net_namespace, net_namespace_ipvs, use_pid_dir, child_wait_time ... (kvrrp.config.kw_process)
 TOP.update(TOP_PROCESS)
@@ -82,5 +84,5 @@ TABLES: dict[str, dict[str, Handler]] = {
     "SSL": SSL,
     "virtual_server": VS, "real_server": RS, "HTTP_GET": HTTP, "MISC_CHECK": MISC, "SMTP_CHECK": SMTP,
     "DNS_CHECK": DNS, "UDP_CHECK": UDP, "FILE_CHECK": FILE, "BFD_CHECK": BFDC, "TCP_CHECK": COMMON,
-    "url": URL,
+    "url": URL, "kvrrp_bgp": BGP,
 }

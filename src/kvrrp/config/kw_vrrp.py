@@ -407,6 +407,7 @@ def _i_auth_hmac(p: Parser, node: Node, s: Fields) -> None:
 
 
 INSTANCE: dict[str, Handler] = {
+    "kvrrp_announce": _set_flag("kvrrp_announce"),     # kvrrp only (kvrrp.bgp); keepalived rejects it
     "state": _i_state,
     "interface": _set_str("interface"),
     "vrf": _set_str("vrf"),

@@ -385,6 +385,22 @@ class VirtualRule:
 
 
 @dataclass(**_FROZEN)
+class BgpAnnounce:
+    """kvrrp_bgp { }: kvrrp-only (keepalived rejects it). VIP routes are announced through the
+    BGP daemon this node runs (FRR bgpd, driven with vtysh); docs/scale-out.md."""
+
+    daemon: str = "frr"
+    vtysh: str = "/usr/bin/vtysh"
+    vty_socket: str | None = None                    # vtysh --vty_socket DIR (FRR in a namespace)
+    asn: int | None = None                           # `router bgp ASN` of that bgpd (required)
+    med: int | None = None                           # per node: MULTI_EXIT_DISC
+    local_preference: int | None = None              # per node: LOCAL_PREF (iBGP peers)
+    communities: tuple[str, ...] = ()                # per node: AA:NN / well-known names
+    ipvs: bool = True                                # False: checks and quorum only, no kernel IPVS
+    loc: Location | None = _loc()
+
+
+@dataclass(**_FROZEN)
 class GarpGroup:
     """garp_group { }: interfaces sharing one switch, with their own GARP/NA pacing."""
 
@@ -540,6 +556,7 @@ class VrrpInstance:
     old_unicast_checksum: bool | str | None = None
     kernel_rx_buf_size: int | None = None
     lvs_sync_daemon_interface: str | None = None
+    kvrrp_announce: bool = False                     # kvrrp only: BGP-announce the VIPs while MASTER
     extra: ExtraKeywords = ()
     loc: Location | None = _loc()
 
@@ -759,6 +776,7 @@ class VirtualServer:
     warmup: float | None = None
     inhibit_on_failure: bool = False
     real_servers: tuple[RealServer, ...] = ()
+    kvrrp_announce: bool = False                     # kvrrp only: BGP-announce ip while in quorum
     extra: ExtraKeywords = ()
     loc: Location | None = _loc()
 
@@ -831,6 +849,7 @@ class Config:
     use_pid_dir: bool = False
     child_wait_time: int | None = None               # seconds; None = kvrrp's default
     instance_name: str | None = None                 # top-level `instance NAME`
+    bgp: BgpAnnounce | None = None                   # kvrrp_bgp { } (kvrrp only)
     extra: ExtraKeywords = ()                        # recognised top-level keywords without a field
 
     def instance(self, name: str) -> VrrpInstance | None:
