@@ -68,7 +68,10 @@ async def local_addresses() -> set[str]:
 class CheckerDaemon:
     def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
                  keep_on_stop: bool = False, concurrency: int = 1024, dump_file: str = DUMP_FILE,
-                 state_file: str | None = None, allow_remove_all: bool = False) -> None:
+                 state_file: str | None = None, allow_remove_all: bool = False,
+                 sync_kernel: Any = None) -> None:
+        """sync_kernel: healthcheck.ipvs_syncd.SyncDaemonKernel or a fake; by default the real
+        one when the checker opens the real IPVS kernel itself (kernel=None)."""
         self.config_path = config_path
         self.config_id = config_id
         self.kernel = kernel
@@ -89,11 +92,18 @@ class CheckerDaemon:
         self.allow_remove_all = allow_remove_all
         self.signals: Any = None
         self.reaper: Any = None
+        self.sync_kernel: Any = sync_kernel
+        self.syncd: Any = None              # kvrrp.vrrp.lvs_sync.SyncDaemonRunner, if configured
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
         if self.kernel is None:
             self.kernel = await PyrouteKernel().open()
+            if self.sync_kernel is None:
+                from healthcheck.ipvs_syncd import SyncDaemonKernel
+
+                self.sync_kernel = SyncDaemonKernel()
+        self._follow_sync_daemons(config)
         self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency,
                                     state_file=self.state_file)
         if any(vs.ha_suspend for vs in config.virtual_servers):
@@ -101,6 +111,26 @@ class CheckerDaemon:
             self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
         await self.engine.start()
         log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
+
+    def _follow_sync_daemons(self, config: Config) -> None:
+        """`lvs_sync_daemon IF` without a VRRP instance: master and backup sync daemons both,
+        for the checker's whole life (keepalived's checker_ipvs_syncd_needed); with an instance
+        the VRRP process runs them."""
+        from kvrrp.vrrp.lvs_sync import SyncDaemonRunner, sync_plan
+
+        plan = sync_plan(config)
+        if plan is not None and plan.instance is not None:
+            plan = None
+        if self.syncd is not None and (plan is None or plan != self.syncd.plan):
+            self.syncd.stop_both()
+            self.syncd = None
+        if plan is None or self.syncd is not None:
+            return
+        if self.sync_kernel is None:
+            log.warning("lvs_sync_daemon: no IPVS sync daemon control with this IPVS kernel adapter")
+            return
+        self.syncd = SyncDaemonRunner(self.sync_kernel, plan)
+        self.syncd.start_both()
 
     async def _poll_addresses(self) -> None:
         while True:
@@ -144,6 +174,7 @@ class CheckerDaemon:
         assert self.engine is not None
         try:
             await self.engine.reload(result.config)
+            self._follow_sync_daemons(result.config)
         except Exception as exc:  # noqa: BLE001 - the checker keeps running
             log.exception("Reload failed")
             self.reloads.finish("failed", str(exc) or type(exc).__name__)
@@ -155,8 +186,13 @@ class CheckerDaemon:
         if self._addr_task is not None:
             self._addr_task.cancel()
             await asyncio.gather(self._addr_task, return_exceptions=True)
+        if self.syncd is not None:
+            self.syncd.stop_both()
+            self.syncd = None
         if self.engine is not None:
             await self.engine.stop(keep=self.keep_on_stop if keep is None else keep)
+        if self.sync_kernel is not None and hasattr(self.sync_kernel, "close"):
+            self.sync_kernel.close()
         if self.kernel is not None:
             await self.kernel.close()
         log.info("Checker stopped")

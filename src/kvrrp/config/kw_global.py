@@ -1,6 +1,7 @@
 """global_defs keywords (keepalived's global_parser.c)."""
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
 from kvrrp.config import model as m
@@ -77,6 +78,12 @@ def _g_lvs_sync_daemon(p: Parser, node: Node, g: Fields) -> None:
     if i < len(a) and a[i].text not in ("id", "maxlen", "port", "ttl", "group", "inst"):
         v["instance"] = a[i].text
         i += 1
+        if i < len(a) and a[i].text.isdigit():
+            # the old form `lvs_sync_daemon IF INSTANCE SYNCID`, still accepted by keepalived
+            p.diags.warning(a[i].loc, 'Please use keyword "id" before lvs_sync_daemon SYNCID',
+                            "deprecated", fails_test=False)
+            v["sync_id"] = p.r.int(a[i], 0, 255, "sync id")
+            i += 1
     while i < len(a):
         w = a[i].text
         if i + 1 >= len(a):
@@ -90,12 +97,15 @@ def _g_lvs_sync_daemon(p: Parser, node: Node, g: Fields) -> None:
         elif w == "maxlen":
             v["maxlen"] = p.r.int(t, 1, 65535 - 20 - 8, "maxlen")
         elif w == "port":
-            v["port"] = p.r.port(t) or 8848
+            v["port"] = p.r.port(t)
         elif w == "ttl":
             v["ttl"] = p.r.int(t, 1, 255, "ttl")
         elif w == "group":
             ip = p.r.ip(t, "sync group")
-            if ip:
+            if ip and not ipaddress.ip_address(ip[0]).is_multicast:
+                p.diags.error(t.loc, f"lvs_sync_daemon group address {t.text} is not multicast - ignoring",
+                              "bad-value")
+            elif ip:
                 v["group"] = ip[0]
         else:
             p.diags.error(a[i].loc, f"unknown lvs_sync_daemon option '{w}'", "bad-option")

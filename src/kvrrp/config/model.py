@@ -86,10 +86,10 @@ class LvsSyncDaemon:
     interface: str
     instance: str | None = None      # VRRP instance whose state drives master/backup
     sync_id: int | None = None       # default: that instance's VRID
-    maxlen: int | None = None
-    port: int = 8848
-    ttl: int | None = None
-    group: str = "224.0.0.81"
+    maxlen: int | None = None        # None: the kernel's defaults (keepalived sends only what is set):
+    port: int | None = None          # 8848
+    ttl: int | None = None           # 1
+    group: str | None = None         # 224.0.0.81
     loc: Location | None = _loc()
 
 

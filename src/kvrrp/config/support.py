@@ -92,7 +92,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "set_supplementary_groups"): "supplementary groups for scripts",
     ("global_defs", "umask"): "umask for created files",
     ("global_defs", "data_use_instance"): "instance names in dump file names",
-    ("global_defs", "lvs_sync_daemon"): "IPVS connection sync daemon",
     # VRRP instance features outside kvrrp's engine today
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces",
     ("vrrp_instance", "track_bfd"): "BFD tracking",
@@ -100,7 +99,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("vrrp_instance", "linkbeat_use_polling"): "MII/ethtool link polling",
     ("vrrp_instance", "kernel_rx_buf_size"): "socket buffer sizing",
     ("vrrp_instance", "debug"): "per-instance debug level (keepalived ignores it too)",
-    ("vrrp_instance", "lvs_sync_daemon_interface"): "IPVS connection sync daemon",
     ("vrrp_sync_group", "track_bfd"): "BFD tracking",
     ("real_server", "BFD_CHECK"): "BFD checker",
 }
