@@ -69,9 +69,10 @@ class CheckerDaemon:
     def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
                  keep_on_stop: bool = False, concurrency: int = 1024, dump_file: str = DUMP_FILE,
                  state_file: str | None = None, allow_remove_all: bool = False,
-                 sync_kernel: Any = None) -> None:
+                 sync_kernel: Any = None, fwmark_tables: Any = None) -> None:
         """sync_kernel: healthcheck.ipvs_syncd.SyncDaemonKernel or a fake; by default the real
-        one when the checker opens the real IPVS kernel itself (kernel=None)."""
+        one when the checker opens the real IPVS kernel itself (kernel=None). fwmark_tables:
+        healthcheck.ipvs_nftables.IpvsFwmarkTables (nftables_ipvs), by default likewise."""
         self.config_path = config_path
         self.config_id = config_id
         self.kernel = kernel
@@ -93,6 +94,7 @@ class CheckerDaemon:
         self.signals: Any = None
         self.reaper: Any = None
         self.sync_kernel: Any = sync_kernel
+        self.fwmark_tables: Any = fwmark_tables
         self.syncd: Any = None              # kvrrp.vrrp.lvs_sync.SyncDaemonRunner, if configured
 
     async def start(self) -> None:
@@ -103,7 +105,12 @@ class CheckerDaemon:
                 from healthcheck.ipvs_syncd import SyncDaemonKernel
 
                 self.sync_kernel = SyncDaemonKernel()
+            if self.fwmark_tables is None:
+                from healthcheck.ipvs_nftables import IpvsFwmarkTables
+
+                self.fwmark_tables = IpvsFwmarkTables()
         self._follow_sync_daemons(config)
+        self._follow_fwmark_tables(config)
         self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency,
                                     state_file=self.state_file)
         if any(vs.ha_suspend for vs in config.virtual_servers):
@@ -111,6 +118,15 @@ class CheckerDaemon:
             self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
         await self.engine.start()
         log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
+
+    def _follow_fwmark_tables(self, config: Config) -> None:
+        """nftables_ipvs: the marks that send a virtual_server_group's ranges to its fwmark
+        service (the engine builds that service from the same allocation)."""
+        if self.fwmark_tables is None:
+            if config.global_defs.nftables_ipvs is not None:
+                log.warning("nftables_ipvs: no nftables with this IPVS kernel adapter")
+            return
+        self.fwmark_tables.apply(config)
 
     def _follow_sync_daemons(self, config: Config) -> None:
         """`lvs_sync_daemon IF` without a VRRP instance: master and backup sync daemons both,
@@ -175,6 +191,7 @@ class CheckerDaemon:
         try:
             await self.engine.reload(result.config)
             self._follow_sync_daemons(result.config)
+            self._follow_fwmark_tables(result.config)
         except Exception as exc:  # noqa: BLE001 - the checker keeps running
             log.exception("Reload failed")
             self.reloads.finish("failed", str(exc) or type(exc).__name__)
@@ -189,8 +206,13 @@ class CheckerDaemon:
         if self.syncd is not None:
             self.syncd.stop_both()
             self.syncd = None
+        keep = self.keep_on_stop if keep is None else keep
         if self.engine is not None:
-            await self.engine.stop(keep=self.keep_on_stop if keep is None else keep)
+            await self.engine.stop(keep=keep)
+        if self.fwmark_tables is not None:
+            if not keep:                # kept IPVS entries keep their marks
+                self.fwmark_tables.remove()
+            self.fwmark_tables.close()
         if self.sync_kernel is not None and hasattr(self.sync_kernel, "close"):
             self.sync_kernel.close()
         if self.kernel is not None:

@@ -48,6 +48,7 @@ from healthcheck.health import (
 )
 from healthcheck.ipvs import IpvsKernel, Ownership, Reconciler
 from healthcheck.scheduler import CheckScheduler
+from healthcheck.ipvs_nftables import auto_fwmarks
 from healthcheck.table import Table, TableError, dest_of, group_map, services_of, vs_ident
 
 log = logging.getLogger("kvrrp.healthcheck")
@@ -329,11 +330,12 @@ class CheckerEngine:
     def _index(self, config: Config) -> None:
         self._vs_by_id = {vs_ident(vs): vs for vs in config.virtual_servers}
         groups = group_map(config.virtual_server_groups)
+        auto = auto_fwmarks(config)
         self._vs_services = {}
         self._key_owners = {}
         for vs in config.virtual_servers:
             try:
-                svcs = services_of(vs, groups)
+                svcs = services_of(vs, groups, auto)
             except TableError:
                 svcs = []               # left out of IPVS; reported when the full table is built
             vid = vs_ident(vs)

@@ -27,6 +27,7 @@ from typing import Collection, Iterable, Mapping, Sequence
 
 from kvrrp.config.model import Config, RealServer, VirtualServer
 
+from healthcheck.ipvs_nftables import auto_fwmarks
 from healthcheck.table import (
     WEIGHT_MAX,
     DestKey,
@@ -305,11 +306,12 @@ def desired_table(
     A virtual server that cannot become IPVS entries raises TableError, or, when ``errors``
     is given, is left out and reported there as (VS key, reason) so the others still apply."""
     groups = group_map(config.virtual_server_groups)
+    auto = auto_fwmarks(config)
     table = Table()
     for vs in config.virtual_servers:
         q = quorum.get(vs_ident(vs), True)
         try:
-            services = services_of(vs, groups)
+            services = services_of(vs, groups, auto)
             filled = [(svc, vs_desired_dests(vs, rs_states, q, svc.key, drained)) for svc in services]
         except TableError as exc:
             if errors is None:
@@ -327,11 +329,12 @@ def declared(config: Config) -> tuple[set[ServiceKey], set[tuple[ServiceKey, Des
     """Every service and destination the config could ever put in the kernel: what kvrrp owns.
     (Virtual servers that cannot become IPVS entries own nothing.)"""
     groups = group_map(config.virtual_server_groups)
+    auto = auto_fwmarks(config)
     services: set[ServiceKey] = set()
     dests: set[tuple[ServiceKey, DestKey]] = set()
     for vs in config.virtual_servers:
         try:
-            svcs = services_of(vs, groups)
+            svcs = services_of(vs, groups, auto)
             for svc in svcs:
                 for server in list(vs.real_servers) + ([vs.sorry_server] if vs.sorry_server else []):
                     dest_of(server, vs, 0, svc.key)

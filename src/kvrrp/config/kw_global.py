@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import TYPE_CHECKING
 
 from kvrrp.config import model as m
@@ -351,7 +352,6 @@ def _extra_int(lo: int, hi: int, clamp: bool = False) -> Handler:
 for _kw in ("tmp_config_directory", "config_save_dir", "process_names", "process_name", "vrrp_process_name",
             "checker_process_name", "lvs_process_name", "bfd_process_name", "use_symlink_paths",
             "set_supplementary_groups", "max_auto_priority", "min_auto_priority_delay", "disable_local_igmp",
-            "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark",
             "vrrp_priority", "vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
             "vrrp_rlimit_rtime", "checker_priority", "checker_no_swap", "checker_rt_priority",
             "checker_cpu_affinity", "checker_rlimit_rttime", "checker_rlimit_rtime", "bfd_priority",
@@ -371,3 +371,20 @@ for _kw in ("vrrp_rt_priority", "checker_rt_priority", "bfd_rt_priority"):
     GLOBAL[_kw] = _extra_int(1, 99, clamp=True)
 GLOBAL["max_auto_priority"] = _extra_int(-1, 99)
 GLOBAL["vrrp_rx_bufs_multiplier"] = _extra_int(1, 4294967295)
+
+
+_NFT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+def _g_nftables_ipvs(p: Parser, node: Node, g: Fields) -> None:
+    """nftables_ipvs [TABLE]: keepalived's fwmarks for virtual_server_group ranges."""
+    name = node.args[0].text if node.args else "keepalived_ipvs"
+    if not _NFT_NAME.fullmatch(name):
+        p.diags.error(node.args[0].loc, f"invalid ipvs nftables table name '{name}'", "bad-value")
+        return
+    g["nftables_ipvs"] = name
+
+
+GLOBAL["nftables_ipvs"] = _g_nftables_ipvs
+GLOBAL["nftables_ipvs_priority"] = _set_int("nftables_ipvs_priority", -2147483648, 2147483647)
+GLOBAL["nftables_ipvs_start_fwmark"] = _set_int("nftables_ipvs_start_fwmark", 1, 4294967295)

@@ -157,6 +157,10 @@ class GlobalDefs:
     nftables_priority: int = -1
     nftables_counters: bool = False
     nftables_ifindex: bool | None = None             # None: ifindex unless dynamic_interfaces
+    # nftables_ipvs: virtual_server_group address ranges as one fwmark service (healthcheck.ipvs_nftables)
+    nftables_ipvs: str | None = None                 # table name (keyword alone: keepalived_ipvs)
+    nftables_ipvs_priority: int = -1
+    nftables_ipvs_start_fwmark: int = 1000
     vmac_prefix: str = "vrrp"
     vmac_addr_prefix: str | None = None
     script_user: str | None = None                   # None = keepalived_script if it exists, else root

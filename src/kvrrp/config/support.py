@@ -62,9 +62,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "enable_dbus"): "DBus",
     ("global_defs", "dbus_service_name"): "DBus",
     ("global_defs", "dbus_no_interface_name"): "DBus",
-    ("global_defs", "nftables_ipvs"): "nftables fwmarks for virtual_server_group",
-    ("global_defs", "nftables_ipvs_priority"): "nftables fwmarks for virtual_server_group",
-    ("global_defs", "nftables_ipvs_start_fwmark"): "nftables fwmarks for virtual_server_group",
     ("global_defs", "disable_local_igmp"): "IGMP sysctl handling",
     # netlink buffer sizing
     ("global_defs", "vrrp_netlink_cmd_rcv_bufs"): "netlink buffer sizing",
