@@ -440,6 +440,20 @@ virtual_server group RANGE {{
             run("ip", "addr", "del", f"{addr}/32", "dev", f"{lab.tag}cl", check=False)
 
 
+async def test_lvs_sync_daemon_without_an_instance_runs_master_and_backup_in_the_checker(checker, lab):
+    """`lvs_sync_daemon IF` without a VRRP instance: the checker runs both daemons (sync id 0
+    unless given) for its whole life, as keepalived's checker does, and stops them at exit."""
+    text = config_text(vs_b=False).replace(
+        "router_id kvrrp_ipvs_vm", f"router_id kvrrp_ipvs_vm\n    lvs_sync_daemon {lab.tag}cl id 9 ttl 2")
+    d = await checker.start(text)
+    out = ipvsadm("--list", "--daemon")
+    assert f"master sync daemon (mcast={lab.tag}cl, syncid=9" in out, out
+    assert f"backup sync daemon (mcast={lab.tag}cl, syncid=9" in out, out
+    assert "ttl=2" in out and d.syncd.errors == 0
+    await checker.stop(d)
+    assert ipvsadm("--list", "--daemon").strip() == ""
+
+
 async def test_lvs_flush_clears_foreign_entries_at_start(checker):
     ipvsadm("-A", "-t", "198.18.0.99:80", "-s", "rr")
     text = config_text(vs_b=False).replace("router_id kvrrp_ipvs_vm", "router_id kvrrp_ipvs_vm\n    lvs_flush")
