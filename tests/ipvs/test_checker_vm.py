@@ -450,6 +450,16 @@ async def test_lvs_sync_daemon_without_an_instance_runs_master_and_backup_in_the
     assert f"master sync daemon (mcast={lab.tag}cl, syncid=9" in out, out
     assert f"backup sync daemon (mcast={lab.tag}cl, syncid=9" in out, out
     assert "ttl=2" in out and d.syncd.errors == 0
+    # kvrrp's own GET_DAEMON dump reads the same two daemons back
+    from healthcheck.ipvs_syncd import SYNC_BACKUP, SYNC_MASTER, SyncDaemonKernel
+
+    k = SyncDaemonKernel()
+    try:
+        got = {dm.state: dm for dm in k.list()}
+    finally:
+        k.close()
+    assert set(got) == {SYNC_MASTER, SYNC_BACKUP}
+    assert all((dm.ifname, dm.sync_id, dm.ttl) == (f"{lab.tag}cl", 9, 2) for dm in got.values()), got
     await checker.stop(d)
     assert ipvsadm("--list", "--daemon").strip() == ""
 
