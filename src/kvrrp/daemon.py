@@ -411,6 +411,9 @@ class Daemon:
     def _follow_lvs_sync(self, config: Any) -> None:
         """`lvs_sync_daemon IF INSTANCE` (or `lvs_sync_daemon_interface`): the kernel's IPVS
         sync daemon runs as master while INSTANCE is MASTER, as backup otherwise."""
+        if self.lvs_sync is None and config.global_defs.lvs_sync_daemon is None and not any(
+                inst.lvs_sync_daemon_interface for inst in config.instances):
+            return                      # not configured: the IPVS modules are not even imported
         from kvrrp.vrrp.lvs_sync import LvsSync, sync_plan
 
         plan = sync_plan(config)
