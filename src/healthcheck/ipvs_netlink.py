@@ -59,7 +59,9 @@ class PyrouteKernel:
         await k.add_dest(key, dest)            # the single-op verbs of IpvsKernel (one batch each)
     """
 
-    def __init__(self, *, batch_messages: int = 256, batch_bytes: int = 64 << 10) -> None:
+    def __init__(self, *, batch_messages: int = 256, batch_bytes: int = 64 << 10,
+                 netns: str | None = None) -> None:
+        self.netns = netns                     # net_namespace_ipvs: None = this process's namespace
         self.batch_messages = batch_messages
         self.batch_bytes = batch_bytes
         self.family_id: int | None = None
@@ -80,7 +82,7 @@ class PyrouteKernel:
             raise IpvsUnavailable(f"generic netlink family IPVS not available: {exc}") from exc
         finally:
             resolver.close()
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_GENERIC)
+        sock = self.new_socket()
         try:
             sock.bind((0, 0))
             sock.setblocking(False)
@@ -99,6 +101,18 @@ class PyrouteKernel:
             raise
         self._sock, self.family_id = sock, family_id
         return self
+
+    def new_socket(self) -> socket.socket:
+        """The generic netlink socket IPVS commands go through, made in the `net_namespace_ipvs`
+        namespace when one is named (a socket stays in the namespace it was created in, so the
+        thread switches there only for this call; generic netlink family ids are the same in
+        every namespace, so the family lookup needs no switch)."""
+        if self.netns is None:
+            return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_GENERIC)
+        from kvrrp.io.netns import entered
+
+        with entered(self.netns):
+            return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_GENERIC)
 
     async def close(self) -> None:
         if self._sock is not None:

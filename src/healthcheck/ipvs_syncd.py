@@ -37,7 +37,8 @@ class SyncDaemonKernel:
     Errors are OSError with the kernel's errno; without IPVS, OSError(ENOENT) on first use.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, netns: str | None = None) -> None:
+        self.netns = netns              # net_namespace_ipvs: the socket lives in that namespace
         self._sock: socket.socket | None = None
         self._family: int | None = None
         self._seq = 0
@@ -85,7 +86,13 @@ class SyncDaemonKernel:
     def _open(self) -> int:
         if self._sock is not None and self._family is not None:
             return self._family
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_GENERIC)
+        if self.netns:
+            from kvrrp.io.netns import entered
+
+            with entered(self.netns):
+                sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_GENERIC)
+        else:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_GENERIC)
         try:
             sock.bind((0, 0))
             sock.settimeout(REPLY_TIMEOUT)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from kvrrp.config.kw_handlers import Fields, Handler, _extra
 from kvrrp.config.tree import Node
 from kvrrp.config.kw_global import GLOBAL
+from kvrrp.config.kw_process import TOP_PROCESS
 from kvrrp.config.kw_lvs import (COMMON, DNS, FILE, HTTP, MISC, RS, SMTP, SSL, UDP, URL, VS, BFDC,
                                   CHECKERS)  # noqa: F401
 from kvrrp.config.kw_vrrp import (AUTH, BFD, GARP_GROUP, INSTANCE, SCRIPT, SYNC_GROUP, TRACK_FILE,
@@ -67,6 +68,8 @@ TOP: dict[str, Handler] = {
     "garp_group": "garp_group",
     "interface_up_down_delays": _top_extra_block,
 }
+# net_namespace, net_namespace_ipvs, use_pid_dir, child_wait_time ... (kvrrp.config.kw_process)
+TOP.update(TOP_PROCESS)
 
 
 

@@ -388,3 +388,8 @@ def _g_nftables_ipvs(p: Parser, node: Node, g: Fields) -> None:
 GLOBAL["nftables_ipvs"] = _g_nftables_ipvs
 GLOBAL["nftables_ipvs_priority"] = _set_int("nftables_ipvs_priority", -2147483648, 2147483647)
 GLOBAL["nftables_ipvs_start_fwmark"] = _set_int("nftables_ipvs_start_fwmark", 1, 4294967295)
+
+# process names, priorities, umask, script start-up (kvrrp.config.kw_process)
+from kvrrp.config.kw_process import GLOBAL_PROCESS  # noqa: E402
+
+GLOBAL.update(GLOBAL_PROCESS)
