@@ -46,6 +46,7 @@ DATA_DUMP = "/tmp/keepalived.data"
 STATS_DUMP = "/tmp/keepalived.stats"
 JSON_DUMP = "/tmp/keepalived.json"
 TIMER_RESOLUTION = 0.0001  # 100 us wheel ticks: deadlines are rounded up by at most this much
+DBUS_JOIN_WAIT = 2.0       # how long the start waits for the system bus (enable_dbus)
 EXIT_CONFIG = 1
 EXIT_RUNNING = 1
 EXIT_FATAL = 2
@@ -133,6 +134,8 @@ class Daemon:
         self.reaper: Any = None
         self._addresses: Any = None
         self._address_monitor: Any = None
+        self.dbus: Any = None                     # kvrrp.dbus.service.DbusService (enable_dbus)
+        self._dbus_start: asyncio.Task | None = None
         from kvrrp.sdnotify import Notifier
 
         self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
@@ -202,6 +205,7 @@ class Daemon:
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
             self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
             self._follow_lvs_sync(self.config)
+            await self._join_dbus()
             self.engine.start()
             self._watch_lateness(loop)
             if wants_checker(self.args, self.config):
@@ -245,6 +249,7 @@ class Daemon:
             self.engine.stop()  # priority-0 adverts from masters, VIPs removed
         except Exception:  # noqa: BLE001
             log.exception("stopping the VRRP engine failed")
+        await self._guarded(self._stop_dbus())   # after the STOP signals, as keepalived
         try:
             # the no_accept tables go once the VIPs are gone (and stay with them under -V)
             if self.accept_mode is not None and not isinstance(self._addresses, KeepOnStop):
@@ -393,6 +398,8 @@ class Daemon:
 
                 security.configure(config)   # scripts of the new configuration start its way
                 await self.extras.before_reload(config)
+                if self.dbus is not None:
+                    self.dbus.expect_config(config)
                 report = self.engine.apply_config(config)
                 self._follow_accept_mode(new_settings.instances, config)
                 self._follow_lvs_sync(config)
@@ -402,6 +409,8 @@ class Daemon:
                 else:
                     log.exception("Reload failed applying the new configuration; keeping the running one")
                 self.reloads.finish("failed", str(exc) or type(exc).__name__)
+                if self.dbus is not None:
+                    self.dbus.expect_config(None)
                 await self._resume_extras(old_config)
                 return
             if self._transports is not None:
@@ -409,6 +418,7 @@ class Daemon:
             await self.extras.after_reload(config)
             self.config = config
             self._retune(config)
+            await self._guarded(self._follow_dbus_reload(config))
             self.reloads.finish("applied")
             log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),
@@ -526,6 +536,8 @@ class Daemon:
             except Exception:  # noqa: BLE001 - the status must render even if a part cannot
                 log.exception("tracking/notify snapshot failed")
         snapshot["transitions"] = self.transitions.snapshot()
+        if self.dbus is not None:
+            snapshot["dbus"] = self.dbus.snapshot()
         if self.checker is not None:
             snapshot["checker"] = self.checker.snapshot()
         return snapshot
@@ -584,6 +596,66 @@ class Daemon:
         except Exception:  # noqa: BLE001
             log.exception("Writing the %s dump to %s failed", kind, path)
             return None
+
+    # -- DBus (enable_dbus) ---------------------------------------------------------------
+    def _follow_dbus(self, config: Any) -> None:
+        """keepalived's DBus service when the configuration enables it: connecting, exporting
+        and owning the name run as a task (VRRP never waits for the bus but at start, at most
+        DBUS_JOIN_WAIT)."""
+        if not config.global_defs.enable_dbus or self.dbus is not None:
+            return
+        from kvrrp.dbus.service import DbusService   # dbus-next: only with enable_dbus
+
+        self.dbus = DbusService(self, config, getattr(self.args, "namespace", None),
+                                create_instance=bool(getattr(self.args, "dbus_create_instance", False)))
+        self.engine.add_transition_listener(self.dbus.on_transition)
+        self._dbus_start = asyncio.get_running_loop().create_task(self.dbus.start())
+
+    async def _join_dbus(self) -> None:
+        """At start, before the instances run (as keepalived's DBus thread is up before its
+        VRRP loop): objects exported, name owned and VrrpStarted sent, so that the instances'
+        first transitions are signalled. A bus slower than DBUS_JOIN_WAIT is not waited for:
+        it joins when it can and then reports the states as they are."""
+        self._follow_dbus(self.config)
+        if self._dbus_start is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._dbus_start), DBUS_JOIN_WAIT)
+        except asyncio.TimeoutError:
+            log.warning("DBus not up after %g s: VRRP starts now, DBus follows when the bus answers",
+                        DBUS_JOIN_WAIT)
+
+    async def _follow_dbus_reload(self, config: Any) -> None:
+        """A reload: new objects and VrrpReloaded; enable_dbus added or removed starts or stops
+        the service (keepalived: dbus_reload / dbus_start / dbus_stop). A service that never
+        came up (no bus, name refused) or lost its bus starts afresh, as keepalived's reload
+        calls dbus_start again once a start failed."""
+        if self.dbus is None:
+            self._follow_dbus(config)
+        elif not config.global_defs.enable_dbus:
+            await self._stop_dbus()
+        else:
+            if self._dbus_start is not None and not self._dbus_start.done():
+                await self._dbus_start
+            if self.dbus.running:
+                self.dbus.reload(config)
+            else:
+                await self._stop_dbus()
+                self._follow_dbus(config)
+
+    async def _stop_dbus(self) -> None:
+        service, self.dbus = self.dbus, None
+        if service is None:
+            return
+        self.engine.remove_transition_listener(service.on_transition)
+        if self._dbus_start is not None and not self._dbus_start.done():
+            self._dbus_start.cancel()
+            try:
+                await self._dbus_start
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        self._dbus_start = None
+        await service.stop()
 
     # -- status API -----------------------------------------------------------------------
     async def _start_status(self) -> None:

@@ -37,9 +37,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "enable_traps"): "SNMP traps",
     ("global_defs", "snmp_vs_stats_update_interval"): "SNMP",
     ("global_defs", "snmp_rs_stats_update_interval"): "SNMP",
-    ("global_defs", "enable_dbus"): "DBus",
-    ("global_defs", "dbus_service_name"): "DBus",
-    ("global_defs", "dbus_no_interface_name"): "DBus",
     ("global_defs", "disable_local_igmp"): "IGMP sysctl handling",
     # netlink buffer sizing
     ("global_defs", "vrrp_netlink_cmd_rcv_bufs"): "netlink buffer sizing",
