@@ -74,7 +74,10 @@ class CheckerDaemon:
     def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
                  keep_on_stop: bool = False, concurrency: int = 1024, dump_file: str = DUMP_FILE,
                  state_file: str | None = None, allow_remove_all: bool = False, snmp: bool = False,
-                 snmp_socket: str | None = None) -> None:
+                 snmp_socket: str | None = None, sync_kernel: Any = None, fwmark_tables: Any = None) -> None:
+        """sync_kernel: healthcheck.ipvs_syncd.SyncDaemonKernel or a fake; by default the real
+        one when the checker opens the real IPVS kernel itself (kernel=None). fwmark_tables:
+        healthcheck.ipvs_nftables.IpvsFwmarkTables (nftables_ipvs), by default likewise."""
         self.config_path = config_path
         self.config_id = config_id
         self.kernel = kernel
@@ -96,6 +99,9 @@ class CheckerDaemon:
         self.signals: Any = None
         self.reaper: Any = None
         self.bgp: Any = None          # kvrrp.bgp.wiring.Announcing (kvrrp_bgp), or None
+        self.sync_kernel: Any = sync_kernel
+        self.fwmark_tables: Any = fwmark_tables
+        self.syncd: Any = None              # kvrrp.vrrp.lvs_sync.SyncDaemonRunner, if configured
         self.on_config: Any = None          # called with each configuration loaded (before IPVS opens)
         self.bfd: Any = None          # kvrrp.bfd.service.BfdService when this process runs the sessions
         self.bfd_feed: Any = None     # kvrrp.bfd.relay.ChildFeed when the VRRP daemon runs them
@@ -122,6 +128,16 @@ class CheckerDaemon:
             else:
                 # net_namespace_ipvs: the IPVS socket in that namespace (keepalived's libipvs does so)
                 self.kernel = await PyrouteKernel(netns=config.net_namespace_ipvs).open()
+                if self.sync_kernel is None:
+                    from healthcheck.ipvs_syncd import SyncDaemonKernel
+
+                    self.sync_kernel = SyncDaemonKernel(netns=config.net_namespace_ipvs)
+                if self.fwmark_tables is None:
+                    from healthcheck.ipvs_nftables import IpvsFwmarkTables
+
+                    self.fwmark_tables = IpvsFwmarkTables()
+        self._follow_sync_daemons(config)
+        self._follow_fwmark_tables(config)
         self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency,
                                     state_file=self.state_file)
         if any(vs.ha_suspend for vs in config.virtual_servers):
@@ -182,6 +198,35 @@ class CheckerDaemon:
             log.exception("starting the SNMP subagent failed; running without it")
             self.snmp = None
 
+    def _follow_fwmark_tables(self, config: Config) -> None:
+        """nftables_ipvs: the marks that send a virtual_server_group's ranges to its fwmark
+        service (the engine builds that service from the same allocation)."""
+        if self.fwmark_tables is None:
+            if config.global_defs.nftables_ipvs is not None:
+                log.warning("nftables_ipvs: no nftables with this IPVS kernel adapter")
+            return
+        self.fwmark_tables.apply(config)
+
+    def _follow_sync_daemons(self, config: Config) -> None:
+        """`lvs_sync_daemon IF` without a VRRP instance: master and backup sync daemons both,
+        for the checker's whole life (keepalived's checker_ipvs_syncd_needed); with an instance
+        the VRRP process runs them."""
+        from kvrrp.vrrp.lvs_sync import SyncDaemonRunner, sync_plan
+
+        plan = sync_plan(config)
+        if plan is not None and plan.instance is not None:
+            plan = None
+        if self.syncd is not None and (plan is None or plan != self.syncd.plan):
+            self.syncd.stop_both()
+            self.syncd = None
+        if plan is None or self.syncd is not None:
+            return
+        if self.sync_kernel is None:
+            log.warning("lvs_sync_daemon: no IPVS sync daemon control with this IPVS kernel adapter")
+            return
+        self.syncd = SyncDaemonRunner(self.sync_kernel, plan)
+        self.syncd.start_both()
+
     async def _poll_addresses(self) -> None:
         while True:
             await asyncio.sleep(ADDRESS_POLL)
@@ -233,6 +278,8 @@ class CheckerDaemon:
             await self.engine.reload(result.config)
             if self.bgp is None:
                 self._start_bgp(result.config)      # kvrrp_bgp added by this reload
+            self._follow_sync_daemons(result.config)
+            self._follow_fwmark_tables(result.config)
         except Exception as exc:  # noqa: BLE001 - the checker keeps running
             log.exception("Reload failed")
             self.reloads.finish("failed", str(exc) or type(exc).__name__)
@@ -259,11 +306,21 @@ class CheckerDaemon:
             self.bfd.stop()
         if self.bfd_feed is not None:
             await self.bfd_feed.stop()
+        if self.syncd is not None:
+            self.syncd.stop_both()
+            self.syncd = None
+        keep = self.keep_on_stop if keep is None else keep
         if self.engine is not None:
             await self.engine.stop(keep=keep)
         if self.snmp is not None:
             await self.snmp.close()
             self.snmp = None
+        if self.fwmark_tables is not None:
+            if not keep:                # kept IPVS entries keep their marks
+                self.fwmark_tables.remove()
+            self.fwmark_tables.close()
+        if self.sync_kernel is not None and hasattr(self.sync_kernel, "close"):
+            self.sync_kernel.close()
         if self.kernel is not None:
             await self.kernel.close()
         log.info("Checker stopped")

@@ -24,6 +24,7 @@ from typing import Any, Callable, Awaitable
 from kvrrp.config.model import Config, RealServer, ScriptCall, VirtualServer
 
 from healthcheck.checkers import CHECKERS, CheckContext, Target, make_target
+from healthcheck.checkers.http import check_url, urls_of
 from healthcheck.checkers.tcp import TcpProber
 from healthcheck.health import (
     DOWN,
@@ -44,9 +45,11 @@ from healthcheck.health import (
     rs_weight,
     step_checker,
     step_quorum,
+    step_url_checker,
 )
 from healthcheck.ipvs import IpvsKernel, Ownership, Reconciler
 from healthcheck.scheduler import CheckScheduler
+from healthcheck.ipvs_nftables import auto_fwmarks
 from healthcheck.table import Table, TableError, dest_of, group_map, services_of, vs_ident
 
 log = logging.getLogger("kvrrp.healthcheck")
@@ -64,6 +67,7 @@ class Job:
     delay_loop: float = 60.0
     suspendable: bool = False           # its VS has ha_suspend
     fast_tcp: bool = False              # runs on the TcpProber path
+    url_count: int = 0                  # HTTP_GET / SSL_GET: urls, asked one per attempt
     runs: int = 0
     failures: int = 0
     last_reason: str = ""
@@ -341,11 +345,12 @@ class CheckerEngine:
                         self.bfd_checks.setdefault(spec.name, []).append((rid, i))
         self._vs_by_id = {vs_ident(vs): vs for vs in config.virtual_servers}
         groups = group_map(config.virtual_server_groups)
+        auto = auto_fwmarks(config)
         self._vs_services = {}
         self._key_owners = {}
         for vs in config.virtual_servers:
             try:
-                svcs = services_of(vs, groups)
+                svcs = services_of(vs, groups, auto)
             except TableError:
                 svcs = []               # left out of IPVS; reported when the full table is built
             vid = vs_ident(vs)
@@ -382,7 +387,8 @@ class CheckerEngine:
                     self._next_key += 1
                     job = Job(key=key, rid=rid, index=i, target=target, vid=vs_ident(vs),
                               delay_loop=spec.delay_loop, suspendable=vs.ha_suspend,
-                              fast_tcp=spec.kind == "TCP_CHECK")
+                              fast_tcp=spec.kind == "TCP_CHECK",
+                              url_count=len(urls_of(spec)) if spec.kind in _URL_KINDS else 0)
                     self.jobs[key] = job
                     warmup = spec.warmup if spec.warmup is not None else spec.delay_loop
                     log.info("Activating healthchecker for service %s for VS %s", _fmt_rs(rs, vs), _fmt_vs(vs))
@@ -443,7 +449,11 @@ class CheckerEngine:
     async def _run_async(self, key: int, job: Job) -> None:
         spec = job.target.spec
         try:
-            result = await CHECKERS[spec.kind](job.target, self.ctx)
+            if job.url_count:
+                url_it = self.rs_states[job.rid][job.index].url_it
+                result = await check_url(job.target, self.ctx, url_it)
+            else:
+                result = await CHECKERS[spec.kind](job.target, self.ctx)
         except asyncio.CancelledError:
             return
         except Exception as exc:  # noqa: BLE001 - a checker bug is a failed check, not a dead loop
@@ -474,9 +484,10 @@ class CheckerEngine:
         states = self.rs_states[job.rid]
         prev = states[job.index]
         if result.ok:
-            if prev.is_up and prev.has_run and not prev.retry_it and (
+            # steady state (up, and still up): step_checker would return prev unchanged. Not for
+            # HTTP_GET / SSL_GET with urls: their state moves on to the next url on a success.
+            if not job.url_count and prev.is_up and prev.has_run and not prev.retry_it and (
                     result.weight_delta is None or result.weight_delta == prev.weight_delta):
-                # steady state (up, and still up): step_checker would return prev unchanged
                 if self._sched is not None:
                     self._sched.schedule(key, job.delay_loop)
                 return
@@ -486,8 +497,13 @@ class CheckerEngine:
         job.last_reason = result.reason
         rs, vs = self._rs_by_id[job.rid]
         spec = rs.checkers[job.index]
-        step = step_checker(prev, result, retry=spec.retry, delay_loop=spec.delay_loop,
-                            delay_before_retry=spec.delay_before_retry)
+        if job.url_count:
+            step = step_url_checker(prev, result, url_count=job.url_count, retry=spec.retry,
+                                    delay_loop=spec.delay_loop, delay_before_retry=spec.delay_before_retry,
+                                    fast_recovery=spec.fast_recovery)
+        else:
+            step = step_checker(prev, result, retry=spec.retry, delay_loop=spec.delay_loop,
+                                delay_before_retry=spec.delay_before_retry)
         _log_check(spec.kind, job.target, result, step, spec)
         if self._sched is not None and not self._stopping:
             self._sched.schedule(key, step.delay)
@@ -866,6 +882,7 @@ class CheckerEngine:
         raise KeyError(f"{ip}:{port}")
 
 
+_URL_KINDS = ("HTTP_GET", "SSL_GET")
 _NAMES = {"TCP_CHECK": "TCP connection", "HTTP_GET": "HTTP_GET", "SSL_GET": "SSL_GET",
           "SMTP_CHECK": "SMTP connection", "DNS_CHECK": "DNS_CHECK", "UDP_CHECK": "UDP_CHECK",
           "PING_CHECK": "PING_CHECK", "MISC_CHECK": "Misc check", "FILE_CHECK": "FILE_CHECK"}

@@ -27,6 +27,7 @@ from typing import Collection, Iterable, Mapping, Sequence
 
 from kvrrp.config.model import Config, RealServer, VirtualServer
 
+from healthcheck.ipvs_nftables import auto_fwmarks
 from healthcheck.table import (
     WEIGHT_MAX,
     DestKey,
@@ -66,6 +67,8 @@ class CheckerState:
     has_run: bool = False
     retry_it: int = 0
     weight_delta: int = 0
+    url_it: int = 0                     # HTTP_GET / SSL_GET: index of the url the next request asks for
+    failed_url: int | None = None       # HTTP_GET / SSL_GET: the url that took the checker down
 
 
 def initial_checker_state(alpha: bool, retry: int) -> CheckerState:
@@ -113,6 +116,67 @@ def step_checker(
         retrying = True
     new = CheckerState(is_up=is_up, has_run=True, retry_it=retry_it, weight_delta=wdelta)
     return CheckerStep(new, delay, transition, retrying, not has_run)
+
+
+def step_url_checker(
+    state: CheckerState,
+    result: CheckResult,
+    *,
+    url_count: int,
+    retry: int,
+    delay_loop: float,
+    delay_before_retry: float,
+    fast_recovery: bool,
+) -> CheckerStep:
+    """HTTP_GET / SSL_GET: one request for the url at ``state.url_it`` -> new state and delay.
+
+    keepalived's check_http.c epilog(): one url per attempt, the next url one delay_loop
+    later, so a full pass over N urls takes N delay_loops while the server is up. A failing
+    url is retried (same url, after delay_before_retry) until retries run out; then the
+    checker goes down, that url is remembered and re-asked every max(delay_loop,
+    delay_before_retry). Once it answers, every url is checked again from the first and the
+    checker comes up only when a whole pass succeeds. fast_recovery asks the next url at once
+    (no delay_loop) before the first verdict and while the checker is down with no url known
+    to fail. Deviation: keepalived also skips the delay after a failure in that last case,
+    re-asking a failing url in a busy loop; kvrrp waits delay_before_retry there.
+    """
+    n = max(1, url_count)
+    is_up, has_run, retry_it = state.is_up, state.has_run, state.retry_it
+    url_it, failed = min(state.url_it, n - 1), state.failed_url
+    transition = None
+    retrying = False
+    if result.ok:
+        retry_it = 0
+        if url_it + 1 >= n and failed is None:
+            # a whole pass succeeded
+            if not is_up:
+                is_up, transition = True, UP
+            has_run = True
+            url_it = 0
+        elif failed is not None:
+            # the url that failed answers again: check them all, from the first
+            failed, url_it = None, 0
+        else:
+            url_it += 1
+        delay = delay_loop
+        if not has_run:
+            retry_it = retry                    # before the first verdict one failure is enough
+        if fast_recovery and (not has_run or (not is_up and failed is None)):
+            delay = 0.0
+    else:
+        if is_up or not has_run:
+            has_run = True
+            retry_it += 1
+            if retry_it > retry:
+                if is_up:
+                    is_up, transition = False, DOWN
+                failed = url_it
+            else:
+                retrying = True
+        delay = max(delay_loop, delay_before_retry) if failed is not None else delay_before_retry
+    new = CheckerState(is_up=is_up, has_run=has_run, retry_it=retry_it, weight_delta=state.weight_delta,
+                       url_it=url_it, failed_url=failed)
+    return CheckerStep(new, delay, transition, retrying, has_run and not state.has_run)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,11 +281,12 @@ def desired_table(
     A virtual server that cannot become IPVS entries raises TableError, or, when ``errors``
     is given, is left out and reported there as (VS key, reason) so the others still apply."""
     groups = group_map(config.virtual_server_groups)
+    auto = auto_fwmarks(config)
     table = Table()
     for vs in config.virtual_servers:
         q = quorum.get(vs_ident(vs), True)
         try:
-            services = services_of(vs, groups)
+            services = services_of(vs, groups, auto)
             filled = [(svc, vs_desired_dests(vs, rs_states, q, svc.key, drained)) for svc in services]
         except TableError as exc:
             if errors is None:
@@ -239,11 +304,12 @@ def declared(config: Config) -> tuple[set[ServiceKey], set[tuple[ServiceKey, Des
     """Every service and destination the config could ever put in the kernel: what kvrrp owns.
     (Virtual servers that cannot become IPVS entries own nothing.)"""
     groups = group_map(config.virtual_server_groups)
+    auto = auto_fwmarks(config)
     services: set[ServiceKey] = set()
     dests: set[tuple[ServiceKey, DestKey]] = set()
     for vs in config.virtual_servers:
         try:
-            svcs = services_of(vs, groups)
+            svcs = services_of(vs, groups, auto)
             for svc in svcs:
                 for server in list(vs.real_servers) + ([vs.sorry_server] if vs.sorry_server else []):
                     dest_of(server, vs, 0, svc.key)

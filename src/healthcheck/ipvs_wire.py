@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
+from dataclasses import dataclass
 from functools import lru_cache
 
 from healthcheck.table import Dest, DestKey, Service, ServiceKey
@@ -36,13 +37,18 @@ GENL_VERSION = 1
 # IPVS commands and attributes (linux/ip_vs.h)
 CMD_NEW_SERVICE, CMD_SET_SERVICE, CMD_DEL_SERVICE, CMD_GET_SERVICE = 1, 2, 3, 4
 CMD_NEW_DEST, CMD_SET_DEST, CMD_DEL_DEST, CMD_GET_DEST = 5, 6, 7, 8
+CMD_NEW_DAEMON, CMD_DEL_DAEMON, CMD_GET_DAEMON = 9, 10, 11
 CMD_SET_CONFIG, CMD_FLUSH = 12, 17
-CMD_ATTR_SERVICE, CMD_ATTR_DEST = 1, 2
+CMD_ATTR_SERVICE, CMD_ATTR_DEST, CMD_ATTR_DAEMON = 1, 2, 3
 CMD_ATTR_TIMEOUT_TCP, CMD_ATTR_TIMEOUT_TCP_FIN, CMD_ATTR_TIMEOUT_UDP = 4, 5, 6
 SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK, SVC_SCHED, SVC_FLAGS, SVC_TIMEOUT, \
     SVC_NETMASK, SVC_STATS, SVC_PE_NAME = range(1, 12)
 DEST_ADDR, DEST_PORT, DEST_FWD, DEST_WEIGHT, DEST_U_THRESH, DEST_L_THRESH = range(1, 7)
 DEST_ADDR_FAMILY, DEST_TUN_TYPE, DEST_TUN_PORT, DEST_TUN_FLAGS = 11, 13, 14, 15
+DAEMON_STATE, DAEMON_MCAST_IFN, DAEMON_SYNC_ID, DAEMON_SYNC_MAXLEN, DAEMON_MCAST_GROUP, \
+    DAEMON_MCAST_GROUP6, DAEMON_MCAST_PORT, DAEMON_MCAST_TTL = range(1, 9)
+SYNC_MASTER, SYNC_BACKUP = 1, 2             # IP_VS_STATE_MASTER / IP_VS_STATE_BACKUP
+IFNAME_MAXLEN = 16                          # IP_VS_IFNAME_MAXLEN, with the NUL
 
 # pyroute2's request flags for its verbs: "create" / "change" / "req"
 FLAGS_CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
@@ -333,3 +339,69 @@ def parse_dest_stats(data, off: int, length: int, svc_family: int) -> tuple[Dest
     stats["inactive_conns"] = _u(data, a.get(DEST_INACT_CONNS), "=I")
     stats["persistent_conns"] = _u(data, a.get(DEST_PERSIST_CONNS), "=I")
     return dest, stats
+
+
+# ---------------------------------------------------------------------------------------------
+# connection synchronisation daemons (IPVS_CMD_NEW_DAEMON / DEL_DAEMON / GET_DAEMON)
+
+
+@dataclass(frozen=True)
+class SyncDaemon:
+    """One kernel sync daemon, as started or as a GET_DAEMON dump shows it. Optional fields
+    (None) are left out of NEW_DAEMON, so the kernel's defaults apply (keepalived's
+    ipvs_syncd_cmd sends them only when configured): maxlen from the MTU, port 8848, TTL 1,
+    group 224.0.0.81."""
+    state: int                      # SYNC_MASTER or SYNC_BACKUP
+    ifname: str = ""
+    sync_id: int = 0
+    maxlen: int | None = None
+    port: int | None = None
+    ttl: int | None = None
+    group: str | None = None
+
+
+def daemon_nest(d: SyncDaemon, *, stop: bool = False) -> bytes:
+    """IPVS_CMD_ATTR_DAEMON for NEW_DAEMON (everything set) or DEL_DAEMON (state and sync id,
+    as libipvs sends; the kernel needs only the state)."""
+    body = _U32.pack(8, DAEMON_STATE, d.state)
+    if not stop:
+        name = d.ifname.encode()
+        if not name or len(name) >= IFNAME_MAXLEN or b"\0" in name:
+            raise ValueError(f"sync daemon interface name {d.ifname!r} must be 1-{IFNAME_MAXLEN - 1} bytes")
+        body += nla(DAEMON_MCAST_IFN, name + b"\0")
+    body += _U32.pack(8, DAEMON_SYNC_ID, d.sync_id)
+    if not stop:
+        if d.maxlen is not None:
+            body += _U16.pack(6, DAEMON_SYNC_MAXLEN, d.maxlen)
+        if d.port is not None:
+            body += _U16.pack(6, DAEMON_MCAST_PORT, d.port)      # host order: nla_get_u16
+        if d.ttl is not None:
+            body += nla(DAEMON_MCAST_TTL, struct.pack("=B", d.ttl))
+        if d.group is not None:
+            group = ipaddress.ip_address(d.group)
+            if not group.is_multicast:
+                raise ValueError(f"sync daemon group {d.group} is not a multicast address")
+            body += nla(DAEMON_MCAST_GROUP if group.version == 4 else DAEMON_MCAST_GROUP6, group.packed)
+    return nest(CMD_ATTR_DAEMON, body)
+
+
+def parse_daemon(data, off: int, length: int) -> SyncDaemon | None:
+    """A GET_DAEMON dump reply -> SyncDaemon (every field the kernel reports)."""
+    span = _nested(data, off, length, CMD_ATTR_DAEMON)
+    if span is None:
+        return None
+    a = _attrs(data, *span)
+    group = None
+    for kind, size in ((DAEMON_MCAST_GROUP, 4), (DAEMON_MCAST_GROUP6, 16)):
+        spec = a.get(kind)
+        if spec is not None and spec[1] >= size:
+            group = str(ipaddress.ip_address(bytes(data[spec[0]:spec[0] + size])))
+    return SyncDaemon(
+        state=_u(data, a.get(DAEMON_STATE), "=I"),
+        ifname=_text(data, a.get(DAEMON_MCAST_IFN)) or "",
+        sync_id=_u(data, a.get(DAEMON_SYNC_ID), "=I"),
+        maxlen=_u(data, a.get(DAEMON_SYNC_MAXLEN), "=H") if DAEMON_SYNC_MAXLEN in a else None,
+        port=_u(data, a.get(DAEMON_MCAST_PORT), "=H") if DAEMON_MCAST_PORT in a else None,
+        ttl=_u(data, a.get(DAEMON_MCAST_TTL), "=B") if DAEMON_MCAST_TTL in a else None,
+        group=group,
+    )

@@ -262,8 +262,11 @@ def _range_addresses(entry: VsgEntry) -> list[str]:
     return [str(ipaddress.ip_address(int(first) + i)) for i in range(count)]
 
 
-def services_of(vs: VirtualServer, groups: Mapping[str, VirtualServerGroup]) -> list[Service]:
-    """The kernel services one virtual_server block stands for."""
+def services_of(vs: VirtualServer, groups: Mapping[str, VirtualServerGroup],
+                auto_fwmarks: Mapping[tuple[str, str], int] | None = None) -> list[Service]:
+    """The kernel services one virtual_server block stands for. auto_fwmarks: nftables_ipvs's
+    {(group, protocol): mark} (healthcheck.ipvs_nftables.auto_fwmarks): such a group is ONE
+    fwmark service per address family instead of one service per address."""
     proto = PROTOCOLS.get(vs.protocol.upper())
     if proto is None:
         raise TableError(f"unknown protocol {vs.protocol!r} for VS {vs.key}")
@@ -274,6 +277,11 @@ def services_of(vs: VirtualServer, groups: Mapping[str, VirtualServerGroup]) -> 
         group = groups.get(vs.group)
         if group is None:
             raise TableError(f"virtual_server_group {vs.group!r} is not defined")
+        mark = auto_fwmarks.get((group.name, vs.protocol.upper())) if auto_fwmarks else None
+        if mark is not None:
+            for family in sorted({e.family for e in group.entries if e.fwmark is None}):
+                keys.append(ServiceKey.fwm(family, mark))
+            return [service_attrs(vs, k) for k in keys]
         for entry in group.entries:
             if entry.fwmark is not None:
                 # the kernel keys fwmark services by (family, mark): each family's VS gets its own

@@ -122,6 +122,7 @@ class Daemon:
 
         self.transitions = TransitionRecorder()
         self.accept_mode: AcceptMode | None = None
+        self.lvs_sync: Any = None           # kvrrp.vrrp.lvs_sync.LvsSync when lvs_sync_daemon names an instance
         from kvrrp.config.interface_check import host_interfaces
         from kvrrp.reload_guard import ReloadCounters
 
@@ -212,6 +213,7 @@ class Daemon:
             except Exception:  # noqa: BLE001 - VRRP itself must still run
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
             self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
+            self._follow_lvs_sync(self.config)
             await self._join_dbus()
             await self._follow_snmp(self.config)   # before start(): the first transitions trap too
             self.engine.start()
@@ -317,6 +319,11 @@ class Daemon:
             self._addresses.keeping = True   # -V: VIPs stay where they are
         await self._guarded(self.extras.before_stop())
         await self._stop_control()
+        if self.lvs_sync is not None:
+            try:
+                self.lvs_sync.stop()    # keepalived stops its sync daemon first
+            except Exception:  # noqa: BLE001
+                log.exception("stopping the IPVS sync daemon failed")
         try:
             self.engine.stop()  # priority-0 adverts from masters, VIPs removed
         except Exception:  # noqa: BLE001
@@ -476,6 +483,7 @@ class Daemon:
                     self.dbus.expect_config(config)
                 report = self.engine.apply_config(config)
                 self._follow_accept_mode(new_settings.instances, config)
+                self._follow_lvs_sync(config)
             except Exception as exc:  # noqa: BLE001 - the running configuration stays
                 if isinstance(exc, ValueError):
                     log.error("Reload failed: %s; keeping the running configuration", exc)
@@ -554,6 +562,30 @@ class Daemon:
                      firewall.table)
         else:
             self.accept_mode.resync()
+
+    def _follow_lvs_sync(self, config: Any) -> None:
+        """`lvs_sync_daemon IF INSTANCE` (or `lvs_sync_daemon_interface`): the kernel's IPVS
+        sync daemon runs as master while INSTANCE is MASTER, as backup otherwise."""
+        if self.lvs_sync is None and config.global_defs.lvs_sync_daemon is None and not any(
+                inst.lvs_sync_daemon_interface for inst in config.instances):
+            return                      # not configured: the IPVS modules are not even imported
+        from kvrrp.vrrp.lvs_sync import LvsSync, sync_plan
+
+        plan = sync_plan(config)
+        if plan is not None and plan.instance is None:
+            plan = None                 # no instance: the checker runs master and backup both
+        if self.lvs_sync is None:
+            if plan is None:
+                return
+            from healthcheck.ipvs_syncd import SyncDaemonKernel
+
+            self.lvs_sync = LvsSync(self.engine, SyncDaemonKernel(netns=config.net_namespace_ipvs), plan)
+            self.lvs_sync.start()
+        elif plan is None:
+            self.lvs_sync.stop()
+            self.lvs_sync = None
+        else:
+            self.lvs_sync.reload(plan)
 
     def _retune(self, config: Any) -> None:
         """keepalived's restore_priority() on reload: the new vrrp_* knobs and process name."""

@@ -33,12 +33,17 @@ class HttpServer:
         self.hosts: list[str | None] = []
         self.versions: list[str] = []
         self.sni: list[str | None] = []
+        self.requests: list[tuple[float, str]] = []      # (loop time, path) of every request
+        self.failing_paths: set[str] = set()             # these paths answer 503
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.hosts.append(request.headers.get("Host"))
         self.versions.append(f"{request.version.major}.{request.version.minor}")
+        self.requests.append((asyncio.get_running_loop().time(), request.path))
+        if request.path in self.failing_paths:
+            return web.Response(status=503, body=BODY)
         if self.mode == "slow":
             await asyncio.sleep(self.delay)
         if self.mode == "status":

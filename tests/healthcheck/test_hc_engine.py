@@ -5,10 +5,11 @@ Real servers carry 198.18.x addresses (what goes into IPVS); their checks connec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 
-from hc_servers import TcpServer
+from hc_servers import HttpServer, TcpServer
 
 from healthcheck.engine import CheckerEngine
 from healthcheck.fakekernel import FakeKernel
@@ -16,11 +17,13 @@ from healthcheck.health import desired_table
 from kvrrp.config.model import (
     Config,
     GlobalDefs,
+    HttpGet,
     LvsMethod,
     RealServer,
     ScriptCall,
     SorryServer,
     TcpCheck,
+    Url,
     VirtualServer,
 )
 
@@ -508,3 +511,94 @@ async def test_service_shared_by_two_virtual_servers_is_rebuilt_incrementally():
         await eng.stop()
         for s in srvs:
             await s.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP_GET with several urls: one url per attempt (keepalived's check_http.c)
+
+
+def _http_config(srv, *, delay_loop, alpha=False, fast_recovery=False):
+    chk = HttpGet(connect_ip="127.0.0.1", connect_port=srv.port, connect_timeout=1.0, delay_loop=delay_loop,
+                  retry=0, delay_before_retry=0.1, warmup=0.0, fast_recovery=fast_recovery,
+                  urls=(Url(path="/a"), Url(path="/b"), Url(path="/c")))
+    rs = RealServer(ip="198.18.1.1", port=80, weight=1, alpha=alpha, checkers=(chk,))
+    vs = VirtualServer(ip="198.18.0.1", port=80, lvs_sched="wrr", lvs_method=LvsMethod(method="NAT"),
+                       real_servers=(rs,))
+    return Config(global_defs=GlobalDefs(), virtual_servers=(vs,))
+
+
+async def test_http_urls_are_asked_one_per_delay_loop_and_a_failing_one_takes_the_server_down():
+    srv = await HttpServer().start()
+    kernel = FakeKernel()
+    eng = CheckerEngine(_http_config(srv, delay_loop=0.3), kernel)
+    await eng.start()
+    try:
+        assert await wait_until(lambda: len(srv.requests) >= 4)
+        paths = [p for _, p in srv.requests]
+        assert paths[:4] == ["/a", "/b", "/c", "/a"]
+        # each request is its own attempt, a delay_loop after the previous one (not a burst of 3)
+        gaps = [b - a for (a, _), (b, _) in zip(srv.requests, srv.requests[1:4])]
+        assert min(gaps) > 0.15, gaps
+        # successes are not failures (999bb9d counted every HTTP success as one: the IPVS VM
+        # tier saw 6 "failures" in 12 checks of healthy servers)
+        assert eng.counters.failures == 0 and eng.counters.checks >= 4
+        srv.failing_paths.add("/b")
+        assert await wait_until(lambda: not eng.rs_is_alive("198.18.1.1", 80))
+        assert "[198.18.1.1]:80" not in kernel.table.weights()[VSKEY]
+        # down: only the failed url is asked again
+        n = len(srv.requests)
+        await asyncio.sleep(0.7)
+        assert {p for _, p in srv.requests[n:]} == {"/b"}
+        srv.failing_paths.clear()
+        assert await wait_until(lambda: eng.rs_is_alive("198.18.1.1", 80))
+        # back up only after /b answered and then a whole pass /a /b /c
+        assert [p for _, p in srv.requests[-4:]] == ["/b", "/a", "/b", "/c"]
+    finally:
+        await eng.stop()
+        await srv.stop()
+
+
+async def test_successful_http_checks_count_no_failure_with_one_url_or_several():
+    srv = await HttpServer().start()
+    kernel = FakeKernel()
+    cfg = _http_config(srv, delay_loop=0.1)
+    one = dataclasses.replace(cfg.virtual_servers[0].real_servers[0].checkers[0], urls=(Url(path="/a"),))
+    rs2 = dataclasses.replace(cfg.virtual_servers[0].real_servers[0], ip="198.18.1.2", checkers=(one,))
+    vs = dataclasses.replace(cfg.virtual_servers[0], real_servers=(*cfg.virtual_servers[0].real_servers, rs2))
+    eng = CheckerEngine(dataclasses.replace(cfg, virtual_servers=(vs,)), kernel)
+    await eng.start()
+    try:
+        assert await wait_until(lambda: eng.counters.checks >= 12)
+        assert eng.counters.failures == 0 and eng.counters.transitions == 0
+        assert all(job.failures == 0 and job.runs >= 1 for job in eng.jobs.values())
+        assert kernel.table.weights()[VSKEY] == {"[198.18.1.1]:80": 1, "[198.18.1.2]:80": 1}
+    finally:
+        await eng.stop()
+        await srv.stop()
+
+
+async def test_http_fast_recovery_checks_all_urls_at_once_before_the_first_verdict():
+    srv = await HttpServer().start()
+    kernel = FakeKernel()
+    eng = CheckerEngine(_http_config(srv, delay_loop=60.0, alpha=True, fast_recovery=True), kernel)
+    await eng.start()
+    try:
+        # alpha: down until a whole pass succeeded; fast_recovery does it without delay_loops
+        assert await wait_until(lambda: eng.rs_is_alive("198.18.1.1", 80))
+        assert [p for _, p in srv.requests] == ["/a", "/b", "/c"]
+        assert kernel.table.weights()[VSKEY] == {"[198.18.1.1]:80": 1}
+    finally:
+        await eng.stop()
+        await srv.stop()
+    # without fast_recovery the next url waits a delay_loop: only /a asked, still down
+    srv = await HttpServer().start()
+    kernel = FakeKernel()
+    eng = CheckerEngine(_http_config(srv, delay_loop=60.0, alpha=True), kernel)
+    await eng.start()
+    try:
+        assert await wait_until(lambda: srv.requests)
+        await asyncio.sleep(0.5)
+        assert [p for _, p in srv.requests] == ["/a"] and not eng.rs_is_alive("198.18.1.1", 80)
+    finally:
+        await eng.stop()
+        await srv.stop()

@@ -19,6 +19,7 @@ from healthcheck.health import (
     rs_weight,
     step_checker,
     step_quorum,
+    step_url_checker,
 )
 from healthcheck.table import vs_ident
 
@@ -231,3 +232,54 @@ def test_step_checker_matches_keepalived_model(alpha, retry, results):
         state = step.state
         assert (step.delay, step.transition) == (delay, changed)
         assert (state.is_up, state.has_run, state.retry_it) == (model.is_up, model.has_run, model.retry_it)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP_GET / SSL_GET urls (keepalived's check_http.c epilog)
+
+
+def _url_steps(results, *, state=None, url_count=3, retry=1, fast_recovery=False, alpha=False):
+    st = state or initial_checker_state(alpha, retry)
+    out = []
+    for ok in results:
+        step = step_url_checker(st, OK if ok else FAIL, url_count=url_count, retry=retry, delay_loop=10.0,
+                                delay_before_retry=2.0, fast_recovery=fast_recovery)
+        out.append((st.url_it, step.delay, step.transition))
+        st = step.state
+    return st, out
+
+
+def test_url_checker_asks_one_url_per_delay_loop():
+    st, out = _url_steps([True] * 7)
+    assert [(u, d) for u, d, _ in out] == [(0, 10.0), (1, 10.0), (2, 10.0), (0, 10.0), (1, 10.0), (2, 10.0),
+                                           (0, 10.0)]
+    assert st.is_up and st.has_run and all(t is None for _, _, t in out)
+
+
+def test_url_checker_retries_the_failing_url_then_goes_down_and_rechecks_every_url():
+    st, _ = _url_steps([True] * 3)                       # first pass done: has_run
+    st, out = _url_steps([True, False, False, False, True, True, True, True], state=st)
+    assert out == [
+        (0, 10.0, None),
+        (1, 2.0, None),           # url 1 fails: retried after delay_before_retry
+        (1, 10.0, DOWN),          # retries exhausted: down, url 1 remembered
+        (1, 10.0, None),          # still failing: max(delay_loop, delay_before_retry)
+        (1, 10.0, None),          # it answers: every url again from the first
+        (0, 10.0, None),
+        (1, 10.0, None),
+        (2, 10.0, UP),            # up only after a whole pass
+    ]
+    assert st.is_up and st.failed_url is None and st.url_it == 0
+
+
+def test_url_checker_first_failure_is_enough_initially():
+    st, out = _url_steps([True, False], retry=3)
+    assert out[-1] == (1, 10.0, DOWN) and st.failed_url == 1
+
+
+def test_url_checker_fast_recovery_skips_delay_loop_until_a_verdict_and_while_recovering():
+    st, out = _url_steps([True, True, True, True], alpha=True, fast_recovery=True)
+    assert out == [(0, 0.0, None), (1, 0.0, None), (2, 10.0, UP), (0, 10.0, None)]
+    st, out = _url_steps([False, False, True, True, True, True], state=st, fast_recovery=True)
+    assert out == [(1, 2.0, None), (1, 10.0, DOWN), (1, 0.0, None), (0, 0.0, None), (1, 0.0, None),
+                   (2, 10.0, UP)]

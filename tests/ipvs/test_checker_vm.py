@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ipvs_lab import VIPS, Lab, TinyServer, http_get_via, ipvsadm, ipvsadm_table, pyroute2_table
+from ipvs_lab import VIPS, Lab, TinyServer, http_get_via, ip, ipvsadm, ipvsadm_table, pyroute2_table, run
 
 pytestmark = pytest.mark.usefixtures("clean_ipvs")
 
@@ -390,6 +390,78 @@ async def test_client_through_the_vip_reaches_only_healthy_real_servers(checker,
     await until(lambda: ipvsadm_table()[f"TCP {VIP_B}:80 wrr"] == table_b(dead=(2, 3), sorry=True),
                 DELAY_LOOP + CONNECT_TIMEOUT + MARGIN, "sorry server in")
     assert await http_get_via(lab.ns("client"), VIP_B, 80) == "sorry"
+
+
+async def test_nftables_ipvs_sends_a_group_range_through_one_fwmark_service(checker, servers, lab):
+    """nftables_ipvs: the group's range 198.18.0.40-42 is ONE fwmark service (1000), its traffic
+    marked by keepalived's nftables table; a client reaches the real servers through every
+    address of the range, and the table goes at stop."""
+    rng = ("198.18.0.40", "198.18.0.41", "198.18.0.42")
+    for addr in rng:
+        ip("addr", "add", f"{addr}/32", "dev", f"{lab.tag}cl")
+    try:
+        rs = "".join(f"""
+    real_server 198.19.{i}.2 8080 {{
+        TCP_CHECK {{
+            connect_timeout {CONNECT_TIMEOUT:g}
+            retry 0
+        }}
+    }}""" for i in (1, 2))
+        d = await checker.start(f"""
+global_defs {{
+    router_id kvrrp_ipvs_vm
+    nftables_ipvs
+}}
+virtual_server_group RANGE {{
+    198.18.0.40-42 80
+}}
+virtual_server group RANGE {{
+    delay_loop {DELAY_LOOP:g}
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+{rs}
+}}
+""")
+        await d.engine.wait_reconciled(timeout=60)
+        assert ipvsadm_table() == {"FWM 1000 rr": {"198.19.1.2:8080": ("Masq", 1), "198.19.2.2:8080": ("Masq", 1)}}
+        listed = run("nft", "list", "table", "ip", "keepalived_ipvs").stdout
+        assert "198.18.0.40-198.18.0.42 . 80 : 0x000003e8" in listed, listed
+        seen = Counter()
+        for addr in rng:
+            for _ in range(2):
+                seen[await http_get_via(lab.ns("client"), addr, 80)] += 1
+        assert seen == Counter({"a1": 3, "a2": 3}), seen       # rr over the one service
+        await checker.stop(d)
+        assert ipvsadm_table() == {}
+        assert "keepalived_ipvs" not in run("nft", "list", "tables").stdout
+    finally:
+        for addr in rng:
+            run("ip", "addr", "del", f"{addr}/32", "dev", f"{lab.tag}cl", check=False)
+
+
+async def test_lvs_sync_daemon_without_an_instance_runs_master_and_backup_in_the_checker(checker, lab):
+    """`lvs_sync_daemon IF` without a VRRP instance: the checker runs both daemons (sync id 0
+    unless given) for its whole life, as keepalived's checker does, and stops them at exit."""
+    text = config_text(vs_b=False).replace(
+        "router_id kvrrp_ipvs_vm", f"router_id kvrrp_ipvs_vm\n    lvs_sync_daemon {lab.tag}cl id 9 ttl 2")
+    d = await checker.start(text)
+    out = ipvsadm("--list", "--daemon")
+    assert f"master sync daemon (mcast={lab.tag}cl, syncid=9" in out, out
+    assert f"backup sync daemon (mcast={lab.tag}cl, syncid=9" in out, out
+    assert "ttl=2" in out and d.syncd.errors == 0
+    # kvrrp's own GET_DAEMON dump reads the same two daemons back
+    from healthcheck.ipvs_syncd import SYNC_BACKUP, SYNC_MASTER, SyncDaemonKernel
+
+    k = SyncDaemonKernel()
+    try:
+        got = {dm.state: dm for dm in k.list()}
+    finally:
+        k.close()
+    assert set(got) == {SYNC_MASTER, SYNC_BACKUP}
+    assert all((dm.ifname, dm.sync_id, dm.ttl) == (f"{lab.tag}cl", 9, 2) for dm in got.values()), got
+    await checker.stop(d)
+    assert ipvsadm("--list", "--daemon").strip() == ""
 
 
 async def test_lvs_flush_clears_foreign_entries_at_start(checker):

@@ -1,4 +1,5 @@
-"""HTTP_GET / SSL_GET through aiohttp: every url must answer with an accepted status code,
+"""HTTP_GET / SSL_GET through aiohttp: one request asks one url (the daemon walks the urls
+one attempt at a time, see health.step_url_checker); every url must answer with an accepted status code,
 and, when given, a body whose MD5 is ``digest`` (keepalived hashes the body only) and which
 matches ``regex`` (or does not, with regex_no_match).
 
@@ -113,7 +114,11 @@ async def fetch(session: aiohttp.ClientSession, url: str, kwargs: dict, timeout:
         return resp.status, body, resp
 
 
-async def check(target: Target, ctx: CheckContext) -> CheckResult:
+def urls_of(spec: HttpGet) -> tuple[Url, ...]:
+    return spec.urls or (Url(path="/"),)
+
+
+async def _check_one(target: Target, ctx: CheckContext, url: Url) -> CheckResult:
     spec = target.spec
     assert isinstance(spec, HttpGet)
     if ctx.http is None:
@@ -123,18 +128,34 @@ async def check(target: Target, ctx: CheckContext) -> CheckResult:
     sni = None
     if tls is not None and spec.enable_sni:
         sni = spec.sni_name or spec.virtualhost or target.rs.virtualhost or target.vs.virtualhost
-    urls = spec.urls or (Url(path="/"),)
-    for url in urls:
-        address, kwargs = build_request(target, spec, url)
-        try:
-            status, body, _ = await fetch(session, address, kwargs, target.timeout, tls, sni)
-        except asyncio.TimeoutError:
-            return CheckResult(False, f"timeout on {url.path or '/'}")
-        except (aiohttp.ClientError, OSError, ssl_mod.SSLError) as exc:
-            return CheckResult(False, f"{type(exc).__name__}: {exc}")
-        if not status_ok(status, url.status_codes):
-            return CheckResult(False, f"HTTP status code error to {address} (status {status})")
-        problem = body_problem(url, body)
-        if problem:
-            return CheckResult(False, problem)
+    address, kwargs = build_request(target, spec, url)
+    try:
+        status, body, _ = await fetch(session, address, kwargs, target.timeout, tls, sni)
+    except asyncio.TimeoutError:
+        return CheckResult(False, f"timeout on {url.path or '/'}")
+    except (aiohttp.ClientError, OSError, ssl_mod.SSLError) as exc:
+        return CheckResult(False, f"{type(exc).__name__}: {exc}")
+    if not status_ok(status, url.status_codes):
+        return CheckResult(False, f"HTTP status code error to {address} (status {status})")
+    problem = body_problem(url, body)
+    if problem:
+        return CheckResult(False, problem)
+    return CheckResult(True)
+
+
+async def check_url(target: Target, ctx: CheckContext, index: int) -> CheckResult:
+    """One request for url ``index`` (the daemon asks one url per attempt, like keepalived)."""
+    assert isinstance(target.spec, HttpGet)
+    urls = urls_of(target.spec)
+    return await _check_one(target, ctx, urls[min(index, len(urls) - 1)])
+
+
+async def check(target: Target, ctx: CheckContext) -> CheckResult:
+    """Every url in turn, stopping at the first that fails: a one-shot verdict on the whole
+    checker (the daemon instead asks one url per attempt through check_url)."""
+    assert isinstance(target.spec, HttpGet)
+    for url in urls_of(target.spec):
+        result = await _check_one(target, ctx, url)
+        if not result.ok:
+            return result
     return CheckResult(True)

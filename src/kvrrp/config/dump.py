@@ -152,7 +152,7 @@ def _global(w: _W, g: m.GlobalDefs) -> None:
         w.line("dynamic_interfaces" + (" allow_if_changes" if g.dynamic_interfaces_allow_if_changes else ""))
     if g.reload_check_config is not None:
         w.line("reload_check_config" + (f" {_q(g.reload_check_config)}" if g.reload_check_config else ""))
-    # lvs_sync_daemon / lvs_timeouts are kept verbatim in extra (they are not implemented yet)
+    # lvs_sync_daemon / lvs_timeouts are written back verbatim from extra
     _simple(w, g, {}, {"notification_email", "smtp_server", "smtp_server_port", "script_user", "script_group",
                        "notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo", "lvs_flush_on_stop",
                        "lvs_flush_on_stop_vs_only", "vrrp_garp_extra_if", "vrrp_garp_extra_if_all",

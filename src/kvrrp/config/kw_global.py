@@ -1,6 +1,8 @@
 """global_defs keywords (keepalived's global_parser.c)."""
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import TYPE_CHECKING
 
 from kvrrp.config import model as m
@@ -77,6 +79,12 @@ def _g_lvs_sync_daemon(p: Parser, node: Node, g: Fields) -> None:
     if i < len(a) and a[i].text not in ("id", "maxlen", "port", "ttl", "group", "inst"):
         v["instance"] = a[i].text
         i += 1
+        if i < len(a) and a[i].text.isdigit():
+            # the old form `lvs_sync_daemon IF INSTANCE SYNCID`, still accepted by keepalived
+            p.diags.warning(a[i].loc, 'Please use keyword "id" before lvs_sync_daemon SYNCID',
+                            "deprecated", fails_test=False)
+            v["sync_id"] = p.r.int(a[i], 0, 255, "sync id")
+            i += 1
     while i < len(a):
         w = a[i].text
         if i + 1 >= len(a):
@@ -90,12 +98,15 @@ def _g_lvs_sync_daemon(p: Parser, node: Node, g: Fields) -> None:
         elif w == "maxlen":
             v["maxlen"] = p.r.int(t, 1, 65535 - 20 - 8, "maxlen")
         elif w == "port":
-            v["port"] = p.r.port(t) or 8848
+            v["port"] = p.r.port(t)
         elif w == "ttl":
             v["ttl"] = p.r.int(t, 1, 255, "ttl")
         elif w == "group":
             ip = p.r.ip(t, "sync group")
-            if ip:
+            if ip and not ipaddress.ip_address(ip[0]).is_multicast:
+                p.diags.error(t.loc, f"lvs_sync_daemon group address {t.text} is not multicast - ignoring",
+                              "bad-value")
+            elif ip:
                 v["group"] = ip[0]
         else:
             p.diags.error(a[i].loc, f"unknown lvs_sync_daemon option '{w}'", "bad-option")
@@ -375,7 +386,6 @@ def _extra_int(lo: int, hi: int, clamp: bool = False) -> Handler:
 for _kw in ("tmp_config_directory", "config_save_dir", "process_names", "process_name", "vrrp_process_name",
             "checker_process_name", "lvs_process_name", "bfd_process_name", "use_symlink_paths",
             "set_supplementary_groups", "max_auto_priority", "min_auto_priority_delay",
-            "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark",
             "vrrp_priority", "vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
             "vrrp_rlimit_rtime", "checker_priority", "checker_no_swap", "checker_rt_priority",
             "checker_cpu_affinity", "checker_rlimit_rttime", "checker_rlimit_rtime", "bfd_priority",
@@ -394,6 +404,23 @@ for _kw in ("vrrp_rt_priority", "checker_rt_priority", "bfd_rt_priority"):
     GLOBAL[_kw] = _extra_int(1, 99, clamp=True)
 GLOBAL["max_auto_priority"] = _extra_int(-1, 99)
 GLOBAL["vrrp_rx_bufs_multiplier"] = _extra_int(1, 4294967295)
+
+
+_NFT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+def _g_nftables_ipvs(p: Parser, node: Node, g: Fields) -> None:
+    """nftables_ipvs [TABLE]: keepalived's fwmarks for virtual_server_group ranges."""
+    name = node.args[0].text if node.args else "keepalived_ipvs"
+    if not _NFT_NAME.fullmatch(name):
+        p.diags.error(node.args[0].loc, f"invalid ipvs nftables table name '{name}'", "bad-value")
+        return
+    g["nftables_ipvs"] = name
+
+
+GLOBAL["nftables_ipvs"] = _g_nftables_ipvs
+GLOBAL["nftables_ipvs_priority"] = _set_int("nftables_ipvs_priority", -2147483648, 2147483647)
+GLOBAL["nftables_ipvs_start_fwmark"] = _set_int("nftables_ipvs_start_fwmark", 1, 4294967295)
 
 # process names, priorities, umask, script start-up (kvrrp.config.kw_process)
 from kvrrp.config.kw_process import GLOBAL_PROCESS  # noqa: E402

@@ -86,10 +86,10 @@ class LvsSyncDaemon:
     interface: str
     instance: str | None = None      # VRRP instance whose state drives master/backup
     sync_id: int | None = None       # default: that instance's VRID
-    maxlen: int | None = None
-    port: int = 8848
-    ttl: int | None = None
-    group: str = "224.0.0.81"
+    maxlen: int | None = None        # None: the kernel's defaults (keepalived sends only what is set):
+    port: int | None = None          # 8848
+    ttl: int | None = None           # 1
+    group: str | None = None         # 224.0.0.81
     loc: Location | None = _loc()
 
 
@@ -188,6 +188,10 @@ class GlobalDefs:
     nftables_priority: int = -1
     nftables_counters: bool = False
     nftables_ifindex: bool | None = None             # None: ifindex unless dynamic_interfaces
+    # nftables_ipvs: virtual_server_group address ranges as one fwmark service (healthcheck.ipvs_nftables)
+    nftables_ipvs: str | None = None                 # table name (keyword alone: keepalived_ipvs)
+    nftables_ipvs_priority: int = -1
+    nftables_ipvs_start_fwmark: int = 1000
     vmac_prefix: str = "vrrp"
     # keepalived: igmp_link_local_mcast_reports=0 while running instead of the VMAC IGMP rules
     disable_local_igmp: bool = False

@@ -27,9 +27,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "garp_group"): "per-switch GARP rate groups",
     ("top", "interface_up_down_delays"): "interface up/down debounce",
     # SNMP / DBus
-    ("global_defs", "nftables_ipvs"): "nftables fwmarks for virtual_server_group",
-    ("global_defs", "nftables_ipvs_priority"): "nftables fwmarks for virtual_server_group",
-    ("global_defs", "nftables_ipvs_start_fwmark"): "nftables fwmarks for virtual_server_group",
     # netlink buffer sizing
     ("global_defs", "vrrp_netlink_cmd_rcv_bufs"): "netlink buffer sizing",
     ("global_defs", "vrrp_netlink_cmd_rcv_bufs_force"): "netlink buffer sizing",
@@ -52,13 +49,11 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "iproute_usr_dir"): "iproute2 table name files",
     ("global_defs", "iproute_etc_dir"): "iproute2 table name files",
     ("global_defs", "data_use_instance"): "instance names in dump file names",
-    ("global_defs", "lvs_sync_daemon"): "IPVS connection sync daemon",
     # VRRP instance features outside kvrrp's engine today
     ("vrrp_instance", "auth_hmac"): "HMAC advert authentication",
     ("vrrp_instance", "linkbeat_use_polling"): "MII/ethtool link polling",
     ("vrrp_instance", "kernel_rx_buf_size"): "socket buffer sizing",
     ("vrrp_instance", "debug"): "per-instance debug level (keepalived ignores it too)",
-    ("vrrp_instance", "lvs_sync_daemon_interface"): "IPVS connection sync daemon",
 }
 
 

@@ -1,0 +1,308 @@
+"""lvs_sync_daemon on real IPVS, inside the VM: two directors, connection sync, failover.
+
+Topology (namespaces made here, all addresses in 198.18.0.0/15):
+
+    client 198.18.50.100 --+
+    dirA   198.18.50.1   --+-- bridge (LAN, VIP 198.18.50.50 on the VRRP master)
+    dirB   198.18.50.2   --+
+    rs1    198.18.50.11  --+   real servers, VIP on lo (IPVS direct routing)
+    rs2    198.18.50.12  --+
+    dirA sync0 198.19.50.1 <-> dirB sync0 198.19.50.2   (the sync daemons' link)
+
+Both directors have the same IPVS service (VIP:80, rr, DR to rs1 and rs2, set with ipvsadm) and
+run a real `kvrrp -P` (VRRP only) with `lvs_sync_daemon sync0 VI_1 id 7`; dirA has the higher
+priority. The test checks that the kernel's sync daemons follow VRRP (dirA master / dirB
+backup, seen by `ipvsadm --list --daemon`), that a connection made through dirA appears in
+dirB's `ipvsadm -Lnc` with the same real server, and that after dirA stops (dirB takes the VIP
+and becomes the sync master) the same TCP connection goes on with its real server.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from ipvs_lab import run
+
+from kvrrp.io.netns import entered as in_netns
+
+pytestmark = pytest.mark.usefixtures("clean_ipvs")
+
+VIP = "198.18.50.50"
+CLIENT = "198.18.50.100"
+DIRECTORS = {"a": ("198.18.50.1", "198.19.50.1", 150), "b": ("198.18.50.2", "198.19.50.2", 100)}
+REAL = {"rs1": "198.18.50.11", "rs2": "198.18.50.12"}
+SYNC_ID = 7
+MARGIN = 120.0          # emulated guest: generous deadlines, never the expectation
+START = 400.0           # Python processes starting in the emulated guest on a busy host
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/src"
+
+
+def sh(*args: str) -> str:
+    proc = run(*args, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+class SyncLab:
+    def __init__(self) -> None:
+        self.tag = f"ls{os.getpid() % 100000}"
+        self.namespaces: list[str] = []
+        self.links: list[str] = []
+
+    def ns(self, name: str) -> str:
+        return f"{self.tag}-{name}"
+
+    def nsx(self, name: str, *args: str) -> str:
+        return sh("ip", "netns", "exec", self.ns(name), *args)
+
+    def _node(self, name: str, addr: str) -> None:
+        ns = self.ns(name)
+        sh("ip", "netns", "add", ns)
+        self.namespaces.append(ns)
+        port = f"{self.tag}{name}"
+        sh("ip", "link", "add", port, "type", "veth", "peer", "name", "lan0", "netns", ns)
+        self.links.append(port)
+        sh("ip", "link", "set", port, "master", f"{self.tag}br", "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "lan0")
+        sh("ip", "-n", ns, "link", "set", "lan0", "up")
+
+    def build(self) -> SyncLab:
+        try:
+            br = f"{self.tag}br"
+            sh("ip", "link", "add", br, "type", "bridge")
+            self.links.append(br)
+            sh("ip", "link", "set", br, "up")
+            self._node("client", CLIENT)
+            for d, (lan, _sync, _prio) in DIRECTORS.items():
+                self._node(f"dir{d}", lan)
+            for name, addr in REAL.items():
+                self._node(name, addr)
+                ns = self.ns(name)
+                # direct routing: the real server owns the VIP but never answers ARP for it
+                sh("ip", "-n", ns, "addr", "add", f"{VIP}/32", "dev", "lo")
+                for key, value in (("arp_ignore", "1"), ("arp_announce", "2")):
+                    for scope in ("all", "lan0"):
+                        self.nsx(name, "sysctl", "-qw", f"net.ipv4.conf.{scope}.{key}={value}")
+            # the directors' own link for the sync daemons
+            a, b = self.ns("dira"), self.ns("dirb")
+            sh("ip", "link", "add", "sync0", "netns", a, "type", "veth", "peer", "name", "sync0", "netns", b)
+            for d, (_lan, sync, _prio) in DIRECTORS.items():
+                sh("ip", "-n", self.ns(f"dir{d}"), "addr", "add", f"{sync}/24", "dev", "sync0")
+                sh("ip", "-n", self.ns(f"dir{d}"), "link", "set", "sync0", "up")
+                self.nsx(f"dir{d}", "ipvsadm", "-A", "-t", f"{VIP}:80", "-s", "rr")
+                for addr in REAL.values():
+                    self.nsx(f"dir{d}", "ipvsadm", "-a", "-t", f"{VIP}:80", "-r", f"{addr}:80", "-g")
+        except BaseException:
+            self.destroy()
+            raise
+        return self
+
+    def destroy(self) -> None:
+        for link in reversed(self.links):
+            run("ip", "link", "del", link, check=False)
+        for ns in reversed(self.namespaces):
+            run("ip", "netns", "del", ns, check=False)
+        self.links.clear()
+        self.namespaces.clear()
+
+    # -- what the kernel shows ----------------------------------------------------------------
+    def daemons(self, d: str) -> dict[str, tuple[str, int]]:
+        """`ipvsadm --list --daemon` in director d: {"master": ("sync0", 7), ...}."""
+        out = self.nsx(f"dir{d}", "ipvsadm", "--list", "--daemon")
+        found = {}
+        for m in re.finditer(r"(master|backup) sync daemon \(mcast=([^,\s)]+), syncid=(\d+)", out):
+            found[m.group(1)] = (m.group(2), int(m.group(3)))
+        return found
+
+    def connections(self, d: str) -> dict[str, tuple[str, str]]:
+        """`ipvsadm -Lnc` in director d: {client "ip:port": (state, real server "ip:port")}
+        for connections to the VIP."""
+        out = self.nsx(f"dir{d}", "ipvsadm", "-Lnc")
+        conns = {}
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) == 6 and f[0] == "TCP" and f[4] == f"{VIP}:80":
+                conns[f[3]] = (f[2], f[5])
+        return conns
+
+    def has_vip(self, d: str) -> bool:
+        return f" {VIP}/24 " in self.nsx(f"dir{d}", "ip", "-4", "-o", "addr", "show", "dev", "lan0")
+
+
+class LineServer:
+    """A real server: answers every line on a connection with its own name."""
+
+    def __init__(self, lab: SyncLab, name: str) -> None:
+        self.lab, self.name = lab, name
+        self.server: asyncio.base_events.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> LineServer:
+        with in_netns(self.lab.ns(self.name)):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", 80))
+        sock.listen(16)
+        sock.setblocking(False)
+        self.server = await asyncio.start_server(self._serve, sock=sock)
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
+        try:
+            while await reader.readline():
+                writer.write(self.name.encode() + b"\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            self.writers.discard(writer)
+            writer.close()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for w in list(self.writers):
+                w.close()
+            await self.server.wait_closed()
+
+
+def config(lab: SyncLab, d: str) -> str:
+    _lan, _sync, prio = DIRECTORS[d]
+    return f"""
+global_defs {{
+    router_id dir{d}
+    lvs_sync_daemon sync0 VI_1 id {SYNC_ID}
+}}
+
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface lan0
+    virtual_router_id 50
+    priority {prio}
+    advert_int 1
+    virtual_ipaddress {{
+        {VIP}/24
+    }}
+}}
+"""
+
+
+async def until(predicate, timeout: float, what, detail=lambda: ""):
+    t0 = time.monotonic()
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}\n{detail()}")
+        await asyncio.sleep(0.5)
+
+
+@pytest.fixture
+def lab():
+    lab = SyncLab().build()
+    yield lab
+    lab.destroy()
+
+
+async def test_connections_sync_to_the_backup_and_survive_a_failover(lab, tmp_path):
+    servers = [await LineServer(lab, name).start() for name in REAL]
+    daemons: dict[str, subprocess.Popen] = {}
+    logs = {}
+    for d in DIRECTORS:
+        conf = tmp_path / f"{d}.conf"
+        conf.write_text(config(lab, d))
+        logs[d] = tmp_path / f"{d}.log"
+        with open(logs[d], "w") as fh:
+            daemons[d] = subprocess.Popen(
+                ["ip", "netns", "exec", lab.ns(f"dir{d}"), sys.executable, "-m", "kvrrp", "-P", "-n", "-l", "-D",
+                 "-f", str(conf), "-p", str(tmp_path / f"{d}.pid")],
+                stdout=fh, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=SRC))
+
+    def detail() -> str:
+        out = []
+        for d, p in daemons.items():
+            status = "running" if p.poll() is None else f"exited with {p.returncode}"
+            out.append(f"--- dir{d} ({status}) daemons={lab.daemons(d)} conns={lab.connections(d)}\n"
+                       f"{logs[d].read_text()[-3000:]}")
+        return "\n".join(out)
+
+    writer = None
+    try:
+        # VRRP settles: dirA master with the VIP; the sync daemons follow it
+        await until(lambda: lab.has_vip("a") and lab.daemons("a") == {"master": ("sync0", SYNC_ID)}
+                    and lab.daemons("b") == {"backup": ("sync0", SYNC_ID)}, START,
+                    "dirA MASTER with a master sync daemon, dirB a backup one", detail)
+        assert not lab.has_vip("b")
+
+        # a long-lived connection through the VIP, made through dirA
+        with in_netns(lab.ns("client")):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (VIP, 80)), MARGIN)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        client_end = "%s:%d" % sock.getsockname()
+
+        async def ask() -> str:
+            writer.write(b"hello\n")
+            await writer.drain()
+            return (await asyncio.wait_for(reader.readline(), MARGIN)).decode().strip()
+
+        answers = {await ask() for _ in range(5)}      # enough packets for the sync threshold (3)
+        assert len(answers) == 1 and answers <= set(REAL), answers
+        first = answers.pop()
+        rs = f"{REAL[first]}:80"
+        assert lab.connections("a").get(client_end, (None, None))[1] == rs
+
+        # the master's sync daemon carries it to the backup director
+        synced = await until(lambda: lab.connections("b").get(client_end), MARGIN,
+                             f"dirB's ipvsadm -Lnc shows {client_end}", detail)
+        assert synced[1] == rs, synced
+
+        # failover: dirA stops (keepalived stops its sync daemon first), dirB takes over
+        daemons["a"].send_signal(signal.SIGTERM)
+        daemons["a"].wait(MARGIN)
+        assert daemons["a"].returncode == 0, detail()
+        await until(lambda: lab.has_vip("b") and lab.daemons("b") == {"master": ("sync0", SYNC_ID)}, MARGIN,
+                    "dirB MASTER with a master sync daemon, the backup one stopped", detail)
+        assert lab.daemons("a") == {}
+        assert not lab.has_vip("a")
+
+        # the same TCP connection goes on, through dirB, to the same real server
+        assert await ask() == first
+        assert lab.connections("b")[client_end][1] == rs
+        # and new connections through dirB still work
+        with in_netns(lab.ns("client")):
+            other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        other.setblocking(False)
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(other, (VIP, 80)), MARGIN)
+        r2, w2 = await asyncio.open_connection(sock=other)
+        w2.write(b"hi\n")
+        await w2.drain()
+        assert (await asyncio.wait_for(r2.readline(), MARGIN)).decode().strip() in REAL
+        w2.close()
+    finally:
+        if writer is not None:
+            writer.close()
+        for p in daemons.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(MARGIN)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        for s in servers:
+            await s.stop()
+    assert daemons["b"].returncode == 0, detail()
+    assert lab.daemons("b") == {}               # stopped with the VRRP process
