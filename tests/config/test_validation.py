@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from kvrrp.config.cli import exit_code
+from kvrrp.config.keywords import TABLES
+from kvrrp.config.support import IGNORED, NOT_IMPLEMENTED
 
 from .helpers import codes, instance, parse
 
@@ -271,12 +273,27 @@ def test_unknown_keyword_warning_with_suggestion_and_location():
     assert "(it is a keyword of global_defs)" in diag(res, "unknown-keyword").message
 
 
-def test_not_implemented_keyword_is_named_and_does_not_fail_the_test():
+def test_ignored_keyword_is_named_with_its_reason_and_does_not_fail_the_test():
     res = parse("global_defs {\n enable_snmp_vrrp\n vrrp_rt_priority 50\n}\n" + instance(""))
-    ds = [d for d in res.diagnostics if d.code == "not-implemented"]
+    ds = [d for d in res.diagnostics if d.code == IGNORED]
     assert [d.loc.line for d in ds] == [2, 3]
-    assert "'enable_snmp_vrrp' is recognised but not implemented by kvrrp" in ds[0].message
+    assert ds[0].message == f"'enable_snmp_vrrp' is ignored by kvrrp ({NOT_IMPLEMENTED['global_defs', 'enable_snmp_vrrp']}) - ignoring"
     assert exit_code(res.diagnostics) == 0
+
+
+def test_every_ignored_keyword_has_a_reason_and_parses_in_its_block():
+    for (block, kw), why in NOT_IMPLEMENTED.items():
+        assert why.strip(), (block, kw)
+        assert block == "*" or kw in TABLES[block], (block, kw)
+
+
+def test_instance_debug_is_kept_silently_and_range_checked_like_keepalived():
+    res = parse(instance("    debug 3"))
+    assert res.config.instances[0].debug == 3
+    assert not [d for d in res.diagnostics if "debug" in d.message.lower()]
+    res = parse(instance("    debug 7"))
+    d = diag(res, "invalid-number")
+    assert d.message == "(VI_T) Debug value '7' not valid; must be between 0-4" and d.fails_test
 
 
 def test_deprecated_alias_works_and_is_reported():

@@ -327,8 +327,16 @@ def _i_use_ipvlan(p: Parser, node: Node, s: Fields) -> None:
 
 
 def _i_debug(p: Parser, node: Node, s: Fields) -> None:
-    if node.args:
-        p.r.int(node.args[0], 0, 4, "debug")
+    # keepalived stores it, prints it in its data dump ("Debug level") and acts on nothing:
+    # no warning for a valid value, its own words for an invalid one
+    if not p.r.need(node.kw, node.args):
+        return
+    text = node.args[0].text
+    if text.isdigit() and 0 <= int(text) <= 4:
+        s["debug"] = int(text)
+    else:
+        p.diags.error(node.args[0].loc, f"({s.get('name', '')}) Debug value '{text}' not valid; must be between 0-4",
+                      "invalid-number")
 
 
 def _i_old_csum(p: Parser, node: Node, s: Fields) -> None:

@@ -486,6 +486,7 @@ class VrrpInstance:
     # keyword), "never" = never accept or send the old form
     old_unicast_checksum: bool | str | None = None
     kernel_rx_buf_size: int | None = None
+    debug: int = 0                                   # stored and dumped, acted on by neither daemon
     lvs_sync_daemon_interface: str | None = None
     extra: ExtraKeywords = ()
     loc: Location | None = _loc()

@@ -1,14 +1,23 @@
-"""Keywords kvrrp recognises (they parse, and are kept in the model) but does not act on yet.
+"""Keywords kvrrp recognises (they parse, and are kept in the model) but ignores.
 
-`kvrrp -t` prints a warning naming each one it meets, so operators know that part of their
-keepalived.conf has no effect under kvrrp. This is the ONE place that list lives: an area that
-implements a feature deletes its entries here (and the warning disappears).
+keepalived reports what it understands but will not do as a located message ending in
+"- ignoring"; `kvrrp -t` does the same for each keyword listed here: a warning with file:line
+naming the keyword and why kvrrp ignores it (code "ignored"), and the summary line counts them
+instead of a bare "configuration OK". The warning does not change the exit code: keepalived
+accepts these configurations, and `tests/config/test_corpus.py` holds kvrrp's accept/reject
+to keepalived's.
+
+This is the ONE place that list lives: an area that implements a feature deletes its entries
+here (and the warning disappears). What truly cannot apply to kvrrp stays, with its reason
+here and in docs/config.md.
 
 Keys are (block, keyword); block is the parser's block name ("top", "global_defs",
 "vrrp_instance", "vrrp_sync_group", "virtual_server", "real_server", "checker"). A block name
 of "*" matches the keyword in any block.
 """
 from __future__ import annotations
+
+IGNORED = "ignored"  # the Diagnostic code of these warnings
 
 NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     # process management and kernel tuning that a Python daemon does differently
@@ -99,11 +108,15 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("vrrp_instance", "auth_hmac"): "HMAC advert authentication",
     ("vrrp_instance", "linkbeat_use_polling"): "MII/ethtool link polling",
     ("vrrp_instance", "kernel_rx_buf_size"): "socket buffer sizing",
-    ("vrrp_instance", "debug"): "per-instance debug level (keepalived ignores it too)",
     ("vrrp_instance", "lvs_sync_daemon_interface"): "IPVS connection sync daemon",
     ("vrrp_sync_group", "track_bfd"): "BFD tracking",
     ("real_server", "BFD_CHECK"): "BFD checker",
 }
+
+
+def ignored_message(keyword: str, why: str) -> str:
+    """The warning `kvrrp -t` prints for a listed keyword (keepalived's "... - ignoring" form)."""
+    return f"'{keyword}' is ignored by kvrrp ({why}) - ignoring"
 
 
 def not_implemented(block: str, keyword: str) -> str | None:
