@@ -131,6 +131,7 @@ class Daemon:
         self.signals: Any = None
         self.reaper: Any = None
         self._addresses: Any = None
+        self._netlink: Any = None
         self._address_monitor: Any = None
         from kvrrp.sdnotify import Notifier
 
@@ -157,6 +158,8 @@ class Daemon:
         if getattr(self.args, "dont_release_vrrp", False):
             addresses = KeepOnStop(addresses)
         self._addresses = addresses
+        self._netlink = netlink
+        self._size_netlink_buffers(self.config)
         announcer = PacketAnnouncer()
         transports.set_virtual_addresses(_virtual_addresses(settings.instances))
         self._adapters = [transports, announcer, netlink]
@@ -179,7 +182,11 @@ class Daemon:
         if getattr(self.args, "address_monitoring", False):
             from kvrrp.io.addrmon import AddressMonitor
 
-            self._address_monitor = AddressMonitor(loop)   # -a: every address change logged
+            from kvrrp.io.sockbuf import RcvBuf
+
+            # -a: every address change logged
+            self._address_monitor = AddressMonitor(loop, RcvBuf.from_config(self.config.global_defs,
+                                                                            "vrrp_netlink_monitor"))
         from kvrrp.io.reaper import OrphanReaper
 
         self.reaper = OrphanReaper(loop).install()   # no script leaves a process behind
@@ -370,6 +377,7 @@ class Daemon:
             if self._transports is not None:
                 self._transports.set_virtual_addresses(_virtual_addresses(new_settings.instances))
             await self.extras.after_reload(config)
+            self._size_netlink_buffers(config)
             self.config = config
             self.reloads.finish("applied")
             log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
@@ -381,6 +389,22 @@ class Daemon:
         finally:
             self._reloading = False
             self.sd.ready("reloaded")
+
+    def _size_netlink_buffers(self, config: Any) -> None:
+        """vrrp_netlink_cmd_rcv_bufs(_force) on the command sockets, at start and on each
+        reload as keepalived's kernel_netlink_set_recv_bufs (io.sockbuf)."""
+        from kvrrp.io.sockbuf import RcvBuf
+
+        buf = RcvBuf.from_config(config.global_defs, "vrrp_netlink_cmd")
+        if buf is None:
+            return
+        for target in (self._netlink, self._addresses):
+            set_buffer = getattr(target, "set_receive_buffer", None)
+            if set_buffer is not None:
+                try:
+                    set_buffer(buf)
+                except Exception:  # noqa: BLE001 - a buffer size must not stop the daemon
+                    log.exception("sizing a netlink command socket failed")
 
     def _follow_accept_mode(self, instances: Any, config: Any = None) -> None:
         """Masters without Accept_Mode drop traffic to their VIPs (nftables, keepalived's
@@ -432,6 +456,8 @@ class Daemon:
         snapshot["version"] = _version()
         snapshot["config_file"] = self.args.config
         snapshot["sockets"] = self._transports.stats() if self._transports is not None else {}
+        buffers = getattr(self._transports, "receive_buffers", None)
+        snapshot["socket_buffers"] = buffers() if buffers is not None else {}
         snapshot["announcer"] = dict(self._announcer.stats) if self._announcer is not None else {}
         snapshot["reload"] = self.reloads.as_dict()
         snapshot["signals"] = self.signals.snapshot() if self.signals is not None else {}

@@ -428,3 +428,23 @@ def test_found_by_differential_fuzzing_against_keepalived():
     g = "global_defs {\n vrrp_strict\n}\n"
     assert "ipv6-link-local" in codes(parse(instance("", vip="2001:db8::1", head=g)))
     assert "ipv6-link-local" not in codes(parse(instance("", vip="fe80::1", head=g)))
+
+
+def test_buffer_keywords_are_read_with_keepalived_words_for_mistakes():
+    res = parse("global_defs {\n vrrp_netlink_cmd_rcv_bufs 300000\n vrrp_netlink_cmd_rcv_bufs_force\n"
+                " vrrp_netlink_monitor_rcv_bufs_force off\n vrrp_rx_bufs_policy mtu\n vrrp_rx_bufs_multiplier 7\n}\n"
+                + instance("    kernel_rx_buf_size 5000"))
+    g = res.config.global_defs
+    assert (g.vrrp_netlink_cmd_rcv_bufs, g.vrrp_netlink_cmd_rcv_bufs_force, g.vrrp_netlink_monitor_rcv_bufs_force,
+            g.vrrp_rx_bufs_policy, g.vrrp_rx_bufs_multiplier) == (300000, True, False, "MTU", 7)
+    assert res.config.instances[0].kernel_rx_buf_size == 5000
+    assert not [d for d in res.diagnostics if d.code == IGNORED]
+    bad = parse("global_defs {\n vrrp_netlink_cmd_rcv_bufs x\n vrrp_netlink_monitor_rcv_bufs_force maybe\n"
+                " vrrp_rx_bufs_policy MTU ADVERT\n vrrp_rx_bufs_policy MTU 4000\n vrrp_rx_bufs_multiplier 0\n}\n")
+    assert [d.message for d in bad.diagnostics if d.severity == "error"] == [
+        "vrrp_netlink_cmd_rcv_bufs size (x) invalid",
+        "Invalid value 'maybe' for global vrrp_netlink_monitor_rcv_bufs_force specified",
+        "Cannot set both vrrp_rx_bufs_policy MTU and ADVERT, ignoring ADVERT",
+        "Cannot set vrrp_rx_bufs_policy size and policy, ignoring policy",
+        "Invalid vrrp_rx_bufs_multiplier 0"]
+    assert bad.config.global_defs.vrrp_rx_bufs_policy == "SIZE" and bad.config.global_defs.vrrp_rx_bufs_size == 4000

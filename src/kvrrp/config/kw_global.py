@@ -361,3 +361,8 @@ for _kw in ("vrrp_rt_priority", "checker_rt_priority", "bfd_rt_priority"):
     GLOBAL[_kw] = _extra_int(1, 99, clamp=True)
 GLOBAL["max_auto_priority"] = _extra_int(-1, 99)
 GLOBAL["vrrp_rx_bufs_multiplier"] = _extra_int(1, 4294967295)
+
+# socket buffers, scheduled reloads, config copies, iproute2 name files, dump names
+from kvrrp.config.kw_tuning import TUNING  # noqa: E402 - replaces the raw entries above
+
+GLOBAL.update(TUNING)

@@ -183,6 +183,29 @@ class GlobalDefs:
     json_dump_file: str = "/tmp/keepalived.json"
     json_version: int = 1
     reload_check_config: str | None = None           # "" = enabled without a log file
+    # netlink socket receive buffers (0 = keepalived's 64 KiB default); _force: SO_RCVBUFFORCE
+    vrrp_netlink_cmd_rcv_bufs: int = 0
+    vrrp_netlink_cmd_rcv_bufs_force: bool = False
+    vrrp_netlink_monitor_rcv_bufs: int = 0
+    vrrp_netlink_monitor_rcv_bufs_force: bool = False
+    lvs_netlink_cmd_rcv_bufs: int = 0
+    lvs_netlink_cmd_rcv_bufs_force: bool = False
+    lvs_netlink_monitor_rcv_bufs: int = 0
+    lvs_netlink_monitor_rcv_bufs_force: bool = False
+    process_monitor_rcv_bufs: int = 0
+    process_monitor_rcv_bufs_force: bool = False
+    # VRRP receive sockets: each instance's share (kernel_rx_buf_size wins), summed per socket
+    vrrp_rx_bufs_policy: str | None = None           # None | "MTU" | "ADVERT" | "SIZE"
+    vrrp_rx_bufs_size: int = 0                       # with policy SIZE
+    vrrp_rx_bufs_multiplier: int = 3
+    reload_time_file: str | None = None              # a file holding the time of the next reload
+    reload_repeat: bool = False                      # keep the file: reload daily at that time
+    reload_file: str | None = None                   # "" = the default next to the pid file
+    config_save_dir: str | None = None               # copies of each configuration loaded
+    tmp_config_directory: str | None = None          # where the copy read by a reload is kept
+    iproute_etc_dir: str | None = None               # None = /etc/iproute2
+    iproute_usr_dir: str | None = None               # None = /usr/share/iproute2 (Debian's)
+    data_use_instance: bool = False                  # namespace/instance name in dump file names
     enable_snmp_vrrp: bool = False
     enable_snmp_checker: bool = False
     enable_snmp_rfc: bool = False

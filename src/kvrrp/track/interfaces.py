@@ -62,7 +62,9 @@ class LinkState:
 
 
 class InterfaceWatcher:
-    def __init__(self, names: set[str], on_change: LinkCallback) -> None:
+    def __init__(self, names: set[str], on_change: LinkCallback, rcvbuf=None) -> None:  # noqa: ANN001
+        """rcvbuf: vrrp_netlink_monitor_rcv_bufs(_force) (an io.sockbuf.RcvBuf) or None."""
+        self.rcvbuf = rcvbuf
         self.state = LinkState(names)
         self.on_change = on_change
         self.events = 0
@@ -81,8 +83,11 @@ class InterfaceWatcher:
         from pyroute2 import AsyncIPRoute
         from pyroute2.netlink.rtnl import RTMGRP_LINK
 
+        from kvrrp.io.sockbuf import apply
+
         ipr = AsyncIPRoute()
         await ipr.bind(groups=RTMGRP_LINK)
+        apply(ipr, self.rcvbuf, "netlink link monitor")
         self._ipr = ipr
         await self._dump(initial=True)
         for name in sorted(self.state.names):

@@ -204,7 +204,10 @@ class TrackingSupervisor:
         loop = self.loop or asyncio.get_running_loop()
         names = plan.targets(INTERFACE)
         if names:
-            self.interfaces = InterfaceWatcher(names, lambda n, up: self._changed(INTERFACE, n))
+            from kvrrp.io.sockbuf import RcvBuf
+
+            self.interfaces = InterfaceWatcher(names, lambda n, up: self._changed(INTERFACE, n),
+                                               RcvBuf.from_config(config.global_defs, "vrrp_netlink_monitor"))
             await self.interfaces.start()
         file_names = plan.targets(FILE)
         if file_names:

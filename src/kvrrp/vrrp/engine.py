@@ -565,6 +565,20 @@ class VrrpEngine:
                     sender = transport.fast_sender()
                     if sender is not None:
                         self._senders[key] = sender
+        self._size_receive_buffers()
+
+    def _size_receive_buffers(self) -> None:
+        """Each socket's receive buffer from the shares of the instances it receives for
+        (kernel_rx_buf_size / vrrp_rx_bufs_policy, as keepalived sums them per socket)."""
+        shares: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        for inst in self._instances.values():
+            s = inst.settings
+            if s.rx_buf_share[0]:
+                shares.setdefault((s.vrrp_ifname, s.family), []).append(s.rx_buf_share)
+        for key, transport in self._transports.items():
+            set_shares = getattr(transport, "set_rx_shares", None)
+            if set_shares is not None:
+                self._guard(set_shares, shares.get(key, ()))
 
     def _rx_table(self, ifname: str, family: int) -> fastpath.ReceiveTable:
         table = self._rx_tables.get((ifname, family))

@@ -77,6 +77,9 @@ class InstanceSettings:
     unicast_ttl: int | None = None           # TTL / hop limit of unicast adverts (None: 255)
     unicast_checksum_compat: str = CHECKSUM_COMPAT_AUTO
     compat_group: str = "224.0.0.18"         # vrrp_mcast_group4: the old checksum's destination
+    # this instance's part of its receive socket's SO_RCVBUF: ("bytes", n), ("mtu", multiplier)
+    # or ("", 0) for none (kernel_rx_buf_size / vrrp_rx_bufs_policy, see rx_buf_share)
+    rx_buf_share: tuple[str, int] = ("", 0)
 
     def __post_init__(self) -> None:
         if not 1 <= self.vrid <= 255:
@@ -238,7 +241,40 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         unicast_ttl=inst.unicast_ttl if any(p.family == family for p in inst.unicast_peers) else None,
         unicast_checksum_compat=_checksum_compat(inst),
         compat_group=g.vrrp_mcast_group4 or "224.0.0.18",
+        rx_buf_share=rx_buf_share(getattr(inst, "kernel_rx_buf_size", None), g, family, version,
+                                  sum(1 for v in inst.virtual_ipaddress if v.family == family)),
     )
+
+
+IPV4_HEADER = 20
+VRRP_HEADER = 8
+VRRP_AUTH_LEN = 8
+
+
+def advert_length(family: int, version: int, n_addresses: int) -> int:
+    """keepalived's vrrp_adv_len(): the VRRP packet (authentication data in v2) plus, for
+    IPv4, the IP header."""
+    if family == 4:
+        return IPV4_HEADER + VRRP_HEADER + (VRRP_AUTH_LEN if version == 2 else 0) + 4 * n_addresses
+    return VRRP_HEADER + 16 * n_addresses
+
+
+def rx_buf_share(kernel_rx_buf_size: int | None, g, family: int, version: int, n_addresses: int) -> tuple[str, int]:
+    """What one instance adds to its receive socket's SO_RCVBUF, as keepalived's
+    vrrp_scheduler.c: kernel_rx_buf_size, else a fixed vrrp_rx_bufs_policy size, else
+    vrrp_rx_bufs_multiplier x the advert length (ADVERT) or x the interface MTU (MTU, known
+    only at run time), else nothing."""
+    if kernel_rx_buf_size:
+        return ("bytes", kernel_rx_buf_size)
+    policy = getattr(g, "vrrp_rx_bufs_policy", None)
+    multiplier = getattr(g, "vrrp_rx_bufs_multiplier", 3)
+    if policy == "SIZE":
+        return ("bytes", g.vrrp_rx_bufs_size)
+    if policy == "ADVERT":
+        return ("bytes", multiplier * advert_length(family, version, n_addresses))
+    if policy == "MTU":
+        return ("mtu", multiplier)
+    return ("", 0)
 
 
 def _vmac_ifname(inst, g) -> str | None:

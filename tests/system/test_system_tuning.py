@@ -1,0 +1,114 @@
+"""global_defs tuning keywords on the real daemon in a namespace (kvrrp.lab): netlink socket
+buffers read back with `ss -m` (joined to the daemon's own sockets through
+/proc/PID/net/netlink and /proc/PID/fd), VRRP receive buffers as the kernel reports them in the
+JSON dump, scheduled reloads, the reload lock file, config copies and dump file names.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+
+import pytest
+
+from kvrrp.lab import Lab, VrrpSpec, render_config
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
+
+WAIT = 10.0
+RTMGRP_LINK = 0x1
+RTMGRP_IFADDR = 0x10 | 0x100   # IPv4 and IPv6 address notifications
+
+
+@pytest.fixture
+def lab():
+    with Lab(nodes=1, prefix="kvtun", client=False) as built:
+        yield built
+
+
+def logs(d) -> str:  # noqa: ANN001
+    return d.log()[-3000:]
+
+
+def daemon_netlink_sockets(pid: int) -> dict[int, int]:
+    """portid -> multicast groups of the NETLINK_ROUTE sockets that process `pid` holds."""
+    held = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            held.add(int(target[8:-1]))
+    out = {}
+    with open(f"/proc/{pid}/net/netlink") as fh:
+        next(fh)
+        for line in fh:
+            f = line.split()
+            proto, portid, groups, inode = int(f[1]), int(f[2]), int(f[3], 16), int(f[9])
+            if proto == 0 and inode in held:
+                out[portid] = groups
+    return out
+
+
+def ss_receive_buffers(lab: Lab, node) -> dict[int, int]:  # noqa: ANN001
+    """portid -> rb (the kernel's receive buffer: twice SO_RCVBUF) of the rtnetlink sockets
+    `ss -m` lists in the node's namespace."""
+    out = subprocess.run(lab.command(node, ["ss", "-f", "netlink", "-a", "-m", "-n"]), capture_output=True,
+                         text=True, check=True).stdout
+    found = {}
+    for m in re.finditer(r"\s0:(-?\d+)\s.*?skmem:\(r\d+,rb(\d+),", out):
+        found[int(m.group(1)) & 0xFFFFFFFF] = int(m.group(2))
+    return found
+
+
+def json_dump(lab: Lab, d) -> dict:  # noqa: ANN001
+    path = os.path.join(lab.workdir, "n.json")
+    if os.path.exists(path):
+        os.unlink(path)
+    d.signal(signal.SIGRTMIN + 2)
+    assert lab.wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0, WAIT), logs(d)
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def test_netlink_and_vrrp_receive_buffers_are_sized_as_configured(lab: Lab) -> None:
+    n = lab.nodes[0]
+    # cmd: forced past net.core.rmem_max (4 MiB here) - only SO_RCVBUFFORCE gets that far;
+    # monitor: plain SO_RCVBUF. VRRP socket on eth0: A's kernel_rx_buf_size + B's ADVERT share
+    # (5 x a v2 IPv4 advert with 2 VIPs: 20 + 8 + 8 + 2 x 4 = 44 bytes)
+    conf = render_config(
+        [VrrpSpec(name="A", vrid=11, extra=("kernel_rx_buf_size 100000",)),
+         VrrpSpec(name="B", vrid=12, vips=("198.18.0.201/32", "198.18.0.202/32"))],
+        ["vrrp_netlink_cmd_rcv_bufs 5000000", "vrrp_netlink_cmd_rcv_bufs_force",
+         "vrrp_netlink_monitor_rcv_bufs 300000", "vrrp_rx_bufs_policy ADVERT", "vrrp_rx_bufs_multiplier 5",
+         f"json_dump_file {lab.workdir}/n.json"])
+    d = lab.start_kvrrp(n, conf, args=["-a"])   # -a: the address monitor socket too
+    assert lab.wait_for(lambda: d.transitions().count("BACKUP") == 2, WAIT), logs(d)
+
+    mine = daemon_netlink_sockets(d.pid)
+    sizes = ss_receive_buffers(lab, n)
+    commands = [p for p, groups in mine.items() if groups == 0]
+    monitors = {groups: p for p, groups in mine.items() if groups}
+    assert len(commands) == 2, (mine, sizes)          # pyroute2's IPRoute, the address socket
+    assert all(sizes[p] == 2 * 5000000 for p in commands), (mine, sizes)
+    assert set(monitors) == {RTMGRP_LINK, RTMGRP_IFADDR}, mine
+    assert all(sizes[p] == 2 * 300000 for p in monitors.values()), (mine, sizes)
+
+    buffers = json_dump(lab, d)["socket_buffers"]["eth0/v4"]
+    assert buffers == {"set": 100000 + 5 * 44, "kernel": 2 * (100000 + 5 * 44)}, buffers
+
+
+def test_without_the_keywords_kvrrp_keeps_its_own_sizes(lab: Lab) -> None:
+    n = lab.nodes[0]
+    d = lab.start_kvrrp(n, render_config([VrrpSpec(name="A", vrid=11)], [f"json_dump_file {lab.workdir}/n.json"]))
+    assert lab.wait_for(lambda: d.transitions() == ["BACKUP"], WAIT), logs(d)
+    mine = daemon_netlink_sockets(d.pid)
+    sizes = ss_receive_buffers(lab, n)
+    default = int(subprocess.run(lab.command(n, ["cat", "/proc/sys/net/core/rmem_default"]), capture_output=True,
+                                 text=True, check=True).stdout)
+    # pyroute2's 1 MiB (command socket, link monitor), the kernel's default (address socket)
+    assert sorted(sizes[p] for p in mine) == sorted([2 * (1 << 20), 2 * (1 << 20), default]), (mine, sizes)
+    assert json_dump(lab, d)["socket_buffers"]["eth0/v4"]["set"] == 1 << 20
