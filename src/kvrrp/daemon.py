@@ -42,9 +42,7 @@ from kvrrp.vrrp.accept_mode import AcceptMode, firewall_wanted
 log = logging.getLogger("kvrrp.daemon")
 WORKER_THREADS = 2   # a reload parse and a /metrics render may overlap
 
-DATA_DUMP = "/tmp/keepalived.data"
-STATS_DUMP = "/tmp/keepalived.stats"
-JSON_DUMP = "/tmp/keepalived.json"
+from kvrrp.dump_paths import DATA_DUMP, JSON_DUMP, STATS_DUMP  # noqa: E402,F401 - kept importable here
 TIMER_RESOLUTION = 0.0001  # 100 us wheel ticks: deadlines are rounded up by at most this much
 EXIT_CONFIG = 1
 EXIT_RUNNING = 1
@@ -503,10 +501,10 @@ class Daemon:
     def dump_path(self, kind: str) -> str:
         """keepalived's default paths, unless global_defs names others (state_dump_file,
         stats_dump_file, json_dump_file), read from the configuration in force."""
-        g = self.config.global_defs
-        default = {"data": DATA_DUMP, "stats": STATS_DUMP, "json": JSON_DUMP}[kind]
-        attr = {"data": "state_dump_file", "stats": "stats_dump_file", "json": "json_dump_file"}[kind]
-        return getattr(g, attr, None) or default
+        from kvrrp.dump_paths import dump_path
+
+        namespace = getattr(getattr(self, "args", None), "namespace", None) or getattr(self.config, "net_namespace", None)
+        return dump_path(kind, self.config.global_defs, namespace, getattr(self.config, "instance_name", None))
 
     def dump(self, kind: str, clear: bool = False) -> str | None:
         """Write one dump (the signal handlers' and kvrrpctl dump's path); its path, or None."""

@@ -112,3 +112,28 @@ def test_without_the_keywords_kvrrp_keeps_its_own_sizes(lab: Lab) -> None:
     # pyroute2's 1 MiB (command socket, link monitor), the kernel's default (address socket)
     assert sorted(sizes[p] for p in mine) == sorted([2 * (1 << 20), 2 * (1 << 20), default]), (mine, sizes)
     assert json_dump(lab, d)["socket_buffers"]["eth0/v4"]["set"] == 1 << 20
+
+
+def test_data_use_instance_puts_the_instance_name_in_the_data_dump_name(lab: Lab) -> None:
+    n = lab.nodes[0]
+    conf = "instance lab7\n" + render_config([VrrpSpec(name="A", vrid=11)], [
+        f"state_dump_file {lab.workdir}/n.data", f"stats_dump_file {lab.workdir}/n.stats", "data_use_instance"])
+    d = lab.start_kvrrp(n, conf)
+    assert lab.wait_for(lambda: d.transitions() == ["BACKUP"], WAIT), logs(d)
+    d.signal(signal.SIGUSR1)
+    named = os.path.join(lab.workdir, "n.lab7.data")
+    assert lab.wait_for(lambda: os.path.exists(named) and os.path.getsize(named) > 0, WAIT), logs(d)
+    assert "VRRP Instance = A" in open(named).read()
+    assert not os.path.exists(os.path.join(lab.workdir, "n.data"))
+    d.signal(signal.SIGUSR2)   # keepalived leaves the stats dump's name alone
+    assert lab.wait_for(lambda: os.path.exists(os.path.join(lab.workdir, "n.stats")), WAIT), logs(d)
+
+
+def test_dump_names_with_instance_follow_keepalived():
+    from kvrrp.dump_paths import with_instance
+
+    assert with_instance("/tmp/keepalived.data", "ns1", "web") == "/tmp/keepalived.ns1_web.data"
+    assert with_instance("/tmp/keepalived.data", None, "web") == "/tmp/keepalived.web.data"
+    assert with_instance("/tmp/keepalived.data", "ns1", None) == "/tmp/keepalived.ns1.data"
+    assert with_instance("/var/dumps/state", None, "web") == "/var/dumps/state.web"
+    assert with_instance("/tmp/keepalived.data", None, None) == "/tmp/keepalived.data"

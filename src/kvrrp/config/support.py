@@ -94,7 +94,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "use_symlink_paths"): "script path symlink handling",
     ("global_defs", "set_supplementary_groups"): "supplementary groups for scripts",
     ("global_defs", "umask"): "umask for created files",
-    ("global_defs", "data_use_instance"): "instance names in dump file names",
     ("global_defs", "lvs_sync_daemon"): "IPVS connection sync daemon",
     # VRRP instance features outside kvrrp's engine today
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces",
