@@ -131,6 +131,10 @@ class Daemon:
         self._addresses: Any = None
         self._netlink: Any = None
         self._address_monitor: Any = None
+        self._reload_schedule: Any = None
+        from kvrrp.reload_files import ConfigSaver
+
+        self.config_saver = ConfigSaver("vrrp")   # config_save_dir
         from kvrrp.sdnotify import Notifier
 
         self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
@@ -200,6 +204,8 @@ class Daemon:
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
             self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
             self.engine.start()
+            self.config_saver.save_config(self.config)      # config_save_dir
+            self._follow_reload_time_file(self.config)
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args)
                 self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
@@ -250,6 +256,8 @@ class Daemon:
         self.sd.close()
         if self._address_monitor is not None:
             self._address_monitor.close()
+        if self._reload_schedule is not None:
+            self._reload_schedule.close()
         if self.reaper is not None:
             self.reaper.sweep()
             self.reaper.uninstall()
@@ -341,8 +349,12 @@ class Daemon:
             # out and in meanwhile and no backup takes over; applying it happens on the loop
             interfaces = self.host_interfaces()
             strict = (True,) if getattr(self.args, "all_config", False) else ()
-            result = await asyncio.to_thread(parse_config, self.args.config, self.args.config_id,
-                                             interfaces, *strict)
+            from kvrrp.reload_files import ReloadLock, reload_file_path
+
+            # reload_file of the configuration in force: there while the new one is read
+            with ReloadLock(reload_file_path(self.config.global_defs, self._pid_file())):
+                result = await asyncio.to_thread(parse_config, self.args.config, self.args.config_id,
+                                                 interfaces, *strict)
             from kvrrp.config.runnable import report_diagnostics
 
             report_diagnostics(result, logger=log)
@@ -360,6 +372,8 @@ class Daemon:
                 return
             config = result.config
             old_config = self.config
+            self.config_saver.save_config(config)                                   # config_save_dir
+            self.config_saver.save_dump(config.global_defs, False, lambda: self.render("data"))
             try:
                 await self.extras.before_reload(config)
                 report = self.engine.apply_config(config)
@@ -377,6 +391,8 @@ class Daemon:
             await self.extras.after_reload(config)
             self._size_netlink_buffers(config)
             self.config = config
+            self.config_saver.save_dump(config.global_defs, True, lambda: self.render("data"))
+            self._follow_reload_time_file(config)
             self.reloads.finish("applied")
             log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),
@@ -387,6 +403,30 @@ class Daemon:
         finally:
             self._reloading = False
             self.sd.ready("reloaded")
+
+    def _pid_file(self) -> str:
+        return getattr(self.args, "pid_file", None) or default_pid_file(getattr(self.args, "namespace", None))
+
+    def _follow_reload_time_file(self, config: Any) -> None:
+        """reload_time_file / reload_repeat (kvrrp.reload_schedule): started, kept, moved to
+        another file or stopped as the configuration in force says."""
+        g = config.global_defs
+        path, repeat = getattr(g, "reload_time_file", None), bool(getattr(g, "reload_repeat", False))
+        current = self._reload_schedule
+        if current is not None and path is not None and os.path.abspath(path) == current.path:
+            current.repeat = repeat
+            return
+        if current is not None:
+            current.close()
+            self._reload_schedule = None
+        if path is not None:
+            from kvrrp.reload_schedule import ReloadScheduler
+
+            try:
+                self._reload_schedule = ReloadScheduler(asyncio.get_running_loop(), path, repeat,
+                                                        self.request_reload)
+            except OSError as exc:
+                log.error("reload_time_file %s: %s", path, exc.strerror or exc)
 
     def _size_netlink_buffers(self, config: Any) -> None:
         """vrrp_netlink_cmd_rcv_bufs(_force) on the command sockets, at start and on each

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -137,3 +138,88 @@ def test_dump_names_with_instance_follow_keepalived():
     assert with_instance("/tmp/keepalived.data", "ns1", None) == "/tmp/keepalived.ns1.data"
     assert with_instance("/var/dumps/state", None, "web") == "/var/dumps/state.web"
     assert with_instance("/tmp/keepalived.data", None, None) == "/tmp/keepalived.data"
+
+
+# -- reloads ----------------------------------------------------------------------------------
+
+def test_reload_time_file_schedules_a_reload_and_removes_the_file(lab: Lab) -> None:
+    n = lab.nodes[0]
+    when = os.path.join(lab.workdir, "reload-at")
+    d = lab.start_kvrrp(n, render_config([VrrpSpec(name="A", vrid=11)], [f"reload_time_file {when}"]))
+    assert lab.wait_for(lambda: d.transitions() == ["BACKUP"], WAIT), logs(d)
+    assert "Reload finished" not in d.log()
+    at = time.time() + 2
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+    with open(when, "w") as fh:         # written and closed: the daemon sees it through inotify
+        fh.write(stamp + "\n")
+    assert lab.wait_for(lambda: f"Scheduling reload for {stamp}" in d.log(), WAIT), logs(d)
+    assert lab.wait_for(lambda: "Reload finished" in d.log(), WAIT), logs(d)
+    assert not os.path.exists(when)     # a date was given: a one-off, the file goes
+    assert d.log().count("Reloading") == 1
+
+
+def test_reload_time_file_with_reload_repeat_keeps_the_file_and_schedules_the_next_day(lab: Lab) -> None:
+    n = lab.nodes[0]
+    when = os.path.join(lab.workdir, "reload-at")
+    d = lab.start_kvrrp(n, render_config([VrrpSpec(name="A", vrid=11)],
+                                         [f"reload_time_file {when}", "reload_repeat"]))
+    assert lab.wait_for(lambda: d.transitions() == ["BACKUP"], WAIT), logs(d)
+    at = int(time.time()) + 2
+    with open(when, "w") as fh:
+        fh.write(time.strftime("%H:%M:%S", time.localtime(at)) + "\n")
+    assert lab.wait_for(lambda: "Reload finished" in d.log(), WAIT), logs(d)
+    tomorrow = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at + 86400))
+    assert lab.wait_for(lambda: f"Scheduling reload for {tomorrow}" in d.log(), WAIT), logs(d)
+    assert os.path.exists(when)
+    os.unlink(when)                     # gone: the next one is cancelled
+    assert lab.wait_for(lambda: f"Cancelling reload scheduled for {tomorrow}" in d.log(), WAIT), logs(d)
+
+
+def test_reload_file_exists_while_a_reload_reads_the_configuration(lab: Lab) -> None:
+    from kvrrp.track.inotify import IN_CREATE, IN_DELETE, _libc, parse_events
+
+    n = lab.nodes[0]
+    lock_dir = os.path.join(lab.workdir, "locks")
+    os.mkdir(lock_dir)
+    lock = os.path.join(lock_dir, "kv.reload")
+    d = lab.start_kvrrp(n, render_config([VrrpSpec(name="A", vrid=11)], [f"reload_file {lock}"]))
+    assert lab.wait_for(lambda: d.transitions() == ["BACKUP"], WAIT), logs(d)
+    assert os.listdir(lock_dir) == []   # not at the first start (keepalived: no configuration yet)
+    fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        assert _libc.inotify_add_watch(fd, lock_dir.encode(), IN_CREATE | IN_DELETE) >= 0
+        d.signal(signal.SIGHUP)
+        assert lab.wait_for(lambda: "Reload finished" in d.log(), WAIT), logs(d)
+        events = parse_events(os.read(fd, 65536))
+    finally:
+        os.close(fd)
+    assert [(mask & (IN_CREATE | IN_DELETE), name) for _wd, mask, name in events] == [
+        (IN_CREATE, "kv.reload"), (IN_DELETE, "kv.reload")]
+    assert os.listdir(lock_dir) == []
+
+
+def test_config_save_dir_keeps_each_configuration_read_and_the_dumps_around_a_reload(lab: Lab) -> None:
+    from kvrrp.config import parse_text
+
+    n = lab.nodes[0]
+    saved = os.path.join(lab.workdir, "saved")      # created by the daemon, as keepalived does
+    d = lab.start_kvrrp(n, render_config([VrrpSpec(name="A", vrid=11)], [f"config_save_dir {saved}"]))
+    assert lab.wait_for(lambda: d.transitions() == ["BACKUP"], WAIT), logs(d)
+    pid = d.pid
+    first = os.path.join(saved, f"keepalived.conf.{pid}.0")
+    assert lab.wait_for(lambda: os.path.exists(first), WAIT), logs(d)
+    copy = parse_text(open(first).read())
+    assert copy.ok and [i.name for i in copy.config.instances] == ["A"]
+    assert copy.config.global_defs.config_save_dir == saved
+    with open(d.conf, "a") as fh:      # the reload adds an instance
+        fh.write(render_config([VrrpSpec(name="B", vrid=12, vips=("198.18.0.201/32",))]).split("}\n", 1)[1])
+    d.signal(signal.SIGHUP)
+    assert lab.wait_for(lambda: "Reload finished" in d.log(), WAIT), logs(d)
+    assert sorted(os.listdir(saved)) == sorted([f"keepalived.conf.{pid}.0", f"keepalived.conf.{pid}.1",
+                                                f"keepalived_vrrp.{pid}.1.pre", f"keepalived_vrrp.{pid}.1.post"])
+    pre = open(os.path.join(saved, f"keepalived_vrrp.{pid}.1.pre")).read()
+    post = open(os.path.join(saved, f"keepalived_vrrp.{pid}.1.post")).read()
+    assert "VRRP Instance = A" in pre and "VRRP Instance = B" not in pre
+    assert "VRRP Instance = A" in post and "VRRP Instance = B" in post
+    second = parse_text(open(os.path.join(saved, f"keepalived.conf.{pid}.1")).read())
+    assert [i.name for i in second.config.instances] == ["A", "B"]

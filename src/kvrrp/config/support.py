@@ -83,11 +83,7 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "process_monitor_rcv_bufs"): "vrrp_track_process scans /proc, no process connector socket",
     ("global_defs", "process_monitor_rcv_bufs_force"): "vrrp_track_process scans /proc, no process connector socket",
     # reload machinery / config copies
-    ("global_defs", "reload_time_file"): "scheduled reloads",
-    ("global_defs", "reload_repeat"): "scheduled reloads",
-    ("global_defs", "reload_file"): "reload lock file",
-    ("global_defs", "config_save_dir"): "saving config copies on reload",
-    ("global_defs", "tmp_config_directory"): "config copy directory",
+    ("global_defs", "tmp_config_directory"): "kvrrp keeps no configuration copy for its child: the checker reads the file itself",
     ("global_defs", "include_check"): "include permission checks",
     ("global_defs", "iproute_usr_dir"): "iproute2 table name files",
     ("global_defs", "iproute_etc_dir"): "iproute2 table name files",
