@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Iterator, Mapping
 
+from kvrrp.config.effective import lvs_method
 from kvrrp.config.model import (
-    LvsMethod,
     RealServer,
     SorryServer,
     VirtualServer,
@@ -298,12 +298,8 @@ def canonical(addr: str) -> str:
     return str(ipaddress.ip_address(addr))
 
 
-def _method(own: LvsMethod | None, vs: VirtualServer) -> LvsMethod:
-    return own if own is not None else vs.lvs_method
-
-
 def dest_of(server: RealServer | SorryServer, vs: VirtualServer, weight: int, service: ServiceKey) -> Dest:
-    method = _method(server.lvs_method, vs)
+    method = lvs_method(vs, server)
     fwd = FWD_METHODS.get(method.method.upper())
     if fwd is None:
         raise TableError(f"unknown lvs_method {method.method!r}")

@@ -62,7 +62,8 @@ def test_kitchen_sink_round_trip():
     path = os.path.join(CONFIGS, "roundtrip", "kitchen_sink.conf")
     res = load(path, config_id="lbtest")
     unexpected = [str(d) for d in res.diagnostics
-                  if d.code not in ("ignored", "script-missing", "security", "family-mismatch")]
+                  if d.code not in ("ignored", "script-missing", "security", "family-mismatch",
+                                    "skip-check-false")]
     assert unexpected == []
     cfg = res.config
     text = to_keepalived(cfg)

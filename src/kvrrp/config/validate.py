@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Container
 
+from kvrrp.config import effective
 from kvrrp.config import model as m
 from kvrrp.config.diagnostics import Diagnostics
 
@@ -199,6 +200,10 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
                         "authentication - clearing", "auth-ah-master")
             changes["state"] = "BACKUP"
 
+    if i.skip_check_adv_addr is False:
+        diags.warning(where(i, "skip_check_adv_addr"), f"({name}) skip_check_adv_addr false still skips the "
+                      "advert address check, as keepalived does - remove the line to check addresses",
+                      "skip-check-false")
     if strict:
         if (i.state == "MASTER") != (i.priority == 255):
             diags.error(where(i, "state"), f"({name}) strict mode: state MASTER must match being address owner "
@@ -211,19 +216,21 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
                           "RFC 3768 in strict mode - resetting", "strict-accept", fails_test=True)
             changes["accept"] = False
         # keepalived resets what strict mode forbids (vrrp.c vrrp_complete_instance)
-        for field, bad, good, what in (
-                ("garp_lower_prio_repeat", lambda v: bool(v), 0, "no repeat garps"),
-                ("garp_lower_prio_delay", lambda v: bool(v), 0.0, "no repeat garp delay"),
-                ("lower_prio_no_advert", lambda v: v is False, True, "no lower priority advert"),
-                ("higher_prio_send_advert", lambda v: v is True, False, "higher_prio_send_advert to be clear"),
-                ("down_timer_adverts", lambda v: v != 3, None, "down_timer_adverts 3")):
+        # (the values strict mode imposes are the resolver's: kvrrp.config.effective.RULES)
+        for field, what in (
+                ("garp_lower_prio_repeat", "no repeat garps"),
+                ("garp_lower_prio_delay", "no repeat garp delay"),
+                ("lower_prio_no_advert", "no lower priority advert"),
+                ("higher_prio_send_advert", "higher_prio_send_advert to be clear"),
+                ("down_timer_adverts", "down_timer_adverts 3")):
             value = getattr(i, field)
             if field == "down_timer_adverts" and value is None:
                 value = g.vrrp_down_timer_adverts        # the inherited value is checked too
-            if value is not None and bad(value):
+            required = effective.strict_required(field)
+            if value is not None and value != required:
                 diags.warning(where(i, field), f"({name}) strict mode requires {what} - resetting",
                               "strict-reset", fails_test=True)
-                changes[field] = good
+                changes[field] = required if field != "down_timer_adverts" else None
     nopreempt = i.nopreempt
     preempt_delay = i.preempt_delay
     if i.priority == 255 and nopreempt:

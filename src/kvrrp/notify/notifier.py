@@ -26,6 +26,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kvrrp.config.effective import vrrp_smtp_alert
 from kvrrp.config.model import Config, ScriptCall, SyncGroup, VrrpInstance
 from kvrrp.notify.fifo import FifoWriter, format_line
 from kvrrp.notify.runner import RunResult, run_script
@@ -125,10 +126,7 @@ class Notifier:
                 t.by_state[state] = checked
         t.generic = self._check(obj.name, obj.notify, default)
         t.rx_lower_pri = self._check(obj.name, getattr(obj, "notify_master_rx_lower_pri", None), default)
-        smtp = obj.smtp_alert
-        if smtp is None:
-            smtp = g.smtp_alert_vrrp if g.smtp_alert_vrrp is not None else bool(g.smtp_alert)
-        t.smtp = bool(smtp)
+        t.smtp = vrrp_smtp_alert(obj.smtp_alert, g)
         t.notify_deleted = bool(getattr(obj, "notify_deleted_enabled", False) or getattr(obj, "notify_deleted", None))
         return t
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from kvrrp.config.effective import global_values, resolve
 from kvrrp.io.ports import AddressSpec
 
 AUTH_NONE = 0
@@ -177,8 +178,16 @@ def _first(*values):
     return None
 
 
-def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSettings:
-    """config.model.VrrpInstance + GlobalDefs -> InstanceSettings."""
+# InstanceSettings fields whose values come from the one resolver (kvrrp.config.effective)
+_RESOLVED = ("accept", "skip_check_adv_addr", "check_unicast_src", "owner_ignore_adverts",
+             "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
+             "garp_master_delay", "garp_master_repeat", "garp_lower_prio_delay", "garp_lower_prio_repeat",
+             "garp_master_refresh", "garp_master_refresh_repeat", "garp_interval", "gna_interval")
+
+
+def instance_settings(inst, g, sync_group: str | None = None, sync_group_model=None,
+                      globals_: dict | None = None) -> InstanceSettings:
+    """config.model.VrrpInstance + GlobalDefs (+ its vrrp_sync_group) -> InstanceSettings."""
     family = inst.family or 4
     version = 3 if family == 6 else (inst.version or g.vrrp_version)
     if inst.interface is None and not inst.unicast_peers:
@@ -194,15 +203,11 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         if kind == "AH":
             raise UnsupportedConfig(f"({inst.name}) authentication AH is not supported; use PASS or none")
         auth_type, auth_pass = AUTH_PASS, pad_password(inst.authentication.auth_pass)
-    strict = _first(inst.strict_mode, g.vrrp_strict)
     nopreempt, preempt_delay = inst.nopreempt, inst.preempt_delay
     if inst.state == "MASTER":
         # keepalived: "nopreempt/preempt delay will not work with initial state MASTER - clearing"
         nopreempt, preempt_delay = False, 0.0
-    master_delay = _first(inst.garp_master_delay, g.vrrp_garp_master_delay)
-    master_repeat = _first(inst.garp_master_repeat, g.vrrp_garp_master_repeat)
-    if g.vrrp_min_garp:
-        master_delay, master_repeat = 0.0, 1
+    eff = resolve(inst, g, sync_group_model, globals_)
     return InstanceSettings(
         name=inst.name, ifname=ifname, vrid=inst.vrid, family=family, version=version,
         priority=inst.priority, adver_int=inst.advert_int,
@@ -210,7 +215,6 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         excluded_vips=tuple(address_spec(v, vip_ifname) for v in inst.virtual_ipaddress_excluded),
         unicast_peers=tuple(p.address for p in inst.unicast_peers if p.family == family),
         unicast_src_ip=_first(inst.unicast_src_ip, inst.mcast_src_ip),
-        check_unicast_src=inst.check_unicast_src or g.vrrp_check_unicast_src,
         unicast_peer_ttl=tuple((p.address, p.min_ttl if p.min_ttl is not None else 0,
                                 p.max_ttl if p.max_ttl is not None else 255)
                                for p in inst.unicast_peers
@@ -218,19 +222,7 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         mcast_group=inst.mcast_dst_ip or (g.vrrp_mcast_group4 if family == 4 else g.vrrp_mcast_group6),
         auth_type=auth_type, auth_pass=auth_pass,
         preempt=not nopreempt, preempt_delay=preempt_delay,
-        accept=inst.priority == 255 or (inst.accept if inst.accept is not None else not strict),
-        skip_check_adv_addr=bool(_first(inst.skip_check_adv_addr, g.vrrp_skip_check_adv_addr)),
-        lower_prio_no_advert=bool(_first(inst.lower_prio_no_advert, g.vrrp_lower_prio_no_advert, strict)),
-        higher_prio_send_advert=bool(_first(inst.higher_prio_send_advert, g.vrrp_higher_prio_send_advert)),
-        down_timer_adverts=_first(inst.down_timer_adverts, g.vrrp_down_timer_adverts),
-        garp_master_delay=master_delay, garp_master_repeat=master_repeat,
-        garp_lower_prio_delay=_first(inst.garp_lower_prio_delay, g.vrrp_garp_lower_prio_delay, master_delay),
-        garp_lower_prio_repeat=_first(inst.garp_lower_prio_repeat, g.vrrp_garp_lower_prio_repeat, master_repeat),
-        garp_master_refresh=_first(inst.garp_master_refresh, g.vrrp_garp_master_refresh),
-        garp_master_refresh_repeat=_first(inst.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat),
-        garp_interval=g.vrrp_garp_interval, gna_interval=g.vrrp_gna_interval,
         sync_group=sync_group,
-        owner_ignore_adverts=inst.owner_ignore_adverts or g.vrrp_owner_ignore_adverts,
         v3_checksum_as_v2=version == 3 and family == 4 and bool(_first(inst.v3_checksum_as_v2,
                                                                        g.v3_checksum_as_v2)),
         fault_no_peer=inst.unicast_fault_no_peer and not any(p.family == family for p in inst.unicast_peers),
@@ -243,6 +235,7 @@ def instance_settings(inst, g, sync_group: str | None = None) -> InstanceSetting
         compat_group=g.vrrp_mcast_group4 or "224.0.0.18",
         rx_buf_share=rx_buf_share(getattr(inst, "kernel_rx_buf_size", None), g, family, version,
                                   sum(1 for v in inst.virtual_ipaddress if v.family == family)),
+        **{name: eff[name] for name in _RESOLVED},
     )
 
 
@@ -305,12 +298,16 @@ def engine_settings(config) -> EngineSettings:
         return config
     g = config.global_defs
     group_of: dict[str, str] = {}
+    group_model: dict = {}
     groups = []
     for sg in config.sync_groups:
         members = tuple(m for m in sg.group if config.instance(m) is not None)
         groups.append(SyncGroupSettings(name=sg.name, members=members))
         for m in members:
             group_of[m] = sg.name
-    instances = tuple(instance_settings(i, g, group_of.get(i.name)) for i in config.instances)
+            group_model[m] = sg
+    gv = global_values(g)
+    instances = tuple(instance_settings(i, g, group_of.get(i.name), group_model.get(i.name), gv)
+                      for i in config.instances)
     return EngineSettings(instances=instances, sync_groups=tuple(groups),
                           startup_delay=g.vrrp_startup_delay, log_unknown_vrids=g.log_unknown_vrids)
