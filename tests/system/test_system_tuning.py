@@ -223,3 +223,29 @@ def test_config_save_dir_keeps_each_configuration_read_and_the_dumps_around_a_re
     assert "VRRP Instance = A" in post and "VRRP Instance = B" in post
     second = parse_text(open(os.path.join(saved, f"keepalived.conf.{pid}.1")).read())
     assert [i.name for i in second.config.instances] == ["A", "B"]
+
+
+# -- iproute2 name files ------------------------------------------------------------------------
+
+def test_virtual_routes_and_rules_use_table_names_from_iproute_dirs(lab: Lab) -> None:
+    n = lab.nodes[0]
+    etc, usr = os.path.join(lab.workdir, "etc-iproute2"), os.path.join(lab.workdir, "usr-iproute2")
+    os.makedirs(os.path.join(etc, "rt_tables.d"))
+    os.makedirs(usr)
+    with open(os.path.join(etc, "rt_tables.d", "kv.conf"), "w") as fh:
+        fh.write("123 kvweb\n")
+    with open(os.path.join(usr, "rt_tables"), "w") as fh:   # etc has no rt_tables: usr's is read
+        fh.write("124 kvdb\n")
+    spec = VrrpSpec(name="A", vrid=11, priority=150, state="MASTER", extra=(
+        "virtual_routes {", "    198.19.5.0/24 dev eth0 table kvweb", "    198.19.6.0/24 dev eth0 table kvdb", "}",
+        "virtual_rules {", "    from 198.18.0.200 table kvweb priority 1000", "}"))
+    d = lab.start_kvrrp(n, render_config([spec], [f"iproute_etc_dir {etc}", f"iproute_usr_dir {usr}"]))
+    assert lab.wait_for(lambda: d.transitions()[-1:] == ["MASTER"], WAIT), logs(d)
+
+    def shown(*argv: str) -> str:
+        return subprocess.run(lab.command(n, list(argv)), capture_output=True, text=True).stdout
+
+    assert lab.wait_for(lambda: "198.19.5.0/24" in shown("ip", "route", "show", "table", "123"), WAIT), logs(d)
+    assert "198.19.6.0/24" in shown("ip", "route", "show", "table", "124")
+    assert "1000:\tfrom 198.18.0.200 lookup 123" in shown("ip", "rule", "show"), shown("ip", "rule", "show")
+    assert "unknown routing table" not in d.log()

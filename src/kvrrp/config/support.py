@@ -85,8 +85,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     # reload machinery / config copies
     ("global_defs", "tmp_config_directory"): "kvrrp keeps no configuration copy for its child: the checker reads the file itself",
     ("global_defs", "include_check"): "include permission checks",
-    ("global_defs", "iproute_usr_dir"): "iproute2 table name files",
-    ("global_defs", "iproute_etc_dir"): "iproute2 table name files",
     ("global_defs", "use_symlink_paths"): "script path symlink handling",
     ("global_defs", "set_supplementary_groups"): "supplementary groups for scripts",
     ("global_defs", "umask"): "umask for created files",

@@ -79,7 +79,10 @@ class DaemonExtras:
         self.engine = engine
         self.notifier = notify.attach(engine, self.config)
         await self.notifier.start()
-        self.routes = RoutesOnMaster(RouteManager(self.netlink), self.config)
+        from kvrrp.config.rtnames import RtNames
+
+        self.routes = RoutesOnMaster(RouteManager(self.netlink, RtNames.from_config(self.config.global_defs)),
+                                     self.config)
         engine.add_transition_listener(self.routes)
         self.tracking = track.attach(engine, self.config, self.loop)
         self.tracking.add_priority_listener(self.notifier.priority_changed)
