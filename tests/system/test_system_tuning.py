@@ -249,3 +249,38 @@ def test_virtual_routes_and_rules_use_table_names_from_iproute_dirs(lab: Lab) ->
     assert "198.19.6.0/24" in shown("ip", "route", "show", "table", "124")
     assert "1000:\tfrom 198.18.0.200 lookup 123" in shown("ip", "rule", "show"), shown("ip", "rule", "show")
     assert "unknown routing table" not in d.log()
+
+
+# -- GARP pacing --------------------------------------------------------------------------------
+
+def add_link(lab: Lab, node, name: str, address: str) -> None:  # noqa: ANN001
+    """A veth pair inside the node: `name` (with `address`) and its peer `<name>p`, both up."""
+    lab.run(node, ["ip", "link", "add", name, "type", "veth", "peer", "name", f"{name}p"])
+    lab.run(node, ["ip", "addr", "add", address, "dev", name])
+    for link in (f"{name}p", name):
+        lab.run(node, ["ip", "link", "set", link, "up"])
+
+
+def test_garp_group_paces_announcements_across_its_interfaces(lab: Lab) -> None:
+    from kvrrp.lab import Capture
+
+    n = lab.nodes[0]
+    add_link(lab, n, "eth1", "198.18.1.1/24")
+    add_link(lab, n, "eth2", "198.18.2.1/24")
+    fast = dict(version=3, advert_int=0.1, state="MASTER", priority=150, extra=("garp_master_repeat 3",))
+    specs = [VrrpSpec(name="A", vrid=11, interface="eth1", vips=("198.18.1.100/32",), **fast),
+             VrrpSpec(name="B", vrid=12, interface="eth2", vips=("198.18.2.100/32",), **fast)]
+    conf = "garp_group {\n    garp_interval 0.1\n    interfaces {\n        eth1\n        eth2\n    }\n}\n"
+    with Capture(n.netns, "eth1p") as c1, Capture(n.netns, "eth2p") as c2:
+        d = lab.start_kvrrp(n, conf + render_config(specs))
+
+        def garps():
+            return sorted(f.ts for f in c1.garps("198.18.1.100") + c2.garps("198.18.2.100"))
+
+        # two bursts (vrrp_garp_master_delay 1) of 3 per instance
+        assert lab.wait_for(lambda: len(garps()) == 12, WAIT), (garps(), logs(d))
+    times = garps()
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # one switch: no two announcements on the group's interfaces closer than its interval
+    # (10 ms of slack for the send path; a slower machine only makes gaps longer)
+    assert min(gaps) >= 0.09, gaps

@@ -265,6 +265,15 @@ class Parser(EntryParsers):
         if not s.get("interfaces"):
             self.diags.error(node.kw.loc, "garp_group has no interface/interfaces - ignoring it", "missing-parameter")
             return
+        number = len(f["garp_groups"]) + 1
+        if s.get("garp_interval") is None and s.get("gna_interval") is None:
+            # keepalived's words and outcome: the group is removed (vrrp.settings skips it)
+            self.diags.error(node.kw.loc, f"garp group {number} does not have any delay set - removing",
+                             "garp-group")
+        taken = {i for g in f["garp_groups"] for i in g.interfaces}
+        for name in [i for i in s["interfaces"] if i in taken]:
+            self.diags.error(node.kw.loc, f"garp_group already specified for {name} - ignoring", "garp-group")
+        s["interfaces"] = tuple(i for i in s["interfaces"] if i not in taken)
         f["garp_groups"].append(self.build(m.GarpGroup, s))
 
     def track_group(self, node: Node, f: Fields) -> None:

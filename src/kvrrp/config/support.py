@@ -29,7 +29,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "linkbeat_interfaces"): "MII/ethtool link polling",
     ("top", "child_wait_time"): "separate child processes",
     ("top", "bfd_instance"): "BFD sessions",
-    ("top", "garp_group"): "per-switch GARP rate groups",
     ("top", "interface_up_down_delays"): "interface up/down debounce",
     ("global_defs", "process_names"): "process renaming",
     ("global_defs", "process_name"): "process renaming",

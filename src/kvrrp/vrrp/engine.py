@@ -19,6 +19,7 @@ from kvrrp import fastpath
 from kvrrp.io.clock import MonotonicClock
 from kvrrp.io.ports import AddressManager, AddressSpec, Announcer, Clock, Received, Transport, TransportFactory
 from kvrrp.vrrp.fsm import State
+from kvrrp.vrrp.garp import GarpPacer
 from kvrrp.vrrp.instance import TIMER_SLOTS, TrackerStatus, VrrpInstanceRuntime
 from kvrrp.vrrp.receive import check_decoded, check_ttl, peek_vrid
 from kvrrp.vrrp.reload_plan import IN_PLACE, KEPT, RESTART, classify
@@ -120,6 +121,8 @@ class VrrpEngine:
         self._delayed_start = 0.0
         self.drops: dict[str, int] = {}     # drops before an instance was identified
         self.settings = engine_settings(config)
+        # GARP/NA spacing per interface and per garp_group, shared by every instance
+        self.garp_pacer = GarpPacer(self.settings.garp_groups)
         _routes_for(self.settings.instances)
         for s in self.settings.instances:
             self._new_instance(s)
@@ -226,6 +229,7 @@ class VrrpEngine:
                 {KEPT: kept, IN_PLACE: updated, RESTART: restarted}[classify(cur.settings, s)].append(name)
         # build the new runtimes first: a settings error must leave the running engine intact
         fresh = {name: self._new_instance(wanted[name], register=False) for name in restarted + added}
+        self.garp_pacer.configure(new.garp_groups)
         for group in self._groups.values():
             group.syncing = True
         for name in removed:

@@ -123,7 +123,7 @@ class VrrpInstanceRuntime:
         self._down_skew_only = False
         self.fast = fastpath.InstanceSlot(ctx.wheel, uid * TIMER_SLOTS + T_PROTOCOL)
         self.stats.attach(self.fast)
-        self.garp = GarpSchedule(settings, self, ctx.announce, self.stats)
+        self.garp = GarpSchedule(settings, self, ctx.announce, self.stats, getattr(ctx, "garp_pacer", None), ctx.now)
         self._rx_src: str | None = None
         self._rx_advert = None
         self._rx_time: float | None = None     # kernel receive time of the advert being handled

@@ -148,6 +148,7 @@ class EngineSettings:
     sync_groups: tuple[SyncGroupSettings, ...] = ()
     startup_delay: float = 0.0               # vrrp_startup_delay: no takeover before start + this
     log_unknown_vrids: bool = False
+    garp_groups: tuple = ()                  # vrrp.garp.GarpGroupSettings: shared GARP/NA pacing
 
 
 def pad_password(password: str) -> bytes:
@@ -310,4 +311,19 @@ def engine_settings(config) -> EngineSettings:
     instances = tuple(instance_settings(i, g, group_of.get(i.name), group_model.get(i.name), gv)
                       for i in config.instances)
     return EngineSettings(instances=instances, sync_groups=tuple(groups),
-                          startup_delay=g.vrrp_startup_delay, log_unknown_vrids=g.log_unknown_vrids)
+                          startup_delay=g.vrrp_startup_delay, log_unknown_vrids=g.log_unknown_vrids,
+                          garp_groups=garp_group_settings(config))
+
+
+def garp_group_settings(config) -> tuple:
+    """garp_group blocks -> GarpGroupSettings; an interval left out is no spacing for that
+    family (keepalived's have_garp_interval), a group with neither is dropped (reported by -t)."""
+    from kvrrp.vrrp.garp import GarpGroupSettings
+
+    out = []
+    for gg in getattr(config, "garp_groups", ()):
+        if gg.garp_interval is None and gg.gna_interval is None:
+            continue
+        out.append(GarpGroupSettings(interfaces=tuple(gg.interfaces), garp_interval=gg.garp_interval or 0.0,
+                                     gna_interval=gg.gna_interval or 0.0))
+    return tuple(out)
