@@ -448,3 +448,19 @@ def test_buffer_keywords_are_read_with_keepalived_words_for_mistakes():
         "Cannot set vrrp_rx_bufs_policy size and policy, ignoring policy",
         "Invalid vrrp_rx_bufs_multiplier 0"]
     assert bad.config.global_defs.vrrp_rx_bufs_policy == "SIZE" and bad.config.global_defs.vrrp_rx_bufs_size == 4000
+
+
+def test_link_keywords_are_typed_with_keepalived_words_for_mistakes():
+    res = parse("linkbeat_use_polling\nlinkbeat_interfaces {\n eth0\n eth1 ETHTOOL\n eth2 SPEEDY\n}\n"
+                "interface_up_down_delays {\n eth0 2 0.5\n eth1 1\n eth2\n eth3 300\n}\n"
+                + instance("    linkbeat_use_polling"))
+    cfg = res.config
+    assert cfg.linkbeat_use_polling and cfg.instances[0].linkbeat_use_polling
+    assert [(lb.interface, lb.type) for lb in cfg.linkbeat_interfaces] == [("eth0", None), ("eth1", "ETHTOOL"),
+                                                                          ("eth2", None)]
+    assert [(d.interface, d.down, d.up) for d in cfg.interface_up_down_delays] == [("eth0", 2.0, 0.5),
+                                                                                  ("eth1", 1.0, 0.0)]
+    msgs = [d.message for d in res.diagnostics if d.code != "deprecated"]
+    assert msgs == ["extra characters SPEEDY in linkbeat interface", "No timeouts specified for eth2 up/down delays",
+                    "Invalid down delay 300 for eth3"]
+    assert not [d for d in res.diagnostics if d.code == IGNORED]

@@ -284,3 +284,48 @@ def test_garp_group_paces_announcements_across_its_interfaces(lab: Lab) -> None:
     # one switch: no two announcements on the group's interfaces closer than its interval
     # (10 ms of slack for the send path; a slower machine only makes gaps longer)
     assert min(gaps) >= 0.09, gaps
+
+
+# -- link state: linkbeat polling and up/down delays ------------------------------------------
+
+MASTER_FAST = dict(version=3, advert_int=0.1, state="MASTER", priority=150)
+
+
+def test_linkbeat_polls_carrier_by_ethtool_instead_of_netlink(lab: Lab) -> None:
+    n = lab.nodes[0]
+    add_link(lab, n, "eth1", "198.18.1.1/24")
+    spec = VrrpSpec(name="A", vrid=11, extra=("track_interface {", "    eth1", "}"), **MASTER_FAST)
+    d = lab.start_kvrrp(n, "linkbeat_interfaces {\n    eth1\n}\n"
+                        + render_config([spec], [f"json_dump_file {lab.workdir}/n.json"]))
+    assert lab.wait_for(lambda: d.transitions()[-1:] == ["MASTER"], WAIT), logs(d)
+    assert json_dump(lab, d)["tracking"]["linkbeat"] == {"eth1": "ETHTOOL"}   # veth: no MII, ETHTOOL_GLINK
+
+    lab.run(n, ["ip", "link", "set", "eth1p", "down"])        # eth1 loses carrier
+    assert lab.wait_for(lambda: d.transitions()[-1:] == ["FAULT"], WAIT), logs(d)
+    text = d.log()
+    # the poller saw it first: netlink's event for eth1 was ignored
+    assert text.index("Linkbeat reports eth1 down") < text.index("tracked interface eth1 is now DOWN"), logs(d)
+    lab.run(n, ["ip", "link", "set", "eth1p", "up"])
+    assert lab.wait_for(lambda: d.transitions()[-1:] == ["MASTER"], WAIT), logs(d)
+    assert "Linkbeat reports eth1 up" in d.log()
+
+
+def test_interface_up_down_delays_absorb_a_short_bounce_and_delay_a_real_loss(lab: Lab) -> None:
+    n = lab.nodes[0]
+    add_link(lab, n, "eth1", "198.18.1.1/24")
+    spec = VrrpSpec(name="A", vrid=11, extra=("track_interface {", "    eth1", "}"), **MASTER_FAST)
+    d = lab.start_kvrrp(n, "interface_up_down_delays {\n    eth1 3 0\n}\n" + render_config([spec]))
+    assert lab.wait_for(lambda: d.transitions()[-1:] == ["MASTER"], WAIT), logs(d)
+    seen = len(d.transitions())
+
+    lab.run(n, ["ip", "link", "set", "eth1p", "down"])        # a bounce well inside the 3 s
+    assert lab.wait_for(lambda: "eth1: Adding down change delay by 3000000" in d.log(), WAIT), logs(d)
+    lab.run(n, ["ip", "link", "set", "eth1p", "up"])
+    assert lab.wait_for(lambda: "Delay timer for eth1 cancelled" in d.log(), WAIT), logs(d)
+    assert d.transitions()[seen:] == [] and "tracked interface eth1 is now DOWN" not in d.log()
+
+    lab.run(n, ["ip", "link", "set", "eth1p", "down"])        # this time it stays down
+    assert lab.wait_for(lambda: d.transitions()[seen:] == ["FAULT"], WAIT), logs(d)
+    assert d.log().count("eth1: Adding down change delay by 3000000") == 2
+    lab.run(n, ["ip", "link", "set", "eth1p", "up"])         # no up delay: back at once
+    assert lab.wait_for(lambda: d.transitions()[seen:] == ["FAULT", "BACKUP", "MASTER"], WAIT), logs(d)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from kvrrp.config.kw_handlers import Fields, Handler, _extra
 from kvrrp.config.tree import Node
 from kvrrp.config.kw_global import GLOBAL
+from kvrrp.config.kw_links import interface_up_down_delays, linkbeat_interfaces
 from kvrrp.config.kw_lvs import (COMMON, DNS, FILE, HTTP, MISC, RS, SMTP, SSL, UDP, URL, VS, BFDC,
                                   CHECKERS)  # noqa: F401
 from kvrrp.config.kw_vrrp import (AUTH, BFD, GARP_GROUP, INSTANCE, SCRIPT, SYNC_GROUP, TRACK_FILE,
@@ -36,6 +37,12 @@ def _static_rules(p: Parser, node: Node, f: Fields) -> None:
     f["static_rules"].extend(p.rules(node, static=True))
 
 
+def _top_flag(field: str) -> Handler:
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        f[field] = True
+    return h
+
+
 def _top_extra_block(p: Parser, node: Node, f: Fields) -> None:
     p.extra(node, f)
 
@@ -61,11 +68,11 @@ TOP: dict[str, Handler] = {
     "net_namespace_ipvs": _extra,
     "namespace_with_ipsets": _extra,
     "use_pid_dir": _extra,
-    "linkbeat_use_polling": _extra,
+    "linkbeat_use_polling": _top_flag("linkbeat_use_polling"),
     "child_wait_time": _extra,
-    "linkbeat_interfaces": _top_extra_block,
+    "linkbeat_interfaces": linkbeat_interfaces,
     "garp_group": "garp_group",
-    "interface_up_down_delays": _top_extra_block,
+    "interface_up_down_delays": interface_up_down_delays,
 }
 
 

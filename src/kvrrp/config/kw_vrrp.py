@@ -436,7 +436,7 @@ INSTANCE: dict[str, Handler] = {
     "debug": _i_debug,
     "v3_checksum_as_v2": _set_flag("v3_checksum_as_v2"),
     "kernel_rx_buf_size": _set_int("kernel_rx_buf_size", 0, 2**31 - 1),
-    "linkbeat_use_polling": _deprecated("a top-level linkbeat_interfaces block", _extra),
+    "linkbeat_use_polling": _deprecated("a top-level linkbeat_interfaces block", _set_flag("linkbeat_use_polling")),
     "lvs_sync_daemon_interface": _deprecated("lvs_sync_daemon in global_defs",
                                              _set_str("lvs_sync_daemon_interface")),
 }

@@ -510,6 +510,7 @@ class VrrpInstance:
     old_unicast_checksum: bool | str | None = None
     kernel_rx_buf_size: int | None = None
     debug: int = 0                                   # stored and dumped, acted on by neither daemon
+    linkbeat_use_polling: bool = False               # deprecated form of linkbeat_interfaces
     lvs_sync_daemon_interface: str | None = None
     extra: ExtraKeywords = ()
     loc: Location | None = _loc()
@@ -780,6 +781,26 @@ class SslContext:
 
 
 @dataclass(**_FROZEN)
+class InterfaceDelays:
+    """One line of interface_up_down_delays: how long a link change must last before the
+    instances see it (keepalived's down/up debounce timers)."""
+
+    interface: str
+    down: float = 0.0
+    up: float = 0.0
+    loc: Location | None = _loc()
+
+
+@dataclass(**_FROZEN)
+class LinkbeatInterface:
+    """One line of linkbeat_interfaces: poll this link's state instead of trusting netlink."""
+
+    interface: str
+    type: str | None = None                          # MII | ETHTOOL | IOCTL; None = probe in that order
+    loc: Location | None = _loc()
+
+
+@dataclass(**_FROZEN)
 class Config:
     global_defs: GlobalDefs = GlobalDefs()
     vrrp_scripts: tuple[VrrpScript, ...] = ()
@@ -798,6 +819,9 @@ class Config:
     virtual_servers: tuple[VirtualServer, ...] = ()
     net_namespace: str | None = None
     instance_name: str | None = None                 # top-level `instance NAME`
+    linkbeat_use_polling: bool = False               # poll every instance's interface
+    linkbeat_interfaces: tuple[LinkbeatInterface, ...] = ()
+    interface_up_down_delays: tuple[InterfaceDelays, ...] = ()
     extra: ExtraKeywords = ()                        # recognised top-level keywords without a field
 
     def instance(self, name: str) -> VrrpInstance | None:
