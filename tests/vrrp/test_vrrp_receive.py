@@ -214,8 +214,9 @@ def test_not_running_instance_counts_drop():
     node = lan.add_node("x", EngineSettings(instances=(InstanceSettings(
         name="VI_1", ifname="eth0", vrid=51, vips=(AddressSpec(VIP, 24, "eth0", 4),)),)), v4=ME, start=False)
     inst = node.engine.instance("VI_1")
-    inst.on_advert(rx(v2()), fastpath.decode_advert(v2(), 4))
+    node.engine.on_receive(rx(v2()))
     assert inst.stats.drops == {"not_running": 1}
+    assert inst.stats.advert_rcvd == 0
 
 
 def test_drop_reasons_are_all_named():

@@ -21,7 +21,7 @@ from kvrrp.io.ports import AddressManager, AddressSpec, Announcer, Clock, Receiv
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.garp import GarpPacer
 from kvrrp.vrrp.instance import TIMER_SLOTS, TrackerStatus, VrrpInstanceRuntime
-from kvrrp.vrrp.receive import check_decoded, check_ttl, peek_vrid
+from kvrrp.vrrp.receive import peek_vrid, validate
 from kvrrp.vrrp.reload_plan import IN_PLACE, KEPT, RESTART, classify
 from kvrrp.vrrp.settings import EngineSettings, InstanceSettings, engine_settings
 from kvrrp.vrrp.sync import SyncGroup
@@ -591,55 +591,21 @@ class VrrpEngine:
         return table
 
     def _receive(self, rx: Received) -> None:
+        """Route a packet the fast path left to receive.validate and carry out its verdict."""
         vrid = peek_vrid(rx.payload)
-        inst = self._routes.get((rx.ifname, rx.family, vrid)) if vrid is not None else None
-        reason = check_ttl(rx, inst.settings if inst is not None else None)
-        decoded = None
-        if reason is None:
-            if inst is not None and inst.settings.v3_checksum_as_v2:
-                decoded = fastpath.decode_advert(rx.payload, rx.family)       # no pseudo-header
-                reason = check_decoded(decoded)
-                if reason is None and decoded.version == 3 and fastpath.inet_checksum(rx.payload) != 0:
-                    reason = "checksum"
-            elif inst is not None and inst.settings.old_unicast_checksum_possible and rx.dst != inst.settings.compat_group:
-                decoded, reason = self._decode_unicast_compat(inst, rx)
-            else:
-                decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst)
-                reason = check_decoded(decoded)
-            if reason is None and inst is None:
-                if (rx.ifname, rx.family, vrid) in self._vmac_bases:
-                    # a peer without our virtual MAC: the base interface hears it as well as
-                    # the VMAC; the VMAC's copy is the one that counts
-                    self._count_drop("vmac_base_copy")
-                    return
-                reason = "unknown_vrid"
-                if self.settings.log_unknown_vrids:
-                    log.info("(%s): Unknown VRID %d received from %s", rx.ifname, vrid, rx.src)
-        if reason is not None:
-            if inst is not None:
-                inst.stats.count_drop(reason)
-            else:
-                self._count_drop(reason)
-            return
-        inst.on_advert(rx, decoded)
-
-    @staticmethod
-    def _decode_unicast_compat(inst: VrrpInstanceRuntime, rx: Received):
-        """v3 IPv4 unicast: keepalived <= 1.3.6 computed the checksum with the multicast group
-        as the pseudo-header destination. In old mode only that form verifies; in auto mode
-        the real destination is tried first and a match with the group switches us to old."""
-        group = inst.settings.compat_group
-        if inst.old_unicast_checksum:
-            decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, group)
-            return decoded, check_decoded(decoded)
-        decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst)
-        reason = check_decoded(decoded)
-        if reason == "checksum":
-            retry = fastpath.decode_advert(rx.payload, rx.family, rx.src, group)
-            if check_decoded(retry) is None:
-                inst.switch_to_old_unicast_checksum(rx.src)
-                return retry, None
-        return decoded, reason
+        key = (rx.ifname, rx.family, vrid)
+        inst = self._routes.get(key) if vrid is not None else None
+        verdict = validate(rx, inst, key in self._vmac_bases)
+        if verdict.old_checksum:
+            inst.switch_to_old_unicast_checksum(rx.src)
+        if verdict.reason is None:
+            inst.on_advert(rx, verdict.advert)
+        elif inst is not None:
+            inst.dropped(verdict.reason, rx.src)
+        else:
+            self._count_drop(verdict.reason)
+            if verdict.reason == "unknown_vrid" and self.settings.log_unknown_vrids:
+                log.info("(%s): Unknown VRID %d received from %s", rx.ifname, vrid, rx.src)
 
     def _count_drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1

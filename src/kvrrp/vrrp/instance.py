@@ -18,7 +18,7 @@ from kvrrp.io.ports import AddressSpec, Received
 from kvrrp.vrrp import fsm, timers
 from kvrrp.vrrp.fsm import Action, Event, State
 from kvrrp.vrrp.garp import GARP_TIMERS, GarpSchedule
-from kvrrp.vrrp.receive import InstanceView, check_advert
+from kvrrp.vrrp.receive import InstanceView
 from kvrrp.vrrp.settings import CHECKSUM_COMPAT_CONFIG, OWNER_PRIORITY, InstanceSettings
 from kvrrp.vrrp.stats import InstanceStats
 
@@ -469,41 +469,36 @@ class VrrpInstanceRuntime:
             self._view = view
         return view
 
-    def on_advert(self, rx: Received, advert) -> str | None:
-        """Run the per-instance receive checks and feed the advert to the FSM; returns the drop reason."""
+    def on_advert(self, rx: Received, advert) -> None:
+        """Feed an advert that passed every receive check (kvrrp.vrrp.receive.validate) to the FSM."""
         try:
-            return self._on_advert(rx, advert)
+            self._on_advert(rx, advert)
         finally:
             self._refresh_fast()
 
-    def _on_advert(self, rx: Received, advert) -> str | None:
-        own = self.own_address
-        reason = check_advert(rx, advert, self.receive_view(own))
-        if reason is not None:
-            self.stats.count_drop(reason)
-            self._log_drop(reason, rx.src)
-            return reason
-        if self.state not in RUNNING:
-            self.stats.count_drop("not_running")
-            return "not_running"
+    def _on_advert(self, rx: Received, advert) -> None:
         self.stats.advert_rcvd += 1
         if advert.priority == 0:
             self.stats.pri_zero_rcvd += 1
         if self.state is State.MASTER and self.settings.is_owner and self.settings.owner_ignore_adverts:
-            return None
+            return
         held = (not self.settings.preempt) or (self.settings.preempt_delay > 0 and self._preempt is not _Preempt.EXPIRED)
-        event = fsm.classify_advert(self.state, advert.priority, self.effective_priority, rx.src, own, held)
+        event = fsm.classify_advert(self.state, advert.priority, self.effective_priority, rx.src,
+                                    self.own_address, held)
         self._rx_src, self._rx_advert, self._rx_time = rx.src, advert, rx.rx_time
         self._log_advert(event, rx.src, advert.priority)
         try:
             self.dispatch(event)
         finally:
             self._rx_src = self._rx_advert = self._rx_time = None
-        return None
 
-    def _log_drop(self, reason: str, src: str) -> None:
-        # keepalived logs every bad advert; a flood must not flood the log: 1st, 10th, 100th ...
+    def dropped(self, reason: str, src: str) -> None:
+        """Count an advert receive.validate dropped, and log it: keepalived logs every bad
+        advert, but a flood must not flood the log - the 1st, 10th, 100th ... are logged."""
+        self.stats.count_drop(reason)
         count = self.stats.drops[reason]
+        if reason == "not_running":
+            return
         if str(count).rstrip("0") == "1":
             log.info("(%s) dropped advert from %s: %s (%d so far)", self.name, src, reason, count)
         else:

@@ -1,22 +1,54 @@
-"""Receive checks of RFC 5798 section 7.1 / RFC 3768 section 7.1, in order, as named reasons.
+"""The one receive validator: RFC 5798 section 7.1 / RFC 3768 section 7.1, in order, as named reasons.
 
-`check_advert` returns None for an advert the state machine may act on, otherwise the name of
-the first failed check (one of stats.DROP_REASONS). It never raises: anything odd in a packet
-is a reason, not an exception. The structural checks (length, version 2/3, type, address
-count, checksum) were done by kvrrp.fastpath.decode_advert; here they are only mapped to our
-reasons, after the TTL check the RFC puts first.
+`validate(rx, inst, vmac_base_copy)` takes a received packet and the instance its
+(interface, family, VRID) routes to, and returns a Verdict: the decoded advert the state machine
+may act on, or the name of the first failed check (one of stats.DROP_REASONS, the same names the
+fast path's decode_advert uses). It never raises: anything odd in a packet is a reason, not an
+exception. The engine only routes the packet here and carries the verdict out (counts the drop,
+or hands the advert to the instance's state machine).
+
+Order: TTL / hop limit (the RFC's first check) -> the structural checks of the fast path's
+decode_advert (length, version 2/3, type, checksum in the variant the instance uses, auth type,
+VRID 0) -> the VRID is one of ours -> per instance: version, v2 authentication and interval,
+multicast/unicast destination, address list, unicast source, our own advert -> the instance
+is running. The steady-state adverts of a BACKUP never get here: the fast path's ReceiveTable
+runs the same checks in C and restarts Master_Down_Timer (docs/fastpath.md).
 """
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
 
+from kvrrp import fastpath
 from kvrrp.io.ports import Received
+from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.settings import AUTH_AH, AUTH_NONE, AUTH_PASS, InstanceSettings
-from kvrrp.vrrp.stats import FASTPATH_DROP_MAP
 
 VRRP_TTL = 255
 _VALID_V2_AUTH = (AUTH_NONE, AUTH_PASS, AUTH_AH)
+_RUNNING = (State.BACKUP, State.MASTER, State.FAULT)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What validate() found. advert: the decoded advert when reason is None.
+    old_checksum: the advert verified only with the pre-1.3.6 unicast checksum (keepalived's
+    auto mode: the instance switches to that form; the engine tells it)."""
+
+    reason: str | None
+    advert: object = None
+    old_checksum: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceView:
+    """What the per-instance checks need to know beyond the settings."""
+
+    settings: InstanceSettings
+    vip_set: frozenset[bytes]           # packed advert addresses of this instance
+    wire_interval: int                  # our Adver Int field (v2 seconds)
+    own_addresses: frozenset[str]       # addresses we send from
+    master_address: str | None          # current master (skip_check_adv_addr)
 
 
 def peek_vrid(payload: bytes) -> int | None:
@@ -32,30 +64,48 @@ def is_multicast(address: str) -> bool:
     return first.isdigit() and 224 <= int(first) <= 239
 
 
-def check_ttl(rx: Received, settings: InstanceSettings | None) -> str | None:
-    """MUST verify TTL/hop limit 255 (keepalived skips this for unicast instances)."""
+def validate(rx: Received, inst, vmac_base_copy: bool = False) -> Verdict:
+    """Every receive check of one packet, in RFC order. inst: the VrrpInstanceRuntime its
+    (interface, family, VRID) routes to, or None. vmac_base_copy: no instance here, but a VMAC
+    instance has this VRID on this base interface (its macvlan hears the same advert)."""
+    settings = inst.settings if inst is not None else None
+    # keepalived checks TTL 255 for multicast only (unicast adverts may cross routers)
     if (settings is None or not settings.is_unicast) and rx.ttl != VRRP_TTL:
-        return "ip_ttl"
-    return None
-
-
-def check_decoded(decoded) -> str | None:
-    """Map a fastpath Drop to our reason; None for a decoded Advert."""
+        return Verdict("ip_ttl")
+    decoded, old_checksum = _decode(rx, inst)
     reason = getattr(decoded, "reason", None)
-    if reason is None:
-        return None
-    return FASTPATH_DROP_MAP.get(reason, "packet_length")
+    if reason is not None:
+        return Verdict(reason)
+    if inst is None:
+        # a peer without our virtual MAC: the base interface hears it as well as the VMAC; the
+        # VMAC's copy is the one that counts
+        return Verdict("vmac_base_copy" if vmac_base_copy else "unknown_vrid")
+    reason = check_advert(rx, decoded, inst.receive_view(inst.own_address))
+    if reason is None and inst.state not in _RUNNING:
+        reason = "not_running"
+    return Verdict(reason, decoded if reason is None else None, old_checksum)
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceView:
-    """What the per-instance checks need to know beyond the settings."""
-
-    settings: InstanceSettings
-    vip_set: frozenset[bytes]           # packed advert addresses of this instance
-    wire_interval: int                  # our Adver Int field (v2 seconds)
-    own_addresses: frozenset[str]       # addresses we send from
-    master_address: str | None          # current master (skip_check_adv_addr)
+def _decode(rx: Received, inst):
+    """decode_advert with the checksum variant the instance uses: (Advert or Drop, old_checksum)."""
+    s = inst.settings if inst is not None else None
+    if s is not None and s.v3_checksum_as_v2:
+        decoded = fastpath.decode_advert(rx.payload, rx.family)       # no pseudo-header
+        if getattr(decoded, "reason", None) is None and decoded.version == 3 and fastpath.inet_checksum(rx.payload):
+            return fastpath.Drop("checksum"), False
+        return decoded, False
+    if s is not None and s.old_unicast_checksum_possible and rx.dst != s.compat_group:
+        # v3 IPv4 unicast: keepalived <= 1.3.6 put the multicast group in the pseudo-header. In
+        # old mode only that form verifies; in auto mode the real destination is tried first
+        if inst.old_unicast_checksum:
+            return fastpath.decode_advert(rx.payload, rx.family, rx.src, s.compat_group), False
+        decoded = fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst)
+        if getattr(decoded, "reason", None) == "checksum":
+            retry = fastpath.decode_advert(rx.payload, rx.family, rx.src, s.compat_group)
+            if getattr(retry, "reason", None) is None:
+                return retry, True
+        return decoded, False
+    return fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst), False
 
 
 def check_advert(rx: Received, advert, view: InstanceView) -> str | None:

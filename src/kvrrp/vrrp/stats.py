@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from kvrrp import fastpath
+
 # Every reason a received advert can be dropped, in the order the receive checks run.
 DROP_REASONS: tuple[str, ...] = (
     "ip_ttl",               # TTL / hop limit not 255 (multicast)
@@ -11,7 +13,8 @@ DROP_REASONS: tuple[str, ...] = (
     "invalid_type",         # type is not ADVERTISEMENT
     "checksum",             # VRRP checksum wrong
     "family",               # address family not 4/6
-    "unknown_vrid",         # no instance for (interface, family, VRID) - engine counter
+    "unknown_vrid",         # no instance for (interface, family, VRID), or VRID 0 - engine counter
+    "vmac_base_copy",       # the base interface's copy of an advert a VMAC instance takes - engine counter
     "invalid_auth_type",    # v2 auth type not 0/1/2
     "auth_type_mismatch",   # v2 auth type differs from ours
     "auth_failure",         # v2 PASS password differs
@@ -23,20 +26,6 @@ DROP_REASONS: tuple[str, ...] = (
     "not_running",          # instance is INIT/STOP/DELETED
     "internal_error",       # a bug while handling the packet (logged with its traceback)
 )
-
-# decode_advert's Drop reasons -> ours (keepalived counts them under these)
-FASTPATH_DROP_MAP: dict[str, str] = {
-    "too_short": "packet_length",
-    "bad_length": "packet_length",
-    "count_mismatch": "packet_length",
-    "bad_version": "version",
-    "bad_type": "invalid_type",
-    "bad_checksum": "checksum",
-    "bad_family": "family",
-    "bad_auth_type": "invalid_auth_type",
-    "bad_pseudo_header": "checksum",
-    "bad_vrid": "unknown_vrid",
-}
 
 
 class _AdvertCounters:
@@ -132,4 +121,5 @@ _KEEPALIVED_COUNTER = {
     "destination": "addr_list_err",
 }
 assert set(_KEEPALIVED_COUNTER) <= set(DROP_REASONS)
-assert set(FASTPATH_DROP_MAP.values()) <= set(DROP_REASONS)
+# the fast path's decode drops keep their names all the way to the counters
+assert set(fastpath.DROP_REASONS) <= set(DROP_REASONS)
