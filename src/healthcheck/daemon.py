@@ -93,7 +93,11 @@ class CheckerDaemon:
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
         if self.kernel is None:
-            self.kernel = await PyrouteKernel().open()
+            from kvrrp.io.sockbuf import RcvBuf
+
+            # lvs_netlink_cmd_rcv_bufs(_force): the checker's netlink command socket is its IPVS one
+            rcvbuf = RcvBuf.from_config(config.global_defs, "lvs_netlink_cmd")
+            self.kernel = await PyrouteKernel(rcvbuf=rcvbuf).open()
         self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency,
                                     state_file=self.state_file)
         if any(vs.ha_suspend for vs in config.virtual_servers):

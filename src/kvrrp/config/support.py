@@ -72,10 +72,8 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "nftables_ipvs_start_fwmark"): "nftables fwmarks for virtual_server_group",
     ("global_defs", "disable_local_igmp"): "IGMP sysctl handling",
     # netlink buffer sizing
-    ("global_defs", "lvs_netlink_cmd_rcv_bufs"): "kvrrp's checker keeps no rtnetlink socket to size",
-    ("global_defs", "lvs_netlink_cmd_rcv_bufs_force"): "kvrrp's checker keeps no rtnetlink socket to size",
-    ("global_defs", "lvs_netlink_monitor_rcv_bufs"): "kvrrp's checker keeps no rtnetlink socket to size",
-    ("global_defs", "lvs_netlink_monitor_rcv_bufs_force"): "kvrrp's checker keeps no rtnetlink socket to size",
+    ("global_defs", "lvs_netlink_monitor_rcv_bufs"): "kvrrp's checker watches no links: no monitor socket",
+    ("global_defs", "lvs_netlink_monitor_rcv_bufs_force"): "kvrrp's checker watches no links: no monitor socket",
     ("global_defs", "process_monitor_rcv_bufs"): "vrrp_track_process scans /proc, no process connector socket",
     ("global_defs", "process_monitor_rcv_bufs_force"): "vrrp_track_process scans /proc, no process connector socket",
     # reload machinery / config copies
