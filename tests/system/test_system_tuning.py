@@ -329,3 +329,28 @@ def test_interface_up_down_delays_absorb_a_short_bounce_and_delay_a_real_loss(la
     assert d.log().count("eth1: Adding down change delay by 3000000") == 2
     lab.run(n, ["ip", "link", "set", "eth1p", "up"])         # no up delay: back at once
     assert lab.wait_for(lambda: d.transitions()[seen:] == ["FAULT", "BACKUP", "MASTER"], WAIT), logs(d)
+
+
+def test_a_reload_applies_new_buffer_sizes(lab: Lab) -> None:
+    n = lab.nodes[0]
+    dump = f"json_dump_file {lab.workdir}/n.json"
+
+    def conf(cmd: int, kernel_rx: int) -> str:
+        return render_config([VrrpSpec(name="A", vrid=11, extra=(f"kernel_rx_buf_size {kernel_rx}",))],
+                             [f"vrrp_netlink_cmd_rcv_bufs {cmd}", dump])
+
+    d = lab.start_kvrrp(n, conf(150000, 100000))
+    assert lab.wait_for(lambda: d.transitions() == ["BACKUP"], WAIT), logs(d)
+
+    def command_sizes() -> set[int]:
+        mine, sizes = daemon_netlink_sockets(d.pid), ss_receive_buffers(lab, n)
+        return {sizes[p] for p, groups in mine.items() if groups == 0}
+
+    assert command_sizes() == {2 * 150000}
+    assert json_dump(lab, d)["socket_buffers"]["eth0/v4"]["set"] == 100000
+    with open(d.conf, "w") as fh:
+        fh.write(conf(180000, 120000))
+    d.signal(signal.SIGHUP)
+    assert lab.wait_for(lambda: "Reload finished" in d.log(), WAIT), logs(d)
+    assert command_sizes() == {2 * 180000}
+    assert json_dump(lab, d)["socket_buffers"]["eth0/v4"] == {"set": 120000, "kernel": 240000}
