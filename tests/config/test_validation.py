@@ -464,3 +464,11 @@ def test_link_keywords_are_typed_with_keepalived_words_for_mistakes():
     assert msgs == ["extra characters SPEEDY in linkbeat interface", "No timeouts specified for eth2 up/down delays",
                     "Invalid down delay 300 for eth3"]
     assert not [d for d in res.diagnostics if d.code == IGNORED]
+
+
+def test_linkbeat_and_delay_interfaces_must_exist_like_every_named_interface():
+    res = parse("linkbeat_interfaces {\n eth7\n}\ninterface_up_down_delays {\n eth8 1 1\n}\n" + instance(""),
+                interfaces={"eth0"})
+    assert [(d.loc.line, d.message) for d in res.diagnostics if d.code == "missing-interface"] == [
+        (2, "interface eth7 specified for linkbeat interface does not exist on this host"),
+        (5, "interface eth8 specified for up/down delay does not exist on this host")]

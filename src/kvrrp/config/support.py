@@ -77,7 +77,8 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "process_monitor_rcv_bufs"): "vrrp_track_process scans /proc, no process connector socket",
     ("global_defs", "process_monitor_rcv_bufs_force"): "vrrp_track_process scans /proc, no process connector socket",
     # reload machinery / config copies
-    ("global_defs", "tmp_config_directory"): "kvrrp keeps no configuration copy for its child: the checker reads the file itself",
+    ("global_defs", "tmp_config_directory"):
+        "where keepalived's parent keeps the copy its children read; kvrrp's checker reads the file itself",
     ("global_defs", "include_check"): "include permission checks",
     ("global_defs", "use_symlink_paths"): "script path symlink handling",
     ("global_defs", "set_supplementary_groups"): "supplementary groups for scripts",
