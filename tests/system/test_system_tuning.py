@@ -354,3 +354,14 @@ def test_a_reload_applies_new_buffer_sizes(lab: Lab) -> None:
     assert lab.wait_for(lambda: "Reload finished" in d.log(), WAIT), logs(d)
     assert command_sizes() == {2 * 180000}
     assert json_dump(lab, d)["socket_buffers"]["eth0/v4"] == {"set": 120000, "kernel": 240000}
+
+
+def test_mtu_policy_multiplies_the_interface_mtu(lab: Lab) -> None:
+    n = lab.nodes[0]
+    lab.run(n, ["ip", "link", "set", "eth0", "mtu", "1400"])
+    d = lab.start_kvrrp(n, render_config([VrrpSpec(name="A", vrid=11), VrrpSpec(name="B", vrid=12,
+                                                                               vips=("198.18.0.201/32",))],
+                                         ["vrrp_rx_bufs_policy MTU", f"json_dump_file {lab.workdir}/n.json"]))
+    assert lab.wait_for(lambda: d.transitions().count("BACKUP") == 2, WAIT), logs(d)
+    # two instances x the default multiplier 3 x eth0's MTU
+    assert json_dump(lab, d)["socket_buffers"]["eth0/v4"] == {"set": 2 * 3 * 1400, "kernel": 2 * 2 * 3 * 1400}
