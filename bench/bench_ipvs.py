@@ -308,7 +308,10 @@ def encode_cost(count: int = 2000) -> dict:
     from pyroute2.ipvs import IPVSDest, IPVSService
     from pyroute2.netlink.generic import ipvs as genl
 
-    from healthcheck.ipvs import ADD_DEST, Op, dest_fields, key_fields
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "healthcheck"))
+    from hc_pyroute2 import dest_fields, key_fields      # pyroute2's encoding: a test-side reference
+
+    from healthcheck.ipvs import ADD_DEST, Op
     from healthcheck.table import Dest, ServiceKey
 
     k = PyrouteKernel()

@@ -5,6 +5,7 @@ and `KVRRP_REQUIRE_ROOT_TIER=1` turns such a skip into a failure so it cannot pa
 """
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 
@@ -26,3 +27,30 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _require("needs FRR's vrrpd and zebra (apt-get install frr)")
     if item.get_closest_marker("container") and not all(shutil.which(t) for t in ("podman", "runc", "mmdebstrap")):
         _require("needs podman, runc and mmdebstrap (scripts/setup installs them)")
+
+
+# -- the fast path's two implementations (tests/fastpath, tests/packet) -----------------------
+# Every fast-path test runs on both; the Cython case FAILS (never skips) when kvrrp._fastpath is
+# missing, so a broken build cannot pass by testing only the pure-Python twin.
+IMPLEMENTATIONS = ("python", "cython")
+_MODULES = {"python": "kvrrp._fastpath_py", "cython": "kvrrp._fastpath"}
+
+
+def load_impl(name: str):
+    try:
+        return importlib.import_module(_MODULES[name])
+    except ImportError as exc:
+        pytest.fail(f"the {name} fast path ({_MODULES[name]}) did not import: {exc}. "
+                    "Build it: python3 setup.py build_ext --inplace", pytrace=False)
+
+
+@pytest.fixture(scope="session", params=IMPLEMENTATIONS)
+def impl(request):
+    """The fast-path module under test: kvrrp._fastpath_py, then kvrrp._fastpath."""
+    return load_impl(request.param)
+
+
+@pytest.fixture(scope="session")
+def both():
+    """(python, cython) for parity tests."""
+    return load_impl("python"), load_impl("cython")

@@ -36,6 +36,7 @@ from healthcheck.health import (
     desired_table,
     vs_desired_dests,
     initial_checker_state,
+    initial_states,
     initial_quorum,
     iter_real_servers,
     live_weight,
@@ -189,12 +190,9 @@ class CheckerEngine:
         self._sched = CheckScheduler(self._start_job, concurrency=self.concurrency)
         self._tcp = TcpProber(self._sched, self._finish)
         self._index(self.config)
-        for vs in self.config.virtual_servers:
-            for rid, rs in iter_real_servers(vs):
-                self.rs_states[rid] = tuple(initial_checker_state(c.alpha or rs.alpha, c.retry) for c in rs.checkers)
-        for vs in self.config.virtual_servers:
-            q = initial_quorum(live_weight(vs, self.rs_states), vs.quorum, vs.hysteresis)
-            self.quorum[vs_ident(vs)] = q
+        states, quorum = initial_states(self.config)
+        self.rs_states.update(states)
+        self.quorum.update(quorum)
         self._open_fifos()
         flush = self.config.global_defs.lvs_flush if flush is None else flush
         await self.reconciler.start(flush=flush)
@@ -569,11 +567,10 @@ class CheckerEngine:
 
     async def _run_notify(self, script: ScriptCall, why: str) -> None:
         from kvrrp.notify.runner import run_script
-        from kvrrp.notify.security import ScriptRefused, check_script, resolve_run_as
+        from kvrrp.notify.security import ScriptRefused, vet_script
 
         try:
-            run_as = resolve_run_as(script.user, script.group, self.ctx.default_run_as)
-            checked = check_script(script.argv or (script.command,), run_as, self.ctx.script_security)
+            checked = vet_script(script, self.ctx.default_run_as, self.ctx.script_security)
         except ScriptRefused as exc:
             log.warning("notify script for %s not run: %s", why, exc)
             return

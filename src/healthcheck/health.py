@@ -22,7 +22,7 @@ No I/O, no clock. Mirrors keepalived's check_api.c / ipwrapper.c semantics:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Collection, Iterable, Mapping, Sequence
 
 from kvrrp.config.model import Config, RealServer, VirtualServer
@@ -152,10 +152,6 @@ def step_quorum(up: bool, weight_sum: int, quorum: int, hysteresis: int) -> bool
     return weight_sum >= quorum + hysteresis
 
 
-def rs_ids(vs: VirtualServer) -> list[RsId]:
-    return [rid for rid, _ in iter_real_servers(vs)]
-
-
 def iter_real_servers(vs: VirtualServer) -> Iterable[tuple[RsId, RealServer]]:
     vid = vs_ident(vs)
     seen: dict[tuple[str, int], int] = {}
@@ -174,13 +170,6 @@ def initial_rs_states(vs: VirtualServer) -> dict[RsId, tuple[CheckerState, ...]]
 
 # ---------------------------------------------------------------------------------------------
 # desired table
-
-
-@dataclass(frozen=True, slots=True)
-class VsView:
-    """Everything the desired table needs to know about one virtual server's state."""
-
-    quorum_up: bool
 
 
 def vs_desired_dests(
@@ -214,20 +203,6 @@ def vs_desired_dests(
         if prev is None or d.weight > prev.weight:  # type: ignore[attr-defined]
             merged[d.key] = d
     return list(merged.values())
-
-
-def fill_vs(
-    table: Table,
-    vs: VirtualServer,
-    services: Sequence,
-    rs_states: Mapping[RsId, Sequence[CheckerState]],
-    quorum_up: bool,
-) -> None:
-    """Put one virtual server's services, with their desired destinations, into ``table``
-    (replacing what it held for them)."""
-    for svc in services:
-        entry = table.add_service(svc)
-        entry.dests = {d.key: d for d in vs_desired_dests(vs, rs_states, quorum_up, svc.key)}
 
 
 def desired_table(
@@ -282,17 +257,17 @@ def declared(config: Config) -> tuple[set[ServiceKey], set[tuple[ServiceKey, Des
     return services, dests
 
 
-def with_retry_reset(state: CheckerState) -> CheckerState:
-    """A checker whose options changed on reload keeps its up/down state, restarts its retries."""
-    return replace(state, retry_it=0)
-
-
-def initial_view(config: Config) -> tuple[dict[RsId, tuple[CheckerState, ...]], dict[VsId, bool], Table]:
-    """States, quorum and desired table at start, before any check has run (what
-    CheckerEngine.start applies first)."""
+def initial_states(config: Config) -> tuple[dict[RsId, tuple[CheckerState, ...]], dict[VsId, bool]]:
+    """Checker states and quorum at start, before any check has run (CheckerEngine.start)."""
     states: dict[RsId, tuple[CheckerState, ...]] = {}
     for vs in config.virtual_servers:
         states.update(initial_rs_states(vs))
     quorum = {vs_ident(vs): initial_quorum(live_weight(vs, states), vs.quorum, vs.hysteresis)
               for vs in config.virtual_servers}
+    return states, quorum
+
+
+def initial_view(config: Config) -> tuple[dict[RsId, tuple[CheckerState, ...]], dict[VsId, bool], Table]:
+    """initial_states and the desired table they give: what CheckerEngine.start applies first."""
+    states, quorum = initial_states(config)
     return states, quorum, desired_table(config, states, quorum)

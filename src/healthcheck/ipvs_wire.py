@@ -60,7 +60,7 @@ _U32 = struct.Struct("=HHI")
 _ERR = struct.Struct("=i")
 HDR_LEN = _NLMSG.size + _GENL.size          # 20
 
-# destinations are packed in pyroute2's attribute order (see dest_fields in ipvs.py)
+# destinations are packed in pyroute2's attribute order (see dest_fields in tests/healthcheck/hc_pyroute2.py)
 _PORT_ATTR = struct.Struct("=HH2sxx")
 
 

@@ -25,23 +25,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from kvrrp import fastpath
+from kvrrp.wire import (IPPROTO_AH, IPPROTO_VRRP, VRRP_GROUP, IpVrrp, MalformedPacket, NotThisFormat,
+                        vrrp_in_frame, vrrp_in_ip)
 
-PROTO_VRRP = 112
-PROTO_AH = 51
-IPV6_SKIPPABLE = (0, 43, 60)  # hop-by-hop, routing, destination options: walk past them
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
-ETHERTYPE_VLAN = (0x8100, 0x88A8)
-MCAST_GROUP = {4: "224.0.0.18", 6: "ff02::12"}
+MCAST_GROUP = VRRP_GROUP
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
 
 
-class InputError(ValueError):
-    """Operator input that cannot be used; the message is shown as is."""
-
-
-class NotThisFormat(InputError):
-    """The bytes do not even look like the format tried (auto-detection moves on)."""
+# Operator input that cannot be used (the message is shown as is): a malformed packet is one
+InputError = MalformedPacket
 
 
 @dataclass(frozen=True)
@@ -99,90 +91,21 @@ def parse_hex(text: str) -> bytes:
 # finding the VRRP message in a frame or packet
 # --------------------------------------------------------------------------------------------
 
-def _after_ah(data: bytes, what: str) -> tuple[int, bytes]:
-    """(next header, rest) after an IPsec AH header (RFC 4302: length in 32-bit words minus 2)."""
-    if len(data) < 12:
-        raise InputError(f"{what}: AH header truncated")
-    ah_len = (data[1] + 2) * 4
-    if len(data) < ah_len:
-        raise InputError(f"{what}: AH header says {ah_len} bytes, only {len(data)} present")
-    return data[0], data[ah_len:]
-
-
-def parse_ipv4(data: bytes) -> Extracted:
-    if len(data) < 20 or data[0] >> 4 != 4:
-        raise InputError("not an IPv4 packet (needs a 20-byte header starting with version 4)")
-    ihl = (data[0] & 0x0F) * 4
-    total = struct.unpack_from("!H", data, 2)[0]
-    if ihl < 20 or len(data) < ihl:
-        raise InputError(f"IPv4 header length {ihl} is invalid for {len(data)} bytes")
-    if total < ihl or total > len(data):
-        raise InputError(f"IPv4 total length {total} does not fit the {len(data)} bytes given")
-    proto = data[9]
-    body = data[ihl:total]  # total length also strips Ethernet padding
-    if proto == PROTO_AH:
-        inner, body = _after_ah(body, "IPv4")
-        if inner != PROTO_VRRP:
-            raise InputError(f"AH carries protocol {inner}, not VRRP (112)")
-    elif proto != PROTO_VRRP:
-        raise InputError(f"IPv4 protocol {proto} is not VRRP (112) or AH (51)")
-    return Extracted(body, 4, data[12:16], data[16:20], data[8], proto)
-
-
-def parse_ipv6(data: bytes) -> Extracted:
-    if len(data) < 40 or data[0] >> 4 != 6:
-        raise InputError("not an IPv6 packet (needs a 40-byte header starting with version 6)")
-    plen = struct.unpack_from("!H", data, 4)[0]
-    if 40 + plen > len(data):
-        raise InputError(f"IPv6 payload length {plen} does not fit the {len(data)} bytes given")
-    nh, hlim, src, dst = data[6], data[7], data[8:24], data[24:40]
-    body = data[40:40 + plen]
-    outer = nh
-    while nh in IPV6_SKIPPABLE:
-        if len(body) < 8 or len(body) < (body[1] + 1) * 8:
-            raise InputError("IPv6 extension header truncated")
-        nh, body = body[0], body[(body[1] + 1) * 8:]
-    if nh == PROTO_AH:
-        outer = PROTO_AH
-        nh, body = _after_ah(body, "IPv6")
-    if nh != PROTO_VRRP:
-        raise InputError(f"IPv6 next header {nh} is not VRRP (112) or AH (51)")
-    return Extracted(body, 6, src, dst, hlim, outer)
+def _found(ip: IpVrrp, link: str | None = None) -> Extracted:
+    return Extracted(ip.payload, ip.family, ip.src, ip.dst, ip.ttl, ip.protocol, link)
 
 
 def parse_ip(data: bytes) -> Extracted:
-    if data and data[0] >> 4 == 4:
-        return parse_ipv4(data)
-    if data and data[0] >> 4 == 6:
-        return parse_ipv6(data)
-    raise InputError("not an IP packet (first nibble is neither 4 nor 6)")
-
-
-def _link_payload(data: bytes, type_offset: int, link: str) -> Extracted:
-    offset = type_offset
-    if len(data) < offset + 2:
-        raise NotThisFormat(f"{link} header truncated")
-    ethertype = struct.unpack_from("!H", data, offset)[0]
-    while ethertype in ETHERTYPE_VLAN and len(data) >= offset + 6:
-        offset += 4
-        ethertype = struct.unpack_from("!H", data, offset)[0]
-    ip = data[offset + 2:]
-    if ethertype == ETHERTYPE_IPV4 and ip[:1] and ip[0] >> 4 == 4:
-        inner = parse_ipv4(ip)
-    elif ethertype == ETHERTYPE_IPV6 and ip[:1] and ip[0] >> 4 == 6:
-        inner = parse_ipv6(ip)
-    else:
-        raise NotThisFormat(f"{link} frame carries ethertype 0x{ethertype:04x}, not IPv4/IPv6")
-    return Extracted(inner.payload, inner.family, inner.src, inner.dst, inner.ttl, inner.protocol, link)
+    return _found(vrrp_in_ip(data))
 
 
 def parse_ether(data: bytes) -> Extracted:
-    return _link_payload(data, 12, "ether")
+    return _found(vrrp_in_frame(data, 12, "ether"), "ether")
 
 
 def parse_sll(data: bytes) -> Extracted:
     """Linux cooked capture (tcpdump -i any): 16-byte header, protocol in its last 2 bytes."""
-    return _link_payload(data, 14, "sll")
+    return _found(vrrp_in_frame(data, 14, "sll"), "sll")
 
 
 def extract(data: bytes, kind: str = "auto") -> Extracted:
@@ -291,7 +214,7 @@ def decode_extracted(found: Extracted, src: str | None = None, dst: str | None =
             "src": _text(found.src),
             "dst": _text(found.dst),
             "ttl": found.ttl,
-            "protocol": "ah" if found.protocol == PROTO_AH else "vrrp",
+            "protocol": "ah" if found.protocol == IPPROTO_AH else "vrrp",
         }
         if found.link:
             out["ip"]["link"] = found.link
@@ -399,11 +322,11 @@ def ip_header(family: int, src: bytes, dst: bytes, payload_len: int) -> bytes:
     0xc0, internetwork control)."""
     if family == 4:
         hdr = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + payload_len, 0, 0, 255,
-                                    PROTO_VRRP, 0, src, dst))
+                                    IPPROTO_VRRP, 0, src, dst))
         csum = fastpath.inet_checksum(hdr)
         hdr[10:12] = csum.to_bytes(2, "big")
         return bytes(hdr)
-    return struct.pack("!IHBB16s16s", 6 << 28, payload_len, PROTO_VRRP, 255, src, dst)
+    return struct.pack("!IHBB16s16s", 6 << 28, payload_len, IPPROTO_VRRP, 255, src, dst)
 
 
 def _encode_main(args: argparse.Namespace) -> int:

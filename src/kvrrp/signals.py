@@ -73,10 +73,6 @@ def signum(name: str) -> int:
     return found.number
 
 
-def by_number(number: int) -> KeepalivedSignal | None:
-    return _BY_NUMBER.get(int(number))
-
-
 def describe(number: int) -> str:
     """SIGRTMIN+5, SIGRTMAX-1 (STATS_CLEAR), SIGUSR2 (STATS) ... for log lines."""
     number = int(number)

@@ -13,12 +13,9 @@ from healthcheck.ipvs import (
     SET_SERVICE,
     Ownership,
     Reconciler,
-    dest_fields,
-    dest_from_nla,
     diff,
-    service_fields,
-    service_from_nla,
 )
+from hc_pyroute2 import dest_fields, dest_from_nla, service_fields, service_from_nla
 from healthcheck.table import (
     F_ONEPACKET,
     F_PERSISTENT,
@@ -288,7 +285,7 @@ def test_nat_is_fwd_zero_in_messages():
 def test_timeouts_message_encodes_u32_seconds():
     from pyroute2.netlink.generic import ipvs as genl
 
-    from healthcheck.ipvs import timeouts_msg
+    from hc_pyroute2 import timeouts_msg
 
     m = timeouts_msg(900, None, 300)
     m.encode()

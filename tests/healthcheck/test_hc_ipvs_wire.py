@@ -19,13 +19,8 @@ from healthcheck.ipvs import (
     Op,
     Ownership,
     Reconciler,
-    dest_fields,
-    dest_from_nla,
-    key_fields,
-    service_fields,
-    service_from_nla,
-    timeouts_msg,
 )
+from hc_pyroute2 import dest_fields, dest_from_nla, key_fields, service_fields, service_from_nla, timeouts_msg
 from healthcheck.ipvs_netlink import PyrouteKernel
 from healthcheck.table import (
     F_ONEPACKET,

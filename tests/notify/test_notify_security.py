@@ -158,3 +158,21 @@ def test_system_binaries_are_safe():
         pytest.skip("ownership of system files is only meaningful as root")
     for prog in ("/bin/true", "pidof"):
         assert check_script((prog,), ROOT, script_security=True).insecure is None
+
+
+def test_vet_script_is_the_one_way_a_configured_script_is_cleared():
+    from kvrrp.config.model import ScriptCall
+    from kvrrp.notify.security import vet_script
+
+    nobody = RunAs(uid=65534, gid=65534, user="nobody")
+    call = ScriptCall(command="/bin/true", argv=("/bin/true",))
+    assert vet_script(call, nobody, True).argv == ("/bin/true",)
+    assert vet_script(call, nobody, True).run_as.uid == 65534            # the default user
+    assert vet_script(call, nobody, True, user="root").run_as.uid == 0    # the block's own user wins
+    own = ScriptCall(command="/bin/true", argv=("/bin/true",), user="root")
+    assert vet_script(own, nobody, True).run_as.uid == 0                  # the script line's user
+    assert vet_script(ScriptCall(command="/bin/true"), nobody, True).argv == ("/bin/true",)   # argv from command
+    with pytest.raises(ScriptRefused, match="does not exist"):
+        vet_script(call, nobody, True, user="no_such_user_kvrrp")
+    with pytest.raises(ScriptRefused):
+        vet_script(ScriptCall(command="/no/such/script", argv=("/no/such/script",)), nobody, True)

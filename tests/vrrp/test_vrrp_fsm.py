@@ -5,7 +5,8 @@ import itertools
 
 import pytest
 
-from kvrrp.vrrp.fsm import TRANSITIONS, Action, Event, InvalidTransition, State, classify_advert, step
+from kvrrp.vrrp.fsm import (TRANSITIONS, Action, Event, InvalidTransition, State, classify_advert,
+                            classify_down_timer, step)
 
 S, E, A = State, Event, Action
 
@@ -17,6 +18,7 @@ EXPECTED_NEXT = {
     (S.INIT, E.SHUTDOWN): S.STOP,
     (S.INIT, E.DELETE): S.DELETED,
     (S.BACKUP, E.MASTER_DOWN_TIMER): S.MASTER,
+    (S.BACKUP, E.MASTER_DOWN_SYNC_HELD): S.BACKUP,
     (S.BACKUP, E.SYNC_MASTER): S.MASTER,
     (S.BACKUP, E.ADVERT_PRIORITY_ZERO): S.BACKUP,
     (S.BACKUP, E.ADVERT_HIGHER): S.BACKUP,
@@ -37,6 +39,7 @@ EXPECTED_NEXT = {
     (S.MASTER, E.ADVERT_EQUAL_HIGHER_ADDR): S.BACKUP,
     (S.MASTER, E.ADVERT_EQUAL_LOWER_ADDR): S.MASTER,
     (S.MASTER, E.ADVERT_LOWER): S.MASTER,
+    (S.MASTER, E.ADVERT_OWNER_IGNORES): S.MASTER,
     (S.MASTER, E.TRACK_FAULT): S.FAULT,
     (S.MASTER, E.SYNC_FAULT): S.FAULT,
     (S.MASTER, E.SYNC_BACKUP): S.BACKUP,
@@ -144,3 +147,14 @@ def test_terminal_states_accept_nothing():
 ])
 def test_classify_advert(state, remote, local, raddr, laddr, held, expected):
     assert classify_advert(state, remote, local, raddr, laddr, held) is expected
+
+
+def test_owner_ignore_adverts_and_sync_hold_back_are_classified():
+    # owner_ignore_adverts: a MASTER owner acts on no advert, not even priority 0 or higher
+    for prio in (0, 100, 255):
+        assert classify_advert(S.MASTER, prio, 255, "198.18.0.1", "198.18.0.2", False, True) is E.ADVERT_OWNER_IGNORES
+    assert classify_advert(S.BACKUP, 255, 255, "198.18.0.1", "198.18.0.2", False, True) is not E.ADVERT_OWNER_IGNORES
+    assert step(S.MASTER, E.ADVERT_OWNER_IGNORES) == (S.MASTER, ())
+    assert classify_down_timer(True) is E.MASTER_DOWN_TIMER
+    assert classify_down_timer(False) is E.MASTER_DOWN_SYNC_HELD
+    assert step(S.BACKUP, E.MASTER_DOWN_SYNC_HELD) == (S.BACKUP, (A.WAIT_FOR_SYNC_GROUP, A.START_MASTER_DOWN_TIMER))

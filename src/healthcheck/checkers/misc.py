@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from kvrrp.config.model import MiscCheck
 from kvrrp.notify.runner import run_script
-from kvrrp.notify.security import ScriptRefused, check_script, default_run_as, resolve_run_as
+from kvrrp.notify.security import ScriptRefused, default_run_as, vet_script
 
 from healthcheck.checkers.base import CheckContext, CheckResult, Target
 
@@ -28,9 +28,7 @@ async def check(target: Target, ctx: CheckContext) -> CheckResult:
     try:
         if ctx.default_run_as is None:
             ctx.default_run_as = default_run_as(None, None)
-        run_as = resolve_run_as(spec.user or spec.misc_path.user, spec.group or spec.misc_path.group,
-                                ctx.default_run_as)
-        script = check_script(spec.misc_path.argv or (spec.misc_path.command,), run_as, ctx.script_security)
+        script = vet_script(spec.misc_path, ctx.default_run_as, ctx.script_security, user=spec.user, group=spec.group)
     except ScriptRefused as exc:
         return CheckResult(False, str(exc))
     timeout = spec.misc_timeout if spec.misc_timeout else spec.delay_loop

@@ -19,16 +19,13 @@ from contextlib import nullcontext
 
 from kvrrp.io.ifinfo import ARPHRD_ETHER, IFF_NOARP, hardware_address, interface_flags, ipv6_forwarding
 from kvrrp.io.netns import entered
+from kvrrp.wire import ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ND_NEIGHBOR_ADVERT
 
 log = logging.getLogger("kvrrp.io")
 
-ETH_P_ARP = 0x0806
-ETH_P_IP = 0x0800
-ETH_P_IPV6 = 0x86DD
 BROADCAST_MAC = b"\xff" * 6
 ALL_NODES_MAC = b"\x33\x33\x00\x00\x00\x01"
 ALL_NODES = socket.inet_pton(socket.AF_INET6, "ff02::1")
-ND_NEIGHBOR_ADVERT = 136
 ND_NA_FLAG_ROUTER = 0x80
 ND_NA_FLAG_OVERRIDE = 0x20
 ND_OPT_TARGET_LINKADDR = 2

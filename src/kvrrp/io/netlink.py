@@ -123,10 +123,6 @@ def _to_address(msg: Any) -> InterfaceAddress:
     )
 
 
-def is_errno(exc: BaseException, *codes: int) -> bool:
-    return getattr(exc, "code", None) in codes or getattr(exc, "errno", None) in codes
-
-
 EEXIST = errno.EEXIST
 EADDRNOTAVAIL = errno.EADDRNOTAVAIL
 ENODEV = errno.ENODEV

@@ -36,12 +36,10 @@ from kvrrp.io.netlink import IFA_F_SECONDARY, Netlink
 from kvrrp.io.netns import entered
 from kvrrp.io.ports import ReceiveCallback, Received
 from kvrrp.io.sockbuf import VRRP_RX_DEFAULT, interface_mtu, vrrp_share_bytes
+from kvrrp.wire import IPPROTO_VRRP, VRRP_GROUP4, VRRP_GROUP6
 
 log = logging.getLogger("kvrrp.io")
 
-IPPROTO_VRRP = 112
-VRRP_GROUP4 = "224.0.0.18"
-VRRP_GROUP6 = "ff02::12"
 IP_MULTICAST_ALL = 49
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)

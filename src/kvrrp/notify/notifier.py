@@ -30,7 +30,7 @@ from kvrrp.config.effective import vrrp_smtp_alert
 from kvrrp.config.model import Config, ScriptCall, SyncGroup, VrrpInstance
 from kvrrp.notify.fifo import FifoWriter, format_line
 from kvrrp.notify.runner import RunResult, run_script
-from kvrrp.notify.security import CheckedScript, RunAs, ScriptRefused, check_script, default_run_as, resolve_run_as
+from kvrrp.notify.security import CheckedScript, RunAs, ScriptRefused, default_run_as, vet_script
 from kvrrp.notify.serial import KeyedSerial
 
 if TYPE_CHECKING:
@@ -109,8 +109,7 @@ class Notifier:
             return None
         security = self.config.global_defs.enable_script_security
         try:
-            run_as = resolve_run_as(call.user, call.group, default)
-            return check_script(call.argv, run_as, security)
+            return vet_script(call, default, security)
         except ScriptRefused as exc:
             self.refused[f"{owner}: {call.command}"] = str(exc)
             log.error("(%s) notify script %r disabled: %s", owner, call.command, exc)
@@ -174,8 +173,8 @@ class Notifier:
         g = self.config.global_defs
         try:
             default = default_run_as(g.script_user, g.script_group)
-            run_as = resolve_run_as(spec.script.user or spec.user, spec.script.group or spec.group, default)
-            checked = check_script(spec.script.argv, run_as, g.enable_script_security)
+            checked = vet_script(spec.script, default, g.enable_script_security,
+                                 user=spec.script.user or spec.user, group=spec.script.group or spec.group)
         except ScriptRefused as exc:
             log.error("%s script disabled: %s", label, exc)
             return

@@ -207,3 +207,12 @@ def check_script(argv: tuple[str, ...] | list[str], run_as: RunAs, script_securi
         log.warning("SECURITY VIOLATION - script %r runs as root with unsafe permissions: %s "
                     "(set enable_script_security to refuse it)", argv[0], reason)
     return CheckedScript(argv=(program,) + argv[1:], run_as=run_as, insecure=reason)
+
+
+def vet_script(call, default: RunAs | None, script_security: bool, *, user: str | None = None,
+               group: str | None = None) -> CheckedScript:
+    """The one way a configured script (a config.model.ScriptCall) is cleared to run: run as
+    `user`/`group` when the block names them, else the script line's own, else `default`
+    (global_defs script_user), then check_script. Raises ScriptRefused saying why."""
+    run_as = resolve_run_as(user or call.user, group or call.group, default)
+    return check_script(call.argv or (call.command,), run_as, script_security)

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kvrrp.config.model import Config, TrackProcess, VrrpScript
-from kvrrp.notify.security import (CheckedScript, RunAs, ScriptRefused, check_script,
-                                   default_run_as, resolve_run_as)
+from kvrrp.notify.security import CheckedScript, RunAs, ScriptRefused, default_run_as, vet_script
 from kvrrp.track import weights
 from kvrrp.track.files import FileWatcher, initialise_file
 from kvrrp.track.interfaces import InterfaceWatcher
@@ -168,8 +167,7 @@ class TrackingSupervisor:
     def _check_script(self, vs: VrrpScript, default: RunAs | None, security: bool) -> CheckedScript:
         if vs.script is None or not vs.script.argv:
             raise ScriptRefused(f"vrrp_script {vs.name} has no script")
-        run_as = resolve_run_as(vs.user or vs.script.user, vs.group or vs.script.group, default)
-        return check_script(vs.script.argv, run_as, security)
+        return vet_script(vs.script, default, security, user=vs.user, group=vs.group)
 
     def _build_scripts(self, config: Config, plan: Plan, keep: dict[str, _ScriptEntry]) -> dict[str, _ScriptEntry]:
         g = config.global_defs

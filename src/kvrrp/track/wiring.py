@@ -53,7 +53,7 @@ class DaemonExtras:
     async def _global_script(self, which: str) -> None:
         """startup_script / shutdown_script (global_defs), each with its own timeout."""
         from kvrrp.notify.runner import run_script
-        from kvrrp.notify.security import ScriptRefused, check_script, default_run_as, resolve_run_as
+        from kvrrp.notify.security import ScriptRefused, default_run_as, vet_script
 
         g = self.config.global_defs
         call = getattr(g, f"{which}_script")
@@ -61,8 +61,7 @@ class DaemonExtras:
             return
         timeout = getattr(g, f"{which}_script_timeout")
         try:
-            run_as = resolve_run_as(call.user, call.group, default_run_as(g.script_user, g.script_group))
-            checked = check_script(call.argv, run_as, g.enable_script_security)
+            checked = vet_script(call, default_run_as(g.script_user, g.script_group), g.enable_script_security)
         except ScriptRefused as exc:
             log.error("%s_script disabled: %s", which, exc)
             return

@@ -17,7 +17,8 @@ from typing import Callable, Iterable, Mapping
 
 from kvrrp import fastpath
 from kvrrp.io.clock import MonotonicClock
-from kvrrp.io.ports import AddressManager, AddressSpec, Announcer, Clock, Received, Transport, TransportFactory
+from kvrrp.io.ports import AddressManager, Announcer, Clock, Received, Transport, TransportFactory
+from kvrrp.vrrp.effects import AddAddress, Announce, InstanceEvent, RemoveAddress, SendAdvert, Transitioned
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.garp import GarpPacer
 from kvrrp.vrrp.instance import TIMER_SLOTS, TrackerStatus, VrrpInstanceRuntime
@@ -377,7 +378,7 @@ class VrrpEngine:
     def cancel(self, key: int) -> None:
         self._wheel.cancel(key)
 
-    def send(self, inst: VrrpInstanceRuntime, payload: bytes, dst: str, src: str | None) -> None:
+    def _send(self, inst: VrrpInstanceRuntime, payload: bytes, dst: str, src: str | None) -> None:
         s = inst.settings
         key = (s.vrrp_ifname, s.family)
         transport = self._transports.get(key)
@@ -398,17 +399,26 @@ class VrrpEngine:
             inst.stats.send_errors += 1
             log.exception("(%s) transport failed sending to %s", inst.name, dst)
 
-    def add_address(self, spec: AddressSpec) -> None:
-        self._guard(self._address_manager.add, spec)
-
-    def remove_address(self, spec: AddressSpec) -> None:
-        self._guard(self._address_manager.remove, spec)
-
-    def announce(self, ifname: str, family: int, address: str) -> None:
-        if family == 4:
-            self._guard(self._announcer.gratuitous_arp, ifname, address)
-        else:
-            self._guard(self._announcer.unsolicited_na, ifname, address)
+    def apply(self, inst: VrrpInstanceRuntime, effects) -> None:
+        """Carry out an instance's effects, in order (kvrrp.vrrp.effects)."""
+        for effect in effects:
+            kind = type(effect)
+            if kind is SendAdvert:
+                self._send(inst, effect.payload, effect.dst, effect.src)
+            elif kind is AddAddress:
+                self._guard(self._address_manager.add, effect.spec)
+            elif kind is RemoveAddress:
+                self._guard(self._address_manager.remove, effect.spec)
+            elif kind is Announce:
+                announce = (self._announcer.gratuitous_arp if effect.family == 4
+                            else self._announcer.unsolicited_na)
+                self._guard(announce, effect.ifname, effect.address)
+            elif kind is Transitioned:
+                self._transitioned(inst, effect.old, effect.new, effect.reason)
+            elif kind is InstanceEvent:
+                self._instance_event(inst, effect.name)
+            else:
+                raise TypeError(f"unknown effect {effect!r}")
 
     def source_address(self, inst: VrrpInstanceRuntime) -> str | None:
         if self._resolve_source is None:
@@ -418,7 +428,7 @@ class VrrpEngine:
     def delayed_start(self) -> float:
         return self._delayed_start
 
-    def transitioned(self, inst: VrrpInstanceRuntime, old: State, new: State, reason: str) -> None:
+    def _transitioned(self, inst: VrrpInstanceRuntime, old: State, new: State, reason: str) -> None:
         for callback in list(self._listeners):
             try:
                 callback(inst.name, old, new, reason, inst.effective_priority)
@@ -429,7 +439,7 @@ class VrrpEngine:
         if inst.sync is not None:
             inst.sync.follow(inst, new)
 
-    def instance_event(self, inst: VrrpInstanceRuntime, event: str) -> None:
+    def _instance_event(self, inst: VrrpInstanceRuntime, event: str) -> None:
         for callback in list(self._event_listeners):
             try:
                 callback(inst.name, event, inst.state, inst.effective_priority)

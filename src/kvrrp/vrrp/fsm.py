@@ -9,12 +9,14 @@ an advert is classified (classify_advert) into higher / equal-with-higher-addres
 lower-address / lower / lower-but-preemption-held / priority-zero. Preemption held means
 `nopreempt`, or a `preempt_delay` that has not run out: the backup then accepts the lower
 priority master exactly like a higher one (RFC 5798 6.4.2 "If Preempt_Mode is False").
-Actions are names; the instance turns them into packets, addresses and timers.
+Actions are names; the instance's handlers turn them into effects (kvrrp.vrrp.effects) and
+timers, each handler getting the event's data (AdvertIn for the advert events).
 """
 from __future__ import annotations
 
 import enum
 import ipaddress
+from typing import NamedTuple
 
 
 class State(enum.Enum):
@@ -37,6 +39,7 @@ class Event(enum.Enum):
     SHUTDOWN = "shutdown"
     DELETE = "removed by reload"
     MASTER_DOWN_TIMER = "master down timer expired"
+    MASTER_DOWN_SYNC_HELD = "master down timer expired, sync group not ready"
     ADVER_TIMER = "advert timer expired"
     PREEMPT_DELAY_EXPIRED = "preempt delay expired"
     ADVERT_HIGHER = "received higher priority advert"
@@ -45,6 +48,7 @@ class Event(enum.Enum):
     ADVERT_LOWER = "received lower priority advert"
     ADVERT_LOWER_PREEMPT_HELD = "received lower priority advert, preemption held"
     ADVERT_PRIORITY_ZERO = "received priority 0 advert"
+    ADVERT_OWNER_IGNORES = "received advert, ignored by the address owner"   # owner_ignore_adverts
     TRACK_FAULT = "tracker fault"
     TRACK_RECOVER = "trackers recovered"
     TRACK_RECOVER_OWNER = "trackers recovered, address owner"
@@ -77,6 +81,17 @@ class Action(enum.Enum):
     START_PREEMPT_DELAY = "start preempt delay"
     CANCEL_PREEMPT_DELAY = "cancel preempt delay"
     END_PREEMPT_DELAY = "preemption allowed again"
+    WAIT_FOR_SYNC_GROUP = "want MASTER, wait for the sync group"
+
+
+class AdvertIn(NamedTuple):
+    """The data of an advert event: who sent it, its priority and interval field, and the
+    kernel's receive time (None when the transport gave none). Handlers get it as an argument."""
+
+    src: str
+    priority: int
+    adver_int: int
+    rx_time: float | None = None
 
 
 class InvalidTransition(Exception):
@@ -107,6 +122,8 @@ TRANSITIONS: dict[tuple[State, Event], tuple[State, tuple[Action, ...]]] = {
     (S.INIT, E.DELETE): (S.DELETED, ()),
     # Backup (RFC 6.4.2)
     (S.BACKUP, E.MASTER_DOWN_TIMER): (S.MASTER, _BECOME_MASTER),
+    # keepalived vrrp_sync_can_goto_master: wait for the whole group to want MASTER
+    (S.BACKUP, E.MASTER_DOWN_SYNC_HELD): (S.BACKUP, (A.WAIT_FOR_SYNC_GROUP, A.START_MASTER_DOWN_TIMER)),
     (S.BACKUP, E.SYNC_MASTER): (S.MASTER, (A.CANCEL_PROTOCOL_TIMER,) + _BECOME_MASTER),
     (S.BACKUP, E.ADVERT_PRIORITY_ZERO): (S.BACKUP, (A.START_SKEW_TIMER,)),
     (S.BACKUP, E.ADVERT_HIGHER): (S.BACKUP, _ACCEPT),
@@ -131,6 +148,7 @@ TRANSITIONS: dict[tuple[State, Event], tuple[State, tuple[Action, ...]]] = {
     (S.MASTER, E.ADVERT_EQUAL_HIGHER_ADDR): (S.BACKUP, (A.YIELD_ADVERT,) + _RELEASE + (A.ACCEPT_MASTER, A.START_MASTER_DOWN_TIMER)),
     (S.MASTER, E.ADVERT_EQUAL_LOWER_ADDR): (S.MASTER, (A.ANSWER_LOWER_PRIORITY,)),
     (S.MASTER, E.ADVERT_LOWER): (S.MASTER, (A.ANSWER_LOWER_PRIORITY,)),
+    (S.MASTER, E.ADVERT_OWNER_IGNORES): (S.MASTER, ()),
     (S.MASTER, E.TRACK_FAULT): (S.FAULT, _RELEASE_WITH_ZERO),
     (S.MASTER, E.SYNC_FAULT): (S.FAULT, _RELEASE_WITH_ZERO),
     (S.MASTER, E.SYNC_BACKUP): (S.BACKUP, _RELEASE + _BACKUP_FROM_IDLE),
@@ -170,15 +188,24 @@ def _addr_key(address: str) -> tuple[int, int]:
     return (ip.version, int(ip))
 
 
+def classify_down_timer(sync_group_ready: bool) -> Event:
+    """Master_Down_Timer ran out in BACKUP: take over, or (keepalived's sync groups) wait until
+    every other member of the group wants MASTER too."""
+    return Event.MASTER_DOWN_TIMER if sync_group_ready else Event.MASTER_DOWN_SYNC_HELD
+
+
 def classify_advert(state: State, remote_priority: int, local_priority: int,
                     remote_address: str, local_address: str | None,
-                    preemption_held: bool) -> Event:
+                    preemption_held: bool, owner_ignores: bool = False) -> Event:
     """Turn a received advert into the FSM event (RFC 5798 6.4.2 / 6.4.3).
 
     Equal priority is resolved by the primary addresses compared as unsigned integers (RFC
     5798 6.4.3); an unknown local address loses the tie. `preemption_held` only matters to a
     backup: with nopreempt or a running preempt delay it accepts a lower priority master.
+    `owner_ignores`: the address owner with owner_ignore_adverts, which as MASTER acts on no advert.
     """
+    if owner_ignores and state is State.MASTER:
+        return Event.ADVERT_OWNER_IGNORES
     if remote_priority == 0:
         return Event.ADVERT_PRIORITY_ZERO
     if remote_priority > local_priority:

@@ -5,7 +5,8 @@ VIPs), a second burst `garp_master_delay` later, and a burst of `garp_master_ref
 every `garp_master_refresh`. When a master answers a lower priority advert: a burst of
 `garp_lower_prio_repeat`, again after `garp_lower_prio_delay`. Announcements are spaced by
 `vrrp_garp_interval` (IPv4) / `vrrp_gna_interval` (IPv6) when those are set. Timers live on the
-instance's slots of the engine's wheel; this class only decides what to send and when.
+instance's slots of the engine's wheel; this class only decides what to send and when: its
+methods return the announcements due now as effects (kvrrp.vrrp.effects.Announce).
 
 The spacing is per interface, whichever instance sends (keepalived's per-interface garp_delay),
 and a `garp_group` puts several interfaces (those on one switch) under one spacing with its
@@ -17,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from kvrrp.vrrp.effects import Announce
 from kvrrp.vrrp.settings import InstanceSettings
 from kvrrp.vrrp.stats import InstanceStats
 
@@ -25,9 +27,6 @@ T_GARP_SECOND = 3       # second burst after becoming master
 T_GARP_REFRESH = 4      # periodic refresh
 T_GARP_LOWER = 5        # second burst after answering a lower priority advert
 GARP_TIMERS = (T_GARP_PACE, T_GARP_SECOND, T_GARP_REFRESH, T_GARP_LOWER)
-
-Announce = Callable[[str, int, str], None]      # (ifname, family, address)
-
 
 class TimerSlots(Protocol):
     def schedule_timer(self, kind: int, delay: float) -> None: ...
@@ -87,67 +86,71 @@ class GarpPacer:
 class GarpSchedule:
     # One per instance: slots, and the queue exists only while a burst is being sent (an empty
     # deque is 600+ bytes, times 10,000 instances).
-    __slots__ = ("settings", "timers", "announce", "stats", "queue", "pacer", "now")
+    __slots__ = ("settings", "timers", "stats", "queue", "pacer", "now")
 
-    def __init__(self, settings: InstanceSettings, timers: TimerSlots, announce: Announce,
-                 stats: InstanceStats, pacer: GarpPacer | None = None,
-                 now: Callable[[], float] | None = None) -> None:
+    def __init__(self, settings: InstanceSettings, timers: TimerSlots, stats: InstanceStats,
+                 pacer: GarpPacer | None = None, now: Callable[[], float] | None = None) -> None:
         self.settings = settings
         self.timers = timers
-        self.announce = announce
         self.stats = stats
         self.queue: deque[tuple[str, int, str]] | None = None
         self.pacer = pacer if pacer is not None else GarpPacer()   # the engine's, shared
         self.now = now
 
-    def on_become_master(self) -> None:
+    def on_become_master(self) -> list[Announce]:
         s = self.settings
-        self._burst(s.garp_master_repeat)
+        due = self._burst(s.garp_master_repeat)
         if s.garp_master_delay > 0:
             self.timers.schedule_timer(T_GARP_SECOND, s.garp_master_delay)
         if s.garp_master_refresh > 0:
             self.timers.schedule_timer(T_GARP_REFRESH, s.garp_master_refresh)
+        return due
 
-    def on_lower_priority_advert(self) -> None:
+    def on_lower_priority_advert(self) -> list[Announce]:
         s = self.settings
-        if s.garp_lower_prio_repeat:
-            self._burst(s.garp_lower_prio_repeat)
-            if s.garp_lower_prio_delay > 0:
-                self.timers.schedule_timer(T_GARP_LOWER, s.garp_lower_prio_delay)
+        if not s.garp_lower_prio_repeat:
+            return []
+        due = self._burst(s.garp_lower_prio_repeat)
+        if s.garp_lower_prio_delay > 0:
+            self.timers.schedule_timer(T_GARP_LOWER, s.garp_lower_prio_delay)
+        return due
 
     def stop(self) -> None:
         self.queue = None
         for kind in GARP_TIMERS:
             self.timers.cancel_timer(kind)
 
-    def on_timer(self, kind: int) -> None:
+    def on_timer(self, kind: int) -> list[Announce]:
         """A GARP timer fired while we are MASTER."""
         s = self.settings
         if kind == T_GARP_PACE:
-            self._flush()
-        elif kind == T_GARP_SECOND:
-            self._burst(s.garp_master_repeat)
-        elif kind == T_GARP_REFRESH:
-            self._burst(s.garp_master_refresh_repeat)
+            return self._flush()
+        if kind == T_GARP_SECOND:
+            return self._burst(s.garp_master_repeat)
+        if kind == T_GARP_REFRESH:
             self.timers.schedule_timer(T_GARP_REFRESH, s.garp_master_refresh)
-        elif kind == T_GARP_LOWER:
-            self._burst(s.garp_lower_prio_repeat)
+            return self._burst(s.garp_master_refresh_repeat)
+        if kind == T_GARP_LOWER:
+            return self._burst(s.garp_lower_prio_repeat)
+        return []
 
-    def _burst(self, repeat: int) -> None:
+    def _burst(self, repeat: int) -> list[Announce]:
         specs = self.settings.vips + self.settings.excluded_vips
         if self.queue is None:
             self.queue = deque()
         for _ in range(repeat):
             for spec in specs:
                 self.queue.append((spec.ifname, spec.family, spec.address))
-        if not self.timers.timer_armed(T_GARP_PACE):
-            self._flush()
+        if self.timers.timer_armed(T_GARP_PACE):
+            return []           # paced: the queue drains on T_GARP_PACE
+        return self._flush()
 
-    def _flush(self) -> None:
+    def _flush(self) -> list[Announce]:
         s = self.settings
         queue = self.queue
+        due: list[Announce] = []
         if queue is None:
-            return
+            return due
         pacer, clock = self.pacer, self.now
         while queue:
             ifname, family, address = queue[0]
@@ -157,9 +160,9 @@ class GarpSchedule:
                 wait = pacer.wait(ifname, family, interval, now)
                 if wait > 1e-9:
                     self.timers.schedule_timer(T_GARP_PACE, wait)
-                    return
+                    return due
             queue.popleft()
-            self.announce(ifname, family, address)
+            due.append(Announce(ifname, family, address))
             if family == 4:
                 self.stats.garp_sent += 1
             else:
@@ -168,5 +171,6 @@ class GarpSchedule:
                 pacer.sent(ifname, family, interval, now)
             elif interval > 0 and queue:      # no clock (bare tests): space by this instance alone
                 self.timers.schedule_timer(T_GARP_PACE, interval)
-                return
+                return due
         self.queue = None
+        return due

@@ -1,8 +1,10 @@
 """One VRRP instance at run time: priorities, the state machine's actions, adverts.
 
-The instance does no I/O itself. It talks to its engine through InstanceContext (clock,
-timers on the shared wheel, sending, addresses, announcements, transition reports) and turns
-every fsm.Action into calls on it. Timer keys are `uid * TIMER_SLOTS + kind`, so one wheel
+The instance does no I/O itself. Each fsm.Action's handler gets the event's data (the advert
+being handled, if any) and returns effects (kvrrp.vrrp.effects: adverts to send, addresses to
+add or remove, GARP/NA to send, transitions and events to report), which the engine carries out
+through InstanceContext.apply. The context otherwise gives the clock, timers on the shared
+wheel and the few facts the instance asks for. Timer keys are `uid * TIMER_SLOTS + kind`, so one wheel
 serves every instance and a key tells the engine whom to wake.
 """
 from __future__ import annotations
@@ -11,11 +13,12 @@ import enum
 import ipaddress
 import logging
 import math
-from typing import Protocol
+from typing import Iterable, Protocol
 
 from kvrrp import fastpath
-from kvrrp.io.ports import AddressSpec, Received
+from kvrrp.io.ports import Received
 from kvrrp.vrrp import fsm, timers
+from kvrrp.vrrp.effects import AddAddress, Announce, Effect, InstanceEvent, RemoveAddress, SendAdvert, Transitioned
 from kvrrp.vrrp.fsm import Action, Event, State
 from kvrrp.vrrp.garp import GARP_TIMERS, GarpSchedule
 from kvrrp.vrrp.receive import InstanceView
@@ -65,14 +68,9 @@ class InstanceContext(Protocol):
     def fast_sender(self, inst: "VrrpInstanceRuntime") -> object | None: ...
     def schedule(self, key: int, deadline: float) -> None: ...
     def cancel(self, key: int) -> None: ...
-    def send(self, inst: "VrrpInstanceRuntime", payload: bytes, dst: str, src: str | None) -> None: ...
-    def add_address(self, spec: AddressSpec) -> None: ...
-    def remove_address(self, spec: AddressSpec) -> None: ...
-    def announce(self, ifname: str, family: int, address: str) -> None: ...
+    def apply(self, inst: "VrrpInstanceRuntime", effects: Iterable[Effect]) -> None: ...
     def source_address(self, inst: "VrrpInstanceRuntime") -> str | None: ...
     def delayed_start(self) -> float: ...
-    def transitioned(self, inst: "VrrpInstanceRuntime", old: State, new: State, reason: str) -> None: ...
-    def instance_event(self, inst: "VrrpInstanceRuntime", event: str) -> None: ...
     def sync_allows_master(self, inst: "VrrpInstanceRuntime") -> bool: ...
     def sync_allows_recover(self, inst: "VrrpInstanceRuntime") -> bool: ...
 
@@ -123,10 +121,7 @@ class VrrpInstanceRuntime:
         self._down_skew_only = False
         self.fast = fastpath.InstanceSlot(ctx.wheel, uid * TIMER_SLOTS + T_PROTOCOL)
         self.stats.attach(self.fast)
-        self.garp = GarpSchedule(settings, self, ctx.announce, self.stats, getattr(ctx, "garp_pacer", None), ctx.now)
-        self._rx_src: str | None = None
-        self._rx_advert = None
-        self._rx_time: float | None = None     # kernel receive time of the advert being handled
+        self.garp = GarpSchedule(settings, self, self.stats, getattr(ctx, "garp_pacer", None), ctx.now)
         self._advert_cache: dict[tuple[int, str, str | None], bytes] = {}
         self._wire_interval = timers.wire_interval(settings.adver_int, settings.version)
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in settings.advert_addresses)
@@ -260,7 +255,10 @@ class VrrpInstanceRuntime:
         self.garp.stop()
 
     # ------------------------------------------------------------------ the state machine
-    def dispatch(self, event: Event) -> None:
+    def dispatch(self, event: Event, advert: fsm.AdvertIn | None = None) -> list[Effect]:
+        """One step of the state machine: every action's handler gets `advert` (the event's data,
+        for the advert events) and returns its effects; the engine carries them out. Returns
+        every effect of the step (tests assert them)."""
         old = self.state
         new, actions = fsm.step(old, event)
         # becoming MASTER: the advert, VIPs and GARPs go first, the log lines right after
@@ -269,8 +267,12 @@ class VrrpInstanceRuntime:
             self.state = new
             if log_first:
                 self._log_transition(old, new, event)
+        effects: list[Effect] = []
         for action in actions:
-            self._ACTIONS[action](self)
+            done = self._ACTIONS[action](self, advert)
+            if done:
+                effects.extend(done)
+        self.ctx.apply(self, effects)
         if new is not old:
             if not log_first:
                 self._log_transition(old, new, event)
@@ -282,8 +284,11 @@ class VrrpInstanceRuntime:
                 self._owner_waiting = False
             elif old is State.MASTER:
                 self.stats.release_master += 1
-            self.ctx.transitioned(self, old, new, event.value)
+            report = Transitioned(old, new, event.value)
+            self.ctx.apply(self, (report,))
+            effects.append(report)
         self._refresh_fast()
+        return effects
 
     def _log_transition(self, old: State, new: State, event: Event) -> None:
         # keepalived's own line first (operators and scripts grep for it), then the reason
@@ -310,13 +315,14 @@ class VrrpInstanceRuntime:
         self._deadlines[kind] = deadline
         self.ctx.schedule(self.uid * TIMER_SLOTS + kind, deadline)
 
-    def _timer_origin(self, now: float) -> float:
+    @staticmethod
+    def _timer_origin(now: float, advert: fsm.AdvertIn | None) -> float:
         """When a timer restarted by the advert being handled starts: the kernel's receive
         time when the transport gave one (the RFC timers run from the advert's arrival, so our
         own wake-up latency is not added to a failover), else now. A receive time from the
         future (clock trouble) or older than _RX_TIME_MAX_AGE (a stalled process working off a
         queue: newer adverts may be right behind) is not trusted."""
-        rx_time = self._rx_time
+        rx_time = advert.rx_time if advert is not None else None
         if rx_time is None or rx_time > now or now - rx_time > _RX_TIME_MAX_AGE:
             return now
         return rx_time
@@ -356,19 +362,14 @@ class VrrpInstanceRuntime:
         elif kind == T_PREEMPT:
             self.dispatch(Event.PREEMPT_DELAY_EXPIRED)
         elif kind in GARP_TIMERS and self.state is State.MASTER:
-            self.garp.on_timer(kind)
+            self.ctx.apply(self, self.garp.on_timer(kind))
 
     def _protocol_timer(self) -> None:
         if self.state is State.MASTER:
             self.dispatch(Event.ADVER_TIMER)
         elif self.state is State.BACKUP:
-            if self.sync is not None and not self.ctx.sync_allows_master(self):
-                # keepalived vrrp_sync_can_goto_master: wait for the whole group to want MASTER
-                self.want_master = True
-                log.info("(%s) master down but sync group %s not ready, staying BACKUP", self.name, self.sync.name)
-                self._start_down_timer()
-                return
-            self.dispatch(Event.MASTER_DOWN_TIMER)     # logs "Receive advertisement timeout"
+            ready = self.sync is None or self.ctx.sync_allows_master(self)
+            self.dispatch(fsm.classify_down_timer(ready))     # logs "Receive advertisement timeout"
 
     # ------------------------------------------------------------------ trackers
     def set_tracker(self, key: object, status: int | TrackerStatus) -> None:
@@ -396,7 +397,7 @@ class VrrpInstanceRuntime:
         if old_prio != self.effective_priority:
             log.info("(%s) Changing effective priority from %d to %d", self.name, old_prio, self.effective_priority)
             self._advert_cache.clear()
-            self.ctx.instance_event(self, EVENT_PRIORITY)
+            self.ctx.apply(self, (InstanceEvent(EVENT_PRIORITY),))
         if self.state not in RUNNING:
             return
         if self.own_fault and not was_fault:
@@ -432,19 +433,17 @@ class VrrpInstanceRuntime:
         self._tx_built = None
         if self.vips_set:
             old_specs, new_specs = old.vips + old.excluded_vips, new.vips + new.excluded_vips
-            for spec in old_specs:
-                if spec not in new_specs:
-                    self.ctx.remove_address(spec)
+            changes: list[Effect] = [RemoveAddress(spec) for spec in old_specs if spec not in new_specs]
             for spec in new_specs:
                 if spec not in old_specs:
-                    self.ctx.add_address(spec)
-                    self.ctx.announce(spec.ifname, spec.family, spec.address)
+                    changes += (AddAddress(spec), Announce(spec.ifname, spec.family, spec.address))
+            self.ctx.apply(self, changes)
         old_prio = self.effective_priority
         self.effective_priority = effective_priority(new.priority, self.tracker_weights)
         if old_prio != self.effective_priority:
             log.info("(%s) Changing effective priority from %d to %d (reload)", self.name, old_prio,
                      self.effective_priority)
-            self.ctx.instance_event(self, EVENT_PRIORITY)
+            self.ctx.apply(self, (InstanceEvent(EVENT_PRIORITY),))
             if self.state in RUNNING:
                 self.dispatch(Event.PRIORITY_CHANGED)
 
@@ -480,17 +479,12 @@ class VrrpInstanceRuntime:
         self.stats.advert_rcvd += 1
         if advert.priority == 0:
             self.stats.pri_zero_rcvd += 1
-        if self.state is State.MASTER and self.settings.is_owner and self.settings.owner_ignore_adverts:
-            return
-        held = (not self.settings.preempt) or (self.settings.preempt_delay > 0 and self._preempt is not _Preempt.EXPIRED)
+        s = self.settings
+        held = (not s.preempt) or (s.preempt_delay > 0 and self._preempt is not _Preempt.EXPIRED)
         event = fsm.classify_advert(self.state, advert.priority, self.effective_priority, rx.src,
-                                    self.own_address, held)
-        self._rx_src, self._rx_advert, self._rx_time = rx.src, advert, rx.rx_time
+                                    self.own_address, held, s.is_owner and s.owner_ignore_adverts)
         self._log_advert(event, rx.src, advert.priority)
-        try:
-            self.dispatch(event)
-        finally:
-            self._rx_src = self._rx_advert = self._rx_time = None
+        self.dispatch(event, fsm.AdvertIn(rx.src, advert.priority, advert.adver_int, rx.rx_time))
 
     def dropped(self, reason: str, src: str) -> None:
         """Count an advert receive.validate dropped, and log it: keepalived logs every bad
@@ -547,11 +541,13 @@ class VrrpInstanceRuntime:
         self._advert_cache[key] = payload
         return payload
 
-    def send_advert(self, priority: int) -> None:
+    def send_advert(self, priority: int) -> list[Effect]:
+        """The adverts to send now, to every peer or the group (counted as sent here: the engine
+        counts a failed send in send_errors)."""
         s = self.settings
         src = self.own_address
         targets = s.unicast_peers if s.is_unicast else (s.group,)
-        sent = False
+        out: list[Effect] = []
         for dst in targets:
             try:
                 payload = self.advert_payload(priority, dst, src)
@@ -565,66 +561,68 @@ class VrrpInstanceRuntime:
                 continue
             # with a VMAC the advert leaves the macvlan but from the base interface's address:
             # pin it, the macvlan has no address of its own
-            self.ctx.send(self, payload, dst, s.unicast_src_ip or (src if s.vrrp_ifname != s.ifname else None))
-            sent = True
-        if sent:
+            out.append(SendAdvert(payload, dst, s.unicast_src_ip or (src if s.vrrp_ifname != s.ifname else None)))
+        if out:
             self.fast.sent(self.ctx.now())
             if priority == 0:
                 self.stats.pri_zero_sent += 1
+        return out
 
     # ------------------------------------------------------------------ actions
-    def _a_send_advert(self) -> None:
-        self.send_advert(self.effective_priority)
+    # each gets the event's data (the advert being handled, or None) and returns its effects
 
-    def _a_send_zero(self) -> None:
-        self.send_advert(0)
+    def _a_send_advert(self, advert: fsm.AdvertIn | None) -> list[Effect]:
+        return self.send_advert(self.effective_priority)
+
+    def _a_send_zero(self, advert: fsm.AdvertIn | None) -> list[Effect]:
+        sent = self.send_advert(0)
         log.info("(%s) sent 0 priority", self.name)
+        return sent
 
-    def _a_answer_lower(self) -> None:
-        s = self.settings
-        self.ctx.instance_event(self, EVENT_MASTER_RX_LOWER_PRI)
-        if not s.lower_prio_no_advert:
-            self.send_advert(self.effective_priority)
-        self.garp.on_lower_priority_advert()
+    def _a_answer_lower(self, advert: fsm.AdvertIn | None) -> list[Effect]:
+        out: list[Effect] = [InstanceEvent(EVENT_MASTER_RX_LOWER_PRI)]
+        if not self.settings.lower_prio_no_advert:
+            out += self.send_advert(self.effective_priority)
+        out += self.garp.on_lower_priority_advert()
+        return out
 
-    def _a_yield_advert(self) -> None:
+    def _a_yield_advert(self, advert: fsm.AdvertIn | None) -> list[Effect]:
         if self.settings.higher_prio_send_advert:
-            self.send_advert(self.effective_priority)
+            return self.send_advert(self.effective_priority)
+        return []
 
-    def _a_add_vips(self) -> None:
-        for spec in self.settings.vips + self.settings.excluded_vips:
-            self.ctx.add_address(spec)
+    def _a_add_vips(self, advert: fsm.AdvertIn | None) -> list[Effect]:
         self.vips_set = True
+        return [AddAddress(spec) for spec in self.settings.vips + self.settings.excluded_vips]
 
-    def _a_remove_vips(self) -> None:
+    def _a_remove_vips(self, advert: fsm.AdvertIn | None) -> list[Effect]:
         if not self.vips_set:
-            return
-        for spec in self.settings.vips + self.settings.excluded_vips:
-            self.ctx.remove_address(spec)
+            return []
         self.vips_set = False
+        return [RemoveAddress(spec) for spec in self.settings.vips + self.settings.excluded_vips]
 
-    def _a_start_garp(self) -> None:
-        self.garp.on_become_master()
+    def _a_start_garp(self, advert: fsm.AdvertIn | None) -> list[Effect]:
+        return self.garp.on_become_master()
 
-    def _a_stop_garp(self) -> None:
+    def _a_stop_garp(self, advert: fsm.AdvertIn | None) -> None:
         self.garp.stop()
 
-    def _a_start_adver_timer(self) -> None:
+    def _a_start_adver_timer(self, advert: fsm.AdvertIn | None) -> None:
         self._schedule(T_PROTOCOL, self.settings.adver_int)
 
-    def _start_down_timer(self) -> None:
+    def _start_down_timer(self, advert: fsm.AdvertIn | None) -> None:
         # vrrp_startup_delay holds every takeover (ReceiveTable.accept does the same in the fast path)
-        begin = max(self._timer_origin(self.ctx.now()), self.ctx.delayed_start())
+        begin = max(self._timer_origin(self.ctx.now(), advert), self.ctx.delayed_start())
         self._down_skew_only = self._owner_waiting
         interval = self.skew_time() if self._owner_waiting else self.master_down_interval()
         self._schedule_at(T_PROTOCOL, begin + interval, begin)
 
-    def _a_start_skew_timer(self) -> None:
-        begin = self._timer_origin(self.ctx.now())
+    def _a_start_skew_timer(self, advert: fsm.AdvertIn | None) -> None:
+        begin = self._timer_origin(self.ctx.now(), advert)
         self._down_skew_only = True
         self._schedule_at(T_PROTOCOL, begin + self.skew_time(), begin)
 
-    def _a_adjust_down_timer(self) -> None:
+    def _a_adjust_down_timer(self, advert: fsm.AdvertIn | None) -> None:
         # keepalived vrrp_set_effective_priority: move the running timer by the Skew_Time change
         started = self.fast.down_started
         if math.isnan(started) or not self.fast.armed:
@@ -632,38 +630,40 @@ class VrrpInstanceRuntime:
         interval = self.skew_time() if self._down_skew_only else self.master_down_interval()
         self.fast.schedule(started + interval, started)
 
-    def _a_cancel_protocol_timer(self) -> None:
+    def _a_cancel_protocol_timer(self, advert: fsm.AdvertIn | None) -> None:
         self._cancel(T_PROTOCOL)
 
-    def _a_accept_master(self) -> None:
-        advert = self._rx_advert
-        if advert is None:
-            return
-        self.master_address = self._rx_src
+    def _a_accept_master(self, advert: fsm.AdvertIn | None) -> None:
+        # only the advert events carry this action (fsm.TRANSITIONS), so advert is never None
+        self.master_address = advert.src
         self.master_priority = advert.priority
         self.want_master = False
         self.master_adver_int = timers.learned_master_interval(self.master_adver_int, advert.adver_int,
                                                                self.settings.version)
 
-    def _a_reset_master_interval(self) -> None:
+    def _a_reset_master_interval(self, advert: fsm.AdvertIn | None) -> None:
         self.master_adver_int = self.settings.adver_int
 
-    def _a_start_preempt_delay(self) -> None:
+    def _a_start_preempt_delay(self, advert: fsm.AdvertIn | None) -> None:
         delay = self.settings.preempt_delay
         if delay > 0 and self._preempt is _Preempt.IDLE:
             log.info("(%s) start preempt delay (%g s)", self.name, delay)
             self._preempt = _Preempt.RUNNING
-            self._schedule_at(T_PREEMPT, self._timer_origin(self.ctx.now()) + delay)
+            self._schedule_at(T_PREEMPT, self._timer_origin(self.ctx.now(), advert) + delay)
 
-    def _a_cancel_preempt_delay(self) -> None:
+    def _a_cancel_preempt_delay(self, advert: fsm.AdvertIn | None) -> None:
         if self._preempt is _Preempt.RUNNING:
             log.debug("(%s) stop preempt delay", self.name)
         self._preempt = _Preempt.IDLE
         self._cancel(T_PREEMPT)
 
-    def _a_end_preempt_delay(self) -> None:
+    def _a_end_preempt_delay(self, advert: fsm.AdvertIn | None) -> None:
         log.info("(%s) preempt delay expired", self.name)
         self._preempt = _Preempt.EXPIRED
+
+    def _a_wait_for_sync_group(self, advert: fsm.AdvertIn | None) -> None:
+        self.want_master = True
+        log.info("(%s) master down but sync group %s not ready, staying BACKUP", self.name, self.sync.name)
 
     _ACTIONS = {
         Action.SEND_ADVERT: _a_send_advert,
@@ -684,6 +684,7 @@ class VrrpInstanceRuntime:
         Action.START_PREEMPT_DELAY: _a_start_preempt_delay,
         Action.CANCEL_PREEMPT_DELAY: _a_cancel_preempt_delay,
         Action.END_PREEMPT_DELAY: _a_end_preempt_delay,
+        Action.WAIT_FOR_SYNC_GROUP: _a_wait_for_sync_group,
     }
 
 

@@ -23,8 +23,8 @@ from kvrrp import fastpath
 from kvrrp.io.ports import Received
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.settings import AUTH_AH, AUTH_NONE, AUTH_PASS, InstanceSettings
+from kvrrp.wire import VRRP_TTL
 
-VRRP_TTL = 255
 _VALID_V2_AUTH = (AUTH_NONE, AUTH_PASS, AUTH_AH)
 _RUNNING = (State.BACKUP, State.MASTER, State.FAULT)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from kvrrp.config.effective import global_values, resolve
 from kvrrp.io.ports import AddressSpec
+from kvrrp.wire import VRRP_GROUP4, VRRP_GROUP6
 
 AUTH_NONE = 0
 AUTH_PASS = 1
@@ -77,7 +78,7 @@ class InstanceSettings:
     vmac_xmit_base: bool = False
     unicast_ttl: int | None = None           # TTL / hop limit of unicast adverts (None: 255)
     unicast_checksum_compat: str = CHECKSUM_COMPAT_AUTO
-    compat_group: str = "224.0.0.18"         # vrrp_mcast_group4: the old checksum's destination
+    compat_group: str = VRRP_GROUP4          # vrrp_mcast_group4: the old checksum's destination
     # this instance's part of its receive socket's SO_RCVBUF: ("bytes", n), ("mtu", multiplier)
     # or ("", 0) for none (kernel_rx_buf_size / vrrp_rx_bufs_policy, see rx_buf_share)
     rx_buf_share: tuple[str, int] = ("", 0)
@@ -128,7 +129,7 @@ class InstanceSettings:
     def group(self) -> str:
         if self.mcast_group:
             return self.mcast_group
-        return "224.0.0.18" if self.family == 4 else "ff02::12"
+        return VRRP_GROUP4 if self.family == 4 else VRRP_GROUP6
 
     @property
     def advert_addresses(self) -> tuple[str, ...]:
@@ -233,7 +234,7 @@ def instance_settings(inst, g, sync_group: str | None = None, sync_group_model=N
                                                                            for p in inst.unicast_peers)),
         unicast_ttl=inst.unicast_ttl if any(p.family == family for p in inst.unicast_peers) else None,
         unicast_checksum_compat=_checksum_compat(inst),
-        compat_group=g.vrrp_mcast_group4 or "224.0.0.18",
+        compat_group=g.vrrp_mcast_group4 or VRRP_GROUP4,
         rx_buf_share=rx_buf_share(getattr(inst, "kernel_rx_buf_size", None), g, family, version,
                                   sum(1 for v in inst.virtual_ipaddress if v.family == family)),
         **{name: eff[name] for name in _RESOLVED},
