@@ -42,7 +42,6 @@ from kvrrp.vrrp.accept_mode import AcceptMode, firewall_wanted
 log = logging.getLogger("kvrrp.daemon")
 WORKER_THREADS = 2   # a reload parse and a /metrics render may overlap
 
-from kvrrp.dump_paths import DATA_DUMP, JSON_DUMP, STATS_DUMP  # noqa: E402,F401 - kept importable here
 TIMER_RESOLUTION = 0.0001  # 100 us wheel ticks: deadlines are rounded up by at most this much
 EXIT_CONFIG = 1
 EXIT_RUNNING = 1
@@ -543,7 +542,8 @@ class Daemon:
         stats_dump_file, json_dump_file), read from the configuration in force."""
         from kvrrp.dump_paths import dump_path
 
-        namespace = getattr(getattr(self, "args", None), "namespace", None) or getattr(self.config, "net_namespace", None)
+        args = getattr(self, "args", None)
+        namespace = getattr(args, "namespace", None) or getattr(self.config, "net_namespace", None)
         return dump_path(kind, self.config.global_defs, namespace, getattr(self.config, "instance_name", None))
 
     def dump(self, kind: str, clear: bool = False) -> str | None:

@@ -369,8 +369,6 @@ def test_v3_checksum_as_v2_interoperates_and_rejects_pseudo_header_checksums():
 
 
 def _two_interfaces(garp_groups=(), garp_interval=0.0):
-    from kvrrp.vrrp.garp import GarpGroupSettings  # noqa: F401 - the type garp_groups holds
-
     lan = FakeLan()
     a = cfg(200, name="A", vrid=1, garp_master_repeat=2, garp_master_delay=0, garp_interval=garp_interval)
     b = InstanceSettings(name="B", ifname="eth1", vrid=2, priority=200, garp_master_repeat=2, garp_master_delay=0,

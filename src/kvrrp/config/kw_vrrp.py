@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from kvrrp.config import model as m
 from kvrrp.config.argv import split_command
-from kvrrp.config.kw_handlers import (Fields, Handler, _deprecated, _extra, _script_user, _set_flag,
+from kvrrp.config.kw_handlers import (Fields, Handler, _deprecated, _script_user, _set_flag,
                                       _set_int, _set_ip, _set_repeat, _set_ignoring_args, _set_notify, _set_seconds, _set_str,
                                       _set_timer, _track, _weight)
 from kvrrp.config.tree import Node
