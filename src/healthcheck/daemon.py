@@ -65,6 +65,11 @@ async def local_addresses() -> set[str]:
     return out
 
 
+def _checker_bfds(config: Any) -> list:
+    """keepalived: a bfd_instance with only 'vrrp' sends no events to the checker process."""
+    return [b for b in config.bfd_instances if b.checker]
+
+
 class CheckerDaemon:
     def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
                  keep_on_stop: bool = False, concurrency: int = 1024, dump_file: str = DUMP_FILE,
@@ -89,22 +94,55 @@ class CheckerDaemon:
         self.allow_remove_all = allow_remove_all
         self.signals: Any = None
         self.reaper: Any = None
+        self.on_config: Any = None          # called with each configuration loaded (before IPVS opens)
+        self.bfd: Any = None          # kvrrp.bfd.service.BfdService when this process runs the sessions
+        self.bfd_feed: Any = None     # kvrrp.bfd.relay.ChildFeed when the VRRP daemon runs them
+        self.run_bfd = True           # False with -B: no sessions of our own
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
+        from kvrrp.notify import security
+
+        security.configure(config)      # set_supplementary_groups, use_symlink_paths
+        if self.on_config is not None:
+            self.on_config(config)
         if self.kernel is None:
             from kvrrp.io.sockbuf import RcvBuf
 
-            # lvs_netlink_cmd_rcv_bufs(_force): the checker's netlink command socket is its IPVS one
+            # lvs_netlink_cmd_rcv_bufs(_force): the checker's netlink command socket is its IPVS one;
+            # net_namespace_ipvs: that socket in that namespace (keepalived's libipvs does so)
             rcvbuf = RcvBuf.from_config(config.global_defs, "lvs_netlink_cmd")
-            self.kernel = await PyrouteKernel(rcvbuf=rcvbuf).open()
+            self.kernel = await PyrouteKernel(netns=config.net_namespace_ipvs, rcvbuf=rcvbuf).open()
         self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency,
                                     state_file=self.state_file)
         if any(vs.ha_suspend for vs in config.virtual_servers):
             self.engine.set_local_addresses(await local_addresses())
             self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
         await self.engine.start()
+        await self._start_bfd(config)
         log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
+
+    async def _start_bfd(self, config: Any) -> None:
+        """BFD_CHECK's source of session states: the VRRP daemon that started us (its pipe on
+        our stdin), else our own sessions for the bfd_instances meant for the checker."""
+        import os
+
+        from kvrrp.bfd.relay import ENV, ChildFeed
+
+        assert self.engine is not None
+        if os.environ.pop(ENV, None):
+            self.bfd_feed = ChildFeed(self.engine.set_bfd_state)
+            await self.bfd_feed.start(0)
+            return
+        from kvrrp.bfd.service import BfdService
+
+        if not self.run_bfd:
+            if config.bfd_instances:
+                log.warning("BFD disabled (-B): BFD_CHECKs get no session state")
+            return
+        self.bfd = BfdService(_checker_bfds(config))
+        self.bfd.add_listener(self.engine.set_bfd_state)
+        self.bfd.start()
 
     async def _poll_addresses(self) -> None:
         while True:
@@ -147,11 +185,18 @@ class CheckerDaemon:
             return False
         assert self.engine is not None
         try:
+            from kvrrp.notify import security
+
+            security.configure(result.config)
+            if self.on_config is not None:
+                self.on_config(result.config)    # the checker_* knobs of the new configuration
             await self.engine.reload(result.config)
         except Exception as exc:  # noqa: BLE001 - the checker keeps running
             log.exception("Reload failed")
             self.reloads.finish("failed", str(exc) or type(exc).__name__)
             return False
+        if self.bfd is not None:
+            self.bfd.reload(_checker_bfds(result.config))
         self.reloads.finish("applied")
         return True
 
@@ -159,6 +204,10 @@ class CheckerDaemon:
         if self._addr_task is not None:
             self._addr_task.cancel()
             await asyncio.gather(self._addr_task, return_exceptions=True)
+        if self.bfd is not None:
+            self.bfd.stop()
+        if self.bfd_feed is not None:
+            await self.bfd_feed.stop()
         if self.engine is not None:
             await self.engine.stop(keep=self.keep_on_stop if keep is None else keep)
         if self.kernel is not None:
@@ -172,6 +221,10 @@ class CheckerDaemon:
         status["reload"] = self.reloads.as_dict()
         status["signals"] = self.signals.snapshot() if self.signals is not None else {}
         status["script_leftovers"] = self.reaper.snapshot() if self.reaper is not None else {}
+        status["bfd"] = {"source": "own sessions" if self.bfd is not None else
+                         ("the VRRP daemon" if self.bfd_feed is not None else None),
+                         "states": dict(self.engine.bfd_known),
+                         "sessions": self.bfd.snapshot() if self.bfd is not None else None}
         return status
 
     def dump(self) -> str:
@@ -256,6 +309,9 @@ async def _run(args: Any) -> int:
     daemon = CheckerDaemon(args.config, getattr(args, "config_id", None), keep_on_stop=keep,
                            state_file=state_file,
                            allow_remove_all=bool(getattr(args, "allow_reload_removing_all", False)))
+    tuning = CheckerTuning(args)
+    daemon.on_config = tuning.apply
+    daemon.run_bfd = not getattr(args, "no_bfd", False)
     try:
         await daemon.start()
     except ConfigLoadError as exc:
@@ -303,6 +359,45 @@ async def _run(args: Any) -> int:
             await status.stop()
         await daemon.stop()
     return 0
+
+
+class CheckerTuning:
+    """What the checker process does to itself once its configuration is read (before any
+    socket): enter `net_namespace` when started without -s, then the checker_* knobs (process
+    name, nice, SCHED_RR, CPU affinity, mlockall, RLIMIT_RTTIME) and the automatic realtime
+    escalation (kvrrp.process_plan, kvrrp.io.process_tuning)."""
+
+    def __init__(self, args: Any) -> None:
+        self.args = args
+        self.watch: asyncio.Task | None = None
+        self.plan: Any = None
+
+    def apply(self, config: Any) -> None:
+        """At start, and after each reload (keepalived's restore_priority: the new knobs)."""
+        from kvrrp.io import process_tuning
+        from kvrrp.process_plan import plan_for
+
+        if self.plan is not None:
+            plan = plan_for(config, "checker", getattr(self.args, "umask", None))
+            if plan != self.plan:
+                process_tuning.reapply(self.plan, plan, "Checker")
+                self.plan = plan
+            return
+
+        if config.net_namespace and not getattr(self.args, "namespace", None):
+            from kvrrp.lifecycle import enter_namespace
+
+            try:
+                enter_namespace(config.net_namespace)
+            except OSError as exc:
+                raise ConfigLoadError(f"Unable to set network namespace {config.net_namespace} - exiting "
+                                      f"({exc.strerror or exc})") from None
+            self.args.namespace = config.net_namespace
+        plan = self.plan = plan_for(config, "checker", getattr(self.args, "umask", None))
+        process_tuning.apply(plan, "Checker")
+        if plan.escalates:
+            escalator = process_tuning.Escalator(plan, "Checker")
+            self.watch = asyncio.get_running_loop().create_task(process_tuning.watch_lateness(escalator))
 
 
 def main(args: Any) -> int:

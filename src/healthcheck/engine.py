@@ -181,6 +181,10 @@ class CheckerEngine:
         self._notify_tasks: set[asyncio.Task] = set()
         self._stopping = False
         self._fifos: list = []
+        # BFD_CHECK: event-driven (keepalived's check_bfd.c), no job: bfd_instance name -> the
+        # (real server, checker index) pairs it drives, and the last state each session reported
+        self.bfd_checks: dict[str, list[tuple[RsId, int]]] = {}
+        self.bfd_known: dict[str, bool] = {}
 
     # ------------------------------------------------------------------------------------------
     # life cycle
@@ -205,6 +209,7 @@ class CheckerEngine:
                     self._rs_notify(vs, rs, rs_alive(self.rs_states[rid]))
         self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile_loop())
         self._add_jobs(self.config, set(self.rs_states))
+        self._replay_bfd()
 
     async def _apply_timeouts(self) -> None:
         t = self.config.global_defs.lvs_timeouts
@@ -293,6 +298,7 @@ class CheckerEngine:
                 self.quorum[vid] = initial_quorum(live_weight(vs, new_states), vs.quorum, vs.hysteresis)
                 self._initial_vs_notifies(vs)
         self._add_jobs(config, set(new_states) - keep_rids)
+        self._replay_bfd()
         log.info("Reloaded configuration: %d virtual servers, %d checks", len(config.virtual_servers), len(self.jobs))
         if config.global_defs.lvs_timeouts != old_timeouts:
             await self._apply_timeouts()
@@ -322,6 +328,12 @@ class CheckerEngine:
             self.ctx.http = HttpClients(config.ssl)
 
     def _index(self, config: Config) -> None:
+        self.bfd_checks = {}
+        for vs in config.virtual_servers:
+            for rid, rs in iter_real_servers(vs):
+                for i, spec in enumerate(rs.checkers):
+                    if spec.kind == "BFD_CHECK" and getattr(spec, "name", None):
+                        self.bfd_checks.setdefault(spec.name, []).append((rid, i))
         self._vs_by_id = {vs_ident(vs): vs for vs in config.virtual_servers}
         groups = group_map(config.virtual_server_groups)
         self._vs_services = {}
@@ -348,6 +360,8 @@ class CheckerEngine:
                 if rid not in rids:
                     continue
                 for i, spec in enumerate(rs.checkers):
+                    if spec.kind == "BFD_CHECK":
+                        continue            # driven by set_bfd_state, not scheduled
                     if spec.kind not in CHECKERS:
                         log.warning("%s for %s is not run by the checker process; treated as up",
                                     spec.kind, _fmt_rs(rs, vs))
@@ -470,12 +484,22 @@ class CheckerEngine:
         step = step_checker(prev, result, retry=spec.retry, delay_loop=spec.delay_loop,
                             delay_before_retry=spec.delay_before_retry)
         _log_check(spec.kind, job.target, result, step, spec)
-        was_alive = rs_alive(states)
-        old_weight = rs_weight(rs, states)
-        states = states[: job.index] + (step.state,) + states[job.index + 1:]
-        self.rs_states[job.rid] = states
         if self._sched is not None and not self._stopping:
             self._sched.schedule(key, step.delay)
+        self._set_checker_state(job.rid, job.index, step.state, first_run=step.first_run)
+
+    def _set_checker_state(self, rid: RsId, index: int, new: CheckerState, *, first_run: bool) -> None:
+        """One checker's new state, and what it changes for its real server: add / remove it
+        (notify, quorum, IPVS) or change its weight."""
+        states = self.rs_states[rid]
+        rs, vs = self._rs_by_id[rid]
+        spec = rs.checkers[index]
+        c = self.counters
+        was_alive = rs_alive(states)
+        old_weight = rs_weight(rs, states)
+        states = states[:index] + (new,) + states[index + 1:]
+        self.rs_states[rid] = states
+        vid = rid[0]
         alive = rs_alive(states)
         if alive != was_alive:
             c.transitions += 1
@@ -485,14 +509,38 @@ class CheckerEngine:
             log.info("%s service %s %s VS %s", verb, _fmt_rs(rs, vs), prep, _fmt_vs(vs))
             self._rs_notify(vs, rs, alive)
             self._update_quorum(vs)
-            self._mark_dirty(job.vid)
-        elif step.first_run and (spec.alpha or rs.alpha):
+            self._mark_dirty(vid)
+        elif first_run and (spec.alpha or rs.alpha):
             self._rs_notify(vs, rs, alive)      # keepalived: alpha checkers notify their first verdict
         elif rs_weight(rs, states) != old_weight:
             log.info("Changing weight from %d to %d for %sactive service %s of VS %s", old_weight,
                      rs_weight(rs, states), "" if alive else "in", _fmt_rs(rs, vs), _fmt_vs(vs))
             self._update_quorum(vs)
-            self._mark_dirty(job.vid)
+            self._mark_dirty(vid)
+
+    def set_bfd_state(self, name: str, up: bool) -> None:
+        """A BFD session's tracked state changed (keepalived's bfd_check_handle_event): every
+        BFD_CHECK naming it goes up or down at once - no retry, no delay_loop."""
+        self.bfd_known[name] = up
+        for rid, index in self.bfd_checks.get(name, ()):
+            states = self.rs_states.get(rid)
+            if states is None or index >= len(states):
+                continue
+            prev = states[index]
+            if prev.is_up == up and prev.has_run:
+                continue
+            rs, vs = self._rs_by_id[rid]
+            log.info("BFD check of [%s] RS(%s) is %s", name, _fmt_rs(rs, vs), "UP" if up else "DOWN")
+            self.counters.checks += 1
+            if not up:
+                self.counters.failures += 1
+            self._set_checker_state(rid, index, CheckerState(is_up=up, has_run=True),
+                                    first_run=not prev.has_run)
+
+    def _replay_bfd(self) -> None:
+        """After start / reload: checkers (new or kept) learn what the sessions last said."""
+        for name, up in list(self.bfd_known.items()):
+            self.set_bfd_state(name, up)
 
     # ------------------------------------------------------------------------------------------
     # quorum, notifies

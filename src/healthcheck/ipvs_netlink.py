@@ -59,9 +59,11 @@ class PyrouteKernel:
         await k.add_dest(key, dest)            # the single-op verbs of IpvsKernel (one batch each)
     """
 
-    def __init__(self, *, batch_messages: int = 256, batch_bytes: int = 64 << 10, rcvbuf=None) -> None:  # noqa: ANN001
+    def __init__(self, *, batch_messages: int = 256, batch_bytes: int = 64 << 10,
+                 netns: str | None = None, rcvbuf=None) -> None:  # noqa: ANN001
         """rcvbuf: global_defs' lvs_netlink_cmd_rcv_bufs(_force) (a kvrrp.io.sockbuf.RcvBuf) for
         this command socket; None keeps kvrrp's 4 MiB (forced), room for a batch's ACKs."""
+        self.netns = netns                     # net_namespace_ipvs: None = this process's namespace
         self.rcvbuf = rcvbuf
         self.batch_messages = batch_messages
         self.batch_bytes = batch_bytes
@@ -83,7 +85,7 @@ class PyrouteKernel:
             raise IpvsUnavailable(f"generic netlink family IPVS not available: {exc}") from exc
         finally:
             resolver.close()
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_GENERIC)
+        sock = self.new_socket()
         try:
             sock.bind((0, 0))
             sock.setblocking(False)
@@ -107,6 +109,18 @@ class PyrouteKernel:
             raise
         self._sock, self.family_id = sock, family_id
         return self
+
+    def new_socket(self) -> socket.socket:
+        """The generic netlink socket IPVS commands go through, made in the `net_namespace_ipvs`
+        namespace when one is named (a socket stays in the namespace it was created in, so the
+        thread switches there only for this call; generic netlink family ids are the same in
+        every namespace, so the family lookup needs no switch)."""
+        if self.netns is None:
+            return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_GENERIC)
+        from kvrrp.io.netns import entered
+
+        with entered(self.netns):
+            return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_GENERIC)
 
     async def close(self) -> None:
         if self._sock is not None:

@@ -36,7 +36,7 @@ from kvrrp.io.lifetime import PARENT_PID_ENV
 from kvrrp.io.vip_firewall import VipFirewall
 from kvrrp.logging_setup import configure as configure_logging
 from kvrrp.options import log_file_path
-from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile
+from kvrrp.pidfile import DEFAULT_PID_FILE, AlreadyRunning, PidFile, remove_pid_dir
 from kvrrp.vrrp.accept_mode import AcceptMode, firewall_wanted
 
 log = logging.getLogger("kvrrp.daemon")
@@ -137,6 +137,9 @@ class Daemon:
         from kvrrp.sdnotify import Notifier
 
         self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
+        self.plan: Any = None                     # kvrrp.process_plan.ProcessPlan applied at start
+        self.namespace_override: str | None = None   # -s NAME (the configuration's is ignored)
+        self._lateness_watch: asyncio.Task | None = None
 
     # -- life cycle -----------------------------------------------------------------------
     async def run(self) -> int:
@@ -165,9 +168,12 @@ class Daemon:
         transports.set_virtual_addresses(_virtual_addresses(settings.instances))
         self._adapters = [transports, announcer, netlink]
         self._transports, self._announcer = transports, announcer
+        from kvrrp.notify import security
         from kvrrp.track.wiring import DaemonExtras
 
+        security.configure(self.config)   # set_supplementary_groups, use_symlink_paths
         self.extras = DaemonExtras(self.config, loop, netlink)
+        self.extras.run_bfd = not getattr(self.args, "no_bfd", False)
         self.extras.prepare()  # use_vmac interfaces exist before anything uses them
         removed = remove_leftovers(addresses, _sweepable(settings.instances))
         if removed:
@@ -205,8 +211,14 @@ class Daemon:
             self.engine.start()
             self.config_saver.save_config(self.config)      # config_save_dir
             self._follow_reload_time_file(self.config)
+            self._watch_lateness(loop)
             if wants_checker(self.args, self.config):
-                self.checker = CheckerChild(self.args)
+                self.checker = CheckerChild(self.args, child_wait_time=self.config.child_wait_time)
+                if self.extras.bfd is not None:
+                    # BFD_CHECK in the child follows this process's sessions (one speaker per namespace)
+                    from kvrrp.bfd.relay import ParentFeed
+
+                    self.checker.bfd_feed = ParentFeed(self.extras.bfd)
                 self.checker.on_give_up = lambda: self._on_stop("the checker's death (--dont-respawn)")
                 self.checker.start()
             log.info("kvrrp VRRP engine started with %d instance(s)", count)
@@ -244,6 +256,11 @@ class Daemon:
             log.exception("removing the no_accept firewall tables failed")
         # What is left (closing sockets, threads, interpreter teardown) is not urgent; the
         # backups taking over right now on this host or its neighbours' CPU are.
+        if self._lateness_watch is not None:
+            self._lateness_watch.cancel()
+        from kvrrp.io.process_tuning import reset_realtime
+
+        reset_realtime()   # SCHED_RR (vrrp_rt_priority, max_auto_priority) would void the nice
         try:
             os.nice(10)
         except OSError:
@@ -265,6 +282,14 @@ class Daemon:
                 adapter.close()
             except Exception:  # noqa: BLE001 - best effort at exit
                 log.debug("closing %r failed", adapter, exc_info=True)
+
+    def _watch_lateness(self, loop: asyncio.AbstractEventLoop) -> None:
+        """max_auto_priority: realtime scheduling, one step at a time, when the loop runs late."""
+        if self.plan is None or not self.plan.escalates:
+            return
+        from kvrrp.io.process_tuning import Escalator, watch_lateness
+
+        self._lateness_watch = loop.create_task(watch_lateness(Escalator(self.plan, "VRRP")))
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         from kvrrp.signal_handlers import SignalHandlers, log_task_dump
@@ -357,7 +382,8 @@ class Daemon:
             from kvrrp.config.runnable import report_diagnostics
 
             report_diagnostics(result, logger=log)
-            why = refusal(result, self.config, allow_remove_all=self._allow_remove_all)
+            why = refusal(result, self.config, allow_remove_all=self._allow_remove_all,
+                          namespace_override=self.namespace_override)
             if why is None and usable_config(result) is None:
                 why = "the new configuration has problems keepalived would not run with"
             if why is None:
@@ -374,6 +400,9 @@ class Daemon:
             self.config_saver.save_config(config)                                   # config_save_dir
             self.config_saver.save_dump(config.global_defs, False, lambda: self.render("data"))
             try:
+                from kvrrp.notify import security
+
+                security.configure(config)   # scripts of the new configuration start its way
                 await self.extras.before_reload(config)
                 report = self.engine.apply_config(config)
                 self._follow_accept_mode(new_settings.instances, config)
@@ -392,6 +421,7 @@ class Daemon:
             self.config = config
             self.config_saver.save_dump(config.global_defs, True, lambda: self.render("data"))
             self._follow_reload_time_file(config)
+            self._retune(config)
             self.reloads.finish("applied")
             log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),
@@ -461,6 +491,26 @@ class Daemon:
         else:
             self.accept_mode.resync()
 
+    def _retune(self, config: Any) -> None:
+        """keepalived's restore_priority() on reload: the new vrrp_* knobs and process name."""
+        from kvrrp.io import process_tuning
+        from kvrrp.process_plan import plan_for
+
+        plan = plan_for(config, "vrrp", getattr(self.args, "umask", None))
+        if self.plan is not None and plan != self.plan:
+            try:
+                process_tuning.reapply(self.plan, plan, "VRRP")
+            except Exception:  # noqa: BLE001 - the reload itself has been applied
+                log.exception("applying the new process settings failed")
+        changed = self.plan is None or (plan.max_auto_priority, plan.min_auto_priority_delay) != \
+            (self.plan.max_auto_priority, self.plan.min_auto_priority_delay)
+        self.plan = plan
+        if changed:
+            if self._lateness_watch is not None:
+                self._lateness_watch.cancel()
+                self._lateness_watch = None
+            self._watch_lateness(asyncio.get_running_loop())
+
     def _refuse(self, why: str) -> None:
         log.error("Reload refused, keeping the running configuration: %s", why)
         self.reloads.finish("refused", why)
@@ -480,7 +530,9 @@ class Daemon:
         from kvrrp.vrrp import dump
 
         if kind == "data":
-            return dump.format_data(self.engine)
+            from kvrrp.bfd.dump import format_bfd
+
+            return dump.format_data(self.engine) + format_bfd(getattr(self.extras, "bfd", None))
         if kind == "stats":
             return dump.format_stats(self.engine)
         return json.dumps(self.status(), indent=2, sort_keys=True, default=str) + "\n"
@@ -619,9 +671,13 @@ class CheckerChild:
     starts, passes SIGHUP to, restarts if it dies (with a back-off) and stops on SIGTERM."""
 
     RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+    STOP_WAIT = 10.0
 
-    def __init__(self, args: Any) -> None:
+    def __init__(self, args: Any, child_wait_time: int | None = None) -> None:
         self.args = args
+        # child_wait_time: how long a stop waits for the child before SIGKILL (keepalived's
+        # default is 5 s; kvrrp keeps 10 s when it is not set: removing a big IPVS table takes time)
+        self.wait_time = float(child_wait_time) if child_wait_time is not None else self.STOP_WAIT
         self.proc: asyncio.subprocess.Process | None = None
         self.pid_file = checker_pid_path(args)
         self._task: asyncio.Task | None = None
@@ -630,6 +686,7 @@ class CheckerChild:
         self.control_socket = protocol_socket(self.pid_file)
         self.scraped: bool | None = None        # did the last /metrics reach the child
         self.on_give_up: Any = None   # called when -R forbids a restart
+        self.bfd_feed: Any = None     # kvrrp.bfd.relay.ParentFeed: BFD states to the child's stdin
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "kvrrp", "-C", "-n", "-f", self.args.config, "-p", self.pid_file]
@@ -652,6 +709,8 @@ class CheckerChild:
             argv.append("--flush-log-file")
         if getattr(a, "dont_release_ipvs", False):
             argv.append("-I")
+        if getattr(a, "no_bfd", False):
+            argv.append("-B")
         if getattr(a, "namespace", None):
             argv += ["-s", a.namespace]
         return argv
@@ -667,7 +726,14 @@ class CheckerChild:
 
             # the child dies with this process (PR_SET_PDEATHSIG), even when it is SIGKILLed
             env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
-            self.proc = await spawn_tracked(self.argv(), env=env)
+            if self.bfd_feed is not None:
+                from kvrrp.bfd.relay import ENV as BFD_ENV
+
+                env[BFD_ENV] = "1"
+                self.proc = await spawn_tracked(self.argv(), env=env, stdin=asyncio.subprocess.PIPE)
+                self.bfd_feed.attach(self.proc.stdin)
+            else:
+                self.proc = await spawn_tracked(self.argv(), env=env)
             self.starts += 1
             log.info("Starting healthcheck child process, pid=%d", self.proc.pid)
             code = await self.proc.wait()
@@ -697,7 +763,8 @@ class CheckerChild:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.send_signal(sig)
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
+        timeout = self.wait_time if timeout is None else timeout
         self._stopping = True
         proc = self.proc
         if proc is not None and proc.returncode is None:
@@ -705,7 +772,8 @@ class CheckerChild:
             try:
                 await asyncio.wait_for(proc.wait(), timeout)
             except asyncio.TimeoutError:
-                log.error("healthcheck child %d did not stop in %.0f s; killing it", proc.pid, timeout)
+                log.error("Healthcheck process failed to die - forcing termination (pid %d, waited %.0f s)",
+                          proc.pid, timeout)
                 proc.kill()
                 await proc.wait()
         if self._task is not None:
@@ -782,13 +850,8 @@ def main(args: Any) -> int:
     ignore_stray_signals_early()     # no stray signal may kill us before the loop handles them
     if not lifecycle.apply_process_options(args, "kvrrp"):
         return EXIT_FATAL
-    namespace = getattr(args, "namespace", None)
-    log_file = getattr(args, "log_file", None)
-    targets = configure_logging(
-        console=args.log_console, detail=args.log_detail, ident=syslog_ident("Keepalived_vrrp", namespace),
-        facility=getattr(args, "log_facility", "daemon"), syslog=not getattr(args, "no_syslog", False),
-        log_file=log_file_path(log_file, "vrrp") if log_file else None,
-        flush_log_file=getattr(args, "flush_log_file", False), dont_fork=args.dont_fork)
+    cmdline_namespace = getattr(args, "namespace", None)
+    targets = _configure_logging(args, cmdline_namespace)
     lifecycle.report_start(args)
     restore_core_pattern = lifecycle.enable_core_dumps(getattr(args, "core_dump_pattern", None)) \
         if getattr(args, "core_dump", False) else (lambda: None)
@@ -812,7 +875,22 @@ def main(args: Any) -> int:
         print(f"kvrrp: not starting: {exc}", file=sys.stderr)
         restore_core_pattern()
         return EXIT_CONFIG
-    pidfile = PidFile(args.pid_file or default_pid_file(namespace))
+    namespace = lifecycle.enter_config_namespace(args, config, cmdline_namespace)
+    if namespace is False:
+        restore_core_pattern()
+        return EXIT_FATAL
+    if namespace != cmdline_namespace:
+        log.info("Changing syslog ident to %s", syslog_ident("Keepalived_vrrp", namespace))
+        _configure_logging(args, namespace)
+    from kvrrp.process_plan import plan_for
+
+    plan = plan_for(config, "vrrp", getattr(args, "umask", None))
+    lifecycle.apply_umask(plan.umask)    # before the pid files: they are created with it
+    # one pid file path for everything that derives from it (checker's, control socket)
+    # keepalived removes the pid directory it made (when empty) at exit; so do we, for ours
+    own_pid_dir = None if args.pid_file else os.path.dirname(default_pid_file(namespace, config.use_pid_dir))
+    args.pid_file = args.pid_file or default_pid_file(namespace, use_pid_dir=config.use_pid_dir)
+    pidfile = PidFile(args.pid_file)
     vrrp_pidfile = PidFile(args.vrrp_pid_file) if getattr(args, "vrrp_pid_file", None) else None
     try:
         pidfile.acquire(write=args.dont_fork)
@@ -838,10 +916,16 @@ def main(args: Any) -> int:
             if vrrp_pidfile is not None:
                 vrrp_pidfile.rewrite()
             started(True)   # the pid files name this process: the starting command may return
+        from kvrrp.io import process_tuning
         from kvrrp.io.precise_loop import new_event_loop
 
+        # after the fork (mlockall and SCHED_RESET_ON_FORK do not survive one), before any thread
+        process_tuning.apply(plan, "VRRP")
+        daemon = Daemon(args, config)
+        daemon.plan = plan
+        daemon.namespace_override = cmdline_namespace
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
-            rc = runner.run(Daemon(args, config).run())
+            rc = runner.run(daemon.run())
     except KeyboardInterrupt:
         rc = 0
     except Exception:  # noqa: BLE001 - logged with its traceback, then a non-zero exit
@@ -851,6 +935,7 @@ def main(args: Any) -> int:
         if vrrp_pidfile is not None:
             vrrp_pidfile.release()
         pidfile.release()
+        remove_pid_dir(own_pid_dir)
         restore_core_pattern()
     log.info("Stopped kvrrp v%s", _version())
     # The daemon's state is all gone by now (VIPs removed, pid file released, sockets closed):
@@ -862,12 +947,30 @@ def main(args: Any) -> int:
     os._exit(rc)
 
 
-def default_pid_file(namespace: str | None) -> str:
-    """/run/kvrrp.pid; in a namespace (-s NAME) /run/kvrrp/NAME/kvrrp.pid, as keepalived keeps
-    one pid directory per namespace, so that one daemon per namespace can run."""
+def default_pid_file(namespace: str | None, use_pid_dir: bool = False) -> str:
+    """/run/kvrrp.pid; with use_pid_dir /run/kvrrp/kvrrp.pid; in a namespace (-s NAME or
+    net_namespace NAME) /run/kvrrp/NAME/kvrrp.pid. keepalived's layout with kvrrp's names
+    (keepalived: /run/keepalived.pid, /run/keepalived/keepalived.pid and, seen from outside its
+    mount namespace, /run/keepalived/NAME/keepalived.pid): one pid directory per namespace, so
+    that one daemon per namespace can run, and none shared with a keepalived on the same host."""
+    run_dir = os.path.dirname(DEFAULT_PID_FILE)
+    name = os.path.basename(DEFAULT_PID_FILE)
     if namespace:
-        return os.path.join(os.path.dirname(DEFAULT_PID_FILE), "kvrrp", namespace, os.path.basename(DEFAULT_PID_FILE))
+        return os.path.join(run_dir, "kvrrp", namespace, name)
+    if use_pid_dir:
+        return os.path.join(run_dir, "kvrrp", name)
     return DEFAULT_PID_FILE
+
+
+def _configure_logging(args: Any, namespace: str | None) -> Any:
+    from kvrrp.logging_setup import syslog_ident
+
+    log_file = getattr(args, "log_file", None)
+    return configure_logging(
+        console=args.log_console, detail=args.log_detail, ident=syslog_ident("Keepalived_vrrp", namespace),
+        facility=getattr(args, "log_facility", "daemon"), syslog=not getattr(args, "no_syslog", False),
+        log_file=log_file_path(log_file, "vrrp") if log_file else None,
+        flush_log_file=getattr(args, "flush_log_file", False), dont_fork=args.dont_fork)
 
 
 def _version() -> str:

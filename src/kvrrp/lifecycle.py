@@ -1,7 +1,7 @@
 """Process start-up around the daemons, as keepalived does it: umask, core dumps, network
-namespace, the start banner, and daemonizing so that the pid file already holds the final
-process's pid when the command that started it returns (what `Type=forking` and init scripts
-read).
+namespace (-s, or the configuration's net_namespace), the start banner, and daemonizing so
+that the pid file already holds the final process's pid when the command that started it
+returns (what `Type=forking` and init scripts read).
 """
 from __future__ import annotations
 
@@ -118,6 +118,28 @@ def enter_namespace(name: str) -> None:
         _setns(fd)
     finally:
         os.close(fd)
+
+
+def enter_config_namespace(args: Any, config: Any, cmdline: str | None) -> str | None | bool:
+    """keepalived's start: -s NAME overrides the configuration's net_namespace (and says so);
+    otherwise the process enters net_namespace NAME before it opens any socket. The namespace
+    the daemon runs in (None: the one it was started in), or False after reporting a failure.
+    args.namespace names it afterwards (pid files, the checker child's -s, syslog ident)."""
+    wanted = config.net_namespace
+    if cmdline:
+        if wanted and wanted != cmdline:
+            log.info("Overriding config net_namespace '%s' with command line namespace '%s'", wanted, cmdline)
+        return cmdline
+    if not wanted:
+        return None
+    try:
+        enter_namespace(wanted)
+    except OSError as exc:
+        log.error("Unable to set network namespace %s - exiting (%s)", wanted, exc.strerror or exc)
+        print(f"kvrrp: cannot enter network namespace {wanted}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    args.namespace = wanted
+    return wanted
 
 
 def banner(argv: list[str], config: str, what: str = "kvrrp") -> list[str]:

@@ -64,6 +64,7 @@ class VrrpCollector:
         st = self._status()
         yield from self._own(st)
         yield from self._tracking(st.get("tracking") or {})
+        yield from self._bfd(st.get("bfd") or {})
         yield from self._exporter(st)
 
     # -- kvrrp's own ----------------------------------------------------------------------
@@ -180,6 +181,29 @@ class VrrpCollector:
         for name, p in sorted((tr.get("processes") or {}).items()):
             procs.add_metric([name], p.get("count", 0))
         yield procs
+
+    @staticmethod
+    def _bfd(bfd: dict[str, Any]) -> Iterable[Metric]:
+        up = GaugeMetricFamily("kvrrp_bfd_session_up", "1 when the BFD session is Up", labels=["name", "neighbor"])
+        state = GaugeMetricFamily("kvrrp_bfd_session_state", "RFC 5880 state: 0 AdminDown, 1 Down, 2 Init, 3 Up",
+                                  labels=["name"])
+        sent = CounterMetricFamily("kvrrp_bfd_packets_sent", "BFD control packets sent", labels=["name"])
+        received = CounterMetricFamily("kvrrp_bfd_packets_received", "BFD control packets accepted",
+                                       labels=["name"])
+        ups = CounterMetricFamily("kvrrp_bfd_session_ups", "times the session came Up", labels=["name"])
+        names = ("AdminDown", "Down", "Init", "Up")
+        for name, s in sorted((bfd.get("sessions") or {}).items()):
+            up.add_metric([name, str(s.get("neighbor", ""))], 1 if s.get("state") == "Up" else 0)
+            if s.get("state") in names:
+                state.add_metric([name], names.index(s["state"]))
+            sent.add_metric([name], s.get("sent", 0))
+            received.add_metric([name], s.get("received", 0))
+            ups.add_metric([name], s.get("times_up", 0))
+        drops = CounterMetricFamily("kvrrp_bfd_packets_dropped", "received BFD packets dropped, by reason",
+                                    labels=["reason"])
+        for reason, n in sorted((bfd.get("drops") or {}).items()):
+            drops.add_metric([reason], n)
+        yield from (up, state, sent, received, ups, drops)
 
     # -- mehdy/keepalived-exporter's names --------------------------------------------------
     @staticmethod

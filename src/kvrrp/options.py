@@ -73,8 +73,7 @@ SPEC: tuple[tuple[str, str, int, str], ...] = (
 
 # Options naming something kvrrp does not have: accepted, reported once as having no effect.
 NO_EFFECT = {
-    "no_bfd": "kvrrp has no BFD subsystem",
-    "bfd_pid_file": "kvrrp has no BFD subsystem",
+    "bfd_pid_file": "kvrrp runs BFD inside the VRRP daemon, not as a process of its own",
     "snmp": "kvrrp has no SNMP subsystem",
     "snmp_agent_socket": "kvrrp has no SNMP subsystem",
     "no_mem_check": "kvrrp has no memory checker",
@@ -114,6 +113,7 @@ class Options:
     dont_release_vrrp: bool = False
     dont_release_ipvs: bool = False
     dont_respawn: bool = False
+    no_bfd: bool = False            # -B: no BFD sessions (track_bfd / BFD_CHECK get no state)
     dont_fork: bool = False
     dump_conf: bool = False
     pid_file: str | None = None
@@ -304,7 +304,7 @@ def usage(prog: str = "kvrrp") -> str:
                                 default '/etc/keepalived/keepalived.conf'
   -P, --vrrp                   Only run with VRRP subsystem
   -C, --check                  Only run with Health-checker subsystem
-  -B, --no_bfd                 Don't run BFD subsystem (kvrrp has none: no effect)
+  -B, --no_bfd                 Don't run BFD subsystem
       --all                    Force all child processes to run, even if have no configuration
   -l, --log-console            Log messages to local console
   -D, --log-detail             Detailed log messages

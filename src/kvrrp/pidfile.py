@@ -67,3 +67,14 @@ class PidFile:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def remove_pid_dir(path: str | None) -> None:
+    """keepalived removes the pid directory it made at exit: the default one kvrrp made
+    (/run/kvrrp/NAME, /run/kvrrp), if nothing else is left in it. None: there is none."""
+    if path is None or path == os.path.dirname(DEFAULT_PID_FILE):
+        return
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass   # not empty (another daemon's files, the checker's still going) or already gone

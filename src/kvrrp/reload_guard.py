@@ -21,9 +21,11 @@ from typing import Any
 MAX_LISTED = 5
 
 
-def refusal(result: Any, running: Any, *, allow_remove_all: bool = False, part: str = "vrrp") -> str | None:
+def refusal(result: Any, running: Any, *, allow_remove_all: bool = False, part: str = "vrrp",
+            namespace_override: str | None = None) -> str | None:
     """Why the reload must not apply ``result`` (a config.loader.LoadResult) over the running
-    configuration, or None when it may. part: "vrrp" (the VRRP process) or "checker"."""
+    configuration, or None when it may. part: "vrrp" (the VRRP process) or "checker";
+    namespace_override: -s NAME, which replaces the configuration's net_namespace."""
     if result.config is None:
         return "the new configuration could not be read"
     errors = result.errors
@@ -31,6 +33,10 @@ def refusal(result: Any, running: Any, *, allow_remove_all: bool = False, part: 
         listed = "; ".join(d.format() for d in errors[:MAX_LISTED])
         more = f" (and {len(errors) - MAX_LISTED} more)" if len(errors) > MAX_LISTED else ""
         return f"the new configuration has {len(errors)} error(s): {listed}{more}"
+    if running is not None:
+        why = unsupported_change(result.config, running, namespace_override)
+        if why is not None:
+            return why
     if allow_remove_all or running is None:
         return None
     if part == "vrrp" and running.instances and not result.config.instances:
@@ -39,6 +45,16 @@ def refusal(result: Any, running: Any, *, allow_remove_all: bool = False, part: 
     if part == "checker" and running.virtual_servers and not result.config.virtual_servers:
         return (f"the new configuration has no virtual_server, the running one has "
                 f"{len(running.virtual_servers)} (start with --allow-reload-removing-all to allow this)")
+    return None
+
+
+def unsupported_change(new: Any, running: Any, namespace_override: str | None = None) -> str | None:
+    """keepalived's reload keeps the old configuration when one of these changed: the process
+    already lives in its namespace, and its IPVS socket in the other one."""
+    if namespace_override is None and getattr(new, "net_namespace", None) != getattr(running, "net_namespace", None):
+        return "Cannot change network namespace at a reload - please restart kvrrp"
+    if getattr(new, "net_namespace_ipvs", None) != getattr(running, "net_namespace_ipvs", None):
+        return "Cannot change IPVS network namespace at a reload - please restart kvrrp"
     return None
 
 

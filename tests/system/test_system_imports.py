@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from kvrrp.lab import Lab, VrrpSpec, _python_env, render_config
+from kvrrp.lab import Lab, VrrpSpec, python_env, render_config
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 
@@ -32,7 +32,7 @@ def imported_modules(lab: Lab, conf_text: str, tag: str) -> set[str]:
     with open(log, "w") as out:  # the log (-l: stderr) and the importtime report, interleaved
         proc = lab.spawn(node, [sys.executable, "-X", "importtime", "-m", "kvrrp", "-n", "-l", "-P",
                                 "-f", conf, "-p", pid], stdout=out, stderr=subprocess.STDOUT,
-                         env=_python_env())
+                         env=python_env())
 
     def became_master() -> bool:
         with open(log, errors="replace") as fh:

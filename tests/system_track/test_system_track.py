@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from kvrrp.lab import Daemon, Lab, _python_env
+from kvrrp.lab import Daemon, Lab, python_env
 
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -333,7 +333,7 @@ def test_smtp_alert_from_the_namespace_to_a_local_server(lab):
     log_path = os.path.join(lab.workdir, "smtpd.out")
     out = open(log_path, "w")
     smtpd = lab.spawn(n1, [sys.executable, "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:2525"],
-                      stdout=out, stderr=subprocess.STDOUT, env=_python_env())
+                      stdout=out, stderr=subprocess.STDOUT, env=python_env())
     out.close()
     try:
         time.sleep(1.0)

@@ -1,7 +1,7 @@
 """Binding plan: weight overrides, primary interface, sync group and owner rules."""
 from __future__ import annotations
 
-from kvrrp.config.model import (Config, ScriptCall, SyncGroup, TrackFile, TrackProcess, TrackRef,
+from kvrrp.config.model import (BfdInstance, Config, ScriptCall, SyncGroup, TrackFile, TrackProcess, TrackRef,
                                 VrrpInstance, VrrpScript)
 from kvrrp.track.plan import build_plan
 
@@ -73,7 +73,26 @@ def test_address_owner_ignores_weights():
     assert keyed(p) == {("O", "script:z"): (0, False), ("O", "interface:eth2"): (0, False)}
 
 
-def test_track_bfd_is_reported_not_silently_dropped():
-    inst = VrrpInstance(name="VI_1", vrid=1, track_bfds=(TrackRef(name="b1"),))
-    p = plan_of(inst)
-    assert p.bindings == () and any("track_bfd b1 ignored" in w for w in p.warnings)
+def test_track_bfd_bindings_weights_and_rules():
+    bfds = (BfdInstance(name="b1", neighbor_ip="198.18.0.2"),
+            BfdInstance(name="b2", neighbor_ip="198.18.0.3", weight=-20, weight_reverse=True),
+            BfdInstance(name="chk_only", neighbor_ip="198.18.0.4", vrrp=False, checker=True))
+    inst = VrrpInstance(name="VI_1", vrid=1, dont_track_primary=True,
+                        track_bfds=(TrackRef(name="b1"), TrackRef(name="b2"), TrackRef(name="chk_only"),
+                                    TrackRef(name="nope")))
+    cfg = Config(instances=(inst,), bfd_instances=bfds)
+    p = build_plan(cfg)
+    assert keyed(p) == {("VI_1", "bfd:b1"): (0, False), ("VI_1", "bfd:b2"): (-20, True)}
+    assert any("tracked bfd chk_only is not defined" in w for w in p.warnings)
+    assert any("tracked bfd nope is not defined" in w for w in p.warnings)
+    # a track_bfd line's weight overrides the bfd_instance's
+    inst = VrrpInstance(name="VI_1", vrid=1, dont_track_primary=True, track_bfds=(TrackRef(name="b2", weight=7),))
+    assert keyed(build_plan(Config(instances=(inst,), bfd_instances=bfds))) == {("VI_1", "bfd:b2"): (7, True)}
+    # sync group without sync_group_tracking_weight: weighted BFDs are ignored, as keepalived does;
+    # the group's own track_bfd applies to every member
+    a = VrrpInstance(name="A", vrid=1, dont_track_primary=True, track_bfds=(TrackRef(name="b2"), TrackRef(name="b1")))
+    b = VrrpInstance(name="B", vrid=2, dont_track_primary=True)
+    sg = SyncGroup(name="G", group=("A", "B"), track_bfds=(TrackRef(name="b1"),))
+    p = build_plan(Config(instances=(a, b), sync_groups=(sg,), bfd_instances=bfds))
+    assert keyed(p) == {("A", "bfd:b1"): (0, False), ("A", "bfd:b1@G"): (0, False), ("B", "bfd:b1@G"): (0, False)}
+    assert any("ignoring tracked bfd b2 with weight -20" in w for w in p.warnings)

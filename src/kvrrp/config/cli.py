@@ -65,6 +65,10 @@ def run_config_test(path: str, config_id: str | None = None, out: TextIO = sys.s
 
         interfaces = host_interfaces()
     res = load(path, config_id, interfaces=interfaces)
+    namespace = getattr(res.config, "net_namespace", None)
+    if interfaces is not None and namespace:
+        # keepalived -t enters net_namespace first: its interfaces are the ones that count
+        res = _load_in_namespace(res, namespace, path, config_id, out)
     if all_config:
         from kvrrp.config.runnable import all_config as strict_includes
 
@@ -82,6 +86,20 @@ def run_config_test(path: str, config_id: str | None = None, out: TextIO = sys.s
           f"{len(res.config.instances)} vrrp_instance(s), {len(res.config.virtual_servers)} virtual_server(s)"
           f" [exit {code}]", file=out)
     return code
+
+
+def _load_in_namespace(res, namespace: str, path: str, config_id: str | None, out: TextIO):
+    from kvrrp.config.interface_check import host_interfaces
+    from kvrrp.io.netns import entered
+
+    try:
+        with entered(namespace):
+            interfaces = host_interfaces()
+    except OSError as exc:
+        print(f"Unable to set network namespace {namespace} ({exc.strerror or exc}): interfaces "
+              "checked in this namespace", file=out)
+        return res
+    return load(path, config_id, interfaces=interfaces)
 
 
 def run_dump_conf(path: str, config_id: str | None = None, fmt: str = "json", out: TextIO = sys.stdout) -> int:

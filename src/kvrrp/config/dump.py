@@ -157,9 +157,40 @@ def _global(w: _W, g: m.GlobalDefs) -> None:
                        "notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo", "lvs_flush_on_stop",
                        "lvs_flush_on_stop_vs_only", "vrrp_garp_extra_if", "vrrp_garp_extra_if_all",
                        "dynamic_interfaces", "dynamic_interfaces_allow_if_changes", "reload_check_config",
-                       "lvs_sync_daemon", "lvs_timeouts"})
+                       "lvs_sync_daemon", "lvs_timeouts", "process"})
+    _process(w, g.process)
     w.extra(g.extra)
     w.close()
+
+
+def _process(w: _W, p: m.ProcessDefs) -> None:
+    """process names, per-process scheduling, umask, script start-up (kvrrp.config.kw_process)."""
+    for name in ("process_name", "vrrp_process_name", "checker_process_name", "bfd_process_name"):
+        if getattr(p, name) is not None:
+            w.line(f"{name} {_q(getattr(p, name))}")
+    for which in ("vrrp", "checker", "bfd"):
+        t: m.ProcessTuning = getattr(p, which)
+        if t.nice is not None:
+            w.line(f"{which}_priority {t.nice}")
+        if t.no_swap:
+            w.line(f"{which}_no_swap")
+        if t.rt_priority is not None:
+            w.line(f"{which}_rt_priority {t.rt_priority}")
+        if t.cpu_affinity:
+            w.line(f"{which}_cpu_affinity " + " ".join(str(c) for c in t.cpu_affinity))
+        if t.rlimit_rttime != m.ProcessTuning().rlimit_rttime:
+            w.line(f"{which}_rlimit_rttime {t.rlimit_rttime}")
+    default = m.ProcessDefs()
+    if p.max_auto_priority != default.max_auto_priority:
+        w.line(f"max_auto_priority {p.max_auto_priority}")
+    if p.min_auto_priority_delay != default.min_auto_priority_delay:
+        w.line(f"min_auto_priority_delay {p.min_auto_priority_delay}")
+    if p.umask is not None:
+        w.line(f"umask 0{p.umask:o}")
+    if p.use_symlink_paths:
+        w.line("use_symlink_paths")
+    if p.set_supplementary_groups:
+        w.line("set_supplementary_groups")
 
 
 def _weight_line(w: _W, obj: Any, default: int) -> None:
@@ -516,6 +547,14 @@ def to_keepalived(cfg: m.Config) -> str:
         w.line(f"net_namespace {_q(cfg.net_namespace)}")
     if cfg.instance_name is not None:
         w.line(f"instance {_q(cfg.instance_name)}")
+    if cfg.net_namespace_ipvs is not None:
+        w.line("net_namespace_ipvs" + (f" {_q(cfg.net_namespace_ipvs)}" if cfg.net_namespace_ipvs else ""))
+    if cfg.namespace_with_ipsets:
+        w.line("namespace_with_ipsets")
+    if cfg.use_pid_dir:
+        w.line("use_pid_dir")
+    if cfg.child_wait_time is not None:
+        w.line(f"child_wait_time {cfg.child_wait_time}")
     w.extra(cfg.extra)
     _global(w, cfg.global_defs)
     for s in cfg.vrrp_scripts:

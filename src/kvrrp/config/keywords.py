@@ -7,6 +7,7 @@ from kvrrp.config.kw_handlers import Fields, Handler, _extra
 from kvrrp.config.tree import Node
 from kvrrp.config.kw_global import GLOBAL
 from kvrrp.config.kw_links import interface_up_down_delays, linkbeat_interfaces
+from kvrrp.config.kw_process import TOP_PROCESS
 from kvrrp.config.kw_lvs import (COMMON, DNS, FILE, HTTP, MISC, RS, SMTP, SSL, UDP, URL, VS, BFDC,
                                   CHECKERS)  # noqa: F401
 from kvrrp.config.kw_vrrp import (AUTH, BFD, GARP_GROUP, INSTANCE, SCRIPT, SYNC_GROUP, TRACK_FILE,
@@ -74,6 +75,8 @@ TOP: dict[str, Handler] = {
     "garp_group": "garp_group",
     "interface_up_down_delays": interface_up_down_delays,
 }
+# net_namespace, net_namespace_ipvs, use_pid_dir, child_wait_time ... (kvrrp.config.kw_process)
+TOP.update(TOP_PROCESS)
 
 
 

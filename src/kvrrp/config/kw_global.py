@@ -362,6 +362,11 @@ for _kw in ("vrrp_rt_priority", "checker_rt_priority", "bfd_rt_priority"):
 GLOBAL["max_auto_priority"] = _extra_int(-1, 99)
 GLOBAL["vrrp_rx_bufs_multiplier"] = _extra_int(1, 4294967295)
 
+# process names, priorities, umask, script start-up (kvrrp.config.kw_process)
+from kvrrp.config.kw_process import GLOBAL_PROCESS  # noqa: E402
+
+GLOBAL.update(GLOBAL_PROCESS)
+
 # socket buffers, scheduled reloads, config copies, iproute2 name files, dump names
 from kvrrp.config.kw_tuning import TUNING  # noqa: E402 - replaces the raw entries above
 

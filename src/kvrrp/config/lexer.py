@@ -13,6 +13,11 @@ Follows keepalived's lib/parser.c read_line() pipeline, per physical line:
    a line that is exactly a multi-line parameter expands into its lines;
 7. ``include PATTERN`` (and includer/includem/includew/includeb/includea) reads the matching
    files relative to the including file's directory, with glob and {a,b} brace expansion.
+   Which include problems are errors (`-t` fails) and which only warnings follows keepalived:
+   the kind (includer: unreadable or a directory; includem: also no match; includew: also a
+   wildcard without match; includeb: a brace alternative missing; includea: all) or'd with the
+   `include_check` keyword in force (same words, `+`/`-` to add and remove; it lasts until the
+   end of the file it is in).
 
 Each resulting line is split into tokens (double-quoted strings are one token, quotes
 removed) and braces become lines of their own, as keepalived's line_residue handling does.
@@ -32,6 +37,12 @@ from kvrrp.config.diagnostics import Diagnostics
 from kvrrp.config.model import Location
 
 MAX_INCLUDE_DEPTH = 64
+# keepalived's include checks (lib/parser.h include_t): which include problems are errors
+INCLUDE_R, INCLUDE_M, INCLUDE_W, INCLUDE_B = 1, 2, 4, 8   # unreadable/directory, no match, wildcard, brace
+INCLUDE_CHECKS = {"read": INCLUDE_R, "match": INCLUDE_M, "wildcard_match": INCLUDE_W, "brace_match": INCLUDE_B}
+INCLUDE_KINDS = {"include": 0, "includer": INCLUDE_R, "includem": INCLUDE_R | INCLUDE_M,
+                 "includew": INCLUDE_R | INCLUDE_M | INCLUDE_W, "includeb": INCLUDE_R | INCLUDE_B,
+                 "includea": INCLUDE_R | INCLUDE_M | INCLUDE_W | INCLUDE_B}
 MAX_SUBSTITUTIONS_PER_LINE = 64
 MAX_GENERATED_LINES = 5_000_000
 MAX_LINE_LENGTH = 65536
@@ -199,6 +210,7 @@ class Lexer:
         self._stack: list[str] = []          # realpaths of files being read (loop detection)
         self._generated = 0
         self.files_read: list[str] = []
+        self.include_check = 0               # include_check flags in force (INCLUDE_*)
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -251,8 +263,8 @@ class Lexer:
                 if not words:
                     continue
                 first = words[0]
-                if first == "include" or first[0] == "@":
-                    pass                       # take the full path below
+                if first[0] == "@" or first.startswith("include"):
+                    pass                       # take the full path below (include_check too)
                 else:
                     pos = raw.find(first)
                     if len(words) == 1:
@@ -392,12 +404,16 @@ class Lexer:
         # 7. include
         if body.startswith("include"):
             parts = body.split(None, 1)
-            if _INCLUDE.match(parts[0]):
+            if parts[0] == "include_check":
+                # applies to the includes that follow it, while the file it is in is read
+                # (then the parser keeps the keyword like any other)
+                self._include_check_set(body.split()[1:], self._loc(path, lineno, col))
+            elif _INCLUDE.match(parts[0]):
                 if len(parts) < 2:
                     self.diags.error(self._loc(path, lineno, col), "include needs a file name",
                                      "missing-parameter")
                 else:
-                    self._include(parts[1].strip(), path, lineno, col)
+                    self._include(parts[1].strip(), path, lineno, col, parts[0])
                 return None
         for toks in split_tokens(body, path, lineno, col, self.diags):
             self.emit(toks)
@@ -559,20 +575,60 @@ class Lexer:
 
     # -- include --------------------------------------------------------------------------------
 
-    def _include(self, pattern: str, path: str, lineno: int, col: int) -> None:
+    def _include_check_set(self, words: list[str], loc: Location) -> None:
+        """keepalived's include_check_set(): no word turns every check on; `read`, `match`,
+        `wildcard_match`, `brace_match` set (with `read`), `+word` / `-word` add and remove."""
+        if not words:
+            self.include_check = INCLUDE_R | INCLUDE_M | INCLUDE_W | INCLUDE_B
+            return
+        for i, word in enumerate(words):
+            change = {"-": -1, "+": 1}.get(word[0], 0)
+            name = word[1:] if change else word
+            if not change and i:
+                self.diags.error(loc, f"Duplicate include_check '{word}' specified - ignoring", "duplicate")
+                continue
+            if not change:
+                self.include_check = 0
+            flag = INCLUDE_CHECKS.get(name)
+            if flag is None:
+                self.diags.error(loc, f"Unknown include_check type '{name}' - ignoring", "invalid-value")
+                continue
+            if change == 0:
+                self.include_check = INCLUDE_R | flag
+            elif change > 0:
+                self.include_check |= flag
+            else:
+                self.include_check &= ~flag
+
+    def _include(self, pattern: str, path: str, lineno: int, col: int, kind: str = "include") -> None:
         loc = self._loc(path, lineno, col)
         if pattern.startswith('"') and pattern.endswith('"') and len(pattern) >= 2:
             pattern = pattern[1:-1]
+        # which problems are errors: the include's own kind (includer, includem ...) or include_check
+        checks = self.include_check | INCLUDE_KINDS.get(kind, 0)
         base = os.getcwd() if path.startswith("<") else os.path.dirname(os.path.abspath(path))
         matches: list[str] = []
-        for pat in _brace_expand(pattern):
+        missing: list[str] = []
+        alternatives = _brace_expand(pattern)
+        for pat in alternatives:
             full = pat if os.path.isabs(pat) else os.path.join(base, pat)
             found = sorted(glob.glob(full))
             if not found and not glob.has_magic(full) and os.path.exists(full):
                 found = [full]
+            if not found:
+                missing.append(pat)
             matches.extend(found)
         if not matches:
-            self.diags.warning(loc, f"include '{pattern}' matches no file", "include-missing")
+            wildcard = any(glob.has_magic(p) for p in alternatives)
+            wanted = INCLUDE_W if wildcard else INCLUDE_B if len(alternatives) > 1 else INCLUDE_M
+            if checks & wanted:
+                self.diags.error(loc, f"include '{pattern}' matches no file", "include-missing")
+            else:
+                self.diags.warning(loc, f"include '{pattern}' matches no file", "include-missing")
+            return
+        if missing and len(alternatives) > 1 and checks & INCLUDE_B:
+            self.diags.error(loc, f"Some config files missing: \"{pattern}\" ({', '.join(missing)})",
+                             "include-missing")
             return
         if len(self._stack) >= MAX_INCLUDE_DEPTH:
             self.diags.error(loc, f"includes nested more than {MAX_INCLUDE_DEPTH} deep", "include-depth")
@@ -581,6 +637,9 @@ class Lexer:
             if not os.path.isfile(f):
                 if not os.path.isdir(f):     # devices, fifos: never read (think /dev/zero)
                     self.diags.error(loc, f"include '{f}' is not a regular file - skipped", "include-unreadable")
+                elif checks & INCLUDE_R:
+                    self.diags.error(loc, f"Configuration file '{f}' is a directory - skipping",
+                                     "include-unreadable")
                 continue
             real = os.path.realpath(f)
             if real in self._stack:
@@ -597,7 +656,9 @@ class Lexer:
             shown = os.path.normpath(f)
             self._stack.append(real)
             self.files_read.append(shown)
+            saved_checks = self.include_check     # an include_check inside ends with the file
             try:
                 self._feed_lines(_lines(text), shown)
             finally:
                 self._stack.pop()
+                self.include_check = saved_checks

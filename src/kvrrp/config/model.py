@@ -109,6 +109,37 @@ class NotifyFifo:
 
 
 @dataclass(**_FROZEN)
+class ProcessTuning:
+    """One process's scheduling knobs (keepalived's vrrp_*, checker_*, bfd_* keywords)."""
+
+    nice: int | None = None                          # *_priority: -20..19 (setpriority)
+    no_swap: bool = False                            # *_no_swap: mlockall
+    rt_priority: int | None = None                   # *_rt_priority: SCHED_RR 1..99
+    cpu_affinity: tuple[int, ...] = ()               # *_cpu_affinity: CPU ids; () = not pinned
+    rlimit_rttime: int = 10000                       # *_rlimit_rttime: usecs (RLIMIT_RTTIME)
+
+
+@dataclass(**_FROZEN)
+class ProcessDefs:
+    """global_defs keywords about the daemon processes themselves (process names, priorities,
+    the umask, how scripts are started); kvrrp.process_plan turns them into what each process
+    applies."""
+
+    process_name: str | None = None                  # the parent's comm (process_name)
+    vrrp_process_name: str | None = None             # process_names / vrrp_process_name
+    checker_process_name: str | None = None          # process_names / checker_process_name
+    bfd_process_name: str | None = None
+    vrrp: ProcessTuning = ProcessTuning()
+    checker: ProcessTuning = ProcessTuning()
+    bfd: ProcessTuning = ProcessTuning()
+    max_auto_priority: int = 0                       # 0 = no automatic escalation; -1 = off too
+    min_auto_priority_delay: int = 1000000           # usecs a timer may be overdue before escalation
+    umask: int | None = None                         # None = keepalived's default (022 / -u)
+    use_symlink_paths: bool = False                  # keep a script's symlinked path for exec
+    set_supplementary_groups: bool = False           # scripts get their user's supplementary groups
+
+
+@dataclass(**_FROZEN)
 class GlobalDefs:
     router_id: str | None = None                     # None = hostname at run time
     notification_email: tuple[str, ...] = ()
@@ -213,6 +244,7 @@ class GlobalDefs:
     enable_snmp_rfcv3: bool = False
     enable_traps: bool = False
     enable_dbus: bool = False
+    process: ProcessDefs = ProcessDefs()             # process names, priorities, umask, scripts
     extra: ExtraKeywords = ()
     loc: Location | None = _loc()
 
@@ -818,6 +850,10 @@ class Config:
     virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()
     net_namespace: str | None = None
+    net_namespace_ipvs: str | None = None            # "" = the default (init) namespace
+    namespace_with_ipsets: bool = False
+    use_pid_dir: bool = False
+    child_wait_time: int | None = None               # seconds; None = kvrrp's default
     instance_name: str | None = None                 # top-level `instance NAME`
     linkbeat_use_polling: bool = False               # poll every instance's interface
     linkbeat_interfaces: tuple[LinkbeatInterface, ...] = ()

@@ -21,38 +21,16 @@ IGNORED = "ignored"  # the Diagnostic code of these warnings
 
 NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     # process management and kernel tuning that a Python daemon does differently
-    ("top", "net_namespace"): "running inside another network namespace",
-    ("top", "net_namespace_ipvs"): "IPVS in another network namespace",
-    ("top", "namespace_with_ipsets"): "ipsets in namespaces",
-    ("top", "use_pid_dir"): "pid directory layout",
-    ("top", "child_wait_time"): "separate child processes",
-    ("top", "bfd_instance"): "BFD sessions",
-    ("global_defs", "process_names"): "process renaming",
-    ("global_defs", "process_name"): "process renaming",
-    ("global_defs", "vrrp_process_name"): "process renaming",
-    ("global_defs", "checker_process_name"): "process renaming",
-    ("global_defs", "lvs_process_name"): "process renaming",
-    ("global_defs", "bfd_process_name"): "process renaming",
-    ("global_defs", "max_auto_priority"): "real-time priority escalation",
-    ("global_defs", "min_auto_priority_delay"): "real-time priority escalation",
-    ("global_defs", "vrrp_priority"): "process nice values",
-    ("global_defs", "checker_priority"): "process nice values",
-    ("global_defs", "bfd_priority"): "process nice values",
-    ("global_defs", "vrrp_no_swap"): "mlockall",
-    ("global_defs", "checker_no_swap"): "mlockall",
-    ("global_defs", "bfd_no_swap"): "mlockall",
-    ("global_defs", "vrrp_rt_priority"): "SCHED_RR priorities",
-    ("global_defs", "checker_rt_priority"): "SCHED_RR priorities",
-    ("global_defs", "bfd_rt_priority"): "SCHED_RR priorities",
-    ("global_defs", "vrrp_cpu_affinity"): "CPU pinning",
-    ("global_defs", "checker_cpu_affinity"): "CPU pinning",
-    ("global_defs", "bfd_cpu_affinity"): "CPU pinning",
-    ("global_defs", "vrrp_rlimit_rttime"): "RLIMIT_RTTIME",
-    ("global_defs", "checker_rlimit_rttime"): "RLIMIT_RTTIME",
-    ("global_defs", "bfd_rlimit_rttime"): "RLIMIT_RTTIME",
-    ("global_defs", "vrrp_rlimit_rtime"): "RLIMIT_RTTIME",
-    ("global_defs", "checker_rlimit_rtime"): "RLIMIT_RTTIME",
-    ("global_defs", "bfd_rlimit_rtime"): "RLIMIT_RTTIME",
+    ("top", "namespace_with_ipsets"): "kvrrp uses no ipsets (its nftables sets belong to the namespace they are in on every kernel)",
+    # the BFD process's own knobs: parsed and dumped; kvrrp runs BFD inside the VRRP process
+    # (docs/bfd.md), whose vrrp_* knobs apply to it (kvrrp.process_plan)
+    ("global_defs", "bfd_process_name"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_priority"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_no_swap"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_rt_priority"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_cpu_affinity"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_rlimit_rttime"): "BFD runs in the VRRP process (vrrp_* knobs)",
+    ("global_defs", "bfd_rlimit_rtime"): "BFD runs in the VRRP process (vrrp_* knobs)",
     # SNMP / DBus
     ("global_defs", "snmp_socket"): "SNMP",
     ("global_defs", "enable_snmp_vrrp"): "SNMP",
@@ -79,18 +57,11 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     # reload machinery / config copies
     ("global_defs", "tmp_config_directory"):
         "where keepalived's parent keeps the copy its children read; kvrrp's checker reads the file itself",
-    ("global_defs", "include_check"): "include permission checks",
-    ("global_defs", "use_symlink_paths"): "script path symlink handling",
-    ("global_defs", "set_supplementary_groups"): "supplementary groups for scripts",
-    ("global_defs", "umask"): "umask for created files",
     ("global_defs", "lvs_sync_daemon"): "IPVS connection sync daemon",
     # VRRP instance features outside kvrrp's engine today
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces",
-    ("vrrp_instance", "track_bfd"): "BFD tracking",
     ("vrrp_instance", "auth_hmac"): "HMAC advert authentication",
     ("vrrp_instance", "lvs_sync_daemon_interface"): "IPVS connection sync daemon",
-    ("vrrp_sync_group", "track_bfd"): "BFD tracking",
-    ("real_server", "BFD_CHECK"): "BFD checker",
 }
 
 

@@ -30,7 +30,10 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | Non
         explicit = kwloc is None or kwloc(t, "weight") is not None
         files.setdefault(t.name, t.weight if explicit else None)
     procs = {t.name for t in cfg.track_processes}
-    bfds = {b.name for b in cfg.bfd_instances}
+    # keepalived: a bfd_instance with only 'checker' is unknown to the VRRP process, and one with
+    # only 'vrrp' to the checker process
+    bfds = {b.name for b in cfg.bfd_instances if b.vrrp}
+    checker_bfds = {b.name for b in cfg.bfd_instances if b.checker}
 
     # keepalived accepts these silently and its lookups find the first definition
     _duplicates(diags, "vrrp_script", cfg.vrrp_scripts, fatal=False)
@@ -54,6 +57,7 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | Non
             diags.error(where(t, "quorum_max"), f"vrrp_track_process {t.name}: quorum_max {t.quorum_max} "
                         f"is less than quorum {t.quorum}", "out-of-range")
 
+    _bfd_instances(cfg, diags)
     instances = [_instance(i, g, diags, where, kwloc, scripts, files, procs, bfds) for i in cfg.instances]
     _duplicates(diags, "vrrp_instance", instances)
     _duplicate_vrids(instances, g, diags)
@@ -75,7 +79,7 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | Non
     vss = []
     group_has_addr = {vg.name: any(e.fwmark is None for e in vg.entries) for vg in cfg.virtual_server_groups}
     for vs in cfg.virtual_servers:
-        _virtual_server(vs, groups, files, diags, where)
+        _virtual_server(vs, groups, files, diags, where, checker_bfds)
         if (vs.group is not None and group_has_addr.get(vs.group) and kwloc is not None
                 and kwloc(vs, "protocol") is None):
             diags.error(vs.loc, f"virtual server group {vs.group}: no protocol set - defaulting to UDP "
@@ -103,6 +107,26 @@ def _duplicates(diags: Diagnostics, what: str, items, fatal: bool = True) -> Non
                               "is used", "duplicate", fails_test=False)
         else:
             seen[it.name] = it
+
+
+def _bfd_instances(cfg: m.Config, diags: Diagnostics) -> None:
+    """keepalived's bfd_parser.c end-of-block checks (kvrrp.bfd.settings applies the same rules
+    at run time, so what -t reports is what the daemon skips)."""
+    from kvrrp.bfd.settings import plan_sessions
+
+    for b in cfg.bfd_instances:
+        _, problems = plan_sessions([b])            # this block's own problems
+        for p in problems:
+            if "max_hops exceeds" in p:
+                diags.warning(b.loc, p, "out-of-range", fails_test=False)
+            else:
+                diags.error(b.loc, p, "bfd-instance")
+    _, problems = plan_sessions(cfg.bfd_instances)
+    for p in problems:
+        if "duplicate" in p or "defined twice" in p:
+            name = p.split()[1]
+            loc = next((b.loc for b in reversed(cfg.bfd_instances) if b.name == name), None)
+            diags.error(loc, p, "duplicate")
 
 
 def _refs(owner: str, refs, known: Container[str], what: str, diags: Diagnostics) -> None:
@@ -443,7 +467,7 @@ def _sync_groups(cfg: m.Config, instances: list[m.VrrpInstance], diags: Diagnost
 
 
 def _virtual_server(vs: m.VirtualServer, groups: set[str], files: Container[str], diags: Diagnostics,
-                    where: Where) -> None:
+                    where: Where, bfds: Container[str] = ()) -> None:
     key = vs.key
     if vs.group is not None and vs.group not in groups:
         diags.error(vs.loc, f"virtual_server group '{vs.group}' is not defined (virtual_server_group)",
@@ -482,6 +506,8 @@ def _virtual_server(vs: m.VirtualServer, groups: set[str], files: Container[str]
             elif isinstance(c, m.BfdCheck):
                 if c.name is None:
                     diags.error(c.loc, "BFD_CHECK needs a name", "missing-parameter")
+                elif c.name not in bfds:
+                    diags.error(c.loc, f"BFD_CHECK - BFD {c.name} not configured", "undefined-reference")
             elif isinstance(c, m.UdpCheck):
                 if c.min_reply_length > c.max_reply_length:
                     diags.error(c.loc, "UDP_CHECK min_reply_length exceeds max_reply_length", "out-of-range")

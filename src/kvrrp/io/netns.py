@@ -23,12 +23,21 @@ def _setns(fd: int) -> None:
         raise OSError(err, f"setns: {os.strerror(err)}")
 
 
+INIT_NETNS = "/proc/1/ns/net"
+
+
+def namespace_path(name: str) -> str:
+    """keepalived's open_ipvs_namespace(): NAME under /run/netns; "" is the default namespace
+    (init's, /proc/1/ns/net) - `net_namespace_ipvs` without a name."""
+    return os.path.join(NETNS_RUN_DIR, name) if name else INIT_NETNS
+
+
 @contextmanager
 def entered(name: str) -> Iterator[None]:
-    """Run the body in network namespace `name` (as created by `ip netns add`)."""
+    """Run the body in network namespace `name` (as created by `ip netns add`; "" = init's)."""
     original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        target = os.open(os.path.join(NETNS_RUN_DIR, name), os.O_RDONLY | os.O_CLOEXEC)
+        target = os.open(namespace_path(name), os.O_RDONLY | os.O_CLOEXEC)
         try:
             _setns(target)
         finally:

@@ -41,10 +41,11 @@ Modules: network (the namespaces, Lab, Node), capture (Capture, Frame, AddressWa
 daemons (VrrpSpec, render_config, Daemon and the kvrrp / keepalived starters).
 """
 from kvrrp.lab.capture import AddressEvent, AddressWatch, Capture, Frame, VrrpInfo
-from kvrrp.lab.daemons import STATE_LINE, Daemon, VrrpSpec, pid_exited, render_config, start_keepalived, start_kvrrp
+from kvrrp.lab.daemons import (STATE_LINE, Daemon, VrrpSpec, pid_exited, python_env, render_config, start_keepalived,
+                               start_kvrrp)
 from kvrrp.lab.network import CLIENT_HOST, LAN_PREFIX, LAN_PREFIXLEN, Lab, Node
 from kvrrp.wire import ArpInfo
 
 __all__ = ["AddressEvent", "AddressWatch", "ArpInfo", "CLIENT_HOST", "Capture", "Daemon", "Frame", "LAN_PREFIX",
-           "LAN_PREFIXLEN", "Lab", "Node", "STATE_LINE", "VrrpInfo", "VrrpSpec", "pid_exited", "render_config",
+           "LAN_PREFIXLEN", "Lab", "Node", "STATE_LINE", "VrrpInfo", "VrrpSpec", "pid_exited", "python_env", "render_config",
            "start_keepalived", "start_kvrrp"]

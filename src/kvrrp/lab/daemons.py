@@ -142,7 +142,8 @@ class Daemon:
             fh.write(text)
 
 
-def _python_env() -> dict[str, str]:
+def python_env() -> dict[str, str]:
+    """The environment of a kvrrp the lab starts: this checkout's src first on PYTHONPATH."""
     env = dict(os.environ)
     src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # .../src
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -173,7 +174,7 @@ def start_kvrrp(lab: "Lab", node: Node, config_text: str, args: Sequence[str] = 
     log_fh = open(logf, "a")
     argv = [sys.executable, "-m", "kvrrp", "-n", "-l", "-D", *(["-P"] if vrrp_only else []),
             "-f", conf, "-p", pid, *args]
-    proc = lab.spawn(node, argv, stdout=log_fh, stderr=subprocess.STDOUT, env=_python_env())
+    proc = lab.spawn(node, argv, stdout=log_fh, stderr=subprocess.STDOUT, env=python_env())
     log_fh.close()
     daemon = Daemon(lab, node, "kvrrp", proc, conf, pid, logf)
     lab._daemons.append(daemon)

@@ -12,6 +12,14 @@ enable_script_security rules.
   script is refused; without it the script runs and a warning is logged, as keepalived does.
 * ``"</dev/tcp/host/port"``-style checks are not executed files: they go to /bin/sh as keepalived
   passes them to system(), and need no path check.
+* Supplementary groups (keepalived's set_uid_gid): a script runs with only its user's uid and
+  gid, unless ``set_supplementary_groups`` is set (or the group is written ``:group``), then
+  with every group its user is a member of (getgrouplist of the user's own gid).
+* The path executed (``use_symlink_paths``): by default a script reached through a symlink is
+  executed by its resolved path (keepalived's realpath()); with ``use_symlink_paths`` by the
+  path as written (cleaned of ``/./``, ``..`` and repeated slashes), so that the script sees the
+  name it was called by in ``$0``. Both paths are checked for safety either way.
+  Both are process-wide settings, as in keepalived: ``configure()`` sets them from global_defs.
 
 The checks are pure over ``os.lstat`` results so tests can build trees with any owner.
 """
@@ -31,6 +39,25 @@ log = logging.getLogger("kvrrp.notify")
 DEFAULT_SCRIPT_USER = "keepalived_script"
 
 
+@dataclass(slots=True)
+class ScriptPolicy:
+    """global_defs settings every script start of the process follows."""
+
+    supplementary_groups: bool = False       # set_supplementary_groups
+    use_symlinks: bool = False               # use_symlink_paths
+
+
+POLICY = ScriptPolicy()
+
+
+def configure(config: object) -> None:
+    """Take set_supplementary_groups and use_symlink_paths from a model.Config (at start and
+    after each reload; kvrrp.process_plan's counterpart for scripts)."""
+    process = getattr(getattr(config, "global_defs", None), "process", None)
+    POLICY.supplementary_groups = bool(getattr(process, "set_supplementary_groups", False))
+    POLICY.use_symlinks = bool(getattr(process, "use_symlink_paths", False))
+
+
 class ScriptRefused(Exception):
     """A script that must not run; the message says why, naming the script."""
 
@@ -43,7 +70,12 @@ class RunAs:
     groups: tuple[int, ...] = ()     # supplementary groups (initgroups)
 
 
-def _lookup_user(user: str, group: str | None) -> RunAs:
+def _lookup_user(user: str, group: str | None, supplementary: bool | None = None) -> RunAs:
+    if group is not None and group.startswith(":"):
+        supplementary = True              # keepalived: "user :group" asks for the groups too
+        group = group[1:] or None
+    if supplementary is None:
+        supplementary = POLICY.supplementary_groups
     try:
         pw = pwd.getpwnam(user) if not user.isdigit() else pwd.getpwuid(int(user))
     except KeyError:
@@ -54,10 +86,12 @@ def _lookup_user(user: str, group: str | None) -> RunAs:
             gid = grp.getgrnam(group).gr_gid if not group.isdigit() else int(group)
         except KeyError:
             raise ScriptRefused(f"script group {group!r} does not exist") from None
-    try:
-        groups = tuple(os.getgrouplist(pw.pw_name, gid))
-    except OSError:
-        groups = (gid,)
+    groups: tuple[int, ...] = ()
+    if supplementary:
+        try:
+            groups = tuple(os.getgrouplist(pw.pw_name, pw.pw_gid))
+        except OSError:
+            groups = (gid,)
     return RunAs(uid=pw.pw_uid, gid=gid, user=pw.pw_name, groups=groups)
 
 
@@ -169,7 +203,8 @@ class CheckedScript:
 
 def check_script(argv: tuple[str, ...] | list[str], run_as: RunAs, script_security: bool,
                  *, lstat: Callable[[str], os.stat_result] = os.lstat,
-                 stat_fn: Callable[[str], os.stat_result] = os.stat) -> CheckedScript:
+                 stat_fn: Callable[[str], os.stat_result] = os.stat,
+                 use_symlinks: bool | None = None) -> CheckedScript:
     """Clear a script to run, or raise ScriptRefused with a message naming it and the reason."""
     argv = tuple(argv)
     if not argv or not argv[0]:
@@ -206,7 +241,10 @@ def check_script(argv: tuple[str, ...] | list[str], run_as: RunAs, script_securi
                                 f"(enable_script_security is on; fix ownership/permissions or run it as a non-root script_user)")
         log.warning("SECURITY VIOLATION - script %r runs as root with unsafe permissions: %s "
                     "(set enable_script_security to refuse it)", argv[0], reason)
-    return CheckedScript(argv=(program,) + argv[1:], run_as=run_as, insecure=reason)
+    if use_symlinks is None:
+        use_symlinks = POLICY.use_symlinks
+    executed = os.path.normpath(program) if use_symlinks else real
+    return CheckedScript(argv=(executed,) + argv[1:], run_as=run_as, insecure=reason)
 
 
 def vet_script(call, default: RunAs | None, script_security: bool, *, user: str | None = None,

@@ -25,15 +25,15 @@ from dataclasses import dataclass
 from kvrrp.config.model import Config, SyncGroup, TrackRef
 from kvrrp.track.weights import check_weight
 
-SCRIPT, INTERFACE, FILE, PROCESS = "script", "interface", "file", "process"
+SCRIPT, INTERFACE, FILE, PROCESS, BFD = "script", "interface", "file", "process", "bfd"
 
 
 @dataclass(frozen=True, slots=True)
 class Binding:
     instance: str
     key: str             # engine tracker key, unique per instance
-    kind: str            # script | interface | file | process
-    target: str          # script / track_file / track_process block name, or interface name
+    kind: str            # script | interface | file | process | bfd
+    target: str          # script / track_file / track_process / bfd_instance name, or interface name
     weight: int
     reverse: bool = False
 
@@ -61,6 +61,9 @@ def _object_weight(config: Config, kind: str, ref: TrackRef) -> tuple[int, bool]
         block = next((f for f in config.track_files if f.name == ref.name), None)
     elif kind == PROCESS:
         block = next((p for p in config.track_processes if p.name == ref.name), None)
+    elif kind == BFD:
+        # keepalived: a bfd_instance limited to the checker process ('checker' alone) is unknown here
+        block = next((b for b in config.bfd_instances if b.name == ref.name and b.vrrp), None)
     if block is None:
         return None
     weight = ref.weight if ref.weight is not None else block.weight
@@ -68,7 +71,7 @@ def _object_weight(config: Config, kind: str, ref: TrackRef) -> tuple[int, bool]
 
 
 _KIND_REFS = ((INTERFACE, "track_interfaces"), (SCRIPT, "track_scripts"),
-              (FILE, "track_files"), (PROCESS, "track_processes"))
+              (FILE, "track_files"), (PROCESS, "track_processes"), (BFD, "track_bfds"))
 
 
 def build_plan(config: Config) -> Plan:
@@ -85,8 +88,6 @@ def build_plan(config: Config) -> Plan:
         no_float = sg is not None and not sg.sync_group_tracking_weight
         owner = inst.priority == 255
         why = "SYNC group" if no_float else "address owner"
-        for ref in inst.track_bfds:
-            warnings.append(f"({inst.name}) track_bfd {ref.name} ignored: kvrrp has no BFD implementation")
         if inst.interface and not inst.dont_track_primary:
             bindings.append(Binding(inst.name, f"interface:{inst.interface}#primary", INTERFACE, inst.interface, 0))
         for kind, attr in _KIND_REFS:
@@ -107,7 +108,7 @@ def build_plan(config: Config) -> Plan:
                     elif kind == FILE and weight == 1:
                         warnings.append(f"({inst.name}) ignoring weight from tracked file {ref.name} due to {why}. specify weight 0")
                         weight = 0
-                    elif kind in (SCRIPT, FILE):
+                    elif kind in (SCRIPT, FILE, BFD):
                         warnings.append(f"({inst.name}) ignoring tracked {kind} {ref.name} with weight {weight} due to {why}")
                         continue
                     elif kind == PROCESS and owner:
@@ -117,8 +118,6 @@ def build_plan(config: Config) -> Plan:
     for sg in config.sync_groups:
         members = [instances[m] for m in sg.group if m in instances]
         has_owner = any(m.priority == 255 for m in members)
-        for ref in sg.track_bfds:
-            warnings.append(f"({sg.name}) track_bfd {ref.name} ignored: kvrrp has no BFD implementation")
         for kind, attr in _KIND_REFS:
             for ref in getattr(sg, attr):
                 wr = _object_weight(config, kind, ref)

@@ -26,7 +26,7 @@ from kvrrp.notify.security import CheckedScript, RunAs, ScriptRefused, default_r
 from kvrrp.track import weights
 from kvrrp.track.files import FileWatcher, initialise_file
 from kvrrp.track.interfaces import InterfaceWatcher
-from kvrrp.track.plan import FILE, INTERFACE, PROCESS, SCRIPT, Binding, Plan, build_plan
+from kvrrp.track.plan import BFD, FILE, INTERFACE, PROCESS, SCRIPT, Binding, Plan, build_plan
 from kvrrp.track.processes import ProcessSpec, ProcessWatcher
 from kvrrp.track.script import ScriptTracker
 
@@ -75,8 +75,14 @@ class _ScriptEntry:
 
 class TrackingSupervisor:
     def __init__(self, engine: TrackerSink, config: Config, loop: asyncio.AbstractEventLoop | None = None,
-                 *, process_scan_interval: float = 1.0, first_run_wait: float | None = None) -> None:
+                 *, process_scan_interval: float = 1.0, first_run_wait: float | None = None,
+                 bfd: Any = None) -> None:
         self.engine = engine
+        # kvrrp.bfd.service.BfdService (run by the daemon, shared with the checker relay): its
+        # sessions' up/down moves the track_bfd bindings
+        self.bfd: Any = None
+        if bfd is not None:
+            self.attach_bfd(bfd)
         self.config = config
         self.loop = loop
         self.process_scan_interval = process_scan_interval
@@ -116,6 +122,11 @@ class TrackingSupervisor:
             if self.processes is None or b.target not in self.processes.states:
                 return None
             return weights.binary_status(self.processes.have_quorum(b.target), b.weight, b.reverse)
+        if b.kind == BFD:
+            up = self.bfd.is_up(b.target) if self.bfd is not None else None
+            if up is None:
+                return None                # no such session runs (a bfd_instance the service refused)
+            return weights.binary_status(up, b.weight, b.reverse)
         raise ValueError(f"unknown tracker kind {b.kind!r}")
 
     def _push(self, bindings: tuple[Binding, ...] | list[Binding]) -> None:
@@ -130,6 +141,11 @@ class TrackingSupervisor:
             self.updates += 1
             log.debug("(%s) tracker %s -> %s", b.instance, b.key, status)
             self._send(b.instance, b.key, status)
+
+    def attach_bfd(self, bfd: Any) -> None:
+        """Follow `bfd`'s sessions (a BfdService: is_up(name), add_listener(cb(name, up)))."""
+        self.bfd = bfd
+        bfd.add_listener(lambda name, up: self._changed(BFD, name))
 
     def add_priority_listener(self, callback) -> None:
         """callback(instance_name, state, effective_priority) when a tracker change moved an
@@ -363,5 +379,6 @@ class TrackingSupervisor:
             "files": {n: f.value for n, f in self.files.files.items()} if self.files else {},
             "processes": {n: {"count": s.count, "quorum": s.quorum}
                           for n, s in self.processes.states.items()} if self.processes else {},
+            "bfd": {n: self.bfd.is_up(n) for n in sorted(self.plan.targets(BFD))} if self.bfd else {},
             "bindings": [{"instance": i, "key": k, "status": s} for (i, k), s in sorted(self._sent.items())],
         }

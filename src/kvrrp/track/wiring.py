@@ -40,6 +40,8 @@ class DaemonExtras:
         self.tracking: Any = None
         self.routes: Any = None
         self.vmacs: Any = None
+        self.bfd: Any = None           # kvrrp.bfd.service.BfdService (see _start_bfd)
+        self.run_bfd = True            # False with -B (keepalived's --no_bfd): no sessions run
         self.vmac_names: dict[str, str] = {}
         self._vmacs_wanted: dict[str, str] | None = None
 
@@ -83,12 +85,28 @@ class DaemonExtras:
         self.routes = RoutesOnMaster(RouteManager(self.netlink, RtNames.from_config(self.config.global_defs)),
                                      self.config)
         engine.add_transition_listener(self.routes)
-        self.tracking = track.attach(engine, self.config, self.loop)
+        self._start_bfd()
+        self.tracking = track.attach(engine, self.config, self.loop, bfd=self.bfd)
         self.tracking.add_priority_listener(self.notifier.priority_changed)
         await self.tracking.start()
         if hasattr(engine, "add_prestart_hook"):
             # instances a reload adds start on their trackers' state (FAULT straight away)
             engine.add_prestart_hook(self.tracking.prestart)
+
+    def _start_bfd(self) -> None:
+        """The BFD sessions (keepalived's Keepalived_bfd, here a part of this loop:
+        kvrrp.bfd.service says why). Always built, with no socket while no bfd_instance
+        exists, so the tracking supervisor and the checker child's feed follow one object."""
+        from kvrrp.bfd.service import BfdService
+
+        self.bfd = BfdService(self._bfd_instances(self.config), loop=self.loop)
+        self.bfd.start()
+
+    def _bfd_instances(self, config: Config) -> tuple:
+        if not self.run_bfd and config.bfd_instances:
+            log.warning("BFD disabled (-B): %d bfd_instance(s) not run", len(config.bfd_instances))
+            return ()
+        return config.bfd_instances
 
     async def before_reload(self, new_config: Config) -> None:
         from kvrrp.vrrp.settings import engine_settings
@@ -105,6 +123,8 @@ class DaemonExtras:
         if self.notifier is not None:
             await self.notifier.reload(new_config)
         if self.tracking is not None:
+            if self.bfd is not None:
+                self.bfd.reload(self._bfd_instances(new_config))   # unchanged sessions keep their state
             await self.tracking.prepare_reload(new_config)
 
     async def after_reload(self, new_config: Config) -> None:
@@ -137,6 +157,11 @@ class DaemonExtras:
                     self.vmacs.remove(name)
                 except Exception:  # noqa: BLE001 - the others still go
                     log.exception("removing VMAC %s made for the failed reload", name)
+        if self.bfd is not None:
+            try:
+                self.bfd.reload(self._bfd_instances(old_config))
+            except Exception:  # noqa: BLE001
+                log.exception("returning the BFD sessions to the running configuration failed")
         for part in (self.notifier, self.tracking):
             if part is None:
                 continue
@@ -149,6 +174,8 @@ class DaemonExtras:
     async def before_stop(self) -> None:
         if self.tracking is not None:
             await self.tracking.stop()
+        if self.bfd is not None:
+            self.bfd.stop()
 
     async def after_stop(self) -> None:
         if self.notifier is not None:
@@ -161,6 +188,7 @@ class DaemonExtras:
         """For the status API / JSON dump."""
         return {
             "tracking": self.tracking.snapshot() if self.tracking else None,
+            "bfd": self.bfd.snapshot() if self.bfd else None,
             "notify": self.notifier.snapshot() if self.notifier else None,
             "vmacs": dict(self.vmac_names),
             "routes_installed": sorted(self.routes.installed) if self.routes else [],

@@ -1,0 +1,100 @@
+"""The checker process's own keywords on a real `kvrrp -C` process with real IPVS (in the VM):
+`net_namespace_ipvs NAME` puts the virtual servers in NAME's IPVS table while the checker runs
+in another namespace, and the checker_* knobs (process name, nice, CPU affinity, mlockall)
+reach the kernel, read back from /proc.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from ipvs_lab import ip, run
+
+MARGIN = 60.0     # emulated guest: generous deadlines, never the expectation
+START = 400.0     # a Python process starting in the emulated guest on a busy host
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/src"
+
+
+def ipvs_in(ns: str) -> str:
+    return run("ip", "netns", "exec", ns, "ipvsadm", "-Ln").stdout
+
+
+def wait_for(predicate, timeout: float = MARGIN) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return bool(predicate())
+
+
+@pytest.fixture
+def namespaces():
+    tag = f"pv{os.getpid() % 100000}"
+    made = []
+    try:
+        for name in (f"{tag}-chk", f"{tag}-ipvs"):
+            ip("netns", "add", name)
+            made.append(name)
+            ip("-n", name, "link", "set", "lo", "up")
+        yield made
+    finally:
+        for name in made:
+            run("ip", "netns", "del", name, check=False)
+
+
+def test_checker_ipvs_namespace_and_process_knobs(tmp_path, namespaces) -> None:
+    own_ns, ipvs_ns = namespaces
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(f"""
+net_namespace_ipvs {ipvs_ns}
+global_defs {{
+    checker_process_name kv_checker
+    checker_priority 5
+    checker_cpu_affinity 0
+    checker_no_swap
+}}
+virtual_server 198.18.0.10 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 198.19.1.2 8080 {{
+        TCP_CHECK {{
+            connect_timeout 1
+        }}
+    }}
+}}
+""")
+    log = tmp_path / "checker.log"
+    env = dict(os.environ, PYTHONPATH=SRC)
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(["ip", "netns", "exec", own_ns, sys.executable, "-m", "kvrrp", "-C", "-n", "-l", "-D",
+                                 "-f", str(conf), "-p", str(tmp_path / "checker.pid")],
+                                stdout=fh, stderr=subprocess.STDOUT, env=env)
+    try:
+        assert wait_for(lambda: "198.18.0.10:80" in ipvs_in(ipvs_ns), START), log.read_text()
+        # its signal handlers are in place once it says so: a SIGTERM before would kill it outright
+        assert wait_for(lambda: "Checker started" in log.read_text(), START), log.read_text()
+        assert "198.18.0.10:80" not in ipvs_in(own_ns)
+        with open(f"/proc/{proc.pid}/comm") as fh:
+            assert fh.read().strip() == "kv_checker"
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == 5
+        assert os.sched_getaffinity(proc.pid) == {0}
+        with open(f"/proc/{proc.pid}/status") as fh:
+            locked = [line for line in fh if line.startswith("VmLck:")]
+        assert int(locked[0].split()[1]) > 0
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(MARGIN)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, log.read_text()
+    assert "198.18.0.10:80" not in ipvs_in(ipvs_ns)      # removed from where it was put
