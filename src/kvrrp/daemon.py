@@ -43,6 +43,7 @@ log = logging.getLogger("kvrrp.daemon")
 WORKER_THREADS = 2   # a reload parse and a /metrics render may overlap
 
 TIMER_RESOLUTION = 0.0001  # 100 us wheel ticks: deadlines are rounded up by at most this much
+DBUS_JOIN_WAIT = 2.0       # how long the start waits for the system bus (enable_dbus)
 EXIT_CONFIG = 1
 EXIT_RUNNING = 1
 EXIT_FATAL = 2
@@ -130,6 +131,8 @@ class Daemon:
         self._addresses: Any = None
         self._netlink: Any = None
         self._address_monitor: Any = None
+        self.dbus: Any = None                     # kvrrp.dbus.service.DbusService (enable_dbus)
+        self._dbus_start: asyncio.Task | None = None
         self._reload_schedule: Any = None
         from kvrrp.reload_files import ConfigSaver
 
@@ -208,6 +211,7 @@ class Daemon:
             except Exception:  # noqa: BLE001 - VRRP itself must still run
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
             self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
+            await self._join_dbus()
             self.engine.start()
             self.config_saver.save_config(self.config)      # config_save_dir
             self._follow_reload_time_file(self.config)
@@ -248,6 +252,7 @@ class Daemon:
             self.engine.stop()  # priority-0 adverts from masters, VIPs removed
         except Exception:  # noqa: BLE001
             log.exception("stopping the VRRP engine failed")
+        await self._guarded(self._stop_dbus())   # after the STOP signals, as keepalived
         try:
             # the no_accept tables go once the VIPs are gone (and stay with them under -V)
             if self.accept_mode is not None and not isinstance(self._addresses, KeepOnStop):
@@ -404,6 +409,8 @@ class Daemon:
 
                 security.configure(config)   # scripts of the new configuration start its way
                 await self.extras.before_reload(config)
+                if self.dbus is not None:
+                    self.dbus.expect_config(config)
                 report = self.engine.apply_config(config)
                 self._follow_accept_mode(new_settings.instances, config)
             except Exception as exc:  # noqa: BLE001 - the running configuration stays
@@ -412,6 +419,8 @@ class Daemon:
                 else:
                     log.exception("Reload failed applying the new configuration; keeping the running one")
                 self.reloads.finish("failed", str(exc) or type(exc).__name__)
+                if self.dbus is not None:
+                    self.dbus.expect_config(None)
                 await self._resume_extras(old_config)
                 return
             if self._transports is not None:
@@ -422,6 +431,7 @@ class Daemon:
             self.config_saver.save_dump(config.global_defs, True, lambda: self.render("data"))
             self._follow_reload_time_file(config)
             self._retune(config)
+            await self._guarded(self._follow_dbus_reload(config))
             self.reloads.finish("applied")
             log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),
@@ -557,6 +567,8 @@ class Daemon:
             except Exception:  # noqa: BLE001 - the status must render even if a part cannot
                 log.exception("tracking/notify snapshot failed")
         snapshot["transitions"] = self.transitions.snapshot()
+        if self.dbus is not None:
+            snapshot["dbus"] = self.dbus.snapshot()
         if self.checker is not None:
             snapshot["checker"] = self.checker.snapshot()
         return snapshot
@@ -616,6 +628,66 @@ class Daemon:
         except Exception:  # noqa: BLE001
             log.exception("Writing the %s dump to %s failed", kind, path)
             return None
+
+    # -- DBus (enable_dbus) ---------------------------------------------------------------
+    def _follow_dbus(self, config: Any) -> None:
+        """keepalived's DBus service when the configuration enables it: connecting, exporting
+        and owning the name run as a task (VRRP never waits for the bus but at start, at most
+        DBUS_JOIN_WAIT)."""
+        if not config.global_defs.enable_dbus or self.dbus is not None:
+            return
+        from kvrrp.dbus.service import DbusService   # dbus-next: only with enable_dbus
+
+        self.dbus = DbusService(self, config, getattr(self.args, "namespace", None),
+                                create_instance=bool(getattr(self.args, "dbus_create_instance", False)))
+        self.engine.add_transition_listener(self.dbus.on_transition)
+        self._dbus_start = asyncio.get_running_loop().create_task(self.dbus.start())
+
+    async def _join_dbus(self) -> None:
+        """At start, before the instances run (as keepalived's DBus thread is up before its
+        VRRP loop): objects exported, name owned and VrrpStarted sent, so that the instances'
+        first transitions are signalled. A bus slower than DBUS_JOIN_WAIT is not waited for:
+        it joins when it can and then reports the states as they are."""
+        self._follow_dbus(self.config)
+        if self._dbus_start is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._dbus_start), DBUS_JOIN_WAIT)
+        except asyncio.TimeoutError:
+            log.warning("DBus not up after %g s: VRRP starts now, DBus follows when the bus answers",
+                        DBUS_JOIN_WAIT)
+
+    async def _follow_dbus_reload(self, config: Any) -> None:
+        """A reload: new objects and VrrpReloaded; enable_dbus added or removed starts or stops
+        the service (keepalived: dbus_reload / dbus_start / dbus_stop). A service that never
+        came up (no bus, name refused) or lost its bus starts afresh, as keepalived's reload
+        calls dbus_start again once a start failed."""
+        if self.dbus is None:
+            self._follow_dbus(config)
+        elif not config.global_defs.enable_dbus:
+            await self._stop_dbus()
+        else:
+            if self._dbus_start is not None and not self._dbus_start.done():
+                await self._dbus_start
+            if self.dbus.running:
+                self.dbus.reload(config)
+            else:
+                await self._stop_dbus()
+                self._follow_dbus(config)
+
+    async def _stop_dbus(self) -> None:
+        service, self.dbus = self.dbus, None
+        if service is None:
+            return
+        self.engine.remove_transition_listener(service.on_transition)
+        if self._dbus_start is not None and not self._dbus_start.done():
+            self._dbus_start.cancel()
+            try:
+                await self._dbus_start
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        self._dbus_start = None
+        await service.stop()
 
     # -- status API -----------------------------------------------------------------------
     async def _start_status(self) -> None:

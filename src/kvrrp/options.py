@@ -69,6 +69,7 @@ SPEC: tuple[tuple[str, str, int, str], ...] = (
     ("", "control-socket", REQUIRED, "control_socket"),
     ("", "skip-interface-check", NONE, "skip_interface_check"),
     ("", "allow-reload-removing-all", NONE, "allow_reload_removing_all"),
+    ("", "dbus-create-instance", NONE, "dbus_create_instance"),
 )
 
 # Options naming something kvrrp does not have: accepted, reported once as having no effect.
@@ -137,6 +138,7 @@ class Options:
     control_socket: str | None = None
     skip_interface_check: bool = False
     allow_reload_removing_all: bool = False
+    dbus_create_instance: bool = False
     genhash_argv: list[str] = field(default_factory=list)
     argv: list[str] = field(default_factory=list)
     no_effect: list[str] = field(default_factory=list)    # "--snmp: kvrrp has no SNMP subsystem"
@@ -356,6 +358,8 @@ kvrrp's own:
       --allow-reload-removing-all
                                Let a reload apply a configuration with no vrrp_instance (or no
                                virtual_server) although the running one has some
+      --dbus-create-instance   With enable_dbus: also serve CreateInstance / DestroyInstance
+                                (keepalived built with --enable-dbus-create-instance)
 Subcommands: '{prog} packet ...' (decode/encode adverts), '{prog} demo' (netns failover lab),
 '{prog} ctl ...' (= kvrrpctl: status, show, maintenance, failover, rs, reload, dump, version).
 """

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 
 WAIT = 15.0
 NOT_FOR_MINIMAL = ("aiohttp", "healthcheck", "email", "smtplib", "kvrrp.notify.smtp", "kvrrp.status_http",
-                   "kvrrp.metrics", "http.server", "ssl_checker")
+                   "kvrrp.metrics", "http.server", "ssl_checker", "dbus_next", "kvrrp.dbus.service",
+                   "kvrrp.dbus.objects")
 
 
 def imported_modules(lab: Lab, conf_text: str, tag: str) -> set[str]:
@@ -71,3 +72,12 @@ def test_smtp_alerts_bring_the_alerter_in():
     with Lab(nodes=1, prefix="kvimp", client=False) as lab:
         names = imported_modules(lab, text, "smtp")
     assert "kvrrp.notify.smtp" in names and "email.utils" in names
+
+
+def test_enable_dbus_brings_dbus_next_in(monkeypatch, tmp_path):
+    # a bus address nobody listens on: the daemon reports it and runs on (never the host's bus)
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus")
+    text = render_config([VrrpSpec(priority=150, version=3, advert_int=0.1)], ["enable_dbus"])
+    with Lab(nodes=1, prefix="kvimp", client=False) as lab:
+        names = imported_modules(lab, text, "dbus")
+    assert "dbus_next" in names and "kvrrp.dbus.service" in names

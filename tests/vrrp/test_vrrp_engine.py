@@ -362,3 +362,20 @@ def test_restarted_instance_keeps_tracker_states():
     assert i.state is State.FAULT and i.effective_priority == 190
     a.engine.set_tracker("VI_1", "link", OK)
     assert i.state is State.BACKUP
+
+
+# ---------------------------------------------------------------------------------- SendGarp
+def test_send_garp_announces_every_address_once_only_on_a_master():
+    """engine.send_garp (DBus SendGarp): keepalived's vrrp_send_link_update(vrrp, 1) - one
+    announcement per VIP while MASTER, nothing (and False) in another state."""
+    lan = pair(conf(inst(prio=200)), conf(inst(prio=100)))
+    a, b = lan.nodes["a"], lan.nodes["b"]
+    assert lan.masters("VI_1") == ["a"]
+    a_before, b_before = len(a.announcer.sent), len(b.announcer.sent)
+    assert a.engine.send_garp("VI_1") is True
+    assert [s[1:] for s in a.announcer.sent[a_before:]] == [("garp", "eth0", "198.18.0.100")]
+    assert a.engine.instance("VI_1").stats.garp_sent == a_before + 1
+    assert b.engine.send_garp("VI_1") is False
+    assert len(b.announcer.sent) == b_before
+    with pytest.raises(KeyError):
+        a.engine.send_garp("nope")

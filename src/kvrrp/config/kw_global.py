@@ -320,6 +320,8 @@ GLOBAL: dict[str, Handler] = {
     "enable_snmp_rfcv3": _g_snmp("enable_snmp_rfcv3"),
     "enable_traps": _g_snmp("enable_traps"),
     "enable_dbus": _g_snmp("enable_dbus"),
+    "dbus_service_name": _set_str("dbus_service_name"),
+    "dbus_no_interface_name": _set_str("dbus_no_interface_name"),
 }
 def _extra_int(lo: int, hi: int, clamp: bool = False) -> Handler:
     """A keyword kvrrp keeps raw (not implemented) but whose value keepalived range-checks, so
@@ -347,7 +349,7 @@ for _kw in ("tmp_config_directory", "config_save_dir", "process_names", "process
             "checker_cpu_affinity", "checker_rlimit_rttime", "checker_rlimit_rtime", "bfd_priority",
             "bfd_no_swap", "bfd_rt_priority", "bfd_cpu_affinity", "bfd_rlimit_rttime", "bfd_rlimit_rtime",
             "snmp_socket", "snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval",
-            "dbus_service_name", "dbus_no_interface_name", "vrrp_netlink_cmd_rcv_bufs",
+            "vrrp_netlink_cmd_rcv_bufs",
             "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
             "vrrp_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force",
             "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs",

@@ -245,6 +245,8 @@ class GlobalDefs:
     enable_traps: bool = False
     enable_dbus: bool = False
     process: ProcessDefs = ProcessDefs()             # process names, priorities, umask, scripts
+    dbus_service_name: str | None = None             # None: org.keepalived.Vrrp1
+    dbus_no_interface_name: str | None = None        # None: "none"
     extra: ExtraKeywords = ()
     loc: Location | None = _loc()
 

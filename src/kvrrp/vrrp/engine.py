@@ -295,6 +295,17 @@ class VrrpEngine:
         self._arm()
         return ended
 
+    def send_garp(self, instance_name: str) -> bool:
+        """One gratuitous ARP / unsolicited NA for each of a MASTER's addresses (VIPs and
+        excluded VIPs); nothing in another state, as keepalived sends only while its VIPs are
+        set. True when sent (DBus SendGarp)."""
+        inst = self.instance(instance_name)
+        if inst.state is not State.MASTER:
+            return False
+        self.apply(inst, inst.garp.announce_once())
+        self._arm()
+        return True
+
     def on_receive(self, rx: Received) -> None:
         """Transport callback: validate one advert and hand it to its instance. Never raises."""
         try:

@@ -115,6 +115,11 @@ class GarpSchedule:
             self.timers.schedule_timer(T_GARP_LOWER, s.garp_lower_prio_delay)
         return due
 
+    def announce_once(self) -> list[Announce]:
+        """One announcement of every address now (paced like the others): keepalived's
+        vrrp_send_link_update(vrrp, 1), what DBus SendGarp asks for."""
+        return self._burst(1)
+
     def stop(self) -> None:
         self.queue = None
         for kind in GARP_TIMERS:
