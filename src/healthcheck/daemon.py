@@ -73,7 +73,8 @@ def _checker_bfds(config: Any) -> list:
 class CheckerDaemon:
     def __init__(self, config_path: str, config_id: str | None = None, *, kernel: IpvsKernel | None = None,
                  keep_on_stop: bool = False, concurrency: int = 1024, dump_file: str = DUMP_FILE,
-                 state_file: str | None = None, allow_remove_all: bool = False) -> None:
+                 state_file: str | None = None, allow_remove_all: bool = False, snmp: bool = False,
+                 snmp_socket: str | None = None) -> None:
         self.config_path = config_path
         self.config_id = config_id
         self.kernel = kernel
@@ -98,6 +99,9 @@ class CheckerDaemon:
         self.bfd: Any = None          # kvrrp.bfd.service.BfdService when this process runs the sessions
         self.bfd_feed: Any = None     # kvrrp.bfd.relay.ChildFeed when the VRRP daemon runs them
         self.run_bfd = True           # False with -B: no sessions of our own
+        self.snmp_option = snmp                # -x: serve the MIB whatever enable_snmp_checker says
+        self.snmp_socket = snmp_socket         # -A: over global_defs' snmp_socket
+        self.snmp: Any = None                  # kvrrp.snmp.check_agent.CheckerSnmpAgent when enabled
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
@@ -118,6 +122,8 @@ class CheckerDaemon:
         if any(vs.ha_suspend for vs in config.virtual_servers):
             self.engine.set_local_addresses(await local_addresses())
             self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
+        if self.snmp_option or config.global_defs.enable_snmp_checker:
+            self._start_snmp(config)    # before the first verdicts: their traps are queued
         await self.engine.start()
         await self._start_bfd(config)
         log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
@@ -143,6 +149,17 @@ class CheckerDaemon:
         self.bfd = BfdService(_checker_bfds(config))
         self.bfd.add_listener(self.engine.set_bfd_state)
         self.bfd.start()
+    def _start_snmp(self, config: Config) -> None:
+        try:
+            from kvrrp import __version__
+            from kvrrp.snmp.check_agent import CheckerSnmpAgent
+
+            self.snmp = CheckerSnmpAgent(self.engine, socket=self.snmp_socket or config.global_defs.snmp_socket,
+                                         version=f"kvrrp {__version__}")
+            self.snmp.start()
+        except Exception:  # noqa: BLE001 - the checks must run without their SNMP agent
+            log.exception("starting the SNMP subagent failed; running without it")
+            self.snmp = None
 
     async def _poll_addresses(self) -> None:
         while True:
@@ -204,12 +221,18 @@ class CheckerDaemon:
         if self._addr_task is not None:
             self._addr_task.cancel()
             await asyncio.gather(self._addr_task, return_exceptions=True)
+        keep = self.keep_on_stop if keep is None else keep
+        if self.snmp is not None and not keep and self.engine is not None:
+            self.snmp.shutdown_traps()       # keepalived sends them as it clears the services
         if self.bfd is not None:
             self.bfd.stop()
         if self.bfd_feed is not None:
             await self.bfd_feed.stop()
         if self.engine is not None:
-            await self.engine.stop(keep=self.keep_on_stop if keep is None else keep)
+            await self.engine.stop(keep=keep)
+        if self.snmp is not None:
+            await self.snmp.close()
+            self.snmp = None
         if self.kernel is not None:
             await self.kernel.close()
         log.info("Checker stopped")
@@ -225,6 +248,8 @@ class CheckerDaemon:
                          ("the VRRP daemon" if self.bfd_feed is not None else None),
                          "states": dict(self.engine.bfd_known),
                          "sessions": self.bfd.snapshot() if self.bfd is not None else None}
+        if self.snmp is not None:
+            status["snmp"] = self.snmp.snapshot()
         return status
 
     def dump(self) -> str:
@@ -308,7 +333,8 @@ async def _run(args: Any) -> int:
     state_file = os.path.splitext(pid_file_path(args))[0] + ".ipvs.json"
     daemon = CheckerDaemon(args.config, getattr(args, "config_id", None), keep_on_stop=keep,
                            state_file=state_file,
-                           allow_remove_all=bool(getattr(args, "allow_reload_removing_all", False)))
+                           allow_remove_all=bool(getattr(args, "allow_reload_removing_all", False)),
+                           snmp=bool(getattr(args, "snmp", False)), snmp_socket=getattr(args, "snmp_agent_socket", None))
     tuning = CheckerTuning(args)
     daemon.on_config = tuning.apply
     daemon.run_bfd = not getattr(args, "no_bfd", False)

@@ -185,6 +185,7 @@ class CheckerEngine:
         # (real server, checker index) pairs it drives, and the last state each session reported
         self.bfd_checks: dict[str, list[tuple[RsId, int]]] = {}
         self.bfd_known: dict[str, bool] = {}
+        self._state_listeners: list[Callable[[str, VirtualServer, RealServer | None, bool], None]] = []
 
     # ------------------------------------------------------------------------------------------
     # life cycle
@@ -554,6 +555,7 @@ class CheckerEngine:
             return
         self.quorum[vid] = new
         self._fifo(f"VS {_fmt_vs(vs)} {'UP' if new else 'DOWN'}\n")
+        self._tell("quorum", vs, None, new)
         if new:
             log.info("Gained quorum %d+%d=%d <= %d for VS %s", vs.quorum, vs.hysteresis,
                      vs.quorum + vs.hysteresis, lw, _fmt_vs(vs))
@@ -601,8 +603,26 @@ class CheckerEngine:
         for fifo in self._fifos:
             fifo.write_line(line)
 
+    def add_state_listener(self, callback: Callable[[str, VirtualServer, RealServer | None, bool], None]) -> None:
+        """callback(kind, vs, rs, up) where keepalived notifies: kind "rs" with a real server's
+        verdict (as notify_up / notify_down run), "quorum" with rs None when a virtual server
+        gains or loses its quorum (the SNMP traps)."""
+        self._state_listeners.append(callback)
+
+    def remove_state_listener(self, callback: Callable[[str, VirtualServer, RealServer | None, bool], None]) -> None:
+        if callback in self._state_listeners:
+            self._state_listeners.remove(callback)
+
+    def _tell(self, kind: str, vs: VirtualServer, rs: RealServer | None, up: bool) -> None:
+        for callback in list(self._state_listeners):
+            try:
+                callback(kind, vs, rs, up)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the checks
+                log.exception("state listener %r failed", callback)
+
     def _rs_notify(self, vs: VirtualServer, rs: RealServer, alive: bool) -> None:
         self._fifo(f"RS {_fmt_rs(rs, vs)} {_fmt_vs(vs)} {'UP' if alive else 'DOWN'}\n")
+        self._tell("rs", vs, rs, alive)
         script = rs.notify_up if alive else rs.notify_down
         if script is not None:
             self._spawn_notify(script, f"{'up' if alive else 'down'} {_fmt_rs(rs, vs)}")

@@ -112,6 +112,7 @@ class Daemon:
         self._announcer: Any = None
         self.extras: Any = None
         self.checker: CheckerChild | None = None
+        self.snmp: Any = None        # kvrrp.snmp.vrrp_agent.VrrpSnmpAgent when a MIB is enabled
         self.control: Any = None
         self._control_server: Any = None
         from kvrrp.transition_log import TransitionRecorder
@@ -212,6 +213,7 @@ class Daemon:
                 log.exception("starting trackers/notifications failed; VRRP runs without them")
             self._follow_accept_mode([inst.settings for inst in self.engine.instances.values()])
             await self._join_dbus()
+            await self._follow_snmp(self.config)   # before start(): the first transitions trap too
             self.engine.start()
             self.config_saver.save_config(self.config)      # config_save_dir
             self._follow_reload_time_file(self.config)
@@ -253,6 +255,8 @@ class Daemon:
         except Exception:  # noqa: BLE001
             log.exception("stopping the VRRP engine failed")
         await self._guarded(self._stop_dbus())   # after the STOP signals, as keepalived
+        if self.snmp is not None:
+            await self._guarded(self.snmp.close())   # after stop(): the STOP traps go out first
         try:
             # the no_accept tables go once the VIPs are gone (and stay with them under -V)
             if self.accept_mode is not None and not isinstance(self._addresses, KeepOnStop):
@@ -432,6 +436,7 @@ class Daemon:
             self._follow_reload_time_file(config)
             self._retune(config)
             await self._guarded(self._follow_dbus_reload(config))
+            await self._follow_snmp(config)
             self.reloads.finish("applied")
             log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),
@@ -482,6 +487,30 @@ class Daemon:
                     set_buffer(buf)
                 except Exception:  # noqa: BLE001 - a buffer size must not stop the daemon
                     log.exception("sizing a netlink command socket failed")
+
+    async def _follow_snmp(self, config: Any) -> None:
+        """The SNMP subagent (kvrrp.snmp, imported only when a MIB is enabled), started,
+        restarted or stopped to match the configuration and -x / -A."""
+        wanted = snmp_wanted(self.args, config)
+        if self.snmp is None and not wanted:
+            return
+        try:
+            from kvrrp.snmp.vrrp_agent import VrrpSnmpAgent, snmp_settings
+
+            settings = snmp_settings(self.args, config)
+            if self.snmp is not None:
+                if wanted and settings == self.snmp.settings:
+                    self.snmp.reload(config)
+                    return
+                await self.snmp.close()
+                self.snmp = None
+            if wanted:
+                self.snmp = VrrpSnmpAgent(self.engine, config, settings, version=f"kvrrp {_version()}",
+                                          checker_serves_global=wants_checker(self.args, config))
+                self.snmp.start()
+        except Exception:  # noqa: BLE001 - VRRP itself must run without its SNMP agent
+            log.exception("starting the SNMP subagent failed; running without it")
+            self.snmp = None
 
     def _follow_accept_mode(self, instances: Any, config: Any = None) -> None:
         """Masters without Accept_Mode drop traffic to their VIPs (nftables, keepalived's
@@ -569,6 +598,8 @@ class Daemon:
         snapshot["transitions"] = self.transitions.snapshot()
         if self.dbus is not None:
             snapshot["dbus"] = self.dbus.snapshot()
+        if self.snmp is not None:
+            snapshot["snmp"] = self.snmp.snapshot()
         if self.checker is not None:
             snapshot["checker"] = self.checker.snapshot()
         return snapshot
@@ -785,6 +816,10 @@ class CheckerChild:
             argv.append("-B")
         if getattr(a, "namespace", None):
             argv += ["-s", a.namespace]
+        if getattr(a, "snmp", False):
+            argv.append("-x")
+        if getattr(a, "snmp_agent_socket", None):
+            argv += ["-A", a.snmp_agent_socket]
         return argv
 
     def start(self) -> None:
@@ -871,6 +906,13 @@ def checker_pid_file(vrrp_pid_file: str) -> str:
     """/run/kvrrp.pid -> /run/kvrrp-checkers.pid (keepalived: keepalived.pid / checkers.pid)."""
     base, ext = os.path.splitext(vrrp_pid_file)
     return f"{base}-checkers{ext or '.pid'}"
+
+
+def snmp_wanted(args: Any, config: Any) -> bool:
+    """Does the VRRP process serve SNMP (keepalived: enable_snmp_vrrp / _rfc / _rfcv2 / _rfcv3, or -x)?"""
+    g = config.global_defs
+    return bool(getattr(args, "snmp", False) or g.enable_snmp_vrrp or g.enable_snmp_rfc or g.enable_snmp_rfcv2
+                or g.enable_snmp_rfcv3)
 
 
 def wants_checker(args: Any, config: Any) -> bool:

@@ -5,7 +5,7 @@ letter and argument kind, plus kvrrp's own few (`--format`, `--status-port`, `--
 short options cluster (`-nld`, `-DlnS 7`, `-S7`), a required argument is the rest of the cluster
 or the next word, an optional one only the rest of the cluster (`-g/tmp/x.log`) or `--opt=VALUE`,
 long options may be shortened to any unique prefix, options and other words may be mixed, `--`
-ends the options. What kvrrp cannot act on (BFD, SNMP, memory checks, perf, debug options) is
+ends the options. What kvrrp cannot act on (BFD, memory checks, perf, debug options) is
 accepted and named in `Options.no_effect`, which the daemon reports once at start.
 
 Errors (unknown option, missing argument) are collected like keepalived's `bad_option`: all of
@@ -75,8 +75,6 @@ SPEC: tuple[tuple[str, str, int, str], ...] = (
 # Options naming something kvrrp does not have: accepted, reported once as having no effect.
 NO_EFFECT = {
     "bfd_pid_file": "kvrrp runs BFD inside the VRRP daemon, not as a process of its own",
-    "snmp": "kvrrp has no SNMP subsystem",
-    "snmp_agent_socket": "kvrrp has no SNMP subsystem",
     "no_mem_check": "kvrrp has no memory checker",
     "mem_check_log": "kvrrp has no memory checker",
     "openssl_mem_check": "kvrrp has no memory checker",
@@ -123,6 +121,8 @@ class Options:
     address_monitoring: bool = False
     checkers_pid_file: str | None = None
     core_dump: bool = False
+    snmp: bool = False                       # -x: every SNMP MIB on (kvrrp.snmp)
+    snmp_agent_socket: str | None = None     # -A: the AgentX master's socket, over snmp_socket
     core_dump_pattern: str | None = None
     namespace: str | None = None
     config_id: str | None = None
@@ -141,7 +141,7 @@ class Options:
     dbus_create_instance: bool = False
     genhash_argv: list[str] = field(default_factory=list)
     argv: list[str] = field(default_factory=list)
-    no_effect: list[str] = field(default_factory=list)    # "--snmp: kvrrp has no SNMP subsystem"
+    no_effect: list[str] = field(default_factory=list)    # "--perf: no effect (kvrrp has no perf recording)"
     unexpected: list[str] = field(default_factory=list)   # non-option words (keepalived prints them)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -276,7 +276,7 @@ def _apply(opts: Options, attr: str, spelled: str, value: str | None) -> None:
         else:
             opts.format = value
     elif attr in ("config", "pid_file", "vrrp_pid_file", "checkers_pid_file", "namespace", "config_id",
-                  "signum", "status_address", "control_socket"):
+                  "signum", "status_address", "control_socket", "snmp_agent_socket"):
         setattr(opts, attr, value)
     elif attr == "all":
         opts.all = True
@@ -328,8 +328,8 @@ def usage(prog: str = "kvrrp") -> str:
   -c, --checkers_pid=FILE      Use specified pidfile for checkers child process
   -a, --address-monitoring     Report all address additions/deletions notified via netlink
   -b, --bfd_pid=FILE           Use specified pidfile for BFD child process (no effect)
-  -x, --snmp                   Enable SNMP subsystem (no effect)
-  -A, --snmp-agent-socket=FILE Use the specified socket for master agent (no effect)
+  -x, --snmp                   Enable SNMP subsystem
+  -A, --snmp-agent-socket=FILE Use the specified socket for master agent
   -s, --namespace=NAME         Run in network namespace NAME (overrides config)
   -m, --core-dump              Produce core dump if terminate abnormally
   -M, --core-dump-pattern=PATN Also set /proc/sys/kernel/core_pattern to PATN (default 'core')

@@ -36,12 +36,12 @@ def test_config_test_reports_every_problem_in_file_line_col_form(tmp_path):
 
 def test_config_test_names_ignored_keywords_in_the_summary_not_a_bare_ok(tmp_path):
     p = tmp_path / "k.conf"
-    p.write_text("global_defs {\n enable_snmp_vrrp\n}\nvrrp_instance V {\n interface lo\n"
+    p.write_text("global_defs {\n process_monitor_rcv_bufs 100000\n}\nvrrp_instance V {\n interface lo\n"
                  " virtual_router_id 3\n virtual_ipaddress {\n 198.18.0.9\n }\n}\n")
     out = io.StringIO()
     code = run_config_test(str(p), config_id="h", out=out, check_interfaces=False)
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith(f"{p}:2:2: warning: 'enable_snmp_vrrp' is ignored by kvrrp (") and lines[0].endswith(
+    assert lines[0].startswith(f"{p}:2:2: warning: 'process_monitor_rcv_bufs' is ignored by kvrrp (") and lines[0].endswith(
         ") - ignoring")
     assert "configuration OK (1 keyword(s) ignored by kvrrp, see above)" in lines[-1] and code == 0
 

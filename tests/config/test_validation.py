@@ -274,10 +274,10 @@ def test_unknown_keyword_warning_with_suggestion_and_location():
 
 
 def test_ignored_keyword_is_named_with_its_reason_and_does_not_fail_the_test():
-    res = parse("global_defs {\n enable_snmp_vrrp\n vrrp_rt_priority 50\n}\n" + instance(""))
+    res = parse("global_defs {\n bfd_no_swap\n vrrp_rt_priority 50\n}\n" + instance(""))
     ds = [d for d in res.diagnostics if d.code == IGNORED]
     assert [d.loc.line for d in ds] == [2]      # vrrp_rt_priority is implemented (kw_process)
-    assert ds[0].message == f"'enable_snmp_vrrp' is ignored by kvrrp ({NOT_IMPLEMENTED['global_defs', 'enable_snmp_vrrp']}) - ignoring"
+    assert ds[0].message == f"'bfd_no_swap' is ignored by kvrrp ({NOT_IMPLEMENTED['global_defs', 'bfd_no_swap']}) - ignoring"
     assert exit_code(res.diagnostics) == 0
 
 

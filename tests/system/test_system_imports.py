@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 WAIT = 15.0
 NOT_FOR_MINIMAL = ("aiohttp", "healthcheck", "email", "smtplib", "kvrrp.notify.smtp", "kvrrp.status_http",
                    "kvrrp.metrics", "http.server", "ssl_checker", "dbus_next", "kvrrp.dbus.service",
-                   "kvrrp.dbus.objects")
+                   "kvrrp.dbus.objects", "kvrrp.snmp")
 
 
 def imported_modules(lab: Lab, conf_text: str, tag: str) -> set[str]:
@@ -81,3 +81,12 @@ def test_enable_dbus_brings_dbus_next_in(monkeypatch, tmp_path):
     with Lab(nodes=1, prefix="kvimp", client=False) as lab:
         names = imported_modules(lab, text, "dbus")
     assert "dbus_next" in names and "kvrrp.dbus.service" in names
+
+
+def test_snmp_brings_the_subagent_in(tmp_path):
+    spec = VrrpSpec(priority=150, version=3, advert_int=0.1)
+    text = render_config([spec], ["enable_snmp_vrrp", f"snmp_socket unix:{tmp_path}/no-master-here"])
+    with Lab(nodes=1, prefix="kvimp", client=False) as lab:
+        names = imported_modules(lab, text, "snmp")
+    assert "kvrrp.snmp.subagent" in names and "kvrrp.snmp.vrrp_mib" in names
+    assert "healthcheck" not in names and "kvrrp.snmp.check_mib" not in names

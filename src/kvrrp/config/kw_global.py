@@ -228,6 +228,34 @@ def _g_snmp(field: str) -> Handler:
     return h
 
 
+def _g_snmp_socket(p: Parser, node: Node, g: Fields) -> None:
+    """keepalived's snmp_socket: one net-snmp transport string; the first one given wins."""
+    p.no_block(node)
+    if not node.args:
+        p.diags.error(node.kw.loc, "SNMP error : snmp socket name missing", "missing-parameter")
+        return
+    if len(node.args) > 1:
+        p.diags.error(node.kw.loc, "Too many parameters specified for snmp_socket - ignoring", "extra-parameter")
+        return
+    if g.get("snmp_socket") is not None:
+        p.diags.warning(node.args[0].loc, f"SNMP socket already set to {g['snmp_socket']} - ignoring",
+                        "conflict", fails_test=True)
+        return
+    g["snmp_socket"] = node.args[0].text
+
+
+def _g_snmp_interval(field: str) -> Handler:
+    """snmp_vs/rs_stats_update_interval: how old the IPVS counters the MIB serves may be,
+    1 ms .. 30 s (keepalived's range)."""
+    def h(p: Parser, node: Node, g: Fields) -> None:
+        p.no_block(node)
+        if p.one_value(node):
+            v = p.r.timer(node.args[0], 0.001, 30.0, node.kw.text)
+            if v is not None:
+                g[field] = v
+    return h
+
+
 def _g_lower_prio(p: Parser, node: Node, g: Fields) -> None:
     v = p.r.flag(node.kw, node.args)
     if v is not None:
@@ -319,6 +347,9 @@ GLOBAL: dict[str, Handler] = {
     "enable_snmp_rfcv2": _g_snmp("enable_snmp_rfcv2"),
     "enable_snmp_rfcv3": _g_snmp("enable_snmp_rfcv3"),
     "enable_traps": _g_snmp("enable_traps"),
+    "snmp_socket": _g_snmp_socket,
+    "snmp_vs_stats_update_interval": _g_snmp_interval("snmp_vs_stats_update_interval"),
+    "snmp_rs_stats_update_interval": _g_snmp_interval("snmp_rs_stats_update_interval"),
     "enable_dbus": _g_snmp("enable_dbus"),
     "dbus_service_name": _set_str("dbus_service_name"),
     "dbus_no_interface_name": _set_str("dbus_no_interface_name"),
@@ -348,7 +379,6 @@ for _kw in ("tmp_config_directory", "config_save_dir", "process_names", "process
             "vrrp_rlimit_rtime", "checker_priority", "checker_no_swap", "checker_rt_priority",
             "checker_cpu_affinity", "checker_rlimit_rttime", "checker_rlimit_rtime", "bfd_priority",
             "bfd_no_swap", "bfd_rt_priority", "bfd_cpu_affinity", "bfd_rlimit_rttime", "bfd_rlimit_rtime",
-            "snmp_socket", "snmp_vs_stats_update_interval", "snmp_rs_stats_update_interval",
             "vrrp_netlink_cmd_rcv_bufs",
             "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
             "vrrp_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force",

@@ -243,6 +243,9 @@ class GlobalDefs:
     enable_snmp_rfcv2: bool = False
     enable_snmp_rfcv3: bool = False
     enable_traps: bool = False
+    snmp_socket: str | None = None                   # None: unix:/var/agentx/master (or -A)
+    snmp_vs_stats_update_interval: float = 5.0       # seconds the IPVS counters served may be old
+    snmp_rs_stats_update_interval: float | None = None   # None: the vs interval
     enable_dbus: bool = False
     process: ProcessDefs = ProcessDefs()             # process names, priorities, umask, scripts
     dbus_service_name: str | None = None             # None: org.keepalived.Vrrp1

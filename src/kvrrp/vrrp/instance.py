@@ -112,6 +112,7 @@ class VrrpInstanceRuntime:
         self.want_master = False            # down timer ran out but the sync group held us back
         self.vips_set = False
         self.last_transition: float | None = None
+        self.last_drop: tuple[str, str] | None = None   # (reason, source) of the last refused advert
         self.sync = None                    # kvrrp.vrrp.sync.SyncGroup, set by the engine
         self._preempt = _Preempt.IDLE
         self._owner_waiting = False
@@ -490,6 +491,7 @@ class VrrpInstanceRuntime:
         """Count an advert receive.validate dropped, and log it: keepalived logs every bad
         advert, but a flood must not flood the log - the 1st, 10th, 100th ... are logged."""
         self.stats.count_drop(reason)
+        self.last_drop = (reason, src)       # the SNMP auth-failure trap names the sender
         count = self.stats.drops[reason]
         if reason == "not_running":
             return
