@@ -25,7 +25,18 @@ class CheckerControl:
 
     def handlers(self) -> dict[str, Handler]:
         return {"rs": self.rs, "metrics": self.render_metrics, "version": self.version,
-                "reload": self.reload, "dump": self.dump, "status": self.status}
+                "reload": self.reload, "dump": self.dump, "status": self.status, "bgp": self.bgp}
+
+    async def bgp(self, args: dict) -> dict:
+        """Node maintenance from the VRRP daemon (kvrrpctl maintenance --all): the anycast
+        routes this process announces are withdrawn / announced again."""
+        on = args.get("maintenance")
+        if not isinstance(on, bool):
+            raise CommandError("bgp needs maintenance true or false")
+        if self.daemon.bgp is None:
+            raise CommandError("no kvrrp_bgp block in the configuration")
+        self.daemon.bgp.maintenance(on)
+        return self.daemon.bgp.snapshot()
 
     async def rs(self, args: dict) -> Any:
         action = args.get("action")

@@ -95,6 +95,7 @@ class CheckerDaemon:
         self.allow_remove_all = allow_remove_all
         self.signals: Any = None
         self.reaper: Any = None
+        self.bgp: Any = None          # kvrrp.bgp.wiring.Announcing (kvrrp_bgp), or None
         self.on_config: Any = None          # called with each configuration loaded (before IPVS opens)
         self.bfd: Any = None          # kvrrp.bfd.service.BfdService when this process runs the sessions
         self.bfd_feed: Any = None     # kvrrp.bfd.relay.ChildFeed when the VRRP daemon runs them
@@ -111,12 +112,20 @@ class CheckerDaemon:
         if self.on_config is not None:
             self.on_config(config)
         if self.kernel is None:
-            from kvrrp.io.sockbuf import RcvBuf
+            if config.bgp is not None and not config.bgp.ipvs:
+                # kvrrp_bgp ipvs off: anycast of services running on this host itself, no LVS;
+                # the table the checks compute is kept in memory (same semantics, no kernel)
+                from healthcheck.fakekernel import FakeKernel
 
-            # lvs_netlink_cmd_rcv_bufs(_force): the checker's netlink command socket is its IPVS one;
-            # net_namespace_ipvs: that socket in that namespace (keepalived's libipvs does so)
-            rcvbuf = RcvBuf.from_config(config.global_defs, "lvs_netlink_cmd")
-            self.kernel = await PyrouteKernel(netns=config.net_namespace_ipvs, rcvbuf=rcvbuf).open()
+                self.kernel = FakeKernel()
+                log.info("kvrrp_bgp ipvs off: no kernel IPVS, the virtual server table is kept in memory")
+            else:
+                from kvrrp.io.sockbuf import RcvBuf
+
+                # lvs_netlink_cmd_rcv_bufs(_force): the checker's netlink command socket is its IPVS one;
+                # net_namespace_ipvs: that socket in that namespace (keepalived's libipvs does so)
+                rcvbuf = RcvBuf.from_config(config.global_defs, "lvs_netlink_cmd")
+                self.kernel = await PyrouteKernel(netns=config.net_namespace_ipvs, rcvbuf=rcvbuf).open()
         self.engine = CheckerEngine(config, self.kernel, concurrency=self.concurrency,
                                     state_file=self.state_file)
         if any(vs.ha_suspend for vs in config.virtual_servers):
@@ -126,7 +135,23 @@ class CheckerDaemon:
             self._start_snmp(config)    # before the first verdicts: their traps are queued
         await self.engine.start()
         await self._start_bfd(config)
+        self._start_bgp(config)
         log.info("Checker started: %d virtual servers, %d checks", len(config.virtual_servers), len(self.engine.jobs))
+
+    def _start_bgp(self, config: Config) -> None:
+        """Anycast announcing (kvrrp.bgp) fed by the engine's quorum changes."""
+        if config.bgp is None:
+            return
+        from kvrrp.bgp.announcer import service_key
+        from kvrrp.bgp.wiring import Announcing
+
+        self.bgp = Announcing.for_checker(config)
+        if self.bgp is None or self.engine is None:
+            return
+        engine = self.engine
+        engine.quorum_listeners.append(lambda: self.bgp.quorums(engine.quorum_by(service_key)))
+        self.bgp.quorums(engine.quorum_by(service_key))
+        self.bgp.start()
 
     async def _start_bfd(self, config: Any) -> None:
         """BFD_CHECK's source of session states: the VRRP daemon that started us (its pipe on
@@ -207,7 +232,11 @@ class CheckerDaemon:
             security.configure(result.config)
             if self.on_config is not None:
                 self.on_config(result.config)    # the checker_* knobs of the new configuration
+            if self.bgp is not None:
+                await self.bgp.reload(result.config)
             await self.engine.reload(result.config)
+            if self.bgp is None:
+                self._start_bgp(result.config)      # kvrrp_bgp added by this reload
         except Exception as exc:  # noqa: BLE001 - the checker keeps running
             log.exception("Reload failed")
             self.reloads.finish("failed", str(exc) or type(exc).__name__)
@@ -218,6 +247,12 @@ class CheckerDaemon:
         return True
 
     async def stop(self, keep: bool | None = None) -> None:
+        if self.bgp is not None:
+            # routes go first: the routers move new flows away while IPVS still serves them
+            try:
+                await self.bgp.shutdown()
+            except Exception:  # noqa: BLE001 - the IPVS cleanup still has to run
+                log.exception("BGP: withdrawing on stop failed")
         if self._addr_task is not None:
             self._addr_task.cancel()
             await asyncio.gather(self._addr_task, return_exceptions=True)
@@ -250,6 +285,8 @@ class CheckerDaemon:
                          "sessions": self.bfd.snapshot() if self.bfd is not None else None}
         if self.snmp is not None:
             status["snmp"] = self.snmp.snapshot()
+        if self.bgp is not None:
+            status["bgp"] = self.bgp.snapshot()
         return status
 
     def dump(self) -> str:
@@ -352,7 +389,7 @@ async def _run(args: Any) -> int:
     from healthcheck.control import CheckerControl
     from healthcheck.metrics import CheckerMetrics
 
-    metrics = CheckerMetrics(daemon.engine)
+    metrics = CheckerMetrics(daemon.engine, bgp=lambda: daemon.bgp.snapshot() if daemon.bgp is not None else None)
     control = ControlServer(getattr(args, "control_socket", None) or socket_path(pid_file_path(args)),
                             CheckerControl(daemon, metrics).handlers())
     try:
@@ -378,6 +415,12 @@ async def _run(args: Any) -> int:
     try:
         await daemon.run_until_signalled()
     finally:
+        if daemon.bgp is not None:
+            # the routes first, before anything else stops (kvrrp.bgp; stop() would do it later)
+            try:
+                await daemon.bgp.shutdown()
+            except Exception:  # noqa: BLE001 - the rest of the shutdown still runs
+                log.exception("BGP: withdrawing on stop failed")
         daemon.reaper.uninstall()
         if control is not None:
             await control.stop()

@@ -180,6 +180,8 @@ class CheckerEngine:
         self._reconcile_task: asyncio.Task | None = None
         self._notify_tasks: set[asyncio.Task] = set()
         self._stopping = False
+        # called with no argument after start, a reload and every quorum change (kvrrp.bgp)
+        self.quorum_listeners: list = []
         self._fifos: list = []
         # BFD_CHECK: event-driven (keepalived's check_bfd.c), no job: bfd_instance name -> the
         # (real server, checker index) pairs it drives, and the last state each session reported
@@ -211,6 +213,7 @@ class CheckerEngine:
         self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile_loop())
         self._add_jobs(self.config, set(self.rs_states))
         self._replay_bfd()
+        self._quorum_changed()
 
     async def _apply_timeouts(self) -> None:
         t = self.config.global_defs.lvs_timeouts
@@ -301,6 +304,7 @@ class CheckerEngine:
         self._add_jobs(config, set(new_states) - keep_rids)
         self._replay_bfd()
         log.info("Reloaded configuration: %d virtual servers, %d checks", len(config.virtual_servers), len(self.jobs))
+        self._quorum_changed()
         if config.global_defs.lvs_timeouts != old_timeouts:
             await self._apply_timeouts()
         try:
@@ -546,6 +550,17 @@ class CheckerEngine:
     # ------------------------------------------------------------------------------------------
     # quorum, notifies
 
+    def _quorum_changed(self) -> None:
+        for callback in list(self.quorum_listeners):
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a listener never breaks checking
+                log.exception("quorum listener failed")
+
+    def quorum_by(self, key) -> dict:  # noqa: ANN001 - key(VirtualServer) -> hashable
+        """key(virtual server) -> has quorum, for every virtual server."""
+        return {key(vs): self.quorum.get(vs_ident(vs), True) for vs in self.config.virtual_servers}
+
     def _update_quorum(self, vs: VirtualServer) -> None:
         vid = vs_ident(vs)
         up = self.quorum.get(vid, True)
@@ -554,6 +569,7 @@ class CheckerEngine:
         if new == up:
             return
         self.quorum[vid] = new
+        self._quorum_changed()
         self._fifo(f"VS {_fmt_vs(vs)} {'UP' if new else 'DOWN'}\n")
         self._tell("quorum", vs, None, new)
         if new:

@@ -1,4 +1,6 @@
-"""In-memory `IpvsKernel` with the kernel's error behaviour, for tests on hosts without IPVS.
+"""In-memory `IpvsKernel` with the kernel's error behaviour, for tests on hosts without IPVS,
+and the table of a checker told not to program IPVS (`kvrrp_bgp { ipvs off }`: anycast of
+services listening on this host itself, docs/scale-out.md).
 
 Records every mutating call in ``calls`` so tests can assert "no churn" or "only a set".
 Errors mirror the kernel's: adding an existing entry -> EEXIST, touching a missing one ->

@@ -46,11 +46,17 @@ class CheckerCollector:
         self.engine = engine
         self.traffic: dict | None = None        # the last kernel dump_stats(), None if it failed
         self.snapshot: dict | None = None       # engine.status() taken for this scrape
+        self.bgp: Any = None
 
     def collect(self) -> Iterable[Metric]:
         st = self.snapshot if self.snapshot is not None else self.engine.status()
         yield from self._checker(st)
         yield from self._traffic()
+        snap = self.bgp() if self.bgp is not None else None
+        if snap:
+            from kvrrp.bgp.metrics import families as bgp_families
+
+            yield from bgp_families(snap, prefix="kvrrp_checker_bgp")
 
     @staticmethod
     def _checker(st: dict[str, Any]) -> Iterable[Metric]:
@@ -168,8 +174,9 @@ class CheckerCollector:
 class CheckerMetrics:
     """The checker's registry: CheckerCollector plus kvrrp_checker_process_* (its own process)."""
 
-    def __init__(self, engine: CheckerEngine) -> None:
+    def __init__(self, engine: CheckerEngine, bgp: Any = None) -> None:
         self.collector = CheckerCollector(engine)
+        self.collector.bgp = bgp                # () -> the announcer's snapshot or None (kvrrp.bgp)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
         self._lock = asyncio.Lock()

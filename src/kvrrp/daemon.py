@@ -132,6 +132,8 @@ class Daemon:
         self._addresses: Any = None
         self._netlink: Any = None
         self._address_monitor: Any = None
+        self.bgp: Any = None          # kvrrp.bgp.wiring.Announcing (kvrrp_bgp), or None
+        self._bgp_guard: Any = None   # the kvrrp.bgp.guard child process
         self.dbus: Any = None                     # kvrrp.dbus.service.DbusService (enable_dbus)
         self._dbus_start: asyncio.Task | None = None
         self._reload_schedule: Any = None
@@ -189,6 +191,12 @@ class Daemon:
                                  source_address=transports.local_address, loop=loop,
                                  timer_resolution=TIMER_RESOLUTION)
         self.engine.add_transition_listener(self.transitions)
+        if self.config.bgp is not None:     # kvrrp.bgp is imported only when configured
+            from kvrrp.bgp.wiring import Announcing
+
+            self.bgp = Announcing.for_vrrp(self.config)
+            if self.bgp is not None:
+                self.engine.add_transition_listener(self._bgp_transition)
         self._install_signals(loop)
         if getattr(self.args, "address_monitoring", False):
             from kvrrp.io.addrmon import AddressMonitor
@@ -218,8 +226,11 @@ class Daemon:
             self.config_saver.save_config(self.config)      # config_save_dir
             self._follow_reload_time_file(self.config)
             self._watch_lateness(loop)
+            if self.bgp is not None:
+                await self._start_bgp(None)
             if wants_checker(self.args, self.config):
                 self.checker = CheckerChild(self.args, child_wait_time=self.config.child_wait_time)
+                self.checker.extra_env = self._checker_env
                 if self.extras.bfd is not None:
                     # BFD_CHECK in the child follows this process's sessions (one speaker per namespace)
                     from kvrrp.bfd.relay import ParentFeed
@@ -245,7 +256,73 @@ class Daemon:
         log.info("Stopped")
         return 0
 
+    async def _start_bgp(self, config: Any) -> None:
+        """Announcing on (at start: self.bgp made already; after a reload: from `config`)."""
+        if config is not None:
+            if config.bgp is None:
+                return
+            from kvrrp.bgp.wiring import Announcing
+
+            self.bgp = Announcing.for_vrrp(config)
+            if self.bgp is None:
+                return
+            self.engine.add_transition_listener(self._bgp_transition)
+        self._bgp_feed_states()
+        if self.control is not None and self.control.maint.all:
+            self.bgp.maintenance(True)
+        self.bgp.start()
+        await self._start_bgp_guard()
+
+    def _bgp_transition(self, name: str, old: Any, new: Any, reason: str, priority: int) -> None:
+        self.bgp.instance_state(name, new.value)
+
+    def _bgp_feed_states(self) -> None:
+        for name, inst in self.engine.instances.items():
+            self.bgp.instance_state(name, inst.state.value)
+
+    def _checker_env(self) -> dict[str, str]:
+        """What a (re)started checker must know: node maintenance (kvrrp.bgp.wiring)."""
+        from kvrrp.bgp.wiring import MAINTENANCE_ENV
+
+        on = self.control is not None and self.control.maint.all
+        return {MAINTENANCE_ENV: "1" if on else "0"}
+
+    async def _start_bgp_guard(self) -> None:
+        """kvrrp.bgp.guard: withdraws this daemon's routes if it dies without doing it itself."""
+        from kvrrp.notify.runner import spawn_tracked
+
+        b = self.bgp.bgp
+        argv = [sys.executable, "-m", "kvrrp.bgp.guard", str(b.asn), b.vtysh, *([b.vty_socket] if b.vty_socket else [])]
+        try:
+            self._bgp_guard = await spawn_tracked(argv, env={**os.environ, PARENT_PID_ENV: str(os.getpid())},
+                                                  stdin=asyncio.subprocess.DEVNULL)
+        except OSError as exc:
+            log.error("BGP: cannot start the route guard (%s); a crash would leave the routes in bgpd", exc)
+
+    async def _stop_bgp_guard(self) -> None:
+        """Without a withdraw (SIGKILL): the caller withdrew already, or a new guard takes over."""
+        guard, self._bgp_guard = self._bgp_guard, None
+        if guard is not None and guard.returncode is None:
+            guard.kill()
+            await guard.wait()
+
+    async def node_maintenance(self, on: bool) -> None:
+        """`kvrrpctl maintenance on|off --all`: BGP routes of both processes withdrawn / back."""
+        if self.bgp is not None:
+            self.bgp.maintenance(on)
+        if self.checker is not None and self.config.bgp is not None:
+            from kvrrp.control.client import ControlError, call_async
+
+            try:
+                await call_async(self.checker.control_socket, "bgp", timeout=10.0, maintenance=on)
+            except (ControlError, OSError) as exc:
+                log.error("BGP: telling the checker about maintenance failed: %s", exc)
+
     async def _shutdown(self) -> None:
+        if self.bgp is not None:
+            # routes go first: the routers move new flows away while this node still serves them
+            await self._guarded(self.bgp.shutdown())
+            await self._guarded(self._stop_bgp_guard())
         if isinstance(self._addresses, KeepOnStop):
             self._addresses.keeping = True   # -V: VIPs stay where they are
         await self._guarded(self.extras.before_stop())
@@ -437,6 +514,15 @@ class Daemon:
             self._retune(config)
             await self._guarded(self._follow_dbus_reload(config))
             await self._follow_snmp(config)
+            if self.bgp is not None:
+                old_bgp = self.bgp.bgp
+                await self.bgp.reload(config)
+                self._bgp_feed_states()
+                if self.bgp.bgp != old_bgp:
+                    await self._stop_bgp_guard()
+                    await self._start_bgp_guard()
+            else:
+                await self._start_bgp(config)          # kvrrp_bgp added by this reload
             self.reloads.finish("applied")
             log.info("Reload finished: kept %s, updated in place %s, restarted %s, added %s, removed %s",
                      list(report.kept), list(getattr(report, "updated", ())), list(report.restarted),
@@ -602,6 +688,8 @@ class Daemon:
             snapshot["snmp"] = self.snmp.snapshot()
         if self.checker is not None:
             snapshot["checker"] = self.checker.snapshot()
+        if self.bgp is not None:
+            snapshot["bgp"] = self.bgp.snapshot()
         return snapshot
 
     async def metrics(self) -> bytes:
@@ -789,6 +877,7 @@ class CheckerChild:
         self.control_socket = protocol_socket(self.pid_file)
         self.scraped: bool | None = None        # did the last /metrics reach the child
         self.on_give_up: Any = None   # called when -R forbids a restart
+        self.extra_env: Any = None    # () -> dict of variables for each (re)start
         self.bfd_feed: Any = None     # kvrrp.bfd.relay.ParentFeed: BFD states to the child's stdin
 
     def argv(self) -> list[str]:
@@ -833,6 +922,8 @@ class CheckerChild:
 
             # the child dies with this process (PR_SET_PDEATHSIG), even when it is SIGKILLed
             env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+            if self.extra_env is not None:
+                env.update(self.extra_env())
             if self.bfd_feed is not None:
                 from kvrrp.bfd.relay import ENV as BFD_ENV
 

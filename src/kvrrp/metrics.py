@@ -66,6 +66,10 @@ class VrrpCollector:
         yield from self._tracking(st.get("tracking") or {})
         yield from self._bfd(st.get("bfd") or {})
         yield from self._exporter(st)
+        if st.get("bgp"):
+            from kvrrp.bgp.metrics import families as bgp_families
+
+            yield from bgp_families(st["bgp"])
 
     # -- kvrrp's own ----------------------------------------------------------------------
     def _own(self, st: dict[str, Any]) -> Iterable[Metric]:

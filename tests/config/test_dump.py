@@ -34,7 +34,7 @@ def test_json_dump_is_plain_json(path):
     data = json.loads(to_json(cfg))
     assert data == json.loads(json.dumps(to_data(cfg)))
     assert set(data) >= {"global_defs", "instances", "virtual_servers", "vrrp_scripts"}
-    assert "loc" not in json.dumps(data)
+    assert '"loc":' not in json.dumps(data)        # no source locations (keys), e.g. "disable_local_igmp" is fine
 
 
 def test_json_fields_of_a_full_config():
@@ -63,7 +63,7 @@ def test_kitchen_sink_round_trip():
     res = load(path, config_id="lbtest")
     unexpected = [str(d) for d in res.diagnostics
                   if d.code not in ("ignored", "script-missing", "security", "family-mismatch",
-                                    "skip-check-false")]
+                                    "skip-check-false", "vmac")]   # vmac: keepalived 2.2.7 warns about its VIP use_vmac too
     assert unexpected == []
     cfg = res.config
     text = to_keepalived(cfg)

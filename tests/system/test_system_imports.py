@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 WAIT = 15.0
 NOT_FOR_MINIMAL = ("aiohttp", "healthcheck", "email", "smtplib", "kvrrp.notify.smtp", "kvrrp.status_http",
                    "kvrrp.metrics", "http.server", "ssl_checker", "dbus_next", "kvrrp.dbus.service",
-                   "kvrrp.dbus.objects", "kvrrp.snmp")
+                   "kvrrp.dbus.objects", "kvrrp.snmp", "kvrrp.bgp")
 
 
 def imported_modules(lab: Lab, conf_text: str, tag: str) -> set[str]:

@@ -244,6 +244,6 @@ def test_config_test_checks_interfaces_in_the_configured_namespace(lab: Lab) -> 
 
 
 def _env() -> dict[str, str]:
-    from kvrrp.lab.daemons import _python_env
+    from kvrrp.lab import python_env
 
-    return _python_env()
+    return python_env()

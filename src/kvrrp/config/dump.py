@@ -430,6 +430,11 @@ def _instance(w: _W, i: m.VrrpInstance) -> None:
                              *(["group", _q(v.group)] if v.group else [])]))
         if v.xmit_base:
             w.line("vmac_xmit_base")
+    if i.use_ipvlan is not None:
+        v = i.use_ipvlan
+        w.line(" ".join(["use_ipvlan", *(["name", _q(v.name)] if v.name else []),
+                         *([f"{v.address}/{v.prefixlen}"] if v.address else []), v.mode,
+                         *(["group", _q(v.group)] if v.group else [])]))
     if i.notify_deleted_enabled:
         w.line(_script("notify_deleted", i.notify_deleted) if i.notify_deleted else "notify_deleted")
     if i.garp_extra_if is not None:
@@ -635,4 +640,10 @@ def to_keepalived(cfg: m.Config) -> str:
                             if vg.entries and all(e.fwmark is not None for e in vg.entries))
     for vs in cfg.virtual_servers:
         _virtual_server(w, vs, fwmark_only)
+    if cfg.bgp is not None:                      # kvrrp only (kw_bgp.py)
+        w.open("kvrrp_bgp")
+        _simple(w, cfg.bgp, {}, {"communities"})
+        if cfg.bgp.communities:
+            w.line("community " + " ".join(cfg.bgp.communities))
+        w.close()
     return "\n".join(w.lines) + "\n"

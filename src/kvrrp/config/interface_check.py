@@ -29,18 +29,13 @@ def host_interfaces() -> frozenset[str]:
 
 
 def _vmac_names(cfg: m.Config) -> set[str]:
-    from kvrrp.io.vmac import VmacError, spec_for
+    from kvrrp.io.vmac import VmacError, plan_vmacs
 
-    prefix = getattr(cfg.global_defs, "vmac_prefix", "vrrp") or "vrrp"
-    names = set()
-    for inst in cfg.instances:
-        try:
-            spec = spec_for(inst, prefix)
-        except VmacError:
-            continue
-        if spec is not None:
-            names.add(spec.ifname)
-    return names
+    try:
+        plan = plan_vmacs(cfg)
+    except VmacError:
+        return set()
+    return {spec.ifname for iv in plan.values() for spec in iv.specs}
 
 
 def _named(cfg: m.Config, where: Where) -> Iterator[tuple[str, str, "m.Location | None"]]:

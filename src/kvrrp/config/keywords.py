@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from kvrrp.config.kw_handlers import Fields, Handler, _extra
 from kvrrp.config.tree import Node
+from kvrrp.config.kw_bgp import BGP, kvrrp_bgp
 from kvrrp.config.kw_global import GLOBAL
 from kvrrp.config.kw_links import interface_up_down_delays, linkbeat_interfaces
 from kvrrp.config.kw_process import TOP_PROCESS
@@ -74,6 +75,7 @@ TOP: dict[str, Handler] = {
     "linkbeat_interfaces": linkbeat_interfaces,
     "garp_group": "garp_group",
     "interface_up_down_delays": interface_up_down_delays,
+    "kvrrp_bgp": kvrrp_bgp,                  # kvrrp only (kw_bgp.py)
 }
 # net_namespace, net_namespace_ipvs, use_pid_dir, child_wait_time ... (kvrrp.config.kw_process)
 TOP.update(TOP_PROCESS)
@@ -89,5 +91,5 @@ TABLES: dict[str, dict[str, Handler]] = {
     "SSL": SSL,
     "virtual_server": VS, "real_server": RS, "HTTP_GET": HTTP, "MISC_CHECK": MISC, "SMTP_CHECK": SMTP,
     "DNS_CHECK": DNS, "UDP_CHECK": UDP, "FILE_CHECK": FILE, "BFD_CHECK": BFDC, "TCP_CHECK": COMMON,
-    "url": URL,
+    "url": URL, "kvrrp_bgp": BGP,
 }

@@ -310,6 +310,7 @@ GLOBAL: dict[str, Handler] = {
     "vrrp_iptables": _g_iptables_to_nftables,
     "vrrp_ipsets": _g_iptables_to_nftables,
     "vmac_prefix": _g_vmac_prefix,
+    "disable_local_igmp": _set_flag("disable_local_igmp"),
     "vmac_addr_prefix": _set_str("vmac_addr_prefix"),
     "script_user": _g_script_user,
     "enable_script_security": _set_flag("enable_script_security"),
@@ -373,7 +374,7 @@ def _extra_int(lo: int, hi: int, clamp: bool = False) -> Handler:
 
 for _kw in ("tmp_config_directory", "config_save_dir", "process_names", "process_name", "vrrp_process_name",
             "checker_process_name", "lvs_process_name", "bfd_process_name", "use_symlink_paths",
-            "set_supplementary_groups", "max_auto_priority", "min_auto_priority_delay", "disable_local_igmp",
+            "set_supplementary_groups", "max_auto_priority", "min_auto_priority_delay",
             "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark",
             "vrrp_priority", "vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
             "vrrp_rlimit_rtime", "checker_priority", "checker_no_swap", "checker_rt_priority",

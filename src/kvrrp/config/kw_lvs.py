@@ -147,6 +147,7 @@ _TIMING: dict[str, Handler] = {
 
 VS: dict[str, Handler] = {
     **_TIMING,
+    "kvrrp_announce": _set_flag("kvrrp_announce"),     # kvrrp only (kvrrp.bgp); keepalived rejects it
     "ip_family": _vs_ip_family,
     "inhibit_on_failure": _vs_bool_opt("inhibit_on_failure"),
     "lb_algo": _vs_sched,

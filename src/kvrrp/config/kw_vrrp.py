@@ -316,15 +316,61 @@ def _i_timer_expired(p: Parser, node: Node, s: Fields) -> None:
 
 
 def _i_vmac_xmit(p: Parser, node: Node, s: Fields) -> None:
-    old = s.get("use_vmac")
-    s["use_vmac"] = m.Vmac(**{**({} if old is None else {k: getattr(old, k) for k in
-                                                          ("name", "mac", "netlink_notify_msg", "group")}),
-                              "xmit_base": True})
+    # a flag as in keepalived: applied to use_vmac when the instance ends (either order)
+    p.no_block(node)
+    s["_vmac_xmit_base"] = node.kw.loc
 
 
 def _i_use_ipvlan(p: Parser, node: Node, s: Fields) -> None:
-    s["use_ipvlan"] = True
-    p.extra(node, s)
+    """keepalived's vrrp_ipvlan_handler: name, ADDRESS[/PREFIX], bridge|private|vepa, group."""
+    p.no_block(node)
+    if s.get("use_ipvlan") is not None:
+        p.diags.warning(node.kw.loc, f"({s['name']}) use_ipvlan already specified", "duplicate", fails_test=True)
+        return
+    v: Fields = {}
+    args = node.args
+    i = 0
+    while i < len(args):
+        w = args[i].text
+        if w in m.IPVLAN_MODES:
+            if "mode" in v:
+                p.diags.warning(args[i].loc, f"({s['name']}) ipvlan type already specified - ignoring '{w}'",
+                                "duplicate", fails_test=True)
+            else:
+                v["mode"] = w
+        elif w == "group" and i + 1 < len(args):
+            v["group"] = args[i + 1].text
+            i += 1
+        elif w == "name" and i + 1 < len(args):
+            v["name"] = args[i + 1].text
+            i += 1
+        elif _looks_like_ip(w):
+            ip = p.r.prefix(args[i], "ipvlan address")
+            if ip is not None:
+                if "address" in v:
+                    p.diags.warning(args[i].loc, f"({s['name']}) ipvlan address already specified - "
+                                    f"ignoring '{w}'", "duplicate", fails_test=True)
+                elif s.get("_family") is not None and ip[2] != s["_family"]:
+                    p.diags.error(args[i].loc, f"({s['name']}) ipvlan address [{w}] MUST match vrrp "
+                                  "instance family", "family-mismatch")
+                else:
+                    v["address"], v["prefixlen"] = ip[0], ip[1]
+                    s.setdefault("_family", ip[2])
+        elif "name" not in v:
+            if len(w) > 15:
+                p.diags.error(args[i].loc, f"({s['name']}) IPVLAN interface name '{w}' too long", "bad-value")
+            else:
+                v["name"] = w
+        else:
+            p.diags.warning(args[i].loc, f"({s['name']}) IPVLAN interface already specified - ignoring '{w}'",
+                            "duplicate", fails_test=True)
+        i += 1
+    s["use_ipvlan"] = m.Ipvlan(**v)
+
+
+def _looks_like_ip(word: str) -> bool:
+    addr = word.split("/", 1)[0]
+    return ":" in addr or (addr.count(".") == 3 and addr.replace(".", "").isdigit())
 
 
 def _i_debug(p: Parser, node: Node, s: Fields) -> None:
@@ -369,6 +415,7 @@ def _i_auth_hmac(p: Parser, node: Node, s: Fields) -> None:
 
 
 INSTANCE: dict[str, Handler] = {
+    "kvrrp_announce": _set_flag("kvrrp_announce"),     # kvrrp only (kvrrp.bgp); keepalived rejects it
     "state": _i_state,
     "interface": _set_str("interface"),
     "vrf": _set_str("vrf"),

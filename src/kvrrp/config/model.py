@@ -189,6 +189,8 @@ class GlobalDefs:
     nftables_counters: bool = False
     nftables_ifindex: bool | None = None             # None: ifindex unless dynamic_interfaces
     vmac_prefix: str = "vrrp"
+    # keepalived: igmp_link_local_mcast_reports=0 while running instead of the VMAC IGMP rules
+    disable_local_igmp: bool = False
     vmac_addr_prefix: str | None = None
     script_user: str | None = None                   # None = keepalived_script if it exists, else root
     script_group: str | None = None
@@ -406,6 +408,22 @@ class VirtualRule:
 
 
 @dataclass(**_FROZEN)
+class BgpAnnounce:
+    """kvrrp_bgp { }: kvrrp-only (keepalived rejects it). VIP routes are announced through the
+    BGP daemon this node runs (FRR bgpd, driven with vtysh); docs/scale-out.md."""
+
+    daemon: str = "frr"
+    vtysh: str = "/usr/bin/vtysh"
+    vty_socket: str | None = None                    # vtysh --vty_socket DIR (FRR in a namespace)
+    asn: int | None = None                           # `router bgp ASN` of that bgpd (required)
+    med: int | None = None                           # per node: MULTI_EXIT_DISC
+    local_preference: int | None = None              # per node: LOCAL_PREF (iBGP peers)
+    communities: tuple[str, ...] = ()                # per node: AA:NN / well-known names
+    ipvs: bool = True                                # False: checks and quorum only, no kernel IPVS
+    loc: Location | None = _loc()
+
+
+@dataclass(**_FROZEN)
 class GarpGroup:
     """garp_group { }: interfaces sharing one switch, with their own GARP/NA pacing."""
 
@@ -451,6 +469,20 @@ class Vmac:
     netlink_notify_msg: bool = False
     group: str | None = None
     xmit_base: bool = False
+
+
+IPVLAN_MODES = ("bridge", "private", "vepa")        # keepalived's ipvlan_type: IPVLAN_F_* flags 0, 1, 2
+
+
+@dataclass(**_FROZEN)
+class Ipvlan:
+    """use_ipvlan [[name] IF] [ADDRESS[/PREFIX]] [bridge|private|vepa] [group G]: an L2 ipvlan."""
+
+    name: str | None = None                          # None = vrrp.<VRID> (vmac_prefix)
+    address: str | None = None                       # the ipvlan's own address, the adverts' source
+    prefixlen: int | None = None
+    mode: str = "bridge"
+    group: str | None = None
 
 
 @dataclass(**_FROZEN)
@@ -534,7 +566,7 @@ class VrrpInstance:
     timer_expired_backup: bool = False
     use_vmac: Vmac | None = None
     use_vmac_addr: bool = False
-    use_ipvlan: bool = False
+    use_ipvlan: Ipvlan | None = None
     vrf: str | None = None
     native_ipv6: bool = False
     skip_check_adv_addr: bool | None = None          # None = global vrrp_skip_check_adv_addr
@@ -549,6 +581,7 @@ class VrrpInstance:
     debug: int = 0                                   # stored and dumped, acted on by neither daemon
     linkbeat_use_polling: bool = False               # deprecated form of linkbeat_interfaces
     lvs_sync_daemon_interface: str | None = None
+    kvrrp_announce: bool = False                     # kvrrp only: BGP-announce the VIPs while MASTER
     extra: ExtraKeywords = ()
     loc: Location | None = _loc()
 
@@ -768,6 +801,7 @@ class VirtualServer:
     warmup: float | None = None
     inhibit_on_failure: bool = False
     real_servers: tuple[RealServer, ...] = ()
+    kvrrp_announce: bool = False                     # kvrrp only: BGP-announce ip while in quorum
     extra: ExtraKeywords = ()
     loc: Location | None = _loc()
 
@@ -863,6 +897,7 @@ class Config:
     linkbeat_use_polling: bool = False               # poll every instance's interface
     linkbeat_interfaces: tuple[LinkbeatInterface, ...] = ()
     interface_up_down_delays: tuple[InterfaceDelays, ...] = ()
+    bgp: BgpAnnounce | None = None                   # kvrrp_bgp { } (kvrrp only)
     extra: ExtraKeywords = ()                        # recognised top-level keywords without a field
 
     def instance(self, name: str) -> VrrpInstance | None:

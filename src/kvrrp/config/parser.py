@@ -321,6 +321,7 @@ class Parser(EntryParsers):
                 s[k] = tuple(s[k])
         if "_family" in s:
             s["family"] = s["_family"]
+        self._vmac_flags(s)
         if "version" not in s:
             # resolve like keepalived (IPv6 -> 3, else global vrrp_version); validate() re-checks
             # in case global_defs comes later in the file
@@ -333,6 +334,35 @@ class Parser(EntryParsers):
             s["priority"] = 255
         if name is not None:
             f["instances"].append(self.build(m.VrrpInstance, s))
+
+    def _vmac_flags(self, s: Fields) -> None:
+        """keepalived's end-of-instance VMAC checks (vrrp_end_handler, vrrp_complete_instance)."""
+        xmit_loc = s.pop("_vmac_xmit_base", None)
+        if s.get("use_vmac") is not None and s.get("use_ipvlan") is not None:
+            self.diags.error(s["loc"], f"({s['name']}) use_vmac and use_ipvlan together - using use_vmac",
+                             "conflict")
+            s["use_ipvlan"] = None
+        ipv = s.get("use_ipvlan")
+        if ipv is not None and ipv.address is None and (s.get("family") or 4) == 4:
+            self.diags.warning(s["loc"], f"({s['name']}) IPv4 ipvlan requires a source ip address to be "
+                               "configured. setting instance to fault state", "ipvlan-address", fails_test=True)
+        family = s.get("family") or 4
+        for a in list(s.get("virtual_ipaddress", ())) + list(s.get("virtual_ipaddress_excluded", ())):
+            if not a.use_vmac:
+                continue
+            on_own_if = a.dev is None or a.dev == s.get("interface")
+            if on_own_if and s.get("use_vmac") is not None and a.family == family:
+                self.diags.warning(a.loc, f"({s['name']}) use_vmac specified for VIP/eVIP {a.address} and vrrp "
+                                   "instance", "vmac", fails_test=True)
+            elif (not on_own_if or a.family != family) and s.get("use_vmac_addr"):
+                self.diags.warning(a.loc, f"({s['name']}) use_vmac_addr specified and use_vmac specified for "
+                                   f"VIP/eVIP {a.address}", "vmac", fails_test=True)
+        if xmit_loc is not None:
+            if s.get("use_vmac") is None:
+                self.diags.warning(xmit_loc, f"({s['name']}) vmac_xmit_base is only valid with a vmac",
+                                   "ignored", fails_test=True)
+            else:
+                s["use_vmac"] = dataclasses.replace(s["use_vmac"], xmit_base=True)
 
     def use_vmac(self, node: Node, s: Fields) -> None:
         v: Fields = {}
@@ -355,8 +385,6 @@ class Parser(EntryParsers):
             else:
                 self.diags.error(args[i].loc, f"unexpected use_vmac option '{w}'", "bad-option")
             i += 1
-        if s.get("use_vmac") is not None and s["use_vmac"].xmit_base:
-            v["xmit_base"] = True
         s["use_vmac"] = m.Vmac(**v)
 
     # ---- LVS ---------------------------------------------------------------------------------

@@ -35,7 +35,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "nftables_ipvs"): "nftables fwmarks for virtual_server_group",
     ("global_defs", "nftables_ipvs_priority"): "nftables fwmarks for virtual_server_group",
     ("global_defs", "nftables_ipvs_start_fwmark"): "nftables fwmarks for virtual_server_group",
-    ("global_defs", "disable_local_igmp"): "IGMP sysctl handling",
     # netlink buffer sizing
     ("global_defs", "lvs_netlink_monitor_rcv_bufs"): "kvrrp's checker watches no links: no monitor socket",
     ("global_defs", "lvs_netlink_monitor_rcv_bufs_force"): "kvrrp's checker watches no links: no monitor socket",
@@ -46,7 +45,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
         "where keepalived's parent keeps the copy its children read; kvrrp's checker reads the file itself",
     ("global_defs", "lvs_sync_daemon"): "IPVS connection sync daemon",
     # VRRP instance features outside kvrrp's engine today
-    ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces",
     ("vrrp_instance", "auth_hmac"): "HMAC advert authentication",
     ("vrrp_instance", "lvs_sync_daemon_interface"): "IPVS connection sync daemon",
 }

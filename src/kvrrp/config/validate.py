@@ -11,6 +11,7 @@ from typing import Callable, Container
 from kvrrp.config import effective
 from kvrrp.config import model as m
 from kvrrp.config.diagnostics import Diagnostics
+from kvrrp.config.kw_bgp import validate_bgp
 
 Where = Callable[[object, str], "m.Location | None"]
 
@@ -88,6 +89,7 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | Non
         vss.append(vs)
 
     cfg = dataclasses.replace(cfg, instances=tuple(instances), virtual_servers=tuple(vss))
+    validate_bgp(cfg, diags, where)
     check_scripts(cfg, diags, where)
     from kvrrp.config.rtnames import check_route_names
 

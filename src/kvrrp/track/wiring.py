@@ -30,6 +30,12 @@ from kvrrp.config.model import Config
 log = logging.getLogger("kvrrp.track")
 
 
+def _wants_vmacs(config: Config) -> bool:
+    return any(i.use_vmac is not None or getattr(i, "use_vmac_addr", False)
+               or any(a.use_vmac for a in i.virtual_ipaddress + i.virtual_ipaddress_excluded)
+               for i in config.instances)
+
+
 class DaemonExtras:
     def __init__(self, config: Config, loop: asyncio.AbstractEventLoop | None, netlink: Any) -> None:
         self.config = config
@@ -44,11 +50,24 @@ class DaemonExtras:
         self.run_bfd = True            # False with -B (keepalived's --no_bfd): no sessions run
         self.vmac_names: dict[str, str] = {}
         self._vmacs_wanted: dict[str, str] | None = None
+        self.local_igmp: Any = None
 
     def prepare(self) -> dict[str, str]:
         from kvrrp.io.vmac import VmacManager, prepare_vmacs
+        from kvrrp.io.vmac_igmp import LocalIgmpReports, VmacIgmp
 
-        self.vmacs = VmacManager(self.netlink)
+        g = self.config.global_defs
+        if getattr(g, "disable_local_igmp", False):
+            # at start only, as keepalived ("Cannot change disable_local_igmp at a reload")
+            self.local_igmp = LocalIgmpReports()
+            if self.netlink.call(lambda ipr: self.local_igmp.disable()):
+                log.info("disable_local_igmp: no IGMP reports for 224.0.0.0/24 groups while running")
+        igmp = None
+        if _wants_vmacs(self.config):
+            igmp = VmacIgmp(getattr(g, "nftables", None) or "keepalived", getattr(g, "nftables_priority", -1),
+                            getattr(g, "disable_local_igmp", False))
+            self.netlink.call(lambda ipr: igmp.reset())     # an earlier run's table
+        self.vmacs = VmacManager(self.netlink, igmp)
         self.vmac_names = prepare_vmacs(self.vmacs, self.config)
         return self.vmac_names
 
@@ -182,6 +201,8 @@ class DaemonExtras:
             await self.notifier.stop()
         if self.vmacs is not None:
             self.vmacs.remove_all()
+        if self.local_igmp is not None:
+            self.netlink.call(lambda ipr: self.local_igmp.restore())
         await self._global_script("shutdown")
 
     def snapshot(self) -> dict:

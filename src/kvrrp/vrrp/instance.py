@@ -105,6 +105,8 @@ class VrrpInstanceRuntime:
         if settings.fault_no_peer:
             # keepalived unicast_fault_no_peer: FAULT instead of falling back to multicast
             self.tracker_faults.add(NO_UNICAST_PEER)
+        if settings.config_fault:
+            self.tracker_faults.add(settings.config_fault)   # no tracker can clear it either
         self.effective_priority = settings.priority
         self.master_adver_int = settings.adver_int
         self.master_address: str | None = None

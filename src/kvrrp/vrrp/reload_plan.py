@@ -32,6 +32,7 @@ RESTART = "restart"
 RESTART_FIELDS = frozenset({
     "name", "ifname", "vrid", "family", "version", "vmac_ifname", "vmac_xmit_base", "mcast_group",
     "sync_group", "adver_int", "fault_no_peer", "unicast_checksum_compat", "compat_group",
+    "config_fault",
 })
 
 

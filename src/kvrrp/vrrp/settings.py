@@ -6,10 +6,11 @@ forcing v3, state MASTER clearing nopreempt, min_garp, strict mode) is resolved 
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
 
-from kvrrp.config.effective import global_values, resolve
+from kvrrp.config.effective import global_values, is_strict, resolve
 from kvrrp.io.ports import AddressSpec
 from kvrrp.wire import VRRP_GROUP4, VRRP_GROUP6
 
@@ -69,6 +70,8 @@ class InstanceSettings:
     sync_group: str | None = None
     owner_ignore_adverts: bool = False       # a priority 255 master ignores received adverts
     fault_no_peer: bool = False              # unicast_fault_no_peer with no peer of our family
+    # a configuration keepalived runs in FAULT ("setting instance to fault state"): the reason
+    config_fault: str | None = None
     v3_checksum_as_v2: bool = False          # v3/IPv4 checksum without the pseudo-header (RFC 9568)
     # use_vmac: VIPs without their own dev live on this macvlan and GARPs leave from it; adverts
     # are sent and received on it (keepalived's vrrp->ifp: the Ethernet source is the virtual
@@ -188,8 +191,10 @@ _RESOLVED = ("accept", "skip_check_adv_addr", "check_unicast_src", "owner_ignore
 
 
 def instance_settings(inst, g, sync_group: str | None = None, sync_group_model=None,
-                      globals_: dict | None = None) -> InstanceSettings:
-    """config.model.VrrpInstance + GlobalDefs (+ its vrrp_sync_group) -> InstanceSettings."""
+                      globals_: dict | None = None, vmacs=None) -> InstanceSettings:
+    """config.model.VrrpInstance + GlobalDefs (+ its vrrp_sync_group) -> InstanceSettings.
+    vmacs: the instance's kvrrp.io.vmac.InstanceVmacs from plan_vmacs over the whole config
+    (VMAC names depend on the other instances); None plans this instance alone."""
     family = inst.family or 4
     version = 3 if family == 6 else (inst.version or g.vrrp_version)
     if inst.interface is None and not inst.unicast_peers:
@@ -197,8 +202,17 @@ def instance_settings(inst, g, sync_group: str | None = None, sync_group_model=N
     if inst.vrid is None:
         raise ValueError(f"({inst.name}) needs a virtual_router_id")
     ifname = inst.interface or g.default_interface
-    vmac = _vmac_ifname(inst, g)
-    vip_ifname = vmac or ifname           # keepalived: the VMAC is the instance's interface for VIPs
+    if vmacs is None:
+        vmacs = _plan_one(inst, g)
+    elif vmacs is False:                  # planned with the whole config: nothing for this one
+        vmacs = None
+    # use_vmac: the instance's adverts and its VIPs of its family on the VMAC; use_ipvlan: the
+    # adverts on the ipvlan, the VIPs on the interface (keepalived >= 2.2, vrrp_complete_instance)
+    vmac = vmacs.ifname if vmacs is not None else None
+    ipvlan = vmacs is not None and vmacs.kind == "ipvlan"
+    use_vmac = vmac is not None and not ipvlan
+    placed_vips = vmacs.vips if vmacs is not None else (None,) * len(inst.virtual_ipaddress)
+    placed_evips = vmacs.evips if vmacs is not None else (None,) * len(inst.virtual_ipaddress_excluded)
     auth_type, auth_pass = AUTH_NONE, b""
     if inst.authentication is not None and version == 2:
         kind = inst.authentication.auth_type.upper()
@@ -213,10 +227,13 @@ def instance_settings(inst, g, sync_group: str | None = None, sync_group_model=N
     return InstanceSettings(
         name=inst.name, ifname=ifname, vrid=inst.vrid, family=family, version=version,
         priority=inst.priority, adver_int=inst.advert_int,
-        vips=tuple(address_spec(v, vip_ifname) for v in inst.virtual_ipaddress),
-        excluded_vips=tuple(address_spec(v, vip_ifname) for v in inst.virtual_ipaddress_excluded),
+        vips=tuple(_placed(v, where, ifname) for v, where in zip(inst.virtual_ipaddress, placed_vips)),
+        excluded_vips=tuple(_placed(v, where, ifname)
+                            for v, where in zip(inst.virtual_ipaddress_excluded, placed_evips)),
         unicast_peers=tuple(p.address for p in inst.unicast_peers if p.family == family),
-        unicast_src_ip=_first(inst.unicast_src_ip, inst.mcast_src_ip),
+        # use_ipvlan ADDRESS is also the adverts' source unless one is configured (keepalived)
+        unicast_src_ip=_first(inst.unicast_src_ip, inst.mcast_src_ip,
+                              inst.use_ipvlan.address if ipvlan and inst.use_ipvlan is not None else None),
         unicast_peer_ttl=tuple((p.address, p.min_ttl if p.min_ttl is not None else 0,
                                 p.max_ttl if p.max_ttl is not None else 255)
                                for p in inst.unicast_peers
@@ -229,9 +246,14 @@ def instance_settings(inst, g, sync_group: str | None = None, sync_group_model=N
                                                                        g.v3_checksum_as_v2)),
         fault_no_peer=inst.unicast_fault_no_peer and not any(p.family == family for p in inst.unicast_peers),
         vmac_ifname=vmac,
+        # keepalived: "IPv4 ipvlan requires a source ip address to be configured. setting
+        # instance to fault state"
+        config_fault=("ipvlan_without_address" if ipvlan and family == 4 and inst.use_ipvlan is not None
+                      and inst.use_ipvlan.address is None else None),
         # keepalived: unicast + VMAC needs vmac_xmit_base (a unicast peer is not on the VMAC's subnet)
-        vmac_xmit_base=vmac is not None and (inst.use_vmac.xmit_base or any(p.family == family
-                                                                           for p in inst.unicast_peers)),
+        # and strict mode clears it ("xmit_base is incompatible with strict mode - resetting")
+        vmac_xmit_base=use_vmac and ((inst.use_vmac.xmit_base and not is_strict(inst, g))
+                                     or any(p.family == family for p in inst.unicast_peers)),
         unicast_ttl=inst.unicast_ttl if any(p.family == family for p in inst.unicast_peers) else None,
         unicast_checksum_compat=_checksum_compat(inst),
         compat_group=g.vrrp_mcast_group4 or VRRP_GROUP4,
@@ -272,17 +294,33 @@ def rx_buf_share(kernel_rx_buf_size: int | None, g, family: int, version: int, n
     return ("", 0)
 
 
-def _vmac_ifname(inst, g) -> str | None:
-    """The VMAC interface name use_vmac asks for (kvrrp.io.vmac names it), or None."""
-    if getattr(inst, "use_vmac", None) is None:
-        return None
-    from kvrrp.io.vmac import VmacError, spec_for
+def _placed(vip, where: str | None, ifname: str) -> AddressSpec:
+    """A VIP on the VMAC plan_vmacs put it on, else on its dev or the instance's interface."""
+    spec = address_spec(vip, ifname)
+    if where is not None:
+        spec = dataclasses.replace(spec, ifname=where)
+    return spec
+
+
+def _plan_one(inst, g):
+    """plan_vmacs for one instance (its VMAC names as if it were alone in the config)."""
+    from types import SimpleNamespace
+
+    from kvrrp.io.vmac import VmacError, plan_vmacs
 
     try:
-        spec = spec_for(inst, getattr(g, "vmac_prefix", "vrrp") or "vrrp")
+        return plan_vmacs(SimpleNamespace(global_defs=g, instances=(inst,))).get(inst.name)
     except VmacError as exc:
         raise ValueError(str(exc)) from None
-    return spec.ifname if spec is not None else None
+
+
+def plan_all(config) -> dict:
+    from kvrrp.io.vmac import VmacError, plan_vmacs
+
+    try:
+        return plan_vmacs(config)
+    except VmacError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _checksum_compat(inst) -> str:
@@ -309,7 +347,9 @@ def engine_settings(config) -> EngineSettings:
             group_of[m] = sg.name
             group_model[m] = sg
     gv = global_values(g)
-    instances = tuple(instance_settings(i, g, group_of.get(i.name), group_model.get(i.name), gv)
+    vmacs = plan_all(config)
+    instances = tuple(instance_settings(i, g, group_of.get(i.name), group_model.get(i.name), gv,
+                                        vmacs.get(i.name, False))
                       for i in config.instances)
     return EngineSettings(instances=instances, sync_groups=tuple(groups),
                           startup_delay=g.vrrp_startup_delay, log_unknown_vrids=g.log_unknown_vrids,

@@ -1,0 +1,145 @@
+"""FRR bgpd in lab nodes: an upstream router (zebra + bgpd, ECMP) and directors (bgpd without
+zebra, driven by kvrrp through vtysh), plus a tiny TCP responder standing in for a service.
+
+The daemons run in the foreground as processes the lab spawned (killed by PID at the lab's
+close), each node with its own vty socket directory. Timers are short so the tier is fast:
+keepalive 1 s, hold 3 s, advertisement-interval 0.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from kvrrp.lab import Lab, Node
+
+FRR_LIBEXEC = "/usr/lib/frr"
+ROUTER_ASN = 65000
+DIRECTOR_ASN = 65100
+
+RESPONDER = r"""
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(128)
+name = sys.argv[3].encode() + b"\n"
+while True:
+    c, _ = s.accept()
+    try:
+        c.sendall(name)
+    finally:
+        c.close()
+"""
+
+
+class Frr:
+    """bgpd (and zebra when `with_zebra`) in `node` with the given bgpd configuration."""
+
+    def __init__(self, lab: Lab, node: Node, bgpd_conf: str, with_zebra: bool) -> None:
+        self.lab, self.node = lab, node
+        self.dir = tempfile.mkdtemp(prefix=f"{lab.id}-bgp-{node.name}-")
+        os.chmod(self.dir, 0o777)                      # the daemons drop to user frr
+        lab._closers.append(lambda: shutil.rmtree(self.dir, ignore_errors=True))
+        self.zebra = None
+        if with_zebra:
+            self.zebra = self._spawn("zebra", "")
+            if not lab.wait_for(lambda: os.path.exists(self._path("zserv.api")), 15):
+                raise RuntimeError(f"zebra in {node.name} did not start\n{self.log()}")
+        self.conf = bgpd_conf
+        self.bgpd = self._spawn("bgpd", bgpd_conf, *([] if with_zebra else ["-Z"]))
+        if not lab.wait_for(lambda: os.path.exists(self._path("bgpd.vty")), 15):
+            raise RuntimeError(f"bgpd in {node.name} did not start\n{self.log()}")
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def _spawn(self, daemon: str, conf_text: str, *extra: str) -> subprocess.Popen:
+        conf = self._path(f"{daemon}.conf")
+        with open(conf, "w") as fh:
+            fh.write(conf_text)
+        argv = [f"{FRR_LIBEXEC}/{daemon}", "-f", conf, "-i", self._path(f"{daemon}.pid"),
+                "-z", self._path("zserv.api"), "--vty_socket", self.dir,
+                "--log", f"file:{self._path(daemon + '.log')}", *extra]
+        return self.lab.spawn(self.node, argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def vtysh(self, *commands: str) -> str:
+        argv = ["vtysh", "--vty_socket", self.dir]
+        for c in commands:
+            argv += ["-c", c]
+        return self.lab.run(self.node, argv, check=False).stdout
+
+    def log(self) -> str:
+        out = []
+        for daemon in ("zebra", "bgpd"):
+            try:
+                with open(self._path(f"{daemon}.log"), errors="replace") as fh:
+                    out.append(f"--- {daemon} on {self.node.name} ---\n{fh.read()[-3000:]}")
+            except FileNotFoundError:
+                pass
+        return "\n".join(out)
+
+    def kill(self) -> None:
+        for proc in (self.bgpd, self.zebra):
+            if proc is not None:
+                self.lab.kill(proc)
+                proc.wait(5)
+
+
+def router_conf(router: Node, directors: list[Node]) -> str:
+    lines = ["router bgp %d" % ROUTER_ASN, f" bgp router-id {router.ipv4}", " no bgp ebgp-requires-policy",
+             " timers bgp 1 3"]
+    for d in directors:
+        lines += [f" neighbor {d.ipv4} remote-as {DIRECTOR_ASN}", f" neighbor {d.ipv4} advertisement-interval 0"]
+    lines += [" address-family ipv4 unicast", "  maximum-paths 8", " exit-address-family"]
+    return "\n".join(lines) + "\n"
+
+
+def director_conf(director: Node, router: Node) -> str:
+    return "\n".join([
+        f"router bgp {DIRECTOR_ASN}", f" bgp router-id {director.ipv4}", " no bgp ebgp-requires-policy",
+        " no bgp network import-check", " timers bgp 1 3",
+        f" neighbor {router.ipv4} remote-as {ROUTER_ASN}", f" neighbor {router.ipv4} advertisement-interval 0",
+    ]) + "\n"
+
+
+def set_sysctl(lab: Lab, node: Node, key: str, value: str) -> None:
+    lab.run(node, ["sysctl", "-qw", f"{key}={value}"])
+
+
+def next_hops(lab: Lab, router: Node, prefix: str) -> set[str]:
+    """Gateways of `prefix` in the router's kernel table (one per ECMP path)."""
+    out = lab.run(router, ["ip", "-j", "route", "show", "exact", prefix], check=False).stdout
+    try:
+        routes = json.loads(out or "[]")
+    except json.JSONDecodeError:
+        return set()
+    hops: set[str] = set()
+    for r in routes:
+        if "gateway" in r:
+            hops.add(r["gateway"])
+        for nh in r.get("nexthops", []):
+            if "gateway" in nh:
+                hops.add(nh["gateway"])
+    return hops
+
+
+def route_table(lab: Lab, router: Node) -> dict[str, set[str]]:
+    """Every /32 of the router's kernel table -> its gateways (one read for many VIPs)."""
+    out = lab.run(router, ["ip", "-j", "route", "show"], check=False).stdout
+    try:
+        routes = json.loads(out or "[]")
+    except json.JSONDecodeError:
+        return {}
+    table: dict[str, set[str]] = {}
+    for r in routes:
+        hops = {r["gateway"]} if "gateway" in r else set()
+        hops |= {nh["gateway"] for nh in r.get("nexthops", []) if "gateway" in nh}
+        table[r.get("dst", "")] = hops
+    return table
+
+
+def start_responder(lab: Lab, node: Node, address: str, port: int) -> subprocess.Popen:
+    return lab.spawn(node, [sys.executable, "-c", RESPONDER, address, str(port), node.name],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
