@@ -126,8 +126,12 @@ class CheckerDaemon:
                 self.kernel = FakeKernel()
                 log.info("kvrrp_bgp ipvs off: no kernel IPVS, the virtual server table is kept in memory")
             else:
-                # net_namespace_ipvs: the IPVS socket in that namespace (keepalived's libipvs does so)
-                self.kernel = await PyrouteKernel(netns=config.net_namespace_ipvs).open()
+                from kvrrp.io.sockbuf import RcvBuf
+
+                # lvs_netlink_cmd_rcv_bufs(_force): the checker's netlink command socket is its IPVS one;
+                # net_namespace_ipvs: that socket in that namespace (keepalived's libipvs does so)
+                rcvbuf = RcvBuf.from_config(config.global_defs, "lvs_netlink_cmd")
+                self.kernel = await PyrouteKernel(netns=config.net_namespace_ipvs, rcvbuf=rcvbuf).open()
                 if self.sync_kernel is None:
                     from healthcheck.ipvs_syncd import SyncDaemonKernel
 

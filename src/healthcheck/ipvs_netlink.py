@@ -60,8 +60,11 @@ class PyrouteKernel:
     """
 
     def __init__(self, *, batch_messages: int = 256, batch_bytes: int = 64 << 10,
-                 netns: str | None = None) -> None:
+                 netns: str | None = None, rcvbuf=None) -> None:  # noqa: ANN001
+        """rcvbuf: global_defs' lvs_netlink_cmd_rcv_bufs(_force) (a kvrrp.io.sockbuf.RcvBuf) for
+        this command socket; None keeps kvrrp's 4 MiB (forced), room for a batch's ACKs."""
         self.netns = netns                     # net_namespace_ipvs: None = this process's namespace
+        self.rcvbuf = rcvbuf
         self.batch_messages = batch_messages
         self.batch_bytes = batch_bytes
         self.family_id: int | None = None
@@ -91,11 +94,16 @@ class PyrouteKernel:
                     sock.setsockopt(SOL_NETLINK, opt, 1)
                 except OSError:
                     pass                        # older kernels: bigger error replies, no text
-            # room for a whole batch of ACKs (each queued reply costs ~1 KiB of buffer)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
-            except OSError:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            if self.rcvbuf is not None:         # lvs_netlink_cmd_rcv_bufs(_force), as configured
+                from kvrrp.io.sockbuf import apply
+
+                apply(sock, self.rcvbuf, "IPVS netlink command socket")
+            else:
+                # room for a whole batch of ACKs (each queued reply costs ~1 KiB of buffer)
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
+                except OSError:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         except OSError:
             sock.close()
             raise

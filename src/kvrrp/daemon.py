@@ -42,9 +42,6 @@ from kvrrp.vrrp.accept_mode import AcceptMode, firewall_wanted
 log = logging.getLogger("kvrrp.daemon")
 WORKER_THREADS = 2   # a reload parse and a /metrics render may overlap
 
-DATA_DUMP = "/tmp/keepalived.data"
-STATS_DUMP = "/tmp/keepalived.stats"
-JSON_DUMP = "/tmp/keepalived.json"
 TIMER_RESOLUTION = 0.0001  # 100 us wheel ticks: deadlines are rounded up by at most this much
 DBUS_JOIN_WAIT = 2.0       # how long the start waits for the system bus (enable_dbus)
 EXIT_CONFIG = 1
@@ -134,11 +131,16 @@ class Daemon:
         self.signals: Any = None
         self.reaper: Any = None
         self._addresses: Any = None
+        self._netlink: Any = None
         self._address_monitor: Any = None
         self.bgp: Any = None          # kvrrp.bgp.wiring.Announcing (kvrrp_bgp), or None
         self._bgp_guard: Any = None   # the kvrrp.bgp.guard child process
         self.dbus: Any = None                     # kvrrp.dbus.service.DbusService (enable_dbus)
         self._dbus_start: asyncio.Task | None = None
+        self._reload_schedule: Any = None
+        from kvrrp.reload_files import ConfigSaver
+
+        self.config_saver = ConfigSaver("vrrp")   # config_save_dir
         from kvrrp.sdnotify import Notifier
 
         self.sd = Notifier()   # systemd Type=notify (no-op without $NOTIFY_SOCKET)
@@ -167,6 +169,8 @@ class Daemon:
         if getattr(self.args, "dont_release_vrrp", False):
             addresses = KeepOnStop(addresses)
         self._addresses = addresses
+        self._netlink = netlink
+        self._size_netlink_buffers(self.config)
         announcer = PacketAnnouncer()
         transports.set_virtual_addresses(_virtual_addresses(settings.instances))
         self._adapters = [transports, announcer, netlink]
@@ -198,7 +202,11 @@ class Daemon:
         if getattr(self.args, "address_monitoring", False):
             from kvrrp.io.addrmon import AddressMonitor
 
-            self._address_monitor = AddressMonitor(loop)   # -a: every address change logged
+            from kvrrp.io.sockbuf import RcvBuf
+
+            # -a: every address change logged
+            self._address_monitor = AddressMonitor(loop, RcvBuf.from_config(self.config.global_defs,
+                                                                            "vrrp_netlink_monitor"))
         from kvrrp.io.reaper import OrphanReaper
 
         self.reaper = OrphanReaper(loop).install()   # no script leaves a process behind
@@ -217,6 +225,8 @@ class Daemon:
             await self._join_dbus()
             await self._follow_snmp(self.config)   # before start(): the first transitions trap too
             self.engine.start()
+            self.config_saver.save_config(self.config)      # config_save_dir
+            self._follow_reload_time_file(self.config)
             self._watch_lateness(loop)
             if self.bgp is not None:
                 await self._start_bgp(None)
@@ -355,6 +365,8 @@ class Daemon:
         self.sd.close()
         if self._address_monitor is not None:
             self._address_monitor.close()
+        if self._reload_schedule is not None:
+            self._reload_schedule.close()
         if self.reaper is not None:
             self.reaper.sweep()
             self.reaper.uninstall()
@@ -454,8 +466,12 @@ class Daemon:
             # out and in meanwhile and no backup takes over; applying it happens on the loop
             interfaces = self.host_interfaces()
             strict = (True,) if getattr(self.args, "all_config", False) else ()
-            result = await asyncio.to_thread(parse_config, self.args.config, self.args.config_id,
-                                             interfaces, *strict)
+            from kvrrp.reload_files import ReloadLock, reload_file_path
+
+            # reload_file of the configuration in force: there while the new one is read
+            with ReloadLock(reload_file_path(self.config.global_defs, self._pid_file())):
+                result = await asyncio.to_thread(parse_config, self.args.config, self.args.config_id,
+                                                 interfaces, *strict)
             from kvrrp.config.runnable import report_diagnostics
 
             report_diagnostics(result, logger=log)
@@ -474,6 +490,8 @@ class Daemon:
                 return
             config = result.config
             old_config = self.config
+            self.config_saver.save_config(config)                                   # config_save_dir
+            self.config_saver.save_dump(config.global_defs, False, lambda: self.render("data"))
             try:
                 from kvrrp.notify import security
 
@@ -497,7 +515,10 @@ class Daemon:
             if self._transports is not None:
                 self._transports.set_virtual_addresses(_virtual_addresses(new_settings.instances))
             await self.extras.after_reload(config)
+            self._size_netlink_buffers(config)
             self.config = config
+            self.config_saver.save_dump(config.global_defs, True, lambda: self.render("data"))
+            self._follow_reload_time_file(config)
             self._retune(config)
             await self._guarded(self._follow_dbus_reload(config))
             await self._follow_snmp(config)
@@ -520,6 +541,46 @@ class Daemon:
         finally:
             self._reloading = False
             self.sd.ready("reloaded")
+
+    def _pid_file(self) -> str:
+        return getattr(self.args, "pid_file", None) or default_pid_file(getattr(self.args, "namespace", None))
+
+    def _follow_reload_time_file(self, config: Any) -> None:
+        """reload_time_file / reload_repeat (kvrrp.reload_schedule): started, kept, moved to
+        another file or stopped as the configuration in force says."""
+        g = config.global_defs
+        path, repeat = getattr(g, "reload_time_file", None), bool(getattr(g, "reload_repeat", False))
+        current = self._reload_schedule
+        if current is not None and path is not None and os.path.abspath(path) == current.path:
+            current.repeat = repeat
+            return
+        if current is not None:
+            current.close()
+            self._reload_schedule = None
+        if path is not None:
+            from kvrrp.reload_schedule import ReloadScheduler
+
+            try:
+                self._reload_schedule = ReloadScheduler(asyncio.get_running_loop(), path, repeat,
+                                                        self.request_reload)
+            except OSError as exc:
+                log.error("reload_time_file %s: %s", path, exc.strerror or exc)
+
+    def _size_netlink_buffers(self, config: Any) -> None:
+        """vrrp_netlink_cmd_rcv_bufs(_force) on the command sockets, at start and on each
+        reload as keepalived's kernel_netlink_set_recv_bufs (io.sockbuf)."""
+        from kvrrp.io.sockbuf import RcvBuf
+
+        buf = RcvBuf.from_config(config.global_defs, "vrrp_netlink_cmd")
+        if buf is None:
+            return
+        for target in (self._netlink, self._addresses):
+            set_buffer = getattr(target, "set_receive_buffer", None)
+            if set_buffer is not None:
+                try:
+                    set_buffer(buf)
+                except Exception:  # noqa: BLE001 - a buffer size must not stop the daemon
+                    log.exception("sizing a netlink command socket failed")
 
     async def _follow_snmp(self, config: Any) -> None:
         """The SNMP subagent (kvrrp.snmp, imported only when a MIB is enabled), started,
@@ -641,6 +702,8 @@ class Daemon:
         snapshot["version"] = _version()
         snapshot["config_file"] = self.args.config
         snapshot["sockets"] = self._transports.stats() if self._transports is not None else {}
+        buffers = getattr(self._transports, "receive_buffers", None)
+        snapshot["socket_buffers"] = buffers() if buffers is not None else {}
         snapshot["announcer"] = dict(self._announcer.stats) if self._announcer is not None else {}
         snapshot["reload"] = self.reloads.as_dict()
         snapshot["signals"] = self.signals.snapshot() if self.signals is not None else {}
@@ -692,10 +755,11 @@ class Daemon:
     def dump_path(self, kind: str) -> str:
         """keepalived's default paths, unless global_defs names others (state_dump_file,
         stats_dump_file, json_dump_file), read from the configuration in force."""
-        g = self.config.global_defs
-        default = {"data": DATA_DUMP, "stats": STATS_DUMP, "json": JSON_DUMP}[kind]
-        attr = {"data": "state_dump_file", "stats": "stats_dump_file", "json": "json_dump_file"}[kind]
-        return getattr(g, attr, None) or default
+        from kvrrp.dump_paths import dump_path
+
+        args = getattr(self, "args", None)
+        namespace = getattr(args, "namespace", None) or getattr(self.config, "net_namespace", None)
+        return dump_path(kind, self.config.global_defs, namespace, getattr(self.config, "instance_name", None))
 
     def dump(self, kind: str, clear: bool = False) -> str | None:
         """Write one dump (the signal handlers' and kvrrpctl dump's path); its path, or None."""

@@ -34,6 +34,18 @@ def test_config_test_reports_every_problem_in_file_line_col_form(tmp_path):
     assert "configuration has problems" in lines[-1] and code == 5
 
 
+def test_config_test_names_ignored_keywords_in_the_summary_not_a_bare_ok(tmp_path):
+    p = tmp_path / "k.conf"
+    p.write_text("global_defs {\n process_monitor_rcv_bufs 100000\n}\nvrrp_instance V {\n interface lo\n"
+                 " virtual_router_id 3\n virtual_ipaddress {\n 198.18.0.9\n }\n}\n")
+    out = io.StringIO()
+    code = run_config_test(str(p), config_id="h", out=out, check_interfaces=False)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith(f"{p}:2:2: warning: 'process_monitor_rcv_bufs' is ignored by kvrrp (") and lines[0].endswith(
+        ") - ignoring")
+    assert "configuration OK (1 keyword(s) ignored by kvrrp, see above)" in lines[-1] and code == 0
+
+
 def test_config_test_exit_codes(tmp_path):
     assert run_config_test(os.path.join(CONFIGS, "ok_minimal.conf"), out=io.StringIO()) == 0
     assert run_config_test(os.path.join(CONFIGS, "bad_vrid_range.conf"), out=io.StringIO()) == 5

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from kvrrp.config.cli import exit_code
+from kvrrp.config.keywords import TABLES
+from kvrrp.config.support import IGNORED, NOT_IMPLEMENTED
 
 from .helpers import codes, instance, parse
 
@@ -271,12 +273,27 @@ def test_unknown_keyword_warning_with_suggestion_and_location():
     assert "(it is a keyword of global_defs)" in diag(res, "unknown-keyword").message
 
 
-def test_not_implemented_keyword_is_named_and_does_not_fail_the_test():
+def test_ignored_keyword_is_named_with_its_reason_and_does_not_fail_the_test():
     res = parse("global_defs {\n bfd_no_swap\n vrrp_rt_priority 50\n}\n" + instance(""))
-    ds = [d for d in res.diagnostics if d.code == "not-implemented"]
+    ds = [d for d in res.diagnostics if d.code == IGNORED]
     assert [d.loc.line for d in ds] == [2]      # vrrp_rt_priority is implemented (kw_process)
-    assert "'bfd_no_swap' is recognised but not implemented by kvrrp" in ds[0].message
+    assert ds[0].message == f"'bfd_no_swap' is ignored by kvrrp ({NOT_IMPLEMENTED['global_defs', 'bfd_no_swap']}) - ignoring"
     assert exit_code(res.diagnostics) == 0
+
+
+def test_every_ignored_keyword_has_a_reason_and_parses_in_its_block():
+    for (block, kw), why in NOT_IMPLEMENTED.items():
+        assert why.strip(), (block, kw)
+        assert block == "*" or kw in TABLES[block], (block, kw)
+
+
+def test_instance_debug_is_kept_silently_and_range_checked_like_keepalived():
+    res = parse(instance("    debug 3"))
+    assert res.config.instances[0].debug == 3
+    assert not [d for d in res.diagnostics if "debug" in d.message.lower()]
+    res = parse(instance("    debug 7"))
+    d = diag(res, "invalid-number")
+    assert d.message == "(VI_T) Debug value '7' not valid; must be between 0-4" and d.fails_test
 
 
 def test_deprecated_alias_works_and_is_reported():
@@ -411,3 +428,47 @@ def test_found_by_differential_fuzzing_against_keepalived():
     g = "global_defs {\n vrrp_strict\n}\n"
     assert "ipv6-link-local" in codes(parse(instance("", vip="2001:db8::1", head=g)))
     assert "ipv6-link-local" not in codes(parse(instance("", vip="fe80::1", head=g)))
+
+
+def test_buffer_keywords_are_read_with_keepalived_words_for_mistakes():
+    res = parse("global_defs {\n vrrp_netlink_cmd_rcv_bufs 300000\n vrrp_netlink_cmd_rcv_bufs_force\n"
+                " vrrp_netlink_monitor_rcv_bufs_force off\n vrrp_rx_bufs_policy mtu\n vrrp_rx_bufs_multiplier 7\n}\n"
+                + instance("    kernel_rx_buf_size 5000"))
+    g = res.config.global_defs
+    assert (g.vrrp_netlink_cmd_rcv_bufs, g.vrrp_netlink_cmd_rcv_bufs_force, g.vrrp_netlink_monitor_rcv_bufs_force,
+            g.vrrp_rx_bufs_policy, g.vrrp_rx_bufs_multiplier) == (300000, True, False, "MTU", 7)
+    assert res.config.instances[0].kernel_rx_buf_size == 5000
+    assert not [d for d in res.diagnostics if d.code == IGNORED]
+    bad = parse("global_defs {\n vrrp_netlink_cmd_rcv_bufs x\n vrrp_netlink_monitor_rcv_bufs_force maybe\n"
+                " vrrp_rx_bufs_policy MTU ADVERT\n vrrp_rx_bufs_policy MTU 4000\n vrrp_rx_bufs_multiplier 0\n}\n")
+    assert [d.message for d in bad.diagnostics if d.severity == "error"] == [
+        "vrrp_netlink_cmd_rcv_bufs size (x) invalid",
+        "Invalid value 'maybe' for global vrrp_netlink_monitor_rcv_bufs_force specified",
+        "Cannot set both vrrp_rx_bufs_policy MTU and ADVERT, ignoring ADVERT",
+        "Cannot set vrrp_rx_bufs_policy size and policy, ignoring policy",
+        "Invalid vrrp_rx_bufs_multiplier 0"]
+    assert bad.config.global_defs.vrrp_rx_bufs_policy == "SIZE" and bad.config.global_defs.vrrp_rx_bufs_size == 4000
+
+
+def test_link_keywords_are_typed_with_keepalived_words_for_mistakes():
+    res = parse("linkbeat_use_polling\nlinkbeat_interfaces {\n eth0\n eth1 ETHTOOL\n eth2 SPEEDY\n}\n"
+                "interface_up_down_delays {\n eth0 2 0.5\n eth1 1\n eth2\n eth3 300\n}\n"
+                + instance("    linkbeat_use_polling"))
+    cfg = res.config
+    assert cfg.linkbeat_use_polling and cfg.instances[0].linkbeat_use_polling
+    assert [(lb.interface, lb.type) for lb in cfg.linkbeat_interfaces] == [("eth0", None), ("eth1", "ETHTOOL"),
+                                                                          ("eth2", None)]
+    assert [(d.interface, d.down, d.up) for d in cfg.interface_up_down_delays] == [("eth0", 2.0, 0.5),
+                                                                                  ("eth1", 1.0, 0.0)]
+    msgs = [d.message for d in res.diagnostics if d.code != "deprecated"]
+    assert msgs == ["extra characters SPEEDY in linkbeat interface", "No timeouts specified for eth2 up/down delays",
+                    "Invalid down delay 300 for eth3"]
+    assert not [d for d in res.diagnostics if d.code == IGNORED]
+
+
+def test_linkbeat_and_delay_interfaces_must_exist_like_every_named_interface():
+    res = parse("linkbeat_interfaces {\n eth7\n}\ninterface_up_down_delays {\n eth8 1 1\n}\n" + instance(""),
+                interfaces={"eth0"})
+    assert [(d.loc.line, d.message) for d in res.diagnostics if d.code == "missing-interface"] == [
+        (2, "interface eth7 specified for linkbeat interface does not exist on this host"),
+        (5, "interface eth8 specified for up/down delay does not exist on this host")]

@@ -568,3 +568,20 @@ async def test_checker_child_dies_with_a_sigkilled_vrrp_daemon(servers, tmp_path
         for pid in children:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)   # children of our daemons, by the pid they logged
+
+
+async def test_lvs_netlink_cmd_rcv_bufs_sizes_the_ipvs_command_socket(checker):
+    import socket
+
+    d = await checker.start(config_text(vs_b=False).replace(
+        "router_id kvrrp_ipvs_vm", "router_id kvrrp_ipvs_vm\n    lvs_netlink_cmd_rcv_bufs 100000"))
+    assert d.kernel._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == 2 * 100000   # socket(7): doubled
+    await checker.stop(d)
+    # forced: past net.core.rmem_max
+    d = await checker.start(config_text(vs_b=False).replace(
+        "router_id kvrrp_ipvs_vm", "router_id kvrrp_ipvs_vm\n    lvs_netlink_cmd_rcv_bufs 5000000\n"
+                                   "    lvs_netlink_cmd_rcv_bufs_force"))
+    assert d.kernel._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == 2 * 5000000
+    await checker.stop(d)
+    d = await checker.start(config_text(vs_b=False))                # unset: kvrrp's 4 MiB, forced
+    assert d.kernel._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == 2 * (4 << 20)

@@ -366,3 +366,33 @@ def test_v3_checksum_as_v2_interoperates_and_rejects_pseudo_header_checksums():
     lan.add_node("c", conf(cfg(50, version=3)), v4="198.18.0.3")
     lan.run_for(5)
     assert lan.nodes["c"].engine.instance("VI_1").stats.drops.get("checksum", 0) > 0
+
+
+def _two_interfaces(garp_groups=(), garp_interval=0.0):
+    lan = FakeLan()
+    a = cfg(200, name="A", vrid=1, garp_master_repeat=2, garp_master_delay=0, garp_interval=garp_interval)
+    b = InstanceSettings(name="B", ifname="eth1", vrid=2, priority=200, garp_master_repeat=2, garp_master_delay=0,
+                         garp_interval=garp_interval, vips=(AddressSpec("198.18.1.100", 24, "eth1", 4),))
+    lan.add_node("m", EngineSettings(instances=(a, b), garp_groups=garp_groups), v4="198.18.0.1",
+                 sources={("eth1", 4): "198.18.1.1"})
+    lan.run_for(10)
+    return [(t, i, a) for t, k, i, a in lan.nodes["m"].announcer.sent]
+
+
+def test_garp_group_spaces_announcements_across_its_interfaces():
+    from kvrrp.vrrp.garp import GarpGroupSettings
+
+    sent = _two_interfaces((GarpGroupSettings(("eth0", "eth1"), garp_interval=0.05),))
+    assert sorted(a for _t, _i, a in sent) == ["198.18.0.100"] * 2 + ["198.18.1.100"] * 2
+    times = [t for t, _i, _a in sent]
+    # one switch: every announcement of either interface 50 ms after the previous one
+    assert [round(b - a, 3) for a, b in zip(times, times[1:])] == [0.05, 0.05, 0.05]
+
+
+def test_garp_interval_is_per_interface_not_per_group_without_garp_group():
+    sent = _two_interfaces(garp_interval=0.05)
+    for ifname in ("eth0", "eth1"):
+        times = [t for t, i, _a in sent if i == ifname]
+        assert [round(b - a, 3) for a, b in zip(times, times[1:])] == [0.05]
+    # the two interfaces do not wait for each other
+    assert min(t for t, i, _a in sent if i == "eth1") - min(t for t, i, _a in sent if i == "eth0") < 0.05

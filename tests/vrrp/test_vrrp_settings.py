@@ -173,3 +173,28 @@ def test_unicast_peer_ttl_ranges():
 def test_v3_checksum_as_v2_only_for_v3_ipv4():
     assert settings_of("global_defs {\n v3_checksum_as_v2\n}\n" + BASE % "version 3").instances[0].v3_checksum_as_v2
     assert not settings_of("global_defs {\n v3_checksum_as_v2\n}\n" + BASE % "").instances[0].v3_checksum_as_v2
+
+
+@pytest.mark.parametrize("global_lines, instance_line, share", [
+    ("", "", ("", 0)),                                                   # nothing: kvrrp's default size
+    ("vrrp_rx_bufs_policy 4096", "", ("bytes", 4096)),
+    ("vrrp_rx_bufs_policy ADVERT", "", ("bytes", 3 * (20 + 8 + 8 + 2 * 4))),   # keepalived's vrrp_adv_len
+    ("vrrp_rx_bufs_policy ADVERT\n vrrp_rx_bufs_multiplier 2", "version 3", ("bytes", 2 * (20 + 8 + 2 * 4))),
+    ("vrrp_rx_bufs_policy MTU", "", ("mtu", 3)),                          # x the MTU, at run time
+    ("vrrp_rx_bufs_policy MTU", "kernel_rx_buf_size 777", ("bytes", 777)),  # the instance's own wins
+])
+def test_receive_buffer_share_as_keepalived_computes_it(global_lines, instance_line, share):
+    text = f"global_defs {{\n {global_lines}\n}}\n" + BASE % instance_line
+    assert settings_of(text).instances[0].rx_buf_share == share
+
+
+def test_garp_groups_reach_the_engine_as_keepalived_keeps_them():
+    res = parse_text("garp_group {\n garp_interval 0.2\n interfaces {\n eth0\n eth1\n }\n}\n"
+                     "garp_group {\n gna_interval 0.3\n interface eth1\n}\n"
+                     "garp_group {\n interface eth2\n}\n" + BASE % "", filename="t.conf")
+    msgs = [(d.loc.line, d.message) for d in res.diagnostics if d.code == "garp-group"]
+    assert msgs == [(8, "garp_group already specified for eth1 - ignoring"),
+                    (12, "garp group 3 does not have any delay set - removing")]
+    groups = engine_settings(res.config).garp_groups
+    assert [(g.interfaces, g.garp_interval, g.gna_interval) for g in groups] == [
+        (("eth0", "eth1"), 0.2, 0.0), ((), 0.0, 0.3)]

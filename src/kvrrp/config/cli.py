@@ -8,8 +8,9 @@ Exit codes of `-t` follow keepalived's config test (lib/scheduler.h KEEPALIVED_C
   6  scripts would run without enable_script_security (keepalived: CONFIG_SECURITY_ERROR);
      like keepalived, this wins over 5 when both apply
 
-Warnings that keepalived does not count (kvrrp-only notices such as "recognised but not
-implemented by kvrrp") are printed but leave the exit code at 0.
+Warnings that keepalived does not count (kvrrp-only notices such as "'X' is ignored by kvrrp
+(why) - ignoring", config.support) are printed but leave the exit code at 0; the summary line
+then says how many keywords kvrrp ignores rather than a bare "configuration OK".
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import TextIO
 from kvrrp.config.diagnostics import FATAL
 from kvrrp.config.dump import to_json, to_keepalived
 from kvrrp.config.loader import load
+from kvrrp.config.support import IGNORED
 
 EXIT_OK = 0
 EXIT_UNUSABLE = 4
@@ -77,6 +79,9 @@ def run_config_test(path: str, config_id: str | None = None, out: TextIO = sys.s
     n_err = sum(1 for d in res.diagnostics if d.severity != "warning")
     n_warn = len(res.diagnostics) - n_err
     summary = "configuration OK" if code == EXIT_OK else "configuration has problems"
+    n_ignored = sum(1 for d in res.diagnostics if d.code == IGNORED)
+    if n_ignored:
+        summary += f" ({n_ignored} keyword(s) ignored by kvrrp, see above)"
     print(f"{path}: {summary}: {n_err} error(s), {n_warn} warning(s); "
           f"{len(res.config.instances)} vrrp_instance(s), {len(res.config.virtual_servers)} virtual_server(s)"
           f" [exit {code}]", file=out)

@@ -577,6 +577,18 @@ def to_keepalived(cfg: m.Config) -> str:
             w.line(_q(n))
         w.close()
         w.close()
+    if cfg.linkbeat_use_polling:
+        w.line("linkbeat_use_polling")
+    if cfg.linkbeat_interfaces:
+        w.open("linkbeat_interfaces")
+        for lb in cfg.linkbeat_interfaces:
+            w.line(" ".join([_q(lb.interface), *([lb.type] if lb.type else [])]))
+        w.close()
+    if cfg.interface_up_down_delays:
+        w.open("interface_up_down_delays")
+        for d in cfg.interface_up_down_delays:
+            w.line(f"{_q(d.interface)} {_num(d.down)} {_num(d.up)}")
+        w.close()
     for gg in cfg.garp_groups:
         w.open("garp_group")
         if gg.garp_interval is not None:

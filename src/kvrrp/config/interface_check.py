@@ -65,6 +65,10 @@ def _named(cfg: m.Config, where: Where) -> Iterator[tuple[str, str, "m.Location 
         yield from _route_devs(route, "(static)", route.loc)
     for rule in cfg.static_rules:
         yield from _rule_devs(rule, "(static)", rule.loc)
+    for lb in getattr(cfg, "linkbeat_interfaces", ()):
+        yield lb.interface, "specified for linkbeat interface", lb.loc
+    for delay in getattr(cfg, "interface_up_down_delays", ()):
+        yield delay.interface, "specified for up/down delay", delay.loc
     lvs = cfg.global_defs.lvs_sync_daemon
     if lvs is not None and lvs.interface:
         yield lvs.interface, "for lvs_sync_daemon", lvs.loc

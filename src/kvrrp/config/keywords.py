@@ -7,6 +7,7 @@ from kvrrp.config.kw_handlers import Fields, Handler, _extra
 from kvrrp.config.tree import Node
 from kvrrp.config.kw_bgp import BGP, kvrrp_bgp
 from kvrrp.config.kw_global import GLOBAL
+from kvrrp.config.kw_links import interface_up_down_delays, linkbeat_interfaces
 from kvrrp.config.kw_process import TOP_PROCESS
 from kvrrp.config.kw_lvs import (COMMON, DNS, FILE, HTTP, MISC, RS, SMTP, SSL, UDP, URL, VS, BFDC,
                                   CHECKERS)  # noqa: F401
@@ -38,6 +39,12 @@ def _static_rules(p: Parser, node: Node, f: Fields) -> None:
     f["static_rules"].extend(p.rules(node, static=True))
 
 
+def _top_flag(field: str) -> Handler:
+    def h(p: Parser, node: Node, f: Fields) -> None:
+        f[field] = True
+    return h
+
+
 def _top_extra_block(p: Parser, node: Node, f: Fields) -> None:
     p.extra(node, f)
 
@@ -63,11 +70,11 @@ TOP: dict[str, Handler] = {
     "net_namespace_ipvs": _extra,
     "namespace_with_ipsets": _extra,
     "use_pid_dir": _extra,
-    "linkbeat_use_polling": _extra,
+    "linkbeat_use_polling": _top_flag("linkbeat_use_polling"),
     "child_wait_time": _extra,
-    "linkbeat_interfaces": _top_extra_block,
+    "linkbeat_interfaces": linkbeat_interfaces,
     "garp_group": "garp_group",
-    "interface_up_down_delays": _top_extra_block,
+    "interface_up_down_delays": interface_up_down_delays,
     "kvrrp_bgp": kvrrp_bgp,                  # kvrrp only (kw_bgp.py)
 }
 # net_namespace, net_namespace_ipvs, use_pid_dir, child_wait_time ... (kvrrp.config.kw_process)

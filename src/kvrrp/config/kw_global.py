@@ -426,3 +426,8 @@ GLOBAL["nftables_ipvs_start_fwmark"] = _set_int("nftables_ipvs_start_fwmark", 1,
 from kvrrp.config.kw_process import GLOBAL_PROCESS  # noqa: E402
 
 GLOBAL.update(GLOBAL_PROCESS)
+
+# socket buffers, scheduled reloads, config copies, iproute2 name files, dump names
+from kvrrp.config.kw_tuning import TUNING  # noqa: E402 - replaces the raw entries above
+
+GLOBAL.update(TUNING)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from kvrrp.config import model as m
 from kvrrp.config.argv import split_command
-from kvrrp.config.kw_handlers import (Fields, Handler, _deprecated, _extra, _script_user, _set_flag,
+from kvrrp.config.kw_handlers import (Fields, Handler, _deprecated, _script_user, _set_flag,
                                       _set_int, _set_ip, _set_repeat, _set_ignoring_args, _set_notify, _set_seconds, _set_str,
                                       _set_timer, _track, _weight)
 from kvrrp.config.tree import Node
@@ -374,8 +374,16 @@ def _looks_like_ip(word: str) -> bool:
 
 
 def _i_debug(p: Parser, node: Node, s: Fields) -> None:
-    if node.args:
-        p.r.int(node.args[0], 0, 4, "debug")
+    # keepalived stores it, prints it in its data dump ("Debug level") and acts on nothing:
+    # no warning for a valid value, its own words for an invalid one
+    if not p.r.need(node.kw, node.args):
+        return
+    text = node.args[0].text
+    if text.isdigit() and 0 <= int(text) <= 4:
+        s["debug"] = int(text)
+    else:
+        p.diags.error(node.args[0].loc, f"({s.get('name', '')}) Debug value '{text}' not valid; must be between 0-4",
+                      "invalid-number")
 
 
 def _i_old_csum(p: Parser, node: Node, s: Fields) -> None:
@@ -476,7 +484,7 @@ INSTANCE: dict[str, Handler] = {
     "debug": _i_debug,
     "v3_checksum_as_v2": _set_flag("v3_checksum_as_v2"),
     "kernel_rx_buf_size": _set_int("kernel_rx_buf_size", 0, 2**31 - 1),
-    "linkbeat_use_polling": _deprecated("a top-level linkbeat_interfaces block", _extra),
+    "linkbeat_use_polling": _deprecated("a top-level linkbeat_interfaces block", _set_flag("linkbeat_use_polling")),
     "lvs_sync_daemon_interface": _deprecated("lvs_sync_daemon in global_defs",
                                              _set_str("lvs_sync_daemon_interface")),
 }

@@ -220,6 +220,29 @@ class GlobalDefs:
     json_dump_file: str = "/tmp/keepalived.json"
     json_version: int = 1
     reload_check_config: str | None = None           # "" = enabled without a log file
+    # netlink socket receive buffers (0 = keepalived's 64 KiB default); _force: SO_RCVBUFFORCE
+    vrrp_netlink_cmd_rcv_bufs: int = 0
+    vrrp_netlink_cmd_rcv_bufs_force: bool = False
+    vrrp_netlink_monitor_rcv_bufs: int = 0
+    vrrp_netlink_monitor_rcv_bufs_force: bool = False
+    lvs_netlink_cmd_rcv_bufs: int = 0
+    lvs_netlink_cmd_rcv_bufs_force: bool = False
+    lvs_netlink_monitor_rcv_bufs: int = 0
+    lvs_netlink_monitor_rcv_bufs_force: bool = False
+    process_monitor_rcv_bufs: int = 0
+    process_monitor_rcv_bufs_force: bool = False
+    # VRRP receive sockets: each instance's share (kernel_rx_buf_size wins), summed per socket
+    vrrp_rx_bufs_policy: str | None = None           # None | "MTU" | "ADVERT" | "SIZE"
+    vrrp_rx_bufs_size: int = 0                       # with policy SIZE
+    vrrp_rx_bufs_multiplier: int = 3
+    reload_time_file: str | None = None              # a file holding the time of the next reload
+    reload_repeat: bool = False                      # keep the file: reload daily at that time
+    reload_file: str | None = None                   # "" = the default next to the pid file
+    config_save_dir: str | None = None               # copies of each configuration loaded
+    tmp_config_directory: str | None = None          # where the copy read by a reload is kept
+    iproute_etc_dir: str | None = None               # None = /etc/iproute2
+    iproute_usr_dir: str | None = None               # None = /usr/share/iproute2 (Debian's)
+    data_use_instance: bool = False                  # namespace/instance name in dump file names
     enable_snmp_vrrp: bool = False
     enable_snmp_checker: bool = False
     enable_snmp_rfc: bool = False
@@ -559,6 +582,8 @@ class VrrpInstance:
     # keyword), "never" = never accept or send the old form
     old_unicast_checksum: bool | str | None = None
     kernel_rx_buf_size: int | None = None
+    debug: int = 0                                   # stored and dumped, acted on by neither daemon
+    linkbeat_use_polling: bool = False               # deprecated form of linkbeat_interfaces
     lvs_sync_daemon_interface: str | None = None
     kvrrp_announce: bool = False                     # kvrrp only: BGP-announce the VIPs while MASTER
     extra: ExtraKeywords = ()
@@ -831,6 +856,26 @@ class SslContext:
 
 
 @dataclass(**_FROZEN)
+class InterfaceDelays:
+    """One line of interface_up_down_delays: how long a link change must last before the
+    instances see it (keepalived's down/up debounce timers)."""
+
+    interface: str
+    down: float = 0.0
+    up: float = 0.0
+    loc: Location | None = _loc()
+
+
+@dataclass(**_FROZEN)
+class LinkbeatInterface:
+    """One line of linkbeat_interfaces: poll this link's state instead of trusting netlink."""
+
+    interface: str
+    type: str | None = None                          # MII | ETHTOOL | IOCTL; None = probe in that order
+    loc: Location | None = _loc()
+
+
+@dataclass(**_FROZEN)
 class Config:
     global_defs: GlobalDefs = GlobalDefs()
     vrrp_scripts: tuple[VrrpScript, ...] = ()
@@ -853,6 +898,9 @@ class Config:
     use_pid_dir: bool = False
     child_wait_time: int | None = None               # seconds; None = kvrrp's default
     instance_name: str | None = None                 # top-level `instance NAME`
+    linkbeat_use_polling: bool = False               # poll every instance's interface
+    linkbeat_interfaces: tuple[LinkbeatInterface, ...] = ()
+    interface_up_down_delays: tuple[InterfaceDelays, ...] = ()
     bgp: BgpAnnounce | None = None                   # kvrrp_bgp { } (kvrrp only)
     extra: ExtraKeywords = ()                        # recognised top-level keywords without a field
 

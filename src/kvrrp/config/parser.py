@@ -4,7 +4,7 @@ Each block has a table mapping keyword -> handler. A handler reads the node's ar
 `values.Reader` (which reports located errors) and stores into the dict of fields for the
 block's dataclass; the dataclass is built when the block ends. Unknown keywords get a warning
 with a "did you mean" suggestion; keywords listed in `support.NOT_IMPLEMENTED` get a warning
-that names them. Cross-object rules live in `validate.py`. The tables themselves live in
+that names them and says why kvrrp ignores them. Cross-object rules live in `validate.py`. The tables themselves live in
 `keywords.py` (top level), `kw_global.py`, `kw_vrrp.py` and `kw_lvs.py`; value-block entries
 (VIPs, routes, rules, peers) are parsed by `entries.py`.
 """
@@ -21,7 +21,7 @@ from kvrrp.config.entries import EntryParsers
 from kvrrp.config.keywords import (BFD, CHECKERS, GARP_GROUP, GLOBAL, INSTANCE, RS, SCRIPT, SSL, SYNC_GROUP,
                                    TABLES, TOP, TRACK_FILE, TRACK_GROUP, TRACK_PROCESS, URL, VS)
 from kvrrp.config.kw_handlers import Fields, Handler
-from kvrrp.config.support import NOT_IMPLEMENTED, not_implemented
+from kvrrp.config.support import IGNORED, NOT_IMPLEMENTED, ignored_message, not_implemented
 from kvrrp.config.tree import Node
 from kvrrp.config.values import Reader
 
@@ -71,8 +71,7 @@ class Parser(EntryParsers):
             if handler.__class__ is str:      # a Parser method named in a table
                 handler = getattr(Parser, handler)
             if kw in _NOT_IMPLEMENTED_KWS and (why := not_implemented(block, kw)) is not None:
-                self.diags.warning(node.kw.loc, f"'{kw}' is recognised but not implemented by kvrrp "
-                                   f"({why}) - ignored", "not-implemented", fails_test=False)
+                self.diags.warning(node.kw.loc, ignored_message(kw, why), IGNORED, fails_test=False)
             handler(self, node, f)
             if node.children is not None and not node.used:
                 tok = node.open_tok or node.kw
@@ -266,6 +265,15 @@ class Parser(EntryParsers):
         if not s.get("interfaces"):
             self.diags.error(node.kw.loc, "garp_group has no interface/interfaces - ignoring it", "missing-parameter")
             return
+        number = len(f["garp_groups"]) + 1
+        if s.get("garp_interval") is None and s.get("gna_interval") is None:
+            # keepalived's words and outcome: the group is removed (vrrp.settings skips it)
+            self.diags.error(node.kw.loc, f"garp group {number} does not have any delay set - removing",
+                             "garp-group")
+        taken = {i for g in f["garp_groups"] for i in g.interfaces}
+        for name in [i for i in s["interfaces"] if i in taken]:
+            self.diags.error(node.kw.loc, f"garp_group already specified for {name} - ignoring", "garp-group")
+        s["interfaces"] = tuple(i for i in s["interfaces"] if i not in taken)
         f["garp_groups"].append(self.build(m.GarpGroup, s))
 
     def track_group(self, node: Node, f: Fields) -> None:

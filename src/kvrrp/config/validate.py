@@ -91,6 +91,9 @@ def validate(cfg: m.Config, diags: Diagnostics, where: Where, kwloc: Where | Non
     cfg = dataclasses.replace(cfg, instances=tuple(instances), virtual_servers=tuple(vss))
     validate_bgp(cfg, diags, where)
     check_scripts(cfg, diags, where)
+    from kvrrp.config.rtnames import check_route_names
+
+    check_route_names(cfg, diags)
     return cfg
 
 

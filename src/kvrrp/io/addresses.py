@@ -114,6 +114,12 @@ class NetlinkAddressManager:
         build_request(AddressSpec("0.0.0.0", 32, "lo", 4), 1, True, 0)
         build_request(AddressSpec("::", 128, "lo", 6, nodad=True), 1, False, 0)
 
+
+    def set_receive_buffer(self, buf) -> bool:  # noqa: ANN001 - an io.sockbuf.RcvBuf or None
+        """vrrp_netlink_cmd_rcv_bufs(_force) on the address command socket (io.sockbuf)."""
+        from kvrrp.io.sockbuf import apply
+
+        return apply(self._sock, buf, "netlink address socket")
     def _index(self, spec: AddressSpec) -> int:
         index = self._indexes.get(spec.ifname)
         if index is None:

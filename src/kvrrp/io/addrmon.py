@@ -69,10 +69,14 @@ def describe(change: AddressChange) -> str:
 
 
 class AddressMonitor:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, rcvbuf=None) -> None:  # noqa: ANN001
+        """rcvbuf: vrrp_netlink_monitor_rcv_bufs(_force) as an io.sockbuf.RcvBuf, or None."""
+        from kvrrp.io.sockbuf import apply
+
         self._loop = loop
         self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
                                    socket.NETLINK_ROUTE)
+        apply(self._sock, rcvbuf, "netlink address monitor")
         self._sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
         loop.add_reader(self._sock.fileno(), self._read)
         self.reported = 0

@@ -66,6 +66,12 @@ class Netlink:
         """Run fn(ipr) on the netlink thread and return its result (exceptions propagate)."""
         return self._pool.submit(fn, self._ipr).result(timeout=timeout)
 
+    def set_receive_buffer(self, buf) -> bool:  # noqa: ANN001 - an io.sockbuf.RcvBuf or None
+        """vrrp_netlink_cmd_rcv_bufs(_force) on this command socket (io.sockbuf)."""
+        from kvrrp.io.sockbuf import apply
+
+        return self.call(lambda ipr: apply(ipr, buf, "netlink command socket"))
+
     def ifindex(self, ifname: str) -> int | None:
         def query(ipr: Any) -> int | None:
             found = ipr.link_lookup(ifname=ifname)

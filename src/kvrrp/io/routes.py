@@ -17,42 +17,31 @@ import socket
 from typing import Any, Callable, Iterable
 
 from kvrrp.config.model import Config, VirtualRoute, VirtualRule
+from kvrrp.config.rtnames import RtNames, UnknownName
 
 log = logging.getLogger("kvrrp.io")
 
 RT_TYPES = {"unicast": 1, "local": 2, "broadcast": 3, "anycast": 4, "multicast": 5,
             "blackhole": 6, "unreachable": 7, "prohibit": 8, "throw": 9, "nat": 10}
-RT_SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
-RT_TABLES = {"default": 253, "main": 254, "local": 255}
-RT_PROTOS = {"unspec": 0, "redirect": 1, "kernel": 2, "boot": 3, "static": 4, "keepalived": 18}
 FR_ACTIONS = {"table": 1, "goto": 2, "nop": 3, "blackhole": 6, "unreachable": 7, "prohibit": 8}
 RTNH_F_ONLINK = 4
-RT_TABLES_FILES = ("/etc/iproute2/rt_tables", "/usr/share/iproute2/rt_tables")
+RTPROT_KEEPALIVED = 18
+RT_SCOPE_LINK = 253
 
 
 class RouteError(ValueError):
     pass
 
 
-def _named(value: str, table: dict[str, int], what: str, files: Iterable[str] = ()) -> int:
-    if value.isdigit():
-        return int(value)
-    if value in table:
-        return table[value]
-    for path in files:
-        try:
-            with open(path) as fh:
-                for line in fh:
-                    parts = line.split("#", 1)[0].split()
-                    if len(parts) == 2 and parts[1] == value and parts[0].isdigit():
-                        return int(parts[0])
-        except OSError:
-            continue
-    raise RouteError(f"unknown {what} {value!r}")
+def _named(names: RtNames, kind: str, value: str, what: str) -> int:
+    try:
+        return names.lookup(kind, value)
+    except UnknownName as exc:
+        raise RouteError(f"unknown {what} {value!r}: {exc}") from None
 
 
-def table_id(value: str) -> int:
-    return _named(value, RT_TABLES, "routing table", RT_TABLES_FILES)
+def table_id(value: str, names: RtNames | None = None) -> int:
+    return _named(names or RtNames(), "rt_tables", value, "routing table")
 
 
 def _prefix(text: str, family: int) -> tuple[str, int]:
@@ -62,18 +51,21 @@ def _prefix(text: str, family: int) -> tuple[str, int]:
     return str(net.network_address), net.prefixlen
 
 
-def route_request(route: VirtualRoute, default_dev: str | None, ifindex: Callable[[str], int | None]) -> dict[str, Any]:
-    """pyroute2 ``route()`` kwargs for one virtual_routes entry."""
+def route_request(route: VirtualRoute, default_dev: str | None, ifindex: Callable[[str], int | None],
+                  names: RtNames | None = None) -> dict[str, Any]:
+    """pyroute2 ``route()`` kwargs for one virtual_routes entry; table / protocol / scope names
+    through `names` (iproute_etc_dir / iproute_usr_dir, config.rtnames)."""
+    names = names or RtNames()
     family = socket.AF_INET if route.family == 4 else socket.AF_INET6
     dst, dst_len = _prefix(route.to, route.family)
     req: dict[str, Any] = {"family": family, "dst": dst, "dst_len": dst_len,
                            "type": RT_TYPES.get(route.type, None)}
     if req["type"] is None:
         raise RouteError(f"unknown route type {route.type!r}")
-    req["proto"] = _named(route.protocol, RT_PROTOS, "route protocol") if route.protocol else RT_PROTOS["keepalived"]
+    req["proto"] = _named(names, "rt_protos", route.protocol, "route protocol") if route.protocol \
+        else RTPROT_KEEPALIVED
     if route.table:
-        tid = table_id(route.table)
-        req["table"] = tid
+        req["table"] = table_id(route.table, names)
     if route.src:
         req["prefsrc"] = route.src
     if route.metric is not None:
@@ -81,7 +73,7 @@ def route_request(route: VirtualRoute, default_dev: str | None, ifindex: Callabl
     if route.tos is not None:
         req["tos"] = route.tos
     if route.scope:
-        req["scope"] = _named(route.scope, RT_SCOPES, "route scope")
+        req["scope"] = _named(names, "rt_scopes", route.scope, "route scope")
     if route.nexthops:
         hops = []
         for nh in route.nexthops:
@@ -111,13 +103,13 @@ def route_request(route: VirtualRoute, default_dev: str | None, ifindex: Callabl
                 raise RouteError(f"route device {dev} does not exist")
             req["oif"] = idx
         if "scope" not in req and not route.via:
-            req["scope"] = RT_SCOPES["link"]
+            req["scope"] = RT_SCOPE_LINK
         if route.onlink:
             req["flags"] = RTNH_F_ONLINK
     return req
 
 
-def rule_request(rule: VirtualRule) -> dict[str, Any]:
+def rule_request(rule: VirtualRule, names: RtNames | None = None) -> dict[str, Any]:
     """pyroute2 ``rule()`` kwargs for one virtual_rules entry."""
     family = socket.AF_INET if rule.family == 4 else socket.AF_INET6
     req: dict[str, Any] = {"family": family}
@@ -130,7 +122,7 @@ def rule_request(rule: VirtualRule) -> dict[str, Any]:
     if rule.to:
         req["dst"], req["dst_len"] = _prefix(rule.to, rule.family)
     if rule.table:
-        req["table"] = table_id(rule.table)         # pyroute2 puts ids > 255 in FRA_TABLE
+        req["table"] = table_id(rule.table, names)  # pyroute2 puts ids > 255 in FRA_TABLE
     if rule.goto is not None:
         req["goto"] = rule.goto
     if rule.preference is not None:
@@ -160,8 +152,9 @@ class RouteManager:
     """Adds / removes routes and rules on a netlink handle: ``netlink.call(fn)`` runs fn(ipr)
     on the io layer's netlink thread (kvrrp.io.netlink.Netlink)."""
 
-    def __init__(self, netlink: Any) -> None:
+    def __init__(self, netlink: Any, names: RtNames | None = None) -> None:
         self.netlink = netlink
+        self.names = names or RtNames()     # replaced on reload (iproute_etc_dir / _usr_dir)
         self.errors = 0
 
     def _ifindex(self, name: str) -> int | None:
@@ -169,19 +162,19 @@ class RouteManager:
 
     def add_routes(self, routes: Iterable[VirtualRoute], default_dev: str | None) -> None:
         for r in routes:
-            self._apply("add", "route", r, lambda r=r: route_request(r, r.dev or default_dev, self._ifindex))
+            self._apply("add", "route", r, lambda r=r: route_request(r, r.dev or default_dev, self._ifindex, self.names))
 
     def remove_routes(self, routes: Iterable[VirtualRoute], default_dev: str | None) -> None:
         for r in routes:
-            self._apply("del", "route", r, lambda r=r: route_request(r, r.dev or default_dev, self._ifindex))
+            self._apply("del", "route", r, lambda r=r: route_request(r, r.dev or default_dev, self._ifindex, self.names))
 
     def add_rules(self, rules: Iterable[VirtualRule]) -> None:
         for r in rules:
-            self._apply("add", "rule", r, lambda r=r: rule_request(r))
+            self._apply("add", "rule", r, lambda r=r: rule_request(r, self.names))
 
     def remove_rules(self, rules: Iterable[VirtualRule]) -> None:
         for r in rules:
-            self._apply("del", "rule", r, lambda r=r: rule_request(r))
+            self._apply("del", "rule", r, lambda r=r: rule_request(r, self.names))
 
     def _apply(self, verb: str, kind: str, item: Any, build: Callable[[], dict[str, Any]]) -> None:
         try:
@@ -234,7 +227,10 @@ class RoutesOnMaster:
             self.installed.discard(instance_name)
 
     def reload(self, new_config: Config) -> None:
-        """Routes of a MASTER whose route list changed: take the old ones out, put the new in."""
+        """Routes of a MASTER whose route list changed: take the old ones out, put the new in.
+        The old ones go with the names they were added with; the new ones use the new
+        configuration's iproute_etc_dir / iproute_usr_dir."""
+        new_names = RtNames.from_config(new_config.global_defs)
         for name in list(self.installed):
             old = self.config.instance(name)
             new = new_config.instance(name)
@@ -244,8 +240,10 @@ class RoutesOnMaster:
                 self.manager.remove_routes(old.virtual_routes, old.interface)
                 self.manager.remove_rules(old.virtual_rules)
                 self.installed.discard(name)
+                self.manager.names = new_names
                 if new is not None:
                     self.manager.add_rules(new.virtual_rules)
                     self.manager.add_routes(new.virtual_routes, new.interface)
                     self.installed.add(name)
+        self.manager.names = new_names
         self.config = new_config

@@ -35,6 +35,7 @@ from kvrrp.io.ifinfo import primary_ipv4
 from kvrrp.io.netlink import IFA_F_SECONDARY, Netlink
 from kvrrp.io.netns import entered
 from kvrrp.io.ports import ReceiveCallback, Received
+from kvrrp.io.sockbuf import VRRP_RX_DEFAULT, interface_mtu, vrrp_share_bytes
 from kvrrp.wire import IPPROTO_VRRP, VRRP_GROUP4, VRRP_GROUP6
 
 log = logging.getLogger("kvrrp.io")
@@ -82,7 +83,7 @@ class _SharedSocket:
             raise TransportError(exc.errno, _reason(exc, ifname)) from exc
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, VRRP_RX_DEFAULT)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             if family == 4:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
@@ -103,6 +104,7 @@ class _SharedSocket:
             sock.close()
             raise TransportError(exc.errno, f"cannot set up VRRP socket on {ifname}: {exc.strerror}") from exc
         self.sock = sock
+        self.rx_buf_size = VRRP_RX_DEFAULT    # what SO_RCVBUF was last set to
         self.reader = fastpath.SocketReader(sock, family, self._deliver, self._receive_error)
         self.sender = fastpath.SocketSender(sock, family, self.ifindex, self._send_error)
         factory.loop.add_reader(sock.fileno(), self.reader)
@@ -134,6 +136,23 @@ class _SharedSocket:
                 self._membership(group, False)
             except OSError:
                 log.debug("leaving %s on %s failed", group, self.ifname, exc_info=True)
+
+    # -- receive buffer -------------------------------------------------------------------
+    def size_receive_buffer(self) -> None:
+        """SO_RCVBUF = the sum of the handles' instance shares (io.sockbuf), or kvrrp's
+        default when they add up to nothing; set again only when the sum changes."""
+        shares = [share for handle in self.handles for share in handle.rx_shares]
+        mtu = interface_mtu(self.sock, self.ifname) if any(kind == "mtu" for kind, _ in shares) else None
+        size = vrrp_share_bytes(shares, mtu) or VRRP_RX_DEFAULT
+        if size == self.rx_buf_size:
+            return
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        except OSError as exc:   # keepalived: "vrrp set receive socket buffer size error"
+            self.stats["rx_buffer_errors"] += 1
+            log.warning("vrrp set receive socket buffer size %d on %s: error %s", size, self.ifname, exc.errno)
+            return
+        self.rx_buf_size = size
 
     # -- addresses ------------------------------------------------------------------------
     def local_address(self) -> str | None:
@@ -230,6 +249,7 @@ class RawTransport:
         self.on_receive = on_receive
         self.group = group
         self.closed = False
+        self.rx_shares: tuple[tuple[str, int], ...] = ()
 
     def send(self, payload: bytes, dst: str, src: str | None = None, ttl: int | None = None) -> None:
         """ttl: TTL / hop limit of this message (keepalived's unicast_ttl); None means 255."""
@@ -255,6 +275,16 @@ class RawTransport:
 
     def stats(self) -> dict[str, int]:
         return self._shared.counters()
+
+    def set_rx_shares(self, shares: Iterable[tuple[str, int]]) -> None:
+        """The receive buffer shares of the instances this handle serves (vrrp.settings
+        rx_buf_share); the shared socket's SO_RCVBUF follows their sum."""
+        self.rx_shares = tuple(shares)
+        self._shared.size_receive_buffer()
+
+    def rx_buffer_size(self) -> int:
+        """SO_RCVBUF as kvrrp set it (the kernel reports, and uses, twice this)."""
+        return self._shared.rx_buf_size
 
     def close(self) -> None:
         if self.closed:
@@ -365,12 +395,23 @@ class RawTransportFactory:
         if handle in shared.handles:
             shared.handles.remove(handle)
         shared.leave(handle.group)
+        if shared.handles and handle.rx_shares:
+            shared.size_receive_buffer()
         if not shared.handles:
             shared.close()
             del self._sockets[(handle.ifname, handle.family)]
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {f"{ifname}/v{family}": s.counters() for (ifname, family), s in self._sockets.items()}
+
+    def receive_buffers(self) -> dict[str, dict[str, int]]:
+        """Per socket: SO_RCVBUF as set ("set") and as the kernel reports it ("kernel",
+        twice the set value, socket(7)), for the status API."""
+        out = {}
+        for (ifname, family), s in self._sockets.items():
+            out[f"{ifname}/v{family}"] = {"set": s.rx_buf_size,
+                                          "kernel": s.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)}
+        return out
 
     def close(self) -> None:
         for shared in list(self._sockets.values()):

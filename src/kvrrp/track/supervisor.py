@@ -218,7 +218,13 @@ class TrackingSupervisor:
         loop = self.loop or asyncio.get_running_loop()
         names = plan.targets(INTERFACE)
         if names:
-            self.interfaces = InterfaceWatcher(names, lambda n, up: self._changed(INTERFACE, n))
+            from kvrrp.io.sockbuf import RcvBuf
+            from kvrrp.track.interfaces import link_options
+
+            delays, polled = link_options(config, names)
+            self.interfaces = InterfaceWatcher(names, lambda n, up: self._changed(INTERFACE, n),
+                                               RcvBuf.from_config(config.global_defs, "vrrp_netlink_monitor"),
+                                               delays=delays, polled=polled)
             await self.interfaces.start()
         file_names = plan.targets(FILE)
         if file_names:
@@ -368,7 +374,8 @@ class TrackingSupervisor:
                             "failures": e.tracker.failures, "timeouts": e.tracker.timeouts,
                             "skipped": e.tracker.skipped} for n, e in self.scripts.items()},
             "refused_scripts": dict(self.refused),
-            "interfaces": dict(self.interfaces.state.up) if self.interfaces else {},
+            "interfaces": dict(self.interfaces.reported) if self.interfaces else {},
+            "linkbeat": dict(self.interfaces.polled) if self.interfaces else {},
             "files": {n: f.value for n, f in self.files.files.items()} if self.files else {},
             "processes": {n: {"count": s.count, "quorum": s.quorum}
                           for n, s in self.processes.states.items()} if self.processes else {},

@@ -99,7 +99,10 @@ class DaemonExtras:
         self.engine = engine
         self.notifier = notify.attach(engine, self.config)
         await self.notifier.start()
-        self.routes = RoutesOnMaster(RouteManager(self.netlink), self.config)
+        from kvrrp.config.rtnames import RtNames
+
+        self.routes = RoutesOnMaster(RouteManager(self.netlink, RtNames.from_config(self.config.global_defs)),
+                                     self.config)
         engine.add_transition_listener(self.routes)
         self._start_bfd()
         self.tracking = track.attach(engine, self.config, self.loop, bfd=self.bfd)

@@ -20,6 +20,7 @@ from kvrrp.io.clock import MonotonicClock
 from kvrrp.io.ports import AddressManager, Announcer, Clock, Received, Transport, TransportFactory
 from kvrrp.vrrp.effects import AddAddress, Announce, InstanceEvent, RemoveAddress, SendAdvert, Transitioned
 from kvrrp.vrrp.fsm import State
+from kvrrp.vrrp.garp import GarpPacer
 from kvrrp.vrrp.instance import TIMER_SLOTS, TrackerStatus, VrrpInstanceRuntime
 from kvrrp.vrrp.receive import peek_vrid, validate
 from kvrrp.vrrp.reload_plan import IN_PLACE, KEPT, RESTART, classify
@@ -121,6 +122,8 @@ class VrrpEngine:
         self._delayed_start = 0.0
         self.drops: dict[str, int] = {}     # drops before an instance was identified
         self.settings = engine_settings(config)
+        # GARP/NA spacing per interface and per garp_group, shared by every instance
+        self.garp_pacer = GarpPacer(self.settings.garp_groups)
         _routes_for(self.settings.instances)
         for s in self.settings.instances:
             self._new_instance(s)
@@ -227,6 +230,7 @@ class VrrpEngine:
                 {KEPT: kept, IN_PLACE: updated, RESTART: restarted}[classify(cur.settings, s)].append(name)
         # build the new runtimes first: a settings error must leave the running engine intact
         fresh = {name: self._new_instance(wanted[name], register=False) for name in restarted + added}
+        self.garp_pacer.configure(new.garp_groups)
         for group in self._groups.values():
             group.syncing = True
         for name in removed:
@@ -586,6 +590,20 @@ class VrrpEngine:
                     sender = transport.fast_sender()
                     if sender is not None:
                         self._senders[key] = sender
+        self._size_receive_buffers()
+
+    def _size_receive_buffers(self) -> None:
+        """Each socket's receive buffer from the shares of the instances it receives for
+        (kernel_rx_buf_size / vrrp_rx_bufs_policy, as keepalived sums them per socket)."""
+        shares: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        for inst in self._instances.values():
+            s = inst.settings
+            if s.rx_buf_share[0]:
+                shares.setdefault((s.vrrp_ifname, s.family), []).append(s.rx_buf_share)
+        for key, transport in self._transports.items():
+            set_shares = getattr(transport, "set_rx_shares", None)
+            if set_shares is not None:
+                self._guard(set_shares, shares.get(key, ()))
 
     def _rx_table(self, ifname: str, family: int) -> fastpath.ReceiveTable:
         table = self._rx_tables.get((ifname, family))

@@ -7,11 +7,16 @@ every `garp_master_refresh`. When a master answers a lower priority advert: a bu
 `vrrp_garp_interval` (IPv4) / `vrrp_gna_interval` (IPv6) when those are set. Timers live on the
 instance's slots of the engine's wheel; this class only decides what to send and when: its
 methods return the announcements due now as effects (kvrrp.vrrp.effects.Announce).
+
+The spacing is per interface, whichever instance sends (keepalived's per-interface garp_delay),
+and a `garp_group` puts several interfaces (those on one switch) under one spacing with its
+own `garp_interval` / `gna_interval`: GarpPacer, one per engine, shared by the instances.
 """
 from __future__ import annotations
 
 from collections import deque
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Callable, Protocol
 
 from kvrrp.vrrp.effects import Announce
 from kvrrp.vrrp.settings import InstanceSettings
@@ -29,16 +34,68 @@ class TimerSlots(Protocol):
     def timer_armed(self, kind: int) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class GarpGroupSettings:
+    """One garp_group: its interfaces share one pacing; 0 = no spacing for that family."""
+    interfaces: tuple[str, ...]
+    garp_interval: float = 0.0
+    gna_interval: float = 0.0
+
+
+class GarpPacer:
+    """When the next gratuitous ARP / unsolicited NA may leave an interface (pure; times from
+    the engine's clock). Interfaces of a garp_group share one clock and the group's intervals;
+    any other interface has its own, with the instance's (global) vrrp_garp/gna_interval."""
+
+    __slots__ = ("_group_of", "_groups", "_next")
+
+    def __init__(self, groups: tuple[GarpGroupSettings, ...] = ()) -> None:
+        self._next: dict[tuple[object, int], float] = {}
+        self._group_of: dict[str, int] = {}
+        self._groups: tuple[GarpGroupSettings, ...] = ()
+        self.configure(groups)
+
+    def configure(self, groups: tuple[GarpGroupSettings, ...]) -> None:
+        """New groups (a reload); an interface named by two groups belongs to the first."""
+        self._groups = tuple(groups)
+        self._group_of = {}
+        for index, group in enumerate(self._groups):
+            for ifname in group.interfaces:
+                self._group_of.setdefault(ifname, index)
+
+    def _domain(self, ifname: str, family: int, interval: float) -> tuple[tuple[object, int], float]:
+        index = self._group_of.get(ifname)
+        if index is None:
+            return (ifname, family), interval
+        group = self._groups[index]
+        return (("group", index), family), group.garp_interval if family == 4 else group.gna_interval
+
+    def wait(self, ifname: str, family: int, interval: float, now: float) -> float:
+        """Seconds until ifname may announce (0: now); interval: the instance's own spacing."""
+        key, spacing = self._domain(ifname, family, interval)
+        if spacing <= 0:
+            return 0.0
+        return max(0.0, self._next.get(key, now) - now)
+
+    def sent(self, ifname: str, family: int, interval: float, now: float) -> None:
+        key, spacing = self._domain(ifname, family, interval)
+        if spacing > 0:
+            self._next[key] = now + spacing
+
+
 class GarpSchedule:
     # One per instance: slots, and the queue exists only while a burst is being sent (an empty
     # deque is 600+ bytes, times 10,000 instances).
-    __slots__ = ("settings", "timers", "stats", "queue")
+    __slots__ = ("settings", "timers", "stats", "queue", "pacer", "now")
 
-    def __init__(self, settings: InstanceSettings, timers: TimerSlots, stats: InstanceStats) -> None:
+    def __init__(self, settings: InstanceSettings, timers: TimerSlots, stats: InstanceStats,
+                 pacer: GarpPacer | None = None, now: Callable[[], float] | None = None) -> None:
         self.settings = settings
         self.timers = timers
         self.stats = stats
         self.queue: deque[tuple[str, int, str]] | None = None
+        self.pacer = pacer if pacer is not None else GarpPacer()   # the engine's, shared
+        self.now = now
 
     def on_become_master(self) -> list[Announce]:
         s = self.settings
@@ -99,16 +156,26 @@ class GarpSchedule:
         due: list[Announce] = []
         if queue is None:
             return due
+        pacer, clock = self.pacer, self.now
         while queue:
-            ifname, family, address = queue.popleft()
+            ifname, family, address = queue[0]
+            interval = s.garp_interval if family == 4 else s.gna_interval
+            now = clock() if clock is not None else 0.0
+            if clock is not None:
+                wait = pacer.wait(ifname, family, interval, now)
+                if wait > 1e-9:
+                    self.timers.schedule_timer(T_GARP_PACE, wait)
+                    return due
+            queue.popleft()
             due.append(Announce(ifname, family, address))
             if family == 4:
                 self.stats.garp_sent += 1
             else:
                 self.stats.na_sent += 1
-            pace = s.garp_interval if family == 4 else s.gna_interval
-            if pace > 0 and queue:
-                self.timers.schedule_timer(T_GARP_PACE, pace)
+            if clock is not None:
+                pacer.sent(ifname, family, interval, now)
+            elif interval > 0 and queue:      # no clock (bare tests): space by this instance alone
+                self.timers.schedule_timer(T_GARP_PACE, interval)
                 return due
         self.queue = None
         return due

@@ -124,7 +124,7 @@ class VrrpInstanceRuntime:
         self._down_skew_only = False
         self.fast = fastpath.InstanceSlot(ctx.wheel, uid * TIMER_SLOTS + T_PROTOCOL)
         self.stats.attach(self.fast)
-        self.garp = GarpSchedule(settings, self, self.stats)
+        self.garp = GarpSchedule(settings, self, self.stats, getattr(ctx, "garp_pacer", None), ctx.now)
         self._advert_cache: dict[tuple[int, str, str | None], bytes] = {}
         self._wire_interval = timers.wire_interval(settings.adver_int, settings.version)
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in settings.advert_addresses)

@@ -82,6 +82,9 @@ class InstanceSettings:
     unicast_ttl: int | None = None           # TTL / hop limit of unicast adverts (None: 255)
     unicast_checksum_compat: str = CHECKSUM_COMPAT_AUTO
     compat_group: str = VRRP_GROUP4          # vrrp_mcast_group4: the old checksum's destination
+    # this instance's part of its receive socket's SO_RCVBUF: ("bytes", n), ("mtu", multiplier)
+    # or ("", 0) for none (kernel_rx_buf_size / vrrp_rx_bufs_policy, see rx_buf_share)
+    rx_buf_share: tuple[str, int] = ("", 0)
 
     def __post_init__(self) -> None:
         if not 1 <= self.vrid <= 255:
@@ -149,6 +152,7 @@ class EngineSettings:
     sync_groups: tuple[SyncGroupSettings, ...] = ()
     startup_delay: float = 0.0               # vrrp_startup_delay: no takeover before start + this
     log_unknown_vrids: bool = False
+    garp_groups: tuple = ()                  # vrrp.garp.GarpGroupSettings: shared GARP/NA pacing
 
 
 def pad_password(password: str) -> bytes:
@@ -253,8 +257,41 @@ def instance_settings(inst, g, sync_group: str | None = None, sync_group_model=N
         unicast_ttl=inst.unicast_ttl if any(p.family == family for p in inst.unicast_peers) else None,
         unicast_checksum_compat=_checksum_compat(inst),
         compat_group=g.vrrp_mcast_group4 or VRRP_GROUP4,
+        rx_buf_share=rx_buf_share(getattr(inst, "kernel_rx_buf_size", None), g, family, version,
+                                  sum(1 for v in inst.virtual_ipaddress if v.family == family)),
         **{name: eff[name] for name in _RESOLVED},
     )
+
+
+IPV4_HEADER = 20
+VRRP_HEADER = 8
+VRRP_AUTH_LEN = 8
+
+
+def advert_length(family: int, version: int, n_addresses: int) -> int:
+    """keepalived's vrrp_adv_len(): the VRRP packet (authentication data in v2) plus, for
+    IPv4, the IP header."""
+    if family == 4:
+        return IPV4_HEADER + VRRP_HEADER + (VRRP_AUTH_LEN if version == 2 else 0) + 4 * n_addresses
+    return VRRP_HEADER + 16 * n_addresses
+
+
+def rx_buf_share(kernel_rx_buf_size: int | None, g, family: int, version: int, n_addresses: int) -> tuple[str, int]:
+    """What one instance adds to its receive socket's SO_RCVBUF, as keepalived's
+    vrrp_scheduler.c: kernel_rx_buf_size, else a fixed vrrp_rx_bufs_policy size, else
+    vrrp_rx_bufs_multiplier x the advert length (ADVERT) or x the interface MTU (MTU, known
+    only at run time), else nothing."""
+    if kernel_rx_buf_size:
+        return ("bytes", kernel_rx_buf_size)
+    policy = getattr(g, "vrrp_rx_bufs_policy", None)
+    multiplier = getattr(g, "vrrp_rx_bufs_multiplier", 3)
+    if policy == "SIZE":
+        return ("bytes", g.vrrp_rx_bufs_size)
+    if policy == "ADVERT":
+        return ("bytes", multiplier * advert_length(family, version, n_addresses))
+    if policy == "MTU":
+        return ("mtu", multiplier)
+    return ("", 0)
 
 
 def _placed(vip, where: str | None, ifname: str) -> AddressSpec:
@@ -315,4 +352,19 @@ def engine_settings(config) -> EngineSettings:
                                         vmacs.get(i.name, False))
                       for i in config.instances)
     return EngineSettings(instances=instances, sync_groups=tuple(groups),
-                          startup_delay=g.vrrp_startup_delay, log_unknown_vrids=g.log_unknown_vrids)
+                          startup_delay=g.vrrp_startup_delay, log_unknown_vrids=g.log_unknown_vrids,
+                          garp_groups=garp_group_settings(config))
+
+
+def garp_group_settings(config) -> tuple:
+    """garp_group blocks -> GarpGroupSettings; an interval left out is no spacing for that
+    family (keepalived's have_garp_interval), a group with neither is dropped (reported by -t)."""
+    from kvrrp.vrrp.garp import GarpGroupSettings
+
+    out = []
+    for gg in getattr(config, "garp_groups", ()):
+        if gg.garp_interval is None and gg.gna_interval is None:
+            continue
+        out.append(GarpGroupSettings(interfaces=tuple(gg.interfaces), garp_interval=gg.garp_interval or 0.0,
+                                     gna_interval=gg.gna_interval or 0.0))
+    return tuple(out)
