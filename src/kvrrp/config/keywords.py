@@ -11,7 +11,7 @@ from kvrrp.config.kw_links import interface_up_down_delays, linkbeat_interfaces
 from kvrrp.config.kw_process import TOP_PROCESS
 from kvrrp.config.kw_lvs import (COMMON, DNS, FILE, HTTP, MISC, RS, SMTP, SSL, UDP, URL, VS, BFDC,
                                   CHECKERS)  # noqa: F401
-from kvrrp.config.kw_vrrp import (AUTH, BFD, GARP_GROUP, INSTANCE, SCRIPT, SYNC_GROUP, TRACK_FILE,
+from kvrrp.config.kw_vrrp import (AUTH, AUTH_HMAC, BFD, GARP_GROUP, INSTANCE, SCRIPT, SYNC_GROUP, TRACK_FILE,
                                    TRACK_GROUP, TRACK_PROCESS)
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ TABLES: dict[str, dict[str, Handler]] = {
     "top": TOP, "global_defs": GLOBAL, "vrrp_script": SCRIPT, "track_file": TRACK_FILE,
     "vrrp_track_process": TRACK_PROCESS, "bfd_instance": BFD, "vrrp_sync_group": SYNC_GROUP,
     "track_group": TRACK_GROUP, "garp_group": GARP_GROUP, "vrrp_instance": INSTANCE, "authentication": AUTH,
+    "auth_hmac": AUTH_HMAC,
     "SSL": SSL,
     "virtual_server": VS, "real_server": RS, "HTTP_GET": HTTP, "MISC_CHECK": MISC, "SMTP_CHECK": SMTP,
     "DNS_CHECK": DNS, "UDP_CHECK": UDP, "FILE_CHECK": FILE, "BFD_CHECK": BFDC, "TCP_CHECK": COMMON,

@@ -2,6 +2,7 @@
 (keepalived's vrrp_parser.c, track_file.c, bfd_parser.c)."""
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from kvrrp.config import model as m
@@ -10,9 +11,11 @@ from kvrrp.config.kw_handlers import (Fields, Handler, _deprecated, _script_user
                                       _set_int, _set_ip, _set_repeat, _set_ignoring_args, _set_notify, _set_seconds, _set_str,
                                       _set_timer, _track, _weight)
 from kvrrp.config.tree import Node
+from kvrrp.vrrp import auth_hmac
 from kvrrp.config.kw_global import _g_extra_if
 
 if TYPE_CHECKING:
+    from kvrrp.config.lexer import Token
     from kvrrp.config.parser import Parser
 
 
@@ -411,7 +414,109 @@ def _i_mcast_dst(p: Parser, node: Node, s: Fields) -> None:
 
 
 def _i_auth_hmac(p: Parser, node: Node, s: Fields) -> None:
-    p.extra(node, s)
+    # like keepalived, a second auth_hmac block adds to the first rather than replacing it
+    prev = s.get("auth_hmac")
+    a: Fields = {"loc": node.kw.loc, "_name": s.get("name", ""), "keys": list(prev.keys) if prev else []}
+    if prev is not None:
+        a.update(active_key=prev.active_key, anti_replay=prev.anti_replay, time_window=prev.time_window,
+                 mode=prev.mode, loc=prev.loc)
+    p.dispatch("auth_hmac", AUTH_HMAC, p.block(node), a)
+    a["keys"] = tuple(a["keys"])
+    s["auth_hmac"] = p.build(m.AuthHmac, a)
+
+
+def _hmac_key_value(p: Parser, tok: Token, name: str) -> bytes | None:
+    """An inline value (hex:.. or ASCII) or file:PATH holding one, as keepalived reads them."""
+    text = tok.text
+    if text.startswith("file:"):
+        path = text[5:]
+        try:
+            with open(path, "rb") as fh:
+                mode = os.fstat(fh.fileno()).st_mode
+                raw = fh.read(4 + auth_hmac.KEY_MAX * 2 + 8)
+                too_large = fh.read(1) != b""
+        except OSError:
+            p.diags.error(tok.loc, f"({name}) auth_hmac key file '{path}' cannot be opened", "bad-file")
+            return None
+        if mode & 0o077:
+            p.diags.warning(tok.loc, f"({name}) auth_hmac key file '{path}' is readable by group or others",
+                            "security", fails_test=True)
+        if too_large:
+            p.diags.error(tok.loc, f"({name}) auth_hmac key file '{path}' is too large", "bad-file")
+            return None
+        text = raw.rstrip(b"\r\n").decode(errors="replace")
+    try:
+        return auth_hmac.decode_key(text)
+    except ValueError:          # bad hex digits: reported as a wrong length like keepalived
+        return b""
+
+
+def _h_key(p: Parser, node: Node, a: Fields) -> None:
+    name = a["_name"]
+    if len(node.args) < 2:
+        p.diags.error(node.kw.loc, f"({name}) auth_hmac key needs an id and a value", "missing-parameter")
+        return
+    kid = _hmac_id(node.args[0])
+    if kid is None:
+        p.diags.error(node.args[0].loc, f"({name}) auth_hmac key id '{node.args[0].text}' must be between 1 "
+                      "and 255", "out-of-range")
+        return
+    data = _hmac_key_value(p, node.args[1], name)
+    if data is None or not auth_hmac.KEY_MIN <= len(data) <= auth_hmac.KEY_MAX:
+        p.diags.error(node.args[1].loc, f"({name}) auth_hmac key {kid} length {len(data or b'')} not in range "
+                      f"[{auth_hmac.KEY_MIN}, {auth_hmac.KEY_MAX}]", "out-of-range")
+    elif any(k == kid for k, _ in a["keys"]):
+        p.diags.error(node.args[0].loc, f"({name}) duplicate auth_hmac key id {kid}", "duplicate")
+    else:
+        a["keys"].append((kid, data))
+
+
+def _hmac_id(tok: Token) -> int | None:
+    return int(tok.text) if tok.text.isdigit() and 1 <= int(tok.text) <= 255 else None
+
+
+def _h_active(p: Parser, node: Node, a: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        kid = _hmac_id(node.args[0])
+        if kid is None:
+            p.diags.error(node.args[0].loc, f"({a['_name']}) auth_hmac active_key '{node.args[0].text}' must be "
+                          "between 1 and 255", "out-of-range")
+        else:
+            a["active_key"] = kid
+
+
+def _h_window(p: Parser, node: Node, a: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        t = node.args[0].text
+        if t.isdigit() and auth_hmac.WINDOW_MIN <= int(t) <= auth_hmac.WINDOW_MAX:
+            a["time_window"] = int(t)
+        else:
+            p.diags.error(node.args[0].loc, f"({a['_name']}) auth_hmac time_window '{t}' must be between "
+                          f"{auth_hmac.WINDOW_MIN} and {auth_hmac.WINDOW_MAX} seconds", "out-of-range")
+
+
+def _h_replay(p: Parser, node: Node, a: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        t = node.args[0].text
+        if t in ("time", "monotonic"):
+            a["anti_replay"] = t
+        else:
+            p.diags.error(node.args[0].loc, f"({a['_name']}) auth_hmac anti_replay '{t}' must be time or "
+                          "monotonic", "bad-value")
+
+
+def _h_mode(p: Parser, node: Node, a: Fields) -> None:
+    if p.r.need(node.kw, node.args):
+        t = node.args[0].text
+        if t in ("enforce", "permissive", "receive-only"):
+            a["mode"] = t
+        else:
+            p.diags.error(node.args[0].loc, f"({a['_name']}) auth_hmac mode '{t}' must be enforce, permissive "
+                          "or receive-only", "bad-value")
+
+
+AUTH_HMAC: dict[str, Handler] = {"key": _h_key, "active_key": _h_active, "time_window": _h_window,
+                                 "anti_replay": _h_replay, "mode": _h_mode}
 
 
 INSTANCE: dict[str, Handler] = {

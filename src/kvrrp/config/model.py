@@ -456,6 +456,17 @@ class Authentication:
 
 
 @dataclass(**_FROZEN)
+class AuthHmac:
+    """auth_hmac { ... }: keepalived 2.4's HMAC-SHA256 advert trailer (kvrrp.vrrp.auth_hmac)."""
+    keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)  # (id 1..255, 32..64 bytes); secret
+    active_key: int | None = None                    # the id that signs; must be one of keys
+    anti_replay: str = "time"                        # time | monotonic
+    time_window: int | None = None                   # 1..300 s; None: max(3 x advert_int, 5), <= 300
+    mode: str = "enforce"                            # enforce | permissive | receive-only
+    loc: Location | None = _loc()
+
+
+@dataclass(**_FROZEN)
 class UnicastPeer:
     address: str
     family: int
@@ -526,6 +537,7 @@ class VrrpInstance:
     nopreempt: bool = False
     preempt_delay: float = 0.0
     authentication: Authentication | None = None
+    auth_hmac: AuthHmac | None = None
     virtual_ipaddress: tuple[VirtualAddress, ...] = ()
     virtual_ipaddress_excluded: tuple[VirtualAddress, ...] = ()
     no_virtual_ipaddress: bool = False

@@ -12,6 +12,7 @@ from kvrrp.config import effective
 from kvrrp.config import model as m
 from kvrrp.config.diagnostics import Diagnostics
 from kvrrp.config.kw_bgp import validate_bgp
+from kvrrp.vrrp import auth_hmac
 
 Where = Callable[[object, str], "m.Location | None"]
 
@@ -228,6 +229,9 @@ def _instance(i: m.VrrpInstance, g: m.GlobalDefs, diags: Diagnostics, where: Whe
             diags.error(where(i, "state"), f"({name}) initial state MASTER is incompatible with AH "
                         "authentication - clearing", "auth-ah-master")
             changes["state"] = "BACKUP"
+
+    if i.auth_hmac is not None:
+        _check_auth_hmac(i, name, strict, adv, diags, changes, where(i, "auth_hmac"))
 
     if i.skip_check_adv_addr is False:
         diags.warning(where(i, "skip_check_adv_addr"), f"({name}) skip_check_adv_addr false still skips the "
@@ -634,3 +638,28 @@ def check_scripts(cfg: m.Config, diags: Diagnostics, where: Where | None = None)
         diags.warning(first_runnable.loc if first_runnable else None,
                       "SECURITY VIOLATION - scripts are being executed but script_security not enabled "
                       "(add enable_script_security to global_defs)", "security", fails_test=True)
+
+
+def _check_auth_hmac(i: m.VrrpInstance, name: str, strict: bool, adv: float, diags: Diagnostics,
+                     changes: dict, hloc: m.Location | None) -> None:
+    """keepalived's vrrp.c checks for auth_hmac, in its order and with its messages."""
+    ah = i.auth_hmac
+    assert ah is not None
+    if i.authentication is not None:
+        diags.error(hloc, f"({name}) auth_hmac cannot be combined with authentication, dropping legacy auth",
+                    "auth-hmac-legacy")
+        changes["authentication"] = None
+    if ah.active_key is None or all(k != ah.active_key for k, _ in ah.keys):
+        shown = 0 if ah.active_key is None else ah.active_key
+        diags.error(hloc, f"({name}) auth_hmac active_key {shown} is not defined, disabling extension",
+                    "auth-hmac-active-key")
+        changes["auth_hmac"] = None
+        return
+    fixed: dict = {}
+    if strict and ah.mode != "enforce":
+        diags.error(hloc, f"({name}) strict mode requires auth_hmac mode enforce", "auth-hmac-strict")
+        fixed["mode"] = "enforce"
+    if ah.anti_replay == "time" and ah.time_window is None:
+        fixed["time_window"] = auth_hmac.default_window(adv)
+    if fixed:
+        changes["auth_hmac"] = dataclasses.replace(ah, **fixed)
