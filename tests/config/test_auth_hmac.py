@@ -20,7 +20,7 @@ def msgs(res) -> list[str]:
 
 def test_full_block_builds_the_typed_model():
     res = parse(hm(f"key 1 {HEX}\nkey 7 {ASCII36}\nactive_key 7\nanti_replay monotonic\nmode permissive"))
-    assert not [d for d in res.diagnostics if d.code != "ignored"], msgs(res)
+    assert not res.diagnostics, msgs(res)
     ah = res.config.instances[0].auth_hmac
     assert ah.keys == ((1, bytes(range(32))), (7, ASCII36.encode()))
     assert (ah.active_key, ah.anti_replay, ah.mode, ah.time_window) == (7, "monotonic", "permissive", None)
@@ -75,7 +75,7 @@ def test_key_file(tmp_path):
     f.write_text(HEX + "\n")
     os.chmod(f, 0o600)
     res = parse(hm(f"key 4 file:{f}\nactive_key 4"))
-    assert not [d for d in res.diagnostics if d.code != "ignored"], msgs(res)
+    assert not res.diagnostics, msgs(res)
     assert res.config.instances[0].auth_hmac.keys == ((4, bytes(range(32))),)
     os.chmod(f, 0o644)
     res = parse(hm(f"key 4 file:{f}\nactive_key 4"))

@@ -40,8 +40,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     # reload machinery / config copies
     ("global_defs", "tmp_config_directory"):
         "where keepalived's parent keeps the copy its children read; kvrrp's checker reads the file itself",
-    # VRRP instance features outside kvrrp's engine today
-    ("vrrp_instance", "auth_hmac"): "HMAC advert authentication",
 }
 
 

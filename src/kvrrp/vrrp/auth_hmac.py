@@ -185,9 +185,31 @@ class HmacAuth:
         return mark
 
 
-def split(payload: bytes, expected_len: int, auth: HmacAuth | None) -> tuple[bytes, bytes | None]:
+def split(payload: bytes, expected_len: int | None, auth: HmacAuth | None) -> tuple[bytes, bytes | None]:
     """Split a received VRRP payload into PDU and trailer: a trailer is present when the instance
-    has auth_hmac and the payload is exactly one trailer longer than its addresses account for."""
-    if auth is not None and len(payload) == expected_len + TRAILER_LEN:
+    has auth_hmac and the payload is exactly one trailer longer than its header accounts for
+    (keepalived: Ethernet padding can never reach that size)."""
+    if auth is not None and expected_len is not None and len(payload) == expected_len + TRAILER_LEN:
         return payload[:expected_len], payload[expected_len:]
     return payload, None
+
+
+def from_config(cfg, prev: HmacAuth | None = None) -> HmacAuth | None:
+    """The runtime state for a validated config.AuthHmac (None: no auth_hmac). On reload the send
+    sequence and the replay marks carry over, so neither side replays nor refuses fresh adverts."""
+    if cfg is None or cfg.active_key is None:
+        return None
+    window = cfg.time_window if cfg.time_window is not None else WINDOW_FLOOR
+    auth = HmacAuth(keys=dict(cfg.keys), active_key=cfg.active_key, mode=Mode(cfg.mode),
+                    anti_replay_time=cfg.anti_replay == "time", time_window=window)
+    if prev is not None:
+        auth.send_seq, auth.peers, auth.mcast, auth._lru = prev.send_seq, prev.peers, prev.mcast, prev._lru
+    return auth
+
+
+def expected_length(payload: bytes, family: int) -> int | None:
+    """The length a PDU's own header accounts for (header, addresses, v2 auth data)."""
+    if len(payload) < 8:
+        return None
+    version = payload[0] >> 4
+    return 8 + payload[3] * (4 if family == 4 else 16) + (8 if version == 2 else 0)

@@ -13,11 +13,12 @@ import enum
 import ipaddress
 import logging
 import math
+import time
 from typing import Iterable, Protocol
 
 from kvrrp import fastpath
 from kvrrp.io.ports import Received
-from kvrrp.vrrp import fsm, timers
+from kvrrp.vrrp import auth_hmac, fsm, timers
 from kvrrp.vrrp.effects import AddAddress, Announce, Effect, InstanceEvent, RemoveAddress, SendAdvert, Transitioned
 from kvrrp.vrrp.fsm import Action, Event, State
 from kvrrp.vrrp.garp import GARP_TIMERS, GarpSchedule
@@ -133,6 +134,7 @@ class VrrpInstanceRuntime:
         # start with old_unicast_checksum, or once a peer's advert only verifies that way
         self.old_unicast_checksum = (settings.old_unicast_checksum_possible
                                      and settings.unicast_checksum_compat == CHECKSUM_COMPAT_CONFIG)
+        self.hmac = auth_hmac.from_config(settings.auth_hmac)
         self._fast_capable = self._configure_fast()
         self._master_packed: tuple[str | None, bytes] = (None, b"")
         self._tx_built: tuple | None = None       # what the slot's prebuilt adverts were made from
@@ -181,7 +183,10 @@ class VrrpInstanceRuntime:
         self.fast.configure(s.version, s.family, s.is_unicast, s.auth_type,
                             s.auth_pass if s.auth_type else b"", self._wire_interval if s.version == 2 else 0,
                             b"".join(self._advert_packed), compat)
-        return not s.v3_checksum_as_v2 and not (s.is_unicast and s.check_unicast_src and s.unicast_peer_ttl)
+        # auth_hmac: the C path verifies no trailer and signs nothing, so every advert goes through
+        # Python (receive.validate, advert_payload)
+        return (not s.v3_checksum_as_v2 and not (s.is_unicast and s.check_unicast_src and s.unicast_peer_ttl)
+                and self.hmac is None)
 
     def _refresh_fast(self) -> None:
         """Push what the fast path needs to decide whether the next advert from the current
@@ -431,6 +436,7 @@ class VrrpInstanceRuntime:
         self._advert_cache.clear()
         self._view = None
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in new.advert_addresses)
+        self.hmac = auth_hmac.from_config(new.auth_hmac, self.hmac)
         # the fast path's copy: addresses, authentication, peers and TTL checks may have changed
         self._fast_capable = self._configure_fast()
         self._tx_built = None
@@ -526,7 +532,7 @@ class VrrpInstanceRuntime:
         key = (priority, dst, src)
         payload = self._advert_cache.get(key)
         if payload is not None:
-            return payload
+            return self._signed(payload, dst, src)
         s = self.settings
         if s.version == 3 and src is None:
             if not s.v3_checksum_as_v2:
@@ -543,7 +549,24 @@ class VrrpInstanceRuntime:
         if len(self._advert_cache) > 64:
             self._advert_cache.clear()
         self._advert_cache[key] = payload
-        return payload
+        return self._signed(payload, dst, src)
+
+    def _signed(self, payload: bytes, dst: str, src: str | None) -> bytes | None:
+        """auth_hmac: the advert with a fresh trailer (never cached: each carries a new sequence).
+        IPv6: the checksum is redone over PDU and trailer, as keepalived's kernel computes it."""
+        hm = self.hmac
+        if hm is None or not hm.signs:
+            return payload
+        if src is None:
+            return None          # the HMAC binds the source address: wait until we have one
+        s = self.settings
+        out = payload + hm.sign(payload, s.family, s.version, s.vrid, src, time.time())
+        if s.family == 6:
+            zeroed = out[:6] + b"\0\0" + out[8:]
+            csum = fastpath.inet_checksum(zeroed, fastpath.pseudo_sum_ipv6(ipaddress.ip_address(src).packed,
+                                                                        ipaddress.ip_address(dst).packed, len(zeroed)))
+            out = zeroed[:6] + csum.to_bytes(2, "big") + zeroed[8:]
+        return out
 
     def send_advert(self, priority: int) -> list[Effect]:
         """The adverts to send now, to every peer or the group (counted as sent here: the engine

@@ -16,11 +16,15 @@ runs the same checks in C and restarts Master_Down_Timer (docs/fastpath.md).
 """
 from __future__ import annotations
 
+import dataclasses
 import hmac
+import ipaddress
+import time
 from dataclasses import dataclass
 
 from kvrrp import fastpath
 from kvrrp.io.ports import Received
+from kvrrp.vrrp import auth_hmac
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.settings import AUTH_AH, AUTH_NONE, AUTH_PASS, InstanceSettings
 from kvrrp.wire import VRRP_TTL
@@ -72,7 +76,16 @@ def validate(rx: Received, inst, vmac_base_copy: bool = False) -> Verdict:
     # keepalived checks TTL 255 for multicast only (unicast adverts may cross routers)
     if (settings is None or not settings.is_unicast) and rx.ttl != VRRP_TTL:
         return Verdict("ip_ttl")
-    decoded, old_checksum = _decode(rx, inst)
+    hm = getattr(inst, "hmac", None)
+    trailer = None
+    if hm is not None:
+        pdu, trailer = auth_hmac.split(rx.payload, auth_hmac.expected_length(rx.payload, rx.family), hm)
+        if trailer is not None:
+            decoded, old_checksum = _decode_with_trailer(rx, inst, pdu)
+        else:
+            decoded, old_checksum = _decode(rx, inst)
+    else:
+        decoded, old_checksum = _decode(rx, inst)
     reason = getattr(decoded, "reason", None)
     if reason is not None:
         return Verdict(reason)
@@ -80,7 +93,9 @@ def validate(rx: Received, inst, vmac_base_copy: bool = False) -> Verdict:
         # a peer without our virtual MAC: the base interface hears it as well as the VMAC; the
         # VMAC's copy is the one that counts
         return Verdict("vmac_base_copy" if vmac_base_copy else "unknown_vrid")
-    reason = check_advert(rx, decoded, inst.receive_view(inst.own_address))
+    reason = check_advert(rx, decoded, inst.receive_view(inst.own_address), hm,
+                          rx.payload[:len(rx.payload) - auth_hmac.TRAILER_LEN] if trailer is not None else None,
+                          trailer)
     if reason is None and inst.state not in _RUNNING:
         reason = "not_running"
     return Verdict(reason, decoded if reason is None else None, old_checksum)
@@ -108,11 +123,37 @@ def _decode(rx: Received, inst):
     return fastpath.decode_advert(rx.payload, rx.family, rx.src, rx.dst), False
 
 
-def check_advert(rx: Received, advert, view: InstanceView) -> str | None:
-    """Per-instance checks after the VRID matched, in RFC order."""
+def _decode_with_trailer(rx: Received, inst, pdu: bytes):
+    """decode_advert of the PDU in front of an auth_hmac trailer. IPv4: the VRRP checksum covers
+    the PDU alone (keepalived computes it so); IPv6: keepalived's kernel (IPV6_CHECKSUM) covers
+    the whole payload, trailer included, so that is verified here and the PDU decoded as is."""
+    if rx.family == 6 and pdu[:1] and pdu[0] >> 4 == 3:
+        try:
+            pseudo = fastpath.pseudo_sum_ipv6(ipaddress.ip_address(rx.src).packed, ipaddress.ip_address(rx.dst).packed,
+                                              len(rx.payload))
+        except ValueError:
+            return fastpath.Drop("checksum"), False
+        if fastpath.inet_checksum(rx.payload, pseudo):
+            return fastpath.Drop("checksum"), False
+        return fastpath.decode_advert(pdu, rx.family), False
+    return _decode(dataclasses.replace(rx, payload=pdu), inst)
+
+
+def check_advert(rx: Received, advert, view: InstanceView, hm: auth_hmac.HmacAuth | None = None,
+                 pdu: bytes | None = None, trailer: bytes | None = None) -> str | None:
+    """Per-instance checks after the VRID matched, in RFC order; auth_hmac right after the version
+    as keepalived has it, before any field reaches the state machine. pdu/trailer: the payload
+    split by auth_hmac.split (trailer None when there was none)."""
     s = view.settings
     if advert.version != s.version:
         return "version"
+    if hm is not None:
+        if trailer is not None and s.is_unicast and rx.src not in s.unicast_peers:
+            return "unicast_src"         # keepalived: the replay state is anchored at a configured peer
+        result = hm.verify(pdu if pdu is not None else rx.payload, trailer, s.family, s.version, s.vrid, rx.src,
+                           time.time(), unicast=s.is_unicast)
+        if result is not auth_hmac.Result.OK:
+            return result.value
     if s.version == 2:
         if advert.auth_type not in _VALID_V2_AUTH:
             return "invalid_auth_type"

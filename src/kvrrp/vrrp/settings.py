@@ -85,6 +85,9 @@ class InstanceSettings:
     # this instance's part of its receive socket's SO_RCVBUF: ("bytes", n), ("mtu", multiplier)
     # or ("", 0) for none (kernel_rx_buf_size / vrrp_rx_bufs_policy, see rx_buf_share)
     rx_buf_share: tuple[str, int] = ("", 0)
+    # auth_hmac { ... } (kvrrp.config.model.AuthHmac, validated): adverts carry keepalived 2.4's
+    # HMAC-SHA256 trailer; the runtime keeps the replay state (kvrrp.vrrp.auth_hmac.HmacAuth)
+    auth_hmac: object | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.vrid <= 255:
@@ -239,7 +242,7 @@ def instance_settings(inst, g, sync_group: str | None = None, sync_group_model=N
                                for p in inst.unicast_peers
                                if p.family == family and (p.min_ttl is not None or p.max_ttl is not None)),
         mcast_group=inst.mcast_dst_ip or (g.vrrp_mcast_group4 if family == 4 else g.vrrp_mcast_group6),
-        auth_type=auth_type, auth_pass=auth_pass,
+        auth_type=auth_type, auth_pass=auth_pass, auth_hmac=inst.auth_hmac,
         preempt=not nopreempt, preempt_delay=preempt_delay,
         sync_group=sync_group,
         v3_checksum_as_v2=version == 3 and family == 4 and bool(_first(inst.v3_checksum_as_v2,

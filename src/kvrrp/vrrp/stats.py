@@ -10,6 +10,13 @@ DROP_REASONS: tuple[str, ...] = (
     "ip_ttl",               # TTL / hop limit not 255 (multicast)
     "packet_length",        # too short, bad length, address count does not fit
     "version",              # not the instance's VRRP version (or not 2/3 at all)
+    # auth_hmac (kvrrp.vrrp.auth_hmac), keepalived's order and its auth_ext_* counters
+    "auth_ext_missing",     # enforce mode: no trailer
+    "auth_ext_malformed",   # unknown ext_type or reserved not zero
+    "auth_ext_stale",       # time mode: timestamp outside time_window (checked before the HMAC)
+    "auth_ext_unknown_key", # key id not configured
+    "auth_ext_invalid_hmac",  # HMAC does not verify (wrong key, tampered, spliced)
+    "auth_ext_replay",      # sequence not after the sender's last accepted one
     "invalid_type",         # type is not ADVERTISEMENT
     "checksum",             # VRRP checksum wrong
     "family",               # address family not 4/6
