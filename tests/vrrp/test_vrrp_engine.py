@@ -6,30 +6,13 @@ import asyncio
 import pytest
 
 from kvrrp.io.ports import AddressSpec
-from kvrrp.vrrp import FAULT, OK, EngineSettings, InstanceSettings, VrrpEngine
+from kvrrp.vrrp import FAULT, OK, EngineSettings, VrrpEngine
 from kvrrp import fastpath
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.timers import master_down_interval
-from vrrp_lan import FakeAddresses, FakeAnnouncer, FakeClock, FakeLan
+from vrrp_lan import FakeAddresses, FakeAnnouncer, FakeClock, FakeLan, conf, inst, pair
 
 TICK = 0.002
-
-
-def inst(name="VI_1", vrid=51, prio=100, vip="198.18.0.100", ifname="eth0", **kw):
-    kw.setdefault("vips", (AddressSpec(vip, 24, ifname, 4),))
-    return InstanceSettings(name=name, ifname=ifname, vrid=vrid, priority=prio, **kw)
-
-
-def conf(*instances, groups=()):
-    return EngineSettings(instances=tuple(instances), sync_groups=tuple(groups))
-
-
-def pair(master_conf, backup_conf):
-    lan = FakeLan()
-    lan.add_node("a", master_conf, v4="198.18.0.1")
-    lan.add_node("b", backup_conf, v4="198.18.0.2")
-    lan.run_for(10)
-    return lan
 
 
 # ---------------------------------------------------------------------------------- reload

@@ -4,28 +4,9 @@ from __future__ import annotations
 import pytest
 
 from kvrrp import fastpath
-from kvrrp.io.ports import AddressSpec
-from kvrrp.vrrp import FAULT, OK, EngineSettings, InstanceSettings, SyncGroupSettings
-from kvrrp.vrrp.fsm import State
+from kvrrp.vrrp import FAULT, OK, SyncGroupSettings
 from kvrrp.vrrp.operate import OperateError
-from vrrp_lan import FakeLan
-
-
-def inst(name="VI_1", vrid=51, prio=100, vip="198.18.0.100", **kw):
-    kw.setdefault("vips", (AddressSpec(vip, 24, "eth0", 4),))
-    return InstanceSettings(name=name, ifname="eth0", vrid=vrid, priority=prio, **kw)
-
-
-def conf(*instances, groups=()):
-    return EngineSettings(instances=tuple(instances), sync_groups=tuple(groups))
-
-
-def pair(a_conf, b_conf):
-    lan = FakeLan()
-    lan.add_node("a", a_conf, v4="198.18.0.1")
-    lan.add_node("b", b_conf, v4="198.18.0.2")
-    lan.run_for(10)
-    return lan
+from vrrp_lan import FakeLan, conf, inst, pair
 
 
 def priorities_sent(lan, node, since):

@@ -2,27 +2,9 @@
 MASTER; a group goes MASTER only when every member wants it; owners and faults before start."""
 from __future__ import annotations
 
-from kvrrp.io.ports import AddressSpec
-from kvrrp.vrrp import FAULT, OK, EngineSettings, InstanceSettings, SyncGroupSettings
+from kvrrp.vrrp import FAULT, OK, SyncGroupSettings
 from kvrrp.vrrp.fsm import State
-from vrrp_lan import FakeLan
-
-
-def inst(name="VI_1", vrid=51, prio=100, vip="198.18.0.100", ifname="eth0", **kw):
-    kw.setdefault("vips", (AddressSpec(vip, 24, ifname, 4),))
-    return InstanceSettings(name=name, ifname=ifname, vrid=vrid, priority=prio, **kw)
-
-
-def conf(*instances, groups=()):
-    return EngineSettings(instances=tuple(instances), sync_groups=tuple(groups))
-
-
-def pair(master_conf, backup_conf):
-    lan = FakeLan()
-    lan.add_node("a", master_conf, v4="198.18.0.1")
-    lan.add_node("b", backup_conf, v4="198.18.0.2")
-    lan.run_for(10)
-    return lan
+from vrrp_lan import FakeLan, conf, inst, pair
 
 
 def _synced(prio):

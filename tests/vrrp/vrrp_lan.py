@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kvrrp.io.ports import AddressSpec, Received
-from kvrrp.vrrp import VrrpEngine
+from kvrrp.vrrp import EngineSettings, InstanceSettings, VrrpEngine
 from kvrrp.vrrp.receive import is_multicast
 
 
@@ -223,3 +223,24 @@ class FakeLan:
 
     def transitions(self) -> list[tuple]:
         return sorted((t for n in self.nodes.values() for t in n.transitions), key=lambda x: x[0])
+
+
+# -- building blocks the engine tests share -----------------------------------------------------
+
+def inst(name="VI_1", vrid=51, prio=100, vip="198.18.0.100", ifname="eth0", **kw) -> InstanceSettings:
+    """One instance on `ifname` with one /24 VIP (override with vips=...)."""
+    kw.setdefault("vips", (AddressSpec(vip, 24, ifname, 4),))
+    return InstanceSettings(name=name, ifname=ifname, vrid=vrid, priority=prio, **kw)
+
+
+def conf(*instances, groups=()) -> EngineSettings:
+    return EngineSettings(instances=tuple(instances), sync_groups=tuple(groups))
+
+
+def pair(a_conf, b_conf) -> "FakeLan":
+    """Nodes a (198.18.0.1) and b (198.18.0.2), run for 10 s: settled."""
+    lan = FakeLan()
+    lan.add_node("a", a_conf, v4="198.18.0.1")
+    lan.add_node("b", b_conf, v4="198.18.0.2")
+    lan.run_for(10)
+    return lan
