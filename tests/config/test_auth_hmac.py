@@ -85,3 +85,15 @@ def test_key_file(tmp_path):
     f.write_text("x" * 200)
     res = parse(hm(f"key 4 file:{f}\nactive_key 4"))
     assert "is too large" in "\n".join(msgs(res))
+
+
+def test_dump_conf_round_trips():
+    import json
+
+    from kvrrp.config.dump import to_json, to_keepalived
+    res = parse(hm(f"key 1 {HEX}\nkey 2 {ASCII36}\nactive_key 2\nanti_replay monotonic\nmode permissive"))
+    again = parse(to_keepalived(res.config))
+    assert not again.diagnostics, msgs(again)
+    assert again.config.instances[0].auth_hmac == res.config.instances[0].auth_hmac
+    keys = json.loads(to_json(res.config))["instances"][0]["auth_hmac"]["keys"]
+    assert keys == [[1, HEX], [2, "hex:" + ASCII36.encode().hex()]]

@@ -26,6 +26,8 @@ def to_data(obj: Any) -> Any:
         return out
     if isinstance(obj, tuple):
         return [to_data(x) for x in obj]
+    if isinstance(obj, bytes):          # auth_hmac key material, as the hex the config takes
+        return "hex:" + obj.hex()
     return obj
 
 
@@ -369,7 +371,7 @@ def _rule(r: m.VirtualRule) -> str:
 
 _INSTANCE_NAMES = {"vrid": "virtual_router_id"}
 _INSTANCE_SKIP = {
-    "name", "state", "interface", "vrid", "priority", "advert_int", "version", "family", "authentication",
+    "name", "state", "interface", "vrid", "priority", "advert_int", "version", "family", "authentication", "auth_hmac",
     "virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules", "unicast_peers",
     "use_vmac", "accept", "nopreempt", "notify_deleted", "notify_deleted_enabled", "garp_extra_if",
     "garp_extra_if_all", "timer_expired_backup", "old_unicast_checksum", "use_ipvlan",
@@ -396,6 +398,18 @@ def _instance(w: _W, i: m.VrrpInstance) -> None:
         w.line(f"auth_type {i.authentication.auth_type}")
         if i.authentication.auth_pass:
             w.line(f"auth_pass {_q(i.authentication.auth_pass)}")
+        w.close()
+    if i.auth_hmac is not None:
+        h = i.auth_hmac
+        w.open("auth_hmac")
+        for kid, key in h.keys:          # as hex: a re-read gives the same bytes, whatever they are
+            w.line(f"key {kid} hex:{key.hex()}")
+        if h.active_key is not None:
+            w.line(f"active_key {h.active_key}")
+        w.line(f"anti_replay {h.anti_replay}")
+        if h.time_window is not None:
+            w.line(f"time_window {h.time_window}")
+        w.line(f"mode {h.mode}")
         w.close()
     for field in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
         addrs = getattr(i, field)
