@@ -85,3 +85,24 @@ def test_migration_modes_accept_unsigned_peers():
     assert lan.masters() == ["n1"] and lan.nodes["n2"].state() == "BACKUP"
     rx_only = [p for p in lan.wire if p.node == "n2"]
     assert all(len(p.payload) == 20 for p in rx_only)          # receive-only never signs
+
+
+def test_dumps_show_keepalived_24_auth_extension_lines():
+    from kvrrp.vrrp.dump import format_data, format_stats, keepalived_json
+    lan = lan_with(4, [(150, hm()), (100, hm()), (250, hm(WRONG))])
+    lan.run_for(5)
+    engine = lan.nodes["n1"].engine
+    stats = format_stats(engine)
+    errors = stats.split("Authentication Extension Errors:")[1]
+    assert int(errors.split("Invalid HMAC:")[1].split()[0]) == drops(lan, "n1")["auth_ext_invalid_hmac"] > 0
+    assert "Missing: 0" in errors and "Replay: 0" in errors
+    data = format_data(engine)
+    assert "   Authentication extension = HMAC-SHA256-128\n     Keys = 1, active key id = 1\n" in data
+    assert "     Mode = enforce\n     Anti replay = time, window = 5 sec" in data
+    js = keepalived_json(engine)[0]["stats"]
+    assert js["auth_ext_invalid_hmac"] == drops(lan, "n1")["auth_ext_invalid_hmac"]
+    # an instance without auth_hmac dumps what keepalived 2.2.7 writes (no extension section)
+    plain = lan_with(4, [(150, None)])
+    plain.run_for(2)
+    assert "Authentication Extension" not in format_stats(plain.nodes["n1"].engine)
+    assert "auth_ext_missing" not in keepalived_json(plain.nodes["n1"].engine)[0]["stats"]

@@ -41,6 +41,19 @@ def format_stats(engine, clear: bool = False) -> str:
             f"    Invalid Type: {st.invalid_authtype}",
             f"    Type Mismatch: {st.authtype_mismatch}",
             f"    Failure: {st.auth_failure}",
+        ]
+        if inst.hmac is not None:
+            # keepalived 2.4 prints these always; only with auth_hmac here, so the dump of any
+            # config 2.2.7 can run stays what 2.2.7 writes
+            d = st.drops
+            lines += ["  Authentication Extension Errors:",
+                      f"    Missing: {d.get('auth_ext_missing', 0)}",
+                      f"    Malformed: {d.get('auth_ext_malformed', 0)}",
+                      f"    Unknown Key: {d.get('auth_ext_unknown_key', 0)}",
+                      f"    Invalid HMAC: {d.get('auth_ext_invalid_hmac', 0)}",
+                      f"    Stale: {d.get('auth_ext_stale', 0)}",
+                      f"    Replay: {d.get('auth_ext_replay', 0)}"]
+        lines += [
             "  Priority Zero:",
             f"    Received: {st.pri_zero_rcvd}",
             f"    Sent: {st.pri_zero_sent}",
@@ -143,6 +156,13 @@ def _instance_lines(inst: VrrpInstanceRuntime, wall_now: float, mono_now: float)
             w += ["   Authentication type = SIMPLE_PASSWORD", "   Password = ********"]
         else:
             w.append("   Authentication type = none")
+    if inst.hmac is not None:
+        h = inst.hmac
+        w += ["   Authentication extension = HMAC-SHA256-128",
+              f"     Keys = {len(h.keys)}, active key id = {h.active_key}",
+              f"     Mode = {h.mode.value}",
+              f"     Anti replay = time, window = {h.time_window} sec" if h.anti_replay_time
+              else "     Anti replay = monotonic"]
     if s.vips:
         w.append(f"   Virtual IP ({len(s.vips)}):")
         w += [f"     {format_address(v)}" for v in s.vips]
@@ -243,6 +263,10 @@ _JSON_STATS = ("advert_rcvd", "advert_sent", "become_master", "release_master", 
                "invalid_authtype", "authtype_mismatch", "auth_failure", "pri_zero_rcvd", "pri_zero_sent")
 
 
+_AUTH_EXT = ("auth_ext_missing", "auth_ext_malformed", "auth_ext_unknown_key", "auth_ext_invalid_hmac",
+             "auth_ext_stale", "auth_ext_replay")
+
+
 def keepalived_json(engine, wall_now: float | None = None, mono_now: float | None = None) -> list[dict]:
     """The array keepalived writes to keepalived.json: one {"data": ..., "stats": ...} per instance."""
     wall_now = time.time() if wall_now is None else wall_now
@@ -284,5 +308,7 @@ def keepalived_json(engine, wall_now: float | None = None, mono_now: float | Non
             "auth_type": s.auth_type,
         }
         stats = {name: getattr(inst.stats, name) for name in _JSON_STATS}
+        if inst.hmac is not None:        # keepalived 2.4's auth_ext_* counters
+            stats.update((r, inst.stats.drops.get(r, 0)) for r in _AUTH_EXT)
         out.append({"data": data, "stats": stats})
     return out
