@@ -173,3 +173,13 @@ def test_round_trip_and_any_tamper_drops(pdu, key, vrid, dt, pos, flip):
     got = HmacAuth(keys={9: key}, active_key=9, time_window=5).verify(
         bytes(whole[:len(pdu)]), bytes(whole[len(pdu):]), 4, 3, vrid, "198.18.0.1", NOW + dt)
     assert got is not Result.OK
+
+
+def test_clock_skew_past_half_the_window_is_flagged():
+    tr = auth().sign(PDU, 4, 3, 51, "198.18.0.1", NOW)
+    v = auth()
+    assert v.verify(PDU, tr, 4, 3, 51, "198.18.0.1", NOW + 2) is Result.OK and not v.skew_near_window()
+    tr = auth().sign(PDU, 4, 3, 51, "198.18.0.1", NOW + 1)
+    assert v.verify(PDU, tr, 4, 3, 51, "198.18.0.1", NOW + 5) is Result.OK
+    assert v.last_skew == 4 and v.skew_near_window()
+    assert not auth(anti_replay_time=False).skew_near_window()

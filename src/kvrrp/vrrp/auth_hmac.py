@@ -109,6 +109,12 @@ class HmacAuth:
     peers: dict[str, ReplayMark] = field(default_factory=dict)          # unicast: per configured peer
     mcast: dict[str, tuple[int, ReplayMark]] = field(default_factory=dict)  # multicast: LRU-limited
     _lru: int = 0
+    last_skew: int = 0               # receiver clock minus the last checked trailer's, seconds
+    skew_warnings: int = 0           # verified adverts whose skew passed half the window
+
+    def skew_near_window(self) -> bool:
+        """keepalived warns when a verified advert's clock skew passes half the window."""
+        return self.anti_replay_time and abs(self.last_skew) > self.time_window // 2
 
     @property
     def signs(self) -> bool:
@@ -155,8 +161,10 @@ class HmacAuth:
         if ext != EXT_TYPE_SHA256 or reserved != 0:
             return Result.MALFORMED
         seq = (sec << 32) | (sub << 16) | ctr
-        if self.anti_replay_time and abs(_age(now, sec)) > self.time_window:
-            return Result.STALE
+        if self.anti_replay_time:
+            self.last_skew = _age(now, sec)
+            if abs(self.last_skew) > self.time_window:
+                return Result.STALE
         key = self.keys.get(key_id)
         if key is None:
             return Result.UNKNOWN_KEY

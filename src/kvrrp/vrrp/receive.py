@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ from kvrrp.vrrp import auth_hmac
 from kvrrp.vrrp.fsm import State
 from kvrrp.vrrp.settings import AUTH_AH, AUTH_NONE, AUTH_PASS, InstanceSettings
 from kvrrp.wire import VRRP_TTL
+
+log = logging.getLogger("kvrrp.vrrp")
 
 _VALID_V2_AUTH = (AUTH_NONE, AUTH_PASS, AUTH_AH)
 _RUNNING = (State.BACKUP, State.MASTER, State.FAULT)
@@ -154,6 +157,11 @@ def check_advert(rx: Received, advert, view: InstanceView, hm: auth_hmac.HmacAut
                            time.time(), unicast=s.is_unicast)
         if result is not auth_hmac.Result.OK:
             return result.value
+        if trailer is not None and hm.skew_near_window():
+            hm.skew_warnings += 1
+            if str(hm.skew_warnings).rstrip("0") == "1":      # 1st, 10th, 100th ...: no log flood
+                log.warning("(%s) authentication clock skew %d sec from %s approaching window %d sec",
+                            s.name, hm.last_skew, rx.src, hm.time_window)
     if s.version == 2:
         if advert.auth_type not in _VALID_V2_AUTH:
             return "invalid_auth_type"
