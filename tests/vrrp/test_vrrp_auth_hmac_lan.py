@@ -106,3 +106,36 @@ def test_dumps_show_keepalived_24_auth_extension_lines():
     plain.run_for(2)
     assert "Authentication Extension" not in format_stats(plain.nodes["n1"].engine)
     assert "auth_ext_missing" not in keepalived_json(plain.nodes["n1"].engine)[0]["stats"]
+
+
+def test_replayed_and_tampered_adverts_on_the_wire_are_dropped():
+    from vrrp_lan import Sent
+    lan = lan_with(4, [(150, hm()), (100, hm())])
+    lan.run_for(5)
+    old = [p for p in lan.wire if p.node == "n1"][0]
+    before = dict(drops(lan, "n2"))
+    lan.queue.append(Sent(lan.clock.t, "n1", "eth0", 4, old.src, old.dst, old.payload))
+    bad = bytearray(old.payload)
+    bad[2] = 255                          # priority raised by an attacker, checksum fixed up
+    bad[6:8] = b"\0\0"
+    bad[6:8] = fastpath.inet_checksum(bytes(bad[:20])).to_bytes(2, "big")
+    lan.queue.append(Sent(lan.clock.t, "n1", "eth0", 4, old.src, old.dst, bytes(bad)))
+    lan.deliver()
+    after = drops(lan, "n2")
+    assert after.get("auth_ext_replay", 0) == before.get("auth_ext_replay", 0) + 1
+    assert after.get("auth_ext_invalid_hmac", 0) == before.get("auth_ext_invalid_hmac", 0) + 1
+    assert lan.nodes["n2"].state() == "BACKUP" and lan.masters() == ["n1"]
+
+
+def test_unicast_peers_with_auth_hmac():
+    def uconf(prio, me, peer, auth):
+        inst = InstanceSettings(name="VI_1", ifname="eth0", vrid=51, priority=prio, family=4, version=2,
+                                vips=(AddressSpec("198.18.0.100", 24, "eth0", 4),), unicast_peers=(peer,),
+                                unicast_src_ip=me, auth_hmac=auth)
+        return EngineSettings(instances=(inst,), sync_groups=())
+    lan = FakeLan()
+    lan.add_node("n1", uconf(150, "198.18.0.1", "198.18.0.2", hm()), v4="198.18.0.1")
+    lan.add_node("n2", uconf(100, "198.18.0.2", "198.18.0.1", hm()), v4="198.18.0.2")
+    lan.run_for(5)
+    assert lan.masters() == ["n1"] and lan.nodes["n2"].state() == "BACKUP"
+    assert not any(k.startswith("auth_ext") for k in drops(lan, "n2"))
