@@ -78,3 +78,18 @@ def remove_pid_dir(path: str | None) -> None:
         os.rmdir(path)
     except OSError:
         pass   # not empty (another daemon's files, the checker's still going) or already gone
+
+
+def default_pid_file(namespace: str | None, use_pid_dir: bool = False) -> str:
+    """/run/kvrrp.pid; with use_pid_dir /run/kvrrp/kvrrp.pid; in a namespace (-s NAME or
+    net_namespace NAME) /run/kvrrp/NAME/kvrrp.pid. keepalived's layout with kvrrp's names
+    (keepalived: /run/keepalived.pid, /run/keepalived/keepalived.pid and, seen from outside its
+    mount namespace, /run/keepalived/NAME/keepalived.pid): one pid directory per namespace, so
+    that one daemon per namespace can run, and none shared with a keepalived on the same host."""
+    run_dir = os.path.dirname(DEFAULT_PID_FILE)
+    name = os.path.basename(DEFAULT_PID_FILE)
+    if namespace:
+        return os.path.join(run_dir, "kvrrp", namespace, name)
+    if use_pid_dir:
+        return os.path.join(run_dir, "kvrrp", name)
+    return DEFAULT_PID_FILE

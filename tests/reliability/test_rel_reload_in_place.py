@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 
 import pytest
 
 from kvrrp.config.loader import parse_text
-from kvrrp.track.wiring import DaemonExtras
+from kvrrp.daemon import Daemon
+from kvrrp.daemon.services.bfd import BfdSessions
+from kvrrp.daemon.services.notifier import Notifications
+from kvrrp.daemon.services.routes import VirtualRoutes
+from kvrrp.daemon.services.tracking import Trackers
 from kvrrp.vrrp.reload_plan import IN_PLACE, KEPT, RESTART, classify
 from kvrrp.vrrp.settings import engine_settings
 
@@ -57,12 +62,22 @@ class NoNetlink:
         raise AssertionError("no netlink use expected")
 
 
+# the services the daemon runs around an engine (kvrrp.daemon.root.SERVICES' order)
+AROUND = (BfdSessions, Notifications, VirtualRoutes, Trackers)
+
+
+def around(engine, config) -> Daemon:  # noqa: ANN001
+    """A daemon with the fake LAN node's engine, without kernel adapters."""
+    d = Daemon(types.SimpleNamespace(config="keepalived.conf", config_id=None), config)
+    d.engine, d.netlink = engine, NoNetlink()
+    return d
+
 async def lan_with(tmp_path, master_conf, backup_conf):  # noqa: ANN001, ANN201
     lan = FakeLan()
     a = lan.add_node("a", master_conf, v4="198.18.0.1", start=False)
     b = lan.add_node("b", backup_conf, v4="198.18.0.2", start=False)
-    extras = DaemonExtras(master_conf, None, NoNetlink())
-    await extras.start(a.engine)
+    extras = around(a.engine, master_conf)
+    await extras.start(AROUND)
     a.engine.start()
     b.engine.start()
     lan.run_for(10)
@@ -71,10 +86,8 @@ async def lan_with(tmp_path, master_conf, backup_conf):  # noqa: ANN001, ANN201
 
 
 async def reload(extras, node, new):  # noqa: ANN001, ANN201
-    await extras.before_reload(new)
-    result = node.engine.apply_config(new)
-    await extras.after_reload(new)
-    return result
+    assert extras.engine is node.engine
+    return await extras.apply(new)
 
 
 async def test_fifty_priority_edits_on_a_master_cause_no_transition(tmp_path) -> None:
@@ -88,7 +101,7 @@ async def test_fifty_priority_edits_on_a_master_cause_no_transition(tmp_path) ->
     lan.run_for(5)
     assert len(lan.transitions()) == before            # backup: 0 transitions (was 100)
     assert lan.masters() == ["a"] and a.addresses.holds("198.18.0.100")
-    await extras.before_stop()
+    await extras.shutdown()
 
 
 async def test_lowering_below_the_backup_hands_over_by_the_protocol_not_a_restart(tmp_path) -> None:
@@ -98,7 +111,7 @@ async def test_lowering_below_the_backup_hands_over_by_the_protocol_not_a_restar
     assert lan.masters() == ["b"]
     trans = [(t[3], t[4]) for t in a.transitions if t[2] == "VI_1"]
     assert ("MASTER", "STOP") not in trans and trans[-1] == ("MASTER", "BACKUP")
-    await extras.before_stop()
+    await extras.shutdown()
 
 
 async def test_vip_added_and_removed_in_place_on_the_master(tmp_path) -> None:
@@ -116,7 +129,7 @@ async def test_vip_added_and_removed_in_place_on_the_master(tmp_path) -> None:
     assert a.addresses.holds("198.18.0.101") and not a.addresses.holds("198.18.0.100")
     assert not b.addresses.holds("198.18.0.101")
     assert len(lan.transitions()) == before
-    await extras.before_stop()
+    await extras.shutdown()
 
 
 async def test_tracker_weight_and_notify_changes_keep_the_instance(tmp_path) -> None:
@@ -133,7 +146,7 @@ async def test_tracker_weight_and_notify_changes_keep_the_instance(tmp_path) -> 
     lan.run_for(3)
     assert a.engine.instance("VI_1").effective_priority == 170
     assert len(lan.transitions()) == before and lan.masters() == ["a"]
-    await extras.before_stop()
+    await extras.shutdown()
 
 
 @pytest.mark.parametrize("change, expected", [

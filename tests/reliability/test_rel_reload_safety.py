@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-import kvrrp.daemon as daemon_mod
+import kvrrp.daemon.configuration as configuration
 from kvrrp.daemon import Daemon, load_config
 
 TWO = """vrrp_instance VI_1 {
@@ -36,17 +36,6 @@ def text(prio: int = 150, if2: str = "eth0") -> str:
     return TWO % {"prio": prio, "if2": if2}
 
 
-class FakeExtras:
-    async def before_reload(self, config) -> None:  # noqa: ANN001
-        pass
-
-    async def after_reload(self, config) -> None:  # noqa: ANN001
-        pass
-
-    async def abort_reload(self, config) -> None:  # noqa: ANN001
-        pass
-
-
 class FakeEngine:
     def __init__(self) -> None:
         self.applied: list[object] = []
@@ -63,7 +52,6 @@ def make(tmp_path, first: str, *, allow_remove_all: bool = False) -> Daemon:  # 
     assert running is not None
     args = types.SimpleNamespace(config=str(path), config_id=None, allow_reload_removing_all=allow_remove_all)
     d = Daemon(args, running)
-    d.extras = FakeExtras()
     d.engine = FakeEngine()
     d.host_interfaces = lambda: {"eth0", "eth1"}
     return d
@@ -119,7 +107,7 @@ async def test_requests_during_a_reload_coalesce_into_one_more_of_the_newest_fil
     requests): A is applied, then exactly one more reload, which applies B."""
     d = make(tmp_path, text(prio=150))
     path = tmp_path / "keepalived.conf"
-    real = daemon_mod.parse_config
+    real = configuration.parse_config
     parsing = threading.Event()
     release = threading.Event()
     parses = []
@@ -130,7 +118,7 @@ async def test_requests_during_a_reload_coalesce_into_one_more_of_the_newest_fil
         release.wait(10)
         return real(p, config_id, interfaces)
 
-    monkeypatch.setattr(daemon_mod, "parse_config", slow_parse)
+    monkeypatch.setattr(configuration, "parse_config", slow_parse)
     path.write_text(text(prio=170))             # file A
     d.request_reload()
     await asyncio.to_thread(parsing.wait, 10)
@@ -147,7 +135,7 @@ async def test_requests_during_a_reload_coalesce_into_one_more_of_the_newest_fil
 async def test_request_after_the_file_was_read_still_gets_the_newest(tmp_path, monkeypatch) -> None:
     d = make(tmp_path, text(prio=150))
     path = tmp_path / "keepalived.conf"
-    real = daemon_mod.parse_config
+    real = configuration.parse_config
     gate = threading.Event()
 
     def parse_then_wait(p, config_id, interfaces=None):  # noqa: ANN001, ANN202
@@ -155,7 +143,7 @@ async def test_request_after_the_file_was_read_still_gets_the_newest(tmp_path, m
         gate.wait(10)
         return result
 
-    monkeypatch.setattr(daemon_mod, "parse_config", parse_then_wait)
+    monkeypatch.setattr(configuration, "parse_config", parse_then_wait)
     path.write_text(text(prio=170))
     d.request_reload()
     await asyncio.sleep(0.2)                    # A has been read

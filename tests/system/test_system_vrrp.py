@@ -311,7 +311,7 @@ def test_dumps_and_status_api(lab: Lab) -> None:
     js = json.loads(dump_file(lab, d1, "json", signal.SIGRTMIN + 2))
     assert js["instances"][0]["data"]["iname"] == "VI_1"
     assert js["instances"][0]["data"]["state"] == "MASTER"
-    # DaemonExtras.snapshot(): the instance's own interface is tracked, the notifier reports
+    # the trackers' and the notifier's status parts: the instance's own interface is tracked, the notifier reports
     primary = {"instance": "VI_1", "key": "interface:eth0#primary", "status": "OK"}
     assert js["tracking"]["bindings"] == [primary] and "pending_scripts" in js["notify"]
 

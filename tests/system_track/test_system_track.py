@@ -12,7 +12,7 @@ Scenarios (addresses only in 198.18.0.0/15, inside the lab's own namespaces):
 * track_file and vrrp_track_process change the priority and cause failover.
 
 Nodes run the real daemon (`python3 -m kvrrp -n -l -D -P -f CONF`), which wires the trackers
-and notifiers through kvrrp.track.wiring.DaemonExtras.
+and notifiers through its services (kvrrp.daemon.services: trackers, notifier).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """use_vmac on a real kernel: two kvrrp nodes on a bridged LAN of namespaces (kvrrp.lab), each
-with the VMAC vrrp.51 (00:00:5e:00:01:33) that the daemon creates (kvrrp.track.wiring.DaemonExtras).
+with the VMAC vrrp.51 (00:00:5e:00:01:33) that the daemon creates (kvrrp.daemon.services.vmacs).
 
 The master's VIP lives on vrrp.51; its adverts leave with the virtual MAC as Ethernet source
 and the base interface's address as IP source (VRRPv3 checksum over that address); its GARP
@@ -53,7 +53,7 @@ def start(lab: Lab, node, prio: int, vips: str = f"{VIP}/24"):
 
 
 def start_conf(lab: Lab, node, text: str):
-    """Run the kvrrp daemon (python3 -m kvrrp, which wires DaemonExtras: VMACs made before the
+    """Run the kvrrp daemon (python3 -m kvrrp, whose VMAC service makes the VMACs before the
     engine, removed at stop) on `text` in node; returns its process."""
     return lab.start_kvrrp(node, text).proc
 

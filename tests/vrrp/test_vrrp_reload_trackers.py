@@ -1,21 +1,36 @@
-"""A reload that adds a tracked instance: with DaemonExtras' wiring (tracking.prepare_reload
+"""A reload that adds a tracked instance: with the daemon's services (the trackers prepared
 before apply_config, the engine's prestart hook) it starts straight in FAULT when its
 vrrp_script fails, instead of passing through BACKUP first."""
 from __future__ import annotations
 
 import os
+import types
 
 import pytest
 
 from kvrrp.config.loader import parse_text
-from kvrrp.track.wiring import DaemonExtras
+from kvrrp.daemon import Daemon
+from kvrrp.daemon.services.bfd import BfdSessions
+from kvrrp.daemon.services.notifier import Notifications
+from kvrrp.daemon.services.routes import VirtualRoutes
+from kvrrp.daemon.services.tracking import Trackers
 from vrrp_lan import FakeLan
 
 
 class NoNetlink:
-    def call(self, fn):
-        raise AssertionError("no netlink use expected without vmacs/routes")
+    def call(self, fn):  # noqa: ANN001, ANN201
+        raise AssertionError("no netlink use expected")
 
+
+# the services the daemon runs around an engine (kvrrp.daemon.root.SERVICES' order)
+AROUND = (BfdSessions, Notifications, VirtualRoutes, Trackers)
+
+
+def around(engine, config) -> Daemon:  # noqa: ANN001
+    """A daemon with the fake LAN node's engine, without kernel adapters."""
+    d = Daemon(types.SimpleNamespace(config="keepalived.conf", config_id=None), config)
+    d.engine, d.netlink = engine, NoNetlink()
+    return d
 
 INSTANCE = """
 vrrp_instance %(name)s {
@@ -51,38 +66,36 @@ async def test_reload_adds_a_failing_tracked_instance_straight_into_fault(tmp_pa
     second = config(tmp_path, ("VI_1", 51, False), ("VI_2", 52, True), ("VI_3", 53, False))
     lan = FakeLan()
     node = lan.add_node("a", first, v4="198.18.0.1", start=False)
-    extras = DaemonExtras(first, None, NoNetlink())
-    await extras.start(node.engine)
+    extras = around(node.engine, first)
+    await extras.start(AROUND)
     node.engine.start()
     lan.run_for(5)
     assert lan.masters("VI_1") == ["a"]
 
-    await extras.before_reload(second)
-    result = node.engine.apply_config(second)
-    await extras.after_reload(second)
+    result = await extras.apply(second)
     assert result.added == ("VI_2", "VI_3")
     lan.run_for(5)
     states = {name: [(t[3], t[4]) for t in node.transitions if t[2] == name] for name in ("VI_2", "VI_3")}
     assert states["VI_2"] == [("INIT", "FAULT")]
     assert states["VI_3"] == [("INIT", "BACKUP"), ("BACKUP", "MASTER")]
     assert [(t[3], t[4]) for t in node.transitions if t[2] == "VI_1"] == [("INIT", "BACKUP"), ("BACKUP", "MASTER")]
-    await extras.before_stop()
+    await extras.shutdown()
     node.engine.stop()
-    await extras.after_stop()
 
 
-async def test_before_reload_refuses_what_the_engine_would_refuse(tmp_path):
+async def test_a_reload_the_engine_refuses_leaves_no_tracker_held(tmp_path):
     first = config(tmp_path, ("VI_1", 51, False))
     lan = FakeLan()
     node = lan.add_node("a", first, v4="198.18.0.1", start=False)
-    extras = DaemonExtras(first, None, NoNetlink())
-    await extras.start(node.engine)
+    extras = around(node.engine, first)
+    await extras.start(AROUND)
     node.engine.start()
-    # one VRID twice on eth0 (the config layer reports it too; a daemon must not rely on that)
+    # one VRID twice on eth0 (the config layer reports it too; a daemon must not rely on that):
+    # the engine refuses it and the trackers, prepared for it, return to the running one
     bad = config(tmp_path, ("VI_1", 51, False), ("VI_2", 51, True), check=False)
     with pytest.raises(ValueError, match="VRID 51"):
-        await extras.before_reload(bad)
-    assert extras.tracking._prepared is None and not extras.tracking._holding
-    await extras.before_stop()
+        await extras.apply(bad)
+    tracking = next(s for s in extras.services if isinstance(s, Trackers)).tracking
+    assert tracking._prepared is None and not tracking._holding and extras.config is first
+    await extras.shutdown()
     node.engine.stop()
-    await extras.after_stop()

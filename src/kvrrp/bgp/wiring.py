@@ -14,10 +14,10 @@ from typing import Any, Callable
 
 from kvrrp.bgp.announcer import AnnouncePlan, Announcer, anycast_plan, follow_plan
 from kvrrp.bgp.reconcile import BgpSpeaker, Reconciler
+from kvrrp.control.protocol import MAINTENANCE_ENV
 
 log = logging.getLogger("kvrrp.bgp")
 
-MAINTENANCE_ENV = "KVRRP_BGP_MAINTENANCE"
 SHUTDOWN_TIMEOUT = 5.0
 
 

@@ -143,17 +143,6 @@ class _Announcer:
         pass
 
 
-class _Extras:
-    async def before_reload(self, config) -> None:  # noqa: ANN001
-        pass
-
-    async def after_reload(self, config) -> None:  # noqa: ANN001
-        pass
-
-    async def abort_reload(self, config) -> None:  # noqa: ANN001
-        pass
-
-
 class ReloadHarness:
     """A Daemon running `base` on a real VrrpEngine with fake adapters; `reload(text)` puts
     text in its file and runs Daemon.reload()."""
@@ -171,7 +160,6 @@ class ReloadHarness:
         self.base_config = config
         args = types.SimpleNamespace(config=self.path, config_id="h", allow_reload_removing_all=False)
         self.daemon = Daemon(args, config)
-        self.daemon.extras = _Extras()
         self.daemon.host_interfaces = lambda: INTERFACES
         self.daemon.engine = VrrpEngine(config, transports=_Transports(), addresses=_Addresses(),
                                         announcer=_Announcer(), drive_timers=False,

@@ -11,6 +11,9 @@ from typing import Any
 
 MAX_LINE = 1 << 20          # a request is small; an answer (status of thousands of instances) is not
 ANSWER_LIMIT = 1 << 28
+# node maintenance (kvrrpctl maintenance --all) as the VRRP daemon hands it to each (re)start of
+# its checker child, whose BGP part starts withdrawn then (kvrrp.bgp.wiring reads it)
+MAINTENANCE_ENV = "KVRRP_BGP_MAINTENANCE"
 
 
 def socket_path(pid_file: str) -> str:

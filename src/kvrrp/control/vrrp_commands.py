@@ -120,7 +120,7 @@ class VrrpControl:
                 self.persisted.names.difference_update(names)
         if persist or not on:
             mstate.save(self.state_file, self.persisted)
-        if everything and hasattr(self.daemon, "node_maintenance"):
+        if everything:
             # node-wide maintenance also withdraws this node's BGP routes (kvrrp.bgp)
             await self.daemon.node_maintenance(self.maint.all)
         for name in changed:

@@ -9,8 +9,9 @@ import types
 
 import pytest
 
-import kvrrp.daemon as daemon_mod
+import kvrrp.daemon.configuration as configuration
 from kvrrp.daemon import Daemon, load_config
+from kvrrp.daemon.service import Service
 
 GOOD = """vrrp_instance VI_1 {
     interface eth0
@@ -26,18 +27,22 @@ GOOD = """vrrp_instance VI_1 {
 BLOCKING = "vrrp_instance VI_1 {\n    interface eth0\n    priority 100\n}\n"   # no virtual_router_id
 
 
-class FakeExtras:
+class Recorder(Service):
+    """A service that records the reload steps the root calls on it."""
+
+    name = "recorder"
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, object]] = []
 
-    async def before_reload(self, config) -> None:  # noqa: ANN001
-        self.calls.append(("before", config))
+    async def prepare_reload(self, new) -> None:  # noqa: ANN001
+        self.calls.append(("before", new))
 
-    async def after_reload(self, config) -> None:  # noqa: ANN001
-        self.calls.append(("after", config))
+    async def commit_reload(self, new) -> None:  # noqa: ANN001
+        self.calls.append(("after", new))
 
-    async def abort_reload(self, config) -> None:  # noqa: ANN001
-        self.calls.append(("abort", config))
+    async def abort_reload(self, old) -> None:  # noqa: ANN001
+        self.calls.append(("abort", old))
 
 
 class FakeEngine:
@@ -59,7 +64,7 @@ def _daemon(tmp_path, text: str, engine: FakeEngine) -> Daemon:  # noqa: ANN001
     assert running is not None
     path.write_text(text)
     d = Daemon(types.SimpleNamespace(config=str(path), config_id=None), running)
-    d.extras = FakeExtras()
+    d.services = [Recorder()]
     d.engine = engine
     d.host_interfaces = lambda: {"eth0"}
     return d
@@ -67,7 +72,7 @@ def _daemon(tmp_path, text: str, engine: FakeEngine) -> Daemon:  # noqa: ANN001
 
 async def test_reload_parses_in_a_worker_thread_and_applies_on_the_loop(tmp_path, monkeypatch) -> None:
     threads = []
-    real = daemon_mod.parse_config
+    real = configuration.parse_config
 
     def parse(path, config_id, interfaces=None):  # noqa: ANN001, ANN202
         threads.append(threading.current_thread())
@@ -75,12 +80,12 @@ async def test_reload_parses_in_a_worker_thread_and_applies_on_the_loop(tmp_path
 
     engine = FakeEngine()
     d = _daemon(tmp_path, GOOD % 200, engine)
-    monkeypatch.setattr(daemon_mod, "parse_config", parse)
+    monkeypatch.setattr(configuration, "parse_config", parse)
     await d.reload()
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
     assert len(engine.applied) == 1 and d.config is engine.applied[0]
-    assert [c for c, _ in d.extras.calls] == ["before", "after"]
-    assert d.extras.calls[1][1] is engine.applied[0]
+    assert [c for c, _ in d.services[0].calls] == ["before", "after"]
+    assert d.services[0].calls[1][1] is engine.applied[0]
 
 
 async def test_apply_failure_after_before_reload_resumes_trackers_with_the_old_config(tmp_path) -> None:
@@ -89,9 +94,9 @@ async def test_apply_failure_after_before_reload_resumes_trackers_with_the_old_c
         d = _daemon(tmp_path, GOOD % 200, engine)
         old = d.config
         await d.reload()
-        kinds = [c for c, _ in d.extras.calls]
+        kinds = [c for c, _ in d.services[0].calls]
         assert kinds == ["before", "abort"], failure   # before_reload undone, not completed
-        assert d.extras.calls[1][1] is old and d.config is old
+        assert d.services[0].calls[1][1] is old and d.config is old
         assert not d._reloading
 
 
@@ -100,7 +105,7 @@ async def test_blocking_problem_refuses_the_reload_before_anything_changes(tmp_p
     d = _daemon(tmp_path, BLOCKING, engine)
     old = d.config
     await d.reload()
-    assert d.extras.calls == [] and engine.applied == [] and d.config is old
+    assert d.services[0].calls == [] and engine.applied == [] and d.config is old
     assert "Reload refused" in caplog.text and "virtual_router_id" in caplog.text
     assert d.reloads.refused == 1 and d.reloads.last_outcome == "refused"
 
@@ -112,7 +117,7 @@ async def test_any_error_refuses_the_reload_unlike_keepalived(tmp_path, caplog) 
     d = _daemon(tmp_path, GOOD % 300, engine)
     old = d.config
     await d.reload()
-    assert engine.applied == [] and d.config is old and d.extras.calls == []
+    assert engine.applied == [] and d.config is old and d.services[0].calls == []
     assert "priority 300 out of range" in caplog.text and "Reload refused" in caplog.text
     assert d.reloads.as_dict()["refused"] == 1 and "priority 300" in d.reloads.last_error
 
@@ -128,7 +133,9 @@ def test_start_refuses_only_blocking_problems(tmp_path, text, starts) -> None:  
 
 async def test_status_and_json_dump_carry_tracking_and_notify_state(tmp_path, monkeypatch) -> None:
     from kvrrp.config.model import Config, TrackFile, TrackRef, VrrpInstance
-    from kvrrp.track.wiring import DaemonExtras
+    from kvrrp.daemon.services.bfd import BfdSessions
+    from kvrrp.daemon.services.notifier import Notifications
+    from kvrrp.daemon.services.tracking import Trackers
     from kvrrp.vrrp import dump
 
     class ListeningEngine:                      # what notify/track attach to
@@ -141,6 +148,9 @@ async def test_status_and_json_dump_carry_tracking_and_notify_state(tmp_path, mo
         def add_transition_listener(self, cb) -> None:  # noqa: ANN001
             pass
 
+        def add_prestart_hook(self, cb) -> None:  # noqa: ANN001
+            pass
+
     flag = tmp_path / "flag"
     flag.write_text("0\n")
     config = Config(instances=(VrrpInstance(name="VI_1", vrid=1, track_files=(TrackRef(name="chk"),)),),
@@ -148,14 +158,13 @@ async def test_status_and_json_dump_carry_tracking_and_notify_state(tmp_path, mo
     monkeypatch.setattr(dump, "status", lambda engine: {"instances": []})
     d = Daemon(types.SimpleNamespace(config=str(tmp_path / "k.conf"), config_id=None), config)
     d.engine = ListeningEngine()
-    d.extras = DaemonExtras(config, None, None)
-    await d.extras.start(d.engine)
+    await d.start((BfdSessions, Notifications, Trackers))
     try:
         for status in (d.status(), json.loads(d.render("json"))):
             assert status["tracking"]["files"] == {"chk": 0}
             assert status["tracking"]["bindings"] == [{"instance": "VI_1", "key": "file:chk", "status": 0}]
             assert status["notify"]["scripts_completed"] == 0
+            assert status["bfd"] is not None     # the BFD sessions' part, empty but there
             assert status["instances"] == [] and status["pid"] > 0
     finally:
-        await d.extras.before_stop()
-        await d.extras.after_stop()
+        await d.shutdown()

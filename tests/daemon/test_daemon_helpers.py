@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import types
 
-from kvrrp.daemon import Daemon, _sweepable, checker_pid_file, wants_checker
+from kvrrp.daemon import Daemon, checker_pid_file, wants_checker
+from kvrrp.daemon.services.engine import sweepable
 from kvrrp.io.ports import AddressSpec
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -116,7 +117,7 @@ def test_leftover_sweep_spares_address_owners() -> None:
     owned = AddressSpec("198.18.0.11", 24, "eth0", 4)
     instances = [types.SimpleNamespace(priority=100, vips=(vip,), excluded_vips=(evip,)),
                  types.SimpleNamespace(priority=255, vips=(owned,), excluded_vips=())]
-    assert _sweepable(instances) == [vip, evip]
+    assert sweepable(instances) == [vip, evip]
 
 
 def test_dump_paths_default_to_keepalived_and_follow_global_defs() -> None:
