@@ -177,12 +177,18 @@ class Daemon:
                 log.exception("starting the %s failed; VRRP runs without it", service.name)
 
     async def shutdown(self) -> None:
-        for step in ("withdraw", "stop"):
-            for service in reversed(self.services):
-                try:
-                    await getattr(service, step)()
-                except Exception:  # noqa: BLE001 - the stop must go on
-                    log.exception("stopping the %s failed (%s)", service.name, step)
+        """withdraw() of every service, then stop() of every service, both in reverse order;
+        a step that fails is logged and the stop goes on."""
+        for service in reversed(self.services):
+            try:
+                await service.withdraw()
+            except Exception:  # noqa: BLE001 - the stop must go on
+                log.exception("withdrawing the %s failed", service.name)
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception:  # noqa: BLE001 - the stop must go on
+                log.exception("stopping the %s failed", service.name)
         self.sd.close()
 
     def on_stop(self, why: str) -> None:
