@@ -216,3 +216,30 @@ def test_traffic_columns_from_the_stats_dump():
     assert r[rs + (14, 1, 1)] == (GAUGE32, 1) and r[rs + (15, 1, 1)] == (GAUGE32, 1)       # the sorry server's own
     # a real server missing from the dump reads zeros, every column present
     assert r[rs + (15, 2, 1)] == (GAUGE32, 0) and r[rs + (62, 2, 1)] == (COUNTER64, 0)
+
+
+def test_lvs_sync_daemon_and_timeouts_scalars():
+    conf = """
+global_defs {
+  lvs_sync_daemon eth0 VI_1 maxlen 1400 port 8849 ttl 2 group 239.1.1.9
+  lvs_timeouts tcp 900 udp 30
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 42
+  priority 100
+  virtual_ipaddress {
+    198.18.0.1
+  }
+}
+"""
+    config = parse_text(conf, filename="t.conf", config_id="h").config
+    r = {obj + idx: (t, v) for obj, idx, t, v in check_mib.lvs_rows(config) if v is not None}
+    sync, c = check_mib.CHECK + (6,), check_mib.CHECK
+    assert r[sync + (1, 0)] == (INTEGER, 1) and r[sync + (2, 0)] == (OCTET_STRING, "eth0")
+    assert r[sync + (3, 0)] == (OCTET_STRING, "VI_1") and r[sync + (4, 0)] == (INTEGER, 42)   # id: the VRID
+    assert r[sync + (5, 0)] == (INTEGER, 1400) and r[sync + (6, 0)] == (INTEGER, 8849) and r[sync + (7, 0)] == (INTEGER, 2)
+    assert r[sync + (8, 0)] == (INTEGER, 1) and r[sync + (9, 0)] == (OCTET_STRING, bytes((239, 1, 1, 9)))
+    assert r[c + (7, 1, 0)] == (INTEGER, 900) and r[c + (7, 3, 0)] == (INTEGER, 30) and c + (7, 2, 0) not in r
+    _, r = rows()                                                   # no sync daemon, no timeouts
+    assert r[sync + (1, 0)] == (INTEGER, 2) and sync + (2, 0) not in r and c + (7, 1, 0) not in r

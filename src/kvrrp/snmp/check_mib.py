@@ -161,6 +161,29 @@ def _sorry_dests(engine: Any) -> dict:
     return {_fmt_vs(vs): dest_in(vs) for vs in engine.config.virtual_servers if vs.sorry_server is not None}
 
 
+def lvs_rows(config: Any) -> list[Row]:
+    """The lvsSyncDaemon (check 6) and lvsTimeouts (check 7) scalars. The sync id is the one the
+    kernel daemon runs with (the instance's VRID when not given; keepalived's checker process
+    serves its "unset" value there)."""
+    from kvrrp.vrrp.lvs_sync import sync_plan
+
+    plan = sync_plan(config)
+    sync, s = CHECK + (6,), (0,)
+    rows: list[Row] = [(sync + (1,), s, INTEGER, truth(plan is not None))]
+    if plan is not None:
+        d = plan.daemon
+        group = packed(d.group)
+        rows += [(sync + (2,), s, OCTET_STRING, d.ifname), (sync + (3,), s, OCTET_STRING, plan.instance),
+                 (sync + (4,), s, INTEGER, d.sync_id), (sync + (5,), s, INTEGER, d.maxlen or 0),
+                 (sync + (6,), s, INTEGER, d.port or 0), (sync + (7,), s, INTEGER, d.ttl or 0)]
+        if group is not None:
+            rows += [(sync + (8,), s, INTEGER, 2 if len(group) == 16 else 1), (sync + (9,), s, OCTET_STRING, group)]
+    t = config.global_defs.lvs_timeouts
+    if t is not None:
+        rows += [(CHECK + (7, n), s, INTEGER, v or None) for n, v in ((1, t.tcp), (2, t.tcpfin), (3, t.udp))]
+    return rows
+
+
 def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
     from healthcheck.engine import _fmt_rs, _fmt_vs
     from healthcheck.health import iter_real_servers, rs_alive, rs_weight
@@ -254,7 +277,7 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
             rows += _rs_rows(vs, rs, ridx, states, g)
             if traffic is not None:
                 rows += rs_traffic_rows(RS_COL, ridx, rs_stats.get((vs_text, _fmt_rs(rs, vs)), zero()))
-    return rows
+    return rows + lvs_rows(config)
 
 
 def _range_end(entry: Any) -> str | None:
