@@ -56,6 +56,12 @@ class CheckerSnmpAgent:
         self.engine.add_state_listener(self.on_change)
         self.subagent.start()
 
+    def reload(self) -> None:
+        """A reload kept this session: the next request rebuilds the tables from the new
+        configuration (the engine is the same; enable_traps is read at each change)."""
+        self._tables.invalidate()
+        self.traffic_at = float("-inf")
+
     async def close(self) -> None:
         self.engine.remove_state_listener(self.on_change)
         await self.subagent.close()
