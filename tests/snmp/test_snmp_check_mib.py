@@ -51,6 +51,8 @@ def test_group_members_and_group_virtual_server():
     assert r[vs + (8, 1)] == (INTEGER, 2) and r[vs + (9, 1)] == (INTEGER, 8) and r[vs + (10, 1)] == (INTEGER, 2)
     assert vs + (6, 1) not in r                                   # a group has no address
     assert r[vs + (2, 2)] == (INTEGER, 1) and r[vs + (4, 2)] == (GAUGE32, 7)
+    assert vs + (8, 2) not in r and vs + (14, 2) not in r        # fwmark: no protocol; not persistent
+    assert check_mib.RS_COL + (8, 1, 1) not in r                  # no uthreshold: not served
     assert r[check_mib.RS_COL + (7, 1, 1)] == (INTEGER, 3)
     assert vs + (27, 1) not in r                                  # no traffic read: no stats columns
 
@@ -155,6 +157,8 @@ def test_virtual_server_settings_columns():
     assert all(col[n] is None for n in list(range(27, 37)) + list(range(38, 51)) + list(range(74, 79)))
     # the IPv6 virtual server: granularity as a prefix length (51), not 15; TUN defaults to ipip
     assert r[vs + (51, 2)] == (GAUGE32, 64) and vs + (15, 2) not in r and r[vs + (5, 2)] == (INTEGER, 2)
+    assert r[vs + (13, 2)] == (INTEGER, 1) and r[vs + (14, 2)] == (GAUGE32, 360)   # granularity alone
+    assert col[13] == (INTEGER, 1) and col[14] == (GAUGE32, 300)
     assert r[vs + (68, 2)] == (INTEGER, 1) and vs + (69, 2) not in r and vs + (70, 2) not in r
     # unset: keepalived's defaults (retry and delays 0 when not given, smtp_alert off)
     assert r[vs + (57, 3)] == (GAUGE32, 0) and r[vs + (58, 3)] == (GAUGE32, 0) and r[vs + (59, 3)] == (GAUGE32, 0)
@@ -243,3 +247,12 @@ vrrp_instance VI_1 {
     assert r[c + (7, 1, 0)] == (INTEGER, 900) and r[c + (7, 3, 0)] == (INTEGER, 30) and c + (7, 2, 0) not in r
     _, r = rows()                                                   # no sync daemon, no timeouts
     assert r[sync + (1, 0)] == (INTEGER, 2) and sync + (2, 0) not in r and c + (7, 1, 0) not in r
+
+
+def test_hysteresis_at_or_over_the_quorum_is_lowered_as_keepalived_does():
+    conf = FULL.replace("  weight 5\n", "  weight 5\n  quorum 2\n  hysteresis 4\n", 1)
+    result = parse_text(conf, filename="t.conf", config_id="h")
+    assert any("hysteresis 4 >= quorum 2; setting hysteresis to 1" in str(d) for d in result.diagnostics)
+    engine = SimpleNamespace(config=result.config, rs_states={}, quorum={}, drained=set(), kernel_keys=lambda: {})
+    r = {obj + idx: (t, v) for obj, idx, t, v in check_mib.check_rows(engine) if v is not None}
+    assert r[check_mib.VS_COL + (26, 1)] == (GAUGE32, 1) and r[check_mib.VS_COL + (22, 1)] == (GAUGE32, 2)

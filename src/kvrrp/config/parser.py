@@ -479,6 +479,13 @@ class Parser(EntryParsers):
             self.diags.error(node.kw.loc, f"virtual server {s['ip']} {s.get('port', 0)}: no protocol set - "
                              "defaulting to UDP (write 'protocol TCP')", "vs-protocol")
             s["protocol"] = "UDP"
+        quorum, hysteresis = s.get("quorum", 1), s.get("hysteresis", 0)
+        if hysteresis and hysteresis >= quorum:
+            # keepalived (check_data.c) lowers it to quorum - 1, which the quorum maths then uses
+            self.diags.warning(s["_kw"]["hysteresis"].loc if "hysteresis" in s.get("_kw", {}) else node.kw.loc,
+                               f"virtual server: hysteresis {hysteresis} >= quorum {quorum}; setting hysteresis "
+                               f"to {quorum - 1}", "out-of-range", fails_test=False)
+            s["hysteresis"] = quorum - 1
         if s.pop("_ip_family", None) is not None and s.get("ip") is None:
             s["family"] = s["_fam"]
         s.pop("_fam", None)

@@ -187,7 +187,7 @@ def lvs_rows(config: Any) -> list[Row]:
 def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
     from healthcheck.engine import _fmt_rs, _fmt_vs
     from healthcheck.health import iter_real_servers, rs_alive, rs_weight
-    from healthcheck.table import vs_ident
+    from healthcheck.table import PERSISTENT_TIMEOUT_DEFAULT, vs_ident
 
     config = engine.config
     g = config.global_defs
@@ -206,6 +206,8 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
         quorum_up = engine.quorum.get(vs_ident(vs), True)
         vaddr = packed(vs.ip) if vs.group is None and vs.fwmark is None else None
         method = vs.lvs_method.method if vs.lvs_method is not None else "NAT"
+        # a granularity alone makes the service persistent, with the default timeout (keepalived)
+        persistent = vs.persistence_timeout is not None or vs.persistence_granularity is not None
         rows += [
             (VS_COL + (2,), idx, INTEGER, vs_type(vs)),
             (VS_COL + (3,), idx, OCTET_STRING, vs.group),
@@ -213,13 +215,13 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
             (VS_COL + (5,), idx, INTEGER, 2 if vs.family == 6 else 1),
             (VS_COL + (6,), idx, OCTET_STRING, vaddr),
             (VS_COL + (7,), idx, GAUGE32, vs.port if vaddr is not None else None),
-            (VS_COL + (8,), idx, INTEGER, PROTOCOL.get((vs.protocol or "").upper(), 4)),
+            (VS_COL + (8,), idx, INTEGER, None if vs.fwmark is not None else PROTOCOL.get((vs.protocol or "").upper(), 4)),
             (VS_COL + (9,), idx, INTEGER, LB_ALGO.get(vs.lvs_sched, 99)),
             (VS_COL + (10,), idx, INTEGER, LB_KIND.get(method, 1)),
             (VS_COL + (11,), idx, INTEGER, truth(quorum_up or vs.sorry_server is not None)),
             (VS_COL + (12,), idx, OCTET_STRING, vs.virtualhost),
-            (VS_COL + (13,), idx, INTEGER, truth(vs.persistence_timeout is not None)),
-            (VS_COL + (14,), idx, GAUGE32, vs.persistence_timeout or 0),
+            (VS_COL + (13,), idx, INTEGER, truth(persistent)),
+            (VS_COL + (14,), idx, GAUGE32, (vs.persistence_timeout or PERSISTENT_TIMEOUT_DEFAULT) if persistent else None),
             (VS_COL + (16,), idx, GAUGE32, int(vs.delay_loop)),
             (VS_COL + (17,), idx, INTEGER, truth(vs.ha_suspend)),
             (VS_COL + (18,), idx, INTEGER, truth(vs.alpha)),
@@ -264,8 +266,8 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
                 (RS_COL + (5,), ridx, GAUGE32, rs.port),
                 (RS_COL + (6,), ridx, INTEGER, truth(up)),
                 (RS_COL + (7,), ridx, INTEGER, weight),
-                (RS_COL + (8,), ridx, GAUGE32, rs.uthreshold),
-                (RS_COL + (9,), ridx, GAUGE32, rs.lthreshold),
+                (RS_COL + (8,), ridx, GAUGE32, rs.uthreshold or None),      # 0: no limit, not served
+                (RS_COL + (9,), ridx, GAUGE32, rs.lthreshold or None),
                 (RS_COL + (10,), ridx, INTEGER, 2 if (rs.inhibit_on_failure or vs.inhibit_on_failure) else 1),
                 (RS_COL + (11,), ridx, OCTET_STRING, script_text(rs.notify_up)),
                 (RS_COL + (12,), ridx, OCTET_STRING, script_text(rs.notify_down)),
