@@ -41,11 +41,12 @@ def rows():
 def test_group_members_and_group_virtual_server():
     config, r = rows()
     assert r[check_mib.CHECK + (1, 1, 2, 1)] == (OCTET_STRING, "G")
-    assert r[G + (2, 1, 1)] == (INTEGER, 2) and r[G + (5, 1, 1)] == (OCTET_STRING, bytes((198, 18, 0, 1)))
-    assert r[G + (2, 1, 2)] == (INTEGER, 3) and r[G + (6, 1, 2)][1] == bytes((198, 18, 0, 5))
-    assert r[G + (7, 1, 2)][1] == bytes((198, 18, 0, 9)) and G + (5, 1, 2) not in r
-    assert r[G + (7, 1, 3)][1] == bytes((198, 18, 2, 3)) and r[G + (8, 1, 3)] == (GAUGE32, 81)
-    assert r[G + (2, 1, 4)] == (INTEGER, 1) and r[G + (3, 1, 4)] == (GAUGE32, 5)
+    # keepalived's order: the group's fwmarks first, then its addresses and ranges
+    assert r[G + (2, 1, 1)] == (INTEGER, 1) and r[G + (3, 1, 1)] == (GAUGE32, 5)
+    assert r[G + (2, 1, 2)] == (INTEGER, 2) and r[G + (5, 1, 2)] == (OCTET_STRING, bytes((198, 18, 0, 1)))
+    assert r[G + (2, 1, 3)] == (INTEGER, 3) and r[G + (6, 1, 3)][1] == bytes((198, 18, 0, 5))
+    assert r[G + (7, 1, 3)][1] == bytes((198, 18, 0, 9)) and G + (5, 1, 3) not in r
+    assert r[G + (7, 1, 4)][1] == bytes((198, 18, 2, 3)) and r[G + (8, 1, 4)] == (GAUGE32, 81)
     vs = check_mib.VS_COL
     assert r[vs + (2, 1)] == (INTEGER, 3) and r[vs + (3, 1)] == (OCTET_STRING, "G")
     assert r[vs + (8, 1)] == (INTEGER, 2) and r[vs + (9, 1)] == (INTEGER, 8) and r[vs + (10, 1)] == (INTEGER, 2)
@@ -188,6 +189,9 @@ def test_real_server_checker_columns():
     assert r[rs + (52, 3, 1)] == (INTEGER, 3) and rs + (53, 3, 1) not in r and r[rs + (54, 3, 1)] == (INTEGER, 1)
     sorry = {n: r.get(rs + (n, 1, 1)) for n in range(2, 64)}
     assert sorry[2] == (INTEGER, 2) and sorry[40] == (INTEGER, 3) and sorry[63] == (GAUGE32, 0)
+    assert sorry[42] == sorry[47] == (INTEGER, 2) and sorry[43] == sorry[46] == sorry[51] == (GAUGE32, 0)
+    assert sorry[52] == (INTEGER, 2) and sorry[53] == (GAUGE32, 6080)     # the VS's tunnel
+    assert all(sorry[c] is None for c in range(7, 14))                      # no weight, checks, scripts
 
 
 def test_traffic_columns_from_the_stats_dump():

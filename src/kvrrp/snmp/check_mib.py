@@ -196,7 +196,9 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
                                            _sorry_dests(engine) if traffic else None)
     for gi, group in enumerate(config.virtual_server_groups, 1):
         rows.append((CHECK + (1, 1, 2), (gi,), OCTET_STRING, group.name))
-        for mi, entry in enumerate(group.entries, 1):
+        # keepalived keeps a group's fwmarks and its address ranges in two lists: fwmarks first
+        members = [e for e in group.entries if e.fwmark is not None] + [e for e in group.entries if e.fwmark is None]
+        for mi, entry in enumerate(members, 1):
             rows.extend(_group_member_rows((gi, mi), entry))
     for i, vs in enumerate(config.virtual_servers, 1):
         idx = (i,)
@@ -251,6 +253,11 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
                      (RS_COL + (6,), (i, n), INTEGER, truth(not quorum_up)),
                      (RS_COL + (40,), (i, n), INTEGER, LB_KIND.get((ss.lvs_method or vs.lvs_method).method, 1)),
                      (RS_COL + (63,), (i, n), GAUGE32, 0)]
+            # keepalived's sorry server has no checkers and inherits nothing: its alpha, smtp_alert
+            # and timers read off / 0
+            rows += [(RS_COL + (c,), (i, n), INTEGER, 2) for c in (42, 47)]
+            rows += [(RS_COL + (c,), (i, n), GAUGE32, 0) for c in (43, 44, 45, 46, 48, 49, 50, 51)]
+            rows += _tunnel_rows(RS_COL, (i, n), ss.lvs_method or vs.lvs_method, 52)
             if traffic is not None:
                 rows += rs_traffic_rows(RS_COL, (i, n), rs_stats.get((vs_text, SORRY), zero()))
         for (rid, rs), up in zip(servers, alive):
