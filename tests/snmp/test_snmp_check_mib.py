@@ -53,6 +53,8 @@ def test_group_members_and_group_virtual_server():
     assert vs + (6, 1) not in r                                   # a group has no address
     assert r[vs + (2, 2)] == (INTEGER, 1) and r[vs + (4, 2)] == (GAUGE32, 7)
     assert vs + (8, 2) not in r and vs + (14, 2) not in r        # fwmark: no protocol; not persistent
+    # no address: both granularity columns, keepalived's unset value
+    assert r[vs + (15, 2)] == (OCTET_STRING, b"\xff" * 4) and r[vs + (51, 2)] == (GAUGE32, 0xFFFFFFFF)
     assert check_mib.RS_COL + (8, 1, 1) not in r                  # no uthreshold: not served
     assert r[check_mib.RS_COL + (7, 1, 1)] == (INTEGER, 3)
     assert vs + (27, 1) not in r                                  # no traffic read: no stats columns

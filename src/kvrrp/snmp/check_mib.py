@@ -10,6 +10,7 @@ are (virtual server, n) with the sorry server first when there is one.
 from __future__ import annotations
 
 import ipaddress
+import sys
 from typing import Any, Iterable
 
 from kvrrp.snmp.agentx import GAUGE32, INTEGER, OCTET_STRING, VarBind
@@ -75,22 +76,29 @@ def _tunnel_rows(col: Any, idx: tuple, method: Any, first: int) -> list[Row]:
 
 
 def _granularity_rows(vs: Any, idx: tuple) -> list[Row]:
-    """virtualServerPersistGranularity (15, IPv4: the netmask) or ...Granularity6 (51, IPv6: the
-    prefix length); unset, keepalived serves its "none" value 0xffffffff (255.255.255.255)."""
-    text = vs.persistence_granularity
-    if vs.family == 6:
-        digits = (text or "").strip().lstrip("/")
-        if text is not None and not digits.isdigit():
+    """virtualServerPersistGranularity (15, IPv4: the netmask) and ...Granularity6 (51, IPv6:
+    the prefix length). keepalived keeps one 32-bit value (0xffffffff when unset: reads
+    255.255.255.255) and serves it as 15 unless the virtual address is IPv6, as 51 unless it is
+    IPv4; a fwmark or group service has no address, so both read the same four bytes."""
+    text = (vs.persistence_granularity or "").strip().lstrip("/")
+    if vs.persistence_granularity is None:
+        raw = b"\xff" * 4
+    elif vs.family == 6:
+        if not text.isdigit():
             return []
-        return [(VS_COL + (51,), idx, GAUGE32, 0xFFFFFFFF if text is None else int(digits))]
-    if text is None:
-        return [(VS_COL + (15,), idx, OCTET_STRING, b"\xff" * 4)]
-    text = text.strip()
-    try:
-        mask = ipaddress.IPv4Network(f"0.0.0.0/{text.lstrip('/')}").netmask.packed
-    except ValueError:
-        return []
-    return [(VS_COL + (15,), idx, OCTET_STRING, mask)]
+        raw = int(text).to_bytes(4, sys.byteorder)
+    else:
+        try:
+            raw = ipaddress.IPv4Network(f"0.0.0.0/{text}").netmask.packed
+        except ValueError:
+            return []
+    addressed = vs.group is None and vs.fwmark is None
+    rows: list[Row] = []
+    if not (addressed and vs.family == 6):
+        rows.append((VS_COL + (15,), idx, OCTET_STRING, raw))
+    if not (addressed and vs.family == 4):
+        rows.append((VS_COL + (51,), idx, GAUGE32, int.from_bytes(raw, sys.byteorder)))
+    return rows
 
 
 def _vs_rows(vs: Any, idx: tuple, g: Any) -> list[Row]:
