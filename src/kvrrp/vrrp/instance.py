@@ -425,16 +425,16 @@ class VrrpInstanceRuntime:
         self.tracker_faults.update(k for k in old.tracker_faults if k != NO_UNICAST_PEER)
         self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
 
-    def update_settings(self, new: InstanceSettings) -> None:
+    def update_settings(self, new: InstanceSettings, why: str = " (reload)") -> None:
         """Reload in place (vrrp.reload_plan: only changes that keep the instance's identity
         and socket): state, timers and counters stay; a master adds/removes changed VIPs and
-        advertises a new priority at once."""
+        advertises a new priority at once. `why` ends the priority change's log line."""
         try:
-            self._update_settings(new)
+            self._update_settings(new, why)
         finally:
             self._refresh_fast()
 
-    def _update_settings(self, new: InstanceSettings) -> None:
+    def _update_settings(self, new: InstanceSettings, why: str) -> None:
         old, self.settings = self.settings, new
         self.garp.settings = new
         self._advert_cache.clear()
@@ -457,8 +457,8 @@ class VrrpInstanceRuntime:
         if self._pinned_priority is None:
             self.effective_priority = effective_priority(new.priority, self.tracker_weights)
         if old_prio != self.effective_priority:
-            log.info("(%s) Changing effective priority from %d to %d (reload)", self.name, old_prio,
-                     self.effective_priority)
+            log.info("(%s) Changing effective priority from %d to %d%s", self.name, old_prio,
+                     self.effective_priority, why)
             self.ctx.apply(self, (InstanceEvent(EVENT_PRIORITY),))
             if self.state in RUNNING:
                 self.dispatch(Event.PRIORITY_CHANGED)
@@ -477,7 +477,7 @@ class VrrpInstanceRuntime:
         log.info("(%s) base priority changed from %d to %d via SNMP.", self.name, old, priority)
         if priority == OWNER_PRIORITY and old != OWNER_PRIORITY:
             self._pinned_priority = self.effective_priority
-        self.update_settings(replace(self.settings, priority=priority))
+        self.update_settings(replace(self.settings, priority=priority), why="")
         return old
 
     def set_preempt(self, on: bool) -> bool:
@@ -485,7 +485,7 @@ class VrrpInstanceRuntime:
         lower-priority advert a BACKUP receives is judged with it. Returns the previous value."""
         old = self.settings.preempt
         log.info("(%s) preemption %s with SNMP", self.name, "enabled" if on else "disabled")
-        self.update_settings(replace(self.settings, preempt=bool(on)))
+        self.update_settings(replace(self.settings, preempt=bool(on)), why="")
         return old
 
     def try_recover(self) -> bool:
