@@ -42,6 +42,8 @@ class Master:
         self.session = 100
         self.got = asyncio.Condition()
         self.server: asyncio.AbstractServer | None = None
+        self.reading = asyncio.Event()           # cleared: a master that stopped reading
+        self.reading.set()
 
     async def start(self) -> "Master":
         self.server = await asyncio.start_unix_server(self._conn, self.path)
@@ -52,6 +54,7 @@ class Master:
         self.session += 1
         try:
             while True:
+                await self.reading.wait()
                 head = await reader.readexactly(20)
                 h = agentx.decode_header(head)
                 body = await reader.readexactly(h.payload_length)
@@ -227,6 +230,34 @@ async def test_set_transaction_against_the_master(tmp_path):
         assert not {11, 13, 15, 22, 33} & set(by_packet)              # CleanupSet: no answer
         snap = agent.snapshot()
         assert (snap["sets_committed"], snap["sets_undone"], snap["sets_refused"]) == (2, 1, 3)
+    finally:
+        await agent.close()
+        await master.close()
+
+
+async def test_a_master_that_stops_reading_leaves_notifications_in_the_bounded_queue(tmp_path):
+    """Per-packet traps under a flood: once 64 KiB wait unread in the socket, notifications
+    stay in the queue (256, the oldest dropped and counted); they go out when the master
+    reads again."""
+    path = str(tmp_path / "master.sock")
+    master = await Master(path).start()
+    agent = Subagent(f"unix:{path}", [(K + (2,), "KEEPALIVED-VRRP")], lambda: VIEW, retry=0.1, ping_interval=30)
+    agent.start()
+    try:
+        assert await agent.wait_open(5)
+        await master.wait(agentx.REGISTER)
+        master.reading.clear()
+        await asyncio.sleep(0.1)
+        big = [VarBind(agentx.SNMP_TRAP_OID_0, agentx.OBJECT_IDENTIFIER, K + (2, 10, 0, 2)),
+               VarBind(K + (2, 3, 1, 2), agentx.OCTET_STRING, b"x" * 2000)]
+        for _ in range(3000):                     # ~6 MB: far more than the socket buffers take
+            agent.notify(big)
+        snap = agent.snapshot()
+        assert snap["queued_notifies"] == 256 and snap["notifies_dropped"] > 0
+        assert snap["notifies_sent"] + snap["notifies_dropped"] + 256 == 3000
+        master.reading.set()                      # the master catches up: the queue drains
+        await master.wait(agentx.NOTIFY, snap["notifies_sent"] + 256)
+        assert agent.snapshot()["queued_notifies"] == 0
     finally:
         await agent.close()
         await master.close()

@@ -36,7 +36,8 @@ DEFAULT_SOCKET = "unix:/var/agentx/master"
 KEEPALIVED_OID = (1, 3, 6, 1, 4, 1, 9586, 100, 5)
 QUEUE_LIMIT = 256
 WRITE_BACKLOG = 64 * 1024   # bytes not yet taken by the master beyond which notifications wait in
-                            # the queue (a flood of bad adverts traps per packet, as keepalived)
+                            # the queue (a flood of bad adverts traps per packet, as keepalived);
+                            # never above the transport's high-water mark, where drain() waits
 REQUEST_TIMEOUT = 5.0
 
 
@@ -137,11 +138,15 @@ class Subagent:
         return int((time.monotonic() - self.started) * 100) & 0xFFFFFFFF
 
     def _flush(self) -> None:
+        if self._write_queued():
+            self._drain_later()
+
+    def _write_queued(self) -> bool:
+        """Write the queue out; True when it stopped because the master is behind."""
         writer, sid = self._writer, self.session_id
         while self._queue and writer is not None and sid is not None:
-            if writer.transport.get_write_buffer_size() > WRITE_BACKLOG:
-                self._drain_later(writer)
-                return
+            if writer.transport.get_write_buffer_size() > _backlog_limit(writer):
+                return True
             varbinds = self._queue.popleft()
             body = [VarBind(agentx.SYS_UPTIME_0, agentx.TIME_TICKS, self.uptime_ticks()), *varbinds]
             try:
@@ -151,17 +156,21 @@ class Subagent:
                 self.counters["notifies_dropped"] += 1
                 continue
             self.counters["notifies_sent"] += 1
+        return False
 
-    def _drain_later(self, writer: asyncio.StreamWriter) -> None:
-        """The master is behind: flush the queue again once it has read what was written."""
+    def _drain_later(self) -> None:
+        """The master is behind: write the queue on as it reads what was written."""
         if self._draining is not None and not self._draining.done():
             return
+        writer = self._writer
 
         async def drain_then_flush() -> None:
             with contextlib.suppress(OSError, ConnectionError):
-                await writer.drain()
-                if writer is self._writer:
-                    self._flush()
+                behind = True
+                while behind and writer is not None and writer is self._writer:
+                    await writer.drain()          # returns once the master read below the low mark
+                    await asyncio.sleep(0)
+                    behind = writer is self._writer and self._write_queued()
         self._draining = asyncio.get_running_loop().create_task(drain_then_flush(), name="kvrrp-snmp-drain")
 
     # -- session ------------------------------------------------------------------------------
@@ -331,6 +340,10 @@ class Subagent:
             data = agentx.response_pdu(h, [], agentx.GEN_ERR, 1, self.uptime_ticks())
         writer.write(data)
 
+
+
+def _backlog_limit(writer: asyncio.StreamWriter) -> int:
+    return min(WRITE_BACKLOG, writer.transport.get_write_buffer_limits()[1])
 
 
 def _read_only(vb: VarBind) -> int:
