@@ -34,7 +34,8 @@ G = check_mib.CHECK + (2, 1)
 
 def rows():
     config = parse_text(CONF, filename="t.conf", config_id="h").config
-    engine = SimpleNamespace(config=config, rs_states={}, quorum={}, drained=set(), kernel_keys=lambda: {})
+    engine = SimpleNamespace(config=config, rs_states={}, quorum={}, drained=set(), weight_bases={},
+                             kernel_keys=lambda: {})
     return config, {obj + idx: (t, v) for obj, idx, t, v in check_mib.check_rows(engine) if v is not None}
 
 
@@ -138,7 +139,7 @@ def full_rows(traffic=None, kernel_keys=None):
     config = parse_text(FULL, filename="t.conf", config_id="h").config
     (rid, _rs), _ = list(iter_real_servers(config.virtual_servers[0]))
     states = {rid: (CheckerState(is_up=True, has_run=True), CheckerState(is_up=False, has_run=False))}
-    engine = SimpleNamespace(config=config, rs_states=states, quorum={}, drained=set(),
+    engine = SimpleNamespace(config=config, rs_states=states, quorum={}, drained=set(), weight_bases={},
                              kernel_keys=lambda: kernel_keys or {})
     return {obj + idx: (t, v) for obj, idx, t, v in check_mib.check_rows(engine, traffic) if v is not None}
 
@@ -259,6 +260,7 @@ def test_hysteresis_at_or_over_the_quorum_is_lowered_as_keepalived_does():
     conf = FULL.replace("  weight 5\n", "  weight 5\n  quorum 2\n  hysteresis 4\n", 1)
     result = parse_text(conf, filename="t.conf", config_id="h")
     assert any("hysteresis 4 >= quorum 2; setting hysteresis to 1" in str(d) for d in result.diagnostics)
-    engine = SimpleNamespace(config=result.config, rs_states={}, quorum={}, drained=set(), kernel_keys=lambda: {})
+    engine = SimpleNamespace(config=result.config, rs_states={}, quorum={}, drained=set(), weight_bases={},
+                             kernel_keys=lambda: {})
     r = {obj + idx: (t, v) for obj, idx, t, v in check_mib.check_rows(engine) if v is not None}
     assert r[check_mib.VS_COL + (26, 1)] == (GAUGE32, 1) and r[check_mib.VS_COL + (22, 1)] == (GAUGE32, 2)
