@@ -24,6 +24,7 @@ log = logging.getLogger("kvrrp.snmp")
 
 STATS_TIMEOUT = 2.0     # a stuck netlink dump must not stall the master agent's request
 VIEW_TTL = 1.0
+VS_SLICE = 20           # virtual servers tabulated between two turns of the event loop
 
 
 def checker_snmp_wanted(args: Any, config: Any) -> bool:
@@ -87,7 +88,12 @@ class CheckerSnmpAgent:
             except Exception as exc:  # noqa: BLE001 - the health columns are served without traffic
                 log.warning("SNMP: reading the IPVS counters failed: %s", exc)
                 self.traffic = None
-        return MibView(check_mib.check_rows(self.engine, self.traffic))
+        rows: list = []
+        for n, part in enumerate(check_mib.check_row_parts(self.engine, self.traffic), 1):
+            rows += part
+            if n % VS_SLICE == 0:
+                await asyncio.sleep(0)      # the checks run between slices of a large table
+        return MibView(rows)
 
     def _check_set(self, vb):
         """TestSet of one varbind; a committed weight shows in the very next Get."""

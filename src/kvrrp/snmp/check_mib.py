@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from kvrrp.snmp.agentx import GAUGE32, INTEGER, OCTET_STRING, VarBind
 from kvrrp.snmp.check_traffic import SORRY, rs_traffic_rows, traffic_by_server, vs_traffic_rows, zero
@@ -193,6 +193,12 @@ def lvs_rows(config: Any) -> list[Row]:
 
 
 def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
+    return [row for part in check_row_parts(engine, traffic) for row in part]
+
+
+def check_row_parts(engine: Any, traffic: dict | None = None) -> Iterator[list[Row]]:
+    """The check branch's rows in parts (the groups, then one virtual server with its real
+    servers at a time, then the scalars), so that a caller may let its loop run between them."""
     from healthcheck.engine import _fmt_rs, _fmt_vs
     from healthcheck.health import iter_real_servers, rs_alive, rs_weight
     from healthcheck.table import PERSISTENT_TIMEOUT_DEFAULT, vs_ident
@@ -209,6 +215,8 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
         for mi, entry in enumerate(members, 1):
             rows.extend(_group_member_rows((gi, mi), entry))
     for i, vs in enumerate(config.virtual_servers, 1):
+        yield rows
+        rows = []
         idx = (i,)
         vs_text = _fmt_vs(vs)
         servers = list(iter_real_servers(vs))
@@ -294,7 +302,7 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
             rows += _rs_rows(vs, rs, ridx, states, g)
             if traffic is not None:
                 rows += rs_traffic_rows(RS_COL, ridx, rs_stats.get((vs_text, _fmt_rs(rs, vs)), zero()))
-    return rows + lvs_rows(config)
+    yield rows + lvs_rows(config)
 
 
 def _range_end(entry: Any) -> str | None:
