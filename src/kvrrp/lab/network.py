@@ -248,5 +248,6 @@ class Lab:
                     tag: str | None = None, vrrp_only: bool = True) -> "Daemon":
         return start_kvrrp(self, node, config_text, args, tag, vrrp_only)
 
-    def start_keepalived(self, node: Node, config_text: str, tag: str | None = None) -> "Daemon":
-        return start_keepalived(self, node, config_text, tag)
+    def start_keepalived(self, node: Node, config_text: str, tag: str | None = None,
+                         vrrp_only: bool = True) -> "Daemon":
+        return start_keepalived(self, node, config_text, tag, vrrp_only)
