@@ -29,12 +29,13 @@ and a capture on the daemon node's eth0 (kernel timestamps):
   silence    the last BFD packet from FRR that reached the node -> the Down line: the daemon's
              own timer precision; RFC 5880 wants Detection Time (+ the 5 ms polling)
   reported   the silence the daemon reports itself when its timer fires (kvrrp "expired after
-             S ms without a packet", keepalived "Expired after D ms (O usec overdue)": D + O),
-             a cross-check of `silence` without the polling
+             S ms without a packet", keepalived "Expired after S ms (O usec overdue)"), a
+             cross-check of `silence` without the polling
   recover    heal -> MASTER again (session back through the 1 s idle rate, then VRRP)
 
 and over the whole series: `spurious` Up -> Down transitions that no cut caused (false
-positives of the timers under this machine's load), `slow rate` cuts that found the session
+positives of the timers under this machine's load; "own" when the daemon's timer expired,
+"FRR" when FRR's did and it signalled Down), `slow rate` cuts that found the session
 still at the 1 s rate (the expiry line names the Detection Time in force; such cuts are not
 counted in the distributions and the round is repeated, at most 2 x --runs rounds), `missed`
 cuts not detected within 5 s, the 1-minute load average at every cut. Prints a markdown
@@ -75,8 +76,8 @@ SESSION = "to_frr"
 
 # what each daemon logs (kvrrp.bfd.service; keepalived's bfd_scheduler.c). `expired` gives the
 # silence the daemon measured and the Detection Time in force when its timer fired: kvrrp
-# "expired after S ms without a packet (Detection Time D ms)", keepalived "Expired after D ms
-# (O usec overdue)", whose silence is D + O.
+# "expired after S ms without a packet (Detection Time D ms)", keepalived "Expired after S ms
+# (O usec overdue)" (bfd_scheduler.c: S = time since the last packet, O = S - Detection Time).
 PATTERNS = {
     "kvrrp": {"down": f"({SESSION}) BFD Up -> Down",
               "expired": re.compile(r"\(" + SESSION + r"\) BFD expired after (\d+) ms without a packet "
@@ -92,7 +93,7 @@ def parse_expired(impl: str, line: str) -> tuple[float, float] | None:
     if m is None:
         return None
     a, b = float(m.group(1)), float(m.group(2))
-    return (a, b) if impl == "kvrrp" else (a + b / 1000, a)
+    return (a, b) if impl == "kvrrp" else (a, a - b / 1000)
 
 
 @dataclass
@@ -167,6 +168,22 @@ def _session_up(pair: Pair) -> bool:
     return bool(states) and up in states[-1]
 
 
+def _downs_from_up(pair: Pair) -> list[str]:
+    """The daemon's session lines of Up -> Down transitions (keepalived logs only the state
+    entered: its Down lines count when the state before was Up)."""
+    assert pair.log is not None
+    if pair.impl == "kvrrp":
+        return [line for _, line in pair.log.lines if PATTERNS["kvrrp"]["down"] in line]
+    out, state = [], ""
+    for _, line in pair.log.lines:
+        m = re.search(r"\(" + SESSION + r"\) Entering (\w+) state", line)
+        if m:
+            if m.group(1) == "Down" and state == "Up":
+                out.append(line)
+            state = m.group(1)
+    return out
+
+
 def _ready(pair: Pair) -> bool:
     assert pair.log is not None and pair.frr is not None
     pair.log.poll()
@@ -224,7 +241,7 @@ def one_cut(lab: Lab, pair: Pair, timers: Timers, rng: random.Random) -> None:
         expired = expired or parse_expired(pair.impl, line)
     if down is None or fault is None:
         pair.missed += 1
-    elif expired is not None and abs(expired[1] - timers.detection_ms) > 1:
+    elif expired is not None and abs(expired[1] - timers.detection_ms) > 2:
         # the session was not at the fast timers when cut (it had just come back through the
         # slow rate): not a measurement of this timer set
         pair.slow_rate += 1
@@ -272,10 +289,17 @@ def run_timers(timers: Timers, impls: list[str], runs: int, rng: random.Random) 
         out = []
         for pair in order:
             pair.log.poll()
-            downs = pair.log.count(PATTERNS[pair.impl]["down"])
+            downs = _downs_from_up(pair)
+            # who saw a spurious Down first: the daemon (its receive side or FRR's sending was
+            # late: "Control Detection Time Expired") or FRR (the daemon's sending was late:
+            # FRR went Down and told it, "Neighbor Signaled Session Down"); a cut is always seen
+            # by the daemon's own timer (nothing from FRR crosses it)
+            signalled = sum(1 for line in downs if "Neighbor Signaled" in line)
+            own = len(downs) - signalled - (pair.cuts - pair.missed)
             out.append({"impl": pair.impl, "timers": timers.label, "detection_time_ms": timers.detection_ms,
                         "cuts": pair.cuts, "missed": pair.missed, "slow_rate": pair.slow_rate,
-                        "spurious_downs": max(0, downs - (pair.cuts - pair.missed)),
+                        "spurious_downs": max(0, own) + signalled,
+                        "spurious_by": {"own_timer": max(0, own), "frr_signalled": signalled},
                         "detect_ms": summary(pair.detect), "fault_ms": summary(pair.fault),
                         "silence_ms": summary(pair.silence), "reported_ms": summary(pair.reported),
                         "recover_ms": summary(pair.recover), "nft_call_ms": summary(pair.nft), "load_1min": load_summary(pair.load),
@@ -288,6 +312,13 @@ def _cell(s: dict) -> str:
     return f"{s['median']:.0f} / {s['p90']:.0f} / {s['max']:.0f}" if s.get("n") else "-"
 
 
+def _spurious(r: dict) -> str:
+    by = r.get("spurious_by")
+    if not r["spurious_downs"] or not by:
+        return str(r["spurious_downs"])
+    return f"{r['spurious_downs']} ({by['own_timer']} own, {by['frr_signalled']} FRR)"
+
+
 def table(results: list[dict]) -> str:
     rows = ["| timers (Detection Time) | daemon | n | cut -> Down | cut -> FAULT | last packet -> Down | "
             "self-reported silence | heal -> MASTER | spurious / slow rate / missed | load 1 min |",
@@ -296,7 +327,7 @@ def table(results: list[dict]) -> str:
         load = r["load_1min"]
         rows.append(f"| {r['timers']} ms ({r['detection_time_ms']} ms) | {r['impl']} | {r['detect_ms'].get('n', 0)} | "
                     f"{_cell(r['detect_ms'])} | {_cell(r['fault_ms'])} | {_cell(r['silence_ms'])} | "
-                    f"{_cell(r['reported_ms'])} | {_cell(r['recover_ms'])} | {r['spurious_downs']} / {r['slow_rate']} / {r['missed']} | "
+                    f"{_cell(r['reported_ms'])} | {_cell(r['recover_ms'])} | {_spurious(r)} / {r['slow_rate']} / {r['missed']} | "
                     f"{load.get('min', '-')}-{load.get('max', '-')} |")
     return "\n".join(rows) + "\n\n(ms: median / p90 / max)\n"
 
