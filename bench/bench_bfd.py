@@ -203,7 +203,7 @@ def start_pair(lab: Lab, pair: Pair, timers: Timers) -> None:
     pair.capture = lab.capture(pair.node)
 
 
-def wait_steady(lab: Lab, pair: Pair, timers: Timers, rng: random.Random) -> None:
+def wait_steady(lab: Lab, pair: Pair, timers: Timers, rng: random.Random) -> int:
     """Until the session has stayed Up (and the instance MASTER) for SETTLE plus a random part
     of one interval: long enough for the Poll/Final switch to the fast timers, and a session
     that flapped meanwhile (the machine's load) is waited for again."""
@@ -215,15 +215,18 @@ def wait_steady(lab: Lab, pair: Pair, timers: Timers, rng: random.Random) -> Non
         time.sleep(SETTLE + rng.uniform(0, timers.interval_ms / 1000))
         pair.log.poll()
         if pair.log.count(down, mark) == 0 and _ready(pair):
-            return
+            # the mark the cut is measured from, and the session still Up at it (a Down logged
+            # while _ready asked FRR would otherwise precede the mark and hide the cut's)
+            mark = pair.log.mark()
+            if _session_up(pair) and pair.daemon.transitions(pair.instance)[-1:] == ["MASTER"]:
+                return mark
     raise RuntimeError(f"{pair.impl}: the session never stayed Up for {SETTLE:g} s\n{pair.daemon.log()[-3000:]}")
 
 
 def one_cut(lab: Lab, pair: Pair, timers: Timers, rng: random.Random) -> None:
     assert pair.log is not None
-    wait_steady(lab, pair, timers, rng)
+    mark = wait_steady(lab, pair, timers, rng)
     pats = PATTERNS[pair.impl]
-    mark = pair.log.mark()
     pair.cuts += 1
     pair.load.append(loadavg())
     called = time.time()
