@@ -1,7 +1,7 @@
 """BGP withdraw benchmark: how long until the upstream router's kernel no longer routes an
 anycast VIP to a director that stops serving it, per kind of event.
 
-    sudo python3 bench/bench_bgp_withdraw.py [--runs 10] [--kinds quorum,maintenance,sigterm,sigkill]
+    sudo python3 bench/bench_bgp_withdraw.py [--runs 10] [--kinds quorum,maintenance,sigterm,sigkill,node]
                                              [--json out.json]
 
 The lab of tests/bgp (bgp_lab.py: FRR zebra + bgpd as the upstream router with maximum-paths,
@@ -22,11 +22,14 @@ Every round runs each kind once (kinds interleaved, so they share the load condi
                starting kvrrp again
   sigkill      SIGKILL of n2's kvrrp alone (bgpd stays): its checker child gets SIGTERM from
                the kernel (PR_SET_PDEATHSIG) and withdraws; restored by starting kvrrp again
+  node         the director dies: SIGKILL of its kvrrp, bgpd and responder; the kernel closes
+               bgpd's TCP session and the router drops the paths; restored by starting bgpd,
+               the responder and kvrrp again
 
   gone   the event (the moment before the kill / the call) -> n2's address no longer a next hop
          of 198.18.100.1/32 in the router's kernel table
-  back   the restore action -> n2 a next hop again (for sigterm / sigkill this includes the
-         start of a new kvrrp and its first passing check)
+  back   the restore action -> n2 a next hop again (for sigterm / sigkill / node this includes
+         the start of a new kvrrp and its first passing check; for node also bgpd's session)
 
 The router's table is read in-process over netlink (a pyroute2 socket opened in the router's
 namespace) every 5 ms. Before each event both next hops are present and have been for 1 s.
@@ -65,7 +68,7 @@ PORT = 80
 POLL = 0.005
 WAIT = 30.0
 SETTLE = 1.0
-KINDS = ("quorum", "maintenance", "sigterm", "sigkill")
+KINDS = ("quorum", "maintenance", "sigterm", "sigkill", "node")
 
 
 def director_kvrrp_conf(node: Node, vty_dir: str) -> str:
@@ -188,6 +191,10 @@ class Bench:
             self.daemons[d2].signal(signal.SIGTERM)
         elif kind == "sigkill":
             self.lab.kill(self.daemons[d2].proc)
+        elif kind == "node":
+            self.lab.kill(self.daemons[d2].proc)
+            self.frr[d2].kill()
+            self.lab.kill(self.responders[d2])
         else:
             raise ValueError(kind)
 
@@ -198,13 +205,18 @@ class Bench:
             self.responders[d2] = start_responder(self.lab, self.d2, ANYCAST, PORT)
         elif kind == "maintenance":
             call(self.ctl(), "maintenance", on=False, all=True)
+        elif kind == "node":
+            self.responders[d2].wait(5)
+            self.frr[d2] = Frr(self.lab, self.d2, director_conf(self.d2, self.router), with_zebra=False)
+            self.responders[d2] = start_responder(self.lab, self.d2, ANYCAST, PORT)
+            self.start_kvrrp(self.d2)
         else:
             self.start_kvrrp(self.d2)
 
     def settle_after_stop(self, kind: str) -> None:
         """Before restarting after a stop: the stopped kvrrp's children have finished (the
         checker child of a SIGKILLed parent withdraws, then exits)."""
-        if kind in ("sigterm", "sigkill"):
+        if kind in ("sigterm", "sigkill", "node"):
             self.daemons[self.d2.name].proc.wait(15)
             time.sleep(0.5)
 

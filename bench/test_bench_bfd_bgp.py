@@ -53,7 +53,7 @@ def test_bfd_quick(benchmark, tmp_path):
 def test_bgp_withdraw_quick(benchmark, tmp_path):
     report = _run(benchmark, tmp_path, "bench_bgp_withdraw.py", "--runs", "2")
     results = report["results"]
-    assert [r["kind"] for r in results] == ["quorum", "maintenance", "sigterm", "sigkill"]
+    assert [r["kind"] for r in results] == ["quorum", "maintenance", "sigterm", "sigkill", "node"]
     for r in results:
         assert (r["events"], r["missed"], r["other_hop_lost"]) == (2, 0, 0), r
         assert r["gone_ms"]["n"] == 2 and r["back_ms"]["n"] == 2 and r["gone_ms"]["min"] > 0, r
