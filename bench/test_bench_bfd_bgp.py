@@ -1,6 +1,7 @@
 """`python3 -m pytest bench --benchmark-only -k "bfd or bgp"` runs short versions of
 bench_bfd.py (3 cuts per daemon at 100 ms x 3, kvrrp and keepalived against FRR bfdd) and
-bench_bgp_withdraw.py (2 events of each kind). Root and FRR needed; about 4 minutes at this machine's load.
+bench_bgp_withdraw.py (2 events of each kind). Root and FRR needed; about 4 minutes at this
+machine's load.
 
 Opt-in like everything in bench/ (`pytest tests` never collects it). The outputs are checked
 (every cut detected by both daemons, every withdraw seen and only the acted-on director's
