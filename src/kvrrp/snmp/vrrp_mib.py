@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 from kvrrp.snmp.agentx import (COUNTER32, COUNTER64, GAUGE32, INTEGER, IP_ADDRESS, OBJECT_IDENTIFIER,
                                OCTET_STRING, SNMP_TRAP_OID_0, TIME_TICKS, Oid, VarBind)
 from kvrrp.snmp.mibview import Row
+from kvrrp.snmp.vrrp_tracking_mib import script_command
 
 KEEPALIVED = (1, 3, 6, 1, 4, 1, 9586, 100, 5)
 GLOBAL = KEEPALIVED + (1,)
@@ -82,7 +83,8 @@ def vmac(vrid: int, family: int) -> bytes:
 
 
 def script_text(call: Any) -> str | None:
-    return None if call is None else call.command
+    """A notify script as keepalived's MIB shows it (cmd_str: every word quoted)."""
+    return None if call is None else script_command(call.argv, call.command)
 
 
 @dataclass
@@ -164,8 +166,9 @@ def one_instance_rows(i: int, inst: Any, model: Any, config: Any) -> Iterable[Ro
         (col + (8,), idx, INTEGER, inst.effective_priority),
         (col + (9,), idx, INTEGER, truth(inst.vips_set)),
         (col + (10,), idx, OCTET_STRING, s.ifname),
-        (col + (11,), idx, INTEGER,
-         truth(model is not None and (model.track_interfaces or not model.dont_track_primary))),
+        # keepalived: whether the instance has track_interface entries (its own interface and
+        # weighted entries of an address owner are not kept: config validation drops them)
+        (col + (11,), idx, INTEGER, truth(model is not None and model.track_interfaces)),
         (col + (12,), idx, GAUGE32, interval),
         (col + (13,), idx, INTEGER, truth(s.preempt)),
         (col + (14,), idx, GAUGE32, int(s.preempt_delay)),
@@ -177,9 +180,11 @@ def one_instance_rows(i: int, inst: Any, model: Any, config: Any) -> Iterable[Ro
         (col + (20,), idx, INTEGER, truth(smtp)),
         (col + (21,), idx, INTEGER, truth(notify_exec)),
         *((col + (c,), idx, OCTET_STRING, script_text(v)) for c, v in scripts.items()),
-        (col + (27,), idx, INTEGER, truth(s.accept)),
+        (col + (27,), idx, INTEGER, truth(s.accept) if s.version == 3 else 0),   # keepalived: v3 only
         (col + (28,), idx, INTEGER, truth(model is not None and model.promote_secondaries)),
-        (col + (29,), idx, INTEGER, 1),                    # use_linkbeat: netlink link state
+        # keepalived's VRRP_FLAG_LINKBEAT_USE_POLLING: the link state is polled, not netlink's
+        (col + (29,), idx, INTEGER, truth(model is not None and (model.linkbeat_use_polling
+                                                                 or config.linkbeat_use_polling))),
         (col + (30,), idx, INTEGER, s.version),
         (col + (33,), idx, INTEGER, truth(model is not None and model.notify_deleted_enabled)),
     )
@@ -191,25 +196,31 @@ def one_instance_rows(i: int, inst: Any, model: Any, config: Any) -> Iterable[Ro
         yield (col + (36,), idx, INTEGER, truth(s.v3_checksum_as_v2))
 
 
-def one_tracked_rows(i: int, inst: Any, model: Any, scripts: dict[str, Any]) -> Iterable[Row]:
-    """vrrpTrackedInterfaceTable and vrrpTrackedScriptTable rows of one instance, indexed
-    (instance, n) as keepalived indexes them: the instance's interface first unless
-    dont_track_primary, then its track_interface entries; its track_script entries."""
-    if model is None:
-        return
-    interfaces = [] if model.dont_track_primary else [(inst.settings.ifname, 0, False)]
-    interfaces += [(r.name, r.weight or 0, r.reverse) for r in model.track_interfaces]
-    for n, (name, weight, reverse) in enumerate(interfaces, 1):
-        yield from ((VRRP + (4, 1, 1), (i, n), OCTET_STRING, name),
-                    (VRRP + (4, 1, 2), (i, n), INTEGER, weight),
-                    (VRRP + (4, 1, 3), (i, n), INTEGER, truth(reverse)))
-    for n, ref in enumerate(model.track_scripts, 1):
-        script = scripts.get(ref.name)
-        weight = ref.weight if ref.weight is not None else (script.weight if script is not None else 0)
-        reverse = ref.reverse or (script is not None and script.weight_reverse)
-        yield from ((VRRP + (5, 1, 2), (i, n), OCTET_STRING, ref.name),
-                    (VRRP + (5, 1, 3), (i, n), INTEGER, weight),
-                    (VRRP + (5, 1, 4), (i, n), INTEGER, truth(reverse)))
+def static_address_rows(config: Any, host: Host) -> list[Row]:
+    """vrrpAddressTable's static_ipaddress rows: instance index 0, as keepalived numbers them;
+    set (kvrrp adds them at start), not advertised."""
+    from kvrrp.vrrp.settings import _broadcast
+
+    col = VRRP + (6, 1)
+    rows: list[Row] = []
+    for n, a in enumerate(config.static_addresses, 1):
+        idx = (0, n)
+        ifname = a.dev or ""
+        brd = _broadcast(a.address, a.prefixlen, a.brd) if a.family == 4 else None
+        rows += [
+            (col + (2,), idx, INTEGER, 2 if a.family == 6 else 1),
+            (col + (3,), idx, OCTET_STRING, packed(a.address)),
+            (col + (4,), idx, OCTET_STRING, (packed(brd) or bytes(4)) if a.family == 4 else None),
+            (col + (5,), idx, GAUGE32, a.prefixlen),
+            (col + (6,), idx, INTEGER, SCOPE.get(a.scope, 14)),
+            (col + (7,), idx, INTEGER, host.ifindex(ifname) if ifname else 0),
+            (col + (8,), idx, OCTET_STRING, ifname),
+            (col + (9,), idx, OCTET_STRING, a.label),
+            (col + (10,), idx, INTEGER, 1),
+            (col + (11,), idx, INTEGER, 2),
+            (col + (12,), idx, OCTET_STRING, packed(a.peer)),
+        ]
+    return rows
 
 
 def one_address_rows(i: int, inst: Any, host: Host) -> Iterable[Row]:
@@ -223,7 +234,8 @@ def one_address_rows(i: int, inst: Any, host: Host) -> Iterable[Row]:
             yield from (
                 (col + (2,), idx, INTEGER, 2 if spec.family == 6 else 1),
                 (col + (3,), idx, OCTET_STRING, packed(spec.address)),
-                (col + (4,), idx, OCTET_STRING, packed(spec.broadcast) if spec.family == 4 else None),
+                # keepalived serves an IPv4 address's broadcast always (0.0.0.0 when none)
+                (col + (4,), idx, OCTET_STRING, (packed(spec.broadcast) or bytes(4)) if spec.family == 4 else None),
                 (col + (5,), idx, GAUGE32, spec.prefixlen),
                 (col + (6,), idx, INTEGER, SCOPE.get(spec.scope, 14)),
                 (col + (7,), idx, INTEGER, host.ifindex(ifname)),
@@ -265,16 +277,16 @@ def instance_rows(engine: Any, config: Any) -> list[Row]:
     return rows
 
 
-def address_rows(engine: Any, host: Host) -> list[Row]:
-    """vrrpAddressTable."""
-    rows: list[Row] = []
+def address_rows(engine: Any, host: Host, config: Any = None) -> list[Row]:
+    """vrrpAddressTable: the static addresses (instance 0), then each instance's."""
+    rows: list[Row] = static_address_rows(config, host) if config is not None else []
     for i, inst in enumerate(engine.instances.values(), 1):
         rows.extend(one_address_rows(i, inst, host))
     return rows
 
 
 def keepalived_vrrp_rows(engine: Any, config: Any, host: Host) -> list[Row]:
-    return sync_group_rows(engine, config) + instance_rows(engine, config) + address_rows(engine, host)
+    return sync_group_rows(engine, config) + instance_rows(engine, config) + address_rows(engine, host, config)
 
 
 # ---------------------------------------------------------------------------- RFC 2787 / 6527

@@ -1,0 +1,285 @@
+"""KEEPALIVED-MIB's vrrp branch served by kvrrp against keepalived 2.2.7 itself: the same
+configuration, run by keepalived then by kvrrp as subagents of one private snmpd, in the same
+kvrrp.lab namespace, both single-node MASTER; the two walks of the vrrp branch must be equal.
+
+The configuration has something in every table: sync groups with tracked interfaces,
+scripts, files, processes and BFDs (and notify scripts), instances (v2 and v3, multicast
+and unicast) with their own tracked objects, VIPs and excluded VIPs, virtual routes (a
+gateway, a blackhole, a multipath one) and rules, static addresses, routes and rules.
+
+What legitimately differs is normalised, each for a reason written at NORMALISED below.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from kvrrp.lab import Lab
+from snmp_tools import NetSnmp, wait_for
+
+pytestmark = [pytest.mark.root, pytest.mark.keepalived, pytest.mark.timeout(150)]
+
+VRRP = ".1.3.6.1.4.1.9586.100.5.2"
+INSTANCE = f"{VRRP}.3.1"
+WAIT = 25.0
+
+CONFIG = """\
+global_defs {{
+  router_id snmp-compare
+  enable_snmp_vrrp
+  snmp_socket unix:{socket}
+}}
+static_ipaddress {{
+  198.18.9.1/24 dev dum0 label dum0:st
+  198.18.9.2/32 dev dum0 scope link
+}}
+static_routes {{
+  198.18.70.0/24 via 198.18.9.254 dev dum0 table 120
+  blackhole 198.18.71.0/24 table 120
+}}
+static_rules {{
+  from 198.18.72.0/24 table 120 priority 300
+}}
+vrrp_script chk_up {{
+  script "/usr/bin/true"
+  interval 1
+  weight 5
+  rise 2
+  fall 3
+}}
+vrrp_script chk_down {{
+  script "/usr/bin/false x"
+  interval 1
+  timeout 3
+  weight -7
+}}
+vrrp_script chk_unused {{
+  script "/usr/bin/true"
+  interval 3
+}}
+vrrp_track_file tf_one {{
+  file {file}
+  weight 4
+}}
+vrrp_track_file tf_two {{
+  file {file}
+  weight -3 reverse
+}}
+vrrp_track_process tp_none {{
+  process kvsnmp-no-such
+  weight 6
+  quorum 2
+  quorum_max 3
+  fork_delay 2
+  terminate_delay 1.5
+}}
+vrrp_track_process tp_args {{
+  process kvsnmp-no-such -a -b
+  param_match initial
+  weight -2
+}}
+bfd_instance bfd_one {{
+  neighbor_ip 198.18.0.250
+  weight 8
+}}
+vrrp_sync_group SG_A {{
+  group {{
+    VI_1
+    VI_2
+  }}
+  track_interface {{
+    dum0 weight 3
+    {ifname}
+  }}
+  track_script {{
+    chk_up
+    chk_down weight 2
+  }}
+  track_file {{
+    tf_one
+  }}
+  track_process {{
+    tp_none
+  }}
+  track_bfd {{
+    bfd_one
+  }}
+  notify_master "/usr/bin/true sg master"
+  notify "/usr/bin/true sg"
+  smtp_alert
+}}
+vrrp_instance VI_1 {{
+  interface {ifname}
+  state MASTER
+  virtual_router_id 81
+  priority 200
+  advert_int 1
+  virtual_ipaddress {{
+    198.18.0.81/32
+    198.18.0.82/24 brd 198.18.0.255 label {ifname}:v
+  }}
+  virtual_ipaddress_excluded {{
+    198.18.8.81/32
+  }}
+  track_script {{
+    chk_up
+  }}
+  track_file {{
+    tf_two weight 0
+  }}
+  track_process {{
+    tp_args
+  }}
+  virtual_routes {{
+    198.18.50.0/24 via 198.18.0.254 dev {ifname} metric 5
+    blackhole 198.18.51.0/24
+    198.18.52.0/24 src 198.18.0.81 dev {ifname} scope link table 110
+    198.18.54.0/24 table 111 nexthop via 198.18.0.252 dev {ifname} weight 2 nexthop via 198.18.0.251 dev {ifname}
+  }}
+  virtual_rules {{
+    from 198.18.60.0/24 table 100 priority 200
+    to 198.18.61.1 table 101 priority 201
+    from 198.18.62.0/24 to 198.18.63.0/24 table 102 priority 202
+  }}
+  notify_master "/usr/bin/true master"
+  notify_backup "/usr/bin/true backup"
+  notify_fault /usr/bin/true
+  notify_stop /usr/bin/true
+  notify /usr/bin/true
+}}
+vrrp_instance VI_2 {{
+  interface {ifname}
+  state MASTER
+  virtual_router_id 82
+  priority 190
+  advert_int 1
+  virtual_ipaddress {{
+    198.18.0.83/32
+  }}
+}}
+vrrp_instance VI_3 {{
+  interface {ifname}
+  state MASTER
+  version 3
+  accept
+  virtual_router_id 83
+  priority 180
+  advert_int 1
+  unicast_peer {{
+    198.18.0.240
+  }}
+  virtual_ipaddress {{
+    198.18.0.84/32
+  }}
+  track_interface {{
+    dum0 weight -20
+  }}
+  track_script {{
+    chk_down
+    chk_up weight 9 reverse
+  }}
+  track_file {{
+    tf_one weight 2
+  }}
+  track_bfd {{
+    bfd_one
+  }}
+  track_process {{
+    tp_none weight 1
+  }}
+  virtual_routes {{
+    198.18.53.0/24 via 198.18.0.253
+  }}
+  preempt_delay 4
+}}
+"""
+
+# What differs between keepalived 2.2.7 and kvrrp, and why (everything else must be equal).
+NORMALISED = {
+    # vrrpAddressAdvertising: keepalived 2.2.7 (and 2.4.3) answer notAdvertised(2) for every
+    # address of the instances after the first: vrrp_header_ar_table() sets its "advertised"
+    # flag when it enters the first instance and never again. kvrrp answers advertised(1) for
+    # VIPs and notAdvertised(2) for excluded VIPs of every instance (checked below).
+    "address-advertised": f"{VRRP}.6.1.11.",
+    # vrrpScriptPath, vrrpScriptIntervalUsec, vrrpScriptTimeoutUsec: keepalived 2.4's MIB
+    # (REVISION 202403180001Z / 202410040001Z) which kvrrp serves; 2.2.7 has no such columns.
+    "script-2.4-columns": (f"{VRRP}.9.1.10.", f"{VRRP}.9.1.11.", f"{VRRP}.9.1.12."),
+    # vrrpInstanceV3ChecksumAsV2: keepalived 2.4's MIB (REVISION 202212090001Z), VRRPv3 only
+    "v3-checksum-2.4-column": f"{INSTANCE}.36.",
+}
+
+
+def _kernel_ready(lab: Lab, node) -> None:
+    """A second link for the tracked interfaces and static entries: a veth pair inside the
+    namespace (no dummy module on the CI machines); it goes away with the namespace."""
+    lab.run(node, ["ip", "link", "add", "dum0", "type", "veth", "peer", "name", "dum0p"])
+    lab.run(node, ["ip", "link", "set", "dum0p", "up"])
+    lab.run(node, ["ip", "link", "set", "dum0", "up"])
+
+
+def _walk_when_master(snmp: NetSnmp, daemon, instances: int) -> dict[str, str]:
+    want = {f"{INSTANCE}.4.{i}": "INTEGER: 2" for i in range(1, instances + 1)}
+
+    def ready() -> bool:
+        states = snmp.walk(f"{INSTANCE}.4")
+        return states == want
+    assert wait_for(ready, WAIT, interval=0.5), (snmp.walk(f"{INSTANCE}.4"), daemon.log()[-4000:])
+    # the scripts' rise (2 runs at 1 s) and the file/process first reads are done by now
+    time.sleep(4.0)
+    rows = snmp.walk(VRRP)
+    assert wait_for(lambda: snmp.walk(f"{INSTANCE}.4") == want, 2.0)
+    return rows
+
+
+def _split(rows: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    kept, dropped = {}, {}
+    prefixes: list[str] = []
+    for p in NORMALISED.values():
+        prefixes += [p] if isinstance(p, str) else list(p)
+    for oid, value in rows.items():
+        (dropped if any(oid.startswith(p) for p in prefixes) else kept)[oid] = value
+    return kept, dropped
+
+
+def test_vrrp_branch_equals_keepalived(tmp_path) -> None:
+    track_file = os.path.join(str(tmp_path), "track-file")
+    with open(track_file, "w") as fh:
+        fh.write("2\n")
+    with NetSnmp(str(tmp_path)) as snmp, Lab(nodes=1, prefix="kvsnmpk", client=False) as lab:
+        node = lab.nodes[0]
+        _kernel_ready(lab, node)
+        text = CONFIG.format(socket=snmp.socket, file=track_file, ifname=node.ifname)
+
+        keepalived = lab.start_keepalived(node, text, tag="keepalived")
+        theirs = _walk_when_master(snmp, keepalived, 3)
+        keepalived.stop()
+        # keepalived's subagent is gone (snmpwalk then reports "No Such Object" at the OID)
+        assert wait_for(lambda: f"{INSTANCE}.2.1" not in snmp.walk(f"{INSTANCE}.2"), WAIT, interval=0.3)
+
+        kvrrp = lab.start_kvrrp(node, text, tag="kvrrp")
+        ours = _walk_when_master(snmp, kvrrp, 3)
+        assert kvrrp.stop() == 0
+
+    tables = {int(oid[len(VRRP) + 1:].split(".")[0]) for oid in theirs}
+    assert tables == set(range(1, 23)) - {10}, sorted(tables)     # every table (10: the traps)
+    mine, my_dropped = _split(ours)
+    ref, _ = _split(theirs)
+    missing = {k: v for k, v in ref.items() if k not in mine}
+    extra = {k: v for k, v in mine.items() if k not in ref}
+    differ = {k: (ref[k], mine[k]) for k in ref if k in mine and ref[k] != mine[k]}
+    assert not (missing or extra or differ), (f"missing in kvrrp: {missing}\nonly in kvrrp: {extra}\n"
+                                             f"different (keepalived, kvrrp): {differ}")
+
+    # the normalised columns hold what they should in kvrrp
+    adv = f"{VRRP}.6.1.11."
+    assert my_dropped[f"{adv}1.1"] == my_dropped[f"{adv}1.2"] == "INTEGER: 1"       # VI_1's VIPs
+    assert my_dropped[f"{adv}1.3"] == "INTEGER: 2"                                   # its excluded VIP
+    assert my_dropped[f"{adv}2.1"] == my_dropped[f"{adv}3.1"] == "INTEGER: 1"       # VI_2's, VI_3's
+    assert my_dropped[f"{adv}0.1"] == "INTEGER: 2"                                   # static address
+    assert my_dropped[f"{VRRP}.9.1.10.1"] == 'STRING: "/usr/bin/true"'
+    assert my_dropped[f"{VRRP}.9.1.11.2"] == "Gauge32: 1000000"                     # chk_down: 1 s
+    assert my_dropped[f"{VRRP}.9.1.12.2"] == "Gauge32: 3000000"                     # timeout 3 s
+    assert my_dropped == {**{k: v for k, v in my_dropped.items() if not k.startswith(f"{INSTANCE}.36.")},
+                          f"{INSTANCE}.36.3": "INTEGER: 2"}                          # VI_3 (v3) only
