@@ -1,6 +1,7 @@
-"""KEEPALIVED-MIB's vrrp branch served by kvrrp against keepalived 2.2.7 itself: the same
-configuration, run by keepalived then by kvrrp as subagents of one private snmpd, in the same
-kvrrp.lab namespace, both single-node MASTER; the two walks of the vrrp branch must be equal.
+"""KEEPALIVED-MIB (global and vrrp branches), VRRP-MIB (RFC 2787) and VRRPv3-MIB (RFC 6527)
+served by kvrrp against keepalived 2.2.7 itself: the same configuration, run by kvrrp then by
+keepalived as subagents of one private snmpd, in the same kvrrp.lab namespace, both
+single-node MASTER; the walks must be equal.
 
 The configuration has something in every table: sync groups with tracked interfaces,
 scripts, files, processes and BFDs (and notify scripts), instances (v2 and v3, multicast
@@ -21,14 +22,18 @@ from snmp_tools import NetSnmp, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.keepalived, pytest.mark.timeout(150)]
 
-VRRP = ".1.3.6.1.4.1.9586.100.5.2"
+K = ".1.3.6.1.4.1.9586.100.5"
+VRRP = f"{K}.2"
 INSTANCE = f"{VRRP}.3.1"
+RFC2787 = ".1.3.6.1.2.1.68"
+RFC6527 = ".1.3.6.1.2.1.207"
 WAIT = 25.0
 
 CONFIG = """\
 global_defs {{
   router_id snmp-compare
   enable_snmp_vrrp
+  enable_snmp_rfc
   snmp_socket unix:{socket}
 }}
 static_ipaddress {{
@@ -206,9 +211,19 @@ NORMALISED = {
     # vrrpScriptPath, vrrpScriptIntervalUsec, vrrpScriptTimeoutUsec: keepalived 2.4's MIB
     # (REVISION 202403180001Z / 202410040001Z) which kvrrp serves; 2.2.7 has no such columns.
     "script-2.4-columns": (f"{VRRP}.9.1.10.", f"{VRRP}.9.1.11.", f"{VRRP}.9.1.12."),
-    # vrrpInstanceV3ChecksumAsV2: keepalived 2.4's MIB (REVISION 202212090001Z), VRRPv3 only
-    "v3-checksum-2.4-column": f"{INSTANCE}.36.",
+    # vrrpInstanceV3ChecksumAsV2, v3ChecksumAsV2: keepalived 2.4's MIB (REVISION 202212090001Z)
+    "v3-checksum-2.4-column": (f"{INSTANCE}.36.", f"{K}.1.12.0"),
+    # version: "Keepalived v2.2.7 (01/16,2022)" / "kvrrp X.Y.Z"
+    "version": f"{K}.1.1.0",
 }
+# TimeTicks that depend on when each daemon started and changed state: their type is compared,
+# not their value (vrrpOperVirtualRouterUpTime, vrrpv3OperationsUpTime)
+TIMES = (f"{RFC2787}.1.3.1.13.", f"{RFC6527}.1.1.1.1.12.")
+# keepalived's RFC 2787 vrrpOperTable and vrrpRouterStatsTable answer a Get or a GetNext that
+# carries an index with nothing (snmp_rfcv2_header_list_table: `ifp ? ifindex : 0 < target`
+# skips every instance), so its walk shows each column's first instance only: kvrrp's rows of
+# the other instances are left out of the comparison (and checked to be there)
+PER_INSTANCE_2787 = (f"{RFC2787}.1.3.1.", f"{RFC2787}.2.4.1.")
 
 
 def _kernel_ready(lab: Lab, node) -> None:
@@ -228,8 +243,12 @@ def _walk_when_master(snmp: NetSnmp, daemon, instances: int) -> dict[str, str]:
     assert wait_for(ready, WAIT, interval=0.5), (snmp.walk(f"{INSTANCE}.4"), daemon.log()[-4000:])
     # the scripts' rise (2 runs at 1 s) and the file/process first reads are done by now
     time.sleep(4.0)
-    rows = snmp.walk(VRRP)
+    rows = {**snmp.walk(K), **snmp.walk(RFC2787), **snmp.walk(RFC6527)}
     assert wait_for(lambda: snmp.walk(f"{INSTANCE}.4") == want, 2.0)
+    for oid, value in rows.items():
+        if oid.startswith(TIMES):
+            assert value.startswith("Timeticks: "), (oid, value)
+            rows[oid] = "Timeticks"
     return rows
 
 
@@ -252,20 +271,24 @@ def test_vrrp_branch_equals_keepalived(tmp_path) -> None:
         _kernel_ready(lab, node)
         text = CONFIG.format(socket=snmp.socket, file=track_file, ifname=node.ifname)
 
-        keepalived = lab.start_keepalived(node, text, tag="keepalived")
-        theirs = _walk_when_master(snmp, keepalived, 3)
-        keepalived.stop()
-        # keepalived's subagent is gone (snmpwalk then reports "No Such Object" at the OID)
-        assert wait_for(lambda: f"{INSTANCE}.2.1" not in snmp.walk(f"{INSTANCE}.2"), WAIT, interval=0.3)
-
         kvrrp = lab.start_kvrrp(node, text, tag="kvrrp")
         ours = _walk_when_master(snmp, kvrrp, 3)
         assert kvrrp.stop() == 0
+        # kvrrp's subagent is gone (snmpwalk then reports "No Such Object" at the OID)
+        assert wait_for(lambda: f"{INSTANCE}.2.1" not in snmp.walk(f"{INSTANCE}.2"), WAIT, interval=0.3)
 
-    tables = {int(oid[len(VRRP) + 1:].split(".")[0]) for oid in theirs}
+        keepalived = lab.start_keepalived(node, text, tag="keepalived")
+        theirs = _walk_when_master(snmp, keepalived, 3)
+        keepalived.stop()
+
+    tables = {int(oid[len(VRRP) + 1:].split(".")[0]) for oid in theirs if oid.startswith(VRRP + ".")}
     assert tables == set(range(1, 23)) - {10}, sorted(tables)     # every table (10: the traps)
     mine, my_dropped = _split(ours)
     ref, _ = _split(theirs)
+    first = next(k for k in theirs if k.startswith(f"{RFC2787}.1.3.1.3.")).split(".")[-2:]
+    later = {k for k in mine if k.startswith(PER_INSTANCE_2787) and k.split(".")[-2:] != first}
+    assert len(later) == 13 + 12, sorted(later)     # VI_2: 13 vrrpOperTable columns (no auth key), 12 stats
+    mine = {k: v for k, v in mine.items() if k not in later}
     missing = {k: v for k, v in ref.items() if k not in mine}
     extra = {k: v for k, v in mine.items() if k not in ref}
     differ = {k: (ref[k], mine[k]) for k in ref if k in mine and ref[k] != mine[k]}
@@ -283,3 +306,7 @@ def test_vrrp_branch_equals_keepalived(tmp_path) -> None:
     assert my_dropped[f"{VRRP}.9.1.12.2"] == "Gauge32: 3000000"                     # timeout 3 s
     assert my_dropped == {**{k: v for k, v in my_dropped.items() if not k.startswith(f"{INSTANCE}.36.")},
                           f"{INSTANCE}.36.3": "INTEGER: 2"}                          # VI_3 (v3) only
+    assert my_dropped[f"{K}.1.1.0"].startswith('STRING: "kvrrp ')
+    # the RFC tables have all three instances (VRRP-MIB: the two VRRPv2 ones), and they were compared
+    assert sum(1 for k in ours if k.startswith(f"{RFC2787}.1.3.1.3.")) == 2
+    assert sum(1 for k in mine if k.startswith(f"{RFC6527}.1.1.1.1.6.")) == 3

@@ -9,8 +9,10 @@ excluded VIPs; the RFC tables are indexed by (ifIndex, VRID[, address type]).
 """
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import socket
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable
@@ -78,23 +80,33 @@ def packed(address: str | None) -> bytes | None:
         return None
 
 
-def vmac(vrid: int, family: int) -> bytes:
-    return bytes((0, 0, 0x5E, 0, 2 if family == 6 else 1, vrid))
-
-
 def script_text(call: Any) -> str | None:
     """A notify script as keepalived's MIB shows it (cmd_str: every word quoted)."""
     return None if call is None else script_command(call.argv, call.command)
 
 
+SIOCGIFHWADDR = 0x8927
+
+
+def if_hwaddr(name: str) -> bytes | None:
+    """An interface's hardware address (SIOCGIFHWADDR in this network namespace)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            raw = fcntl.ioctl(sock.fileno(), SIOCGIFHWADDR, struct.pack("256s", name.encode()[:15]))
+    except OSError:
+        return None
+    return raw[18:24]
+
+
 @dataclass
 class Host:
-    """What the tables need from the host: interface indexes, and TimeTicks for a monotonic
-    time (centiseconds since the agent started, as sysUpTime counts)."""
+    """What the tables need from the host: interface indexes and hardware addresses, and
+    TimeTicks for a monotonic time (centiseconds since the agent started, as sysUpTime counts)."""
 
     ifindex: Callable[[str], int]
     ticks: Callable[[float | None], int]
     hostname: Callable[[], str] = socket.gethostname
+    hwaddr: Callable[[str], bytes | None] = if_hwaddr
 
 
 def if_nametoindex(name: str) -> int:
@@ -115,9 +127,14 @@ def global_rows(config: Any, host: Host, version: str) -> list[Row]:
     rows: list[Row] = [
         (GLOBAL + (1,), s, OCTET_STRING, version),
         (GLOBAL + (2,), s, OCTET_STRING, router_id(config, host)),
-        (GLOBAL + (3, 3), s, GAUGE32, int(g.smtp_connect_timeout)),
-        (GLOBAL + (3, 4), s, OCTET_STRING, g.notification_email_from or f"keepalived@{host.hostname()}"),
-        (GLOBAL + (3, 6), s, GAUGE32, g.smtp_server_port),
+        # keepalived gives the SMTP defaults (30 s, port 25, keepalived@host) only with an
+        # smtp_server; without one it serves 0, 0 and no sender (an explicit
+        # smtp_connect_timeout still shows, unless it is the default 30 itself)
+        (GLOBAL + (3, 3), s, GAUGE32, int(g.smtp_connect_timeout)
+         if g.smtp_server or g.smtp_connect_timeout != 30.0 else 0),
+        (GLOBAL + (3, 4), s, OCTET_STRING, g.notification_email_from
+         or (f"keepalived@{host.hostname()}" if g.smtp_server else None)),
+        (GLOBAL + (3, 6), s, GAUGE32, g.smtp_server_port if g.smtp_server else 0),
         (GLOBAL + (3, 7), s, INTEGER, truth(not g.no_email_faults)),
         (GLOBAL + (3, 8), s, INTEGER, 3 if g.smtp_alert is None else truth(g.smtp_alert)),
         (GLOBAL + (3, 9), s, INTEGER, 3 if g.smtp_alert_vrrp is None else truth(g.smtp_alert_vrrp)),
@@ -132,10 +149,11 @@ def global_rows(config: Any, host: Host, version: str) -> list[Row]:
         (GLOBAL + (11,), s, INTEGER, 3 if g.lvs_flush_on_stop_vs_only else truth(g.lvs_flush_on_stop)),
         (GLOBAL + (12,), s, INTEGER, truth(g.v3_checksum_as_v2)),
     ]
+    # keepalived serves the server's type and address always: with none, its empty sockaddr
+    # reads ipv6(2) (SNMP_InetAddressType of AF_UNSPEC) and 0.0.0.0
     smtp = packed(g.smtp_server)
-    if smtp is not None:
-        rows += [(GLOBAL + (3, 1), s, INTEGER, 2 if len(smtp) == 16 else 1),
-                 (GLOBAL + (3, 2), s, OCTET_STRING, smtp)]
+    rows += [(GLOBAL + (3, 1), s, INTEGER, 1 if smtp is not None and len(smtp) == 4 else 2),
+             (GLOBAL + (3, 2), s, OCTET_STRING, smtp if smtp is not None else bytes(4))]
     for i, addr in enumerate(g.notification_email, 1):
         rows.append((GLOBAL + (3, 5, 1, 2), (i,), OCTET_STRING, addr))
     return rows
@@ -296,15 +314,25 @@ def suitable_rfc2787(inst: Any) -> bool:
 
 
 def suitable_rfc6527(inst: Any) -> bool:
-    s = inst.settings
-    return s.version == 3 and bool(s.vips)
+    """VRRPv3 instances and, as keepalived built with its default _SNMP_REPLY_V3_FOR_V2_
+    (Debian's 2.2.7 among them), VRRPv2 ones too: any instance with VIPs."""
+    return bool(inst.settings.vips)
 
 
 def master_address(inst: Any) -> str | None:
-    """The current master's address as the RFC tables show it: ours when we are master."""
+    """vrrpv3OperationsMasterIpAddr as keepalived serves it: ours (the primary address) when
+    we are master, else the last master heard from."""
     if state_name(inst.state) == "MASTER":
         return inst.own_address
     return inst.master_address
+
+
+def mac_of(inst: Any, host: Host) -> bytes | None:
+    """vrrpOperVirtualMacAddr / vrrpv3OperationsVirtualMacAddr as keepalived serves them: the
+    hardware address of the interface the instance sends on (the VMAC's with use_vmac, else
+    the NIC's own: keepalived reads ifp->hw_addr)."""
+    s = inst.settings
+    return host.hwaddr(getattr(s, "vmac_ifname", None) or s.ifname)
 
 
 def rfc2787_index(inst: Any, host: Host) -> Oid:
@@ -349,15 +377,16 @@ def rfc2787_instance_rows(inst: Any, host: Host) -> list[Row]:
     idx = rfc2787_index(inst, host)
     col = ops + (3, 1)
     rows: list[Row] = [
-        (col + (2,), idx, OCTET_STRING, vmac(s.vrid, 4)),
+        (col + (2,), idx, OCTET_STRING, mac_of(inst, host)),
         (col + (3,), idx, INTEGER, RFC_STATE.get(state_name(inst.state), 1)),
         (col + (4,), idx, INTEGER, 1),                                  # adminState up
-        (col + (5,), idx, INTEGER, inst.effective_priority),
+        (col + (5,), idx, INTEGER, s.priority),                         # keepalived: the base priority
         (col + (6,), idx, INTEGER, len(s.vips)),
-        (col + (7,), idx, IP_ADDRESS, packed(master_address(inst)) or bytes(4)),
+        # keepalived: the last master heard from (0.0.0.0 until one was), whatever our state
+        (col + (7,), idx, IP_ADDRESS, packed(inst.master_address) or bytes(4)),
         (col + (8,), idx, IP_ADDRESS, packed(inst.own_address) or bytes(4)),
         (col + (9,), idx, INTEGER, {0: 1, 1: 2, 2: 3}.get(s.auth_type, 1)),
-        (col + (10,), idx, OCTET_STRING, b""),                         # RFC 2787: reads return ""
+        # 10 vrrpOperAuthKey: not returned (keepalived: "Not readable")
         (col + (11,), idx, INTEGER, max(1, int(round(s.adver_int)))),
         (col + (12,), idx, INTEGER, truth(s.preempt)),
         (col + (13,), idx, TIME_TICKS, host.ticks(inst.last_transition)),
@@ -401,11 +430,11 @@ def rfc6527_instance_rows(inst: Any, host: Host, master_reason: int, proto_error
     col = ops + (1, 1)
     master = packed(master_address(inst))
     rows: list[Row] = [
-        (col + (3,), idx, OCTET_STRING, master if master is not None else b""),
+        (col + (3,), idx, OCTET_STRING, master if master is not None else bytes(16 if s.family == 6 else 4)),
         (col + (4,), idx, OCTET_STRING, packed(inst.own_address) or b""),
-        (col + (5,), idx, OCTET_STRING, vmac(s.vrid, s.family)),
+        (col + (5,), idx, OCTET_STRING, mac_of(inst, host)),
         (col + (6,), idx, INTEGER, RFC_STATE.get(state_name(inst.state), 1)),
-        (col + (7,), idx, GAUGE32, inst.effective_priority),
+        (col + (7,), idx, GAUGE32, s.priority),                         # keepalived: the base priority
         (col + (8,), idx, INTEGER, len(s.vips)),
         (col + (9,), idx, INTEGER, int(round(s.adver_int * 100))),
         (col + (10,), idx, INTEGER, truth(s.preempt)),
@@ -416,7 +445,9 @@ def rfc6527_instance_rows(inst: Any, host: Host, master_reason: int, proto_error
     for spec in s.vips:
         raw = packed(spec.address)
         if raw is not None:
-            rows.append((ops + (2, 1, 2), idx + (len(raw),) + tuple(raw), INTEGER, 1))
+            # keepalived's index: the address's bytes without the length an InetAddress index
+            # should carry (RFC 2578 7.7); kvrrp answers the same OIDs
+            rows.append((ops + (2, 1, 2), idx + tuple(raw), INTEGER, 1))
     scol = st + (5, 1)
     rows += [
         (scol + (1,), idx, COUNTER32, _stat(inst, "become_master") & 0xFFFFFFFF),
