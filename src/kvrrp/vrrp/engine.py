@@ -124,7 +124,7 @@ class VrrpEngine:
         self.tracking: Any = None            # kvrrp.track's supervisor once attached (SNMP reads it)
         self.settings = engine_settings(config)
         # GARP/NA spacing per interface and per garp_group, shared by every instance
-        self.garp_pacer = GarpPacer(self.settings.garp_groups)
+        self.garp_pacer = GarpPacer(self.settings.garp_groups, self.settings.vmac_bases)
         _routes_for(self.settings.instances)
         for s in self.settings.instances:
             self._new_instance(s)
@@ -231,7 +231,7 @@ class VrrpEngine:
                 {KEPT: kept, IN_PLACE: updated, RESTART: restarted}[classify(cur.settings, s)].append(name)
         # build the new runtimes first: a settings error must leave the running engine intact
         fresh = {name: self._new_instance(wanted[name], register=False) for name in restarted + added}
-        self.garp_pacer.configure(new.garp_groups)
+        self.garp_pacer.configure(new.garp_groups, new.vmac_bases)
         for group in self._groups.values():
             group.syncing = True
         for name in removed:
