@@ -1,11 +1,14 @@
-"""The VRRP process's MIB rows and traps: KEEPALIVED-MIB's global and vrrp branches, VRRP-MIB
-(RFC 2787, VRRPv2 IPv4 instances) and VRRPv3-MIB (RFC 6527, VRRPv3 instances), as keepalived's
-vrrp_snmp.c and snmp.c serve them. Pure: everything comes from the engine, the configuration
-and the small Host seam (interface indexes, the clock for TimeStamps).
+"""The VRRP process's MIB rows and traps: KEEPALIVED-MIB's global branch and the vrrp branch's
+sync group, instance and address tables, VRRP-MIB (RFC 2787, VRRPv2 IPv4 instances) and
+VRRPv3-MIB (RFC 6527, every instance with VIPs, as keepalived's default build), as keepalived's
+vrrp_snmp.c and snmp.c serve them (the vrrp branch's other tables: vrrp_tracking_mib.py,
+vrrp_route_mib.py). Pure: everything comes from the engine, the configuration and the small
+Host seam (interface indexes and MACs, the clock for TimeStamps).
 
 Indexes are keepalived's: KEEPALIVED-MIB tables count instances (and sync groups) from 1 in
 configuration order; the address table is (instance, address) with the VIPs first, then the
-excluded VIPs; the RFC tables are indexed by (ifIndex, VRID[, address type]).
+excluded VIPs (static addresses: instance 0); the RFC tables are indexed by (ifIndex, VRID[,
+address type]).
 """
 from __future__ import annotations
 
