@@ -112,6 +112,9 @@ vrrp_sync_group SG_A {{
     bfd_one
   }}
   notify_master "/usr/bin/true sg master"
+  notify_backup "/usr/bin/true sg backup"
+  notify_fault /usr/bin/true
+  notify_stop "/usr/bin/true sg stop"
   notify "/usr/bin/true sg"
   smtp_alert
 }}
@@ -163,6 +166,9 @@ vrrp_instance VI_2 {{
   virtual_ipaddress {{
     198.18.0.83/32
   }}
+  notify_master_rx_lower_pri "/usr/bin/true lower"
+  notify_deleted "/usr/bin/true deleted"
+  promote_secondaries
 }}
 vrrp_instance VI_3 {{
   interface {ifname}
@@ -307,6 +313,12 @@ def test_vrrp_branch_equals_keepalived(tmp_path) -> None:
     assert my_dropped == {**{k: v for k, v in my_dropped.items() if not k.startswith(f"{INSTANCE}.36.")},
                           f"{INSTANCE}.36.3": "INTEGER: 2"}                          # VI_3 (v3) only
     assert my_dropped[f"{K}.1.1.0"].startswith('STRING: "kvrrp ')
+    # a few of the compared columns, to be sure the configuration reached them
+    assert mine[f"{INSTANCE}.31.2"] == 'STRING: "\'/usr/bin/true\' \'lower\'"'
+    assert mine[f"{INSTANCE}.32.2"] == 'STRING: "\'/usr/bin/true\' \'deleted\'"'
+    assert mine[f"{VRRP}.1.1.11.1"] == 'STRING: "\'/usr/bin/true\' \'sg\' \'stop\'"'
+    assert mine[f"{VRRP}.11.1.3.1.4.2"] == "Hex-STRING: C6 12 00 FB"              # the second next hop
+    assert mine[f"{VRRP}.7.1.13.0.1"] == "Gauge32: 120"                            # a static route
     # the RFC tables have all three instances (VRRP-MIB: the two VRRPv2 ones), and they were compared
     assert sum(1 for k in ours if k.startswith(f"{RFC2787}.1.3.1.3.")) == 2
     assert sum(1 for k in mine if k.startswith(f"{RFC6527}.1.1.1.1.6.")) == 3
