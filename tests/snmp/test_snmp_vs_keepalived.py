@@ -131,6 +131,9 @@ vrrp_instance VI_1 {{
   virtual_ipaddress_excluded {{
     198.18.8.81/32
   }}
+  track_interface {{
+    dum0
+  }}
   track_script {{
     chk_up
   }}
