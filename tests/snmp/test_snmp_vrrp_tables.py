@@ -358,3 +358,16 @@ def test_agent_view_serves_the_new_tables() -> None:
     assert got[V + (7, 1, 14, 3, 1)] == 1 and got[V + (7, 1, 14, 0, 1)] == 1           # SOLO is MASTER
     assert got[V + (8, 1, 7, 3, 1)] == 1 and got[V + (8, 1, 25, 0, 1)] == 300
     assert got[V + (9, 1, 6, 1)] == 1                                                   # no tracker yet: init
+
+    class Broken:                                   # a supervisor that cannot be read
+        @property
+        def scripts(self):
+            raise RuntimeError("half way through a reload")
+    engine.tracking = Broken()
+    agent.view().invalidate()
+    again = asyncio.run(walk())
+    assert again[V + (9, 1, 6, 1)] == 1 and again[V + (9, 1, 2, 1)] == "chk_a"        # still answers
+    engine.tracking = SimpleNamespace(scripts={"chk_a": SimpleNamespace(tracker=SimpleNamespace(healthy=True))},
+                                      refused={}, files=None, processes=None, bfd=None)
+    agent.view().invalidate()
+    assert asyncio.run(walk())[V + (9, 1, 6, 1)] == 3                                  # good

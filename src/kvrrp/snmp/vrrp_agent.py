@@ -155,7 +155,7 @@ class VrrpSnmpAgent:
                     tm.group_tracked_rows(self.config), t)))
             for table in (9, 13, 18, 21):                      # vrrp_script, track_file, bfd, process
                 parts.append((m.VRRP + (table,), lambda t=table: self._only(
-                    tm.object_rows(self.config, self._plan(), tm.TrackerState.of(self._supervisor())), t)))
+                    tm.object_rows(self.config, self._plan(), self._tracker_state()), t)))
         if self.settings.rfcv2:
             parts.append((m.RFC2787, lambda: self._sliced(
                 m.rfc2787_scalars(self.engine, self.config),
@@ -174,8 +174,14 @@ class VrrpSnmpAgent:
             self._plan_of = (self.config, build_plan(self.config))
         return self._plan_of[1]
 
-    def _supervisor(self) -> Any:
-        return getattr(self.engine, "tracking", None)
+    def _tracker_state(self) -> Any:
+        """The running trackers' state for the result columns (nothing known, init / 0, when
+        the supervisor cannot be read, e.g. half way through a reload)."""
+        try:
+            return tm.TrackerState.of(getattr(self.engine, "tracking", None))
+        except Exception:  # noqa: BLE001 - the tables must answer whatever the trackers do
+            log.exception("SNMP: reading the trackers' state failed")
+            return tm.TrackerState()
 
     @staticmethod
     def _only(rows: list, table: int) -> MibView:
