@@ -243,8 +243,9 @@ def _kernel_ready(lab: Lab, node) -> None:
     lab.run(node, ["ip", "link", "set", "dum0", "up"])
 
 
-def _walk_when_master(snmp: NetSnmp, daemon, instances: int) -> dict[str, str]:
-    want = {f"{INSTANCE}.4.{i}": "INTEGER: 2" for i in range(1, instances + 1)}
+def _walk_in_state(snmp: NetSnmp, daemon, instances: int, state: int) -> dict[str, str]:
+    """The three MIBs' walk once every instance is in `state` (KEEPALIVED-MIB VrrpState)."""
+    want = {f"{INSTANCE}.4.{i}": f"INTEGER: {state}" for i in range(1, instances + 1)}
 
     def ready() -> bool:
         states = snmp.walk(f"{INSTANCE}.4")
@@ -271,23 +272,28 @@ def _split(rows: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     return kept, dropped
 
 
-def test_vrrp_branch_equals_keepalived(tmp_path) -> None:
+@pytest.mark.parametrize("state", ["master", "fault"])
+def test_vrrp_branch_equals_keepalived(tmp_path, state: str) -> None:
+    """Both single-node MASTER; then both FAULT (the LAN interface down before the start)."""
+    code = {"master": 2, "fault": 3}[state]
     track_file = os.path.join(str(tmp_path), "track-file")
     with open(track_file, "w") as fh:
         fh.write("2\n")
     with NetSnmp(str(tmp_path)) as snmp, Lab(nodes=1, prefix="kvsnmpk", client=False) as lab:
         node = lab.nodes[0]
         _kernel_ready(lab, node)
+        if state == "fault":
+            lab.run(node, ["ip", "link", "set", node.ifname, "down"])
         text = CONFIG.format(socket=snmp.socket, file=track_file, ifname=node.ifname)
 
         kvrrp = lab.start_kvrrp(node, text, tag="kvrrp")
-        ours = _walk_when_master(snmp, kvrrp, 3)
+        ours = _walk_in_state(snmp, kvrrp, 3, code)
         assert kvrrp.stop() == 0
         # kvrrp's subagent is gone (snmpwalk then reports "No Such Object" at the OID)
         assert wait_for(lambda: f"{INSTANCE}.2.1" not in snmp.walk(f"{INSTANCE}.2"), WAIT, interval=0.3)
 
         keepalived = lab.start_keepalived(node, text, tag="keepalived")
-        theirs = _walk_when_master(snmp, keepalived, 3)
+        theirs = _walk_in_state(snmp, keepalived, 3, code)
         keepalived.stop()
 
     tables = {int(oid[len(VRRP) + 1:].split(".")[0]) for oid in theirs if oid.startswith(VRRP + ".")}
