@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from kvrrp.lab import Lab
+from kvrrp.lab import Lab, VrrpSpec, render_config
 from snmp_tools import NetSnmp, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.keepalived, pytest.mark.timeout(150)]
@@ -182,7 +182,7 @@ vrrp_instance VI_3 {{
   priority 180
   advert_int 1
   unicast_peer {{
-    198.18.0.240
+    {peer}
   }}
   virtual_ipaddress {{
     198.18.0.84/32
@@ -233,6 +233,9 @@ TIMES = (f"{RFC2787}.1.3.1.13.", f"{RFC6527}.1.1.1.1.12.")
 # skips every instance), so its walk shows each column's first instance only: kvrrp's rows of
 # the other instances are left out of the comparison (and checked to be there)
 PER_INSTANCE_2787 = (f"{RFC2787}.1.3.1.", f"{RFC2787}.2.4.1.")
+# Per-instance packet counters (adverts received, address list errors, ...) grow with the time
+# each daemon ran before the walk: compared as zero / not zero
+COUNTERS = (f"{RFC2787}.2.4.1.", f"{RFC6527}.1.2.5.1.")
 
 
 def _kernel_ready(lab: Lab, node) -> None:
@@ -259,6 +262,9 @@ def _walk_in_state(snmp: NetSnmp, daemon, instances: int, state: int) -> dict[st
         if oid.startswith(TIMES):
             assert value.startswith("Timeticks: "), (oid, value)
             rows[oid] = "Timeticks"
+        elif oid.startswith(COUNTERS) and value.startswith("Counter"):
+            kind, _, number = value.partition(": ")
+            rows[oid] = f"{kind}: {'0' if number == '0' else 'not 0'}"
     return rows
 
 
@@ -272,19 +278,36 @@ def _split(rows: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     return kept, dropped
 
 
-@pytest.mark.parametrize("state", ["master", "fault"])
+def _master_peer(lab: Lab, node, peer: str):
+    """A kvrrp on the second node, MASTER of the three instances at priority 250 (VI_3: by
+    unicast to the node under test), so that the daemon under test stays BACKUP."""
+    specs = [VrrpSpec(name="VI_1", vrid=81, priority=250, vips=("198.18.0.81/32",)),
+             VrrpSpec(name="VI_2", vrid=82, priority=250, vips=("198.18.0.83/32",)),
+             VrrpSpec(name="VI_3", vrid=83, priority=250, version=3, vips=("198.18.0.84/32",),
+                      unicast_peers=(peer,))]
+    daemon = lab.start_kvrrp(node, render_config(specs), tag="peer")
+    assert wait_for(lambda: daemon.log().count("Entering MASTER STATE") >= 3, WAIT), daemon.log()[-3000:]
+    return daemon
+
+
+@pytest.mark.parametrize("state", ["master", "backup", "fault"])
 def test_vrrp_branch_equals_keepalived(tmp_path, state: str) -> None:
-    """Both single-node MASTER; then both FAULT (the LAN interface down before the start)."""
-    code = {"master": 2, "fault": 3}[state]
+    """Both single-node MASTER; both BACKUP to a kvrrp master on a second node; both FAULT
+    (the LAN interface down before the start)."""
+    code = {"master": 2, "backup": 1, "fault": 3}[state]
     track_file = os.path.join(str(tmp_path), "track-file")
     with open(track_file, "w") as fh:
         fh.write("2\n")
-    with NetSnmp(str(tmp_path)) as snmp, Lab(nodes=1, prefix="kvsnmpk", client=False) as lab:
+    nodes = 2 if state == "backup" else 1
+    with NetSnmp(str(tmp_path)) as snmp, Lab(nodes=nodes, prefix="kvsnmpk", client=False) as lab:
         node = lab.nodes[0]
         _kernel_ready(lab, node)
         if state == "fault":
             lab.run(node, ["ip", "link", "set", node.ifname, "down"])
-        text = CONFIG.format(socket=snmp.socket, file=track_file, ifname=node.ifname)
+        peer = lab.nodes[1].ipv4 if state == "backup" else "198.18.0.240"
+        if state == "backup":
+            _master_peer(lab, lab.nodes[1], node.ipv4)
+        text = CONFIG.format(socket=snmp.socket, file=track_file, ifname=node.ifname, peer=peer)
 
         kvrrp = lab.start_kvrrp(node, text, tag="kvrrp")
         ours = _walk_in_state(snmp, kvrrp, 3, code)
