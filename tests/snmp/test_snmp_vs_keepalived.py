@@ -32,6 +32,12 @@ WAIT = 25.0
 CONFIG = """\
 global_defs {{
   router_id snmp-compare
+  notification_email {{
+    ops@example.org
+    noc@example.org
+  }}
+  notification_email_from kvrrp@example.org
+  smtp_connect_timeout 12
   enable_snmp_vrrp
   enable_snmp_rfc
   snmp_socket unix:{socket}
