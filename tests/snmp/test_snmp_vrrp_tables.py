@@ -371,3 +371,15 @@ def test_agent_view_serves_the_new_tables() -> None:
                                       refused={}, files=None, processes=None, bfd=None)
     agent.view().invalidate()
     assert asyncio.run(walk())[V + (9, 1, 6, 1)] == 3                                  # good
+
+
+def test_route_from_columns() -> None:
+    from kvrrp.config.model import VirtualRoute
+
+    route = VirtualRoute(to="2001:2:0:9::/64", family=6, from_="2001:2:0:1::/64", dev="lo")
+    got = values(rm.route_rows(1, (route,), True, RtNames(), lambda name: 1))
+    r = rm.ROUTE
+    assert got[r + (15, 1, 1)] == (OCTET_STRING, bytes.fromhex("20010002000000010000000000000000"))
+    assert got[r + (16, 1, 1)] == (GAUGE32, 64)
+    plain = values(rm.route_rows(1, (VirtualRoute(to="2001:2:0:9::/64", family=6),), True, RtNames(), lambda n: 1))
+    assert r + (15, 1, 1) not in plain

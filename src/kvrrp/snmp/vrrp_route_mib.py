@@ -105,7 +105,9 @@ def one_route_rows(i: int, n: int, route: Any, installed: bool, names: RtNames,
         rows += [(ROUTE + (11,), idx, INTEGER, ifindex(route.dev)), (ROUTE + (12,), idx, OCTET_STRING, route.dev)]
     rows.append((ROUTE + (13,), idx, GAUGE32, _number(names, "rt_tables", route.table, 254)))
     rows.append((ROUTE + (14,), idx, INTEGER, truth(installed)))
-    # 15-16 (vrrpRouteFromAddress, a `from` source prefix): kvrrp's route syntax has no `from`
+    frm = _network(route.from_, fam)
+    if frm is not None:
+        rows += [(ROUTE + (15,), idx, OCTET_STRING, frm[0]), (ROUTE + (16,), idx, GAUGE32, frm[1])]
     if route.tos is not None:
         rows.append((ROUTE + (17,), idx, GAUGE32, route.tos))
     # keepalived always sets the protocol (its own, 18, unless another is given); shown plus one
