@@ -38,7 +38,9 @@ To open a socket inside a node from the test process: `with kvrrp.io.netns.enter
 (the socket stays in that namespace afterwards).
 
 Modules: network (the namespaces, Lab, Node), capture (Capture, Frame, AddressWatch),
-daemons (VrrpSpec, render_config, Daemon and the kvrrp / keepalived starters).
+daemons (VrrpSpec, render_config, Daemon and the kvrrp / keepalived starters), frr (FrrDaemons:
+FRR's zebra / vrrpd / bfdd / bgpd in a node, the base of the FRR peers in tests/interop and
+tests/bgp; import it as kvrrp.lab.frr).
 """
 from kvrrp.lab.capture import AddressEvent, AddressWatch, Capture, Frame, VrrpInfo
 from kvrrp.lab.daemons import (STATE_LINE, Daemon, VrrpSpec, pid_exited, python_env, render_config, start_keepalived,
