@@ -1,6 +1,7 @@
 """The IPVS tier's lab, inside the VM: a director (the VM's own network namespace, where IPVS
 lives), real servers in namespaces behind veth links, a client namespace, and tiny in-process
-TCP/HTTP servers whose sockets are created inside those namespaces.
+TCP/HTTP servers whose sockets are created inside those namespaces; and the scaffolding of the
+VM tests that run a real `kvrrp` process (KvrrpProcess, until, MARGIN / START).
 
 Addresses (all in 198.18.0.0/15):
     VIPs                 198.18.0.10, 198.18.0.11 (on the director's client-facing link)
@@ -13,15 +14,23 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import socket
 import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
 
 from kvrrp.io.netns import entered as in_netns  # the calling thread runs the body in that netns
 
 VIPS = ("198.18.0.10", "198.18.0.11")
 CLIENT_DIRECTOR = "198.18.100.1"
 CLIENT_ADDR = "198.18.100.2"
+MARGIN = 120.0      # emulated guest: generous deadlines, never the expectation
+START = 400.0       # Python processes starting in the emulated guest on a busy host
+SRC = str(Path(__file__).resolve().parents[2] / "src")     # the worktree's kvrrp, for the daemons
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -36,6 +45,60 @@ def ip(*args: str) -> None:
     proc = run("ip", *args, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
+
+
+# ---------------------------------------------------------------------------------------------
+# a real kvrrp process, and waiting for what it does
+
+
+class KvrrpProcess:
+    """`python3 -m kvrrp ARGS` (inside `netns` when given) with this tree's src/ on its path,
+    its output in `log_path`."""
+
+    def __init__(self, args: Sequence[str], log_path: Path, netns: str | None = None) -> None:
+        self.log_path = log_path
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        with open(log_path, "w") as fh:
+            self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "kvrrp", *args], stdout=fh,
+                                         stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=SRC))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll()
+
+    def log(self, tail: int = 4000) -> str:
+        """Whether it still runs, and the tail of its log (for failure messages)."""
+        status = "running" if self.proc.poll() is None else f"exited with {self.proc.returncode}"
+        return f"daemon {status}; its log:\n{self.log_path.read_text()[-tail:]}"
+
+    def stop(self, timeout: float = MARGIN) -> int:
+        """SIGTERM and its exit status; SIGKILL when it has not exited within `timeout`."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        return self.proc.returncode
+
+
+async def until(predicate: Callable[[], object], timeout: float, what: str,
+                detail: Callable[[], str] = lambda: "", interval: float = 0.5):  # noqa: ANN201
+    """Poll until predicate() is true and return its value; on time-out, fail saying what and
+    `detail()` (read then)."""
+    t0 = time.monotonic()
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}\n{detail()}")
+        await asyncio.sleep(interval)
 
 
 # ---------------------------------------------------------------------------------------------

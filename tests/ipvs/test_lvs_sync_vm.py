@@ -21,14 +21,10 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
-from ipvs_lab import run
+from ipvs_lab import MARGIN, START, KvrrpProcess, run, until
 
 from kvrrp.io.netns import entered as in_netns
 
@@ -39,9 +35,6 @@ CLIENT = "198.18.50.100"
 DIRECTORS = {"a": ("198.18.50.1", "198.19.50.1", 150), "b": ("198.18.50.2", "198.19.50.2", 100)}
 REAL = {"rs1": "198.18.50.11", "rs2": "198.18.50.12"}
 SYNC_ID = 7
-MARGIN = 120.0          # emulated guest: generous deadlines, never the expectation
-START = 400.0           # Python processes starting in the emulated guest on a busy host
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/src"
 
 
 def sh(*args: str) -> str:
@@ -197,17 +190,6 @@ vrrp_instance VI_1 {{
 """
 
 
-async def until(predicate, timeout: float, what, detail=lambda: ""):
-    t0 = time.monotonic()
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}\n{detail()}")
-        await asyncio.sleep(0.5)
-
-
 @pytest.fixture
 def lab():
     lab = SyncLab().build()
@@ -217,25 +199,16 @@ def lab():
 
 async def test_connections_sync_to_the_backup_and_survive_a_failover(lab, tmp_path):
     servers = [await LineServer(lab, name).start() for name in REAL]
-    daemons: dict[str, subprocess.Popen] = {}
-    logs = {}
+    daemons: dict[str, KvrrpProcess] = {}
     for d in DIRECTORS:
         conf = tmp_path / f"{d}.conf"
         conf.write_text(config(lab, d))
-        logs[d] = tmp_path / f"{d}.log"
-        with open(logs[d], "w") as fh:
-            daemons[d] = subprocess.Popen(
-                ["ip", "netns", "exec", lab.ns(f"dir{d}"), sys.executable, "-m", "kvrrp", "-P", "-n", "-l", "-D",
-                 "-f", str(conf), "-p", str(tmp_path / f"{d}.pid")],
-                stdout=fh, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=SRC))
+        daemons[d] = KvrrpProcess(["-P", "-n", "-l", "-D", "-f", str(conf), "-p", str(tmp_path / f"{d}.pid")],
+                                  tmp_path / f"{d}.log", netns=lab.ns(f"dir{d}"))
 
     def detail() -> str:
-        out = []
-        for d, p in daemons.items():
-            status = "running" if p.poll() is None else f"exited with {p.returncode}"
-            out.append(f"--- dir{d} ({status}) daemons={lab.daemons(d)} conns={lab.connections(d)}\n"
-                       f"{logs[d].read_text()[-3000:]}")
-        return "\n".join(out)
+        return "\n".join(f"--- dir{d} daemons={lab.daemons(d)} conns={lab.connections(d)}: {p.log(3000)}"
+                         for d, p in daemons.items())
 
     writer = None
     try:
@@ -270,9 +243,7 @@ async def test_connections_sync_to_the_backup_and_survive_a_failover(lab, tmp_pa
         assert synced[1] == rs, synced
 
         # failover: dirA stops (keepalived stops its sync daemon first), dirB takes over
-        daemons["a"].send_signal(signal.SIGTERM)
-        daemons["a"].wait(MARGIN)
-        assert daemons["a"].returncode == 0, detail()
+        assert daemons["a"].stop() == 0, detail()
         await until(lambda: lab.has_vip("b") and lab.daemons("b") == {"master": ("sync0", SYNC_ID)}, MARGIN,
                     "dirB MASTER with a master sync daemon, the backup one stopped", detail)
         assert lab.daemons("a") == {}
@@ -295,13 +266,7 @@ async def test_connections_sync_to_the_backup_and_survive_a_failover(lab, tmp_pa
         if writer is not None:
             writer.close()
         for p in daemons.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(MARGIN)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            p.stop()
         for s in servers:
             await s.stop()
     assert daemons["b"].returncode == 0, detail()

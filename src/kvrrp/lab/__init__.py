@@ -7,6 +7,8 @@
         proc = lab.spawn(n1, ["python3", "-m", "kvrrp", "-n", "-l", "-f", conf])
         lab.run(n2, ["ip", "addr"])                     # CompletedProcess, text output
         lab.addresses(n1)                               # ["198.18.0.11", "fe80::...", ...] on eth0
+        lab.addresses(n1, "vrrp.51", missing_ok=True)   # [] while that link does not exist
+        lab.link(n1, "vrrp.51")                         # `ip -d -j link show` as a dict, or None
         lab.wait_for(lambda: "198.18.0.200" in lab.addresses(n1), timeout=5)
         with lab.capture() as cap:                      # every frame crossing the bridge
             ...
