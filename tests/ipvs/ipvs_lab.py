@@ -11,6 +11,7 @@ Real servers route back through the director, as IPVS NAT needs.
 """
 from __future__ import annotations
 
+import abc
 import asyncio
 import os
 import re
@@ -21,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Self, Sequence
 
 from kvrrp.io.netns import entered as in_netns  # the calling thread runs the body in that netns
 
@@ -162,21 +163,20 @@ class Lab:
 # real servers: in-process listeners inside a namespace
 
 
-class TinyServer:
-    """Listens on ip:port inside a namespace; answers an HTTP request with its name as the
-    body (so TCP_CHECK, HTTP_GET and a client through the VIP all work against it)."""
+class NetnsServer(abc.ABC):
+    """Listens on addr:port with a socket made inside namespace `netns`; a subclass answers a
+    connection in `serve`. Returned by start(), so `server = await X(...).start()`."""
 
     def __init__(self, netns: str, addr: str, port: int, name: str) -> None:
         self.netns, self.addr, self.port, self.name = netns, addr, port, name
         self._server: asyncio.base_events.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
-        self.hits = 0
 
     @property
     def running(self) -> bool:
         return self._server is not None
 
-    async def start(self) -> TinyServer:
+    async def start(self) -> Self:
         with in_netns(self.netns):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -189,18 +189,16 @@ class TinyServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._conns.add(writer)
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-            if head:
-                self.hits += 1
-                body = self.name.encode()
-                writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
-                             b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
-                await writer.drain()
+            await self.serve(reader, writer)
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
-            pass        # a TCP_CHECK connects and closes without a request
+            pass        # the client went away (a TCP_CHECK connects and closes without a request)
         finally:
             self._conns.discard(writer)
             writer.close()
+
+    @abc.abstractmethod
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer one connection (closed when this returns)."""
 
     async def stop(self) -> None:
         """Dead: the port refuses connections from now on."""
@@ -210,6 +208,34 @@ class TinyServer:
                 w.close()
             await self._server.wait_closed()
             self._server = None
+
+
+class TinyServer(NetnsServer):
+    """Answers an HTTP request with its name as the body (so TCP_CHECK, HTTP_GET and a client
+    through the VIP all work against it)."""
+
+    def __init__(self, netns: str, addr: str, port: int, name: str) -> None:
+        super().__init__(netns, addr, port, name)
+        self.hits = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        if head:
+            self.hits += 1
+            body = self.name.encode()
+            writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+
+
+class LineServer(NetnsServer):
+    """Answers every line on a connection with its name (a long-lived connection's replies
+    show which real server it reached)."""
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readline():
+            writer.write(self.name.encode() + b"\n")
+            await writer.drain()
 
 
 async def http_get_via(netns: str, addr: str, port: int, timeout: float = 30.0) -> str:

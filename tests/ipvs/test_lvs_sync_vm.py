@@ -24,7 +24,7 @@ import re
 import socket
 
 import pytest
-from ipvs_lab import MARGIN, START, KvrrpProcess, run, until
+from ipvs_lab import MARGIN, START, KvrrpProcess, LineServer, run, until
 
 from kvrrp.io.netns import entered as in_netns
 
@@ -131,44 +131,6 @@ class SyncLab:
         return f" {VIP}/24 " in self.nsx(f"dir{d}", "ip", "-4", "-o", "addr", "show", "dev", "lan0")
 
 
-class LineServer:
-    """A real server: answers every line on a connection with its own name."""
-
-    def __init__(self, lab: SyncLab, name: str) -> None:
-        self.lab, self.name = lab, name
-        self.server: asyncio.base_events.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> LineServer:
-        with in_netns(self.lab.ns(self.name)):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", 80))
-        sock.listen(16)
-        sock.setblocking(False)
-        self.server = await asyncio.start_server(self._serve, sock=sock)
-        return self
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.writers.add(writer)
-        try:
-            while await reader.readline():
-                writer.write(self.name.encode() + b"\n")
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            self.writers.discard(writer)
-            writer.close()
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            for w in list(self.writers):
-                w.close()
-            await self.server.wait_closed()
-
-
 def config(lab: SyncLab, d: str) -> str:
     _lan, _sync, prio = DIRECTORS[d]
     return f"""
@@ -198,7 +160,8 @@ def lab():
 
 
 async def test_connections_sync_to_the_backup_and_survive_a_failover(lab, tmp_path):
-    servers = [await LineServer(lab, name).start() for name in REAL]
+    # direct routing: the VIP is on the real server's lo, so it listens on every address
+    servers = [await LineServer(lab.ns(name), "0.0.0.0", 80, name).start() for name in REAL]
     daemons: dict[str, KvrrpProcess] = {}
     for d in DIRECTORS:
         conf = tmp_path / f"{d}.conf"
