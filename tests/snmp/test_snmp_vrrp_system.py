@@ -10,6 +10,7 @@ traps keepalived sends for that must arrive, and the walk must show the new stat
 from __future__ import annotations
 
 import signal
+import sys
 
 import pytest
 
@@ -132,7 +133,8 @@ def test_walk_and_failover_traps(tmp_path) -> None:
 def test_auth_failure_and_protocol_error_traps(tmp_path) -> None:
     """A peer with the wrong password (VRRPv2) and one speaking VRRPv2 to a VRRPv3 instance:
     RFC 2787 vrrpTrapAuthFailure names the sender and authFailure(3), RFC 6527
-    vrrpv3ProtoError says versionError(2)."""
+    vrrpv3ProtoError says versionError(2); one trap per refused advert, as keepalived: once
+    the peer is gone, the traps received equal the drop counters the MIB serves."""
     ours = [VrrpSpec(name="VI_2", vrid=51, priority=100, version=2, advert_int=0.2, auth_pass="right1"),
             VrrpSpec(name="VI_3", vrid=52, priority=100, version=3, advert_int=0.2, vips=("198.18.0.210/32",))]
     theirs = [VrrpSpec(name="VI_2", vrid=51, priority=150, version=2, advert_int=0.2, auth_pass="wrong2"),
@@ -141,9 +143,9 @@ def test_auth_failure_and_protocol_error_traps(tmp_path) -> None:
         n1, n2 = lab.nodes
         glob = ["enable_snmp_rfc", "enable_traps", f"snmp_socket unix:{snmp.socket}"]
         mine = lab.start_kvrrp(n1, render_config(ours, glob), tag="snmp")
-        lab.start_kvrrp(n2, render_config(theirs), tag="peer")
-        assert wait_for(lambda: snmp.traps_named(f"{RFC2787}.0.2") and snmp.traps_named(f"{RFC6527}.0.2"),
-                        WAIT), (snmp.traps(), mine.log()[-3000:])
+        peer = lab.start_kvrrp(n2, render_config(theirs), tag="peer")
+        assert wait_for(lambda: len(snmp.traps_named(f"{RFC2787}.0.2")) >= 4
+                        and len(snmp.traps_named(f"{RFC6527}.0.2")) >= 3, WAIT), ([t.get(".1.3.6.1.6.3.1.1.4.1.0") for t in snmp.traps()], mine.log()[-3000:])
         auth = snmp.traps_named(f"{RFC2787}.0.2")[0]
         src = next(k for k in auth if k.startswith(f"{RFC2787}.1.5."))
         assert auth[src] == f"IpAddress: {n2.ipv4}" and src.endswith(".51")
@@ -152,7 +154,38 @@ def test_auth_failure_and_protocol_error_traps(tmp_path) -> None:
         reason = next(k for k in proto if k.startswith(f"{RFC6527}.1.2.5.1.6."))
         assert proto[reason] == "INTEGER: 2" and reason.endswith(".52.1")                     # versionError
         assert snmp.walk(f"{RFC6527}.1.2.5.1.6")[reason] == "INTEGER: 2"         # vrrpv3StatisticsProtoErrReason
+        assert peer.stop() == 0
+        auth_failures = src.replace(f"{RFC2787}.1.5.", f"{RFC2787}.2.4.1.4.", 1)     # vrrpStatsAuthFailures
+        version_errors = f"{RFC6527}.1.2.2.0"                                         # vrrpv3GlobalStatisticsVersionErrors
+
+        def counted(oid: str) -> int:
+            return int(snmp.get(oid).get(oid, "x: -1").split(": ")[1])
+
+        def traps_match_counters() -> bool:
+            return (len(snmp.traps_named(f"{RFC2787}.0.2")) == counted(auth_failures)
+                    and len(snmp.traps_named(f"{RFC6527}.0.2")) == counted(version_errors))
+        assert wait_for(traps_match_counters, WAIT, interval=0.5), (
+            len(snmp.traps_named(f"{RFC2787}.0.2")), counted(auth_failures),
+            len(snmp.traps_named(f"{RFC6527}.0.2")), counted(version_errors))
+        assert counted(auth_failures) >= 4 and counted(version_errors) >= 3
+        # a burst of 20 adverts with the wrong password, sent at once: 20 traps (one per packet)
+        before = len(snmp.traps_named(f"{RFC2787}.0.2"))
+        advert = lab.run(n2, [sys.executable, "-m", "kvrrp", "packet", "encode", "--version", "2", "--vrid", "51",
+                              "--priority", "150", "--addr", "198.18.0.200", "--auth-pass", "wrong2"]).stdout.strip()
+        lab.run(n2, [sys.executable, "-c", BURST, advert, "20"])
+        assert wait_for(lambda: len(snmp.traps_named(f"{RFC2787}.0.2")) == before + 20 == counted(auth_failures),
+                        WAIT, interval=0.5), (len(snmp.traps_named(f"{RFC2787}.0.2")), before, counted(auth_failures))
         assert mine.stop() == 0
+
+
+BURST = """import socket, sys
+advert, n = bytes.fromhex(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+for _ in range(n):
+    s.sendto(advert, ("224.0.0.18", 0))
+"""
 
 
 def test_a_reload_turns_snmp_on_and_off(tmp_path) -> None:

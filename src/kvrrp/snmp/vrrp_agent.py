@@ -5,10 +5,10 @@ global branch too, unless the checker process serves it), VRRP-MIB with enable_s
 enable_snmp_rfc), VRRPv3-MIB with enable_snmp_rfcv3 (or enable_snmp_rfc); -x turns all of them
 on, -A names the master's socket over snmp_socket. With enable_traps each state transition
 sends vrrpInstanceStateChange (and vrrpSyncGroupStateChange when the group's state changes),
-a new master vrrpTrapNewMaster / vrrpv3NewMaster; bad adverts send vrrpTrapAuthFailure (v2
-authentication) and vrrpv3ProtoError (TTL, version, checksum): the receive counters are looked
-at every DROP_POLL seconds, so a flood of bad adverts sends at most one trap per instance and
-kind per look.
+a new master vrrpTrapNewMaster / vrrpv3NewMaster; every bad advert sends vrrpTrapAuthFailure
+(v2 authentication) or vrrpv3ProtoError (TTL, version, checksum) as keepalived does, from the
+engine's drop listener; the subagent's bounded queue is what stands between a flood of bad
+adverts and the master agent. Sets of the writable instance columns go to kvrrp.snmp.vrrp_set.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from kvrrp.snmp import vrrp_mib
+from kvrrp.snmp import agentx, vrrp_mib, vrrp_set
+from kvrrp.snmp.agentx import VarBind
 from kvrrp.snmp.mibview import MibView, SubtreeViews
 from kvrrp.snmp.subagent import Subagent
 from kvrrp.snmp.vrrp_mib import Host
@@ -27,11 +28,8 @@ log = logging.getLogger("kvrrp.snmp")
 
 VIEW_TTL = 1.0      # a walk is hundreds of GetNexts: one build of a table serves them all (a
                     # transition rebuilds at once; counters and learned masters lag by <= 1 s)
-DROP_POLL = 1.0
 SLICE = 100         # instances tabulated between two turns of the event loop
-AUTH_COUNTERS = {"invalid_auth_type": "invalid_authtype", "auth_type_mismatch": "authtype_mismatch",
-                 "auth_failure": "auth_failure"}
-PROTO_COUNTERS = {"ip_ttl": "ip_ttl_err", "version": "version_err", "checksum": "checksum_err"}
+PROTO_ERRORS = ("ip_ttl", "version", "checksum")     # what keepalived reports (RFC 6527 reasons 1-3)
 
 
 @dataclass(frozen=True)
@@ -65,8 +63,8 @@ class VrrpSnmpAgent:
         self.settings = settings
         self.version = version
         self.serves_global = settings.vrrp and not (checker_serves_global and settings.checker)
-        self.subagent = Subagent(settings.socket, self._subtrees(), self.view, retry=retry,
-                                 ping_interval=ping_interval)
+        self.subagent = Subagent(settings.socket, self._subtrees(), self.view, setter=self._check_set,
+                                 retry=retry, ping_interval=ping_interval)
         self.host = Host(ifindex=_IfIndexCache().get, ticks=self._ticks)
         self._tables = self._views()
         self._member_states: dict[str, str] = {}
@@ -74,8 +72,6 @@ class VrrpSnmpAgent:
         self._master_reason: dict[str, int] = {}
         self._group_reason: dict[str, int] = {}
         self._proto_error: dict[str, int] = {}
-        self._seen: dict[tuple[str, str], int] = {}
-        self._poll: asyncio.Task | None = None
         self.traps_sent: dict[str, int] = {}
 
     def _subtrees(self) -> list[tuple[tuple[int, ...], str]]:
@@ -94,18 +90,15 @@ class VrrpSnmpAgent:
     def start(self) -> None:
         log.info("Starting SNMP subagent")
         self.engine.add_transition_listener(self.on_transition)
-        self.subagent.start()
         if self.settings.rfcv3 or (self.settings.traps and self.settings.rfcv2):
-            self._remember_counters()
-            self._poll = asyncio.get_running_loop().create_task(self._watch_drops(), name="kvrrp-snmp-drops")
+            self.engine.add_drop_listener(self.on_drop)
+        self.subagent.start()
 
     async def close(self) -> None:
         with contextlib.suppress(ValueError):
             self.engine.remove_transition_listener(self.on_transition)
-        if self._poll is not None:
-            self._poll.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poll
+        with contextlib.suppress(ValueError):
+            self.engine.remove_drop_listener(self.on_drop)
         await self.subagent.close()
 
     def reload(self, config: Any) -> None:
@@ -225,41 +218,41 @@ class VrrpSnmpAgent:
                 self._group_states[group.name] = state
                 self._send("vrrpSyncGroupStateChange", vrrp_mib.sync_group_state_trap(group.name, state, rid))
 
-    def _remember_counters(self) -> None:
-        for inst in self.engine.instances.values():
-            for reason, attr in {**AUTH_COUNTERS, **PROTO_COUNTERS}.items():
-                self._seen[(inst.name, reason)] = int(getattr(inst.stats, attr, 0))
+    def on_drop(self, name: str, reason: str, src: str) -> None:
+        """One advert an instance refused: keepalived's per-packet vrrpTrapAuthFailure (v2
+        authentication) / vrrpv3ProtoError (TTL, version, checksum), and the RFC 6527
+        vrrpv3StatisticsProtoErrReason column, which it keeps with or without traps."""
+        inst = self.engine.instances.get(name)
+        if inst is None:
+            return
+        if reason in vrrp_mib.AUTH_ERROR:
+            if self.settings.traps and self.settings.rfcv2 and vrrp_mib.suitable_rfc2787(inst):
+                self._send("vrrpTrapAuthFailure", vrrp_mib.auth_failure_trap(inst, self.host, src, reason))
+        elif reason in PROTO_ERRORS and self.settings.rfcv3 and vrrp_mib.suitable_rfc6527(inst):
+            code = vrrp_mib.PROTO_ERROR[reason]
+            if self._proto_error.get(name) != code:
+                self._proto_error[name] = code
+                self._tables.invalidate()
+            if self.settings.traps:
+                self._send("vrrpv3ProtoError", vrrp_mib.v3_proto_error_trap(inst, self.host, reason))
 
-    async def _watch_drops(self) -> None:
-        while True:
-            await asyncio.sleep(DROP_POLL)
-            try:
-                self.check_drops()
-            except Exception:  # noqa: BLE001 - traps are best effort; VRRP goes on
-                log.exception("SNMP: checking the receive counters for traps failed")
+    # -- sets ---------------------------------------------------------------------------------
+    def _check_set(self, vb: VarBind):
+        """TestSet of one varbind (kvrrp.snmp.vrrp_set); a committed change shows in the very
+        next Get (the tables are rebuilt)."""
+        result = vrrp_set.check(self.engine, vb) if self.settings.vrrp else agentx.NOT_WRITABLE
+        if isinstance(result, int):
+            return result
 
-    def check_drops(self) -> None:
-        """Send the auth-failure / protocol-error traps for counters that grew since the last
-        look (and keep vrrpv3StatisticsProtoErrReason, which RFC 6527 serves with or without traps)."""
-        for inst in self.engine.instances.values():
-            for reason, attr in {**AUTH_COUNTERS, **PROTO_COUNTERS}.items():
-                now = int(getattr(inst.stats, attr, 0))
-                before = self._seen.get((inst.name, reason), 0)
-                self._seen[(inst.name, reason)] = now
-                if now <= before:
-                    continue
-                if reason in AUTH_COUNTERS:
-                    if self.settings.traps and self.settings.rfcv2 and vrrp_mib.suitable_rfc2787(inst):
-                        src = None
-                        last = getattr(inst, "last_drop", None)
-                        if last is not None and last[0] == reason:
-                            src = last[1]
-                        self._send("vrrpTrapAuthFailure", vrrp_mib.auth_failure_trap(inst, self.host, src, reason))
-                elif self.settings.rfcv3 and vrrp_mib.suitable_rfc6527(inst):
-                    self._proto_error[inst.name] = vrrp_mib.PROTO_ERROR[reason]   # the MIB column
-                    self._tables.invalidate()
-                    if self.settings.traps:
-                        self._send("vrrpv3ProtoError", vrrp_mib.v3_proto_error_trap(inst, self.host, reason))
+        def commit():
+            undo = result()
+            self._tables.invalidate()
+
+            def take_back():
+                undo()
+                self._tables.invalidate()
+            return take_back
+        return commit
 
 
 class _IfIndexCache:
