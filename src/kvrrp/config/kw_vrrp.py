@@ -62,15 +62,22 @@ def _tp_process(p: Parser, node: Node, s: Fields) -> None:
     if p.r.need(node.kw, node.args):
         s["process"] = node.args[0].text
         s["params"] = [t.text for t in node.args[1:]]
+        if s["params"]:
+            # keepalived: parameters mean the whole command line, matched exactly unless a
+            # param_match before this line said otherwise
+            if s.get("param_match", "none") == "none":
+                s["param_match"] = "exact"
+            s["full_command"] = True
 
 
 def _tp_param_match(p: Parser, node: Node, s: Fields) -> None:
-    if p.r.need(node.kw, node.args):
-        v = node.args[0].text
-        if v in ("initial", "partial"):
-            s["param_match"] = v
-        else:
-            p.diags.error(node.args[0].loc, f"invalid param_match '{v}' (initial or partial)", "bad-value")
+    """`param_match` alone is exact; any param_match compares the whole command line."""
+    v = node.args[0].text if node.args else "exact"
+    if v in ("initial", "partial") or not node.args:
+        s["param_match"] = v
+        s["full_command"] = True
+    else:
+        p.diags.error(node.args[0].loc, f"Invalid param_match type {v} - ignoring", "bad-value")
 
 
 def _tp_delay(p: Parser, node: Node, s: Fields) -> None:

@@ -251,14 +251,12 @@ def bfd_rows(config: Any, state: TrackerState) -> list[Row]:
 def full_command(p: Any) -> bool:
     """keepalived matches the whole command line with full_command, and also when parameters
     or param_match are given."""
-    return bool(p.full_command or p.params or p.param_match != "exact")
+    return bool(p.full_command or p.params or p.param_match != "none")
 
 
 def param_match(p: Any) -> int:
     """keepalived's param_match_t: none(0) unless parameters or param_match were given."""
-    if not p.params and p.param_match == "exact":
-        return 0
-    return PARAM_MATCH.get(p.param_match, 1)
+    return PARAM_MATCH.get(p.param_match, 0)
 
 
 def process_rows(config: Any, state: TrackerState) -> list[Row]:
