@@ -156,7 +156,7 @@ def test_virtual_server_settings_columns():
     assert col[66] == (GAUGE32, 7_000_000) and col[67] == (GAUGE32, 3_000_000)
     assert col[68] == (INTEGER, 2) and col[69] == (GAUGE32, 6080) and col[70] == (INTEGER, 2)   # gue, csum
     assert col[72] == (OCTET_STRING, "/usr/local/bin/qup") and col[73] == (OCTET_STRING, "/usr/local/bin/qdown")
-    assert col[24] == (OCTET_STRING, "/usr/local/bin/qup arg1")
+    assert col[24] == (OCTET_STRING, "'/usr/local/bin/qup' 'arg1'")            # keepalived's cmd_str_r
     assert col[15] == (OCTET_STRING, bytes((255, 255, 255, 0))) and col[51] is None
     assert all(col[n] is None for n in list(range(27, 37)) + list(range(38, 51)) + list(range(74, 79)))
     # the IPv6 virtual server: granularity as a prefix length (51), not 15; TUN defaults to ipip

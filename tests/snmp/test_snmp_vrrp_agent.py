@@ -77,12 +77,15 @@ def test_transitions_trap_like_keepalived():
     a.on_transition("A", State.BACKUP, State.MASTER, "master down timer expired", 100)
     engine.instances["B"].state = State.MASTER
     a.on_transition("B", State.BACKUP, State.MASTER, "sync group to MASTER", 100)
+    # A (v2) sends both new-master traps: keepalived's default build (_SNMP_REPLY_V3_FOR_V2_)
+    # serves VRRPv2 instances in VRRPv3-MIB too
     assert sent(a)[3:] == [vrrp_mib.TRAP_INSTANCE_STATE, vrrp_mib.TRAP_NEW_MASTER,        # A: v2
+                           vrrp_mib.TRAP_V3_NEW_MASTER,
                            vrrp_mib.TRAP_INSTANCE_STATE, vrrp_mib.TRAP_V3_NEW_MASTER,     # B: v3
                            vrrp_mib.TRAP_SYNC_GROUP_STATE]                                # G: all MASTER
     assert a._master_reason == {"A": 3, "B": 3}           # B was pulled along: A's reason
     assert a.traps_sent == {"vrrpInstanceStateChange": 4, "vrrpSyncGroupStateChange": 2,
-                            "vrrpTrapNewMaster": 1, "vrrpv3NewMaster": 1}
+                            "vrrpTrapNewMaster": 1, "vrrpv3NewMaster": 2}
 
 
 def test_no_traps_without_enable_traps():

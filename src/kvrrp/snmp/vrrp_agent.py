@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kvrrp.snmp import agentx, vrrp_mib, vrrp_set
+from kvrrp.snmp import vrrp_route_mib as rm
+from kvrrp.snmp import vrrp_tracking_mib as tm
 from kvrrp.snmp.agentx import VarBind
 from kvrrp.snmp.mibview import MibView, SubtreeViews
 from kvrrp.snmp.subagent import Subagent
@@ -66,6 +68,7 @@ class VrrpSnmpAgent:
         self.subagent = Subagent(settings.socket, self._subtrees(), self.view, setter=self._check_set,
                                  retry=retry, ping_interval=ping_interval)
         self.host = Host(ifindex=_IfIndexCache().get, ticks=self._ticks)
+        self._plan_of: tuple[Any, Any] | None = None
         self._tables = self._views()
         self._member_states: dict[str, str] = {}
         self._group_states: dict[str, str] = {}
@@ -131,10 +134,21 @@ class VrrpSnmpAgent:
                 (m.VRRP + (2,), lambda: self._groups(2)),       # vrrpSyncGroupMemberTable
                 (m.VRRP + (3,), lambda: self._sliced(
                     [], lambda i, inst, ms: m.one_instance_rows(i, inst, ms.get(inst.name), self.config), models)),
-                (m.VRRP + (4,), lambda: self._tracked(4)),     # vrrpTrackedInterfaceTable
-                (m.VRRP + (5,), lambda: self._tracked(5)),     # vrrpTrackedScriptTable
-                (m.VRRP + (6,), lambda: self._sliced([], lambda i, inst, _: m.one_address_rows(i, inst, self.host))),
+                (m.VRRP + (6,), lambda: self._sliced(
+                    m.static_address_rows(self.config, self.host),
+                    lambda i, inst, _: m.one_address_rows(i, inst, self.host))),
+                (m.VRRP + (7,), lambda: self._routes(7)),      # vrrpRouteTable
+                (m.VRRP + (8,), lambda: self._routes(8)),      # vrrpRuleTable
+                (m.VRRP + (11,), lambda: self._routes(11)),    # vrrpRouteNextHopTable
             ]
+            for table in (4, 5, 12, 17, 20):                   # an instance's tracked objects
+                parts.append((m.VRRP + (table,), lambda t=table: self._tracked(t)))
+            for table in (14, 15, 16, 19, 22):                 # a sync group's tracked objects
+                parts.append((m.VRRP + (table,), lambda t=table: self._only(
+                    tm.group_tracked_rows(self.config), t)))
+            for table in (9, 13, 18, 21):                      # vrrp_script, track_file, bfd, process
+                parts.append((m.VRRP + (table,), lambda t=table: self._only(
+                    tm.object_rows(self.config, self._plan(), self._tracker_state()), t)))
         if self.settings.rfcv2:
             parts.append((m.RFC2787, lambda: self._sliced(
                 m.rfc2787_scalars(self.engine, self.config),
@@ -145,13 +159,56 @@ class VrrpSnmpAgent:
                     inst, self.host, self._master_reason.get(inst.name, 0), self._proto_error.get(inst.name, 0)))))
         return SubtreeViews(parts, VIEW_TTL)
 
+    def _plan(self) -> Any:
+        """The tracking plan (keepalived's pruning applied) of the configuration served."""
+        if self._plan_of is None or self._plan_of[0] is not self.config:
+            from kvrrp.track.plan import build_plan
+
+            self._plan_of = (self.config, build_plan(self.config))
+        return self._plan_of[1]
+
+    def _tracker_state(self) -> Any:
+        """The running trackers' state for the result columns (nothing known, init / 0, when
+        the supervisor cannot be read, e.g. half way through a reload)."""
+        try:
+            return tm.TrackerState.of(getattr(self.engine, "tracking", None))
+        except Exception:  # noqa: BLE001 - the tables must answer whatever the trackers do
+            log.exception("SNMP: reading the trackers' state failed")
+            return tm.TrackerState()
+
+    @staticmethod
+    def _only(rows: list, table: int) -> MibView:
+        n = len(vrrp_mib.VRRP)
+        return MibView(r for r in rows if r[0][n] == table)
+
     async def _tracked(self, table: int) -> MibView:
         n = len(vrrp_mib.VRRP)
-        context = lambda: ({x.name: x for x in self.config.instances},   # noqa: E731
-                           {x.name: x for x in self.config.vrrp_scripts})
-        view = await self._sliced([], lambda i, inst, ctx: [
-            r for r in vrrp_mib.one_tracked_rows(i, inst, ctx[0].get(inst.name), ctx[1]) if r[0][n] == table], context)
-        return view
+        context = lambda: tm.instance_bindings(self._plan())   # noqa: E731
+        return await self._sliced([], lambda i, inst, own: [
+            r for r in tm.one_instance_tracked_rows(i, own.get(inst.name, ()), self.config) if r[0][n] == table],
+            context)
+
+    async def _routes(self, table: int) -> MibView:
+        """vrrpRouteTable / vrrpRuleTable / vrrpRouteNextHopTable: static ones (instance 0),
+        then each instance's, set while it is MASTER (kvrrp installs them then)."""
+        from kvrrp.config.rtnames import RtNames
+
+        n = len(vrrp_mib.VRRP)
+        names = RtNames.from_config(self.config.global_defs)
+        ifindex = self.host.ifindex
+        rows = [r for r in rm.route_rows(0, self.config.static_routes, True, names, ifindex)
+                + rm.rule_rows(0, self.config.static_rules, True, names) if r[0][n] == table]
+        models = {x.name: x for x in self.config.instances}
+
+        def one(i: int, inst: Any, _: Any) -> list:
+            model = models.get(inst.name)
+            if model is None:
+                return []
+            up = vrrp_mib.state_name(inst.state) == "MASTER"
+            found = rm.rule_rows(i, model.virtual_rules, up, names) if table == 8 else \
+                rm.route_rows(i, model.virtual_routes, up, names, ifindex)
+            return [r for r in found if r[0][n] == table]
+        return await self._sliced(rows, one)
 
     def _groups(self, table: int) -> MibView:
         n = len(vrrp_mib.VRRP)

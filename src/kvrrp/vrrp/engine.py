@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import logging
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from kvrrp import fastpath
 from kvrrp.io.clock import MonotonicClock
@@ -123,6 +123,7 @@ class VrrpEngine:
         self.started = False
         self._delayed_start = 0.0
         self.drops: dict[str, int] = {}     # drops before an instance was identified
+        self.tracking: Any = None            # kvrrp.track's supervisor once attached (SNMP reads it)
         self.settings = engine_settings(config)
         # GARP/NA spacing per interface and per garp_group, shared by every instance
         self.garp_pacer = GarpPacer(self.settings.garp_groups, self.settings.vmac_bases)
