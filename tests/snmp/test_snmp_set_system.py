@@ -20,9 +20,12 @@ import pytest
 from kvrrp.lab import Lab, VrrpSpec, render_config
 from snmp_tools import NetSnmp, wait_for
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(150)]
+pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
 
 WAIT = 15.0
+# net-snmp's subagent (keepalived) retries a master it could not reach every 15 s: under load
+# the first try can miss, so registering gets three of those rounds
+REGISTER_WAIT = 45.0
 I = ".1.3.6.1.4.1.9586.100.5.2.3.1"       # vrrpInstanceEntry
 GLOBAL = ".1.3.6.1.4.1.9586.100.5.1"
 
@@ -63,7 +66,7 @@ def run_scenario(tmp_path, kind: str) -> dict:
             rows = snmp.get(*(f"{I}.{c}" for c in cols))
             return tuple(rows.get(f"{I}.{c}") for c in cols)
 
-        assert wait_for(lambda: get("4.1") == ("INTEGER: 1",), WAIT), node.log()[-3000:]   # BACKUP, registered
+        assert wait_for(lambda: get("4.1") == ("INTEGER: 1",), REGISTER_WAIT), node.log()[-3000:]   # BACKUP, registered
 
         seen["refused"] = []
         for assignments, _expected in REFUSED:
