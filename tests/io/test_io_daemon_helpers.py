@@ -95,6 +95,7 @@ def test_transition_recorder_counts_by_reason_and_keeps_the_last() -> None:
     snap = rec.snapshot()
     assert snap["last"]["VI_1"] == {"from": "BACKUP", "to": "MASTER", "reason": "master down timer expired",
                                     "priority": 150, "time": 1000.0}
+    assert rec.last("VI_1") == snap["last"]["VI_1"] and rec.last("VI_2") is None
     m = scrape({**STATUS, "transitions": snap})
     assert m[("kvrrp_vrrp_transitions_total", frozenset({"iname": "VI_1", "from_state": "BACKUP",
               "to_state": "MASTER", "reason": "master down timer expired"}.items()))] == 2
