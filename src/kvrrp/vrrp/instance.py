@@ -14,7 +14,8 @@ import ipaddress
 import logging
 import math
 import time
-from typing import Iterable, Protocol
+from types import MappingProxyType
+from typing import Iterable, Mapping, Protocol
 
 from kvrrp import fastpath
 from kvrrp.io.ports import Received
@@ -43,6 +44,13 @@ NO_UNICAST_PEER = "unicast_fault_no_peer"      # a fault no tracker can clear
 # and the FIFO's MASTER_PRIORITY / BACKUP_PRIORITY lines of notify_priority_changes)
 EVENT_MASTER_RX_LOWER_PRI = "MASTER_RX_LOWER_PRI"
 EVENT_PRIORITY = "PRIORITY"
+
+
+# Most instances never have a tracker fault or weight, nor a timer besides T_PROTOCOL: they
+# share these empty containers (an empty set is 216 B, a dict 64 B, per instance) and get their
+# own only on a change (copy on write: tracking events are rare, the containers tiny).
+_NO_FAULTS: frozenset = frozenset()
+_NO_WEIGHTS: Mapping = MappingProxyType({})
 
 
 class TrackerStatus(enum.Enum):
@@ -110,13 +118,14 @@ class VrrpInstanceRuntime:
         self.ctx = ctx
         self.state = State.INIT
         self.stats = InstanceStats()
-        self.tracker_weights: dict[object, int] = {}
-        self.tracker_faults: set[object] = set()
+        # read-only views: change them through set_tracker / mark_fault
+        self.tracker_weights: Mapping[object, int] = _NO_WEIGHTS
+        self.tracker_faults: frozenset[object] = _NO_FAULTS
         if settings.fault_no_peer:
             # keepalived unicast_fault_no_peer: FAULT instead of falling back to multicast
-            self.tracker_faults.add(NO_UNICAST_PEER)
+            self.mark_fault(NO_UNICAST_PEER)
         if settings.config_fault:
-            self.tracker_faults.add(settings.config_fault)   # no tracker can clear it either
+            self.mark_fault(settings.config_fault)   # no tracker can clear it either
         self.effective_priority = settings.priority
         self.master_adver_int = settings.adver_int
         self.master_address: str | None = None
@@ -130,7 +139,7 @@ class VrrpInstanceRuntime:
         self._owner_waiting = False
         # timers other than T_PROTOCOL; Adver_Timer / Master_Down_Timer (its deadline and when
         # it started) live in the fast path's slot, which restarts it for steady-state adverts
-        self._deadlines: dict[int, float] = {}
+        self._deadlines: dict[int, float] | None = None     # None while no such timer runs
         self._down_skew_only = False
         self.fast = fastpath.InstanceSlot(ctx.wheel, uid * TIMER_SLOTS + T_PROTOCOL)
         self.stats.attach(self.fast)
@@ -181,7 +190,7 @@ class VrrpInstanceRuntime:
     def deadline(self, kind: int = T_PROTOCOL) -> float | None:
         if kind == T_PROTOCOL:
             return self.fast.deadline if self.fast.armed else None
-        return self._deadlines.get(kind)
+        return self._deadlines.get(kind) if self._deadlines else None
 
     # ------------------------------------------------------------------ the fast path's slot
     def _configure_fast(self) -> bool:
@@ -266,7 +275,7 @@ class VrrpInstanceRuntime:
         if self.state in (State.STOP, State.DELETED):
             return
         self.dispatch(Event.DELETE if delete else Event.SHUTDOWN)
-        for kind in list(self._deadlines):
+        for kind in list(self._deadlines or ()):
             self._cancel(kind)
         self._cancel(T_PROTOCOL)
         self.garp.stop()
@@ -329,6 +338,8 @@ class VrrpInstanceRuntime:
         if kind == T_PROTOCOL:
             self.fast.schedule(deadline, started)
             return
+        if self._deadlines is None:
+            self._deadlines = {}
         self._deadlines[kind] = deadline
         self.ctx.schedule(self.uid * TIMER_SLOTS + kind, deadline)
 
@@ -347,8 +358,14 @@ class VrrpInstanceRuntime:
     def _cancel(self, kind: int) -> None:
         if kind == T_PROTOCOL:
             self.fast.cancel()
-        elif self._deadlines.pop(kind, None) is not None:
+        elif self._deadlines and self._forget_deadline(kind) is not None:
             self.ctx.cancel(self.uid * TIMER_SLOTS + kind)
+
+    def _forget_deadline(self, kind: int) -> float | None:
+        deadline = self._deadlines.pop(kind, None)
+        if not self._deadlines:
+            self._deadlines = None
+        return deadline
 
     # TimerSlots for the GARP schedule
     def schedule_timer(self, kind: int, delay: float) -> None:
@@ -367,7 +384,7 @@ class VrrpInstanceRuntime:
         if kind == T_PROTOCOL:
             self.fast.fired()
         else:
-            del self._deadlines[kind]
+            self._forget_deadline(kind)
         try:
             self._on_timer(kind)
         finally:
@@ -399,14 +416,14 @@ class VrrpInstanceRuntime:
     def _set_tracker(self, key: object, status: int | TrackerStatus) -> None:
         was_fault = self.own_fault
         if status is TrackerStatus.FAULT:
-            self.tracker_faults.add(key)
-            self.tracker_weights.pop(key, None)
+            self.mark_fault(key)
+            self._set_weight(key, None)
         elif status is TrackerStatus.OK:
-            self.tracker_faults.discard(key)
-            self.tracker_weights.pop(key, None)
+            self._clear_fault(key)
+            self._set_weight(key, None)
         elif isinstance(status, int) and not isinstance(status, bool):
-            self.tracker_faults.discard(key)
-            self.tracker_weights[key] = status
+            self._clear_fault(key)
+            self._set_weight(key, status)
         else:
             raise ValueError(f"tracker status must be an int weight, FAULT or OK, got {status!r}")
         old_prio = self.effective_priority
@@ -424,10 +441,31 @@ class VrrpInstanceRuntime:
         elif old_prio != self.effective_priority:
             self.dispatch(Event.PRIORITY_CHANGED)
 
+    def mark_fault(self, key: object) -> None:
+        """Record a fault only (no transition: set_tracker does both)."""
+        if key not in self.tracker_faults:
+            self.tracker_faults = self.tracker_faults | {key}
+
+    def _clear_fault(self, key: object) -> None:
+        if key in self.tracker_faults:
+            self.tracker_faults = (self.tracker_faults - {key}) or _NO_FAULTS
+
+    def _set_weight(self, key: object, weight: int | None) -> None:
+        """Set a tracker's weight, or drop it (None)."""
+        if weight is None and key not in self.tracker_weights:
+            return
+        weights = dict(self.tracker_weights)
+        if weight is None:
+            del weights[key]
+        else:
+            weights[key] = weight
+        self.tracker_weights = weights or _NO_WEIGHTS
+
     def inherit_trackers(self, old: "VrrpInstanceRuntime") -> None:
         """Before start: take over the tracker states a previous runtime of this instance had."""
-        self.tracker_weights.update(old.tracker_weights)
-        self.tracker_faults.update(k for k in old.tracker_faults if k != NO_UNICAST_PEER)
+        self.tracker_weights = {**self.tracker_weights, **old.tracker_weights} or _NO_WEIGHTS
+        self.tracker_faults = (self.tracker_faults
+                               | {k for k in old.tracker_faults if k != NO_UNICAST_PEER}) or _NO_FAULTS
         self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
 
     def update_settings(self, new: InstanceSettings) -> None:
