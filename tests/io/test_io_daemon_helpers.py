@@ -101,6 +101,19 @@ def test_transition_recorder_counts_by_reason_and_keeps_the_last() -> None:
               "to_state": "MASTER", "reason": "master down timer expired"}.items()))] == 2
 
 
+def test_transition_recorder_counts_each_instance_apart() -> None:
+    rec = TransitionRecorder(clock=lambda: 5.0)
+    for name in ("VI_2", "VI_1", "VI_2"):
+        rec(name, State.INIT, State.BACKUP, "startup", 100)
+    rec("VI_1", State.BACKUP, State.MASTER, "master down timer expired", 100)
+    assert rec.snapshot()["counts"] == [
+        {"instance": "VI_1", "from": "BACKUP", "to": "MASTER", "reason": "master down timer expired", "count": 1},
+        {"instance": "VI_1", "from": "INIT", "to": "BACKUP", "reason": "startup", "count": 1},
+        {"instance": "VI_2", "from": "INIT", "to": "BACKUP", "reason": "startup", "count": 2}]
+    assert rec.last("VI_2") == {"from": "INIT", "to": "BACKUP", "reason": "startup", "priority": 100, "time": 5.0}
+    assert rec.last("VI_1")["to"] == "MASTER"
+
+
 def test_checker_pid_file_and_when_the_checker_runs() -> None:
     assert checker_pid_file("/run/kvrrp.pid") == "/run/kvrrp-checkers.pid"
     assert checker_pid_file("/tmp/x") == "/tmp/x-checkers.pid"
