@@ -144,7 +144,10 @@ class VrrpInstanceRuntime:
         self.fast = fastpath.InstanceSlot(ctx.wheel, uid * TIMER_SLOTS + T_PROTOCOL)
         self.stats.attach(self.fast)
         self.garp = GarpSchedule(settings, self, self.stats, getattr(ctx, "garp_pacer", None), ctx.now)
-        self._advert_cache: dict[tuple[int, str, str | None], bytes] = {}
+        # the last advert encoded, (priority, dst, src, payload): a master sends the same one
+        # every time (its steady state is prebuilt in the fast path's slot anyway), so one entry
+        # instead of a dict and a key tuple (~150 B per instance)
+        self._advert_cache: tuple[int, str, str | None, bytes] | None = None
         self._wire_interval = timers.wire_interval(settings.adver_int, settings.version)
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in settings.advert_addresses)
         self._view: InstanceView | None = None
@@ -176,7 +179,7 @@ class VrrpInstanceRuntime:
         if self.old_unicast_checksum:
             return
         self.old_unicast_checksum = True
-        self._advert_cache.clear()
+        self._advert_cache = None
         log.info("(%s) Setting unicast VRRPv3 checksum to old version (advert from %s)", self.name, src)
 
     def master_down_interval(self) -> float:
@@ -430,7 +433,7 @@ class VrrpInstanceRuntime:
         self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
         if old_prio != self.effective_priority:
             log.info("(%s) Changing effective priority from %d to %d", self.name, old_prio, self.effective_priority)
-            self._advert_cache.clear()
+            self._advert_cache = None
             self.ctx.apply(self, (InstanceEvent(EVENT_PRIORITY),))
         if self.state not in RUNNING:
             return
@@ -480,7 +483,7 @@ class VrrpInstanceRuntime:
     def _update_settings(self, new: InstanceSettings) -> None:
         old, self.settings = self.settings, new
         self.garp.settings = new
-        self._advert_cache.clear()
+        self._advert_cache = None
         self._view = None
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in new.advert_addresses)
         self.hmac = auth_hmac.from_config(new.auth_hmac, self.hmac)
@@ -576,10 +579,10 @@ class VrrpInstanceRuntime:
 
     # ------------------------------------------------------------------ sending
     def advert_payload(self, priority: int, dst: str, src: str | None) -> bytes | None:
-        key = (priority, dst, src)
-        payload = self._advert_cache.get(key)
-        if payload is not None:
-            return self._signed(payload, dst, src)
+        cached = self._advert_cache
+        if cached is not None and cached[0] == priority and cached[1] == dst and cached[2] == src:
+            return self._signed(cached[3], dst, src)
+        key_src = src
         s = self.settings
         if s.version == 3 and src is None:
             if not s.v3_checksum_as_v2:
@@ -593,9 +596,7 @@ class VrrpInstanceRuntime:
             src=src if s.version == 3 else None, dst=csum_dst if s.version == 3 else None)
         if s.v3_checksum_as_v2:
             payload = checksum_without_pseudo_header(payload)
-        if len(self._advert_cache) > 64:
-            self._advert_cache.clear()
-        self._advert_cache[key] = payload
+        self._advert_cache = (priority, dst, key_src, payload)
         return self._signed(payload, dst, src)
 
     def _signed(self, payload: bytes, dst: str, src: str | None) -> bytes | None:
