@@ -48,3 +48,25 @@ def test_extra_timers_keep_a_map_only_while_they_run():
     assert one.timer_armed(T_PREEMPT) and one.deadline(T_PREEMPT) == pytest.approx(lan.clock.t + 5.0)
     one.cancel_timer(T_PREEMPT)
     assert one.deadline(T_PREEMPT) is None and one._deadlines is None
+
+
+def test_drop_counters_are_shared_empty_until_the_first_drop():
+    from kvrrp.vrrp.stats import InstanceStats
+
+    a, b = InstanceStats(), InstanceStats()
+    assert a.drops is b.drops and a.drops == {}
+    a.count_drop("checksum")
+    a.count_drop("checksum")
+    assert a.drops == {"checksum": 2} and a.checksum_err == 2 and b.drops == {} and b.as_dict()["drops"] == {}
+    a.clear()
+    assert a.drops is b.drops and a.as_dict()["drops"] == {}
+
+
+def test_a_host_route_vip_keeps_one_string_for_address_and_broadcast():
+    from kvrrp.config.model import VirtualAddress
+    from kvrrp.vrrp.settings import address_spec
+
+    host = address_spec(VirtualAddress(address="198.18.0.10", prefixlen=32, family=4, brd="+"), "eth0")
+    net = address_spec(VirtualAddress(address="198.18.0.10", prefixlen=24, family=4, brd="+"), "eth0")
+    assert host.broadcast is host.address
+    assert net.broadcast == "198.18.0.255"
