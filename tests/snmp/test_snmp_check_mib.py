@@ -34,7 +34,8 @@ G = check_mib.CHECK + (2, 1)
 
 def rows():
     config = parse_text(CONF, filename="t.conf", config_id="h").config
-    engine = SimpleNamespace(config=config, rs_states={}, quorum={}, drained=set(), kernel_keys=lambda: {})
+    engine = SimpleNamespace(config=config, rs_states={}, quorum={}, drained=set(), weight_bases={},
+                             kernel_keys=lambda: {})
     return config, {obj + idx: (t, v) for obj, idx, t, v in check_mib.check_rows(engine) if v is not None}
 
 

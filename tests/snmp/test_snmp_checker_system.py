@@ -172,3 +172,70 @@ async def _true(value: bool) -> bool:
 
 def kernel_keys_of(d: CheckerDaemon, rs_ip: str) -> list:
     return [k for (vs_text, rs_text), keys in d.engine.kernel_keys().items() if rs_ip in rs_text for k in keys]
+
+
+async def test_snmpset_real_server_weight(tmp_path) -> None:
+    """keepalived's one writable check object, realServerWeight: snmpset (rwcommunity) changes
+    the weight IPVS has at once; 0 on one of two real servers drops the live weight under the
+    quorum (virtualServerQuorumStateChange notMet, the sorry server in); the sorry server's
+    row, a missing row and another column are notWritable, a string wrongType, 70000
+    wrongValue; a reload keeps the weight."""
+    a, b = await Listener().start(), await Listener().start()
+    conf = tmp_path / "keepalived.conf"
+    kernel = FakeKernel()
+    with NetSnmp(str(tmp_path)) as snmp:
+        conf.write_text(CONF.format(socket=snmp.socket, p1=a.port, p2=b.port))
+        d = CheckerDaemon(str(conf), kernel=kernel, dump_file=str(tmp_path / "dump.json"))
+        await d.start()
+        try:
+            async def get(oid: str) -> str | None:
+                return (await asyncio.to_thread(snmp.get, oid)).get(oid)
+
+            async def set_(*triples):
+                return await asyncio.to_thread(snmp.set, *triples)
+
+            async def both_up() -> bool:
+                return (await get(f"{RS}.6.1.2")) == "INTEGER: 1" and (await get(f"{RS}.6.1.3")) == "INTEGER: 1"
+            assert await until(both_up), d.status()
+            (svc, dest), = kernel_keys_of(d, "198.18.1.1")
+
+            def kernel_weight() -> int | None:
+                entry = kernel.table.entries.get(svc)
+                found = entry.dests.get(dest) if entry is not None else None
+                return None if found is None else found.weight
+
+            assert kernel_weight() == 1
+            r = await set_((f"{RS}.7.1.2", "i", "5"))
+            assert r.rc == 0 and r.stdout.strip() == f"{RS}.7.1.2 = INTEGER: 5", r.stderr
+            assert await get(f"{RS}.7.1.2") == "INTEGER: 5"
+            assert await until(lambda: _true(kernel_weight() == 5)), kernel.table
+
+            refused = [((f"{RS}.7.1.1", "i", "5"), "notWritable"),      # the sorry server
+                       ((f"{RS}.7.1.4", "i", "5"), "notWritable"),      # no third real server
+                       ((f"{RS}.8.1.2", "i", "5"), "notWritable"),      # upper threshold
+                       ((f"{RS}.7.1.2", "s", "5"), "wrongType"),
+                       ((f"{RS}.7.1.2", "i", "70000"), "wrongValue")]
+            for triple, reason in refused:
+                r = await set_(triple)
+                assert (r.rc, r.reason, r.failed_object) == (2, reason, triple[0]), r.stderr
+            assert await get(f"{RS}.7.1.2") == "INTEGER: 5"
+
+            # weight 0 on 198.18.1.2: live weight 5 + 0 still meets quorum 2; 0 on both does not
+            assert (await set_((f"{RS}.7.1.3", "i", "0"))).rc == 0
+            assert (await set_((f"{RS}.7.1.2", "i", "1"))).rc == 0
+            assert await until(lambda: _true(len(snmp.traps_named(TRAP_QUORUM)) >= 1)), snmp.traps()
+            lost = snmp.traps_named(TRAP_QUORUM)[-1]
+            assert lost[f"{VS}.23"] == "INTEGER: 2"                                 # notMet
+            assert await get(f"{RS}.6.1.1") == "INTEGER: 1"                         # sorry server in
+            assert (await set_((f"{RS}.7.1.3", "i", "1"))).rc == 0
+            assert await until(lambda: _true(len(snmp.traps_named(TRAP_QUORUM)) >= 2)), snmp.traps()
+            assert snmp.traps_named(TRAP_QUORUM)[-1][f"{VS}.23"] == "INTEGER: 1"
+
+            assert (await set_((f"{RS}.7.1.2", "i", "9"))).rc == 0
+            await d.reload()
+            assert await get(f"{RS}.7.1.2") == "INTEGER: 9"
+            assert await until(lambda: _true(kernel_weight() == 9)), kernel.table
+        finally:
+            await d.stop()
+            await a.stop()
+            await b.stop()

@@ -396,3 +396,27 @@ def test_garp_interval_is_per_interface_not_per_group_without_garp_group():
         assert [round(b - a, 3) for a, b in zip(times, times[1:])] == [0.05]
     # the two interfaces do not wait for each other
     assert min(t for t, i, _a in sent if i == "eth1") - min(t for t, i, _a in sent if i == "eth0") < 0.05
+
+
+def _two_vmacs(vmac_bases):
+    lan = FakeLan()
+    insts = tuple(InstanceSettings(name=name, ifname="eth0", vrid=vrid, priority=200, garp_master_repeat=2,
+                                   garp_master_delay=0, garp_interval=0.05, vmac_ifname=vmac,
+                                   vips=(AddressSpec(vip, 24, vmac, 4),))
+                  for name, vrid, vmac, vip in (("A", 1, "vrrp.1", "198.18.0.100"), ("B", 2, "vrrp.2", "198.18.0.101")))
+    lan.add_node("m", EngineSettings(instances=insts, vmac_bases=vmac_bases), v4="198.18.0.1",
+                 sources={("vrrp.1", 4): "198.18.0.1", ("vrrp.2", 4): "198.18.0.1"})
+    lan.run_for(10)
+    return [(t, i, a) for t, k, i, a in lan.nodes["m"].announcer.sent]
+
+
+def test_garps_leaving_vmacs_are_paced_on_their_base_interface():
+    # keepalived paces on IF_BASE_IFP: two VMACs on eth0 share eth0's vrrp_garp_interval
+    sent = _two_vmacs((("vrrp.1", "eth0"), ("vrrp.2", "eth0")))
+    assert sorted(i for _t, i, _a in sent) == ["vrrp.1", "vrrp.1", "vrrp.2", "vrrp.2"]   # sent on the VMACs
+    times = sorted(t for t, _i, _a in sent)
+    assert [round(b - a, 3) for a, b in zip(times, times[1:])] == [0.05, 0.05, 0.05]
+    # without the bases known, each VMAC would be its own pacing domain
+    apart = _two_vmacs(())
+    firsts = [min(t for t, i, _a in apart if i == v) for v in ("vrrp.1", "vrrp.2")]
+    assert abs(firsts[0] - firsts[1]) < 0.05

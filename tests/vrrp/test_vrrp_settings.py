@@ -198,3 +198,8 @@ def test_garp_groups_reach_the_engine_as_keepalived_keeps_them():
     groups = engine_settings(res.config).garp_groups
     assert [(g.interfaces, g.garp_interval, g.gna_interval) for g in groups] == [
         (("eth0", "eth1"), 0.2, 0.0), ((), 0.0, 0.3)]
+
+
+def test_vmac_bases_reach_the_engine_for_garp_pacing():
+    res = parse_text(BASE % "use_vmac vrrp.7", filename="t.conf")
+    assert ("vrrp.7", "eth0") in engine_settings(res.config).vmac_bases

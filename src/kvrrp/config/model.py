@@ -373,7 +373,8 @@ class VirtualRoute:
     to: str                                          # destination prefix ("default" allowed), canonical
     family: int
     type: str = "unicast"                            # unicast blackhole unreachable prohibit throw
-    src: str | None = None
+    src: str | None = None                           # preferred source address (RTA_PREFSRC)
+    from_: str | None = None                         # source prefix, IPv6 only (RTA_SRC, `from`)
     via: str | None = None
     dev: str | None = None
     scope: str | None = None

@@ -382,29 +382,6 @@ class Parser(EntryParsers):
             else:
                 s["use_vmac"] = dataclasses.replace(s["use_vmac"], xmit_base=True)
 
-    def use_vmac(self, node: Node, s: Fields) -> None:
-        v: Fields = {}
-        args = node.args
-        i = 0
-        while i < len(args):
-            w = args[i].text
-            if w == "netlink_notify_msg":
-                v["netlink_notify_msg"] = True
-            elif w == "group" and i + 1 < len(args):
-                v["group"] = args[i + 1].text
-                i += 1
-            elif w == "name" and i + 1 < len(args):
-                v["name"] = args[i + 1].text
-                i += 1
-            elif ":" in w and len(w) == 17:
-                v["mac"] = w.lower()
-            elif "name" not in v:
-                v["name"] = w
-            else:
-                self.diags.error(args[i].loc, f"unexpected use_vmac option '{w}'", "bad-option")
-            i += 1
-        s["use_vmac"] = m.Vmac(**v)
-
     # ---- LVS ---------------------------------------------------------------------------------
 
     def ssl(self, node: Node, f: Fields) -> None:

@@ -1,7 +1,7 @@
 """The checker process's SNMP subagent (keepalived's check_snmp.c): with enable_snmp_checker
 (or -x) it registers KEEPALIVED-MIB's global and check branches and, with enable_traps, sends
 realServerStateChange when a real server goes up or down and virtualServerQuorumStateChange
-when a virtual server gains or loses its quorum.
+when a virtual server gains or loses its quorum. realServerWeight may be set (kvrrp.snmp.check_set).
 
 The IPVS traffic columns (virtualServerStats*, realServerStats*, the rates) come from one
 kernel dump_stats(), read again when a request finds it older than the smaller of
@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from kvrrp.snmp import check_mib, vrrp_mib
+from kvrrp.snmp import check_mib, check_set, vrrp_mib
 from kvrrp.snmp.mibview import MibView, SubtreeViews
 from kvrrp.snmp.subagent import Subagent
 from kvrrp.snmp.vrrp_mib import Host, if_nametoindex
@@ -36,7 +36,7 @@ class CheckerSnmpAgent:
         self.engine = engine
         self.version = version
         self.subagent = Subagent(socket, [(vrrp_mib.GLOBAL, "Keepalived"), (check_mib.CHECK, "Healthchecker")],
-                                 self.view, retry=retry, ping_interval=ping_interval)
+                                 self.view, setter=self._check_set, retry=retry, ping_interval=ping_interval)
         self.host = Host(ifindex=if_nametoindex, ticks=lambda _t: 0)
         self.traffic: dict | None = None
         # the tables are rebuilt when a walk finds them older than the stats interval (at most
@@ -82,6 +82,22 @@ class CheckerSnmpAgent:
                 log.warning("SNMP: reading the IPVS counters failed: %s", exc)
                 self.traffic = None
         return MibView(check_mib.check_rows(self.engine, self.traffic))
+
+    def _check_set(self, vb):
+        """TestSet of one varbind; a committed weight shows in the very next Get."""
+        result = check_set.check(self.engine, vb)
+        if isinstance(result, int):
+            return result
+
+        def commit():
+            undo = result()
+            self._tables.invalidate()
+
+            def take_back():
+                undo()
+                self._tables.invalidate()
+            return take_back
+        return commit
 
     def shutdown_traps(self) -> None:
         """keepalived's "we always want to send SNMP messages on shutdown": before the checker

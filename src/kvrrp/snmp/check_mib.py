@@ -145,7 +145,7 @@ def check_rows(engine: Any, traffic: dict | None = None) -> list[Row]:
             n += 1
             ridx = (i, n)
             states = engine.rs_states.get(rid, ())
-            weight = 0 if rid in engine.drained else rs_weight(rs, states)
+            weight = 0 if rid in engine.drained else rs_weight(rs, states, engine.weight_bases.get(rid))
             rs_method = (rs.lvs_method or vs.lvs_method)
             rows += [
                 (RS_COL + (2,), ridx, INTEGER, 1),

@@ -11,6 +11,8 @@ methods return the announcements due now as effects (kvrrp.vrrp.effects.Announce
 The spacing is per interface, whichever instance sends (keepalived's per-interface garp_delay),
 and a `garp_group` puts several interfaces (those on one switch) under one spacing with its
 own `garp_interval` / `gna_interval`: GarpPacer, one per engine, shared by the instances.
+An announcement leaving a VMAC (use_vmac macvlan or use_ipvlan) is paced on the VMAC's base
+interface, as keepalived's (IF_BASE_IFP): the VMACs of one link share its spacing.
 """
 from __future__ import annotations
 
@@ -47,23 +49,29 @@ class GarpPacer:
     the engine's clock). Interfaces of a garp_group share one clock and the group's intervals;
     any other interface has its own, with the instance's (global) vrrp_garp/gna_interval."""
 
-    __slots__ = ("_group_of", "_groups", "_next")
+    __slots__ = ("_group_of", "_groups", "_next", "_base_of")
 
-    def __init__(self, groups: tuple[GarpGroupSettings, ...] = ()) -> None:
+    def __init__(self, groups: tuple[GarpGroupSettings, ...] = (),
+                 bases: tuple[tuple[str, str], ...] = ()) -> None:
         self._next: dict[tuple[object, int], float] = {}
         self._group_of: dict[str, int] = {}
         self._groups: tuple[GarpGroupSettings, ...] = ()
-        self.configure(groups)
+        self._base_of: dict[str, str] = {}
+        self.configure(groups, bases)
 
-    def configure(self, groups: tuple[GarpGroupSettings, ...]) -> None:
-        """New groups (a reload); an interface named by two groups belongs to the first."""
+    def configure(self, groups: tuple[GarpGroupSettings, ...],
+                  bases: tuple[tuple[str, str], ...] = ()) -> None:
+        """New groups and VMAC bases (a reload); an interface named by two groups belongs to
+        the first. bases: (VMAC name, its base interface) pairs."""
         self._groups = tuple(groups)
         self._group_of = {}
+        self._base_of = dict(bases)
         for index, group in enumerate(self._groups):
             for ifname in group.interfaces:
                 self._group_of.setdefault(ifname, index)
 
     def _domain(self, ifname: str, family: int, interval: float) -> tuple[tuple[object, int], float]:
+        ifname = self._base_of.get(ifname, ifname)
         index = self._group_of.get(ifname)
         if index is None:
             return (ifname, family), interval

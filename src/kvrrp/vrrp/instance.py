@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import math
 import time
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Iterable, Mapping, Protocol
 
@@ -106,7 +107,7 @@ class VrrpInstanceRuntime:
     # each instance carried two 792 B dicts (1.6 KB, 16 MB at K = 10,000; docs/scale.md).
     __slots__ = ("settings", "name", "uid", "ctx", "state", "stats", "tracker_weights", "tracker_faults",
                  "effective_priority", "master_adver_int", "master_address", "master_priority",
-                 "want_master", "vips_set", "last_transition", "last_drop", "sync", "_preempt",
+                 "want_master", "vips_set", "last_transition", "sync", "_preempt", "_pinned_priority",
                  "_owner_waiting", "_deadlines", "_down_skew_only", "fast", "garp", "_advert_cache",
                  "_wire_interval", "_advert_packed", "_view", "old_unicast_checksum", "hmac",
                  "_fast_capable", "_master_packed", "_tx_built")
@@ -133,7 +134,6 @@ class VrrpInstanceRuntime:
         self.want_master = False            # down timer ran out but the sync group held us back
         self.vips_set = False
         self.last_transition: float | None = None
-        self.last_drop: tuple[str, str] | None = None   # (reason, source) of the last refused advert
         self.sync = None                    # kvrrp.vrrp.sync.SyncGroup, set by the engine
         self._preempt = _Preempt.IDLE
         self._owner_waiting = False
@@ -159,6 +159,9 @@ class VrrpInstanceRuntime:
         self._fast_capable = self._configure_fast()
         self._master_packed: tuple[str | None, bytes] = (None, b"")
         self._tx_built: tuple | None = None       # what the slot's prebuilt adverts were made from
+        # keepalived: an SNMP set that makes a non-owner's base priority 255 leaves the effective
+        # priority where it was, and trackers no longer move it (they skip an owner)
+        self._pinned_priority: int | None = None
 
     # ------------------------------------------------------------------ queries
     @property
@@ -430,7 +433,8 @@ class VrrpInstanceRuntime:
         else:
             raise ValueError(f"tracker status must be an int weight, FAULT or OK, got {status!r}")
         old_prio = self.effective_priority
-        self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
+        if self._pinned_priority is None:
+            self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
         if old_prio != self.effective_priority:
             log.info("(%s) Changing effective priority from %d to %d", self.name, old_prio, self.effective_priority)
             self._advert_cache = None
@@ -471,16 +475,16 @@ class VrrpInstanceRuntime:
                                | {k for k in old.tracker_faults if k != NO_UNICAST_PEER}) or _NO_FAULTS
         self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
 
-    def update_settings(self, new: InstanceSettings) -> None:
+    def update_settings(self, new: InstanceSettings, why: str = " (reload)") -> None:
         """Reload in place (vrrp.reload_plan: only changes that keep the instance's identity
         and socket): state, timers and counters stay; a master adds/removes changed VIPs and
-        advertises a new priority at once."""
+        advertises a new priority at once. `why` ends the priority change's log line."""
         try:
-            self._update_settings(new)
+            self._update_settings(new, why)
         finally:
             self._refresh_fast()
 
-    def _update_settings(self, new: InstanceSettings) -> None:
+    def _update_settings(self, new: InstanceSettings, why: str) -> None:
         old, self.settings = self.settings, new
         self.garp.settings = new
         self._advert_cache = None
@@ -498,13 +502,41 @@ class VrrpInstanceRuntime:
                     changes += (AddAddress(spec), Announce(spec.ifname, spec.family, spec.address))
             self.ctx.apply(self, changes)
         old_prio = self.effective_priority
-        self.effective_priority = effective_priority(new.priority, self.tracker_weights)
+        if new.priority != OWNER_PRIORITY:
+            self._pinned_priority = None
+        if self._pinned_priority is None:
+            self.effective_priority = effective_priority(new.priority, self.tracker_weights)
         if old_prio != self.effective_priority:
-            log.info("(%s) Changing effective priority from %d to %d (reload)", self.name, old_prio,
-                     self.effective_priority)
+            log.info("(%s) Changing effective priority from %d to %d%s", self.name, old_prio,
+                     self.effective_priority, why)
             self.ctx.apply(self, (InstanceEvent(EVENT_PRIORITY),))
             if self.state in RUNNING:
                 self.dispatch(Event.PRIORITY_CHANGED)
+
+    # ------------------------------------------------------------------ operator changes (SNMP)
+    def set_base_priority(self, priority: int) -> int:
+        """keepalived's SNMP write of vrrpInstanceBasePriority: the base priority becomes
+        `priority` and the effective one is recomputed with the trackers' weights (clamped to
+        1..254), so a MASTER's next advert carries it and a BACKUP compares received adverts
+        with it; a reload brings the configured value back. As in keepalived, making a
+        non-owner's base 255 keeps its effective priority (keepalived's recomputation skips
+        an owner). Returns the previous base priority."""
+        if not 1 <= priority <= OWNER_PRIORITY:
+            raise ValueError(f"({self.name}) priority {priority} outside 1..255")
+        old = self.settings.priority
+        log.info("(%s) base priority changed from %d to %d via SNMP.", self.name, old, priority)
+        if priority == OWNER_PRIORITY and old != OWNER_PRIORITY:
+            self._pinned_priority = self.effective_priority
+        self.update_settings(replace(self.settings, priority=priority), why="")
+        return old
+
+    def set_preempt(self, on: bool) -> bool:
+        """keepalived's SNMP write of vrrpInstancePreempt (its nopreempt flag); the next
+        lower-priority advert a BACKUP receives is judged with it. Returns the previous value."""
+        old = self.settings.preempt
+        log.info("(%s) preemption %s with SNMP", self.name, "enabled" if on else "disabled")
+        self.update_settings(replace(self.settings, preempt=bool(on)), why="")
+        return old
 
     def try_recover(self) -> bool:
         """Leave FAULT if our trackers and the sync group allow it."""
@@ -549,7 +581,6 @@ class VrrpInstanceRuntime:
         """Count an advert receive.validate dropped, and log it: keepalived logs every bad
         advert, but a flood must not flood the log - the 1st, 10th, 100th ... are logged."""
         self.stats.count_drop(reason)
-        self.last_drop = (reason, src)       # the SNMP auth-failure trap names the sender
         count = self.stats.drops[reason]
         if reason == "not_running":
             return

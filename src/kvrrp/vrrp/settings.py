@@ -156,6 +156,7 @@ class EngineSettings:
     startup_delay: float = 0.0               # vrrp_startup_delay: no takeover before start + this
     log_unknown_vrids: bool = False
     garp_groups: tuple = ()                  # vrrp.garp.GarpGroupSettings: shared GARP/NA pacing
+    vmac_bases: tuple[tuple[str, str], ...] = ()   # (VMAC, base interface): GARPs paced on the base
 
 
 def pad_password(password: str) -> bytes:
@@ -357,7 +358,9 @@ def engine_settings(config) -> EngineSettings:
                       for i in config.instances)
     return EngineSettings(instances=instances, sync_groups=tuple(groups),
                           startup_delay=g.vrrp_startup_delay, log_unknown_vrids=g.log_unknown_vrids,
-                          garp_groups=garp_group_settings(config))
+                          garp_groups=garp_group_settings(config),
+                          vmac_bases=tuple((spec.ifname, spec.base) for plan in vmacs.values()
+                                           for spec in plan.specs))
 
 
 def garp_group_settings(config) -> tuple:
