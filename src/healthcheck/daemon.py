@@ -109,6 +109,7 @@ class CheckerDaemon:
         self.snmp_option = snmp                # -x: serve the MIB whatever enable_snmp_checker says
         self.snmp_socket = snmp_socket         # -A: over global_defs' snmp_socket
         self.snmp: Any = None                  # kvrrp.snmp.check_agent.CheckerSnmpAgent when enabled
+        self.snmp_started_on: str | None = None     # the socket self.snmp was started with
 
     async def start(self) -> None:
         config = load_config(self.config_path, self.config_id)
@@ -147,8 +148,7 @@ class CheckerDaemon:
         if any(vs.ha_suspend for vs in config.virtual_servers):
             self.engine.set_local_addresses(await local_addresses())
             self._addr_task = asyncio.get_running_loop().create_task(self._poll_addresses())
-        if self.snmp_option or config.global_defs.enable_snmp_checker:
-            self._start_snmp(config)    # before the first verdicts: their traps are queued
+        await self._follow_snmp(config)     # before the first verdicts: their traps are queued
         await self.engine.start()
         await self._start_bfd(config)
         self._start_bgp(config)
@@ -190,14 +190,34 @@ class CheckerDaemon:
         self.bfd = BfdService(_checker_bfds(config))
         self.bfd.add_listener(self.engine.set_bfd_state)
         self.bfd.start()
-    def _start_snmp(self, config: Config) -> None:
+    def _snmp_socket(self, config: Config) -> str | None:
+        return self.snmp_socket or config.global_defs.snmp_socket
+
+    async def _follow_snmp(self, config: Config) -> None:
+        """The SNMP subagent (kvrrp.snmp, imported only when wanted), started, restarted on
+        another socket or stopped to match enable_snmp_checker / snmp_socket and -x / -A, at
+        start and on each reload (as the VRRP process's subagent follows its keywords)."""
+        wanted = self.snmp_option or config.global_defs.enable_snmp_checker
+        socket = self._snmp_socket(config)
+        if self.snmp is not None:
+            if wanted and socket == self.snmp_started_on:
+                self.snmp.reload()          # same session: the tables show the new configuration
+                return
+            log.info("SNMP: %s", "the agent socket changed, reconnecting" if wanted else "disabled by the reload")
+            try:
+                await self.snmp.close()
+            except Exception:  # noqa: BLE001 - a broken session must not stop the reload
+                log.exception("closing the SNMP subagent failed")
+            self.snmp = None
+        if not wanted:
+            return
         try:
             from kvrrp import __version__
             from kvrrp.snmp.check_agent import CheckerSnmpAgent
 
-            self.snmp = CheckerSnmpAgent(self.engine, socket=self.snmp_socket or config.global_defs.snmp_socket,
-                                         version=f"kvrrp {__version__}")
+            self.snmp = CheckerSnmpAgent(self.engine, socket=socket, version=f"kvrrp {__version__}")
             self.snmp.start()
+            self.snmp_started_on = socket
         except Exception:  # noqa: BLE001 - the checks must run without their SNMP agent
             log.exception("starting the SNMP subagent failed; running without it")
             self.snmp = None
@@ -284,6 +304,7 @@ class CheckerDaemon:
                 self._start_bgp(result.config)      # kvrrp_bgp added by this reload
             self._follow_sync_daemons(result.config)
             self._follow_fwmark_tables(result.config)
+            await self._follow_snmp(result.config)
         except Exception as exc:  # noqa: BLE001 - the checker keeps running
             log.exception("Reload failed")
             self.reloads.finish("failed", str(exc) or type(exc).__name__)

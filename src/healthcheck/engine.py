@@ -164,6 +164,9 @@ class CheckerEngine:
         self.local_addresses = local_addresses       # None = not known: never suspend
         self.rs_states: dict[RsId, tuple[CheckerState, ...]] = {}
         self.drained: set[RsId] = set()                # kvrrpctl rs drain: weight 0 until enabled
+        # SNMP sets of realServerWeight (keepalived's effective_weight): the weight the checkers'
+        # changes apply to instead of the configured one
+        self.weight_bases: dict[RsId, int] = {}
         self.quorum: dict[VsId, bool] = {}
         self.jobs: dict[int, Job] = {}
         self.counters = Counters()
@@ -294,6 +297,8 @@ class CheckerEngine:
                 job.suspendable = vs_now.ha_suspend
         self.rs_states = new_states
         self.drained &= set(new_states)     # a drain outlives a reload while its real server does
+        # an SNMP-set weight too (keepalived carries effective_weight over to the new real server)
+        self.weight_bases = {rid: w for rid, w in self.weight_bases.items() if rid in new_states}
         old_quorum, self.quorum = self.quorum, {}
         for vs in config.virtual_servers:
             vid = vs_ident(vs)
@@ -303,7 +308,8 @@ class CheckerEngine:
                 self.quorum[vid] = old_quorum[vid]
                 self._update_quorum(vs)
             else:
-                self.quorum[vid] = initial_quorum(live_weight(vs, new_states), vs.quorum, vs.hysteresis)
+                self.quorum[vid] = initial_quorum(live_weight(vs, new_states, self.weight_bases), vs.quorum,
+                                                  vs.hysteresis)
                 self._initial_vs_notifies(vs)
         self._add_jobs(config, set(new_states) - keep_rids)
         self._replay_bfd()
@@ -517,7 +523,8 @@ class CheckerEngine:
         spec = rs.checkers[index]
         c = self.counters
         was_alive = rs_alive(states)
-        old_weight = rs_weight(rs, states)
+        base = self.weight_bases.get(rid)
+        old_weight = rs_weight(rs, states, base)
         states = states[:index] + (new,) + states[index + 1:]
         self.rs_states[rid] = states
         vid = rid[0]
@@ -533,9 +540,9 @@ class CheckerEngine:
             self._mark_dirty(vid)
         elif first_run and (spec.alpha or rs.alpha):
             self._rs_notify(vs, rs, alive)      # keepalived: alpha checkers notify their first verdict
-        elif rs_weight(rs, states) != old_weight:
+        elif rs_weight(rs, states, base) != old_weight:
             log.info("Changing weight from %d to %d for %sactive service %s of VS %s", old_weight,
-                     rs_weight(rs, states), "" if alive else "in", _fmt_rs(rs, vs), _fmt_vs(vs))
+                     rs_weight(rs, states, base), "" if alive else "in", _fmt_rs(rs, vs), _fmt_vs(vs))
             self._update_quorum(vs)
             self._mark_dirty(vid)
 
@@ -580,7 +587,7 @@ class CheckerEngine:
     def _update_quorum(self, vs: VirtualServer) -> None:
         vid = vs_ident(vs)
         up = self.quorum.get(vid, True)
-        lw = live_weight(vs, self.rs_states)
+        lw = live_weight(vs, self.rs_states, self.weight_bases)
         new = step_quorum(up, lw, vs.quorum, vs.hysteresis)
         if new == up:
             return
@@ -741,7 +748,8 @@ class CheckerEngine:
         dests: dict = {}
         for vid, svc in owners:
             vs = self._vs_by_id[vid]
-            for d in vs_desired_dests(vs, self.rs_states, self.quorum.get(vid, True), key, self.drained):
+            for d in vs_desired_dests(vs, self.rs_states, self.quorum.get(vid, True), key, self.drained,
+                                      self.weight_bases):
                 dests[d.key] = d
             entry = self.table.add_service(svc)
         assert entry is not None
@@ -751,7 +759,7 @@ class CheckerEngine:
         self._dirty.clear()
         self._dirty_vs.clear()
         errors: list[tuple[str, str]] = []
-        desired = desired_table(self.config, self.rs_states, self.quorum, errors, self.drained)
+        desired = desired_table(self.config, self.rs_states, self.quorum, errors, self.drained, self.weight_bases)
         services, dests = declared(self.config)
         for vs_key, reason in errors:
             if (vs_key, reason) not in self._reported:
@@ -800,11 +808,12 @@ class CheckerEngine:
                     checkers.append(row)
                 servers.append({
                     "address": _fmt_rs(rs, vs), "alive": rs_alive(st),
-                    "weight": 0 if rid in self.drained else rs_weight(rs, st),
+                    "weight": 0 if rid in self.drained else rs_weight(rs, st, self.weight_bases.get(rid)),
                     "configured_weight": rs.weight, "drained": rid in self.drained, "checkers": checkers,
                 })
             out.append({"virtual_server": _fmt_vs(vs), "quorum_up": self.quorum.get(vid, True),
-                        "live_weight": live_weight(vs, self.rs_states), "real_servers": servers})
+                        "live_weight": live_weight(vs, self.rs_states, self.weight_bases),
+                        "real_servers": servers})
         c = self.counters
         return {"virtual_servers": out,
                 "counters": {"checks": c.checks, "failures": c.failures, "transitions": c.transitions,
@@ -862,9 +871,38 @@ class CheckerEngine:
                      _fmt_rs(rs, vs), _fmt_vs(vs))
             self._mark_dirty(rid[0])
         st = self.rs_states.get(rid, ())
-        weight = 0 if drained else rs_weight(rs, st)
+        weight = 0 if drained else rs_weight(rs, st, self.weight_bases.get(rid))
         return {"virtual_server": _fmt_vs(vs), "real_server": _fmt_rs(rs, vs), "drained": drained,
                 "alive": rs_alive(st), "weight": weight, "changed": was != drained}
+
+    # SNMP: realServerWeight (kvrrp.snmp.check_set), keepalived's check_snmp_realserver_weight
+    def set_weight(self, rid: RsId, weight: int) -> int | None:
+        """The real server's weight becomes `weight` now (keepalived's update_svr_wgt: its
+        effective weight; a checker's later weight change applies on top of it); the quorum
+        and IPVS follow. Returns what restore_weight() takes to undo it."""
+        old = self.weight_bases.get(rid)
+        states = self.rs_states.get(rid, ())
+        self._set_weight_base(rid, weight - sum(c.weight_delta for c in states))
+        return old
+
+    def restore_weight(self, rid: RsId, base: int | None) -> None:
+        """Undo set_weight (None: the configured weight again)."""
+        self._set_weight_base(rid, base)
+
+    def _set_weight_base(self, rid: RsId, base: int | None) -> None:
+        rs, vs = self._rs_by_id[rid]
+        states = self.rs_states.get(rid, ())
+        old = rs_weight(rs, states, self.weight_bases.get(rid))
+        if base is None:
+            self.weight_bases.pop(rid, None)
+        else:
+            self.weight_bases[rid] = base
+        new = rs_weight(rs, states, base)
+        if new != old:
+            log.info("Changing weight from %d to %d for %sactive service %s of VS %s", old, new,
+                     "" if rs_alive(states) else "in", _fmt_rs(rs, vs), _fmt_vs(vs))
+            self._update_quorum(vs)
+            self._mark_dirty(rid[0])
 
     def _by_kind(self) -> dict[str, int]:
         """Checks run per checker type (jobs count their own runs; removed jobs were folded

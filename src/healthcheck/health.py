@@ -191,16 +191,19 @@ def rs_alive(checkers: Sequence[CheckerState]) -> bool:
     return all(c.is_up for c in checkers)
 
 
-def rs_weight(rs: RealServer, checkers: Sequence[CheckerState]) -> int:
-    return real_weight(rs.weight + sum(c.weight_delta for c in checkers))
+def rs_weight(rs: RealServer, checkers: Sequence[CheckerState], base: int | None = None) -> int:
+    """The weight IPVS gets: the configured weight - or `base`, what an SNMP set of
+    realServerWeight made it (keepalived's effective_weight) - plus the checkers' changes."""
+    return real_weight((rs.weight if base is None else base) + sum(c.weight_delta for c in checkers))
 
 
-def live_weight(vs: VirtualServer, rs_states: Mapping[RsId, Sequence[CheckerState]]) -> int:
+def live_weight(vs: VirtualServer, rs_states: Mapping[RsId, Sequence[CheckerState]],
+                bases: Mapping[RsId, int] | None = None) -> int:
     total = 0
     for rid, rs in iter_real_servers(vs):
         states = rs_states.get(rid, ())
         if rs_alive(states):
-            total += rs_weight(rs, states)
+            total += rs_weight(rs, states, bases.get(rid) if bases else None)
     return total
 
 
@@ -242,6 +245,7 @@ def vs_desired_dests(
     quorum_up: bool,
     service: ServiceKey,
     drained: Collection[RsId] = (),
+    bases: Mapping[RsId, int] | None = None,
 ) -> list:
     """Destinations of one kernel service of ``vs`` given the reduced states. A drained real
     server (kvrrpctl rs drain) that is alive stays in the table with weight 0: its connections
@@ -252,7 +256,8 @@ def vs_desired_dests(
         states = rs_states.get(rid, ())
         alive = rs_alive(states)
         if alive and not use_sorry:
-            dests.append(dest_of(rs, vs, 0 if rid in drained else rs_weight(rs, states), service))
+            weight = 0 if rid in drained else rs_weight(rs, states, bases.get(rid) if bases else None)
+            dests.append(dest_of(rs, vs, weight, service))
         elif rs.inhibit_on_failure:
             dests.append(dest_of(rs, vs, 0, service))
     if vs.sorry_server is not None:
@@ -275,6 +280,7 @@ def desired_table(
     quorum: Mapping[VsId, bool],
     errors: list[tuple[str, str]] | None = None,
     drained: Collection[RsId] = (),
+    bases: Mapping[RsId, int] | None = None,
 ) -> Table:
     """The IPVS table kvrrp wants, from config + reduced states. Pure.
 
@@ -287,7 +293,7 @@ def desired_table(
         q = quorum.get(vs_ident(vs), True)
         try:
             services = services_of(vs, groups, auto)
-            filled = [(svc, vs_desired_dests(vs, rs_states, q, svc.key, drained)) for svc in services]
+            filled = [(svc, vs_desired_dests(vs, rs_states, q, svc.key, drained, bases)) for svc in services]
         except TableError as exc:
             if errors is None:
                 raise

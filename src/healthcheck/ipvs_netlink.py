@@ -257,24 +257,12 @@ class PyrouteKernel:
         assert self.family_id is not None
         sock.send(w.message(self.family_id, w.NLM_F_REQUEST | w.NLM_F_DUMP, seq, cmd, attrs))
         self.sends += 1
-        out = []
-        buf = self._buf
-        while True:
-            n = await self._recv(sock)
-            for kind, flags, mseq, off, length in w.iter_messages(buf, n):
-                if mseq != seq:
-                    continue
-                if kind == w.NLMSG_DONE:
-                    return out
-                if kind == w.NLMSG_ERROR:
-                    code = w.error_code(buf, off)
-                    if code:
-                        raise _netlink_error(-code, _ext_ack_text(buf, off, length, flags))
-                    return out
-                if kind == self.family_id:
-                    item = parse(buf, off, length)
-                    if item is not None:
-                        out.append(item)
+        reader = w.DumpReader(self.family_id, seq, parse)
+        while not reader.feed(self._buf, await self._recv(sock)):
+            pass
+        if reader.errno:            # the error message is still in self._buf: nothing read since
+            raise _netlink_error(reader.errno, _ext_ack_text(self._buf, *reader.error_at))
+        return reader.items
 
     async def dump(self) -> Table:
         table = Table()

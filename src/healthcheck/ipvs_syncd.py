@@ -60,23 +60,12 @@ class SyncDaemonKernel:
         family = self._open()
         seq = self._next_seq()
         self._send(w.message(family, w.NLM_F_REQUEST | w.NLM_F_DUMP, seq, w.CMD_GET_DAEMON, b""))
-        out: list[SyncDaemon] = []
-        while True:
-            data = self._recv()
-            for kind, _flags, mseq, off, length in w.iter_messages(data):
-                if mseq != seq:
-                    continue
-                if kind == w.NLMSG_DONE:
-                    return out
-                if kind == w.NLMSG_ERROR:
-                    code = w.error_code(data, off)
-                    if code:
-                        raise OSError(-code, os.strerror(-code))
-                    return out
-                if kind == family:
-                    d = w.parse_daemon(data, off, length)
-                    if d is not None:
-                        out.append(d)
+        reader = w.DumpReader(family, seq, w.parse_daemon)
+        while not reader.feed(self._recv()):
+            pass
+        if reader.errno:
+            raise OSError(reader.errno, os.strerror(reader.errno))
+        return reader.items
 
     # -- plumbing ------------------------------------------------------------------------------
     def _next_seq(self) -> int:

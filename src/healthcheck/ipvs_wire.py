@@ -17,6 +17,7 @@ import socket
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 from healthcheck.table import Dest, DestKey, Service, ServiceKey
 
@@ -198,6 +199,45 @@ def iter_messages(data: bytes | memoryview, end: int | None = None):
 def error_code(data, off: int) -> int:
     """NLMSG_ERROR: 0 is an ACK, else a negative errno."""
     return _ERR.unpack_from(data, off + 16)[0]
+
+
+class DumpReader:
+    """The answer to one NLM_F_DUMP request (`seq`), fed one received buffer at a time: each
+    message of `family_id` goes through `parse(data, off, length)` into `items` (None dropped).
+    The blocking and the asyncio clients share it and differ only in how they receive.
+
+        reader = DumpReader(family_id, seq, parse_service)
+        while not reader.feed(sock.recv(65536)):
+            pass
+        if reader.errno: raise OSError(reader.errno, ...)    # the NLMSG_ERROR at reader.error_at
+    """
+
+    __slots__ = ("family_id", "seq", "parse", "items", "errno", "error_at")
+
+    def __init__(self, family_id: int, seq: int, parse: Callable) -> None:
+        self.family_id, self.seq, self.parse = family_id, seq, parse
+        self.items: list = []
+        self.errno = 0                                  # the kernel's error ending the dump, if any
+        self.error_at: tuple[int, int, int] = (0, 0, 0)  # its (offset, length, flags) in the last buffer
+
+    def feed(self, data: bytes | memoryview, end: int | None = None) -> bool:
+        """Take one received buffer; True once the dump is over (NLMSG_DONE or NLMSG_ERROR).
+        Messages of other requests (a stale reply) are passed over."""
+        for kind, flags, seq, off, length in iter_messages(data, end):
+            if seq != self.seq:
+                continue
+            if kind == NLMSG_DONE:
+                return True
+            if kind == NLMSG_ERROR:
+                code = error_code(data, off)
+                if code:
+                    self.errno, self.error_at = -code, (off, length, flags)
+                return True
+            if kind == self.family_id:
+                item = self.parse(data, off, length)
+                if item is not None:
+                    self.items.append(item)
+        return False
 
 
 def _attrs(data, start: int, end: int) -> dict[int, tuple[int, int]]:

@@ -29,7 +29,14 @@ SYSLOG_SOCKET = "/dev/log"
 
 
 class DeferredHandler(logging.Handler):
-    """Queue records during a loop iteration; hand them to `target` in the next one."""
+    """Queue records during a loop iteration; hand them to `target` in the next one.
+
+    At most MAX_PENDING records wait: a burst beyond that (10,000 instances changing state in
+    one iteration log 20,000 lines) is written as it comes, MAX_PENDING at a time. A LogRecord
+    is about 1.3 KB; 20,000 of them at once were a 26 MB peak whose freed memory the process
+    never gave back (docs/scale.md)."""
+
+    MAX_PENDING = 512
 
     def __init__(self, target: logging.Handler) -> None:
         super().__init__(target.level)
@@ -45,12 +52,18 @@ class DeferredHandler(logging.Handler):
             self.target.handle(record)
             return
         self._pending.append(record)
+        if len(self._pending) >= self.MAX_PENDING:
+            self._write_pending()
+            return
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self.flush)
 
     def flush(self) -> None:
         self._scheduled = False
+        self._write_pending()
+
+    def _write_pending(self) -> None:
         pending, self._pending = self._pending, []
         for record in pending:
             self.target.handle(record)

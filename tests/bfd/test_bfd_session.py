@@ -220,3 +220,32 @@ def test_any_timing_comes_up_and_detects_a_cut_within_detection_time(mult, rx, t
         assert s.state == DOWN
         t = next(t for t, n, old, new, _ in w.events if n == s.settings.name and old == UP and t >= cut)
         assert t - cut <= s.detection_time / 1e6 + 1e-9 or s.detection_time == 0
+
+
+def test_a_late_send_does_not_push_the_following_ones_back():
+    a, b = make("a", 1), make("b", 2)
+    w = Wire(a, b)
+    w.run(3.0)
+    assert a.state == UP
+    due = a.tx_deadline
+    late = due + 0.06                      # the loop ran 60 ms behind (a 100 ms interval)
+    a.transmitted(late)
+    # spaced from when it was due (75-100 ms after `due`) but at least 75 ms after the late send
+    assert a.tx_deadline >= late + 0.075 - 1e-9
+    assert a.tx_deadline <= due + 0.100 + 1e-9 or a.tx_deadline == pytest.approx(late + 0.075)
+    on_time = make("c", 3)
+    on_time.tx_deadline = 1.0
+    on_time.transmitted(1.0)               # on time: the usual jittered 75-100 %
+    assert 1.0 + 0.0 <= on_time.tx_deadline <= 1.0 + 1.0 + 1e-9
+
+
+@given(st.floats(0.0, 0.3), st.integers(0, 1000))
+@settings(max_examples=200, deadline=None)
+def test_spacing_never_below_rfc_minimum_after_a_late_send(late_by, seed):
+    a = make("a", 1, seed=seed)
+    w = Wire(a, make("b", 2))
+    w.run(3.0)
+    due = a.tx_deadline
+    a.transmitted(due + late_by)
+    gap = a.tx_deadline - (due + late_by)
+    assert gap >= 0.075 - 1e-9 and a.tx_deadline - due <= max(0.100, late_by + 0.075) + 1e-9

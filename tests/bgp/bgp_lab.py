@@ -1,22 +1,20 @@
 """FRR bgpd in lab nodes: an upstream router (zebra + bgpd, ECMP) and directors (bgpd without
 zebra, driven by kvrrp through vtysh), plus a tiny TCP responder standing in for a service.
 
-The daemons run in the foreground as processes the lab spawned (killed by PID at the lab's
-close), each node with its own vty socket directory. Timers are short so the tier is fast:
-keepalive 1 s, hold 3 s, advertisement-interval 0.
+The daemons run on kvrrp.lab.frr.FrrDaemons: in the foreground as processes the lab spawned
+(killed by PID at the lab's close), each node with its own vty socket directory. Timers are
+short so the tier is fast: keepalive 1 s, hold 3 s, advertisement-interval 0.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 from kvrrp.lab import Lab, Node
+from kvrrp.lab.frr import FrrDaemons
 
-FRR_LIBEXEC = "/usr/lib/frr"
 ROUTER_ASN = 65000
 DIRECTOR_ASN = 65100
 
@@ -34,51 +32,15 @@ while True:
 """
 
 
-class Frr:
+class Frr(FrrDaemons):
     """bgpd (and zebra when `with_zebra`) in `node` with the given bgpd configuration."""
 
     def __init__(self, lab: Lab, node: Node, bgpd_conf: str, with_zebra: bool) -> None:
-        self.lab, self.node = lab, node
-        self.dir = tempfile.mkdtemp(prefix=f"{lab.id}-bgp-{node.name}-")
-        os.chmod(self.dir, 0o777)                      # the daemons drop to user frr
-        lab._closers.append(lambda: shutil.rmtree(self.dir, ignore_errors=True))
-        self.zebra = None
-        if with_zebra:
-            self.zebra = self._spawn("zebra", "")
-            if not lab.wait_for(lambda: os.path.exists(self._path("zserv.api")), 15):
-                raise RuntimeError(f"zebra in {node.name} did not start\n{self.log()}")
+        super().__init__(lab, node, "bgp")
+        self.zebra = self.start_zebra() if with_zebra else None
         self.conf = bgpd_conf
-        self.bgpd = self._spawn("bgpd", bgpd_conf, *([] if with_zebra else ["-Z"]))
-        if not lab.wait_for(lambda: os.path.exists(self._path("bgpd.vty")), 15):
-            raise RuntimeError(f"bgpd in {node.name} did not start\n{self.log()}")
-
-    def _path(self, name: str) -> str:
-        return os.path.join(self.dir, name)
-
-    def _spawn(self, daemon: str, conf_text: str, *extra: str) -> subprocess.Popen:
-        conf = self._path(f"{daemon}.conf")
-        with open(conf, "w") as fh:
-            fh.write(conf_text)
-        argv = [f"{FRR_LIBEXEC}/{daemon}", "-f", conf, "-i", self._path(f"{daemon}.pid"),
-                "-z", self._path("zserv.api"), "--vty_socket", self.dir,
-                "--log", f"file:{self._path(daemon + '.log')}", *extra]
-        return self.lab.spawn(self.node, argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def vtysh(self, *commands: str) -> str:
-        argv = ["vtysh", "--vty_socket", self.dir]
-        for c in commands:
-            argv += ["-c", c]
-        return self.lab.run(self.node, argv, check=False).stdout
-
-    def log(self) -> str:
-        out = []
-        for daemon in ("zebra", "bgpd"):
-            try:
-                with open(self._path(f"{daemon}.log"), errors="replace") as fh:
-                    out.append(f"--- {daemon} on {self.node.name} ---\n{fh.read()[-3000:]}")
-            except FileNotFoundError:
-                pass
-        return "\n".join(out)
+        self.bgpd = self.spawn("bgpd", bgpd_conf, *([] if with_zebra else ["-Z"]))
+        self.wait_for(lambda: os.path.exists(self.path("bgpd.vty")), "bgpd vty socket")
 
     def kill(self) -> None:
         for proc in (self.bgpd, self.zebra):

@@ -68,3 +68,24 @@ def test_brace_after_a_closed_top_level_block_is_reported_like_before():
 @pytest.mark.parametrize("text", ["", "a", "a\n", "\n\nb\n\n", "x\r\ny\r\n", "no newline at end"])
 def test_lines_splits_like_str_split(text):
     assert list(_lines(text)) == text.split("\n")
+
+
+def test_keyword_places_kept_compact_give_each_keywords_location(tmp_path):
+    """Parser.kwlocs keeps (keyword, file, line, col) per model object, not its Tokens."""
+    conf = tmp_path / "k.conf"
+    conf.write_text("vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n"
+                    "    priority 300\n    virtual_ipaddress {\n        198.18.0.10/24\n    }\n}\n")
+    diags = Diagnostics()
+    lexer = Lexer(diags)
+    parser = Parser(diags)
+    cfg = parser.parse(build_tree(lexer.read_file(str(conf)), diags))
+    inst = cfg.instances[0]
+    packed = parser.kwlocs[id(inst)]
+    assert isinstance(packed, tuple) and not any(type(x).__name__ == "Token" for x in packed)
+    loc = parser.kwloc(inst, "virtual_router_id")
+    assert (loc.file, loc.line) == (str(conf), 3)
+    assert parser.kwloc(inst, "advert_int") is None
+    assert parser.where(inst, "advert_int") == inst.loc          # not written: the block's place
+    cfg = validate(cfg, diags, parser.where, parser.kwloc)
+    prio = [d for d in diags.items if "priority" in d.message]
+    assert prio and prio[0].loc.line == 4                          # the out-of-range value's line

@@ -472,3 +472,15 @@ def test_linkbeat_and_delay_interfaces_must_exist_like_every_named_interface():
     assert [(d.loc.line, d.message) for d in res.diagnostics if d.code == "missing-interface"] == [
         (2, "interface eth7 specified for linkbeat interface does not exist on this host"),
         (5, "interface eth8 specified for up/down delay does not exist on this host")]
+
+
+def test_route_from_is_ipv6_only_as_keepalived():
+    res = parse(instance("    virtual_routes {\n from 2001:2:0:1::/64 2001:2:0:9::/64 dev eth0\n }", vip="2001:2:0:1::100"))
+    route = res.config.instances[0].virtual_routes[0]
+    assert (route.from_, route.to, route.family) == ("2001:2:0:1::/64", "2001:2:0:9::/64", 6)
+    # keepalived: an IPv4 `from` (or one mixed with an IPv4 destination) drops the route, loudly
+    for line, why in (("from 198.18.5.0/24 198.18.6.0/24 dev eth0", "route from address only supported with IPv6"),
+                      ("from 2001:2:0:1::/64 198.18.6.0/24 dev eth0", "Cannot mix IPv4 and IPv6")):
+        res = parse(instance(f"    virtual_routes {{\n {line}\n }}"))
+        assert res.config.instances[0].virtual_routes == ()
+        assert any(why in d.message and d.loc.line for d in res.diagnostics)

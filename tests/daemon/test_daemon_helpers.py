@@ -96,9 +96,23 @@ def test_transition_recorder_counts_by_reason_and_keeps_the_last() -> None:
     snap = rec.snapshot()
     assert snap["last"]["VI_1"] == {"from": "BACKUP", "to": "MASTER", "reason": "master down timer expired",
                                     "priority": 150, "time": 1000.0}
+    assert rec.last("VI_1") == snap["last"]["VI_1"] and rec.last("VI_2") is None
     m = scrape({**STATUS, "transitions": snap})
     assert m[("kvrrp_vrrp_transitions_total", frozenset({"iname": "VI_1", "from_state": "BACKUP",
               "to_state": "MASTER", "reason": "master down timer expired"}.items()))] == 2
+
+
+def test_transition_recorder_counts_each_instance_apart() -> None:
+    rec = TransitionRecorder(clock=lambda: 5.0)
+    for name in ("VI_2", "VI_1", "VI_2"):
+        rec(name, State.INIT, State.BACKUP, "startup", 100)
+    rec("VI_1", State.BACKUP, State.MASTER, "master down timer expired", 100)
+    assert rec.snapshot()["counts"] == [
+        {"instance": "VI_1", "from": "BACKUP", "to": "MASTER", "reason": "master down timer expired", "count": 1},
+        {"instance": "VI_1", "from": "INIT", "to": "BACKUP", "reason": "startup", "count": 1},
+        {"instance": "VI_2", "from": "INIT", "to": "BACKUP", "reason": "startup", "count": 2}]
+    assert rec.last("VI_2") == {"from": "INIT", "to": "BACKUP", "reason": "startup", "priority": 100, "time": 5.0}
+    assert rec.last("VI_1")["to"] == "MASTER"
 
 
 def test_checker_pid_file_and_when_the_checker_runs() -> None:

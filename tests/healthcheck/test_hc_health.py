@@ -10,6 +10,7 @@ from healthcheck.health import (
     CheckerState,
     CheckResult,
     desired_table,
+    iter_real_servers,
     initial_checker_state,
     initial_quorum,
     initial_rs_states,
@@ -107,6 +108,20 @@ def test_rs_alive_needs_every_checker_up():
 def test_rs_weight_adds_deltas():
     r = rs("198.18.1.1", weight=10)
     assert rs_weight(r, (CheckerState(True, weight_delta=-3), CheckerState(True, weight_delta=1))) == 8
+
+
+def test_an_snmp_set_weight_replaces_the_configured_one_under_the_deltas():
+    # keepalived's realServerWeight write sets the effective weight; MISC_CHECK's later
+    # changes are relative to it (check_misc.c), so the deltas stay on top of the base
+    r = rs("198.18.1.1", weight=10)
+    deltas = (CheckerState(True, weight_delta=-3),)
+    assert rs_weight(r, deltas, base=40) == 37 and rs_weight(r, (), base=-5) == 0
+    v = vs("198.18.0.1", 80, r, rs("198.18.1.2", weight=2))
+    states = {rid: () for rid, _ in iter_real_servers(v)}
+    rid1 = next(iter(states))
+    assert live_weight(v, states) == 12 and live_weight(v, states, {rid1: 0}) == 2
+    table = desired_table(cfg(v), states, {}, bases={rid1: 7})
+    assert sorted(d.weight for e in table.entries.values() for d in e.dests.values()) == [2, 7]
 
 
 @pytest.mark.parametrize(

@@ -11,38 +11,25 @@ with `vtysh -c 'show vrrp json'` over the per-node vty socket directory.
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
-import shutil
-import subprocess
-import tempfile
 
 from kvrrp.lab import Lab, Node, VrrpSpec
+from kvrrp.lab.frr import FrrDaemons
 
-FRR_LIBEXEC = "/usr/lib/frr"
 
-
-class FrrVrrp:
+class FrrVrrp(FrrDaemons):
     """zebra + vrrpd in `node` running one virtual router (`spec`: vrid, priority, version,
     advert_int, family, vips)."""
 
     def __init__(self, lab: Lab, node: Node, spec: VrrpSpec) -> None:
-        self.lab, self.node, self.spec = lab, node, spec
+        super().__init__(lab, node, "frr")
+        self.spec = spec
         self.kind = "frr"
-        # vrrpd drops to user frr: its files live in a directory that user can reach
-        self.dir = tempfile.mkdtemp(prefix=f"{lab.id}-frr-{node.name}-")
-        os.chmod(self.dir, 0o777)
-        lab._closers.append(lambda: shutil.rmtree(self.dir, ignore_errors=True))
         self.macvlan = f"vrrp{spec.family}-{spec.vrid}"
         self._make_macvlan()
-        self.zebra = self._spawn("zebra", "")
-        self._wait_for(lambda: os.path.exists(self._path("zserv.api")), "zebra's zserv socket")
-        self.vrrpd = self._spawn("vrrpd", self._vrrpd_conf())
+        self.zebra = self.start_zebra()
+        self.vrrpd = self.spawn("vrrpd", self._vrrpd_conf())
 
     # -- set-up ---------------------------------------------------------------------------------
-    def _path(self, name: str) -> str:
-        return os.path.join(self.dir, name)
-
     def _ip(self, *args: str) -> None:
         self.lab.run(self.node, ["ip", *args])
 
@@ -67,30 +54,10 @@ class FrrVrrp:
         lines += [f" vrrp {spec.vrid} {word} {ipaddress.ip_interface(v).ip}" for v in spec.vips]
         return "\n".join(lines) + "\n"
 
-    def _spawn(self, daemon: str, conf_text: str):  # noqa: ANN202 - subprocess.Popen
-        conf = self._path(f"{daemon}.conf")
-        with open(conf, "w") as fh:
-            fh.write(conf_text)
-        argv = [f"{FRR_LIBEXEC}/{daemon}", "-f", conf, "-i", self._path(f"{daemon}.pid"),
-                "-z", self._path("zserv.api"), "--vty_socket", self.dir,
-                "--log", f"file:{self._path(daemon + '.log')}"]
-        return self.lab.spawn(self.node, argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def _wait_for(self, predicate, what: str, timeout: float = 15.0) -> None:  # noqa: ANN001
-        if not self.lab.wait_for(predicate, timeout):
-            raise RuntimeError(f"FRR in {self.node.name}: no {what} after {timeout:g} s\n{self.log()}")
-
     # -- observing ------------------------------------------------------------------------------
     def router(self) -> dict:
         """vrrpd's view of this virtual router and family: status, stats, primaryAddress..."""
-        out = subprocess.run(self.lab.command(self.node, ["vtysh", "--vty_socket", self.dir, "-c",
-                                                          "show vrrp json"]),
-                             capture_output=True, text=True, timeout=10)
-        try:
-            routers = json.loads(out.stdout or "[]")
-        except json.JSONDecodeError:
-            return {}
-        for router in routers:
+        for router in self.vtysh_json("show vrrp json"):
             if router.get("vrid") == self.spec.vrid:
                 return router.get(f"v{self.spec.family}", {})
         return {}
@@ -102,23 +69,13 @@ class FrrVrrp:
     def link_local(self) -> str:
         return self.router().get("primaryAddress", "")
 
-    def log(self) -> str:
-        text = []
-        for daemon in ("zebra", "vrrpd"):
-            try:
-                with open(self._path(f"{daemon}.log"), errors="replace") as fh:
-                    text.append(f"--- FRR {daemon} on {self.node.name} ---\n{fh.read()[-2500:]}")
-            except FileNotFoundError:
-                pass
-        return "\n".join(text)
-
     def crash(self) -> None:
         """SIGKILL vrrpd: adverts stop, the macvlan keeps its VIPs as a crashed router would."""
         self.lab.kill(self.vrrpd)
         self.vrrpd.wait(5)
 
     def restart(self) -> None:
-        self.vrrpd = self._spawn("vrrpd", self._vrrpd_conf())
+        self.vrrpd = self.spawn("vrrpd", self._vrrpd_conf())
 
 
 def wait_status(lab: Lab, frr: FrrVrrp, status: str, timeout: float) -> bool:

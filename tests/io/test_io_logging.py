@@ -47,3 +47,21 @@ def test_outside_a_loop_and_on_shutdown_nothing_is_lost() -> None:
     asyncio.run(scenario())  # the loop ends before its next iteration ran the flush... or not
     handler.flush()          # logging.shutdown() flushes every handler at exit
     assert out.getvalue() == "now\nlate\n"
+
+
+def test_a_burst_is_written_in_bounded_chunks_in_order() -> None:
+    logger, out, handler = _setup()
+    limit = DeferredHandler.MAX_PENDING
+
+    async def scenario() -> tuple[int, int, str]:
+        for i in range(2 * limit + 3):
+            logger.info("line %d", i)
+        during = out.getvalue().count("\n")
+        waiting = len(handler._pending)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return during, waiting, out.getvalue()
+
+    during, waiting, after = asyncio.run(scenario())
+    assert (during, waiting) == (2 * limit, 3)     # never more than MAX_PENDING records held
+    assert after == "".join(f"line {i}\n" for i in range(2 * limit + 3))

@@ -1,6 +1,7 @@
 """The IPVS tier's lab, inside the VM: a director (the VM's own network namespace, where IPVS
 lives), real servers in namespaces behind veth links, a client namespace, and tiny in-process
-TCP/HTTP servers whose sockets are created inside those namespaces.
+TCP/HTTP servers whose sockets are created inside those namespaces; and the scaffolding of the
+VM tests that run a real `kvrrp` process (KvrrpProcess, until, MARGIN / START).
 
 Addresses (all in 198.18.0.0/15):
     VIPs                 198.18.0.10, 198.18.0.11 (on the director's client-facing link)
@@ -10,18 +11,27 @@ Real servers route back through the director, as IPVS NAT needs.
 """
 from __future__ import annotations
 
+import abc
 import asyncio
 import os
 import re
+import signal
 import socket
 import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Self, Sequence
 
 from kvrrp.io.netns import entered as in_netns  # the calling thread runs the body in that netns
 
 VIPS = ("198.18.0.10", "198.18.0.11")
 CLIENT_DIRECTOR = "198.18.100.1"
 CLIENT_ADDR = "198.18.100.2"
+MARGIN = 120.0      # emulated guest: generous deadlines, never the expectation
+START = 400.0       # Python processes starting in the emulated guest on a busy host
+SRC = str(Path(__file__).resolve().parents[2] / "src")     # the worktree's kvrrp, for the daemons
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -36,6 +46,60 @@ def ip(*args: str) -> None:
     proc = run("ip", *args, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
+
+
+# ---------------------------------------------------------------------------------------------
+# a real kvrrp process, and waiting for what it does
+
+
+class KvrrpProcess:
+    """`python3 -m kvrrp ARGS` (inside `netns` when given) with this tree's src/ on its path,
+    its output in `log_path`."""
+
+    def __init__(self, args: Sequence[str], log_path: Path, netns: str | None = None) -> None:
+        self.log_path = log_path
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        with open(log_path, "w") as fh:
+            self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "kvrrp", *args], stdout=fh,
+                                         stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=SRC))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll()
+
+    def log(self, tail: int = 4000) -> str:
+        """Whether it still runs, and the tail of its log (for failure messages)."""
+        status = "running" if self.proc.poll() is None else f"exited with {self.proc.returncode}"
+        return f"daemon {status}; its log:\n{self.log_path.read_text()[-tail:]}"
+
+    def stop(self, timeout: float = MARGIN) -> int:
+        """SIGTERM and its exit status; SIGKILL when it has not exited within `timeout`."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        return self.proc.returncode
+
+
+async def until(predicate: Callable[[], object], timeout: float, what: str,
+                detail: Callable[[], str] = lambda: "", interval: float = 0.5):  # noqa: ANN201
+    """Poll until predicate() is true and return its value; on time-out, fail saying what and
+    `detail()` (read then)."""
+    t0 = time.monotonic()
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}\n{detail()}")
+        await asyncio.sleep(interval)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,21 +163,20 @@ class Lab:
 # real servers: in-process listeners inside a namespace
 
 
-class TinyServer:
-    """Listens on ip:port inside a namespace; answers an HTTP request with its name as the
-    body (so TCP_CHECK, HTTP_GET and a client through the VIP all work against it)."""
+class NetnsServer(abc.ABC):
+    """Listens on addr:port with a socket made inside namespace `netns`; a subclass answers a
+    connection in `serve`. Returned by start(), so `server = await X(...).start()`."""
 
     def __init__(self, netns: str, addr: str, port: int, name: str) -> None:
         self.netns, self.addr, self.port, self.name = netns, addr, port, name
         self._server: asyncio.base_events.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
-        self.hits = 0
 
     @property
     def running(self) -> bool:
         return self._server is not None
 
-    async def start(self) -> TinyServer:
+    async def start(self) -> Self:
         with in_netns(self.netns):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -126,18 +189,16 @@ class TinyServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._conns.add(writer)
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-            if head:
-                self.hits += 1
-                body = self.name.encode()
-                writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
-                             b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
-                await writer.drain()
+            await self.serve(reader, writer)
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
-            pass        # a TCP_CHECK connects and closes without a request
+            pass        # the client went away (a TCP_CHECK connects and closes without a request)
         finally:
             self._conns.discard(writer)
             writer.close()
+
+    @abc.abstractmethod
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer one connection (closed when this returns)."""
 
     async def stop(self) -> None:
         """Dead: the port refuses connections from now on."""
@@ -147,6 +208,34 @@ class TinyServer:
                 w.close()
             await self._server.wait_closed()
             self._server = None
+
+
+class TinyServer(NetnsServer):
+    """Answers an HTTP request with its name as the body (so TCP_CHECK, HTTP_GET and a client
+    through the VIP all work against it)."""
+
+    def __init__(self, netns: str, addr: str, port: int, name: str) -> None:
+        super().__init__(netns, addr, port, name)
+        self.hits = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        if head:
+            self.hits += 1
+            body = self.name.encode()
+            writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+
+
+class LineServer(NetnsServer):
+    """Answers every line on a connection with its name (a long-lived connection's replies
+    show which real server it reached)."""
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readline():
+            writer.write(self.name.encode() + b"\n")
+            await writer.drain()
 
 
 async def http_get_via(netns: str, addr: str, port: int, timeout: float = 30.0) -> str:

@@ -8,15 +8,10 @@ The BFD peer is kvrrp's own BFD service run by this test inside real server 1's 
 """
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
-from ipvs_lab import VIPS, Lab, in_netns, ipvsadm_table
+from ipvs_lab import MARGIN, START, VIPS, KvrrpProcess, Lab, in_netns, ipvsadm_table, until
 
 from kvrrp.bfd.service import BfdService
 from kvrrp.config.model import BfdInstance
@@ -24,9 +19,6 @@ from kvrrp.config.model import BfdInstance
 pytestmark = pytest.mark.usefixtures("clean_ipvs")
 
 VIP = VIPS[0]
-MARGIN = 120.0
-START = 400.0
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/src"
 
 
 @pytest.fixture
@@ -78,16 +70,6 @@ virtual_server {VIP} 80 {{
 """
 
 
-async def until(predicate, timeout: float, what, detail=lambda: ""):
-    t0 = time.monotonic()
-    while True:
-        if predicate():
-            return time.monotonic() - t0
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}\n{detail()}")
-        await asyncio.sleep(0.1)
-
-
 async def test_bfd_check_through_the_checker_child_on_real_ipvs(lab, tmp_path):
     peer = BfdService([BfdInstance(name="to_director", neighbor_ip="198.19.1.1", source_ip=lab.rs_addr(1),
                                    min_rx=300, min_tx=300, multiplier=3)])
@@ -95,13 +77,10 @@ async def test_bfd_check_through_the_checker_child_on_real_ipvs(lab, tmp_path):
         peer.start()
     conf, pid, logf = tmp_path / "k.conf", tmp_path / "k.pid", tmp_path / "k.log"
     conf.write_text(config(lab))
-    with open(logf, "w") as log_fh:
-        daemon = subprocess.Popen([sys.executable, "-m", "kvrrp", "-n", "-l", "-D", "-f", str(conf), "-p", str(pid)],
-                                  stdout=log_fh, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=SRC))
+    daemon = KvrrpProcess(["-n", "-l", "-D", "-f", str(conf), "-p", str(pid)], logf)
 
     def log() -> str:
-        status = "running" if daemon.poll() is None else f"exited with {daemon.returncode}"
-        return f"daemon {status}; peer {peer.snapshot()}; log:\n{logf.read_text()[-4000:]}"
+        return f"peer {peer.snapshot()}; {daemon.log()}"
 
     rs1, rs2 = f"{lab.rs_addr(1)}:8080", f"{lab.rs_addr(2)}:8080"
 
@@ -110,23 +89,20 @@ async def test_bfd_check_through_the_checker_child_on_real_ipvs(lab, tmp_path):
 
     try:
         # alpha: real server 1 joins once the session is Up
-        await until(lambda: members() == {rs1, rs2}, START, "the session comes up and rs1 joins", log)
+        await until(lambda: members() == {rs1, rs2}, START, "the session comes up and rs1 joins", log, 0.1)
         assert peer.is_up("to_director")
         lab.set_host_link(1, False)
-        took = await until(lambda: members() == {rs2}, MARGIN, "rs1 leaves when the session fails", log)
+        cut = time.monotonic()
+        await until(lambda: members() == {rs2}, MARGIN, "rs1 leaves when the session fails", log, 0.1)
+        took = time.monotonic() - cut
         text = logf.read_text()
         assert "(to_rs1) BFD Up -> Down (local diagnostic: Control Detection Time Expired" in text
         assert f"BFD check of [to_rs1] RS([{lab.rs_addr(1)}]:tcp:8080) is DOWN" in text
         print(f"\nlink cut -> rs1 out of the kernel's IPVS table in {took * 1000:.0f} ms (Detection Time 900 ms, "
               "emulated guest)")
         lab.set_host_link(1, True)
-        await until(lambda: members() == {rs1, rs2}, MARGIN, "rs1 back when the session recovers", log)
+        await until(lambda: members() == {rs1, rs2}, MARGIN, "rs1 back when the session recovers", log, 0.1)
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(MARGIN)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        status = daemon.stop()
         peer.stop()
-    assert daemon.returncode == 0, log()
+    assert status == 0, log()

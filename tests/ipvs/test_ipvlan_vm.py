@@ -9,7 +9,6 @@ removes the ipvlan.
 """
 from __future__ import annotations
 
-import json
 import signal
 
 import pytest
@@ -42,18 +41,6 @@ vrrp_instance VI_1 {
 """
 
 
-def link_json(lab: Lab, node, ifname: str) -> dict | None:
-    res = lab.run(node, ["ip", "-d", "-j", "link", "show", "dev", ifname], check=False)
-    return json.loads(res.stdout)[0] if res.returncode == 0 else None
-
-
-def addrs_on(lab: Lab, node, ifname: str) -> list[str]:
-    res = lab.run(node, ["ip", "-j", "addr", "show", "dev", ifname], check=False)
-    if res.returncode != 0:
-        return []
-    return [a["local"] for a in json.loads(res.stdout)[0].get("addr_info", [])]
-
-
 def test_use_ipvlan_link_adverts_failover_and_cleanup():
     with Lab(nodes=2, prefix="kvipv", client=False) as lab:
         n1, n2 = lab.nodes
@@ -61,21 +48,21 @@ def test_use_ipvlan_link_adverts_failover_and_cleanup():
         d1 = lab.start_kvrrp(n1, CONF % {"name": "n1", "prio": 150, "address": "198.18.0.101", "mode": "private"})
         d2 = None
         try:
-            assert lab.wait_for(lambda: VIP in addrs_on(lab, n1, "eth0"), 90), d1.log()
+            assert lab.wait_for(lambda: VIP in lab.addresses(n1), 90), d1.log()
             d2 = lab.start_kvrrp(n2, CONF % {"name": "n2", "prio": 100, "address": "198.18.0.102", "mode": "vepa"})
             assert lab.wait_for(lambda: "Entering BACKUP" in d2.log(), 90), d2.log()
             lab.wait_for(lambda: False, 3)
             assert "Entering MASTER" not in d2.log(), d2.log()
             for node, flag, address in ((n1, "private", "198.18.0.101"), (n2, "vepa", "198.18.0.102")):
-                link = link_json(lab, node, "vrrp.51")
+                link = lab.link(node, "vrrp.51")
                 assert link is not None and link["linkinfo"]["info_kind"] == "ipvlan", link
                 data = link["linkinfo"]["info_data"]
                 # iproute2 prints the flag as a key: "private": true / "vepa": true / none for bridge
                 shown = "private" if data.get("private") else "vepa" if data.get("vepa") else "bridge"
                 assert (data["mode"], shown) == ("l2", flag), data
                 assert link["address"] == node.mac and link["link"] == "eth0"
-                assert address in addrs_on(lab, node, "vrrp.51")
-            assert VIP not in addrs_on(lab, n1, "vrrp.51")
+                assert address in lab.addresses(node, "vrrp.51", missing_ok=True)
+            assert VIP not in lab.addresses(n1, "vrrp.51", missing_ok=True)
             # adverts from the ipvlan's address, with eth0's MAC (an ipvlan has its parent's)
             adverts = [(f, v) for f, v in cap.adverts() if v.src == "198.18.0.101"]
             assert adverts and {f.src_mac for f, _ in adverts} == {n1.mac}
@@ -86,10 +73,10 @@ def test_use_ipvlan_link_adverts_failover_and_cleanup():
             mark = cap.snapshot()[-1].ts
             lab.kill(d1.proc, signal.SIGKILL)
             lab.run(n1, ["ip", "link", "set", "eth0", "down"])
-            assert lab.wait_for(lambda: VIP in addrs_on(lab, n2, "eth0"), 60), d2.log()
+            assert lab.wait_for(lambda: VIP in lab.addresses(n2), 60), d2.log()
             assert lab.wait_for(lambda: [v for _, v in cap.adverts(since=mark) if v.src == "198.18.0.102"], 30)
             assert d2.stop(60) == 0, d2.log()
-            assert link_json(lab, n2, "vrrp.51") is None
+            assert lab.link(n2, "vrrp.51") is None
         finally:
             for d in (d1, d2):
                 if d is not None:

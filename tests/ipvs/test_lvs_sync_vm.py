@@ -21,14 +21,10 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
-from ipvs_lab import run
+from ipvs_lab import MARGIN, START, KvrrpProcess, LineServer, run, until
 
 from kvrrp.io.netns import entered as in_netns
 
@@ -39,9 +35,6 @@ CLIENT = "198.18.50.100"
 DIRECTORS = {"a": ("198.18.50.1", "198.19.50.1", 150), "b": ("198.18.50.2", "198.19.50.2", 100)}
 REAL = {"rs1": "198.18.50.11", "rs2": "198.18.50.12"}
 SYNC_ID = 7
-MARGIN = 120.0          # emulated guest: generous deadlines, never the expectation
-START = 400.0           # Python processes starting in the emulated guest on a busy host
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/src"
 
 
 def sh(*args: str) -> str:
@@ -138,44 +131,6 @@ class SyncLab:
         return f" {VIP}/24 " in self.nsx(f"dir{d}", "ip", "-4", "-o", "addr", "show", "dev", "lan0")
 
 
-class LineServer:
-    """A real server: answers every line on a connection with its own name."""
-
-    def __init__(self, lab: SyncLab, name: str) -> None:
-        self.lab, self.name = lab, name
-        self.server: asyncio.base_events.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> LineServer:
-        with in_netns(self.lab.ns(self.name)):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", 80))
-        sock.listen(16)
-        sock.setblocking(False)
-        self.server = await asyncio.start_server(self._serve, sock=sock)
-        return self
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.writers.add(writer)
-        try:
-            while await reader.readline():
-                writer.write(self.name.encode() + b"\n")
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            self.writers.discard(writer)
-            writer.close()
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            for w in list(self.writers):
-                w.close()
-            await self.server.wait_closed()
-
-
 def config(lab: SyncLab, d: str) -> str:
     _lan, _sync, prio = DIRECTORS[d]
     return f"""
@@ -197,17 +152,6 @@ vrrp_instance VI_1 {{
 """
 
 
-async def until(predicate, timeout: float, what, detail=lambda: ""):
-    t0 = time.monotonic()
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}\n{detail()}")
-        await asyncio.sleep(0.5)
-
-
 @pytest.fixture
 def lab():
     lab = SyncLab().build()
@@ -216,26 +160,18 @@ def lab():
 
 
 async def test_connections_sync_to_the_backup_and_survive_a_failover(lab, tmp_path):
-    servers = [await LineServer(lab, name).start() for name in REAL]
-    daemons: dict[str, subprocess.Popen] = {}
-    logs = {}
+    # direct routing: the VIP is on the real server's lo, so it listens on every address
+    servers = [await LineServer(lab.ns(name), "0.0.0.0", 80, name).start() for name in REAL]
+    daemons: dict[str, KvrrpProcess] = {}
     for d in DIRECTORS:
         conf = tmp_path / f"{d}.conf"
         conf.write_text(config(lab, d))
-        logs[d] = tmp_path / f"{d}.log"
-        with open(logs[d], "w") as fh:
-            daemons[d] = subprocess.Popen(
-                ["ip", "netns", "exec", lab.ns(f"dir{d}"), sys.executable, "-m", "kvrrp", "-P", "-n", "-l", "-D",
-                 "-f", str(conf), "-p", str(tmp_path / f"{d}.pid")],
-                stdout=fh, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=SRC))
+        daemons[d] = KvrrpProcess(["-P", "-n", "-l", "-D", "-f", str(conf), "-p", str(tmp_path / f"{d}.pid")],
+                                  tmp_path / f"{d}.log", netns=lab.ns(f"dir{d}"))
 
     def detail() -> str:
-        out = []
-        for d, p in daemons.items():
-            status = "running" if p.poll() is None else f"exited with {p.returncode}"
-            out.append(f"--- dir{d} ({status}) daemons={lab.daemons(d)} conns={lab.connections(d)}\n"
-                       f"{logs[d].read_text()[-3000:]}")
-        return "\n".join(out)
+        return "\n".join(f"--- dir{d} daemons={lab.daemons(d)} conns={lab.connections(d)}: {p.log(3000)}"
+                         for d, p in daemons.items())
 
     writer = None
     try:
@@ -270,9 +206,7 @@ async def test_connections_sync_to_the_backup_and_survive_a_failover(lab, tmp_pa
         assert synced[1] == rs, synced
 
         # failover: dirA stops (keepalived stops its sync daemon first), dirB takes over
-        daemons["a"].send_signal(signal.SIGTERM)
-        daemons["a"].wait(MARGIN)
-        assert daemons["a"].returncode == 0, detail()
+        assert daemons["a"].stop() == 0, detail()
         await until(lambda: lab.has_vip("b") and lab.daemons("b") == {"master": ("sync0", SYNC_ID)}, MARGIN,
                     "dirB MASTER with a master sync daemon, the backup one stopped", detail)
         assert lab.daemons("a") == {}
@@ -295,13 +229,7 @@ async def test_connections_sync_to_the_backup_and_survive_a_failover(lab, tmp_pa
         if writer is not None:
             writer.close()
         for p in daemons.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(MARGIN)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            p.stop()
         for s in servers:
             await s.stop()
     assert daemons["b"].returncode == 0, detail()

@@ -14,22 +14,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
-from ipvs_lab import VIPS, Lab, TinyServer, http_get_via, ipvsadm_table, run
+from ipvs_lab import MARGIN, SRC, START, VIPS, KvrrpProcess, Lab, TinyServer, http_get_via, ipvsadm_table, run, until
 
 pytestmark = pytest.mark.usefixtures("clean_ipvs")
 
 VIP = VIPS[0]
 VRRP_VIP = "198.18.0.12"
-MARGIN = 120.0          # emulated guest: generous deadlines, never the expectation
-START = 400.0           # two Python processes starting in the emulated guest on a busy host
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/src"
 
 
 @pytest.fixture
@@ -117,32 +113,14 @@ def ctl(sock: str, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-async def until(predicate, timeout: float, what, detail=lambda: ""):
-    """Poll until predicate() is true; on time-out, say what and `detail()` (read then)."""
-    t0 = time.monotonic()
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}\n{detail()}")
-        await asyncio.sleep(0.5)
-
-
 async def test_default_mode_scrapes_ipvs_counters_and_drains_from_the_command_line(lab, tmp_path):
     servers = [await TinyServer(lab.ns(f"rs{i}"), lab.rs_addr(i), 8080, f"a{i}").start() for i in (1, 2)]
     conf, pid, logf = tmp_path / "k.conf", tmp_path / "k.pid", tmp_path / "k.log"
     conf.write_text(config(lab))
     sock = str(tmp_path / "k.ctl")
     port = 9700 + os.getpid() % 200
-    with open(logf, "w") as log_fh:
-        daemon = subprocess.Popen([sys.executable, "-m", "kvrrp", "-n", "-l", "-D", "-f", str(conf), "-p", str(pid),
-                                   "--status-port", str(port)], stdout=log_fh, stderr=subprocess.STDOUT,
-                                  env=dict(os.environ, PYTHONPATH=SRC))
-
-    def log() -> str:
-        status = "running" if daemon.poll() is None else f"exited with {daemon.returncode}"
-        return f"daemon {status}; its log:\n{logf.read_text()[-4000:]}"
+    daemon = KvrrpProcess(["-n", "-l", "-D", "-f", str(conf), "-p", str(pid), "--status-port", str(port)], logf)
+    log = daemon.log
 
     def scrape() -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
@@ -200,15 +178,10 @@ async def test_default_mode_scrapes_ipvs_counters_and_drains_from_the_command_li
         ctl(sock, "rs", "enable", f"[{VIP}]:80", f"[{lab.rs_addr(1)}]:8080")
         await until(lambda: ipvsadm_table().get(f"TCP {VIP}:80 rr") == want, MARGIN, "configured weight again")
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(MARGIN)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        status = daemon.stop()
         for s in servers:
             await s.stop()
-    assert daemon.returncode == 0, log()
+    assert status == 0, log()
     assert ipvsadm_table() == {}                # the checker child removed its entries on the way out
 
 

@@ -6,17 +6,10 @@ reach the kernel, read back from /proc.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
-from ipvs_lab import ip, run
-
-MARGIN = 60.0     # emulated guest: generous deadlines, never the expectation
-START = 400.0     # a Python process starting in the emulated guest on a busy host
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/src"
+from ipvs_lab import MARGIN, START, KvrrpProcess, ip, run
 
 
 def ipvs_in(ns: str) -> str:
@@ -71,11 +64,8 @@ virtual_server 198.18.0.10 80 {{
 }}
 """)
     log = tmp_path / "checker.log"
-    env = dict(os.environ, PYTHONPATH=SRC)
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(["ip", "netns", "exec", own_ns, sys.executable, "-m", "kvrrp", "-C", "-n", "-l", "-D",
-                                 "-f", str(conf), "-p", str(tmp_path / "checker.pid")],
-                                stdout=fh, stderr=subprocess.STDOUT, env=env)
+    proc = KvrrpProcess(["-C", "-n", "-l", "-D", "-f", str(conf), "-p", str(tmp_path / "checker.pid")], log,
+                        netns=own_ns)
     try:
         assert wait_for(lambda: "198.18.0.10:80" in ipvs_in(ipvs_ns), START), log.read_text()
         # its signal handlers are in place once it says so: a SIGTERM before would kill it outright
@@ -89,12 +79,6 @@ virtual_server 198.18.0.10 80 {{
             locked = [line for line in fh if line.startswith("VmLck:")]
         assert int(locked[0].split()[1]) > 0
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(MARGIN)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 0, log.read_text()
+        status = proc.stop()
+    assert status == 0, log.read_text()
     assert "198.18.0.10:80" not in ipvs_in(ipvs_ns)      # removed from where it was put

@@ -1,18 +1,20 @@
 """A private net-snmp for the SNMP tests: snmpd as AgentX master (its socket in a temp dir,
 SNMP on a free UDP port of 127.0.0.1), snmptrapd on another one (every trap logged, numeric
-OIDs), and snmpwalk / snmpget. Nothing reads the host's net-snmp configuration or state
+OIDs), and snmpwalk / snmpget / snmpset (community "private" may write). Nothing reads the host's net-snmp configuration or state
 (-C, SNMP_PERSISTENT_DIR, MIBS empty); every process is stopped by its pid."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 
 import pytest
 
-TOOLS = ("snmpd", "snmptrapd", "snmpwalk", "snmpget")
+TOOLS = ("snmpd", "snmptrapd", "snmpwalk", "snmpget", "snmpset")
 
 
 def require_tools() -> None:
@@ -42,6 +44,26 @@ def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
     return bool(predicate())
 
 
+@dataclass
+class SetResult:
+    """What snmpset said: its exit status, the values set (stdout) or the error (stderr:
+    "Reason: wrongValue (...)" and "Failed object: OID")."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def reason(self) -> str | None:
+        m = re.search(r"Reason: (\w+)", self.stderr)
+        return m.group(1) if m else None
+
+    @property
+    def failed_object(self) -> str | None:
+        m = re.search(r"Failed object: (\S+)", self.stderr)
+        return m.group(1) if m else None
+
+
 class NetSnmp:
     def __init__(self, workdir: str) -> None:
         require_tools()
@@ -58,7 +80,7 @@ class NetSnmp:
         conf = os.path.join(self.dir, "snmpd.conf")
         with open(conf, "w") as fh:
             fh.write(f"master agentx\nagentXSocket {self.socket}\nagentaddress udp:127.0.0.1:{self.port}\n"
-                     f"rocommunity public 127.0.0.1\ntrap2sink 127.0.0.1:{self.trap_port} public\n")
+                     f"rocommunity public 127.0.0.1\nrwcommunity private 127.0.0.1\ntrap2sink 127.0.0.1:{self.trap_port} public\n")
         tconf = os.path.join(self.dir, "snmptrapd.conf")
         with open(tconf, "w") as fh:
             fh.write("disableAuthorization yes\n")
@@ -114,6 +136,14 @@ class NetSnmp:
             if sep:
                 rows[name.strip()] = value.strip()
         return rows
+
+    def set(self, *assignments: tuple[str, str, str]) -> SetResult:
+        """snmpset of (OID, type letter, value) triples in one request, as community "private"."""
+        args = [a for triple in assignments for a in triple]
+        out = subprocess.run(["snmpset", "-v2c", "-c", "private", "-On", "-t", "3", "-r", "0",
+                              f"127.0.0.1:{self.port}", *args], env=self.env, capture_output=True, text=True,
+                             timeout=30)
+        return SetResult(out.returncode, out.stdout, out.stderr)
 
     def traps(self) -> list[dict[str, str]]:
         """Every trap received so far: {OID: 'TYPE: value'} (snmpTrapOID.0 names the trap)."""

@@ -74,6 +74,32 @@ def test_getbulk_context_and_testset_decode():
     assert pdu.varbinds == [VarBind(K + (2, 3, 1, 7, 1), agentx.INTEGER, 200)]
 
 
+def test_set_phase_pdus_bytes_and_decode():
+    vbs = [VarBind(K + (2, 3, 1, 7, 1), agentx.INTEGER, 250), VarBind(K + (2, 3, 1, 13, 1), agentx.INTEGER, 2)]
+    data = agentx.testset_pdu(7, 8, 9, vbs)
+    body = b"".join(struct.pack(">HH", agentx.INTEGER, 0) + oid_bytes(v.oid) + struct.pack(">i", v.value)
+                    for v in vbs)
+    assert data == header(agentx.TESTSET, len(body)) + body
+    pdu = agentx.decode_pdu(data)
+    assert pdu.varbinds == vbs and pdu.header.transaction_id == 8
+    for ptype in (agentx.COMMITSET, agentx.UNDOSET, agentx.CLEANUPSET):
+        data = agentx.set_phase_pdu(ptype, 7, 8, 9)
+        assert data == header(ptype, 0)
+        pdu = agentx.decode_pdu(data)
+        assert (pdu.header.type, pdu.header.transaction_id, pdu.varbinds) == (ptype, 8, [])
+        with pytest.raises(AgentxError):                            # these carry no payload
+            agentx.decode_pdu(header(ptype, 4) + b"\0\0\0\0")
+        little = struct.pack("<BBBBIIII", 1, ptype, 0, 0, 7, 8, 9, 0)   # the master's byte order
+        assert agentx.decode_pdu(little).header.transaction_id == 8
+    with pytest.raises(AgentxError):
+        agentx.set_phase_pdu(agentx.GET, 7, 8, 9)
+    # a refused set's Response: the error and the 1-based index of the varbind
+    resp = agentx.decode_pdu(agentx.response_pdu(agentx.Header(agentx.TESTSET, session_id=7, transaction_id=8,
+                                                               packet_id=9), [], agentx.WRONG_VALUE, 2))
+    assert (resp.error, resp.index, resp.header.transaction_id) == (10, 2, 8)
+    assert agentx.ERROR_NAMES[agentx.WRONG_VALUE] == "wrongValue" and agentx.NOT_WRITABLE == 17
+
+
 def test_response_round_trip_every_type():
     binds = [VarBind(K + (1,), agentx.INTEGER, -5), VarBind(K + (2,), agentx.OCTET_STRING, b"\x00\xffab"),
              VarBind(K + (3,), agentx.IP_ADDRESS, b"\xc6\x12\x00\x01"), VarBind(K + (4,), agentx.COUNTER32, 2 ** 32 - 1),

@@ -42,6 +42,8 @@ class Master:
         self.session = 100
         self.got = asyncio.Condition()
         self.server: asyncio.AbstractServer | None = None
+        self.reading = asyncio.Event()           # cleared: a master that stopped reading
+        self.reading.set()
 
     async def start(self) -> "Master":
         self.server = await asyncio.start_unix_server(self._conn, self.path)
@@ -52,6 +54,7 @@ class Master:
         self.session += 1
         try:
             while True:
+                await self.reading.wait()
                 head = await reader.readexactly(20)
                 h = agentx.decode_header(head)
                 body = await reader.readexactly(h.payload_length)
@@ -148,3 +151,113 @@ async def test_queue_is_bounded(tmp_path):
         agent.notify([VarBind(agentx.SNMP_TRAP_OID_0, agentx.OBJECT_IDENTIFIER, K + (i,))])
     assert agent.snapshot()["queued_notifies"] == 256 and agent.counters["notifies_dropped"] == 44
     await agent.close()
+
+
+async def test_set_transaction_against_the_master(tmp_path):
+    """TestSet / CommitSet / UndoSet / CleanupSet as a master drives them: a refused varbind
+    answers its error and index, a committed set changes the value, UndoSet takes it back,
+    CleanupSet is never answered, phases out of order are processingError."""
+    path = str(tmp_path / "master.sock")
+    values = {1: 100, 2: 1}
+    col = K + (2, 3, 1)
+
+    def setter(vb: VarBind):
+        n = vb.oid[len(col):]
+        if vb.oid[:len(col)] != col or len(n) != 2 or n[1] != 1 or n[0] not in (7, 13):
+            return agentx.NOT_WRITABLE
+        if vb.type != agentx.INTEGER:
+            return agentx.WRONG_TYPE
+        key = 1 if n[0] == 7 else 2
+        if not (1 <= vb.value <= 255 if key == 1 else vb.value in (1, 2)):
+            return agentx.WRONG_VALUE
+
+        def commit():
+            old, values[key] = values[key], vb.value
+            return lambda: values.__setitem__(key, old)
+        return commit
+
+    agent = Subagent(f"unix:{path}", [(K + (2,), "KEEPALIVED-VRRP")], lambda: VIEW, setter=setter,
+                     retry=0.1, ping_interval=30)
+    master = await Master(path).start()
+    agent.start()
+    try:
+        assert await agent.wait_open(5)
+        sid = agent.session_id
+        prio, preempt = VarBind(col + (7, 1), agentx.INTEGER, 250), VarBind(col + (13, 1), agentx.INTEGER, 2)
+
+        def send(pdu: bytes) -> None:
+            master.send(pdu)
+
+        # 1: one bad varbind of three: wrongValue at index 2, nothing changes; CleanupSet
+        send(agentx.testset_pdu(sid, 1, 10, [prio, VarBind(col + (13, 1), agentx.INTEGER, 3), preempt]))
+        send(agentx.set_phase_pdu(agentx.CLEANUPSET, sid, 1, 11))
+        # 2: wrong type, not writable
+        send(agentx.testset_pdu(sid, 2, 12, [VarBind(col + (7, 1), agentx.OCTET_STRING, b"250")]))
+        send(agentx.set_phase_pdu(agentx.CLEANUPSET, sid, 2, 13))
+        send(agentx.testset_pdu(sid, 3, 14, [prio, VarBind(col + (8, 1), agentx.INTEGER, 5)]))
+        send(agentx.set_phase_pdu(agentx.CLEANUPSET, sid, 3, 15))
+        responses = await master.wait(agentx.RESPONSE, 3)
+        by_packet = {r.header.packet_id: r for r in responses}
+        assert (by_packet[10].error, by_packet[10].index) == (agentx.WRONG_VALUE, 2)
+        assert (by_packet[12].error, by_packet[12].index) == (agentx.WRONG_TYPE, 1)
+        assert (by_packet[14].error, by_packet[14].index) == (agentx.NOT_WRITABLE, 2)
+        assert values == {1: 100, 2: 1}
+
+        # 4: a good set, committed, then cleaned up
+        send(agentx.testset_pdu(sid, 4, 20, [prio, preempt]))
+        send(agentx.set_phase_pdu(agentx.COMMITSET, sid, 4, 21))
+        responses = await master.wait(agentx.RESPONSE, 5)
+        by_packet = {r.header.packet_id: r for r in responses}
+        assert by_packet[20].error == by_packet[21].error == agentx.NO_ERROR
+        assert by_packet[21].header.transaction_id == 4
+        assert values == {1: 250, 2: 2}
+        send(agentx.set_phase_pdu(agentx.CLEANUPSET, sid, 4, 22))
+
+        # 5: committed, then undone (another subagent's commit failed)
+        send(agentx.testset_pdu(sid, 5, 30, [VarBind(col + (7, 1), agentx.INTEGER, 42)]))
+        send(agentx.set_phase_pdu(agentx.COMMITSET, sid, 5, 31))
+        await master.wait(agentx.RESPONSE, 7)
+        assert values[1] == 42
+        send(agentx.set_phase_pdu(agentx.UNDOSET, sid, 5, 32))
+        send(agentx.set_phase_pdu(agentx.CLEANUPSET, sid, 5, 33))
+        # 6: phases without a TestSet
+        send(agentx.set_phase_pdu(agentx.COMMITSET, sid, 6, 40))
+        send(agentx.set_phase_pdu(agentx.UNDOSET, sid, 6, 41))
+        responses = await master.wait(agentx.RESPONSE, 10)
+        by_packet = {r.header.packet_id: r for r in responses}
+        assert by_packet[32].error == agentx.NO_ERROR and values == {1: 250, 2: 2}
+        assert by_packet[40].error == by_packet[41].error == agentx.PROCESSING_ERROR
+        assert not {11, 13, 15, 22, 33} & set(by_packet)              # CleanupSet: no answer
+        snap = agent.snapshot()
+        assert (snap["sets_committed"], snap["sets_undone"], snap["sets_refused"]) == (2, 1, 3)
+    finally:
+        await agent.close()
+        await master.close()
+
+
+async def test_a_master_that_stops_reading_leaves_notifications_in_the_bounded_queue(tmp_path):
+    """Per-packet traps under a flood: once 64 KiB wait unread in the socket, notifications
+    stay in the queue (256, the oldest dropped and counted); they go out when the master
+    reads again."""
+    path = str(tmp_path / "master.sock")
+    master = await Master(path).start()
+    agent = Subagent(f"unix:{path}", [(K + (2,), "KEEPALIVED-VRRP")], lambda: VIEW, retry=0.1, ping_interval=30)
+    agent.start()
+    try:
+        assert await agent.wait_open(5)
+        await master.wait(agentx.REGISTER)
+        master.reading.clear()
+        await asyncio.sleep(0.1)
+        big = [VarBind(agentx.SNMP_TRAP_OID_0, agentx.OBJECT_IDENTIFIER, K + (2, 10, 0, 2)),
+               VarBind(K + (2, 3, 1, 2), agentx.OCTET_STRING, b"x" * 2000)]
+        for _ in range(3000):                     # ~6 MB: far more than the socket buffers take
+            agent.notify(big)
+        snap = agent.snapshot()
+        assert snap["queued_notifies"] == 256 and snap["notifies_dropped"] > 0
+        assert snap["notifies_sent"] + snap["notifies_dropped"] + 256 == 3000
+        master.reading.set()                      # the master catches up: the queue drains
+        await master.wait(agentx.NOTIFY, snap["notifies_sent"] + 256)
+        assert agent.snapshot()["queued_notifies"] == 0
+    finally:
+        await agent.close()
+        await master.close()

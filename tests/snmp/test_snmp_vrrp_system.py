@@ -10,6 +10,7 @@ traps keepalived sends for that must arrive, and the walk must show the new stat
 from __future__ import annotations
 
 import signal
+import sys
 
 import pytest
 
@@ -68,9 +69,10 @@ def test_walk_and_failover_traps(tmp_path) -> None:
         assert rows[f"{INSTANCE}.30.1"] == "INTEGER: 2" and rows[f"{INSTANCE}.30.2"] == "INTEGER: 3"
         assert rows[f"{VRRP}.1.1.2.1"] == 'STRING: "SG_1"'
         assert rows[f"{VRRP}.2.1.2.1.2"] == 'STRING: "VI_3"'                          # group member 2
-        # tracked: VI_3's own interface (VI_2 has dont_track_primary) and its script, weight 7
-        assert rows[f"{VRRP}.4.1.1.2.1"] == 'STRING: "eth0"' and f"{VRRP}.4.1.1.1.1" not in rows
-        assert rows[f"{VRRP}.5.1.2.2.1"] == 'STRING: "chk"' and rows[f"{VRRP}.5.1.3.2.1"] == "INTEGER: 7"
+        # tracked: no track_interface entries (an instance's own interface is not one, as in
+        # keepalived); VI_3's script has weight 7 in a sync group without
+        # sync_group_tracking_weight: keepalived (and kvrrp) ignore it, and the unused script
+        assert not any(k.startswith((f"{VRRP}.4.", f"{VRRP}.5.", f"{VRRP}.9.")) for k in rows)
         # the VIPs: (instance, n) -> address, prefix, interface
         assert rows[f"{ADDRESS}.3.1.1"] == "Hex-STRING: C6 12 00 C8" and rows[f"{ADDRESS}.3.1.2"] == "Hex-STRING: C6 12 00 C9"
         assert rows[f"{ADDRESS}.3.2.1"] == "Hex-STRING: C6 12 00 D2" and rows[f"{ADDRESS}.5.1.1"] == "Gauge32: 32"
@@ -91,7 +93,9 @@ def test_walk_and_failover_traps(tmp_path) -> None:
         rfc3 = snmp.walk(RFC6527)
         assert rfc3[f"{RFC6527}.1.1.1.1.6.{ifindex}.52.1"] == "INTEGER: 2"            # backup
         assert rfc3[f"{RFC6527}.1.1.1.1.9.{ifindex}.52.1"] == "INTEGER: 20"
-        assert rfc3[f"{RFC6527}.1.1.2.1.2.{ifindex}.52.1.4.198.18.0.210"] == "INTEGER: 1"
+        # keepalived's index: the address without its length
+        assert rfc3[f"{RFC6527}.1.1.2.1.2.{ifindex}.52.1.198.18.0.210"] == "INTEGER: 1"
+        assert rfc3[f"{RFC6527}.1.1.1.1.6.{ifindex}.51.1"] == "INTEGER: 2"            # v2 too, as keepalived
         assert int(rfc3[f"{RFC6527}.1.2.5.1.3.{ifindex}.52.1"].split(": ")[1]) > 0   # adverts received
 
         # the failover: the master stops (priority 0), n1 takes over
@@ -116,7 +120,9 @@ def test_walk_and_failover_traps(tmp_path) -> None:
         assert wait_for(lambda: got(f"{RFC2787}.0.1") and got(f"{RFC6527}.0.1"), WAIT), snmp.traps()
         new_master = snmp.traps_named(f"{RFC2787}.0.1")[-1]
         assert new_master[f"{RFC2787}.1.3.1.7.{ifindex}.51"] == f"IpAddress: {n1.ipv4}"
-        v3 = snmp.traps_named(f"{RFC6527}.0.1")[-1]
+        assert wait_for(lambda: any(f"{RFC6527}.1.2.5.1.2.{ifindex}.52.1" in t
+                                    for t in snmp.traps_named(f"{RFC6527}.0.1")), WAIT), snmp.traps()
+        v3 = [t for t in snmp.traps_named(f"{RFC6527}.0.1") if f"{RFC6527}.1.2.5.1.2.{ifindex}.52.1" in t][-1]
         assert v3[f"{RFC6527}.1.2.5.1.2.{ifindex}.52.1"] == "INTEGER: 3"               # masterNoResponse
 
         assert wait_for(lambda: snmp.walk(f"{INSTANCE}.4") == {f"{INSTANCE}.4.1": "INTEGER: 2",
@@ -132,7 +138,8 @@ def test_walk_and_failover_traps(tmp_path) -> None:
 def test_auth_failure_and_protocol_error_traps(tmp_path) -> None:
     """A peer with the wrong password (VRRPv2) and one speaking VRRPv2 to a VRRPv3 instance:
     RFC 2787 vrrpTrapAuthFailure names the sender and authFailure(3), RFC 6527
-    vrrpv3ProtoError says versionError(2)."""
+    vrrpv3ProtoError says versionError(2); one trap per refused advert, as keepalived: once
+    the peer is gone, the traps received equal the drop counters the MIB serves."""
     ours = [VrrpSpec(name="VI_2", vrid=51, priority=100, version=2, advert_int=0.2, auth_pass="right1"),
             VrrpSpec(name="VI_3", vrid=52, priority=100, version=3, advert_int=0.2, vips=("198.18.0.210/32",))]
     theirs = [VrrpSpec(name="VI_2", vrid=51, priority=150, version=2, advert_int=0.2, auth_pass="wrong2"),
@@ -141,9 +148,9 @@ def test_auth_failure_and_protocol_error_traps(tmp_path) -> None:
         n1, n2 = lab.nodes
         glob = ["enable_snmp_rfc", "enable_traps", f"snmp_socket unix:{snmp.socket}"]
         mine = lab.start_kvrrp(n1, render_config(ours, glob), tag="snmp")
-        lab.start_kvrrp(n2, render_config(theirs), tag="peer")
-        assert wait_for(lambda: snmp.traps_named(f"{RFC2787}.0.2") and snmp.traps_named(f"{RFC6527}.0.2"),
-                        WAIT), (snmp.traps(), mine.log()[-3000:])
+        peer = lab.start_kvrrp(n2, render_config(theirs), tag="peer")
+        assert wait_for(lambda: len(snmp.traps_named(f"{RFC2787}.0.2")) >= 4
+                        and len(snmp.traps_named(f"{RFC6527}.0.2")) >= 3, WAIT), ([t.get(".1.3.6.1.6.3.1.1.4.1.0") for t in snmp.traps()], mine.log()[-3000:])
         auth = snmp.traps_named(f"{RFC2787}.0.2")[0]
         src = next(k for k in auth if k.startswith(f"{RFC2787}.1.5."))
         assert auth[src] == f"IpAddress: {n2.ipv4}" and src.endswith(".51")
@@ -152,7 +159,38 @@ def test_auth_failure_and_protocol_error_traps(tmp_path) -> None:
         reason = next(k for k in proto if k.startswith(f"{RFC6527}.1.2.5.1.6."))
         assert proto[reason] == "INTEGER: 2" and reason.endswith(".52.1")                     # versionError
         assert snmp.walk(f"{RFC6527}.1.2.5.1.6")[reason] == "INTEGER: 2"         # vrrpv3StatisticsProtoErrReason
+        assert peer.stop() == 0
+        auth_failures = src.replace(f"{RFC2787}.1.5.", f"{RFC2787}.2.4.1.4.", 1)     # vrrpStatsAuthFailures
+        version_errors = f"{RFC6527}.1.2.2.0"                                         # vrrpv3GlobalStatisticsVersionErrors
+
+        def counted(oid: str) -> int:
+            return int(snmp.get(oid).get(oid, "x: -1").split(": ")[1])
+
+        def traps_match_counters() -> bool:
+            return (len(snmp.traps_named(f"{RFC2787}.0.2")) == counted(auth_failures)
+                    and len(snmp.traps_named(f"{RFC6527}.0.2")) == counted(version_errors))
+        assert wait_for(traps_match_counters, WAIT, interval=0.5), (
+            len(snmp.traps_named(f"{RFC2787}.0.2")), counted(auth_failures),
+            len(snmp.traps_named(f"{RFC6527}.0.2")), counted(version_errors))
+        assert counted(auth_failures) >= 4 and counted(version_errors) >= 3
+        # a burst of 20 adverts with the wrong password, sent at once: 20 traps (one per packet)
+        before = len(snmp.traps_named(f"{RFC2787}.0.2"))
+        advert = lab.run(n2, [sys.executable, "-m", "kvrrp", "packet", "encode", "--version", "2", "--vrid", "51",
+                              "--priority", "150", "--addr", "198.18.0.200", "--auth-pass", "wrong2"]).stdout.strip()
+        lab.run(n2, [sys.executable, "-c", BURST, advert, "20"])
+        assert wait_for(lambda: len(snmp.traps_named(f"{RFC2787}.0.2")) == before + 20 == counted(auth_failures),
+                        WAIT, interval=0.5), (len(snmp.traps_named(f"{RFC2787}.0.2")), before, counted(auth_failures))
         assert mine.stop() == 0
+
+
+BURST = """import socket, sys
+advert, n = bytes.fromhex(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+for _ in range(n):
+    s.sendto(advert, ("224.0.0.18", 0))
+"""
 
 
 def test_a_reload_turns_snmp_on_and_off(tmp_path) -> None:

@@ -5,7 +5,8 @@ A real daemon (`-P`, the VRRP process) runs under `python3 -X importtime` in a n
 its instance has elected and a transition went through the notifier; the modules it imported
 are read from the importtime report. With a minimal configuration, neither the HTTP stack
 (aiohttp, the status server, metrics), the health checkers nor the SMTP alerter may be there;
-configuring SMTP alerts brings the alerter in (so the check can fail).
+configuring SMTP alerts brings the alerter in (so the check can fail). Nor may the parts of
+pyroute2 the VRRP process does not use (NDB and its sqlite3, IPDB, conntrack, nftables ...).
 """
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 WAIT = 15.0
 NOT_FOR_MINIMAL = ("aiohttp", "healthcheck", "email", "smtplib", "kvrrp.notify.smtp", "kvrrp.status_http",
                    "kvrrp.metrics", "http.server", "ssl_checker", "dbus_next", "kvrrp.dbus.service",
-                   "kvrrp.dbus.objects", "kvrrp.snmp", "kvrrp.bgp")
+                   "kvrrp.dbus.objects", "kvrrp.snmp", "kvrrp.bgp",
+                   # pyroute2 beyond rtnetlink and IPRoute (kvrrp.io.pyroute2_parts)
+                   "sqlite3", "pyroute2.ndb", "pyroute2.ipdb", "pyroute2.conntrack", "pyroute2.nftables",
+                   "pyroute2.ethtool", "pyroute2.netlink.nl80211", "pyroute2.plan9")
 
 
 def imported_modules(lab: Lab, conf_text: str, tag: str) -> set[str]:

@@ -97,3 +97,32 @@ def test_routes_follow_master(netns):
         assert listener.manager.errors == 0
     finally:
         nl.close()
+
+
+CONF_FROM = """
+vrrp_instance VI_6 {
+  interface eth0
+  virtual_router_id 52
+  virtual_ipaddress { 2001:2:0:1::100/64 }
+  virtual_routes {
+    from 2001:2:0:1::/64 2001:2:0:9::/64 via 2001:2:0:1::1 dev eth0
+  }
+}
+"""
+
+
+def test_ipv6_source_specific_route_follows_master(netns):
+    # keepalived's `from PREFIX` (IPv6 only): the kernel's route carries the source prefix
+    subprocess.run(["ip", "-n", netns, "addr", "add", "2001:2:0:1::11/64", "dev", "eth0", "nodad"], check=True)
+    cfg = parse_text(CONF_FROM).config
+    assert cfg.instances[0].virtual_routes[0].from_ == "2001:2:0:1::/64"
+    nl = Netlink(netns=netns)
+    try:
+        listener = RoutesOnMaster(RouteManager(nl), cfg)
+        listener("VI_6", "BACKUP", "MASTER", "test", 100)
+        assert "2001:2:0:9::/64 from 2001:2:0:1::/64 via 2001:2:0:1::1 dev eth0" in ip_out(netns, "-6", "route", "show")
+        listener("VI_6", "MASTER", "BACKUP", "test", 100)
+        assert "2001:2:0:9::" not in ip_out(netns, "-6", "route", "show")
+        assert listener.manager.errors == 0
+    finally:
+        nl.close()

@@ -52,20 +52,6 @@ def conf(name: str, prio: int, options: str = "", vips: str = f"{VIP}/24", vrid:
                           "excluded": f"    virtual_ipaddress_excluded {{\n{excluded}\n    }}" if excluded else ""})
 
 
-def link_json(lab: Lab, node, ifname: str) -> dict | None:
-    res = lab.run(node, ["ip", "-d", "-j", "link", "show", "dev", ifname], check=False)
-    if res.returncode != 0:
-        return None
-    return json.loads(res.stdout)[0]
-
-
-def addrs_on(lab: Lab, node, ifname: str) -> list[str]:
-    res = lab.run(node, ["ip", "-j", "addr", "show", "dev", ifname], check=False)
-    if res.returncode != 0:
-        return []
-    return [a["local"] for a in json.loads(res.stdout)[0].get("addr_info", [])]
-
-
 def sysctl(lab: Lab, node, key: str) -> str:
     return lab.run(node, ["sysctl", "-n", key]).stdout.strip()
 
@@ -114,18 +100,18 @@ def test_vmac_xmit_base_adverts_leave_the_base_interface_the_vip_lives_on_the_vm
         d1 = lab.start_kvrrp(n1, conf("n1", 150, opts))
         d2 = None
         try:
-            assert lab.wait_for(lambda: VIP in addrs_on(lab, n1, "vrrp.51"), 15), d1.log()
+            assert lab.wait_for(lambda: VIP in lab.addresses(n1, "vrrp.51", missing_ok=True), 15), d1.log()
             d2 = lab.start_kvrrp(n2, conf("n2", 100, opts))
             assert lab.wait_for(lambda: "Entering BACKUP" in d2.log(), 10), d2.log()
             lab.wait_for(lambda: False, 1.5)
             assert "Entering MASTER" not in d2.log(), d2.log()
             # the VMAC exists as for use_vmac; the VIP is there and not on eth0
-            link = link_json(lab, n1, "vrrp.51")
+            link = lab.link(n1, "vrrp.51")
             assert link["linkinfo"]["info_kind"] == "macvlan"
             assert link["linkinfo"]["info_data"]["mode"] == "private"
             assert link["address"] == "00:00:5e:00:01:33"
             assert str(link["group"]) == "7"                    # the base's link group (keepalived 2.4)
-            assert VIP not in addrs_on(lab, n1, "eth0")
+            assert VIP not in lab.addresses(n1)
             # adverts: the base interface's MAC and address, valid v3 checksum
             adverts = [(f, v) for f, v in cap.adverts() if v.src == n1.ipv4]
             assert adverts and {f.src_mac for f, _ in adverts} == {n1.mac}
@@ -139,14 +125,14 @@ def test_vmac_xmit_base_adverts_leave_the_base_interface_the_vip_lives_on_the_vm
             mark = cap.snapshot()[-1].ts
             lab.kill(d1.proc, signal.SIGKILL)
             lab.run(n1, ["ip", "link", "set", "eth0", "down"])
-            assert lab.wait_for(lambda: VIP in addrs_on(lab, n2, "vrrp.51"), 10), d2.log()
+            assert lab.wait_for(lambda: VIP in lab.addresses(n2, "vrrp.51", missing_ok=True), 10), d2.log()
             lab.wait_for(lambda: False, 0.5)
             new = [(f, v) for f, v in cap.adverts(since=mark) if v.src == n2.ipv4]
             assert new and {f.src_mac for f, _ in new} == {n2.mac}
             assert lab.wait_for(lambda: cap.garps(VIP, since=mark), 5)
             assert {f.src_mac for f in cap.garps(VIP, since=mark)} == {"00:00:5e:00:01:33"}
             assert d2.stop(10) == 0, d2.log()
-            assert link_json(lab, n2, "vrrp.51") is None
+            assert lab.link(n2, "vrrp.51") is None
         finally:
             for d in (d1, d2):
                 if d is not None:
@@ -168,18 +154,19 @@ def test_a_vips_own_use_vmac_and_use_vmac_addr_make_vmacs_for_those_addresses():
         d1 = lab.start_kvrrp(n1, both("n1", 150))
         d2 = None
         try:
-            assert lab.wait_for(lambda: VIP in addrs_on(lab, n1, "vrrp.52")
-                                and "2001:2::201" in addrs_on(lab, n1, "vrrp6.53"), 15), d1.log()
+            assert lab.wait_for(lambda: VIP in lab.addresses(n1, "vrrp.52", missing_ok=True)
+                                and "2001:2::201" in lab.addresses(n1, "vrrp6.53", missing_ok=True), 15), d1.log()
             d2 = lab.start_kvrrp(n2, both("n2", 100))
             assert lab.wait_for(lambda: d2.log().count("Entering BACKUP") >= 2, 10), d2.log()
-            kinds = {name: link_json(lab, n1, name) for name in ("vrrp.52", "vrrp.53", "vrrp6.53")}
+            kinds = {name: lab.link(n1, name) for name in ("vrrp.52", "vrrp.53", "vrrp6.53")}
             assert {n: (k["linkinfo"]["info_kind"], k["linkinfo"]["info_data"]["mode"], k["address"], k["link"])
                     for n, k in kinds.items()} == {
                 "vrrp.52": ("macvlan", "private", "00:00:5e:00:01:34", "eth0"),
                 "vrrp.53": ("macvlan", "private", "00:00:5e:00:01:35", "eth0"),
                 "vrrp6.53": ("macvlan", "private", "00:00:5e:00:02:35", "eth0")}
-            assert "198.18.0.201" in addrs_on(lab, n1, "vrrp.53")
-            assert VIP not in addrs_on(lab, n1, "eth0") and "2001:2::201" not in addrs_on(lab, n1, "vrrp.53")
+            assert "198.18.0.201" in lab.addresses(n1, "vrrp.53", missing_ok=True)
+            assert VIP not in lab.addresses(n1)
+            assert "2001:2::201" not in lab.addresses(n1, "vrrp.53", missing_ok=True)
             # IPv6 is off on the IPv4 VMACs without IPv6 eVIPs (keepalived's link_set_ipv6)
             assert sysctl(lab, n1, "net.ipv6.conf.vrrp/52.disable_ipv6") == "1"
             assert sysctl(lab, n1, "net.ipv6.conf.vrrp6/53.disable_ipv6") == "0"
@@ -198,10 +185,10 @@ def test_a_vips_own_use_vmac_and_use_vmac_addr_make_vmacs_for_those_addresses():
             # failover moves the VIP to n2's VMAC for it
             lab.kill(d1.proc, signal.SIGKILL)
             lab.run(n1, ["ip", "link", "set", "eth0", "down"])
-            assert lab.wait_for(lambda: VIP in addrs_on(lab, n2, "vrrp.52")
-                                and "2001:2::201" in addrs_on(lab, n2, "vrrp6.53"), 10), d2.log()
+            assert lab.wait_for(lambda: VIP in lab.addresses(n2, "vrrp.52", missing_ok=True)
+                                and "2001:2::201" in lab.addresses(n2, "vrrp6.53", missing_ok=True), 10), d2.log()
             assert d2.stop(10) == 0, d2.log()
-            assert all(link_json(lab, n2, n) is None for n in ("vrrp.52", "vrrp.53", "vrrp6.53"))
+            assert all(lab.link(n2, n) is None for n in ("vrrp.52", "vrrp.53", "vrrp6.53"))
         finally:
             for d in (d1, d2):
                 if d is not None:
@@ -214,7 +201,7 @@ def test_vmac_igmp_reports_leave_from_the_base_interface_and_disable_local_igmp(
         cap = lab.capture()
         d1 = lab.start_kvrrp(n1, conf("n1", 150, "    use_vmac"))
         try:
-            assert lab.wait_for(lambda: VIP in addrs_on(lab, n1, "vrrp.51"), 15), d1.log()
+            assert lab.wait_for(lambda: VIP in lab.addresses(n1, "vrrp.51", missing_ok=True), 15), d1.log()
             # the joins of 224.0.0.18 on the VMAC are reported (IGMPv3, sent twice), but from eth0
             assert lab.wait_for(lambda: any("224.0.0.18" in igmp_groups(f) for f in cap.snapshot()), 5)
             lab.wait_for(lambda: False, 1.5)
@@ -234,7 +221,7 @@ def test_vmac_igmp_reports_leave_from_the_base_interface_and_disable_local_igmp(
             mark = cap.snapshot()[-1].ts
             d1 = lab.start_kvrrp(n1, conf("n1", 150, "    use_vmac", extra_globals="    disable_local_igmp"),
                                  tag="kvrrp-n1-again")
-            assert lab.wait_for(lambda: VIP in addrs_on(lab, n1, "vrrp.51"), 15), d1.log()
+            assert lab.wait_for(lambda: VIP in lab.addresses(n1, "vrrp.51", missing_ok=True), 15), d1.log()
             assert sysctl(lab, n1, "net.ipv4.igmp_link_local_mcast_reports") == "0"
             lab.wait_for(lambda: False, 1.5)
             assert not [f for f in cap.snapshot() if f.ts > mark and "224.0.0.18" in igmp_groups(f)]
@@ -256,7 +243,7 @@ def test_vmac_xmit_base_interop_with_keepalived():
         ka = lab.start_keepalived(n1, conf("ka", 150, opts))
         kv = None
         try:
-            assert lab.wait_for(lambda: VIP in addrs_on(lab, n1, "vrrp.51"), 15), ka.log()
+            assert lab.wait_for(lambda: VIP in lab.addresses(n1, "vrrp.51", missing_ok=True), 15), ka.log()
             kv = lab.start_kvrrp(n2, conf("kv", 100, opts))
             assert lab.wait_for(lambda: "Entering BACKUP" in kv.log(), 10), kv.log()
             lab.wait_for(lambda: False, 1.5)
@@ -265,14 +252,14 @@ def test_vmac_xmit_base_interop_with_keepalived():
             # keepalived stops (priority 0 from its eth0): kvrrp takes over, adverts from n2's eth0
             mark = cap.snapshot()[-1].ts
             ka.stop()
-            assert lab.wait_for(lambda: VIP in addrs_on(lab, n2, "vrrp.51"), 10), kv.log()
+            assert lab.wait_for(lambda: VIP in lab.addresses(n2, "vrrp.51", missing_ok=True), 10), kv.log()
             lab.wait_for(lambda: False, 0.5)
             assert {f.src_mac for f, v in cap.adverts(since=mark) if v.src == n2.ipv4} == {n2.mac}
             # keepalived back with a higher priority: it preempts, kvrrp hears it on eth0 and yields
             ka2 = lab.start_keepalived(n1, conf("ka", 150, opts), tag="keepalived-n1-again")
             assert lab.wait_for(lambda: "Entering MASTER" in ka2.log(), 15), ka2.log()
-            assert lab.wait_for(lambda: VIP not in addrs_on(lab, n2, "vrrp.51"), 10), kv.log()
-            assert VIP in addrs_on(lab, n1, "vrrp.51")
+            assert lab.wait_for(lambda: VIP not in lab.addresses(n2, "vrrp.51", missing_ok=True), 10), kv.log()
+            assert VIP in lab.addresses(n1, "vrrp.51", missing_ok=True)
             assert kv.transitions("VI_1")[-1] == "BACKUP"
             ka2.stop()
         finally:

@@ -96,3 +96,26 @@ def test_track_bfd_bindings_weights_and_rules():
     p = build_plan(Config(instances=(a, b), sync_groups=(sg,), bfd_instances=bfds))
     assert keyed(p) == {("A", "bfd:b1"): (0, False), ("A", "bfd:b1@G"): (0, False), ("B", "bfd:b1@G"): (0, False)}
     assert any("ignoring tracked bfd b2 with weight -20" in w for w in p.warnings)
+
+
+def test_sync_group_interface_already_tracked_by_a_member():
+    """keepalived keeps one tracker per instance and interface: the group's weight replaces a
+    weighted entry of the member and is lost on an unweighted one (its own interface, or an
+    unweighted track_interface); the other members get the group's entry."""
+    a = VrrpInstance(name="A", interface="eth0", vrid=1, track_interfaces=(TrackRef(name="eth1"),))
+    b = VrrpInstance(name="B", interface="eth1", vrid=2, dont_track_primary=True,
+                     track_interfaces=(TrackRef(name="eth0", weight=-5),))
+    g = SyncGroup(name="G", group=("A", "B"), sync_group_tracking_weight=True,
+                  track_interfaces=(TrackRef(name="eth0", weight=3), TrackRef(name="eth1", weight=4, reverse=True)))
+    p = plan_of(a, b, groups=(g,))
+    assert keyed(p) == {
+        ("A", "interface:eth0#primary"): (0, False),    # unweighted: the group's 3 is lost
+        ("A", "interface:eth1"): (0, False),            # unweighted: the group's 4 is lost
+        ("B", "interface:eth0"): (3, False),            # weighted: the group's weight wins
+        ("B", "interface:eth1@G"): (4, True),           # B does not track eth1 (dont_track_primary)
+    }
+    assert sum("configured on VRRP instance and sync group" in w for w in p.warnings) == 3
+    # without sync_group_tracking_weight B's -5 is cleared, but keepalived registered it weighted:
+    # the group's weight still replaces it
+    g0 = SyncGroup(name="G", group=("A", "B"), track_interfaces=(TrackRef(name="eth0", weight=3),))
+    assert keyed(plan_of(a, b, groups=(g0,)))[("B", "interface:eth0")] == (3, False)

@@ -105,3 +105,32 @@ async def test_fork_and_terminate_delays(tmp_path):
     await asyncio.sleep(0.3)
     assert changes == [True, False]
     await w.stop()
+
+
+def test_param_match_as_keepalived_check_params():
+    bare = ProcessSpec(name="p", process="/usr/sbin/haproxy", param_match="exact", full_command=True)
+    assert matches(bare, ProcInfo(1, "haproxy", ("/usr/sbin/haproxy",)))
+    assert not matches(bare, ProcInfo(1, "haproxy", ("/usr/sbin/haproxy", "-D")))   # bare param_match: no parameters
+    whole = ProcessSpec(name="p", process="/usr/sbin/haproxy", full_command=True)    # full_command alone
+    assert matches(whole, ProcInfo(1, "haproxy", ("/usr/sbin/haproxy", "-D")))
+    partial_none = ProcessSpec(name="p", process="/usr/sbin/haproxy", param_match="partial", full_command=True)
+    assert matches(partial_none, ProcInfo(1, "haproxy", ("/usr/sbin/haproxy", "-D")))
+
+
+def test_param_match_keywords_as_keepalived_parses_them():
+    from kvrrp.config import parse_text
+
+    def tp(body):
+        res = parse_text(f"vrrp_track_process tp {{\n{body}\n}}\n", filename="t.conf")
+        return res.config.track_processes[0], [d.message for d in res.diagnostics if d.code == "bad-value"]
+
+    t, _ = tp(" process sshd")
+    assert (t.param_match, t.full_command) == ("none", False)
+    t, _ = tp(" process /usr/sbin/sshd -D")
+    assert (t.param_match, t.full_command, t.params) == ("exact", True, ("-D",))
+    t, _ = tp(" process /usr/sbin/sshd\n param_match")                      # bare: exact, whole command
+    assert (t.param_match, t.full_command) == ("exact", True)
+    t, _ = tp(" param_match partial\n process /usr/sbin/sshd -D")           # before `process`: kept
+    assert (t.param_match, t.full_command) == ("partial", True)
+    t, errs = tp(" process sshd\n param_match sometimes")
+    assert t.param_match == "none" and errs == ["Invalid param_match type sometimes - ignoring"]

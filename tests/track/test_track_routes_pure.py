@@ -46,3 +46,10 @@ def test_vmac_names():
         vmac_name(5, name="a-very-long-interface-name")
     with pytest.raises(ValueError):
         vmac_address(0)
+
+
+def test_route_from_prefix_is_rta_src():
+    r = route_request(VirtualRoute(to="2001:2:0:9::/64", family=6, from_="2001:2:0:1::/64", dev="eth0"),
+                      "eth0", IDX)
+    assert (r["dst"], r["dst_len"], r["src"], r["src_len"]) == ("2001:2:0:9::", 64, "2001:2:0:1::", 64)
+    assert "prefsrc" not in r

@@ -49,6 +49,20 @@ def test_use_ipvlan_options_and_keepalived_diagnostics():
     assert parsed(inst("use_ipvlan ipv1 2001:2::7/64", vips="2001:2::100/64")).ok
 
 
+def test_use_vmac_words():
+    vm = parsed(inst("use_vmac name group netlink_notify_msg 02:00:5E:00:01:33 group 7")).config.instances[0].use_vmac
+    assert (vm.name, vm.mac, vm.netlink_notify_msg, vm.group) == ("group", "02:00:5e:00:01:33", True, "7")
+    vm = parsed(inst("use_vmac vm1")).config.instances[0].use_vmac
+    assert (vm.name, vm.mac, vm.netlink_notify_msg, vm.group) == ("vm1", None, False, None)
+    vm = parsed(inst("use_vmac")).config.instances[0].use_vmac
+    assert (vm.name, vm.mac) == (None, None)
+    res = parsed(inst("use_vmac vm1 vm2"))
+    assert "unexpected use_vmac option 'vm2'" in messages(res) and not res.ok
+    assert res.config.instances[0].use_vmac.name == "vm1"
+    # a last `group` with nothing after it is read as the interface name
+    assert parsed(inst("use_vmac group")).config.instances[0].use_vmac.name == "group"
+
+
 def test_vmac_xmit_base_is_a_flag_that_needs_use_vmac_in_either_order():
     for body in ("use_vmac\n    vmac_xmit_base", "vmac_xmit_base\n    use_vmac vm1"):
         res = parsed(inst(body))

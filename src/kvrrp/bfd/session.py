@@ -113,13 +113,19 @@ class Session:
         span = 0.15 if self.settings.detect_mult == 1 else 0.25
         return interval_us * (low + span * r) / 1e6
 
-    def _reschedule_tx(self, now: float, first: bool = False) -> None:
+    def _reschedule_tx(self, now: float, first: bool = False, due: float | None = None) -> None:
         if not self.may_transmit():
             self.tx_deadline = None
             return
         # the first packet of a session leaves at once; later ones keep the jittered spacing
         gap = 0.0 if first else self.jittered(self.tx_interval)
-        self.tx_deadline = now + gap
+        at = now + gap
+        if due is not None and not first:
+            # a packet sent late (a busy loop) does not push every later one back: the next is
+            # spaced from when this one was due, but never closer than the smallest interval
+            # RFC 5880 6.8.7 allows (the negotiated one less 25 % jitter)
+            at = max(due + gap, now + 0.75 * self.tx_interval / 1e6)
+        self.tx_deadline = at
 
     def update_settings(self, settings: SessionSettings, now: float) -> None:
         """A reload changed the timers or the passive role: state is kept (RFC 6.8.1: state
@@ -147,7 +153,7 @@ class Session:
         self.sent += 1
         self.final = False
         if periodic:
-            self._reschedule_tx(now)
+            self._reschedule_tx(now, due=self.tx_deadline)
 
     # -- receiving -------------------------------------------------------------------------
 

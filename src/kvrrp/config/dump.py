@@ -302,6 +302,8 @@ def _route(r: m.VirtualRoute) -> str:
         parts.append(r.type)
     if r.src is not None:
         parts += ["src", r.src]
+    if r.from_ is not None:
+        parts += ["from", r.from_]
     parts.append(r.to)
     for key in ("via", "dev", "scope", "table", "protocol", "metric", "tos"):
         v = getattr(r, key)

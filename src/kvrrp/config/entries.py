@@ -139,6 +139,25 @@ class EntryParsers:
             if w in ROUTE_TYPES and to_tok is None and "type" not in r:
                 r["type"] = w
                 i += 1
+            elif w == "from":
+                # a source-specific route (RTA_SRC): keepalived takes it for IPv6 only and drops
+                # the whole route otherwise
+                if nxt is None:
+                    self.diags.error(tok.loc, "route option 'from' needs a value", "missing-parameter")
+                    return None
+                src_net = self.r.network(nxt, "route from address")
+                if src_net is None:
+                    return None
+                if src_net[1] != 6:
+                    self.diags.error(nxt.loc, f"route from address only supported with IPv6 ({nxt.text})",
+                                     "bad-option")
+                    return None
+                if fam and fam != 6:
+                    self.diags.error(nxt.loc, "Cannot mix IPv4 and IPv6 addresses for route", "bad-option")
+                    return None
+                r["from_"] = src_net[0]
+                fam = 6
+                i += 2
             elif w in self._ROUTE_KEYS:
                 if nxt is None:
                     self.diags.error(tok.loc, f"route option '{w}' needs a value", "missing-parameter")
@@ -250,6 +269,9 @@ class EntryParsers:
             self.diags.warning(line[0].loc, f"route cannot be tracked if protocol is not keepalived (18) - "
                                f"resetting protocol {r['protocol']}", "route-protocol", fails_test=True)
             r["protocol"] = None
+        if r.get("from_") and net[1] not in (None, 6):
+            self.diags.error(to_tok.loc, "Cannot mix IPv4 and IPv6 addresses for route", "bad-option")
+            return None
         r["to"] = net[0]
         fam = net[1] or fam or 4
         r["family"] = fam

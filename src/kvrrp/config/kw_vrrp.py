@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from kvrrp.config import model as m
 from kvrrp.config.argv import split_command
@@ -62,15 +62,22 @@ def _tp_process(p: Parser, node: Node, s: Fields) -> None:
     if p.r.need(node.kw, node.args):
         s["process"] = node.args[0].text
         s["params"] = [t.text for t in node.args[1:]]
+        if s["params"]:
+            # keepalived: parameters mean the whole command line, matched exactly unless a
+            # param_match before this line said otherwise
+            if s.get("param_match", "none") == "none":
+                s["param_match"] = "exact"
+            s["full_command"] = True
 
 
 def _tp_param_match(p: Parser, node: Node, s: Fields) -> None:
-    if p.r.need(node.kw, node.args):
-        v = node.args[0].text
-        if v in ("initial", "partial"):
-            s["param_match"] = v
-        else:
-            p.diags.error(node.args[0].loc, f"invalid param_match '{v}' (initial or partial)", "bad-value")
+    """`param_match` alone is exact; any param_match compares the whole command line."""
+    v = node.args[0].text if node.args else "exact"
+    if v in ("initial", "partial") or not node.args:
+        s["param_match"] = v
+        s["full_command"] = True
+    else:
+        p.diags.error(node.args[0].loc, f"Invalid param_match type {v} - ignoring", "bad-value")
 
 
 def _tp_delay(p: Parser, node: Node, s: Fields) -> None:
@@ -331,44 +338,69 @@ def _i_use_ipvlan(p: Parser, node: Node, s: Fields) -> None:
         p.diags.warning(node.kw.loc, f"({s['name']}) use_ipvlan already specified", "duplicate", fails_test=True)
         return
     v: Fields = {}
-    args = node.args
-    i = 0
-    while i < len(args):
-        w = args[i].text
-        if w in m.IPVLAN_MODES:
+    for key, tok in _link_words(node.args):
+        w = tok.text
+        if key is not None:
+            v[key] = w
+        elif w in m.IPVLAN_MODES:
             if "mode" in v:
-                p.diags.warning(args[i].loc, f"({s['name']}) ipvlan type already specified - ignoring '{w}'",
+                p.diags.warning(tok.loc, f"({s['name']}) ipvlan type already specified - ignoring '{w}'",
                                 "duplicate", fails_test=True)
             else:
                 v["mode"] = w
-        elif w == "group" and i + 1 < len(args):
-            v["group"] = args[i + 1].text
-            i += 1
-        elif w == "name" and i + 1 < len(args):
-            v["name"] = args[i + 1].text
-            i += 1
         elif _looks_like_ip(w):
-            ip = p.r.prefix(args[i], "ipvlan address")
+            ip = p.r.prefix(tok, "ipvlan address")
             if ip is not None:
                 if "address" in v:
-                    p.diags.warning(args[i].loc, f"({s['name']}) ipvlan address already specified - "
+                    p.diags.warning(tok.loc, f"({s['name']}) ipvlan address already specified - "
                                     f"ignoring '{w}'", "duplicate", fails_test=True)
                 elif s.get("_family") is not None and ip[2] != s["_family"]:
-                    p.diags.error(args[i].loc, f"({s['name']}) ipvlan address [{w}] MUST match vrrp "
+                    p.diags.error(tok.loc, f"({s['name']}) ipvlan address [{w}] MUST match vrrp "
                                   "instance family", "family-mismatch")
                 else:
                     v["address"], v["prefixlen"] = ip[0], ip[1]
                     s.setdefault("_family", ip[2])
         elif "name" not in v:
             if len(w) > 15:
-                p.diags.error(args[i].loc, f"({s['name']}) IPVLAN interface name '{w}' too long", "bad-value")
+                p.diags.error(tok.loc, f"({s['name']}) IPVLAN interface name '{w}' too long", "bad-value")
             else:
                 v["name"] = w
         else:
-            p.diags.warning(args[i].loc, f"({s['name']}) IPVLAN interface already specified - ignoring '{w}'",
+            p.diags.warning(tok.loc, f"({s['name']}) IPVLAN interface already specified - ignoring '{w}'",
                             "duplicate", fails_test=True)
-        i += 1
     s["use_ipvlan"] = m.Ipvlan(**v)
+
+
+def _i_use_vmac(p: Parser, node: Node, s: Fields) -> None:
+    """keepalived's vrrp_vmac_handler: [name] IFNAME, a MAC, group, netlink_notify_msg."""
+    v: Fields = {}
+    for key, tok in _link_words(node.args):
+        w = tok.text
+        if key is not None:
+            v[key] = w
+        elif w == "netlink_notify_msg":
+            v["netlink_notify_msg"] = True
+        elif ":" in w and len(w) == 17:
+            v["mac"] = w.lower()
+        elif "name" not in v:
+            v["name"] = w
+        else:
+            p.diags.error(tok.loc, f"unexpected use_vmac option '{w}'", "bad-option")
+    s["use_vmac"] = m.Vmac(**v)
+
+
+def _link_words(args: list[Token]) -> Iterator[tuple[str | None, Token]]:
+    """The words of use_vmac / use_ipvlan: `name X` and `group X` come as ("name" / "group", X),
+    every other word (a last `name` or `group` with nothing after it too) as (None, word)."""
+    i = 0
+    while i < len(args):
+        w = args[i].text
+        if w in ("name", "group") and i + 1 < len(args):
+            yield w, args[i + 1]
+            i += 2
+        else:
+            yield None, args[i]
+            i += 1
 
 
 def _looks_like_ip(word: str) -> bool:
@@ -574,7 +606,7 @@ INSTANCE: dict[str, Handler] = {
     "lower_prio_no_advert": _set_flag("lower_prio_no_advert"),
     "higher_prio_send_advert": _set_flag("higher_prio_send_advert"),
     "owner_ignore_adverts": _set_flag("owner_ignore_adverts"),
-    "use_vmac": "use_vmac",
+    "use_vmac": _i_use_vmac,
     "use_vmac_addr": _set_flag("use_vmac_addr"),
     "vmac_xmit_base": _i_vmac_xmit,
     "use_ipvlan": _i_use_ipvlan,

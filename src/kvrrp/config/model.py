@@ -297,7 +297,9 @@ class TrackProcess:
     name: str
     process: str | None = None
     params: tuple[str, ...] = ()
-    param_match: str = "exact"                       # exact | initial | partial
+    # none | exact | initial | partial: parameters imply exact (keepalived's PARAM_MATCH_*);
+    # parameters or param_match also imply full_command, set by the parser in file order
+    param_match: str = "none"
     weight: int = 0
     weight_reverse: bool = False
     quorum: int = 1
@@ -373,7 +375,8 @@ class VirtualRoute:
     to: str                                          # destination prefix ("default" allowed), canonical
     family: int
     type: str = "unicast"                            # unicast blackhole unreachable prohibit throw
-    src: str | None = None
+    src: str | None = None                           # preferred source address (RTA_PREFSRC)
+    from_: str | None = None                         # source prefix, IPv6 only (RTA_SRC, `from`)
     via: str | None = None
     dev: str | None = None
     scope: str | None = None

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import sys
 
 from kvrrp.config import model as m
 from kvrrp.config.diagnostics import Diagnostics
-from kvrrp.config.lexer import Token
+from kvrrp.config.lexer import Location, Token
 from kvrrp.config.argv import split_command
 from kvrrp.config.entries import EntryParsers
 from kvrrp.config.keywords import (BFD, CHECKERS, GARP_GROUP, GLOBAL, INSTANCE, RS, SCRIPT, SSL, SYNC_GROUP,
@@ -30,11 +31,29 @@ _NOT_IMPLEMENTED_KWS = frozenset(kw for _block, kw in NOT_IMPLEMENTED)
 _split_command = split_command
 
 
+def pack_places(kw: dict[str, Token]) -> tuple:
+    """The keywords' places as one flat tuple (keyword, file, line, col, ...), kept per model
+    object until validation is done: a dict of Tokens (with their text) per object was ~1.4 KB
+    per vrrp_instance, 14 MB at 10,000 instances, all freed at the end of the load in between
+    the objects that stay - memory the process never got back (docs/scale.md)."""
+    out: list = []
+    for keyword, tok in kw.items():
+        out += (sys.intern(keyword), tok.file, tok.line, tok.col)
+    return tuple(out)
+
+
+def place_of(packed: tuple, keyword: str) -> Location | None:
+    for i in range(0, len(packed), 4):
+        if packed[i] == keyword:
+            return Location(file=packed[i + 1], line=packed[i + 2], col=packed[i + 3])
+    return None
+
+
 class Parser(EntryParsers):
     def __init__(self, diags: Diagnostics) -> None:
         self.diags = diags
         self.r = Reader(diags)
-        self.kwlocs: dict[int, dict] = {}
+        self.kwlocs: dict[int, tuple] = {}     # id(model object) -> pack_places()
         self._next_rule_preference = {4: 16384, 6: 16384}
 
     # ==== generic machinery ===================================================================
@@ -46,18 +65,17 @@ class Parser(EntryParsers):
             del f[k]
         obj = cls(**f)
         if kw:
-            self.kwlocs[id(obj)] = kw
+            self.kwlocs[id(obj)] = pack_places(kw)
         return obj
 
     def kwloc(self, obj, keyword: str):
         """Location of `keyword` inside obj's block, or None if it was not written."""
-        tok = self.kwlocs.get(id(obj), {}).get(keyword)
-        return None if tok is None else tok.loc
+        return place_of(self.kwlocs.get(id(obj), ()), keyword)
 
     def where(self, obj, keyword: str):
         """Location of `keyword` inside obj's block, else of the block itself."""
-        tok = self.kwlocs.get(id(obj), {}).get(keyword)
-        return tok.loc if tok is not None else getattr(obj, "loc", None)
+        loc = place_of(self.kwlocs.get(id(obj), ()), keyword)
+        return loc if loc is not None else getattr(obj, "loc", None)
 
     def dispatch(self, block: str, table: dict[str, Handler], nodes: list[Node], f: Fields) -> None:
         kwlocs = f.setdefault("_kw", {})
@@ -364,29 +382,6 @@ class Parser(EntryParsers):
             else:
                 s["use_vmac"] = dataclasses.replace(s["use_vmac"], xmit_base=True)
 
-    def use_vmac(self, node: Node, s: Fields) -> None:
-        v: Fields = {}
-        args = node.args
-        i = 0
-        while i < len(args):
-            w = args[i].text
-            if w == "netlink_notify_msg":
-                v["netlink_notify_msg"] = True
-            elif w == "group" and i + 1 < len(args):
-                v["group"] = args[i + 1].text
-                i += 1
-            elif w == "name" and i + 1 < len(args):
-                v["name"] = args[i + 1].text
-                i += 1
-            elif ":" in w and len(w) == 17:
-                v["mac"] = w.lower()
-            elif "name" not in v:
-                v["name"] = w
-            else:
-                self.diags.error(args[i].loc, f"unexpected use_vmac option '{w}'", "bad-option")
-            i += 1
-        s["use_vmac"] = m.Vmac(**v)
-
     # ---- LVS ---------------------------------------------------------------------------------
 
     def ssl(self, node: Node, f: Fields) -> None:
@@ -479,6 +474,13 @@ class Parser(EntryParsers):
             self.diags.error(node.kw.loc, f"virtual server {s['ip']} {s.get('port', 0)}: no protocol set - "
                              "defaulting to UDP (write 'protocol TCP')", "vs-protocol")
             s["protocol"] = "UDP"
+        quorum, hysteresis = s.get("quorum", 1), s.get("hysteresis", 0)
+        if hysteresis and hysteresis >= quorum:
+            # keepalived (check_data.c) lowers it to quorum - 1, which the quorum maths then uses
+            self.diags.warning(s["_kw"]["hysteresis"].loc if "hysteresis" in s.get("_kw", {}) else node.kw.loc,
+                               f"virtual server: hysteresis {hysteresis} >= quorum {quorum}; setting hysteresis "
+                               f"to {quorum - 1}", "out-of-range", fails_test=False)
+            s["hysteresis"] = quorum - 1
         if s.pop("_ip_family", None) is not None and s.get("ip") is None:
             s["family"] = s["_fam"]
         s.pop("_fam", None)

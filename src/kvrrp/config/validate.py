@@ -481,9 +481,6 @@ def _virtual_server(vs: m.VirtualServer, groups: set[str], files: Container[str]
     if vs.ip is not None and vs.port == 0 and vs.persistence_timeout is None:
         diags.error(vs.loc, f"virtual_server {vs.ip}: port 0 is only valid for persistent services "
                     "(persistence_timeout)", "out-of-range")
-    if vs.hysteresis >= vs.quorum and vs.hysteresis:
-        diags.warning(where(vs, "hysteresis"), f"virtual_server {key}: hysteresis {vs.hysteresis} >= quorum "
-                      f"{vs.quorum}", "out-of-range", fails_test=False)
     seen: dict[tuple[str, int], m.RealServer] = {}
     for rs in vs.real_servers:
         k = (rs.ip, rs.port)

@@ -49,7 +49,7 @@ class Netlink:
         self._pool.submit(self._open).result(timeout=10)
 
     def _open(self) -> None:
-        from pyroute2 import IPRoute
+        from pyroute2.iproute import IPRoute   # not the package: kvrrp.io.pyroute2_parts
 
         if self._netns:
             from kvrrp.io.netns import _setns, NETNS_RUN_DIR

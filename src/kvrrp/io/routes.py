@@ -68,6 +68,8 @@ def route_request(route: VirtualRoute, default_dev: str | None, ifindex: Callabl
         req["table"] = table_id(route.table, names)
     if route.src:
         req["prefsrc"] = route.src
+    if route.from_:
+        req["src"], req["src_len"] = _prefix(route.from_, route.family)
     if route.metric is not None:
         req["priority"] = route.metric
     if route.tos is not None:
@@ -194,7 +196,7 @@ class RouteManager:
 
 def _describe(item: Any) -> str:
     if isinstance(item, VirtualRoute):
-        return " ".join(x for x in (item.to, f"via {item.via}" if item.via else "",
+        return " ".join(x for x in (item.to, f"from {item.from_}" if item.from_ else "", f"via {item.via}" if item.via else "",
                                     f"dev {item.dev}" if item.dev else "",
                                     f"table {item.table}" if item.table else "") if x)
     if isinstance(item, VirtualRule):

@@ -7,6 +7,8 @@
         proc = lab.spawn(n1, ["python3", "-m", "kvrrp", "-n", "-l", "-f", conf])
         lab.run(n2, ["ip", "addr"])                     # CompletedProcess, text output
         lab.addresses(n1)                               # ["198.18.0.11", "fe80::...", ...] on eth0
+        lab.addresses(n1, "vrrp.51", missing_ok=True)   # [] while that link does not exist
+        lab.link(n1, "vrrp.51")                         # `ip -d -j link show` as a dict, or None
         lab.wait_for(lambda: "198.18.0.200" in lab.addresses(n1), timeout=5)
         with lab.capture() as cap:                      # every frame crossing the bridge
             ...
@@ -38,7 +40,9 @@ To open a socket inside a node from the test process: `with kvrrp.io.netns.enter
 (the socket stays in that namespace afterwards).
 
 Modules: network (the namespaces, Lab, Node), capture (Capture, Frame, AddressWatch),
-daemons (VrrpSpec, render_config, Daemon and the kvrrp / keepalived starters).
+daemons (VrrpSpec, render_config, Daemon and the kvrrp / keepalived starters), frr (FrrDaemons:
+FRR's zebra / vrrpd / bfdd / bgpd in a node, the base of the FRR peers in tests/interop and
+tests/bgp; import it as kvrrp.lab.frr).
 """
 from kvrrp.lab.capture import AddressEvent, AddressWatch, Capture, Frame, VrrpInfo
 from kvrrp.lab.daemons import (STATE_LINE, Daemon, VrrpSpec, pid_exited, python_env, render_config, start_keepalived,

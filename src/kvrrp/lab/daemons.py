@@ -181,16 +181,20 @@ def start_kvrrp(lab: "Lab", node: Node, config_text: str, args: Sequence[str] = 
     return daemon
 
 
-def start_keepalived(lab: "Lab", node: Node, config_text: str, tag: str | None = None) -> Daemon:
-    """Run Debian's keepalived (VRRP only) in node with its own config and pid files."""
+def start_keepalived(lab: "Lab", node: Node, config_text: str, tag: str | None = None,
+                     vrrp_only: bool = True) -> Daemon:
+    """Run Debian's keepalived in node with its own config and pid files: VRRP only (-P), or
+    with vrrp_only=False every child its configuration asks for (the BFD child for
+    bfd_instance blocks, the checker for virtual_server blocks)."""
     work = _lab_workdir(lab)
     tag = tag or f"keepalived-{node.name}"
     conf, pid, logf = (os.path.join(work, f"{tag}.{ext}") for ext in ("conf", "pid", "log"))
-    vrrp_pid, chk_pid = (os.path.join(work, f"{tag}.{ext}") for ext in ("vrrp.pid", "check.pid"))
+    vrrp_pid, chk_pid, bfd_pid = (os.path.join(work, f"{tag}.{ext}") for ext in ("vrrp.pid", "check.pid", "bfd.pid"))
     with open(conf, "w") as fh:
         fh.write(config_text)
     log_fh = open(logf, "a")
-    argv = ["keepalived", "-n", "-l", "-D", "-P", "-f", conf, "-p", pid, "-r", vrrp_pid, "-c", chk_pid]
+    argv = ["keepalived", "-n", "-l", "-D", *(["-P"] if vrrp_only else []), "-f", conf, "-p", pid,
+            "-r", vrrp_pid, "-c", chk_pid, "-b", bfd_pid]
     proc = lab.spawn(node, argv, stdout=log_fh, stderr=subprocess.STDOUT)
     log_fh.close()
     daemon = Daemon(lab, node, "keepalived", proc, conf, pid, logf, vrrp_pid)

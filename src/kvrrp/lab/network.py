@@ -166,15 +166,24 @@ class Lab:
                         "kvlab_partition"], capture_output=True, text=True)
 
     # -- observing ------------------------------------------------------------------------
-    def addresses(self, node: Node, ifname: str | None = None) -> list[str]:
-        """Addresses (without prefix length) on node's interface, in kernel order."""
-        out = subprocess.run(["ip", "-n", node.netns, "-j", "addr", "show", "dev", ifname or node.ifname],
-                             check=True, capture_output=True, text=True).stdout
+    def addresses(self, node: Node, ifname: str | None = None, missing_ok: bool = False) -> list[str]:
+        """Addresses (without prefix length) on node's interface, in kernel order; with
+        `missing_ok`, [] while there is no such interface (one a daemon makes or removes)."""
+        proc = subprocess.run(["ip", "-n", node.netns, "-j", "addr", "show", "dev", ifname or node.ifname],
+                              check=not missing_ok, capture_output=True, text=True)
+        out = proc.stdout if proc.returncode == 0 else ""
         result: list[str] = []
         for link in json.loads(out or "[]"):
             for info in link.get("addr_info", []):
                 result.append(info["local"])
         return result
+
+    def link(self, node: Node, ifname: str) -> dict | None:
+        """`ip -d -j link show` of node's interface (kind and its data under "linkinfo"), None
+        when there is no such interface."""
+        proc = subprocess.run(["ip", "-n", node.netns, "-d", "-j", "link", "show", "dev", ifname],
+                              capture_output=True, text=True)
+        return json.loads(proc.stdout)[0] if proc.returncode == 0 else None
 
     def holders(self, address: str) -> list[Node]:
         """Nodes whose LAN interface carries `address`."""
@@ -248,5 +257,6 @@ class Lab:
                     tag: str | None = None, vrrp_only: bool = True) -> "Daemon":
         return start_kvrrp(self, node, config_text, args, tag, vrrp_only)
 
-    def start_keepalived(self, node: Node, config_text: str, tag: str | None = None) -> "Daemon":
-        return start_keepalived(self, node, config_text, tag)
+    def start_keepalived(self, node: Node, config_text: str, tag: str | None = None,
+                         vrrp_only: bool = True) -> "Daemon":
+        return start_keepalived(self, node, config_text, tag, vrrp_only)

@@ -23,8 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping
 
 from kvrrp.config.effective import vrrp_smtp_alert
 from kvrrp.config.model import Config, ScriptCall, SyncGroup, VrrpInstance
@@ -44,16 +46,21 @@ NOTIFIED_STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
 def state_name(state: Any) -> str:
     """The engine's State enum (or a string) as keepalived prints it."""
     value = getattr(state, "value", state)
-    return str(value).upper()
+    # interned: member_state keeps one per instance, and there are only a handful of states
+    return sys.intern(str(value).upper())
 
 
-@dataclass
+# the by_state of every target without per-state scripts (most of them, at thousands of instances)
+_NO_SCRIPTS: Mapping[str, CheckedScript] = MappingProxyType({})
+
+
+@dataclass(slots=True)
 class _Target:
-    """The scripts of one instance or group, checked and ready."""
+    """The scripts of one instance or group, checked and ready (one per instance: slots)."""
 
     kind: str                                   # INSTANCE | GROUP
     name: str
-    by_state: dict[str, CheckedScript] = field(default_factory=dict)
+    by_state: Mapping[str, CheckedScript] = field(default_factory=lambda: _NO_SCRIPTS)
     generic: CheckedScript | None = None
     smtp: bool = False
     notify_deleted: bool = False
@@ -118,11 +125,14 @@ class Notifier:
     def _target(self, kind: str, obj: VrrpInstance | SyncGroup, default: RunAs | None) -> _Target:
         g = self.config.global_defs
         t = _Target(kind=kind, name=obj.name)
+        by_state = {}
         for state in NOTIFIED_STATES:
             call = getattr(obj, f"notify_{state.lower()}", None)
             checked = self._check(obj.name, call, default)
             if checked is not None:
-                t.by_state[state] = checked
+                by_state[state] = checked
+        if by_state:
+            t.by_state = by_state
         t.generic = self._check(obj.name, obj.notify, default)
         t.rx_lower_pri = self._check(obj.name, getattr(obj, "notify_master_rx_lower_pri", None), default)
         t.smtp = vrrp_smtp_alert(obj.smtp_alert, g)

@@ -1,8 +1,9 @@
 """AgentX (RFC 2741) PDUs: encode and decode, no I/O.
 
-Only what a read-only subagent needs: it sends Open, Register, Notify, Ping, Close and Response
-PDUs, and decodes every PDU a master agent sends it (Get, GetNext, GetBulk, the four Set
-phases, Close, Response). Both byte orders are decoded (the NETWORK_BYTE_ORDER flag says which);
+What a subagent needs: it sends Open, Register, Notify, Ping, Close and Response PDUs, and
+decodes every PDU a master agent sends it (Get, GetNext, GetBulk, the four Set phases of RFC
+2741 7.2.4 - TestSet, CommitSet, UndoSet, CleanupSet -, Close, Response). The set phases are
+encoded too, for the tests' scripted master. Both byte orders are decoded (the NETWORK_BYTE_ORDER flag says which);
 we always encode in network byte order.
 
 A malformed PDU raises AgentxError: the session answers it with a parseError Response when
@@ -43,10 +44,17 @@ IP_ADDRESS, COUNTER32, GAUGE32, TIME_TICKS, OPAQUE, COUNTER64 = 64, 65, 66, 67, 
 NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW = 128, 129, 130
 UNSIGNED32 = GAUGE32
 
-# Response errors (RFC 2741 6.2.16; the SNMP ones a subagent uses as well)
+# Response errors (RFC 2741 6.2.16; the SNMPv2 ones of RFC 3416 a subagent answers sets with)
 NO_ERROR = 0
 GEN_ERR = 5
-NOT_WRITABLE = 17
+NO_ACCESS, WRONG_TYPE, WRONG_LENGTH, WRONG_ENCODING, WRONG_VALUE = 6, 7, 8, 9, 10
+NO_CREATION, INCONSISTENT_VALUE, RESOURCE_UNAVAILABLE, COMMIT_FAILED, UNDO_FAILED = 11, 12, 13, 14, 15
+NOT_WRITABLE, INCONSISTENT_NAME = 17, 18
+ERROR_NAMES = {NO_ERROR: "noError", GEN_ERR: "genErr", NO_ACCESS: "noAccess", WRONG_TYPE: "wrongType",
+               WRONG_LENGTH: "wrongLength", WRONG_ENCODING: "wrongEncoding", WRONG_VALUE: "wrongValue",
+               NO_CREATION: "noCreation", INCONSISTENT_VALUE: "inconsistentValue",
+               RESOURCE_UNAVAILABLE: "resourceUnavailable", COMMIT_FAILED: "commitFailed",
+               UNDO_FAILED: "undoFailed", NOT_WRITABLE: "notWritable", INCONSISTENT_NAME: "inconsistentName"}
 OPEN_FAILED, NOT_OPEN, PARSE_ERROR, REQUEST_DENIED, PROCESSING_ERROR = 256, 257, 266, 267, 268
 DUPLICATE_REGISTRATION, UNKNOWN_REGISTRATION, UNSUPPORTED_CONTEXT = 263, 264, 262
 
@@ -198,6 +206,20 @@ def ping_pdu(session_id: int, packet_id: int) -> bytes:
     return _pdu(Header(PING, session_id=session_id, packet_id=packet_id), b"")
 
 
+def testset_pdu(session_id: int, transaction_id: int, packet_id: int, varbinds: list[VarBind]) -> bytes:
+    """A master's TestSet (RFC 2741 6.2.11): the varbinds to check, nothing changed yet."""
+    return _pdu(Header(TESTSET, session_id=session_id, transaction_id=transaction_id, packet_id=packet_id),
+                b"".join(encode_varbind(v) for v in varbinds))
+
+
+def set_phase_pdu(ptype: int, session_id: int, transaction_id: int, packet_id: int) -> bytes:
+    """CommitSet, UndoSet or CleanupSet (RFC 2741 6.2.12): a header only, the transaction id
+    naming the TestSet it follows."""
+    if ptype not in (COMMITSET, UNDOSET, CLEANUPSET):
+        raise AgentxError(f"PDU type {ptype} is not a set phase")
+    return _pdu(Header(ptype, session_id=session_id, transaction_id=transaction_id, packet_id=packet_id), b"")
+
+
 def response_pdu(request: Header, varbinds: list[VarBind], error: int = NO_ERROR, index: int = 0,
                  sys_uptime: int = 0) -> bytes:
     """The Response to `request` (same session, transaction and packet ids)."""
@@ -304,7 +326,8 @@ def decode_pdu(data: bytes) -> Pdu:
     elif h.type == CLOSE:
         pdu.reason = r.unpack("B3x")[0]
     elif h.type in (COMMITSET, UNDOSET, CLEANUPSET, PING):
-        pass
+        if not r.at_end():
+            raise AgentxError(f"{PDU_NAMES[h.type]} PDU with a payload")
     elif h.type not in PDU_NAMES:
         raise AgentxError(f"unknown PDU type {h.type}")
     return pdu

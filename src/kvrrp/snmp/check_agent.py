@@ -1,7 +1,7 @@
 """The checker process's SNMP subagent (keepalived's check_snmp.c): with enable_snmp_checker
 (or -x) it registers KEEPALIVED-MIB's global and check branches and, with enable_traps, sends
 realServerStateChange when a real server goes up or down and virtualServerQuorumStateChange
-when a virtual server gains or loses its quorum.
+when a virtual server gains or loses its quorum. realServerWeight may be set (kvrrp.snmp.check_set).
 
 The IPVS traffic columns (virtualServerStats*, realServerStats*, the rates) come from one
 kernel dump_stats(), read again when a request finds it older than the smaller of
@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from kvrrp.snmp import check_mib, vrrp_mib
+from kvrrp.snmp import check_mib, check_set, vrrp_mib
 from kvrrp.snmp.mibview import MibView, SubtreeViews
 from kvrrp.snmp.subagent import Subagent
 from kvrrp.snmp.vrrp_mib import Host, if_nametoindex
@@ -24,6 +24,7 @@ log = logging.getLogger("kvrrp.snmp")
 
 STATS_TIMEOUT = 2.0     # a stuck netlink dump must not stall the master agent's request
 VIEW_TTL = 1.0
+VS_SLICE = 20           # virtual servers tabulated between two turns of the event loop
 
 
 def checker_snmp_wanted(args: Any, config: Any) -> bool:
@@ -36,7 +37,7 @@ class CheckerSnmpAgent:
         self.engine = engine
         self.version = version
         self.subagent = Subagent(socket, [(vrrp_mib.GLOBAL, "Keepalived"), (check_mib.CHECK, "Healthchecker")],
-                                 self.view, retry=retry, ping_interval=ping_interval)
+                                 self.view, setter=self._check_set, retry=retry, ping_interval=ping_interval)
         self.host = Host(ifindex=if_nametoindex, ticks=lambda _t: 0)
         self.traffic: dict | None = None
         # the tables are rebuilt when a walk finds them older than the stats interval (at most
@@ -55,6 +56,12 @@ class CheckerSnmpAgent:
         log.info("Starting SNMP subagent")
         self.engine.add_state_listener(self.on_change)
         self.subagent.start()
+
+    def reload(self) -> None:
+        """A reload kept this session: the next request rebuilds the tables from the new
+        configuration (the engine is the same; enable_traps is read at each change)."""
+        self._tables.invalidate()
+        self.traffic_at = float("-inf")
 
     async def close(self) -> None:
         self.engine.remove_state_listener(self.on_change)
@@ -81,7 +88,28 @@ class CheckerSnmpAgent:
             except Exception as exc:  # noqa: BLE001 - the health columns are served without traffic
                 log.warning("SNMP: reading the IPVS counters failed: %s", exc)
                 self.traffic = None
-        return MibView(check_mib.check_rows(self.engine, self.traffic))
+        rows: list = []
+        for n, part in enumerate(check_mib.check_row_parts(self.engine, self.traffic), 1):
+            rows += part
+            if n % VS_SLICE == 0:
+                await asyncio.sleep(0)      # the checks run between slices of a large table
+        return MibView(rows)
+
+    def _check_set(self, vb):
+        """TestSet of one varbind; a committed weight shows in the very next Get."""
+        result = check_set.check(self.engine, vb)
+        if isinstance(result, int):
+            return result
+
+        def commit():
+            undo = result()
+            self._tables.invalidate()
+
+            def take_back():
+                undo()
+                self._tables.invalidate()
+            return take_back
+        return commit
 
     def shutdown_traps(self) -> None:
         """keepalived's "we always want to send SNMP messages on shutdown": before the checker

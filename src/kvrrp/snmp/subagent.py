@@ -4,7 +4,9 @@ Subagent(socket_spec, subtrees, view) connects to the master agent (net-snmp's s
 `master agentx`), opens a session, registers each subtree and then answers Get / GetNext /
 GetBulk from view() - a callable returning the current view (kvrrp.snmp.mibview: a MibView,
 SubtreeViews, or an awaitable of one: the checker refreshes its IPVS counters first) - until it
-is closed. Sets are refused (notWritable): the view is read-only. When the master is not
+is closed. Sets go through the TestSet / CommitSet / UndoSet / CleanupSet transaction of
+kvrrp.snmp.settx with the `setter` given (which says, per varbind, the error or the change);
+without one every set is refused notWritable. When the master is not
 there, or goes away, the subagent retries every `retry` seconds; notifications sent meanwhile
 wait in a bounded queue (the oldest are dropped and counted beyond QUEUE_LIMIT) and go out
 once a session is open again. A ping every `ping_interval` seconds finds a master that died
@@ -26,12 +28,16 @@ from typing import Awaitable, Callable
 from kvrrp.snmp import agentx
 from kvrrp.snmp.agentx import AgentxError, Oid, VarBind
 from kvrrp.snmp.mibview import View, answer_get, answer_getbulk, answer_getnext
+from kvrrp.snmp.settx import Checker, SetTransactions
 
 log = logging.getLogger("kvrrp.snmp")
 
 DEFAULT_SOCKET = "unix:/var/agentx/master"
 KEEPALIVED_OID = (1, 3, 6, 1, 4, 1, 9586, 100, 5)
 QUEUE_LIMIT = 256
+WRITE_BACKLOG = 64 * 1024   # bytes not yet taken by the master beyond which notifications wait in
+                            # the queue (a flood of bad adverts traps per packet, as keepalived);
+                            # never above the transport's high-water mark, where drain() waits
 REQUEST_TIMEOUT = 5.0
 
 
@@ -69,11 +75,12 @@ def parse_socket(spec: str | None) -> tuple[str, str, int]:
 class Subagent:
     def __init__(self, socket_spec: str | None, subtrees: list[tuple[Oid, str]],
                  view: Callable[[], View | Awaitable[View]], *,
-                 description: str = "kvrrp (keepalived-compatible)",
+                 setter: Checker | None = None, description: str = "kvrrp (keepalived-compatible)",
                  retry: float = 5.0, ping_interval: float = 15.0) -> None:
         self.target = parse_socket(socket_spec)
         self.subtrees = subtrees              # (OID, name) - the name is for the logs
         self.view = view
+        self.sets = SetTransactions(setter if setter is not None else _read_only)
         self.description = description
         self.retry = retry
         self.ping_interval = ping_interval
@@ -88,6 +95,7 @@ class Subagent:
         self._task: asyncio.Task | None = None
         self._open = asyncio.Event()
         self._closing = False
+        self._draining: asyncio.Task | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -105,15 +113,16 @@ class Subagent:
             with contextlib.suppress(OSError, RuntimeError):
                 writer.write(agentx.close_pdu(sid, self._next_packet()))
                 await asyncio.wait_for(writer.drain(), 1.0)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._task, self._draining):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         self._drop_connection()
 
     def snapshot(self) -> dict:
         return {"connected": self._open.is_set(), "session_id": self.session_id,
-                "queued_notifies": len(self._queue), **self.counters}
+                "queued_notifies": len(self._queue), **self.counters, **self.sets.counters}
 
     # -- notifications ------------------------------------------------------------------------
     def notify(self, varbinds: list[VarBind]) -> None:
@@ -129,8 +138,15 @@ class Subagent:
         return int((time.monotonic() - self.started) * 100) & 0xFFFFFFFF
 
     def _flush(self) -> None:
+        if self._write_queued():
+            self._drain_later()
+
+    def _write_queued(self) -> bool:
+        """Write the queue out; True when it stopped because the master is behind."""
         writer, sid = self._writer, self.session_id
         while self._queue and writer is not None and sid is not None:
+            if writer.transport.get_write_buffer_size() > _backlog_limit(writer):
+                return True
             varbinds = self._queue.popleft()
             body = [VarBind(agentx.SYS_UPTIME_0, agentx.TIME_TICKS, self.uptime_ticks()), *varbinds]
             try:
@@ -140,6 +156,22 @@ class Subagent:
                 self.counters["notifies_dropped"] += 1
                 continue
             self.counters["notifies_sent"] += 1
+        return False
+
+    def _drain_later(self) -> None:
+        """The master is behind: write the queue on as it reads what was written."""
+        if self._draining is not None and not self._draining.done():
+            return
+        writer = self._writer
+
+        async def drain_then_flush() -> None:
+            with contextlib.suppress(OSError, ConnectionError):
+                behind = True
+                while behind and writer is not None and writer is self._writer:
+                    await writer.drain()          # returns once the master read below the low mark
+                    await asyncio.sleep(0)
+                    behind = writer is self._writer and self._write_queued()
+        self._draining = asyncio.get_running_loop().create_task(drain_then_flush(), name="kvrrp-snmp-drain")
 
     # -- session ------------------------------------------------------------------------------
     def _next_packet(self) -> int:
@@ -181,6 +213,7 @@ class Subagent:
 
     def _drop_connection(self) -> None:
         self._open.clear()
+        self.sets.reset()
         self.session_id = None
         for fut in self._pending.values():
             if not fut.done():
@@ -285,12 +318,21 @@ class Subagent:
                     log.exception("SNMP: building the MIB view failed")
                     error, index, varbinds = agentx.GEN_ERR, 1, []
         elif h.type == agentx.TESTSET:
-            self.counters["sets_refused"] += 1
-            error, index = agentx.NOT_WRITABLE, 1
-        elif h.type not in (agentx.COMMITSET, agentx.UNDOSET, agentx.CLEANUPSET):
-            error = agentx.PROCESSING_ERROR
-        if h.type == agentx.CLEANUPSET:
+            if pdu.context is not None:
+                error = agentx.UNSUPPORTED_CONTEXT
+            else:
+                error, index = self.sets.test(h.transaction_id, pdu.varbinds)
+            if error:
+                self.counters["sets_refused"] += 1
+        elif h.type == agentx.COMMITSET:
+            error, index = self.sets.commit(h.transaction_id)
+        elif h.type == agentx.UNDOSET:
+            error, index = self.sets.undo(h.transaction_id)
+        elif h.type == agentx.CLEANUPSET:
+            self.sets.cleanup(h.transaction_id)
             return            # RFC 2741 7.2.4.4: no response to CleanupSet
+        else:
+            error = agentx.PROCESSING_ERROR
         try:
             data = agentx.response_pdu(h, varbinds, error, index, self.uptime_ticks())
         except AgentxError:
@@ -298,3 +340,11 @@ class Subagent:
             data = agentx.response_pdu(h, [], agentx.GEN_ERR, 1, self.uptime_ticks())
         writer.write(data)
 
+
+
+def _backlog_limit(writer: asyncio.StreamWriter) -> int:
+    return min(WRITE_BACKLOG, writer.transport.get_write_buffer_limits()[1])
+
+
+def _read_only(vb: VarBind) -> int:
+    return agentx.NOT_WRITABLE

@@ -5,10 +5,10 @@ global branch too, unless the checker process serves it), VRRP-MIB with enable_s
 enable_snmp_rfc), VRRPv3-MIB with enable_snmp_rfcv3 (or enable_snmp_rfc); -x turns all of them
 on, -A names the master's socket over snmp_socket. With enable_traps each state transition
 sends vrrpInstanceStateChange (and vrrpSyncGroupStateChange when the group's state changes),
-a new master vrrpTrapNewMaster / vrrpv3NewMaster; bad adverts send vrrpTrapAuthFailure (v2
-authentication) and vrrpv3ProtoError (TTL, version, checksum): the receive counters are looked
-at every DROP_POLL seconds, so a flood of bad adverts sends at most one trap per instance and
-kind per look.
+a new master vrrpTrapNewMaster / vrrpv3NewMaster; every bad advert sends vrrpTrapAuthFailure
+(v2 authentication) or vrrpv3ProtoError (TTL, version, checksum) as keepalived does, from the
+engine's drop listener; the subagent's bounded queue is what stands between a flood of bad
+adverts and the master agent. Sets of the writable instance columns go to kvrrp.snmp.vrrp_set.
 """
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from kvrrp.snmp import vrrp_mib
+from kvrrp.snmp import agentx, vrrp_mib, vrrp_set
+from kvrrp.snmp import vrrp_route_mib as rm
+from kvrrp.snmp import vrrp_tracking_mib as tm
+from kvrrp.snmp.agentx import VarBind
 from kvrrp.snmp.mibview import MibView, SubtreeViews
 from kvrrp.snmp.subagent import Subagent
 from kvrrp.snmp.vrrp_mib import Host
@@ -27,11 +30,8 @@ log = logging.getLogger("kvrrp.snmp")
 
 VIEW_TTL = 1.0      # a walk is hundreds of GetNexts: one build of a table serves them all (a
                     # transition rebuilds at once; counters and learned masters lag by <= 1 s)
-DROP_POLL = 1.0
 SLICE = 100         # instances tabulated between two turns of the event loop
-AUTH_COUNTERS = {"invalid_auth_type": "invalid_authtype", "auth_type_mismatch": "authtype_mismatch",
-                 "auth_failure": "auth_failure"}
-PROTO_COUNTERS = {"ip_ttl": "ip_ttl_err", "version": "version_err", "checksum": "checksum_err"}
+PROTO_ERRORS = ("ip_ttl", "version", "checksum")     # what keepalived reports (RFC 6527 reasons 1-3)
 
 
 @dataclass(frozen=True)
@@ -65,17 +65,16 @@ class VrrpSnmpAgent:
         self.settings = settings
         self.version = version
         self.serves_global = settings.vrrp and not (checker_serves_global and settings.checker)
-        self.subagent = Subagent(settings.socket, self._subtrees(), self.view, retry=retry,
-                                 ping_interval=ping_interval)
+        self.subagent = Subagent(settings.socket, self._subtrees(), self.view, setter=self._check_set,
+                                 retry=retry, ping_interval=ping_interval)
         self.host = Host(ifindex=_IfIndexCache().get, ticks=self._ticks)
+        self._plan_of: tuple[Any, Any] | None = None
         self._tables = self._views()
         self._member_states: dict[str, str] = {}
         self._group_states: dict[str, str] = {}
         self._master_reason: dict[str, int] = {}
         self._group_reason: dict[str, int] = {}
         self._proto_error: dict[str, int] = {}
-        self._seen: dict[tuple[str, str], int] = {}
-        self._poll: asyncio.Task | None = None
         self.traps_sent: dict[str, int] = {}
 
     def _subtrees(self) -> list[tuple[tuple[int, ...], str]]:
@@ -94,18 +93,15 @@ class VrrpSnmpAgent:
     def start(self) -> None:
         log.info("Starting SNMP subagent")
         self.engine.add_transition_listener(self.on_transition)
-        self.subagent.start()
         if self.settings.rfcv3 or (self.settings.traps and self.settings.rfcv2):
-            self._remember_counters()
-            self._poll = asyncio.get_running_loop().create_task(self._watch_drops(), name="kvrrp-snmp-drops")
+            self.engine.add_drop_listener(self.on_drop)
+        self.subagent.start()
 
     async def close(self) -> None:
         with contextlib.suppress(ValueError):
             self.engine.remove_transition_listener(self.on_transition)
-        if self._poll is not None:
-            self._poll.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poll
+        with contextlib.suppress(ValueError):
+            self.engine.remove_drop_listener(self.on_drop)
         await self.subagent.close()
 
     def reload(self, config: Any) -> None:
@@ -138,10 +134,21 @@ class VrrpSnmpAgent:
                 (m.VRRP + (2,), lambda: self._groups(2)),       # vrrpSyncGroupMemberTable
                 (m.VRRP + (3,), lambda: self._sliced(
                     [], lambda i, inst, ms: m.one_instance_rows(i, inst, ms.get(inst.name), self.config), models)),
-                (m.VRRP + (4,), lambda: self._tracked(4)),     # vrrpTrackedInterfaceTable
-                (m.VRRP + (5,), lambda: self._tracked(5)),     # vrrpTrackedScriptTable
-                (m.VRRP + (6,), lambda: self._sliced([], lambda i, inst, _: m.one_address_rows(i, inst, self.host))),
+                (m.VRRP + (6,), lambda: self._sliced(
+                    m.static_address_rows(self.config, self.host),
+                    lambda i, inst, _: m.one_address_rows(i, inst, self.host))),
+                (m.VRRP + (7,), lambda: self._routes(7)),      # vrrpRouteTable
+                (m.VRRP + (8,), lambda: self._routes(8)),      # vrrpRuleTable
+                (m.VRRP + (11,), lambda: self._routes(11)),    # vrrpRouteNextHopTable
             ]
+            for table in (4, 5, 12, 17, 20):                   # an instance's tracked objects
+                parts.append((m.VRRP + (table,), lambda t=table: self._tracked(t)))
+            for table in (14, 15, 16, 19, 22):                 # a sync group's tracked objects
+                parts.append((m.VRRP + (table,), lambda t=table: self._only(
+                    tm.group_tracked_rows(self.config), t)))
+            for table in (9, 13, 18, 21):                      # vrrp_script, track_file, bfd, process
+                parts.append((m.VRRP + (table,), lambda t=table: self._only(
+                    tm.object_rows(self.config, self._plan(), self._tracker_state()), t)))
         if self.settings.rfcv2:
             parts.append((m.RFC2787, lambda: self._sliced(
                 m.rfc2787_scalars(self.engine, self.config),
@@ -152,13 +159,56 @@ class VrrpSnmpAgent:
                     inst, self.host, self._master_reason.get(inst.name, 0), self._proto_error.get(inst.name, 0)))))
         return SubtreeViews(parts, VIEW_TTL)
 
+    def _plan(self) -> Any:
+        """The tracking plan (keepalived's pruning applied) of the configuration served."""
+        if self._plan_of is None or self._plan_of[0] is not self.config:
+            from kvrrp.track.plan import build_plan
+
+            self._plan_of = (self.config, build_plan(self.config))
+        return self._plan_of[1]
+
+    def _tracker_state(self) -> Any:
+        """The running trackers' state for the result columns (nothing known, init / 0, when
+        the supervisor cannot be read, e.g. half way through a reload)."""
+        try:
+            return tm.TrackerState.of(getattr(self.engine, "tracking", None))
+        except Exception:  # noqa: BLE001 - the tables must answer whatever the trackers do
+            log.exception("SNMP: reading the trackers' state failed")
+            return tm.TrackerState()
+
+    @staticmethod
+    def _only(rows: list, table: int) -> MibView:
+        n = len(vrrp_mib.VRRP)
+        return MibView(r for r in rows if r[0][n] == table)
+
     async def _tracked(self, table: int) -> MibView:
         n = len(vrrp_mib.VRRP)
-        context = lambda: ({x.name: x for x in self.config.instances},   # noqa: E731
-                           {x.name: x for x in self.config.vrrp_scripts})
-        view = await self._sliced([], lambda i, inst, ctx: [
-            r for r in vrrp_mib.one_tracked_rows(i, inst, ctx[0].get(inst.name), ctx[1]) if r[0][n] == table], context)
-        return view
+        context = lambda: tm.instance_bindings(self._plan())   # noqa: E731
+        return await self._sliced([], lambda i, inst, own: [
+            r for r in tm.one_instance_tracked_rows(i, own.get(inst.name, ()), self.config) if r[0][n] == table],
+            context)
+
+    async def _routes(self, table: int) -> MibView:
+        """vrrpRouteTable / vrrpRuleTable / vrrpRouteNextHopTable: static ones (instance 0),
+        then each instance's, set while it is MASTER (kvrrp installs them then)."""
+        from kvrrp.config.rtnames import RtNames
+
+        n = len(vrrp_mib.VRRP)
+        names = RtNames.from_config(self.config.global_defs)
+        ifindex = self.host.ifindex
+        rows = [r for r in rm.route_rows(0, self.config.static_routes, True, names, ifindex)
+                + rm.rule_rows(0, self.config.static_rules, True, names) if r[0][n] == table]
+        models = {x.name: x for x in self.config.instances}
+
+        def one(i: int, inst: Any, _: Any) -> list:
+            model = models.get(inst.name)
+            if model is None:
+                return []
+            up = vrrp_mib.state_name(inst.state) == "MASTER"
+            found = rm.rule_rows(i, model.virtual_rules, up, names) if table == 8 else \
+                rm.route_rows(i, model.virtual_routes, up, names, ifindex)
+            return [r for r in found if r[0][n] == table]
+        return await self._sliced(rows, one)
 
     def _groups(self, table: int) -> MibView:
         n = len(vrrp_mib.VRRP)
@@ -225,41 +275,41 @@ class VrrpSnmpAgent:
                 self._group_states[group.name] = state
                 self._send("vrrpSyncGroupStateChange", vrrp_mib.sync_group_state_trap(group.name, state, rid))
 
-    def _remember_counters(self) -> None:
-        for inst in self.engine.instances.values():
-            for reason, attr in {**AUTH_COUNTERS, **PROTO_COUNTERS}.items():
-                self._seen[(inst.name, reason)] = int(getattr(inst.stats, attr, 0))
+    def on_drop(self, name: str, reason: str, src: str) -> None:
+        """One advert an instance refused: keepalived's per-packet vrrpTrapAuthFailure (v2
+        authentication) / vrrpv3ProtoError (TTL, version, checksum), and the RFC 6527
+        vrrpv3StatisticsProtoErrReason column, which it keeps with or without traps."""
+        inst = self.engine.instances.get(name)
+        if inst is None:
+            return
+        if reason in vrrp_mib.AUTH_ERROR:
+            if self.settings.traps and self.settings.rfcv2 and vrrp_mib.suitable_rfc2787(inst):
+                self._send("vrrpTrapAuthFailure", vrrp_mib.auth_failure_trap(inst, self.host, src, reason))
+        elif reason in PROTO_ERRORS and self.settings.rfcv3 and vrrp_mib.suitable_rfc6527(inst):
+            code = vrrp_mib.PROTO_ERROR[reason]
+            if self._proto_error.get(name) != code:
+                self._proto_error[name] = code
+                self._tables.invalidate()
+            if self.settings.traps:
+                self._send("vrrpv3ProtoError", vrrp_mib.v3_proto_error_trap(inst, self.host, reason))
 
-    async def _watch_drops(self) -> None:
-        while True:
-            await asyncio.sleep(DROP_POLL)
-            try:
-                self.check_drops()
-            except Exception:  # noqa: BLE001 - traps are best effort; VRRP goes on
-                log.exception("SNMP: checking the receive counters for traps failed")
+    # -- sets ---------------------------------------------------------------------------------
+    def _check_set(self, vb: VarBind):
+        """TestSet of one varbind (kvrrp.snmp.vrrp_set); a committed change shows in the very
+        next Get (the tables are rebuilt)."""
+        result = vrrp_set.check(self.engine, vb) if self.settings.vrrp else agentx.NOT_WRITABLE
+        if isinstance(result, int):
+            return result
 
-    def check_drops(self) -> None:
-        """Send the auth-failure / protocol-error traps for counters that grew since the last
-        look (and keep vrrpv3StatisticsProtoErrReason, which RFC 6527 serves with or without traps)."""
-        for inst in self.engine.instances.values():
-            for reason, attr in {**AUTH_COUNTERS, **PROTO_COUNTERS}.items():
-                now = int(getattr(inst.stats, attr, 0))
-                before = self._seen.get((inst.name, reason), 0)
-                self._seen[(inst.name, reason)] = now
-                if now <= before:
-                    continue
-                if reason in AUTH_COUNTERS:
-                    if self.settings.traps and self.settings.rfcv2 and vrrp_mib.suitable_rfc2787(inst):
-                        src = None
-                        last = getattr(inst, "last_drop", None)
-                        if last is not None and last[0] == reason:
-                            src = last[1]
-                        self._send("vrrpTrapAuthFailure", vrrp_mib.auth_failure_trap(inst, self.host, src, reason))
-                elif self.settings.rfcv3 and vrrp_mib.suitable_rfc6527(inst):
-                    self._proto_error[inst.name] = vrrp_mib.PROTO_ERROR[reason]   # the MIB column
-                    self._tables.invalidate()
-                    if self.settings.traps:
-                        self._send("vrrpv3ProtoError", vrrp_mib.v3_proto_error_trap(inst, self.host, reason))
+        def commit():
+            undo = result()
+            self._tables.invalidate()
+
+            def take_back():
+                undo()
+                self._tables.invalidate()
+            return take_back
+        return commit
 
 
 class _IfIndexCache:

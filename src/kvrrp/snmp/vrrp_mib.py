@@ -1,16 +1,21 @@
-"""The VRRP process's MIB rows and traps: KEEPALIVED-MIB's global and vrrp branches, VRRP-MIB
-(RFC 2787, VRRPv2 IPv4 instances) and VRRPv3-MIB (RFC 6527, VRRPv3 instances), as keepalived's
-vrrp_snmp.c and snmp.c serve them. Pure: everything comes from the engine, the configuration
-and the small Host seam (interface indexes, the clock for TimeStamps).
+"""The VRRP process's MIB rows and traps: KEEPALIVED-MIB's global branch and the vrrp branch's
+sync group, instance and address tables, VRRP-MIB (RFC 2787, VRRPv2 IPv4 instances) and
+VRRPv3-MIB (RFC 6527, every instance with VIPs, as keepalived's default build), as keepalived's
+vrrp_snmp.c and snmp.c serve them (the vrrp branch's other tables: vrrp_tracking_mib.py,
+vrrp_route_mib.py). Pure: everything comes from the engine, the configuration and the small
+Host seam (interface indexes and MACs, the clock for TimeStamps).
 
 Indexes are keepalived's: KEEPALIVED-MIB tables count instances (and sync groups) from 1 in
 configuration order; the address table is (instance, address) with the VIPs first, then the
-excluded VIPs; the RFC tables are indexed by (ifIndex, VRID[, address type]).
+excluded VIPs (static addresses: instance 0); the RFC tables are indexed by (ifIndex, VRID[,
+address type]).
 """
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import socket
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable
@@ -18,6 +23,7 @@ from typing import Any, Callable, Iterable
 from kvrrp.snmp.agentx import (COUNTER32, COUNTER64, GAUGE32, INTEGER, IP_ADDRESS, OBJECT_IDENTIFIER,
                                OCTET_STRING, SNMP_TRAP_OID_0, TIME_TICKS, Oid, VarBind)
 from kvrrp.snmp.mibview import Row
+from kvrrp.snmp.vrrp_tracking_mib import script_command
 
 KEEPALIVED = (1, 3, 6, 1, 4, 1, 9586, 100, 5)
 GLOBAL = KEEPALIVED + (1,)
@@ -77,22 +83,33 @@ def packed(address: str | None) -> bytes | None:
         return None
 
 
-def vmac(vrid: int, family: int) -> bytes:
-    return bytes((0, 0, 0x5E, 0, 2 if family == 6 else 1, vrid))
-
-
 def script_text(call: Any) -> str | None:
-    return None if call is None else call.command
+    """A notify script as keepalived's MIB shows it (cmd_str: every word quoted)."""
+    return None if call is None else script_command(call.argv, call.command)
+
+
+SIOCGIFHWADDR = 0x8927
+
+
+def if_hwaddr(name: str) -> bytes | None:
+    """An interface's hardware address (SIOCGIFHWADDR in this network namespace)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            raw = fcntl.ioctl(sock.fileno(), SIOCGIFHWADDR, struct.pack("256s", name.encode()[:15]))
+    except OSError:
+        return None
+    return raw[18:24]
 
 
 @dataclass
 class Host:
-    """What the tables need from the host: interface indexes, and TimeTicks for a monotonic
-    time (centiseconds since the agent started, as sysUpTime counts)."""
+    """What the tables need from the host: interface indexes and hardware addresses, and
+    TimeTicks for a monotonic time (centiseconds since the agent started, as sysUpTime counts)."""
 
     ifindex: Callable[[str], int]
     ticks: Callable[[float | None], int]
     hostname: Callable[[], str] = socket.gethostname
+    hwaddr: Callable[[str], bytes | None] = if_hwaddr
 
 
 def if_nametoindex(name: str) -> int:
@@ -113,9 +130,14 @@ def global_rows(config: Any, host: Host, version: str) -> list[Row]:
     rows: list[Row] = [
         (GLOBAL + (1,), s, OCTET_STRING, version),
         (GLOBAL + (2,), s, OCTET_STRING, router_id(config, host)),
-        (GLOBAL + (3, 3), s, GAUGE32, int(g.smtp_connect_timeout)),
-        (GLOBAL + (3, 4), s, OCTET_STRING, g.notification_email_from or f"keepalived@{host.hostname()}"),
-        (GLOBAL + (3, 6), s, GAUGE32, g.smtp_server_port),
+        # keepalived gives the SMTP defaults (30 s, port 25, keepalived@host) only with an
+        # smtp_server; without one it serves 0, 0 and no sender (an explicit
+        # smtp_connect_timeout still shows, unless it is the default 30 itself)
+        (GLOBAL + (3, 3), s, GAUGE32, int(g.smtp_connect_timeout)
+         if g.smtp_server or g.smtp_connect_timeout != 30.0 else 0),
+        (GLOBAL + (3, 4), s, OCTET_STRING, g.notification_email_from
+         or (f"keepalived@{host.hostname()}" if g.smtp_server else None)),
+        (GLOBAL + (3, 6), s, GAUGE32, g.smtp_server_port if g.smtp_server else 0),
         (GLOBAL + (3, 7), s, INTEGER, truth(not g.no_email_faults)),
         (GLOBAL + (3, 8), s, INTEGER, 3 if g.smtp_alert is None else truth(g.smtp_alert)),
         (GLOBAL + (3, 9), s, INTEGER, 3 if g.smtp_alert_vrrp is None else truth(g.smtp_alert_vrrp)),
@@ -130,10 +152,11 @@ def global_rows(config: Any, host: Host, version: str) -> list[Row]:
         (GLOBAL + (11,), s, INTEGER, 3 if g.lvs_flush_on_stop_vs_only else truth(g.lvs_flush_on_stop)),
         (GLOBAL + (12,), s, INTEGER, truth(g.v3_checksum_as_v2)),
     ]
+    # keepalived serves the server's type and address always: with none, its empty sockaddr
+    # reads ipv6(2) (SNMP_InetAddressType of AF_UNSPEC) and 0.0.0.0
     smtp = packed(g.smtp_server)
-    if smtp is not None:
-        rows += [(GLOBAL + (3, 1), s, INTEGER, 2 if len(smtp) == 16 else 1),
-                 (GLOBAL + (3, 2), s, OCTET_STRING, smtp)]
+    rows += [(GLOBAL + (3, 1), s, INTEGER, 1 if smtp is not None and len(smtp) == 4 else 2),
+             (GLOBAL + (3, 2), s, OCTET_STRING, smtp if smtp is not None else bytes(4))]
     for i, addr in enumerate(g.notification_email, 1):
         rows.append((GLOBAL + (3, 5, 1, 2), (i,), OCTET_STRING, addr))
     return rows
@@ -164,8 +187,9 @@ def one_instance_rows(i: int, inst: Any, model: Any, config: Any) -> Iterable[Ro
         (col + (8,), idx, INTEGER, inst.effective_priority),
         (col + (9,), idx, INTEGER, truth(inst.vips_set)),
         (col + (10,), idx, OCTET_STRING, s.ifname),
-        (col + (11,), idx, INTEGER,
-         truth(model is not None and (model.track_interfaces or not model.dont_track_primary))),
+        # keepalived: whether the instance has track_interface entries (its own interface and
+        # weighted entries of an address owner are not kept: config validation drops them)
+        (col + (11,), idx, INTEGER, truth(model is not None and model.track_interfaces)),
         (col + (12,), idx, GAUGE32, interval),
         (col + (13,), idx, INTEGER, truth(s.preempt)),
         (col + (14,), idx, GAUGE32, int(s.preempt_delay)),
@@ -177,9 +201,11 @@ def one_instance_rows(i: int, inst: Any, model: Any, config: Any) -> Iterable[Ro
         (col + (20,), idx, INTEGER, truth(smtp)),
         (col + (21,), idx, INTEGER, truth(notify_exec)),
         *((col + (c,), idx, OCTET_STRING, script_text(v)) for c, v in scripts.items()),
-        (col + (27,), idx, INTEGER, truth(s.accept)),
+        (col + (27,), idx, INTEGER, truth(s.accept) if s.version == 3 else 0),   # keepalived: v3 only
         (col + (28,), idx, INTEGER, truth(model is not None and model.promote_secondaries)),
-        (col + (29,), idx, INTEGER, 1),                    # use_linkbeat: netlink link state
+        # keepalived's VRRP_FLAG_LINKBEAT_USE_POLLING: the link state is polled, not netlink's
+        (col + (29,), idx, INTEGER, truth(model is not None and (model.linkbeat_use_polling
+                                                                 or config.linkbeat_use_polling))),
         (col + (30,), idx, INTEGER, s.version),
         (col + (33,), idx, INTEGER, truth(model is not None and model.notify_deleted_enabled)),
     )
@@ -191,25 +217,31 @@ def one_instance_rows(i: int, inst: Any, model: Any, config: Any) -> Iterable[Ro
         yield (col + (36,), idx, INTEGER, truth(s.v3_checksum_as_v2))
 
 
-def one_tracked_rows(i: int, inst: Any, model: Any, scripts: dict[str, Any]) -> Iterable[Row]:
-    """vrrpTrackedInterfaceTable and vrrpTrackedScriptTable rows of one instance, indexed
-    (instance, n) as keepalived indexes them: the instance's interface first unless
-    dont_track_primary, then its track_interface entries; its track_script entries."""
-    if model is None:
-        return
-    interfaces = [] if model.dont_track_primary else [(inst.settings.ifname, 0, False)]
-    interfaces += [(r.name, r.weight or 0, r.reverse) for r in model.track_interfaces]
-    for n, (name, weight, reverse) in enumerate(interfaces, 1):
-        yield from ((VRRP + (4, 1, 1), (i, n), OCTET_STRING, name),
-                    (VRRP + (4, 1, 2), (i, n), INTEGER, weight),
-                    (VRRP + (4, 1, 3), (i, n), INTEGER, truth(reverse)))
-    for n, ref in enumerate(model.track_scripts, 1):
-        script = scripts.get(ref.name)
-        weight = ref.weight if ref.weight is not None else (script.weight if script is not None else 0)
-        reverse = ref.reverse or (script is not None and script.weight_reverse)
-        yield from ((VRRP + (5, 1, 2), (i, n), OCTET_STRING, ref.name),
-                    (VRRP + (5, 1, 3), (i, n), INTEGER, weight),
-                    (VRRP + (5, 1, 4), (i, n), INTEGER, truth(reverse)))
+def static_address_rows(config: Any, host: Host) -> list[Row]:
+    """vrrpAddressTable's static_ipaddress rows: instance index 0, as keepalived numbers them;
+    set (kvrrp adds them at start), not advertised."""
+    from kvrrp.vrrp.settings import _broadcast
+
+    col = VRRP + (6, 1)
+    rows: list[Row] = []
+    for n, a in enumerate(config.static_addresses, 1):
+        idx = (0, n)
+        ifname = a.dev or ""
+        brd = _broadcast(a.address, a.prefixlen, a.brd) if a.family == 4 else None
+        rows += [
+            (col + (2,), idx, INTEGER, 2 if a.family == 6 else 1),
+            (col + (3,), idx, OCTET_STRING, packed(a.address)),
+            (col + (4,), idx, OCTET_STRING, (packed(brd) or bytes(4)) if a.family == 4 else None),
+            (col + (5,), idx, GAUGE32, a.prefixlen),
+            (col + (6,), idx, INTEGER, SCOPE.get(a.scope, 14)),
+            (col + (7,), idx, INTEGER, host.ifindex(ifname) if ifname else 0),
+            (col + (8,), idx, OCTET_STRING, ifname),
+            (col + (9,), idx, OCTET_STRING, a.label),
+            (col + (10,), idx, INTEGER, 1),
+            (col + (11,), idx, INTEGER, 2),
+            (col + (12,), idx, OCTET_STRING, packed(a.peer)),
+        ]
+    return rows
 
 
 def one_address_rows(i: int, inst: Any, host: Host) -> Iterable[Row]:
@@ -223,7 +255,8 @@ def one_address_rows(i: int, inst: Any, host: Host) -> Iterable[Row]:
             yield from (
                 (col + (2,), idx, INTEGER, 2 if spec.family == 6 else 1),
                 (col + (3,), idx, OCTET_STRING, packed(spec.address)),
-                (col + (4,), idx, OCTET_STRING, packed(spec.broadcast) if spec.family == 4 else None),
+                # keepalived serves an IPv4 address's broadcast always (0.0.0.0 when none)
+                (col + (4,), idx, OCTET_STRING, (packed(spec.broadcast) or bytes(4)) if spec.family == 4 else None),
                 (col + (5,), idx, GAUGE32, spec.prefixlen),
                 (col + (6,), idx, INTEGER, SCOPE.get(spec.scope, 14)),
                 (col + (7,), idx, INTEGER, host.ifindex(ifname)),
@@ -265,16 +298,16 @@ def instance_rows(engine: Any, config: Any) -> list[Row]:
     return rows
 
 
-def address_rows(engine: Any, host: Host) -> list[Row]:
-    """vrrpAddressTable."""
-    rows: list[Row] = []
+def address_rows(engine: Any, host: Host, config: Any = None) -> list[Row]:
+    """vrrpAddressTable: the static addresses (instance 0), then each instance's."""
+    rows: list[Row] = static_address_rows(config, host) if config is not None else []
     for i, inst in enumerate(engine.instances.values(), 1):
         rows.extend(one_address_rows(i, inst, host))
     return rows
 
 
 def keepalived_vrrp_rows(engine: Any, config: Any, host: Host) -> list[Row]:
-    return sync_group_rows(engine, config) + instance_rows(engine, config) + address_rows(engine, host)
+    return sync_group_rows(engine, config) + instance_rows(engine, config) + address_rows(engine, host, config)
 
 
 # ---------------------------------------------------------------------------- RFC 2787 / 6527
@@ -284,15 +317,25 @@ def suitable_rfc2787(inst: Any) -> bool:
 
 
 def suitable_rfc6527(inst: Any) -> bool:
-    s = inst.settings
-    return s.version == 3 and bool(s.vips)
+    """VRRPv3 instances and, as keepalived built with its default _SNMP_REPLY_V3_FOR_V2_
+    (Debian's 2.2.7 among them), VRRPv2 ones too: any instance with VIPs."""
+    return bool(inst.settings.vips)
 
 
 def master_address(inst: Any) -> str | None:
-    """The current master's address as the RFC tables show it: ours when we are master."""
+    """vrrpv3OperationsMasterIpAddr as keepalived serves it: ours (the primary address) when
+    we are master, else the last master heard from."""
     if state_name(inst.state) == "MASTER":
         return inst.own_address
     return inst.master_address
+
+
+def mac_of(inst: Any, host: Host) -> bytes | None:
+    """vrrpOperVirtualMacAddr / vrrpv3OperationsVirtualMacAddr as keepalived serves them: the
+    hardware address of the interface the instance sends on (the VMAC's with use_vmac, else
+    the NIC's own: keepalived reads ifp->hw_addr)."""
+    s = inst.settings
+    return host.hwaddr(getattr(s, "vmac_ifname", None) or s.ifname)
 
 
 def rfc2787_index(inst: Any, host: Host) -> Oid:
@@ -337,15 +380,16 @@ def rfc2787_instance_rows(inst: Any, host: Host) -> list[Row]:
     idx = rfc2787_index(inst, host)
     col = ops + (3, 1)
     rows: list[Row] = [
-        (col + (2,), idx, OCTET_STRING, vmac(s.vrid, 4)),
+        (col + (2,), idx, OCTET_STRING, mac_of(inst, host)),
         (col + (3,), idx, INTEGER, RFC_STATE.get(state_name(inst.state), 1)),
         (col + (4,), idx, INTEGER, 1),                                  # adminState up
-        (col + (5,), idx, INTEGER, inst.effective_priority),
+        (col + (5,), idx, INTEGER, s.priority),                         # keepalived: the base priority
         (col + (6,), idx, INTEGER, len(s.vips)),
-        (col + (7,), idx, IP_ADDRESS, packed(master_address(inst)) or bytes(4)),
+        # keepalived: the last master heard from (0.0.0.0 until one was), whatever our state
+        (col + (7,), idx, IP_ADDRESS, packed(inst.master_address) or bytes(4)),
         (col + (8,), idx, IP_ADDRESS, packed(inst.own_address) or bytes(4)),
         (col + (9,), idx, INTEGER, {0: 1, 1: 2, 2: 3}.get(s.auth_type, 1)),
-        (col + (10,), idx, OCTET_STRING, b""),                         # RFC 2787: reads return ""
+        # 10 vrrpOperAuthKey: not returned (keepalived: "Not readable")
         (col + (11,), idx, INTEGER, max(1, int(round(s.adver_int)))),
         (col + (12,), idx, INTEGER, truth(s.preempt)),
         (col + (13,), idx, TIME_TICKS, host.ticks(inst.last_transition)),
@@ -389,11 +433,11 @@ def rfc6527_instance_rows(inst: Any, host: Host, master_reason: int, proto_error
     col = ops + (1, 1)
     master = packed(master_address(inst))
     rows: list[Row] = [
-        (col + (3,), idx, OCTET_STRING, master if master is not None else b""),
+        (col + (3,), idx, OCTET_STRING, master if master is not None else bytes(16 if s.family == 6 else 4)),
         (col + (4,), idx, OCTET_STRING, packed(inst.own_address) or b""),
-        (col + (5,), idx, OCTET_STRING, vmac(s.vrid, s.family)),
+        (col + (5,), idx, OCTET_STRING, mac_of(inst, host)),
         (col + (6,), idx, INTEGER, RFC_STATE.get(state_name(inst.state), 1)),
-        (col + (7,), idx, GAUGE32, inst.effective_priority),
+        (col + (7,), idx, GAUGE32, s.priority),                         # keepalived: the base priority
         (col + (8,), idx, INTEGER, len(s.vips)),
         (col + (9,), idx, INTEGER, int(round(s.adver_int * 100))),
         (col + (10,), idx, INTEGER, truth(s.preempt)),
@@ -404,7 +448,9 @@ def rfc6527_instance_rows(inst: Any, host: Host, master_reason: int, proto_error
     for spec in s.vips:
         raw = packed(spec.address)
         if raw is not None:
-            rows.append((ops + (2, 1, 2), idx + (len(raw),) + tuple(raw), INTEGER, 1))
+            # keepalived's index: the address's bytes without the length an InetAddress index
+            # should carry (RFC 2578 7.7); kvrrp answers the same OIDs
+            rows.append((ops + (2, 1, 2), idx + tuple(raw), INTEGER, 1))
     scol = st + (5, 1)
     rows += [
         (scol + (1,), idx, COUNTER32, _stat(inst, "become_master") & 0xFFFFFFFF),

@@ -24,7 +24,10 @@ def attach(engine: Any, config: Config, loop: asyncio.AbstractEventLoop | None =
            **options: Any) -> TrackingSupervisor:
     """Build the supervisor for ``config`` feeding ``engine.set_tracker``; nothing runs until
     ``await start()``."""
-    return TrackingSupervisor(engine, config, loop, **options)
+    supervisor = TrackingSupervisor(engine, config, loop, **options)
+    if hasattr(engine, "tracking"):
+        engine.tracking = supervisor      # read by the SNMP tables (vrrpScriptResult & co)
+    return supervisor
 
 
 __all__ = ["attach", "TrackingSupervisor"]

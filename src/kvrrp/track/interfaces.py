@@ -99,7 +99,7 @@ class InterfaceWatcher:
         interfaces that never were up (callers read ``is_up`` after start)."""
         if not self.state.names:
             return
-        from pyroute2 import AsyncIPRoute
+        from pyroute2.iproute import AsyncIPRoute   # not the package: kvrrp.io.pyroute2_parts
         from pyroute2.netlink.rtnl import RTMGRP_LINK
 
         from kvrrp.io.sockbuf import apply
@@ -189,7 +189,7 @@ class InterfaceWatcher:
         self.on_change(name, up)
 
     async def _dump(self, initial: bool) -> None:
-        from pyroute2 import AsyncIPRoute
+        from pyroute2.iproute import AsyncIPRoute   # not the package: kvrrp.io.pyroute2_parts
 
         dump_ipr = AsyncIPRoute()
         try:

@@ -14,6 +14,12 @@ keepalived's rules, applied here so the runtime only maps health to status:
   files are dropped.
 * Trackers in a ``vrrp_sync_group`` apply to every member, with their weights (cleared to 0
   when a member is an address owner).
+* One interface, one tracker per instance (keepalived's add_vrrp_to_interface): a sync group's
+  track_interface naming an interface the member already tracks (its own interface, or one of
+  its track_interface entries) does not add a second one; the member's entry takes the
+  group's weight, unless it was written unweighted (then it stays so: down = FAULT, no
+  weight). A weight cleared by the sync group rule above counts as written: keepalived
+  registers the tracker with it before clearing it.
 
 Each binding has a key unique per instance: "<kind>:<name>" for the instance's own entries,
 "<kind>:<name>@<group>" for a sync group's, "interface:<if>#primary" for the own interface.
@@ -82,6 +88,7 @@ def build_plan(config: Config) -> Plan:
         for member in sg.group:
             group_of[member] = sg
     instances = {i.name: i for i in config.instances}
+    weight_cleared: set[tuple[str, str]] = set()        # (instance, interface) weights set to 0
 
     for inst in config.instances:
         sg = group_of.get(inst.name)
@@ -102,6 +109,7 @@ def build_plan(config: Config) -> Plan:
                         if no_float:
                             warnings.append(f"({inst.name}) ignoring {ref.name} tracked interface weight due to {why}")
                             weight = 0
+                            weight_cleared.add((inst.name, ref.name))
                         else:
                             warnings.append(f"({inst.name}) ignoring {ref.name} tracked interface due to {why}")
                             continue
@@ -129,5 +137,14 @@ def build_plan(config: Config) -> Plan:
                     warnings.append(f"({sg.name}) Cannot have weighted track {kind} '{ref.name}' with member having priority 255 - setting weight 0")
                     weight = 0
                 for m in members:
+                    if kind == INTERFACE:
+                        own = next((n for n, b in enumerate(bindings) if b.instance == m.name and b.kind == INTERFACE
+                                    and b.target == ref.name and "@" not in b.key), None)
+                        if own is not None:
+                            warnings.append(f"({m.name}) track_interface {ref.name} is configured on VRRP instance "
+                                            f"and sync group. Remove vrrp instance or sync group config")
+                            if bindings[own].weight or (m.name, ref.name) in weight_cleared:
+                                bindings[own] = Binding(m.name, bindings[own].key, INTERFACE, ref.name, weight, reverse)
+                            continue
                     bindings.append(Binding(m.name, f"{kind}:{ref.name}@{sg.name}", kind, ref.name, weight, reverse))
     return Plan(bindings=tuple(bindings), warnings=tuple(warnings))

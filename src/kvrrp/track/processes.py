@@ -32,7 +32,7 @@ class ProcessSpec:
     name: str                      # the vrrp_track_process block's name
     process: str                   # comm, or argv[0] with full_command
     params: tuple[str, ...] = ()
-    param_match: str = "exact"     # exact | initial | partial
+    param_match: str = "none"      # none | exact | initial | partial (none: parameters not read)
     full_command: bool = False
     quorum: int = 1
     quorum_max: int | None = None  # None = unlimited
@@ -52,18 +52,20 @@ class ProcInfo:
 
 
 def params_match(spec: ProcessSpec, argv_params: tuple[str, ...]) -> bool:
-    """keepalived's check_params over NUL-joined parameter strings."""
-    if not spec.params:
-        # without parameters the param match only matters when it was asked for explicitly;
-        # the model cannot tell, so "exact" without parameters accepts any parameters
+    """keepalived's check_params over NUL-terminated parameter strings: a bare `param_match`
+    (exact, no parameters) wants a process without parameters."""
+    match = spec.param_match if spec.param_match != "none" or not spec.params else "exact"
+    if match == "none":
         return True
-    want = b"\0".join(p.encode() for p in spec.params) + b"\0"
-    have = b"\0".join(p.encode() for p in argv_params) + (b"\0" if argv_params else b"")
+    want = b"".join(p.encode() + b"\0" for p in spec.params)
+    have = b"".join(p.encode() + b"\0" for p in argv_params)
     if len(have) < len(want):
         return False
-    if spec.param_match == "exact":
+    if match == "exact":
         return have == want
-    if spec.param_match == "partial":
+    if not want:
+        return True
+    if match == "partial":
         return have.startswith(want)
     # initial: the last wanted parameter may be a prefix of the actual one
     return len(want) == 1 or have.startswith(want[:-1])

@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import logging
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from kvrrp import fastpath
 from kvrrp.io.clock import MonotonicClock
@@ -31,6 +31,7 @@ log = logging.getLogger("kvrrp.vrrp")
 
 TransitionListener = Callable[[str, State, State, str, int], None]
 EventListener = Callable[[str, str, State, int], None]
+DropListener = Callable[[str, str, str], None]
 PrestartHook = Callable[[tuple[str, ...]], None]
 SourceResolver = Callable[[str, int], "str | None"]
 _MAX_TIMER_ROUNDS = 64      # bound on re-running timers that handlers schedule at "now"
@@ -100,6 +101,7 @@ class VrrpEngine:
         self._armed_at: float | None = None
         self._listeners: list[TransitionListener] = []
         self._event_listeners: list[EventListener] = []
+        self._drop_listeners: list[DropListener] = []
         self._transports: dict[tuple[str, int], Transport] = {}
         self._ttl_capable: dict[tuple[str, int], bool] = {}
         self._vmac_bases: set[tuple[str, int, int]] = set()
@@ -121,6 +123,7 @@ class VrrpEngine:
         self.started = False
         self._delayed_start = 0.0
         self.drops: dict[str, int] = {}     # drops before an instance was identified
+        self.tracking: Any = None            # kvrrp.track's supervisor once attached (SNMP reads it)
         self.settings = engine_settings(config)
         # GARP/NA spacing per interface and per garp_group, shared by every instance
         self.garp_pacer = GarpPacer(self.settings.garp_groups, self.settings.vmac_bases)
@@ -160,6 +163,15 @@ class VrrpEngine:
 
     def remove_event_listener(self, callback: EventListener) -> None:
         self._event_listeners.remove(callback)
+
+    def add_drop_listener(self, callback: DropListener) -> None:
+        """callback(instance_name, reason, source) for every advert an instance refused
+        (kvrrp.vrrp.receive's reason names): keepalived sends its SNMP auth-failure and
+        protocol-error traps per packet from the same place."""
+        self._drop_listeners.append(callback)
+
+    def remove_drop_listener(self, callback: DropListener) -> None:
+        self._drop_listeners.remove(callback)
 
     def add_prestart_hook(self, callback: PrestartHook) -> None:
         """callback(instance_names) right before those instances start - at start() and for
@@ -294,6 +306,20 @@ class VrrpEngine:
         ended = operate.end_hand_over(self.instance(instance_name))
         self._arm()
         return ended
+
+    # SNMP writes (kvrrp.snmp.vrrp_set), as keepalived's vrrp_snmp.c write handlers
+    def set_base_priority(self, instance_name: str, priority: int) -> int:
+        """An instance's base priority (1..255) until the next reload; returns the previous one."""
+        old = self.instance(instance_name).set_base_priority(priority)
+        self._arm()
+        return old
+
+    def set_preempt(self, instance_name: str, on: bool) -> bool:
+        """An instance's preempt (keepalived: nopreempt cleared / set) until the next reload;
+        returns the previous value."""
+        old = self.instance(instance_name).set_preempt(on)
+        self._arm()
+        return old
 
     def send_garp(self, instance_name: str) -> bool:
         """One gratuitous ARP / unsolicited NA for each of a MASTER's addresses (VIPs and
@@ -623,6 +649,8 @@ class VrrpEngine:
             inst.on_advert(rx, verdict.advert)
         elif inst is not None:
             inst.dropped(verdict.reason, rx.src)
+            for callback in self._drop_listeners:
+                self._guard(callback, inst.name, verdict.reason, rx.src)
         else:
             self._count_drop(verdict.reason)
             if verdict.reason == "unknown_vrid" and self.settings.log_unknown_vrids:

@@ -14,7 +14,9 @@ import ipaddress
 import logging
 import math
 import time
-from typing import Iterable, Protocol
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Iterable, Mapping, Protocol
 
 from kvrrp import fastpath
 from kvrrp.io.ports import Received
@@ -43,6 +45,13 @@ NO_UNICAST_PEER = "unicast_fault_no_peer"      # a fault no tracker can clear
 # and the FIFO's MASTER_PRIORITY / BACKUP_PRIORITY lines of notify_priority_changes)
 EVENT_MASTER_RX_LOWER_PRI = "MASTER_RX_LOWER_PRI"
 EVENT_PRIORITY = "PRIORITY"
+
+
+# Most instances never have a tracker fault or weight, nor a timer besides T_PROTOCOL: they
+# share these empty containers (an empty set is 216 B, a dict 64 B, per instance) and get their
+# own only on a change (copy on write: tracking events are rare, the containers tiny).
+_NO_FAULTS: frozenset = frozenset()
+_NO_WEIGHTS: Mapping = MappingProxyType({})
 
 
 class TrackerStatus(enum.Enum):
@@ -94,6 +103,15 @@ def effective_priority(base: int, weights: dict[object, int]) -> int:
 class VrrpInstanceRuntime:
     """Run-time state of one vrrp_instance."""
 
+    # Slots, not a __dict__: with more than 30 attributes CPython 3.11 gives up key sharing and
+    # each instance carried two 792 B dicts (1.6 KB, 16 MB at K = 10,000; docs/scale.md).
+    __slots__ = ("settings", "name", "uid", "ctx", "state", "stats", "tracker_weights", "tracker_faults",
+                 "effective_priority", "master_adver_int", "master_address", "master_priority",
+                 "want_master", "vips_set", "last_transition", "sync", "_preempt", "_pinned_priority",
+                 "_owner_waiting", "_deadlines", "_down_skew_only", "fast", "garp", "_advert_cache",
+                 "_wire_interval", "_advert_packed", "_view", "old_unicast_checksum", "hmac",
+                 "_fast_capable", "_master_packed", "_tx_built")
+
     def __init__(self, settings: InstanceSettings, uid: int, ctx: InstanceContext) -> None:
         self.settings = settings
         self.name = settings.name
@@ -101,13 +119,14 @@ class VrrpInstanceRuntime:
         self.ctx = ctx
         self.state = State.INIT
         self.stats = InstanceStats()
-        self.tracker_weights: dict[object, int] = {}
-        self.tracker_faults: set[object] = set()
+        # read-only views: change them through set_tracker / mark_fault
+        self.tracker_weights: Mapping[object, int] = _NO_WEIGHTS
+        self.tracker_faults: frozenset[object] = _NO_FAULTS
         if settings.fault_no_peer:
             # keepalived unicast_fault_no_peer: FAULT instead of falling back to multicast
-            self.tracker_faults.add(NO_UNICAST_PEER)
+            self.mark_fault(NO_UNICAST_PEER)
         if settings.config_fault:
-            self.tracker_faults.add(settings.config_fault)   # no tracker can clear it either
+            self.mark_fault(settings.config_fault)   # no tracker can clear it either
         self.effective_priority = settings.priority
         self.master_adver_int = settings.adver_int
         self.master_address: str | None = None
@@ -115,18 +134,20 @@ class VrrpInstanceRuntime:
         self.want_master = False            # down timer ran out but the sync group held us back
         self.vips_set = False
         self.last_transition: float | None = None
-        self.last_drop: tuple[str, str] | None = None   # (reason, source) of the last refused advert
         self.sync = None                    # kvrrp.vrrp.sync.SyncGroup, set by the engine
         self._preempt = _Preempt.IDLE
         self._owner_waiting = False
         # timers other than T_PROTOCOL; Adver_Timer / Master_Down_Timer (its deadline and when
         # it started) live in the fast path's slot, which restarts it for steady-state adverts
-        self._deadlines: dict[int, float] = {}
+        self._deadlines: dict[int, float] | None = None     # None while no such timer runs
         self._down_skew_only = False
         self.fast = fastpath.InstanceSlot(ctx.wheel, uid * TIMER_SLOTS + T_PROTOCOL)
         self.stats.attach(self.fast)
         self.garp = GarpSchedule(settings, self, self.stats, getattr(ctx, "garp_pacer", None), ctx.now)
-        self._advert_cache: dict[tuple[int, str, str | None], bytes] = {}
+        # the last advert encoded, (priority, dst, src, payload): a master sends the same one
+        # every time (its steady state is prebuilt in the fast path's slot anyway), so one entry
+        # instead of a dict and a key tuple (~150 B per instance)
+        self._advert_cache: tuple[int, str, str | None, bytes] | None = None
         self._wire_interval = timers.wire_interval(settings.adver_int, settings.version)
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in settings.advert_addresses)
         self._view: InstanceView | None = None
@@ -138,6 +159,9 @@ class VrrpInstanceRuntime:
         self._fast_capable = self._configure_fast()
         self._master_packed: tuple[str | None, bytes] = (None, b"")
         self._tx_built: tuple | None = None       # what the slot's prebuilt adverts were made from
+        # keepalived: an SNMP set that makes a non-owner's base priority 255 leaves the effective
+        # priority where it was, and trackers no longer move it (they skip an owner)
+        self._pinned_priority: int | None = None
 
     # ------------------------------------------------------------------ queries
     @property
@@ -158,7 +182,7 @@ class VrrpInstanceRuntime:
         if self.old_unicast_checksum:
             return
         self.old_unicast_checksum = True
-        self._advert_cache.clear()
+        self._advert_cache = None
         log.info("(%s) Setting unicast VRRPv3 checksum to old version (advert from %s)", self.name, src)
 
     def master_down_interval(self) -> float:
@@ -172,7 +196,7 @@ class VrrpInstanceRuntime:
     def deadline(self, kind: int = T_PROTOCOL) -> float | None:
         if kind == T_PROTOCOL:
             return self.fast.deadline if self.fast.armed else None
-        return self._deadlines.get(kind)
+        return self._deadlines.get(kind) if self._deadlines else None
 
     # ------------------------------------------------------------------ the fast path's slot
     def _configure_fast(self) -> bool:
@@ -257,7 +281,7 @@ class VrrpInstanceRuntime:
         if self.state in (State.STOP, State.DELETED):
             return
         self.dispatch(Event.DELETE if delete else Event.SHUTDOWN)
-        for kind in list(self._deadlines):
+        for kind in list(self._deadlines or ()):
             self._cancel(kind)
         self._cancel(T_PROTOCOL)
         self.garp.stop()
@@ -320,6 +344,8 @@ class VrrpInstanceRuntime:
         if kind == T_PROTOCOL:
             self.fast.schedule(deadline, started)
             return
+        if self._deadlines is None:
+            self._deadlines = {}
         self._deadlines[kind] = deadline
         self.ctx.schedule(self.uid * TIMER_SLOTS + kind, deadline)
 
@@ -338,8 +364,14 @@ class VrrpInstanceRuntime:
     def _cancel(self, kind: int) -> None:
         if kind == T_PROTOCOL:
             self.fast.cancel()
-        elif self._deadlines.pop(kind, None) is not None:
+        elif self._deadlines and self._forget_deadline(kind) is not None:
             self.ctx.cancel(self.uid * TIMER_SLOTS + kind)
+
+    def _forget_deadline(self, kind: int) -> float | None:
+        deadline = self._deadlines.pop(kind, None)
+        if not self._deadlines:
+            self._deadlines = None
+        return deadline
 
     # TimerSlots for the GARP schedule
     def schedule_timer(self, kind: int, delay: float) -> None:
@@ -358,7 +390,7 @@ class VrrpInstanceRuntime:
         if kind == T_PROTOCOL:
             self.fast.fired()
         else:
-            del self._deadlines[kind]
+            self._forget_deadline(kind)
         try:
             self._on_timer(kind)
         finally:
@@ -390,21 +422,22 @@ class VrrpInstanceRuntime:
     def _set_tracker(self, key: object, status: int | TrackerStatus) -> None:
         was_fault = self.own_fault
         if status is TrackerStatus.FAULT:
-            self.tracker_faults.add(key)
-            self.tracker_weights.pop(key, None)
+            self.mark_fault(key)
+            self._set_weight(key, None)
         elif status is TrackerStatus.OK:
-            self.tracker_faults.discard(key)
-            self.tracker_weights.pop(key, None)
+            self._clear_fault(key)
+            self._set_weight(key, None)
         elif isinstance(status, int) and not isinstance(status, bool):
-            self.tracker_faults.discard(key)
-            self.tracker_weights[key] = status
+            self._clear_fault(key)
+            self._set_weight(key, status)
         else:
             raise ValueError(f"tracker status must be an int weight, FAULT or OK, got {status!r}")
         old_prio = self.effective_priority
-        self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
+        if self._pinned_priority is None:
+            self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
         if old_prio != self.effective_priority:
             log.info("(%s) Changing effective priority from %d to %d", self.name, old_prio, self.effective_priority)
-            self._advert_cache.clear()
+            self._advert_cache = None
             self.ctx.apply(self, (InstanceEvent(EVENT_PRIORITY),))
         if self.state not in RUNNING:
             return
@@ -415,25 +448,46 @@ class VrrpInstanceRuntime:
         elif old_prio != self.effective_priority:
             self.dispatch(Event.PRIORITY_CHANGED)
 
+    def mark_fault(self, key: object) -> None:
+        """Record a fault only (no transition: set_tracker does both)."""
+        if key not in self.tracker_faults:
+            self.tracker_faults = self.tracker_faults | {key}
+
+    def _clear_fault(self, key: object) -> None:
+        if key in self.tracker_faults:
+            self.tracker_faults = (self.tracker_faults - {key}) or _NO_FAULTS
+
+    def _set_weight(self, key: object, weight: int | None) -> None:
+        """Set a tracker's weight, or drop it (None)."""
+        if weight is None and key not in self.tracker_weights:
+            return
+        weights = dict(self.tracker_weights)
+        if weight is None:
+            del weights[key]
+        else:
+            weights[key] = weight
+        self.tracker_weights = weights or _NO_WEIGHTS
+
     def inherit_trackers(self, old: "VrrpInstanceRuntime") -> None:
         """Before start: take over the tracker states a previous runtime of this instance had."""
-        self.tracker_weights.update(old.tracker_weights)
-        self.tracker_faults.update(k for k in old.tracker_faults if k != NO_UNICAST_PEER)
+        self.tracker_weights = {**self.tracker_weights, **old.tracker_weights} or _NO_WEIGHTS
+        self.tracker_faults = (self.tracker_faults
+                               | {k for k in old.tracker_faults if k != NO_UNICAST_PEER}) or _NO_FAULTS
         self.effective_priority = effective_priority(self.settings.priority, self.tracker_weights)
 
-    def update_settings(self, new: InstanceSettings) -> None:
+    def update_settings(self, new: InstanceSettings, why: str = " (reload)") -> None:
         """Reload in place (vrrp.reload_plan: only changes that keep the instance's identity
         and socket): state, timers and counters stay; a master adds/removes changed VIPs and
-        advertises a new priority at once."""
+        advertises a new priority at once. `why` ends the priority change's log line."""
         try:
-            self._update_settings(new)
+            self._update_settings(new, why)
         finally:
             self._refresh_fast()
 
-    def _update_settings(self, new: InstanceSettings) -> None:
+    def _update_settings(self, new: InstanceSettings, why: str) -> None:
         old, self.settings = self.settings, new
         self.garp.settings = new
-        self._advert_cache.clear()
+        self._advert_cache = None
         self._view = None
         self._advert_packed = tuple(ipaddress.ip_address(a).packed for a in new.advert_addresses)
         self.hmac = auth_hmac.from_config(new.auth_hmac, self.hmac)
@@ -448,13 +502,41 @@ class VrrpInstanceRuntime:
                     changes += (AddAddress(spec), Announce(spec.ifname, spec.family, spec.address))
             self.ctx.apply(self, changes)
         old_prio = self.effective_priority
-        self.effective_priority = effective_priority(new.priority, self.tracker_weights)
+        if new.priority != OWNER_PRIORITY:
+            self._pinned_priority = None
+        if self._pinned_priority is None:
+            self.effective_priority = effective_priority(new.priority, self.tracker_weights)
         if old_prio != self.effective_priority:
-            log.info("(%s) Changing effective priority from %d to %d (reload)", self.name, old_prio,
-                     self.effective_priority)
+            log.info("(%s) Changing effective priority from %d to %d%s", self.name, old_prio,
+                     self.effective_priority, why)
             self.ctx.apply(self, (InstanceEvent(EVENT_PRIORITY),))
             if self.state in RUNNING:
                 self.dispatch(Event.PRIORITY_CHANGED)
+
+    # ------------------------------------------------------------------ operator changes (SNMP)
+    def set_base_priority(self, priority: int) -> int:
+        """keepalived's SNMP write of vrrpInstanceBasePriority: the base priority becomes
+        `priority` and the effective one is recomputed with the trackers' weights (clamped to
+        1..254), so a MASTER's next advert carries it and a BACKUP compares received adverts
+        with it; a reload brings the configured value back. As in keepalived, making a
+        non-owner's base 255 keeps its effective priority (keepalived's recomputation skips
+        an owner). Returns the previous base priority."""
+        if not 1 <= priority <= OWNER_PRIORITY:
+            raise ValueError(f"({self.name}) priority {priority} outside 1..255")
+        old = self.settings.priority
+        log.info("(%s) base priority changed from %d to %d via SNMP.", self.name, old, priority)
+        if priority == OWNER_PRIORITY and old != OWNER_PRIORITY:
+            self._pinned_priority = self.effective_priority
+        self.update_settings(replace(self.settings, priority=priority), why="")
+        return old
+
+    def set_preempt(self, on: bool) -> bool:
+        """keepalived's SNMP write of vrrpInstancePreempt (its nopreempt flag); the next
+        lower-priority advert a BACKUP receives is judged with it. Returns the previous value."""
+        old = self.settings.preempt
+        log.info("(%s) preemption %s with SNMP", self.name, "enabled" if on else "disabled")
+        self.update_settings(replace(self.settings, preempt=bool(on)), why="")
+        return old
 
     def try_recover(self) -> bool:
         """Leave FAULT if our trackers and the sync group allow it."""
@@ -499,7 +581,6 @@ class VrrpInstanceRuntime:
         """Count an advert receive.validate dropped, and log it: keepalived logs every bad
         advert, but a flood must not flood the log - the 1st, 10th, 100th ... are logged."""
         self.stats.count_drop(reason)
-        self.last_drop = (reason, src)       # the SNMP auth-failure trap names the sender
         count = self.stats.drops[reason]
         if reason == "not_running":
             return
@@ -529,10 +610,10 @@ class VrrpInstanceRuntime:
 
     # ------------------------------------------------------------------ sending
     def advert_payload(self, priority: int, dst: str, src: str | None) -> bytes | None:
-        key = (priority, dst, src)
-        payload = self._advert_cache.get(key)
-        if payload is not None:
-            return self._signed(payload, dst, src)
+        cached = self._advert_cache
+        if cached is not None and cached[0] == priority and cached[1] == dst and cached[2] == src:
+            return self._signed(cached[3], dst, src)
+        key_src = src
         s = self.settings
         if s.version == 3 and src is None:
             if not s.v3_checksum_as_v2:
@@ -546,9 +627,7 @@ class VrrpInstanceRuntime:
             src=src if s.version == 3 else None, dst=csum_dst if s.version == 3 else None)
         if s.v3_checksum_as_v2:
             payload = checksum_without_pseudo_header(payload)
-        if len(self._advert_cache) > 64:
-            self._advert_cache.clear()
-        self._advert_cache[key] = payload
+        self._advert_cache = (priority, dst, key_src, payload)
         return self._signed(payload, dst, src)
 
     def _signed(self, payload: bytes, dst: str, src: str | None) -> bytes | None:

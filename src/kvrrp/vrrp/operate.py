@@ -47,7 +47,7 @@ def set_maintenance(inst: VrrpInstanceRuntime, on: bool) -> bool:
         if inst.state in (State.MASTER, State.BACKUP, State.FAULT):
             # the fault entry first: the FSM step below is the transition, and a sync group
             # partner that asks this instance to recover finds it faulted
-            inst.tracker_faults.add(MAINTENANCE)
+            inst.mark_fault(MAINTENANCE)
             inst.dispatch(Event.MAINTENANCE)
         else:
             inst.set_tracker(MAINTENANCE, TrackerStatus.FAULT)   # INIT: starts in FAULT

@@ -168,7 +168,8 @@ def _broadcast(address: str, prefixlen: int, brd: str | None) -> str | None:
     if brd is None or brd == "-":
         return None
     if brd == "+":
-        return str(ipaddress.ip_interface(f"{address}/{prefixlen}").network.broadcast_address)
+        computed = str(ipaddress.ip_interface(f"{address}/{prefixlen}").network.broadcast_address)
+        return address if computed == address else computed   # a /32: no second copy of the string
     return brd
 
 
