@@ -188,3 +188,25 @@ async def test_a_failed_apply_is_undone_by_every_service_in_reverse() -> None:
     with pytest.raises(RuntimeError):
         await d.apply(NEW)
     assert LOG == [("prepare", "a"), ("prepare", "b"), ("apply", "engine"), ("abort", "b"), ("abort", "a")]
+
+
+async def test_a_stop_during_the_start_stops_what_started_and_a_reload_waits_for_the_start(monkeypatch) -> None:
+    """SIGTERM while services start (e.g. right after the VMACs exist): nothing more starts,
+    what started stops; a SIGHUP then is held until the start has finished."""
+    import kvrrp.daemon.root as root
+
+    class Signalled(Step):
+        tag = "signalled"
+
+        async def start(self) -> None:
+            LOG.append(("start", self.tag))
+            self.daemon.request_reload()           # SIGHUP: not while starting
+            assert self.daemon._reload_task is None
+            self.daemon.on_stop("SIGTERM")
+
+    monkeypatch.setattr(root, "SERVICES", (A, Signalled, B))
+    d = daemon()
+    assert await d.run() == 0
+    assert LOG == [("start", "a"), ("start", "signalled"),
+                   ("withdraw", "signalled"), ("withdraw", "a"), ("stop", "signalled"), ("stop", "a")]
+    assert d._reload_task is None                  # the stop won: no reload after all

@@ -65,6 +65,8 @@ WORKER_THREADS = 2   # a reload parse and a /metrics render may overlap
 # The order of the daemon, written once. start: top to bottom; withdraw and stop: bottom to top.
 # Why each sits where it does:
 SERVICES: tuple[Union[type[Service], Optional], ...] = (
+    Signals,               # first: a SIGTERM during the start stops it cleanly (nothing left behind);
+                           # a SIGHUP waits for the start to finish, dumps say what exists yet
     KernelAdapters,        # netlink, raw sockets, addresses, announcer: first up, last closed
     ScriptReaper,          # no script may leave a process behind; swept at the very end
     AddressChanges,        # -a: address changes logged
@@ -72,7 +74,6 @@ SERVICES: tuple[Union[type[Service], Optional], ...] = (
     GlobalScripts,         # script security; startup_script first, shutdown_script last (keepalived's parent)
     VmacInterfaces,        # use_vmac interfaces exist before the engine opens sockets on them
     EngineBuild,           # leftover VIPs swept, the engine built (its instances not running yet)
-    Signals,               # from here a signal finds an engine
     optional.STATUS_HTTP,  # --status-port
     ControlSocket,         # kvrrpctl; its maintenance is a prestart hook (closed before the instances stop)
     BfdSessions,           # BFD before what follows it: the trackers and the checker child
@@ -116,6 +117,8 @@ class Daemon:
         self.host_interfaces = host_interfaces   # a seam: tests pass the interfaces they mean
         self.reloads = ReloadCounters()
         self._reloading = False
+        self.starting = False                      # run() is starting SERVICES
+        self._reload_after_start = False
         self._reload_task: asyncio.Task | None = None
         self._reload_again = False
         self._allow_remove_all = bool(getattr(args, "allow_reload_removing_all", False))
@@ -139,25 +142,36 @@ class Daemon:
         # threads, whatever the request rate: a bounded, known thread count
         self.loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="kvrrp-worker"))
         try:
+            self.starting = True
             await self.start(SERVICES)
-            count = len(self.engine.instances)
-            log.info("kvrrp VRRP engine started with %d instance(s)", count)
-            if getattr(self.args, "dump_conf", False):
-                self._dump_to_log()   # keepalived's -d: the data dump in the log, then run on
-            self.sd.ready(f"{count} VRRP instance(s) running")
-            self.sd.start_watchdog(self.loop)
-            # Everything built so far lives until exit: keep the cyclic GC from walking it again
-            # and again (a full collection is a latency spike on the failover path).
-            gc.collect()
-            gc.freeze()
-            await self.stopping.wait()
-            log.info("Stopping")
+            self.starting = False
+            if self.stopping.is_set():
+                log.info("Stopping before the start finished")
+            else:
+                await self._serve()
         finally:
             self.sd.stopping()
             # also after an unexpected error: never leave VIPs behind without priority 0
             await self.shutdown()
         log.info("Stopped")
         return 0
+
+    async def _serve(self) -> None:
+        """Started: tell systemd, and run until a stop is asked for."""
+        if self._reload_after_start:
+            self.request_reload()
+        count = len(self.engine.instances)
+        log.info("kvrrp VRRP engine started with %d instance(s)", count)
+        if getattr(self.args, "dump_conf", False):
+            self._dump_to_log()   # keepalived's -d: the data dump in the log, then run on
+        self.sd.ready(f"{count} VRRP instance(s) running")
+        self.sd.start_watchdog(self.loop)
+        # Everything built so far lives until exit: keep the cyclic GC from walking it again
+        # and again (a full collection is a latency spike on the failover path).
+        gc.collect()
+        gc.freeze()
+        await self.stopping.wait()
+        log.info("Stopping")
 
     async def start(self, entries: Iterable[Union[type[Service], Optional]]) -> None:
         """Each service of `entries` (SERVICES, or a part of it in tests) built and started, in
@@ -175,6 +189,8 @@ class Daemon:
                 if service.critical:
                     raise
                 log.exception("starting the %s failed; VRRP runs without it", service.name)
+            if self.stopping.is_set():
+                return                        # SIGTERM during the start: what started stops
 
     async def shutdown(self) -> None:
         """withdraw() of every service, then stop() of every service, both in reverse order;
@@ -219,6 +235,12 @@ class Daemon:
         arrived meanwhile."""
         self.reloads.requested += 1
         if self.stopping.is_set():
+            return
+        if self.starting:
+            # the running configuration is not in force yet: reload once the start finished
+            if not self._reload_after_start:
+                log.info("Reload requested while starting: it follows the start")
+            self._reload_after_start = True
             return
         if self._reload_task is not None and not self._reload_task.done():
             self.reloads.coalesced += 1
