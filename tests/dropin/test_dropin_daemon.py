@@ -81,6 +81,12 @@ def test_dump_conf_dumps_and_keeps_running(lab: Lab) -> None:
     log = run.log()
     assert "------< VRRP Topology >------" in log and "Virtual Router ID = 51" in log
     assert log.index("VRRP Topology") < log.index("Entering MASTER STATE")
+    # keepalived's dump opens with its global definitions: kvrrp writes the namespace, the
+    # router id and the SNMP lines (kvrrp.config.snmp_dump, compared with keepalived's -d)
+    assert log.index("------< Global definitions >------") < log.index("VRRP Topology")
+    for line in (" Network namespace = (default)", " SNMP vrrp disabled", " SNMP traps disabled",
+                 " SNMP socket = default (unix:/var/agentx/master)"):
+        assert line in log, line
     assert stop(lab, run) == 0
 
 

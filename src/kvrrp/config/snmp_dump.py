@@ -37,6 +37,16 @@ def snmp_lines(global_defs: Any, snmp_option: bool = False, socket_option: str |
     ]
 
 
+def global_section(args: Any, config: Any, hostname: str) -> str:
+    """The start of keepalived's "Global definitions" dump section, as far as kvrrp writes it:
+    the network namespace, the router id and the SNMP lines."""
+    lines = ["------< Global definitions >------",
+             f" Network namespace = {getattr(config, 'net_namespace', None) or '(default)'}",
+             f" Router ID = {config.global_defs.router_id or hostname}",
+             *snmp_lines_for(args, config)]
+    return "".join(line + "\n" for line in lines)
+
+
 def snmp_lines_for(args: Any, config: Any) -> list[str]:
     """The lines for a running daemon: its parsed options (-x, -A) and configuration."""
     return snmp_lines(config.global_defs, bool(getattr(args, "snmp", False)),

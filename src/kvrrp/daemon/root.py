@@ -19,6 +19,7 @@ import gc
 import json
 import logging
 import os
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Union
 
@@ -27,6 +28,7 @@ from kvrrp.bfd.dump import format_bfd
 from kvrrp.config.interface_check import host_interfaces
 from kvrrp.config.model import Config
 from kvrrp.config.runnable import report_diagnostics
+from kvrrp.config.snmp_dump import global_section
 from kvrrp.control.client import ControlError, call_async
 from kvrrp.daemon import configuration, optional
 from kvrrp.daemon.checker_child import CheckerChild
@@ -370,7 +372,8 @@ class Daemon:
     # -- status and dumps -----------------------------------------------------------------
     def render(self, kind: str) -> str:
         if kind == "data":
-            return dump.format_data(self.engine) + format_bfd(self.bfd)
+            return (global_section(self.args, self.config, socket.gethostname())
+                    + dump.format_data(self.engine) + format_bfd(self.bfd))
         if kind == "stats":
             return dump.format_stats(self.engine)
         return json.dumps(self.status(), indent=2, sort_keys=True, default=str) + "\n"
