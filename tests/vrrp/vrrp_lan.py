@@ -244,3 +244,14 @@ def pair(a_conf, b_conf) -> "FakeLan":
     lan.add_node("b", b_conf, v4="198.18.0.2")
     lan.run_for(10)
     return lan
+
+
+TICK = 0.002          # the shared wheel rounds deadlines up to 1 ms; allow two
+
+
+def takeover_time(lan, node_name, since):
+    """Seconds from `since` until `node_name` entered MASTER."""
+    for t, node, _inst, _old, new, _prio, _reason in lan.transitions():
+        if node == node_name and new == "MASTER" and t >= since:
+            return t - since
+    raise AssertionError(f"{node_name} never became master after {since}")
