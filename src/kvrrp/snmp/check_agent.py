@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from kvrrp.snmp import check_mib, check_set, vrrp_mib
+from kvrrp.snmp import check_mib, check_set, settx, vrrp_mib
 from kvrrp.snmp.mibview import MibView, SubtreeViews
 from kvrrp.snmp.subagent import Subagent
 from kvrrp.snmp.vrrp_mib import Host, if_nametoindex
@@ -97,19 +97,7 @@ class CheckerSnmpAgent:
 
     def _check_set(self, vb):
         """TestSet of one varbind; a committed weight shows in the very next Get."""
-        result = check_set.check(self.engine, vb)
-        if isinstance(result, int):
-            return result
-
-        def commit():
-            undo = result()
-            self._tables.invalidate()
-
-            def take_back():
-                undo()
-                self._tables.invalidate()
-            return take_back
-        return commit
+        return settx.refreshing(check_set.check(self.engine, vb), self._tables.invalidate)
 
     def shutdown_traps(self) -> None:
         """keepalived's "we always want to send SNMP messages on shutdown": before the checker

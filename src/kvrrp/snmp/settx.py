@@ -34,6 +34,24 @@ Undo = Callable[[], None]
 Change = Callable[[], Undo]
 Checker = Callable[[VarBind], Union[int, Change]]
 
+def refreshing(result: Union[int, Change], refresh: Callable[[], None]) -> Union[int, Change]:
+    """A checker's result whose change and undo each call `refresh` after them (the agents
+    rebuild their tables so that the very next Get shows the new value); errors pass as they are."""
+    if isinstance(result, int):
+        return result
+    change = result
+
+    def commit() -> Undo:
+        undo = change()
+        refresh()
+
+        def take_back() -> None:
+            undo()
+            refresh()
+        return take_back
+    return commit
+
+
 MAX_OPEN = 16     # transactions tested but never cleaned up (a master that lost track) are dropped
 
 

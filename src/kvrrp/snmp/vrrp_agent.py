@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from kvrrp.snmp import agentx, vrrp_mib, vrrp_set
+from kvrrp.snmp import agentx, settx, vrrp_mib, vrrp_set
 from kvrrp.snmp import vrrp_route_mib as rm
 from kvrrp.snmp import vrrp_tracking_mib as tm
 from kvrrp.snmp.agentx import VarBind
@@ -298,18 +298,7 @@ class VrrpSnmpAgent:
         """TestSet of one varbind (kvrrp.snmp.vrrp_set); a committed change shows in the very
         next Get (the tables are rebuilt)."""
         result = vrrp_set.check(self.engine, vb) if self.settings.vrrp else agentx.NOT_WRITABLE
-        if isinstance(result, int):
-            return result
-
-        def commit():
-            undo = result()
-            self._tables.invalidate()
-
-            def take_back():
-                undo()
-                self._tables.invalidate()
-            return take_back
-        return commit
+        return settx.refreshing(result, self._tables.invalidate)
 
 
 class _IfIndexCache:

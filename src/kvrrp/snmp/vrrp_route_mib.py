@@ -16,6 +16,7 @@ from kvrrp.config.rtnames import RtNames
 from kvrrp.io.routes import FR_ACTIONS, RTPROT_KEEPALIVED, RouteError, _named
 from kvrrp.snmp.agentx import GAUGE32, INTEGER, OCTET_STRING
 from kvrrp.snmp.mibview import Row
+from kvrrp.snmp.vrrp_mib import packed
 
 VRRP = (1, 3, 6, 1, 4, 1, 9586, 100, 5, 2)
 ROUTE = VRRP + (7, 1)
@@ -37,15 +38,6 @@ PREF = {"low": 1, "medium": 2, "high": 3}
 
 def truth(value: Any) -> int:
     return 1 if value else 2
-
-
-def _packed(address: str | None) -> bytes | None:
-    if not address:
-        return None
-    try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).packed
-    except ValueError:
-        return None
 
 
 def _network(text: str | None, family: int) -> tuple[bytes, int] | None:
@@ -93,10 +85,10 @@ def one_route_rows(i: int, n: int, route: Any, installed: bool, names: RtNames,
     dst = _network(route.to, fam)
     if dst is not None:
         rows += [(ROUTE + (3,), idx, OCTET_STRING, dst[0]), (ROUTE + (4,), idx, GAUGE32, dst[1])]
-    rows.append((ROUTE + (5,), idx, OCTET_STRING, _packed(route.via)))
+    rows.append((ROUTE + (5,), idx, OCTET_STRING, packed(route.via)))
     if len(route.nexthops) == 1:
-        rows.append((ROUTE + (6,), idx, OCTET_STRING, _packed(route.nexthops[0].via)))
-    rows.append((ROUTE + (7,), idx, OCTET_STRING, _packed(route.src)))
+        rows.append((ROUTE + (6,), idx, OCTET_STRING, packed(route.nexthops[0].via)))
+    rows.append((ROUTE + (7,), idx, OCTET_STRING, packed(route.src)))
     rows.append((ROUTE + (8,), idx, GAUGE32, route.metric or 0))
     scope = _number(names, "rt_scopes", route.scope, 0)
     rows.append((ROUTE + (9,), idx, INTEGER, SNMP_SCOPE.get(scope, 14)))
@@ -143,7 +135,7 @@ def one_next_hop_rows(i: int, n: int, route: Any, ifindex: Any) -> list[Row]:
     rows: list[Row] = []
     for h, hop in enumerate(route.nexthops, 1):
         idx = (i, n, h)
-        raw = _packed(hop.via)
+        raw = packed(hop.via)
         if raw is not None:
             rows += [(NEXT_HOP + (2,), idx, INTEGER, 2 if len(raw) == 16 else 1),
                      (NEXT_HOP + (3,), idx, OCTET_STRING, raw)]
