@@ -45,7 +45,6 @@ asserted on time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
@@ -63,7 +62,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 sys.path.insert(0, HERE)
 
 from frr_bfd_peer import FrrBfd  # noqa: E402
-from lab_timing import LogTail, load_summary, loadavg, summary, versions  # noqa: E402
+from lab_timing import LogTail, chosen, finish, load_summary, loadavg, print_saved, summary  # noqa: E402
 
 from kvrrp.lab import Lab, Node, VrrpSpec, render_config  # noqa: E402
 
@@ -353,26 +352,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", metavar="FILE.json", help="print the table of a saved run")
     args = p.parse_args(argv)
     if args.table:
-        with open(args.table) as fh:
-            print(table(json.load(fh)["results"]))
-        return 0
-    impls = [x.strip() for x in args.impl.split(",") if x.strip()]
-    unknown = set(impls) - set(PATTERNS)
-    if unknown:
-        p.error(f"unknown --impl {sorted(unknown)}; choose from {sorted(PATTERNS)}")
+        return print_saved(args.table, table)
+    impls = chosen(p, "--impl", args.impl, PATTERNS)
     rng = random.Random(args.seed)
     started = time.time()
     results: list[dict] = []
     for timers in parse_timers(args.timers):
         results += run_timers(timers, impls, args.runs, rng)
-    doc = {"versions": versions(), "runs": args.runs, "seed": args.seed, "poll_ms": POLL * 1000,
-           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-           "seconds": round(time.time() - started), "results": results}
-    print(table(results))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(doc, fh, indent=2)
-    return 0
+    return finish({"runs": args.runs, "seed": args.seed, "poll_ms": POLL * 1000, "results": results},
+                  started, table, args.json)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ max), writes every value and the versions to --json. Opt-in, nothing is asserted
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -56,7 +55,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "bgp"))
 sys.path.insert(0, HERE)
 
 from bgp_lab import Frr, director_conf, router_conf, set_sysctl, start_responder  # noqa: E402
-from lab_timing import load_summary, loadavg, summary, versions  # noqa: E402
+from lab_timing import chosen, finish, load_summary, loadavg, print_saved, summary  # noqa: E402
 from pyroute2 import IPRoute  # noqa: E402
 
 from kvrrp.control.client import call  # noqa: E402
@@ -283,23 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", metavar="FILE.json", help="print the table of a saved run")
     args = p.parse_args(argv)
     if args.table:
-        with open(args.table) as fh:
-            print(table(json.load(fh)["results"]))
-        return 0
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    unknown = set(kinds) - set(KINDS)
-    if unknown:
-        p.error(f"unknown --kinds {sorted(unknown)}; choose from {', '.join(KINDS)}")
+        return print_saved(args.table, table)
+    kinds = chosen(p, "--kinds", args.kinds, KINDS)
     started = time.time()
     results = run(kinds, args.runs)
-    doc = {"versions": versions(), "runs": args.runs, "poll_ms": POLL * 1000,
-           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-           "seconds": round(time.time() - started), "results": results}
-    print(table(results))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(doc, fh, indent=2)
-    return 0
+    return finish({"runs": args.runs, "poll_ms": POLL * 1000, "results": results}, started, table, args.json)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ Not a benchmark itself (no `bench_` prefix: bench/conftest.py leaves it alone).
 """
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import os
 import platform
@@ -99,3 +101,31 @@ def versions() -> dict:
             "keepalived": _first_line(["keepalived", "--version"]),
             "frr": _first_line(["dpkg-query", "-W", "-f", "${Version}", "frr"]),
             "python": sys.version.split()[0], "kernel": platform.release(), "cpus": os.cpu_count()}
+
+
+def print_saved(path: str, table) -> int:  # noqa: ANN001
+    """--table FILE.json: the table of a saved run."""
+    with open(path) as fh:
+        print(table(json.load(fh)["results"]))
+    return 0
+
+
+def chosen(parser: argparse.ArgumentParser, option: str, text: str, allowed) -> list[str]:  # noqa: ANN001
+    """A comma list of names, each one of `allowed` (else the parser's usage error)."""
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = set(names) - set(allowed)
+    if unknown:
+        parser.error(f"unknown {option} {sorted(unknown)}; choose from {', '.join(sorted(allowed))}")
+    return names
+
+
+def finish(doc: dict, started: float, table, json_path: str | None) -> int:  # noqa: ANN001
+    """Print the table of a run and save the whole document (--json)."""
+    doc.update(versions=versions(), started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+               seconds=round(time.time() - started))
+    print(table(doc["results"]))
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump(doc, fh, indent=2)
+    return 0
+

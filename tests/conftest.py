@@ -54,3 +54,17 @@ def impl(request):
 def both():
     """(python, cython) for parity tests."""
     return load_impl("python"), load_impl("cython")
+
+
+@pytest.fixture
+def make_script(tmp_path):
+    """make(name, body): an executable /bin/sh script in the test's bin/ directory; its path."""
+    d = tmp_path / "bin"
+    d.mkdir(exist_ok=True)
+
+    def make(name, body):
+        p = d / name
+        p.write_text("#!/bin/sh\n" + body)
+        os.chmod(p, 0o755)
+        return str(p)
+    return make

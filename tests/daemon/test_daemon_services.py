@@ -3,10 +3,11 @@ notifier + routes listening, VMACs and trackers back to the running configuratio
 reload is given up."""
 from __future__ import annotations
 
+import os
+import sys
 import types
 
 from kvrrp.config.model import Config, GlobalDefs, ScriptCall, TrackFile, TrackRef, Vmac, VrrpInstance
-from kvrrp.daemon import Daemon
 from kvrrp.daemon.services.bfd import BfdSessions
 from kvrrp.daemon.services.notifier import Notifications
 from kvrrp.daemon.services.routes import VirtualRoutes
@@ -15,12 +16,10 @@ from kvrrp.daemon.services.tracking import Trackers
 from kvrrp.daemon.services.vmacs import VmacInterfaces
 from kvrrp.io.vmac import prepare_vmacs
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "vrrp"))
+from vrrp_lan import around  # noqa: E402
+
 AROUND_THE_ENGINE = (GlobalScripts, BfdSessions, Notifications, VirtualRoutes, Trackers)
-
-
-class NoNetlink:
-    def call(self, fn):
-        raise AssertionError("no netlink use expected without vmacs/routes")
 
 
 class FakeEngine:
@@ -47,13 +46,6 @@ class FakeEngine:
         return types.SimpleNamespace(kept=(), updated=(), restarted=(), added=(), removed=())
 
 
-def daemon_around(engine, config) -> Daemon:
-    d = Daemon(types.SimpleNamespace(config="keepalived.conf", config_id=None), config)
-    d.engine = engine
-    d.netlink = NoNetlink()
-    return d
-
-
 async def test_startup_and_shutdown_scripts_and_snapshot(make_script, tmp_path):
     log = tmp_path / "log"
     s = make_script("g.sh", f'echo "$1" >> {log}\n')
@@ -61,7 +53,7 @@ async def test_startup_and_shutdown_scripts_and_snapshot(make_script, tmp_path):
                    shutdown_script=ScriptCall(command=f"{s} down", argv=(s, "down")))
     cfg = Config(global_defs=g, instances=(VrrpInstance(name="VI_1", vrid=1),))
     engine = FakeEngine()
-    d = daemon_around(engine, cfg)
+    d = around(engine, cfg)
     await d.start(AROUND_THE_ENGINE)
     assert log.read_text() == "up\n"
     assert len(engine.listeners) == 2             # notifier + routes
@@ -107,7 +99,7 @@ async def test_a_failed_apply_returns_vmacs_notifier_and_trackers_to_the_running
     old = _vmac_config(tmp_path, (1,))
     new = _vmac_config(tmp_path, (1, 2))
     engine = FakeEngine(fail=ValueError("apply failed"))
-    d = daemon_around(engine, old)
+    d = around(engine, old)
     vmacs = VmacInterfaces(d)
     vmacs.manager = FakeVmacs()
     vmacs.names = prepare_vmacs(vmacs.manager, old)

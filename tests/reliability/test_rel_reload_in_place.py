@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import os
 import sys
-import types
 
 import pytest
 
 from kvrrp.config.loader import parse_text
-from kvrrp.daemon import Daemon
-from kvrrp.daemon.services.bfd import BfdSessions
-from kvrrp.daemon.services.notifier import Notifications
-from kvrrp.daemon.services.routes import VirtualRoutes
-from kvrrp.daemon.services.tracking import Trackers
 from kvrrp.vrrp.reload_plan import IN_PLACE, KEPT, RESTART, classify
 from kvrrp.vrrp.settings import engine_settings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "vrrp"))
-from vrrp_lan import FakeLan  # noqa: E402
+from vrrp_lan import AROUND, FakeLan, around  # noqa: E402
 
 TEXT = """
 vrrp_script chk {
@@ -56,21 +50,6 @@ def config(tmp_path, prio=200, weight=-10, vips=("198.18.0.100/24",), notify="",
     assert res.ok, [str(d) for d in res.errors]
     return res.config
 
-
-class NoNetlink:
-    def call(self, fn):  # noqa: ANN001, ANN201
-        raise AssertionError("no netlink use expected")
-
-
-# the services the daemon runs around an engine (kvrrp.daemon.root.SERVICES' order)
-AROUND = (BfdSessions, Notifications, VirtualRoutes, Trackers)
-
-
-def around(engine, config) -> Daemon:  # noqa: ANN001
-    """A daemon with the fake LAN node's engine, without kernel adapters."""
-    d = Daemon(types.SimpleNamespace(config="keepalived.conf", config_id=None), config)
-    d.engine, d.netlink = engine, NoNetlink()
-    return d
 
 async def lan_with(tmp_path, master_conf, backup_conf):  # noqa: ANN001, ANN201
     lan = FakeLan()

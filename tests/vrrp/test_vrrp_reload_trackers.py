@@ -4,33 +4,13 @@ vrrp_script fails, instead of passing through BACKUP first."""
 from __future__ import annotations
 
 import os
-import types
 
 import pytest
 
 from kvrrp.config.loader import parse_text
-from kvrrp.daemon import Daemon
-from kvrrp.daemon.services.bfd import BfdSessions
-from kvrrp.daemon.services.notifier import Notifications
-from kvrrp.daemon.services.routes import VirtualRoutes
 from kvrrp.daemon.services.tracking import Trackers
-from vrrp_lan import FakeLan
+from vrrp_lan import AROUND, FakeLan, around
 
-
-class NoNetlink:
-    def call(self, fn):  # noqa: ANN001, ANN201
-        raise AssertionError("no netlink use expected")
-
-
-# the services the daemon runs around an engine (kvrrp.daemon.root.SERVICES' order)
-AROUND = (BfdSessions, Notifications, VirtualRoutes, Trackers)
-
-
-def around(engine, config) -> Daemon:  # noqa: ANN001
-    """A daemon with the fake LAN node's engine, without kernel adapters."""
-    d = Daemon(types.SimpleNamespace(config="keepalived.conf", config_id=None), config)
-    d.engine, d.netlink = engine, NoNetlink()
-    return d
 
 INSTANCE = """
 vrrp_instance %(name)s {

@@ -7,8 +7,14 @@ run_until(), jumping from one timer deadline to the next.
 """
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass, field
 
+from kvrrp.daemon import Daemon
+from kvrrp.daemon.services.bfd import BfdSessions
+from kvrrp.daemon.services.notifier import Notifications
+from kvrrp.daemon.services.routes import VirtualRoutes
+from kvrrp.daemon.services.tracking import Trackers
 from kvrrp.io.ports import AddressSpec, Received
 from kvrrp.vrrp import EngineSettings, InstanceSettings, VrrpEngine
 from kvrrp.vrrp.receive import is_multicast
@@ -255,3 +261,21 @@ def takeover_time(lan, node_name, since):
         if node == node_name and new == "MASTER" and t >= since:
             return t - since
     raise AssertionError(f"{node_name} never became master after {since}")
+
+
+# -- a daemon around one fake LAN node's engine (reload and tracker tests) ----------------------
+
+class NoNetlink:
+    def call(self, fn):  # noqa: ANN001, ANN201
+        raise AssertionError("no netlink use expected")
+
+
+# the services the daemon runs around an engine (kvrrp.daemon.root.SERVICES' order)
+AROUND = (BfdSessions, Notifications, VirtualRoutes, Trackers)
+
+
+def around(engine, config) -> Daemon:  # noqa: ANN001
+    """A daemon with the fake LAN node's engine, without kernel adapters."""
+    d = Daemon(types.SimpleNamespace(config="keepalived.conf", config_id=None), config)
+    d.engine, d.netlink = engine, NoNetlink()
+    return d
