@@ -54,7 +54,7 @@ if not os.environ.get("PYTHONPATH"):  # PYTHONPATH=other/src benchmarks another 
 sys.path.insert(0, os.path.join(ROOT, "tests", "bgp"))
 sys.path.insert(0, HERE)
 
-from bgp_lab import Frr, director_conf, router_conf, set_sysctl, start_responder  # noqa: E402
+from bgp_lab import Frr, anycast_service, director_conf, router_conf, set_sysctl, start_responder  # noqa: E402
 from lab_timing import chosen, finish, load_summary, loadavg, print_saved, summary  # noqa: E402
 from pyroute2 import IPRoute  # noqa: E402
 
@@ -80,22 +80,7 @@ kvrrp_bgp {{
     vty_socket {vty_dir}
     ipvs off
 }}
-virtual_server {ANYCAST} {PORT} {{
-    delay_loop 0.2
-    lvs_sched mh
-    lvs_method DR
-    protocol TCP
-    alpha
-    kvrrp_announce
-    real_server {ANYCAST} {PORT} {{
-        TCP_CHECK {{
-            connect_timeout 0.3
-            retry 0
-            delay_before_retry 0.1
-        }}
-    }}
-}}
-"""
+""" + anycast_service(ANYCAST, PORT)
 
 
 class RouterTable:

@@ -66,6 +66,27 @@ def director_conf(director: Node, router: Node) -> str:
     ]) + "\n"
 
 
+def anycast_service(address: str, port: int) -> str:
+    """The labs' anycast virtual server: the director itself as its one real server (the
+    address on lo, a TCP responder), TCP_CHECK every 0.2 s, announced while it has quorum."""
+    return f"""virtual_server {address} {port} {{
+    delay_loop 0.2
+    lvs_sched mh
+    lvs_method DR
+    protocol TCP
+    alpha
+    kvrrp_announce
+    real_server {address} {port} {{
+        TCP_CHECK {{
+            connect_timeout 0.3
+            retry 0
+            delay_before_retry 0.1
+        }}
+    }}
+}}
+"""
+
+
 def set_sysctl(lab: Lab, node: Node, key: str, value: str) -> None:
     lab.run(node, ["sysctl", "-qw", f"{key}={value}"])
 

@@ -22,7 +22,7 @@ import threading
 import time
 
 import pytest
-from bgp_lab import Frr, director_conf, next_hops, route_table, router_conf, set_sysctl, start_responder
+from bgp_lab import Frr, anycast_service, director_conf, next_hops, route_table, router_conf, set_sysctl, start_responder
 
 from kvrrp.control.client import call
 from kvrrp.io.netns import entered
@@ -64,22 +64,7 @@ vrrp_instance FOLLOW {{
     }}
     kvrrp_announce
 }}
-virtual_server {ANYCAST} {PORT} {{
-    delay_loop 0.2
-    lvs_sched mh
-    lvs_method DR
-    protocol TCP
-    alpha
-    kvrrp_announce
-    real_server {ANYCAST} {PORT} {{
-        TCP_CHECK {{
-            connect_timeout 0.3
-            retry 0
-            delay_before_retry 0.1
-        }}
-    }}
-}}
-""" + "".join(f"""
+""" + anycast_service(ANYCAST, PORT) + "".join(f"""
 virtual_server {vip} {PORT} {{
     lvs_sched mh
     lvs_method DR
