@@ -106,8 +106,24 @@ async def until(predicate: Callable[[], object], timeout: float, what: str,
 # topology
 
 
+class Teardown:
+    """What a VM lab made, undone in reverse: its `links` (in the VM's own namespace), then its
+    `namespaces`."""
+
+    links: list[str]
+    namespaces: list[str]
+
+    def destroy(self) -> None:
+        for link in reversed(self.links):
+            run("ip", "link", "del", link, check=False)
+        for ns in reversed(self.namespaces):
+            run("ip", "netns", "del", ns, check=False)
+        self.links.clear()
+        self.namespaces.clear()
+
+
 @dataclass
-class Lab:
+class Lab(Teardown):
     hosts: int = 3
     tag: str = field(default_factory=lambda: f"ipv{os.getpid() % 100000}")
     namespaces: list[str] = field(default_factory=list)
@@ -149,14 +165,6 @@ class Lab:
     def set_host_link(self, i: int, up: bool) -> None:
         """Cut (or restore) real server host i's link: its checks then time out."""
         ip("link", "set", f"{self.tag}r{i}", "up" if up else "down")
-
-    def destroy(self) -> None:
-        for link in reversed(self.links):
-            run("ip", "link", "del", link, check=False)
-        for ns in reversed(self.namespaces):
-            run("ip", "netns", "del", ns, check=False)
-        self.links.clear()
-        self.namespaces.clear()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import re
 import socket
 
 import pytest
-from ipvs_lab import MARGIN, START, KvrrpProcess, LineServer, run, until
+from ipvs_lab import MARGIN, START, KvrrpProcess, LineServer, Teardown, run, until
 
 from kvrrp.io.netns import entered as in_netns
 
@@ -44,7 +44,7 @@ def sh(*args: str) -> str:
     return proc.stdout
 
 
-class SyncLab:
+class SyncLab(Teardown):
     def __init__(self) -> None:
         self.tag = f"ls{os.getpid() % 100000}"
         self.namespaces: list[str] = []
@@ -98,14 +98,6 @@ class SyncLab:
             self.destroy()
             raise
         return self
-
-    def destroy(self) -> None:
-        for link in reversed(self.links):
-            run("ip", "link", "del", link, check=False)
-        for ns in reversed(self.namespaces):
-            run("ip", "netns", "del", ns, check=False)
-        self.links.clear()
-        self.namespaces.clear()
 
     # -- what the kernel shows ----------------------------------------------------------------
     def daemons(self, d: str) -> dict[str, tuple[str, int]]:
