@@ -54,7 +54,7 @@ if not os.environ.get("PYTHONPATH"):  # PYTHONPATH=other/src benchmarks another 
 sys.path.insert(0, os.path.join(ROOT, "tests", "bgp"))
 sys.path.insert(0, HERE)
 
-from bgp_lab import Frr, anycast_service, director_conf, router_conf, set_sysctl, start_responder  # noqa: E402
+from bgp_lab import Frr, anycast_service, director_conf, director_head, router_conf, set_sysctl, start_responder  # noqa: E402
 from lab_timing import chosen, finish, load_summary, loadavg, print_saved, summary  # noqa: E402
 from pyroute2 import IPRoute  # noqa: E402
 
@@ -71,16 +71,7 @@ KINDS = ("quorum", "maintenance", "sigterm", "sigkill", "node")
 
 
 def director_kvrrp_conf(node: Node, vty_dir: str) -> str:
-    return f"""
-global_defs {{
-    router_id {node.name}
-}}
-kvrrp_bgp {{
-    asn 65100
-    vty_socket {vty_dir}
-    ipvs off
-}}
-""" + anycast_service(ANYCAST, PORT)
+    return director_head(node, vty_dir) + anycast_service(ANYCAST, PORT)
 
 
 class RouterTable:

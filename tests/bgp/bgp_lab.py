@@ -66,6 +66,22 @@ def director_conf(director: Node, router: Node) -> str:
     ]) + "\n"
 
 
+def director_head(node: Node, vty_dir: str, *bgp_lines: str) -> str:
+    """A lab director's global_defs and kvrrp_bgp block (ASN 65100, bgpd's vty socket, no IPVS
+    tables), with `bgp_lines` added to the kvrrp_bgp block."""
+    extra = "".join(f"    {line}\n" for line in bgp_lines)
+    return f"""
+global_defs {{
+    router_id {node.name}
+}}
+kvrrp_bgp {{
+    asn 65100
+    vty_socket {vty_dir}
+    ipvs off
+{extra}}}
+"""
+
+
 def anycast_service(address: str, port: int) -> str:
     """The labs' anycast virtual server: the director itself as its one real server (the
     address on lo, a TCP responder), TCP_CHECK every 0.2 s, announced while it has quorum."""

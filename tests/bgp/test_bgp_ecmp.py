@@ -22,7 +22,7 @@ import threading
 import time
 
 import pytest
-from bgp_lab import Frr, anycast_service, director_conf, next_hops, route_table, router_conf, set_sysctl, start_responder
+from bgp_lab import Frr, anycast_service, director_conf, director_head, next_hops, route_table, router_conf, set_sysctl, start_responder
 
 from kvrrp.control.client import call
 from kvrrp.io.netns import entered
@@ -41,18 +41,7 @@ EXTRA = [f"198.18.102.{i}" for i in range(1, 21)]
 
 
 def director_kvrrp_conf(node: Node, vty_dir: str) -> str:
-    return f"""
-global_defs {{
-    router_id {node.name}
-}}
-kvrrp_bgp {{
-    asn 65100
-    vty_socket {vty_dir}
-    ipvs off
-    med 10
-    community 65100:{node.index}
-}}
-vrrp_instance FOLLOW {{
+    return director_head(node, vty_dir, "med 10", f"community 65100:{node.index}") + f"""vrrp_instance FOLLOW {{
     state BACKUP
     interface eth0
     virtual_router_id 51
